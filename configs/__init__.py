@@ -1,0 +1,1 @@
+"""Bundled YAML configs for ``train fit --config NAME.yaml``."""

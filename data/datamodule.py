@@ -1,0 +1,187 @@
+"""One DataModule for all three data shapes (pairs, class-labelled, unlabelled images)."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, RandomSampler, get_worker_info
+from tqdm import tqdm
+
+from siamkit.data.datasets import (
+    ClassImageDataset,
+    FixedViewPairs,
+    ImageListDataset,
+    ImageReader,
+    PairDataset,
+    TwoViewDataset,
+)
+from siamkit.data.demo import resolve_source
+from siamkit.data.images import ImageLoadError
+from siamkit.data.samplers import MPerClassBatchSampler
+from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, SourceKind, read_source
+from siamkit.data.transforms import COPY_DETECTION_AUGMENT, ImageConfig, ImagePipeline, build_augmentations, build_transform
+from siamkit.errors import SiamkitError
+
+log = logging.getLogger(__name__)
+
+BadImagePolicy = Literal["error", "skip"]
+
+
+class SiameseDataModule(pl.LightningDataModule):
+    """Loads ``source`` and serves train / val / test / predict loaders.
+
+    Args:
+        source: a folder (a sub-folder per class, or flat unlabelled images), a table
+            (.csv / .jsonl / .parquet: pairs ``a,b,label``; classes ``path,label``;
+            images ``path``), or a bundled set ``demo:digits`` / ``demo:photos``.
+        root: folder the table's image paths are relative to (default: the table's folder).
+        kind: force the data shape instead of inferring it from the columns / folders.
+        split_fractions: train / val / test fractions, used when the data has no ``split`` column.
+        batch_size: images (classes) or pairs (pairs, unlabelled) per batch.
+        m_per_class: images per class in each training batch of class-labelled data.
+        augment: albumentations transforms for training, ``[{Name: {arg: value}}, ...]``;
+            ``"copy_detection"`` selects the bundled copy-detection set.
+        on_bad_image: ``error`` stops before training with the files and reasons; ``skip``
+            drops them and reports which.
+        image_config: the backbone's preprocessing (linked from the model by the CLI).
+    """
+
+    def __init__(
+        self,
+        source: str,
+        root: Optional[str] = None,
+        kind: SourceKind = "auto",
+        split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+        split_seed: int = 0,
+        batch_size: int = 64,
+        m_per_class: int = 4,
+        num_workers: int = 2,
+        augment: list[dict[str, Any]] | Literal["copy_detection"] | None = None,
+        on_bad_image: BadImagePolicy = "error",
+        image_config: Optional[ImageConfig] = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["image_config"])
+        self.image_config = image_config or ImageConfig()
+        self.augment = COPY_DETECTION_AUGMENT if augment == "copy_detection" else augment
+        build_augmentations(self.augment or [], self.image_config.size)  # fail on a bad entry now, not in a worker
+        self.data: DataSet | None = None
+        self.skipped: list[ImageLoadError] = []
+
+    @property
+    def batch_kind(self) -> str:
+        """``"classes"`` for class-labelled data, ``"pairs"`` for pairs and unlabelled images."""
+        return "classes" if isinstance(self._loaded(), ClassSet) else "pairs"
+
+    def prepare_data(self) -> None:
+        resolve_source(self.hparams.source)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.data is not None:
+            return
+        location = resolve_source(self.hparams.source)
+        data = read_source(location, root=self.hparams.root, kind=self.hparams.kind,
+                           fractions=self.hparams.split_fractions, seed=self.hparams.split_seed)
+        self.data = self._drop_bad_images(data)
+        self.read = ImageReader(self.data.root, self.image_config.size)
+
+    def _loaded(self) -> DataSet:
+        if self.data is None:
+            self.setup()
+        return self.data
+
+    def _drop_bad_images(self, data: DataSet) -> DataSet:
+        """Decodes every image once, up front, so no worker ever meets a bad file mid-epoch."""
+        paths = data.paths()
+        read = ImageReader(data.root, size=64)
+
+        def check(path: str) -> ImageLoadError | None:
+            try:
+                read(path)
+            except ImageLoadError as error:
+                return error
+            return None
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(tqdm(pool.map(check, paths), total=len(paths), desc="checking images", unit="img",
+                                disable=len(paths) < 2000))
+        bad = {p: e for p, e in zip(paths, results) if e is not None}
+        if not bad:
+            return data
+        listing = "\n".join(f"  {e.source}: {e.reason}" for e in list(bad.values())[:10])
+        more = f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""
+        if self.hparams.on_bad_image == "error":
+            raise SiamkitError(
+                f"{len(bad)} of {len(paths)} images cannot be read:\n{listing}{more}\n"
+                "Fix or remove them, or set `data.on_bad_image: skip` to train without them."
+            )
+        self.skipped = list(bad.values())
+        log.warning("skipping %d unreadable image(s) of %d:\n%s%s", len(bad), len(paths), listing, more)
+        if isinstance(data, PairSet):
+            keep = ~(np.isin(data.a, list(bad)) | np.isin(data.b, list(bad)))
+        else:
+            keep = ~np.isin(data.path, list(bad))
+        return data.subset(keep)
+
+    def _split(self, split: str) -> DataSet:
+        data = self._loaded()
+        part = data.subset(data.split == split)
+        if not len(part):
+            raise SiamkitError(
+                f"the {split} split of {self.hparams.source} is empty; give it a share in `data.split_fractions` "
+                "or rows with split={split}"
+            )
+        return part
+
+    def _dataset(self, split: str) -> Dataset:
+        part = self._split(split)
+        train = split == "train"
+        transform = build_transform(self.image_config, self.augment if train else None)
+        if isinstance(part, PairSet):
+            return PairDataset(part, self.read, transform)
+        if isinstance(part, ClassSet):
+            return ClassImageDataset(part, self.read, transform)
+        if train:
+            return TwoViewDataset(part, self.read, build_transform(self.image_config, self.augment or COPY_DETECTION_AUGMENT))
+        views = ImagePipeline(build_augmentations(self.augment or COPY_DETECTION_AUGMENT, self.image_config.size))
+        return FixedViewPairs(part, self.read, transform, views, seed=self.hparams.split_seed)
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self._dataset("train")
+        if isinstance(dataset, ClassImageDataset):
+            sampler = MPerClassBatchSampler(RandomSampler(dataset), dataset.data.label, self.hparams.batch_size,
+                                            self.hparams.m_per_class, drop_last=True, seed=self.hparams.split_seed)
+            return self._loader(dataset, batch_sampler=sampler)
+        return self._loader(dataset, batch_size=min(self.hparams.batch_size, len(dataset)), shuffle=True, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset("val"), batch_size=self.hparams.batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset("test"), batch_size=self.hparams.batch_size)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Every image of the source (all splits), in a stable order: see ``predict_paths``."""
+        dataset = ImageListDataset(list(self.predict_paths()), self.read, build_transform(self.image_config))
+        return self._loader(dataset, batch_size=self.hparams.batch_size)
+
+    def predict_paths(self) -> np.ndarray:
+        return self._loaded().paths()
+
+    def _loader(self, dataset: Dataset, **kwargs: Any) -> DataLoader:
+        workers = self.hparams.num_workers
+        return DataLoader(dataset, num_workers=workers, persistent_workers=workers > 0,
+                          worker_init_fn=_reseed_augmentation, pin_memory=torch.cuda.is_available(), **kwargs)
+
+
+def _reseed_augmentation(worker_id: int) -> None:
+    info = get_worker_info()
+    transform = getattr(info.dataset, "transform", None)
+    if isinstance(transform, ImagePipeline):
+        transform.reseed(info.seed % 2**32)

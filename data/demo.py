@@ -1,0 +1,167 @@
+"""Bundled demo data, made offline from images that ship inside installed packages.
+
+- ``digits``: scikit-learn's 1,797 handwritten digits as a class-labelled set
+  (``digits/<class>/<n>.png`` plus ``labels.csv``).
+- ``photos``: a near-duplicate / copy-detection pairs set from the real photographs that
+  scikit-image and scikit-learn ship: patches of each photograph and transformed copies
+  of them (matches), other patches' copies (non-matches), split by source photograph.
+  Test copies are transformed harder than training copies.
+
+Each set is written once to ``$SIAMKIT_CACHE/demo/NAME`` (default ``~/.cache/siamkit``)
+as ordinary files, so users can see the format their own data needs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import albumentations as A
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from siamkit.data.images import load_image
+from siamkit.data.transforms import OverlayText
+from siamkit.errors import ConfigError
+
+DEMO_PREFIX = "demo:"
+VERSION = "1"
+
+#: Photograph files by split: scikit-image's (skimage/data) and scikit-learn's sample images.
+PHOTOS = {
+    "train": ["astronaut.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg", "motorcycle_left.png",
+              "camera.png", "coins.png", "brick.png", "grass.png", "page.png", "ihc.png", "horse.png"],
+    "val": ["chelsea.png", "moon.png", "gravel.png"],
+    "test": ["china.jpg", "flower.jpg", "retina.jpg", "text.png"],
+}
+PATCHES_PER_PHOTO = 6
+COPIES_PER_PATCH = 2
+PATCH = 128
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SIAMKIT_CACHE", Path.home() / ".cache" / "siamkit"))
+
+
+def resolve_source(source: str) -> Path:
+    """``demo:NAME`` -> the materialised set's table or folder; any other string unchanged."""
+    if not source.startswith(DEMO_PREFIX):
+        return Path(source)
+    name = source[len(DEMO_PREFIX):]
+    if name not in _BUILDERS:
+        raise ConfigError(f"unknown demo data {source!r}; bundled sets: {', '.join(DEMO_PREFIX + n for n in _BUILDERS)}")
+    target = cache_dir() / "demo" / name
+    if (target / f".complete-v{VERSION}").exists():
+        return target / _ENTRY[name]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        _BUILDERS[name](Path(tmp))
+        (Path(tmp) / f".complete-v{VERSION}").touch()
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+        Path(tmp).mkdir()  # TemporaryDirectory cleans up the (now moved) folder
+    return target / _ENTRY[name]
+
+
+def _build_digits(out: Path) -> None:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rows = ["path,label"]
+    for i, (image, label) in enumerate(tqdm(zip(digits.images, digits.target), total=len(digits.target),
+                                            desc="making demo:digits", unit="img")):
+        relative = f"{label}/{i:04d}.png"
+        (out / str(label)).mkdir(exist_ok=True)
+        Image.fromarray((image * (255.0 / 16.0)).round().astype(np.uint8), mode="L").save(out / relative)
+        rows.append(f"{relative},{label}")
+    (out / "labels.csv").write_text("\n".join(rows) + "\n")
+
+
+def _photo(filename: str) -> np.ndarray:
+    if filename in ("china.jpg", "flower.jpg"):
+        import sklearn.datasets
+
+        folder = Path(sklearn.datasets.__file__).parent / "images"
+    else:
+        import skimage
+
+        folder = Path(skimage.__file__).parent / "data"
+    return load_image(folder / filename)
+
+
+def _copy_transform(strength: str, seed: int) -> A.Compose:
+    """Training copies: moderate edits. Test copies: harder ones the model has not seen."""
+    if strength == "train":
+        steps = [
+            A.RandomResizedCrop(size=(PATCH, PATCH), scale=(0.6, 1.0), p=1.0),
+            A.HorizontalFlip(p=0.5),
+            A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02, p=0.8),
+            A.ImageCompression(quality_range=(50, 90), p=0.5),
+        ]
+    else:
+        steps = [
+            A.RandomResizedCrop(size=(PATCH, PATCH), scale=(0.4, 0.8), p=1.0),
+            A.Rotate(limit=25, p=0.7),
+            A.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.06, p=1.0),
+            A.GaussianBlur(blur_limit=(3, 7), p=0.5),
+            A.ImageCompression(quality_range=(20, 60), p=0.8),
+            OverlayText(p=0.5),
+        ]
+    return A.Compose(steps, seed=seed)
+
+
+def _patches(image: np.ndarray, count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``count`` non-overlapping square patches from a grid over the photograph."""
+    side = min(image.shape[:2]) // 2
+    rows, cols = image.shape[0] // side, image.shape[1] // side
+    cells = [(r, c) for r in range(rows) for c in range(cols)]
+    while len(cells) < count:  # small photographs: a finer grid
+        side = int(side * 0.75)
+        rows, cols = image.shape[0] // side, image.shape[1] // side
+        cells = [(r, c) for r in range(rows) for c in range(cols)]
+    chosen = rng.choice(len(cells), size=count, replace=False)
+    out = []
+    for k in chosen:
+        r, c = cells[k]
+        crop = image[r * side:(r + 1) * side, c * side:(c + 1) * side]
+        out.append(np.asarray(Image.fromarray(crop).resize((PATCH, PATCH), Image.BICUBIC)))
+    return out
+
+
+def _build_photos(out: Path) -> None:
+    rng = np.random.default_rng(0)
+    rows = ["a,b,label,split"]
+    jobs = [(split, name) for split, names in PHOTOS.items() for name in names]
+    for split, filename in tqdm(jobs, desc="making demo:photos", unit="photo"):
+        name = Path(filename).stem
+        (out / name).mkdir()
+        copy = _copy_transform("test" if split == "test" else "train", seed=int(rng.integers(1 << 31)))
+        for p, patch in enumerate(_patches(_photo(filename), PATCHES_PER_PHOTO, rng)):
+            original = f"{name}/p{p}.jpg"
+            Image.fromarray(patch).save(out / original, quality=95)
+            for c in range(COPIES_PER_PATCH):
+                copied = f"{name}/p{p}_copy{c}.jpg"
+                Image.fromarray(copy(image=patch)["image"]).save(out / copied, quality=95)
+                rows.append(f"{original},{copied},1,{split}")
+        rows += _negatives(split, name, rng)
+    (out / "pairs.csv").write_text("\n".join(rows) + "\n")
+
+
+def _negatives(split: str, name: str, rng: np.random.Generator) -> list[str]:
+    """Each original against a copy of another patch: same photograph (hard) and another
+    photograph of the same split (easier), as many non-matches as matches."""
+    others = [Path(n).stem for n in PHOTOS[split] if Path(n).stem != name]
+    rows = []
+    for p in range(PATCHES_PER_PHOTO):
+        other_patch = (p + int(rng.integers(1, PATCHES_PER_PHOTO))) % PATCHES_PER_PHOTO
+        rows.append(f"{name}/p{p}.jpg,{name}/p{other_patch}_copy0.jpg,0,{split}")
+        other = others[int(rng.integers(len(others)))]
+        rows.append(f"{name}/p{p}.jpg,{other}/p{int(rng.integers(PATCHES_PER_PHOTO))}_copy1.jpg,0,{split}")
+    return rows
+
+
+_BUILDERS = {"digits": _build_digits, "photos": _build_photos}
+_ENTRY = {"digits": "labels.csv", "photos": "pairs.csv"}

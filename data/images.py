@@ -1,0 +1,139 @@
+"""Decode any image a user may bring into one format: an (H, W, 3) uint8 RGB array.
+
+Pillow does the decoding; this module adds the policy: EXIF orientation applied, alpha
+composited on white, grayscale / palette / 16-bit / float / CMYK converted to 8-bit RGB,
+the first frame of animations, and a hard pixel limit against decompression bombs. Every
+failure is an ``ImageLoadError`` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from siamkit.errors import ImageLoadError
+
+ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
+
+#: Images with more pixels than this are refused (Pillow's own default is 89 million).
+MAX_PIXELS = 64_000_000
+
+
+def load_image(
+    source: ImageInput, *, max_pixels: int = MAX_PIXELS, draft_size: int | None = None
+) -> np.ndarray:
+    """Decode ``source`` (path, bytes, PIL image or array) to an (H, W, 3) uint8 RGB array.
+
+    ``draft_size`` lets JPEG decoding skip detail it would throw away: the image is
+    decoded at the smallest power-of-two reduction whose shorter side stays >= draft_size.
+    """
+    name = _describe(source)
+    if isinstance(source, np.ndarray):
+        return _array_to_rgb(source, name)
+    try:
+        image = _open(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            _check_size(image, max_pixels, name)
+            if draft_size and image.format == "JPEG":
+                image.draft("RGB", _draft_target(image.size, draft_size))
+            image.seek(0)
+            image = ImageOps.exif_transpose(image)
+            return _to_rgb(image)
+    except ImageLoadError:
+        raise
+    except FileNotFoundError:
+        raise ImageLoadError(name, "file not found") from None
+    except IsADirectoryError:
+        raise ImageLoadError(name, "is a folder, not an image file") from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(name, _unidentified_reason(source)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageLoadError(name, f"too many pixels (decompression bomb?): {error}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageLoadError(name, f"corrupt or truncated ({error})") from None
+
+
+def _open(source: ImageInput) -> Image.Image:
+    if isinstance(source, Image.Image):
+        return source
+    if isinstance(source, bytes):
+        return Image.open(io.BytesIO(source))
+    return Image.open(Path(source))
+
+
+def _describe(source: ImageInput) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, bytes):
+        return f"<{len(source)} bytes>"
+    if isinstance(source, np.ndarray):
+        return f"<array {source.shape} {source.dtype}>"
+    return f"<PIL image {source.mode} {source.size}>"
+
+
+def _unidentified_reason(source: ImageInput) -> str:
+    if isinstance(source, (str, os.PathLike)) and Path(source).stat().st_size == 0:
+        return "empty file (0 bytes)"
+    if isinstance(source, bytes) and not source:
+        return "empty input (0 bytes)"
+    return "not an image Pillow can decode"
+
+
+def _check_size(image: Image.Image, max_pixels: int, name: str) -> None:
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageLoadError(
+            name, f"{width}x{height} pixels exceeds the limit of {max_pixels:,} (decompression bomb?)"
+        )
+
+
+def _draft_target(size: tuple[int, int], draft_size: int) -> tuple[int, int]:
+    width, height = size
+    scale = draft_size / min(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _array_to_rgb(np.asarray(image), "")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image)
+    return np.asarray(image.convert("RGB"))
+
+
+def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:
+    """(H, W), (H, W, 1|3|4) of any numeric dtype -> (H, W, 3) uint8."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageLoadError(name, f"array of shape {array.shape} is not an image (H, W[, 3|4])")
+    if array.dtype != np.uint8:
+        array = _rescale_to_uint8(array)
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.shape[2] == 4:
+        alpha = array[:, :, 3:4].astype(np.float32) / 255.0
+        array = (array[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
+    return np.ascontiguousarray(array)
+
+
+def _rescale_to_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    if np.issubdtype(array.dtype, np.floating):
+        top = 1.0 if array.max(initial=0) <= 1.0 else float(array.max())
+        return np.clip(array / top * 255.0, 0, 255).round().astype(np.uint8)
+    if array.dtype == np.uint16 or array.max(initial=0) > 255:
+        return (array.astype(np.float64) / 65535.0 * 255.0).round().clip(0, 255).astype(np.uint8)
+    return array.clip(0, 255).astype(np.uint8)

@@ -1,0 +1,262 @@
+"""Read the three shapes of training data and split them without leaks.
+
+- ``PairSet``: labelled pairs (columns ``a``, ``b``, ``label``) from CSV, JSONL or Parquet.
+  Images joined by positive pairs form a group (a connected component); a split never
+  cuts a group.
+- ``ClassSet``: class-labelled images, a folder per class or a table ``path,label``.
+- ``ImageSet``: unlabelled images (a flat folder or a table with ``path`` only).
+
+Any table may carry a ``split`` column (train / val / test) instead of fractions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence, Union
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from siamkit.errors import ConfigError, SiamkitError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+TABLE_SUFFIXES = {".csv", ".jsonl", ".parquet"}
+SPLITS = ("train", "val", "test")
+SourceKind = Literal["auto", "pairs", "classes", "images"]
+
+
+@dataclass
+class PairSet:
+    """Labelled pairs; ``group_a`` / ``group_b`` are the connected components of matches."""
+
+    root: Path
+    a: np.ndarray
+    b: np.ndarray
+    label: np.ndarray
+    split: np.ndarray
+    group_a: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    group_b: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    kind = "pairs"
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    def subset(self, mask: np.ndarray) -> "PairSet":
+        return PairSet(self.root, self.a[mask], self.b[mask], self.label[mask], self.split[mask],
+                       self.group_a[mask], self.group_b[mask])
+
+    def paths(self) -> np.ndarray:
+        return np.unique(np.concatenate([self.a, self.b]))
+
+
+@dataclass
+class ClassSet:
+    root: Path
+    path: np.ndarray
+    label: np.ndarray
+    class_names: list[str]
+    split: np.ndarray
+
+    kind = "classes"
+
+    def __len__(self) -> int:
+        return len(self.path)
+
+    def subset(self, mask: np.ndarray) -> "ClassSet":
+        return ClassSet(self.root, self.path[mask], self.label[mask], self.class_names, self.split[mask])
+
+    def paths(self) -> np.ndarray:
+        return self.path
+
+
+@dataclass
+class ImageSet:
+    root: Path
+    path: np.ndarray
+    split: np.ndarray
+
+    kind = "images"
+
+    def __len__(self) -> int:
+        return len(self.path)
+
+    def subset(self, mask: np.ndarray) -> "ImageSet":
+        return ImageSet(self.root, self.path[mask], self.split[mask])
+
+    def paths(self) -> np.ndarray:
+        return self.path
+
+
+DataSet = Union[PairSet, ClassSet, ImageSet]
+
+
+def read_source(
+    location: str | Path,
+    *,
+    root: str | Path | None = None,
+    kind: SourceKind = "auto",
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+) -> DataSet:
+    """A folder or table -> a split ``PairSet`` / ``ClassSet`` / ``ImageSet``.
+
+    Image paths in a table are relative to ``root`` (default: the table's folder).
+    """
+    location = Path(location)
+    if not location.exists():
+        raise SiamkitError(
+            f"data not found: {location} does not exist. Point `data.source` at a folder of images, "
+            "a pairs / labels table (.csv, .jsonl, .parquet), or a bundled set (demo:digits, demo:photos)."
+        )
+    fractions = _check_fractions(fractions)
+    if location.is_dir():
+        data = _read_folder(location, kind)
+    else:
+        data = _read_table(location, Path(root) if root else location.parent, kind)
+    if not len(data):
+        raise SiamkitError(f"no images found in {location}")
+    if not (data.split == "").all():
+        _check_no_leak(data, location)
+        return data
+    rng = np.random.default_rng(seed)
+    if isinstance(data, PairSet):
+        return _split_pairs(data, fractions, rng)
+    data.split = _split_images(data, fractions, rng)
+    return data
+
+
+def _check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ConfigError(f"split fractions {list(fractions)} must be three non-negative numbers (train, val, test) summing to 1")
+    return tuple(float(f) for f in fractions)  # type: ignore[return-value]
+
+
+def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if subfolders and kind in ("auto", "classes"):
+        paths, labels = [], []
+        for index, sub in enumerate(subfolders):
+            for image in _list_images(sub):
+                paths.append(str(image.relative_to(folder)))
+                labels.append(index)
+        return ClassSet(folder, np.array(paths), np.array(labels, np.int64),
+                        [s.name for s in subfolders], np.full(len(paths), "", dtype=object))
+    if kind == "pairs":
+        raise ConfigError(f"{folder} is a folder; labelled pairs come as a table (.csv, .jsonl, .parquet) with columns a, b, label")
+    paths = [str(p.relative_to(folder)) for p in _list_images(folder)]
+    return ImageSet(folder, np.array(paths), np.full(len(paths), "", dtype=object))
+
+
+def _list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
+        if suffix == ".jsonl":
+            return pd.read_json(path, lines=True, dtype=False)
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise SiamkitError(f"cannot read table {path}: {error}") from None
+    raise SiamkitError(f"{path}: unknown table format {suffix!r}; use one of {sorted(TABLE_SUFFIXES)}")
+
+
+def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
+    table = read_table(path)
+    columns = set(table.columns)
+    if kind == "auto":
+        kind = "pairs" if {"a", "b"} <= columns else "classes" if {"path", "label"} <= columns else "images"
+    required = {"pairs": {"a", "b", "label"}, "classes": {"path", "label"}, "images": {"path"}}[kind]
+    if missing := required - columns:
+        raise SiamkitError(
+            f"{path}: missing column(s) {sorted(missing)} for {kind} data; found {sorted(columns)}. "
+            "Pairs need a, b, label (1 same, 0 different); class-labelled images need path, label; "
+            "unlabelled images need path."
+        )
+    split = _split_column(table, path)
+    if kind == "pairs":
+        labels = pd.to_numeric(table["label"], errors="coerce")
+        if labels.isna().any() or not labels.isin([0, 1]).all():
+            bad = table["label"][labels.isna() | ~labels.isin([0, 1])].iloc[0]
+            raise SiamkitError(f"{path}: column label must be 1 (same) or 0 (different); found {bad!r}")
+        pairs = PairSet(root, table["a"].astype(str).to_numpy(), table["b"].astype(str).to_numpy(),
+                        labels.to_numpy(np.int64), split)
+        pairs.group_a, pairs.group_b = match_groups(pairs.a, pairs.b, pairs.label)
+        return pairs
+    if kind == "classes":
+        names = sorted(table["label"].astype(str).unique())
+        index = {name: i for i, name in enumerate(names)}
+        labels = table["label"].astype(str).map(index).to_numpy(np.int64)
+        return ClassSet(root, table["path"].astype(str).to_numpy(), labels, names, split)
+    return ImageSet(root, table["path"].astype(str).to_numpy(), split)
+
+
+def _split_column(table: pd.DataFrame, path: Path) -> np.ndarray:
+    if "split" not in table.columns:
+        return np.full(len(table), "", dtype=object)
+    split = table["split"].astype(str).str.strip().str.lower().to_numpy(dtype=object)
+    if bad := set(split) - set(SPLITS):
+        raise SiamkitError(f"{path}: column split must hold train, val or test; found {sorted(bad)}")
+    return split
+
+
+def match_groups(a: np.ndarray, b: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components of the positive pairs: one group id per side of every pair."""
+    names, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    ia, ib = inverse[: len(a)], inverse[len(a):]
+    positive = label == 1
+    graph = coo_matrix((np.ones(positive.sum()), (ia[positive], ib[positive])), shape=(len(names), len(names)))
+    _, component = connected_components(graph, directed=False)
+    return component[ia].astype(np.int64), component[ib].astype(np.int64)
+
+
+def _split_pairs(pairs: PairSet, fractions: tuple[float, float, float], rng: np.random.Generator) -> PairSet:
+    """Each match group goes whole to one split. A negative pair whose two groups landed in
+    different splits would put an image on both sides, so it is dropped."""
+    groups = np.unique(np.concatenate([pairs.group_a, pairs.group_b]))
+    split_of_group = _split_units(groups, fractions, rng)
+    split_a = np.array([split_of_group[g] for g in pairs.group_a], dtype=object)
+    split_b = np.array([split_of_group[g] for g in pairs.group_b], dtype=object)
+    pairs.split = split_a
+    return pairs.subset(split_a == split_b)
+
+
+def _split_images(data: ClassSet | ImageSet, fractions: tuple[float, float, float], rng: np.random.Generator) -> np.ndarray:
+    """Class-labelled: images split within each class; unlabelled: images split directly."""
+    split = np.empty(len(data), dtype=object)
+    strata = [np.flatnonzero(data.label == c) for c in np.unique(data.label)] if isinstance(data, ClassSet) else [np.arange(len(data))]
+    for members in strata:
+        for i, s in _split_units(members, fractions, rng).items():
+            split[i] = s
+    return split
+
+
+def _split_units(units: np.ndarray, fractions: tuple[float, float, float], rng: np.random.Generator) -> dict:
+    order = rng.permutation(units)
+    n = len(order)
+    n_val = int(round(fractions[1] * n))
+    n_test = int(round(fractions[2] * n))
+    n_train = n - n_val - n_test
+    names = ["train"] * n_train + ["val"] * n_val + ["test"] * n_test
+    return dict(zip(order.tolist(), names))
+
+
+def _check_no_leak(data: DataSet, location: Path) -> None:
+    if isinstance(data, PairSet):
+        sides = pd.DataFrame({"image": np.concatenate([data.a, data.b]), "split": np.concatenate([data.split, data.split])})
+    else:
+        sides = pd.DataFrame({"image": data.paths(), "split": data.split})
+    per_image = sides.groupby("image")["split"].nunique()
+    if (leaked := per_image[per_image > 1]).any():
+        raise SiamkitError(
+            f"{location}: {len(leaked)} image(s) sit in more than one split (e.g. {leaked.index[0]}); "
+            "each image must belong to exactly one of train / val / test"
+        )

@@ -1,0 +1,190 @@
+"""Backbone preprocessing and YAML-declared albumentations augmentation.
+
+Every backbone states its own ``ImageConfig``; the data pipeline builds the tensor
+transform from it, so a CLIP model is never fed ImageNet statistics or the wrong size.
+Augmentation (train only) is a list of ``{TransformName: {arg: value}}`` entries read from
+the config and applied to the decoded uint8 image before the preprocessing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import string
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Literal
+
+import albumentations as A
+import cv2
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from siamkit.errors import ConfigError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+_INTERPOLATIONS = {
+    "nearest": cv2.INTER_NEAREST,
+    "bilinear": cv2.INTER_LINEAR,
+    "bicubic": cv2.INTER_CUBIC,
+    "area": cv2.INTER_AREA,
+}
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """How a backbone wants its input: square ``size`` px, normalised by ``mean`` / ``std``.
+
+    ``resize``: "shortest" scales the shorter side to ``size`` then centre-crops (CLIP's and
+    torchvision's way); "squash" resizes straight to size x size.
+    """
+
+    size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    interpolation: Literal["nearest", "bilinear", "bicubic", "area"] = "bicubic"
+    resize: Literal["shortest", "squash"] = "shortest"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ImageConfig":
+        return cls(**{**values, "mean": tuple(values["mean"]), "std": tuple(values["std"])})
+
+
+class ImagePipeline:
+    """An albumentations pipeline as a callable: (H, W, 3) uint8 in, its ``image`` output out.
+
+    albumentations keeps its own random state per pipeline, which forked DataLoader workers
+    would all copy; ``reseed`` gives each worker (and each fixed validation view) its own.
+    """
+
+    def __init__(self, steps: list[A.BasicTransform]):
+        self.compose = A.Compose(steps)
+
+    def __call__(self, image: np.ndarray) -> Any:
+        return self.compose(image=image)["image"]
+
+    def reseed(self, seed: int) -> None:
+        self.compose.set_random_seed(seed)
+
+
+ImageTransform = Callable[[np.ndarray], torch.Tensor]
+
+
+def preprocessing(config: ImageConfig) -> list[A.BasicTransform]:
+    """The deterministic resize / crop / normalise steps, (H, W, 3) uint8 -> (3, S, S) float."""
+    interpolation = _INTERPOLATIONS[config.interpolation]
+    if config.resize == "squash":
+        resize = [A.Resize(config.size, config.size, interpolation=interpolation)]
+    else:
+        resize = [
+            A.SmallestMaxSize(max_size=config.size, interpolation=interpolation),
+            A.CenterCrop(config.size, config.size),
+        ]
+    return [
+        *resize,
+        A.Normalize(mean=config.mean, std=config.std, max_pixel_value=255.0),
+        A.ToTensorV2(),
+    ]
+
+
+def build_transform(config: ImageConfig, augment: list[dict[str, Any]] | None = None) -> ImagePipeline:
+    """Image -> (3, S, S) float tensor: the augmentations (if any), then the preprocessing."""
+    return ImagePipeline([*build_augmentations(augment or [], config.size), *preprocessing(config)])
+
+
+def build_augmentations(entries: list[dict[str, Any]], size: int) -> list[A.BasicTransform]:
+    """``[{"HorizontalFlip": {"p": 0.5}}, ...]`` -> albumentations transforms.
+
+    Transforms that take a ``size`` (RandomResizedCrop ...) get the backbone's size when
+    the entry leaves it out. Names resolve to siamkit's own transforms first, then
+    albumentations'.
+    """
+    transforms = []
+    for entry in entries:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise ConfigError(
+                f"augmentation entry {entry!r} must be one mapping {{TransformName: {{arg: value}}}}"
+            )
+        ((name, kwargs),) = entry.items()
+        kwargs = dict(kwargs or {})
+        cls = _transform_class(name)
+        if "size" in _parameters(cls) and "size" not in kwargs:
+            kwargs["size"] = (size, size)
+        try:
+            transforms.append(cls(**kwargs))
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"augmentation {name}: bad arguments {kwargs}: {error}") from None
+    return transforms
+
+
+def _transform_class(name: str) -> type:
+    cls = _OWN_TRANSFORMS.get(name) or getattr(A, name, None)
+    if isinstance(cls, type) and issubclass(cls, A.BasicTransform):
+        return cls
+    known = [n for n in dir(A) if isinstance(getattr(A, n), type)] + list(_OWN_TRANSFORMS)
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ConfigError(f"unknown augmentation {name!r}: not an albumentations transform.{hint}")
+
+
+def _parameters(cls: type) -> set[str]:
+    return set(inspect.signature(cls.__init__).parameters)
+
+
+class OverlayText(A.ImageOnlyTransform):
+    """Draws random text, emoji-like glyph blobs and boxes over the image.
+
+    The overlays that copy-detection data sets see in the wild (captions, stickers,
+    watermarks); albumentations' ``TextImage`` needs a font file, this needs none.
+    """
+
+    def __init__(self, max_items: int = 3, max_scale: float = 0.4, p: float = 0.5):
+        super().__init__(p=p)
+        self.max_items = max_items
+        self.max_scale = max_scale
+
+    def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
+        rng = self.py_random
+        image = Image.fromarray(img)
+        draw = ImageDraw.Draw(image)
+        height, width = img.shape[:2]
+        for _ in range(rng.randint(1, self.max_items)):
+            color = tuple(rng.randint(0, 255) for _ in range(3))
+            x, y = rng.randint(0, max(0, width - 1)), rng.randint(0, max(0, height - 1))
+            extent = max(2, int(min(width, height) * rng.uniform(0.05, self.max_scale)))
+            choice = rng.random()
+            if choice < 0.5:
+                text = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(rng.randint(3, 10)))
+                font = ImageFont.load_default(size=max(6, extent // 2))
+                draw.text((x, y), text, fill=color, font=font)
+            elif choice < 0.8:
+                draw.ellipse((x, y, x + extent, y + extent), fill=color)
+                eye = max(1, extent // 6)
+                draw.ellipse((x + extent // 4, y + extent // 3, x + extent // 4 + eye, y + extent // 3 + eye), fill=(0, 0, 0))
+                draw.ellipse((x + extent // 2, y + extent // 3, x + extent // 2 + eye, y + extent // 3 + eye), fill=(0, 0, 0))
+            else:
+                draw.rectangle((x, y, x + extent, y + extent // 2), outline=color, width=max(1, extent // 10))
+        return np.asarray(image)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("max_items", "max_scale")
+
+
+_OWN_TRANSFORMS: dict[str, type] = {"OverlayText": OverlayText}
+
+#: The copy-detection augmentation set (what near-duplicate pipelines meet in the wild).
+COPY_DETECTION_AUGMENT: list[dict[str, Any]] = [
+    {"RandomResizedCrop": {"scale": [0.4, 1.0], "p": 1.0}},
+    {"HorizontalFlip": {"p": 0.5}},
+    {"Rotate": {"limit": 20, "p": 0.3}},
+    {"ColorJitter": {"brightness": 0.3, "contrast": 0.3, "saturation": 0.3, "hue": 0.05, "p": 0.8}},
+    {"ToGray": {"p": 0.1}},
+    {"GaussianBlur": {"blur_limit": [3, 7], "p": 0.2}},
+    {"ImageCompression": {"quality_range": [30, 90], "p": 0.5}},
+    {"OverlayText": {"p": 0.3}},
+]

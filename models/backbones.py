@@ -1,0 +1,312 @@
+"""Image encoders behind one interface: ``(B, 3, S, S) -> (B, feature_dim)``.
+
+Every backbone states its own preprocessing (``image_config``) and its layer groups from
+input to output (``blocks()``), which is all that freezing schedules, layer-wise learning
+rates, export and scoring need to know. Three families:
+
+- ``OpenClipBackbone``: the image tower of any open_clip model (the text tower is never built);
+- ``TorchvisionBackbone``: the ResNet family;
+- ``TimmBackbone``: any timm model by name.
+
+Pretrained weights come from the hub cache or a local file; when they cannot be had the
+error names the model and tag and says how to point at a file or train from scratch.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+from siamkit.data.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig
+from siamkit.errors import ConfigError, WeightsNotFoundError
+
+
+class Backbone(nn.Module):
+    """Base class: subclasses set ``feature_dim`` and ``image_config`` and define ``forward``
+    and ``blocks``."""
+
+    feature_dim: int
+    image_config: ImageConfig
+
+    def blocks(self) -> list[nn.Module]:
+        """Layer groups, input side first (stem, stages / transformer blocks, final norm)."""
+        raise NotImplementedError
+
+    def set_trainable_blocks(self, count: Optional[int]) -> None:
+        """Unlock only the last ``count`` layer groups (0 locks the whole tower; None unlocks all)."""
+        blocks = self.blocks()
+        if count is not None and not 0 <= count <= len(blocks):
+            raise ConfigError(
+                f"trainable_blocks={count} is beyond {type(self).__name__}'s depth: it has {len(blocks)} layer groups "
+                f"(use 0..{len(blocks)}, or null for all)"
+            )
+        self.requires_grad_(count is None)
+        if count:
+            for block in blocks[-count:]:
+                block.requires_grad_(True)
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """Weights from a ``.safetensors`` or a torch file (tensors only, never arbitrary pickles)."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    return state
+
+
+def load_matching(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Loads ``state`` into ``module``; a file that does not fit says which keys differ."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    reshaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or reshaped:
+        def listing(keys: list[str]) -> str:
+            return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+
+        parts = [f"{label}: {listing(keys)}" for label, keys in
+                 (("missing", missing), ("unexpected", unexpected), ("different shape", reshaped)) if keys]
+        raise ConfigError(f"weights in {source} do not fit {type(module).__name__}: " + "; ".join(parts))
+    module.load_state_dict(state)
+
+
+def _is_file(pretrained: Optional[str]) -> bool:
+    return bool(pretrained) and (Path(pretrained).suffix in (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
+                                 or Path(pretrained).exists())
+
+
+class OpenClipBackbone(Backbone):
+    """The image tower of an open_clip model.
+
+    Args:
+        model_name: any name ``open_clip.list_models()`` knows (e.g. ``ViT-B-16-plus-240``).
+        pretrained: an open_clip tag (e.g. ``laion400m_e32``, from the hub cache or downloaded),
+            a local weights file (a full CLIP state dict or the image tower's), or None.
+        trainable_blocks: unlock only the last N layer groups; None trains everything.
+        grad_checkpointing: recompute activations in backward to save memory.
+    """
+
+    def __init__(self, model_name: str, pretrained: Optional[str] = None,
+                 trainable_blocks: Optional[int] = None, grad_checkpointing: bool = False):
+        super().__init__()
+        import open_clip
+
+        if model_name not in open_clip.list_models():
+            close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
+            raise ConfigError(f"unknown open_clip model {model_name!r}. Close matches: {', '.join(close) or 'none'}")
+        config = open_clip.get_model_config(model_name)
+        tag_config = {} if _is_file(pretrained) or not pretrained else self._tag_config(model_name, pretrained)
+        quick_gelu = config.get("quick_gelu", False) or tag_config.get("quick_gelu", False)
+        self.visual = open_clip.model._build_vision_tower(config["embed_dim"], config["vision_cfg"], quick_gelu)
+        if pretrained:
+            self._load(model_name, pretrained, tag_config)
+        size = self.visual.image_size
+        preprocess = config.get("preprocess_cfg", {})
+        self.image_config = ImageConfig(
+            size=size[0] if isinstance(size, (tuple, list)) else size,
+            mean=tuple(tag_config.get("mean") or preprocess.get("mean") or open_clip.OPENAI_DATASET_MEAN),
+            std=tuple(tag_config.get("std") or preprocess.get("std") or open_clip.OPENAI_DATASET_STD),
+            interpolation=tag_config.get("interpolation") or preprocess.get("interpolation") or "bicubic",
+        )
+        self.feature_dim = config["embed_dim"]
+        if grad_checkpointing:
+            self.visual.set_grad_checkpointing(True)
+        self.set_trainable_blocks(trainable_blocks)
+
+    @staticmethod
+    def _tag_config(model_name: str, tag: str) -> dict:
+        import open_clip
+
+        tag_config = open_clip.get_pretrained_cfg(model_name, tag)
+        if not tag_config:
+            tags = open_clip.list_pretrained_tags_by_model(model_name)
+            raise ConfigError(
+                f"open_clip has no pretrained tag {tag!r} for {model_name}; its tags: {', '.join(tags) or 'none'}. "
+                "Set `pretrained` to a tag, a local weights file, or null."
+            )
+        return tag_config
+
+    def _load(self, model_name: str, pretrained: str, tag_config: dict) -> None:
+        import open_clip
+
+        if _is_file(pretrained):
+            if not Path(pretrained).exists():
+                raise WeightsNotFoundError(f"weights file {pretrained} for open_clip {model_name} does not exist")
+            path, source = Path(pretrained), pretrained
+        else:
+            try:
+                path = open_clip.pretrained.download_pretrained(tag_config)
+            except Exception as error:  # offline, hub unreachable, gated repo ...
+                raise WeightsNotFoundError(
+                    f"cannot get pretrained weights for open_clip {model_name} tag {pretrained!r} "
+                    f"(not in the hub cache, and downloading failed: {type(error).__name__}). "
+                    f"Point `pretrained` at a local weights file (e.g. open_clip_pytorch_model.bin for "
+                    f"{model_name}/{pretrained}), or set it to null to train from scratch."
+                ) from None
+            source = f"{model_name}/{pretrained}"
+        state = load_state_dict_file(path)
+        if any(k.startswith("visual.") for k in state):
+            state = {k[len("visual."):]: v for k, v in state.items() if k.startswith("visual.")}
+        load_matching(self.visual, state, source)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, embed_dim): the tower's projected image embedding (not normalised)."""
+        return self.visual(images)
+
+    def blocks(self) -> list[nn.Module]:
+        visual = self.visual
+        if hasattr(visual, "transformer"):  # VisionTransformer
+            return [_ParamGroup(visual, ["conv1", "class_embedding", "positional_embedding", "ln_pre"]),
+                    *visual.transformer.resblocks,
+                    _ParamGroup(visual, ["ln_post", "proj", "attn_pool", "ln_pool"])]
+        if hasattr(visual, "trunk"):  # TimmModel
+            return [visual.trunk, visual.head]
+        return [_ParamGroup(visual, ["stem", "conv1", "bn1", "conv2", "bn2", "conv3", "bn3"]),
+                visual.layer1, visual.layer2, visual.layer3, visual.layer4, visual.attnpool]
+
+
+class _ParamGroup(nn.Module):
+    """Some direct children and parameters of ``owner`` seen as one layer group (not registered
+    as a child, so the owner's state dict is unchanged)."""
+
+    def __init__(self, owner: nn.Module, names: list[str]):
+        super().__init__()
+        self._members = [(n, getattr(owner, n)) for n in names if getattr(owner, n, None) is not None]
+
+    def parameters(self, recurse: bool = True):
+        for _, member in self._members:
+            if isinstance(member, nn.Parameter):
+                yield member
+            else:
+                yield from member.parameters(recurse)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "_ParamGroup":
+        for parameter in self.parameters():
+            parameter.requires_grad_(requires_grad)
+        return self
+
+
+_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+
+
+class TorchvisionBackbone(Backbone):
+    """A torchvision ResNet without its classifier.
+
+    Args:
+        name: resnet18 / 34 / 50 / 101 / 152.
+        weights: a torchvision weights name (``IMAGENET1K_V2``, ``DEFAULT``), a local weights
+            file, or None for random initialisation.
+        image_size: input side in pixels.
+        small_input: a 3x3 stride-1 stem without max-pooling, for images of 32-64 px.
+    """
+
+    def __init__(self, name: str = "resnet50", weights: Optional[str] = None, image_size: int = 224,
+                 small_input: bool = False, trainable_blocks: Optional[int] = None):
+        super().__init__()
+        import torchvision
+
+        if name not in _RESNETS:
+            close = difflib.get_close_matches(name, _RESNETS, n=3)
+            raise ConfigError(f"unknown torchvision backbone {name!r}; choose one of {', '.join(_RESNETS)}"
+                              + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        hub_weights = None if weights is None or _is_file(weights) else self._weights_enum(name, weights)
+        try:
+            net = torchvision.models.get_model(name, weights=hub_weights)
+        except Exception as error:
+            raise WeightsNotFoundError(
+                f"cannot get torchvision weights {weights!r} for {name} (not in the torch hub cache "
+                f"{torch.hub.get_dir()}, and downloading failed: {type(error).__name__}). Point `weights` at a "
+                "local weights file, or set it to null to train from scratch."
+            ) from None
+        if weights is not None and hub_weights is None:
+            if not Path(weights).exists():
+                raise WeightsNotFoundError(f"weights file {weights} for {name} does not exist")
+            state = {k: v for k, v in load_state_dict_file(weights).items() if not k.startswith("fc.")}
+            net.fc = nn.Identity()
+            load_matching(net, state, weights)
+        if small_input:
+            net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+            net.maxpool = nn.Identity()
+        self.feature_dim = net.fc.in_features if isinstance(net.fc, nn.Linear) else _resnet_width(name)
+        net.fc = nn.Identity()
+        self.net = net
+        self.image_config = ImageConfig(size=image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, interpolation="bilinear")
+        self.set_trainable_blocks(trainable_blocks)
+
+    @staticmethod
+    def _weights_enum(name: str, weights: str):
+        import torchvision
+
+        try:
+            return torchvision.models.get_model_weights(name)[weights]
+        except KeyError:
+            names = [w.name for w in torchvision.models.get_model_weights(name)] + ["DEFAULT"]
+            raise ConfigError(f"{name} has no torchvision weights {weights!r}; choose one of {', '.join(names)}, "
+                              "a local file, or null") from None
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, 512 or 2048) globally pooled features."""
+        return self.net(images)
+
+    def blocks(self) -> list[nn.Module]:
+        n = self.net
+        return [_ParamGroup(n, ["conv1", "bn1"]), n.layer1, n.layer2, n.layer3, n.layer4]
+
+
+def _resnet_width(name: str) -> int:
+    return 512 if name in ("resnet18", "resnet34") else 2048
+
+
+class TimmBackbone(Backbone):
+    """Any timm model by name, pooled features without the classifier.
+
+    Args:
+        name: a timm model name (``timm.list_models()``).
+        pretrained: True (timm's default weights, from the hub cache or downloaded), a local
+            weights file, or False.
+    """
+
+    def __init__(self, name: str, pretrained: bool | str = False, trainable_blocks: Optional[int] = None,
+                 grad_checkpointing: bool = False):
+        super().__init__()
+        import timm
+
+        if not timm.is_model(name):
+            close = difflib.get_close_matches(name, timm.list_models(), n=5)
+            raise ConfigError(f"unknown timm model {name!r}. Close matches: {', '.join(close) or 'none'}")
+        local = pretrained if isinstance(pretrained, str) else None
+        if local and not Path(local).exists():
+            raise WeightsNotFoundError(f"weights file {local} for timm {name} does not exist")
+        try:
+            self.net = timm.create_model(name, pretrained=bool(pretrained), num_classes=0,
+                                         pretrained_cfg_overlay={"file": local} if local else None)
+        except Exception as error:
+            if not pretrained or local:
+                raise
+            raise WeightsNotFoundError(
+                f"cannot get timm's pretrained weights for {name} (not in the hub cache, and downloading failed: "
+                f"{type(error).__name__}). Set `pretrained` to a local weights file, or false."
+            ) from None
+        data = timm.data.resolve_data_config({}, model=self.net)
+        self.image_config = ImageConfig(size=data["input_size"][-1], mean=tuple(data["mean"]), std=tuple(data["std"]),
+                                        interpolation=data.get("interpolation", "bicubic"))
+        self.feature_dim = self.net.num_features
+        if grad_checkpointing:
+            self.net.set_grad_checkpointing(True)
+        self.set_trainable_blocks(trainable_blocks)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def blocks(self) -> list[nn.Module]:
+        return [m for m in self.net.children() if any(True for _ in m.parameters())]

@@ -1,0 +1,193 @@
+"""Objectives over embedded batches.
+
+A loss receives the batch with every image tensor replaced by its (N, E) L2-normalised
+embedding, and states in ``batch_kinds`` which batch shapes it can use:
+
+- ``"pairs"``: ``a``, ``b`` (B, E), ``label`` (B,) 1 same / 0 different, ``group_a``,
+  ``group_b`` (B,) match-group ids;
+- ``"classes"``: ``image`` (B, E) and ``label`` (B,) class ids, drawn M per class.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+Batch = dict[str, torch.Tensor]
+Distance = Literal["cosine", "euclidean"]
+
+
+class SiameseLoss(nn.Module):
+    """Base class: ``forward(batch) -> scalar loss``."""
+
+    batch_kinds: frozenset[str] = frozenset()
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def pair_distance(a: torch.Tensor, b: torch.Tensor, distance: Distance) -> torch.Tensor:
+    """Row-wise distance between (P, E) unit vectors: 1 - cosine, or Euclidean."""
+    if distance == "cosine":
+        return 1.0 - (a * b).sum(-1)
+    return (a - b).norm(dim=-1)
+
+
+def distance_matrix(x: torch.Tensor, distance: Distance) -> torch.Tensor:
+    """(N, E) unit vectors -> (N, N) distances."""
+    if distance == "cosine":
+        return 1.0 - x @ x.T
+    return torch.cdist(x, x).clamp_min(0)
+
+
+def all_pairs(embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every unordered pair i < j of a class-labelled batch: (P, E), (P, E), (P,) 1 same class."""
+    i, j = torch.triu_indices(len(labels), len(labels), offset=1, device=labels.device)
+    return embeddings[i], embeddings[j], (labels[i] == labels[j]).float()
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (values * mask).sum() / mask.sum().clamp_min(1)
+
+
+class ContrastiveLoss(SiameseLoss):
+    """Contrastive loss with a margin (Hadsell, Chopra, LeCun 2006, "Dimensionality Reduction
+    by Learning an Invariant Mapping"): ``1/2 d^2`` for matches, ``1/2 max(0, margin - d)^2``
+    for non-matches.
+
+    The two terms are averaged separately and added, so the many non-matches of a
+    class-labelled batch (all its i < j pairs are used) do not drown its few matches.
+    """
+
+    batch_kinds = frozenset({"pairs", "classes"})
+
+    def __init__(self, margin: float = 0.5, distance: Distance = "cosine"):
+        super().__init__()
+        self.margin = margin
+        self.distance = distance
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        if "image" in batch:
+            a, b, same = all_pairs(batch["image"], batch["label"])
+        else:
+            a, b, same = batch["a"], batch["b"], batch["label"].float()
+        d = pair_distance(a, b, self.distance)
+        matches = _masked_mean(0.5 * d.pow(2), same)
+        non_matches = _masked_mean(0.5 * F.relu(self.margin - d).pow(2), 1.0 - same)
+        return matches + non_matches
+
+
+def gather_with_grad(tensor: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """All processes' (B, ...) tensors concatenated, gradients flowing back to their owners
+    (as open_clip's ``gather_features(gather_with_grad=True)``); and this rank's offset."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return tensor, 0
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(tensor)), dist.get_rank() * len(tensor)
+
+
+def _gather(tensor: torch.Tensor) -> torch.Tensor:
+    return gather_with_grad(tensor)[0]
+
+
+class InfoNCELoss(SiameseLoss):
+    """Symmetric InfoNCE with a learnable temperature, CLIP-style (van den Oord et al. 2018,
+    "Representation Learning with Contrastive Predictive Coding"; Radford et al. 2021, CLIP).
+
+    Each matching pair (a_i, b_i) is a positive; every other ``b`` in the batch, across all
+    processes under DDP, is a negative for ``a_i`` and vice versa, except known matches
+    (same match group), which are masked out. Rows labelled 0 are used only as negatives.
+
+    Args:
+        temperature: initial softmax temperature (CLIP: 0.07).
+        learnable_temperature: learn it (as a log-scale, clamped at 100 like CLIP).
+        gather_across_devices: under DDP, use the other processes' embeddings as negatives.
+    """
+
+    batch_kinds = frozenset({"pairs"})
+
+    def __init__(self, temperature: float = 0.07, learnable_temperature: bool = True,
+                 gather_across_devices: bool = True):
+        super().__init__()
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)), requires_grad=learnable_temperature)
+        self.gather_across_devices = gather_across_devices
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        a, b = batch["a"], batch["b"]
+        keep = batch["label"] > 0.5
+        group_a, group_b = batch["group_a"], batch["group_b"]
+        offset = 0
+        all_a, all_b, all_group_a, all_group_b = a, b, group_a, group_b
+        if self.gather_across_devices:
+            (all_a, offset), all_b = gather_with_grad(a), _gather(b)
+            all_group_a, all_group_b = _gather(group_a), _gather(group_b)
+        scale = self.logit_scale.exp().clamp(max=100.0)
+        targets = offset + torch.arange(len(a), device=a.device)
+        loss_ab = self._cross_entropy(scale * a @ all_b.T, targets, group_a, all_group_b)
+        loss_ba = self._cross_entropy(scale * b @ all_a.T, targets, group_b, all_group_a)
+        kept_here = keep.sum()
+        kept_everywhere, world = kept_here.detach().clone(), 1
+        if offset or (self.gather_across_devices and dist.is_available() and dist.is_initialized()):
+            dist.all_reduce(kept_everywhere)
+            world = dist.get_world_size()
+        # sum over this process's rows / all rows everywhere, times world size: DDP's gradient
+        # averaging then yields exactly the gradient of the loss over the whole global batch
+        per_row = 0.5 * (loss_ab + loss_ba)
+        return world * (per_row * keep).sum() / kept_everywhere.clamp_min(1)
+
+    @staticmethod
+    def _cross_entropy(logits: torch.Tensor, targets: torch.Tensor, row_groups: torch.Tensor,
+                       column_groups: torch.Tensor) -> torch.Tensor:
+        """Per-row cross-entropy with known matches other than the target masked out."""
+        known_match = row_groups[:, None] == column_groups[None, :]
+        known_match[torch.arange(len(targets), device=targets.device), targets] = False
+        logits = logits.float().masked_fill(known_match, float("-inf"))
+        return F.cross_entropy(logits, targets, reduction="none")
+
+
+class TripletLoss(SiameseLoss):
+    """Triplet margin loss over class-labelled batches (Schroff et al. 2015, FaceNet) with
+    online mining:
+
+    - ``batch_hard``: for each anchor its farthest positive and nearest negative
+      (Hermans, Beyer, Leibe 2017, "In Defense of the Triplet Loss");
+    - ``semi_hard``: for each anchor-positive pair the nearest negative farther than the
+      positive (FaceNet's), else the farthest negative.
+    """
+
+    batch_kinds = frozenset({"classes"})
+
+    def __init__(self, margin: float = 0.2, mining: Literal["batch_hard", "semi_hard"] = "batch_hard",
+                 distance: Distance = "euclidean"):
+        super().__init__()
+        self.margin = margin
+        self.mining = mining
+        self.distance = distance
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        embeddings, labels = batch["image"], batch["label"]
+        d = distance_matrix(embeddings.float(), self.distance)
+        same = labels[:, None] == labels[None, :]
+        eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+        positive, negative = same & ~eye, ~same
+        if self.mining == "batch_hard":
+            hardest_positive = d.masked_fill(~positive, float("-inf")).amax(1)
+            hardest_negative = d.masked_fill(~negative, float("inf")).amin(1)
+            valid = positive.any(1) & negative.any(1)
+            return F.relu(hardest_positive - hardest_negative + self.margin)[valid].mean() if valid.any() else d.sum() * 0
+        anchor, pos = positive.nonzero(as_tuple=True)
+        d_ap = d[anchor, pos]  # (P,)
+        d_an = d[anchor]  # (P, N)
+        neg = negative[anchor]
+        semi_hard = neg & (d_an > d_ap[:, None])
+        nearest_semi_hard = d_an.masked_fill(~semi_hard, float("inf")).amin(1)
+        farthest = d_an.masked_fill(~neg, float("-inf")).amax(1)
+        chosen = torch.where(semi_hard.any(1), nearest_semi_hard, farthest)
+        valid = neg.any(1)
+        return F.relu(d_ap - chosen + self.margin)[valid].mean() if valid.any() else d.sum() * 0

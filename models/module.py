@@ -1,0 +1,210 @@
+"""SiameseModule: the LightningModule that trains a backbone + head with a Siamese loss."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable, Optional
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics.classification import BinaryAUROC, BinaryEER
+
+from siamkit.errors import ConfigError
+from siamkit.models.backbones import Backbone
+from siamkit.models.heads import ProjectionHead
+from siamkit.models.losses import SiameseLoss, all_pairs
+
+OptimizerCallable = Callable[[Iterable], torch.optim.Optimizer]
+HeadCallable = Callable[[int], nn.Module]
+STAGES = ("val", "test")
+
+
+def _adamw(params: Iterable) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05)
+
+
+class SiameseModule(pl.LightningModule):
+    """Backbone -> projection head -> L2-normalised embedding, trained with ``loss``.
+
+    Args:
+        backbone: the image encoder, ``(B, 3, S, S) -> (B, D)``.
+        loss: a ``SiameseLoss``; its ``batch_kinds`` must include the data's batch kind.
+        head: called with D to build the head, ``(B, D) -> (B, E)``; default a linear
+            ``ProjectionHead`` to 128.
+        optimizer: called with parameter groups (default AdamW, lr 1e-3, weight decay 0.05).
+            Norms, biases and the loss's temperature get no weight decay.
+        backbone_lr_scale: backbone learning rate = optimizer lr x this (the head gets lr).
+        layer_decay: layer-wise learning-rate decay: the k-th layer group from the top of
+            the backbone gets ``backbone_lr_scale * layer_decay**k`` (1.0 = off).
+        warmup_steps: linear warm-up steps, then cosine decay to zero at the last step.
+        channels_last: NHWC memory format (faster convolutions on recent GPUs).
+        compile: ``torch.compile`` the backbone.
+
+    Logs ``train/loss``; for pairs ``{val,test}/roc_auc`` and ``/eer`` on the pair scores;
+    for class-labelled data also ``/recall@1`` (nearest neighbour of each image among the
+    others has its class), with ROC-AUC / EER over all pairs of the split's images.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        loss: SiameseLoss,
+        head: Optional[HeadCallable] = None,
+        optimizer: OptimizerCallable = _adamw,
+        backbone_lr_scale: float = 1.0,
+        layer_decay: float = 1.0,
+        warmup_steps: int = 0,
+        channels_last: bool = False,
+        compile: bool = False,
+    ):
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        for name in ("backbone", "loss"):  # built in Python, not from a config: weights live in the state dict
+            if isinstance(self.hparams.get(name), nn.Module):
+                del self.hparams[name]
+        self.backbone = backbone
+        self.head = (head or ProjectionHead)(backbone.feature_dim)
+        self.loss = loss
+        self.optimizer = optimizer
+        self.metrics = nn.ModuleDict({
+            stage: nn.ModuleDict({"roc_auc": BinaryAUROC(), "eer": BinaryEER()}) for stage in STAGES
+        })
+        self._class_embeddings: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    @property
+    def image_config(self):
+        return self.backbone.image_config
+
+    def configure_model(self) -> None:
+        if self.hparams.channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
+        if self.hparams.compile:
+            self.backbone.compile()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, E) float32 unit vectors."""
+        if self.hparams.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return self.head(self.backbone(images))
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        kind = getattr(datamodule, "batch_kind", None)
+        if kind is not None and kind not in self.loss.batch_kinds:
+            raise ConfigError(
+                f"{type(self.loss).__name__} needs batches of kind {' or '.join(sorted(self.loss.batch_kinds))}, "
+                f"but the data ({datamodule.hparams.source}) gives {kind} batches. Use a loss for {kind} data "
+                f"({'ContrastiveLoss or TripletLoss' if kind == 'classes' else 'ContrastiveLoss or InfoNCELoss'}) "
+                "or other data."
+            )
+
+    def embed_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The batch with its image tensors replaced by embeddings (both sides of pairs in one pass)."""
+        if "image" in batch:
+            return {**batch, "image": self(batch["image"])}
+        both = self(torch.cat([batch["a"], batch["b"]]))
+        return {**batch, "a": both[: len(batch["a"])], "b": both[len(batch["a"]):]}
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.loss(self.embed_batch(batch))
+        size = len(batch["image"] if "image" in batch else batch["a"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluation_step("val", batch)
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluation_step("test", batch)
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        return {"embedding": self(batch["image"]), "index": batch["index"]}
+
+    def _evaluation_step(self, stage: str, batch: dict[str, torch.Tensor]) -> None:
+        embedded = self.embed_batch(batch)
+        if "image" in embedded:
+            self._class_embeddings.append((embedded["image"], batch["label"]))
+            return
+        self._update_pair_metrics(stage, (embedded["a"] * embedded["b"]).sum(-1), batch["label"])
+        self.loss_log(stage, embedded)
+
+    def loss_log(self, stage: str, embedded: dict[str, torch.Tensor]) -> None:
+        self.log(f"{stage}/loss", self.loss(embedded), batch_size=len(embedded["label"]), sync_dist=True)
+
+    def _update_pair_metrics(self, stage: str, scores: torch.Tensor, labels: torch.Tensor) -> None:
+        for metric in self.metrics[stage].values():
+            metric.update(scores.float(), labels.long())
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        if self._class_embeddings:
+            embeddings = torch.cat([e for e, _ in self._class_embeddings])
+            labels = torch.cat([l for _, l in self._class_embeddings])
+            self._class_embeddings.clear()
+            embeddings, labels = self._gathered(embeddings), self._gathered(labels)
+            a, b, same = all_pairs(embeddings, labels)
+            self._update_pair_metrics(stage, (a * b).sum(-1), same)
+            self.log(f"{stage}/recall@1", recall_at_1(embeddings, labels), prog_bar=stage == "val")
+        for name, metric in self.metrics[stage].items():
+            self.log(f"{stage}/{name}", metric.compute(), prog_bar=stage == "val" and name == "roc_auc")
+            metric.reset()
+
+    def _gathered(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.trainer.world_size == 1:
+            return tensor
+        return self.all_gather(tensor).flatten(0, 1)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = self.optimizer(self.parameter_groups())
+        for group in optimizer.param_groups:
+            group["lr"] *= group.pop("lr_scale")
+        total = max(1, self.trainer.estimated_stepping_batches)
+        warmup = self.hparams.warmup_steps
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = (step - warmup) / max(1, total - warmup)
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Head and loss at ``lr_scale`` 1; backbone layer groups at ``backbone_lr_scale *
+        layer_decay**depth_from_top``; one-dimensional parameters (norms, biases, scales)
+        without weight decay."""
+        scales: dict[nn.Parameter, float] = {}
+        blocks = self.backbone.blocks()
+        for depth, block in enumerate(reversed(blocks)):
+            for parameter in block.parameters():
+                scales.setdefault(parameter, self.hparams.backbone_lr_scale * self.hparams.layer_decay ** depth)
+        for parameter in self.backbone.parameters():  # anything outside the listed groups
+            scales.setdefault(parameter, self.hparams.backbone_lr_scale)
+        groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
+        for parameter in self.parameters():
+            if not parameter.requires_grad:
+                continue
+            key = (scales.get(parameter, 1.0), parameter.ndim <= 1)
+            groups.setdefault(key, []).append(parameter)
+        return [
+            {"params": params, "lr_scale": scale, **({"weight_decay": 0.0} if no_decay else {})}
+            for (scale, no_decay), params in sorted(groups.items(), key=lambda item: item[0])
+        ]
+
+
+def recall_at_1(embeddings: torch.Tensor, labels: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """Share of images whose nearest other image (cosine) has the same label. (N, E), (N,) -> ()."""
+    hits = torch.zeros((), device=embeddings.device)
+    for start in range(0, len(embeddings), chunk):
+        similarity = embeddings[start:start + chunk] @ embeddings.T
+        rows = torch.arange(len(similarity), device=embeddings.device)
+        similarity[rows, start + rows] = float("-inf")
+        hits += (labels[similarity.argmax(1)] == labels[start:start + chunk]).sum()
+    return hits / len(embeddings)

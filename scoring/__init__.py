@@ -1,0 +1,1 @@
+"""siamkit.scoring"""

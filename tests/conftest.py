@@ -1,0 +1,58 @@
+"""Shared fixtures: small image folders and tables made on the fly, and a private demo cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_offline_environment(tmp_path_factory):
+    """No network, no W&B account, and the demo sets cached in one place for the session."""
+    os.environ.setdefault("SIAMKIT_CACHE", str(Path.home() / ".cache" / "siamkit"))
+    os.environ["WANDB_MODE"] = "offline"
+    os.environ["WANDB_SILENT"] = "true"
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def write_image(path: Path, rng: np.random.Generator, size: int = 24, mode: str = "RGB") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    Image.fromarray(array).convert(mode).save(path)
+    return path
+
+
+@pytest.fixture
+def class_folder(tmp_path: Path) -> Path:
+    """4 classes x 8 images of 24 px, each class a distinct colour so it is learnable."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "classes"
+    for c in range(4):
+        for i in range(8):
+            base = np.zeros((24, 24, 3), np.uint8)
+            base[..., c % 3] = 60 * (c + 1)
+            noise = rng.integers(0, 40, base.shape, dtype=np.uint8)
+            (root / f"class{c}").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(base + noise).save(root / f"class{c}" / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def pairs_table(tmp_path: Path) -> Path:
+    """12 images in 6 match groups; positives within a group, negatives across."""
+    rng = np.random.default_rng(1)
+    root = tmp_path / "pairs"
+    for i in range(12):
+        write_image(root / f"img{i}.png", rng)
+    rows = ["a,b,label"]
+    for g in range(6):
+        rows.append(f"img{2 * g}.png,img{2 * g + 1}.png,1")
+        rows.append(f"img{2 * g}.png,img{(2 * g + 3) % 12}.png,0")
+    (root / "pairs.csv").write_text("\n".join(rows) + "\n")
+    return root / "pairs.csv"

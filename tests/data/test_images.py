@@ -1,0 +1,111 @@
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamkit.data.images import load_image
+from siamkit.errors import ImageLoadError
+
+RED = (200, 30, 30)
+
+
+def _solid(mode_colour=RED, size=(20, 10)) -> Image.Image:
+    return Image.new("RGB", size, mode_colour)
+
+
+@pytest.mark.parametrize("fmt,suffix", [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp"), ("BMP", "bmp"),
+                                         ("TIFF", "tif"), ("GIF", "gif")])
+def test_every_format_decodes_to_rgb_uint8(tmp_path, fmt, suffix):
+    path = tmp_path / f"x.{suffix}"
+    _solid().save(path, format=fmt)
+    image = load_image(path)
+    assert image.shape == (10, 20, 3) and image.dtype == np.uint8
+    assert np.abs(image.astype(int) - RED).max() <= 12  # lossy formats stay close
+
+
+def test_gif_gives_first_frame(tmp_path):
+    frames = [_solid((255, 0, 0)), _solid((0, 0, 255))]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    assert tuple(load_image(tmp_path / "a.gif")[0, 0]) == (255, 0, 0)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = _solid(size=(20, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
+    image.save(tmp_path / "r.jpg", exif=exif)
+    assert load_image(tmp_path / "r.jpg").shape == (20, 10, 3)
+
+
+def test_alpha_is_composited_on_white(tmp_path):
+    image = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    image.putpixel((0, 0), (0, 0, 0, 255))
+    image.save(tmp_path / "a.png")
+    decoded = load_image(tmp_path / "a.png")
+    assert tuple(decoded[1, 1]) == (255, 255, 255) and tuple(decoded[0, 0]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "1", "LA"])
+def test_other_modes_become_rgb(tmp_path, mode):
+    suffix = "jpg" if mode == "CMYK" else "png"
+    _solid().convert(mode).save(tmp_path / f"m.{suffix}")
+    image = load_image(tmp_path / f"m.{suffix}")
+    assert image.shape == (10, 20, 3) and image.dtype == np.uint8
+
+
+def test_sixteen_bit_is_scaled_to_eight(tmp_path):
+    array = np.full((4, 4), 65535, np.uint16)
+    array[0, 0] = 0
+    Image.fromarray(array).save(tmp_path / "deep.png")
+    decoded = load_image(tmp_path / "deep.png")
+    assert decoded[1, 1, 0] == 255 and decoded[0, 0, 0] == 0
+
+
+def test_inputs_other_than_paths(tmp_path):
+    buffer = io.BytesIO()
+    _solid().save(buffer, format="PNG")
+    assert load_image(buffer.getvalue()).shape == (10, 20, 3)
+    assert load_image(_solid()).shape == (10, 20, 3)
+    assert load_image(np.zeros((5, 6), np.float32)).shape == (5, 6, 3)
+
+
+def _truncated(tmp_path: Path) -> Path:
+    _solid(size=(200, 200)).save(tmp_path / "t.jpg", quality=95)
+    data = (tmp_path / "t.jpg").read_bytes()
+    (tmp_path / "t.jpg").write_bytes(data[: len(data) // 2])
+    return tmp_path / "t.jpg"
+
+
+def _write(name: str, data: bytes):
+    def make(folder: Path) -> Path:
+        (folder / name).write_bytes(data)
+        return folder / name
+    return make
+
+
+@pytest.mark.parametrize("make,reason", [
+    (lambda p: p / "missing.png", "file not found"),
+    (_write("zero.png", b""), "empty file"),
+    (_write("notes.png", b"hello"), "not an image"),
+    (_write("bad.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 50), "not an image"),
+    (_truncated, "truncated"),
+])
+def test_bad_files_raise_image_load_error_naming_file_and_reason(tmp_path, make, reason):
+    path = make(tmp_path)
+    with pytest.raises(ImageLoadError) as caught:
+        load_image(path)
+    assert str(path) in str(caught.value) and reason in str(caught.value)
+
+
+def test_decompression_bomb_is_refused(tmp_path):
+    Image.new("L", (3000, 3000)).save(tmp_path / "big.png")
+    with pytest.raises(ImageLoadError, match="decompression bomb"):
+        load_image(tmp_path / "big.png", max_pixels=1_000_000)
+
+
+def test_draft_decodes_jpeg_smaller_but_not_below_request(tmp_path):
+    _solid(size=(800, 600)).save(tmp_path / "big.jpg")
+    image = load_image(tmp_path / "big.jpg", draft_size=100)
+    assert 100 <= min(image.shape[:2]) < 600

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from siamkit.data.sources import ClassSet, ImageSet, PairSet, match_groups, read_source
+from siamkit.errors import SiamkitError
+
+
+def test_match_groups_are_connected_components_of_positive_pairs():
+    a = np.array(["x", "y", "p", "x"])
+    b = np.array(["y", "z", "q", "p"])
+    label = np.array([1, 1, 1, 0])
+    group_a, group_b = match_groups(a, b, label)
+    assert group_a[0] == group_b[0] == group_a[1] == group_b[1]  # x-y-z chained
+    assert group_a[2] == group_b[2] != group_a[0]  # p-q apart; the negative x-p joins nothing
+    assert group_a[3] == group_a[0] and group_b[3] == group_a[2]
+
+
+def test_pairs_split_keeps_groups_whole_and_drops_cross_split_negatives(pairs_table):
+    pairs = read_source(pairs_table, fractions=(0.5, 0.25, 0.25), seed=3)
+    assert isinstance(pairs, PairSet)
+    split_of_image = {}
+    for names, split in ((pairs.a, pairs.split), (pairs.b, pairs.split)):
+        for name, s in zip(names, split):
+            assert split_of_image.setdefault(name, s) == s  # no image on two sides
+    assert set(pairs.split) <= {"train", "val", "test"} and (pairs.label == 1).sum() == 6
+
+
+def test_class_folder_split_within_classes_without_overlap(class_folder):
+    data = read_source(class_folder, fractions=(0.5, 0.25, 0.25))
+    assert isinstance(data, ClassSet) and data.class_names == ["class0", "class1", "class2", "class3"]
+    for c in range(4):
+        splits = data.split[data.label == c]
+        assert sorted(splits.tolist()) == ["test"] * 2 + ["train"] * 4 + ["val"] * 2
+    assert len(set(data.path)) == len(data.path)
+
+
+def test_flat_folder_is_unlabelled_images(class_folder):
+    data = read_source(class_folder / "class0")
+    assert isinstance(data, ImageSet) and len(data) == 8
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_jsonl_and_parquet_tables(pairs_table, suffix):
+    import pandas as pd
+
+    table = pd.read_csv(pairs_table)
+    target = pairs_table.with_suffix(f".{suffix}")
+    table.to_json(target, orient="records", lines=True) if suffix == "jsonl" else table.to_parquet(target)
+    assert isinstance(read_source(target), PairSet)
+
+
+def test_explicit_split_column_is_used_and_leaks_are_refused(tmp_path, pairs_table):
+    text = pairs_table.read_text().splitlines()
+    good = [text[0] + ",split"] + [f"{row},{'train' if i < 6 else 'test'}" for i, row in enumerate(text[1:])]
+    pairs_table.write_text("\n".join(good) + "\n")
+    with pytest.raises(SiamkitError, match="more than one split"):
+        read_source(pairs_table)  # img3 is in a train negative and a test pair
+    rows = [text[0] + ",split"] + [f"{row},train" for row in text[1:]]
+    pairs_table.write_text("\n".join(rows) + "\n")
+    assert set(read_source(pairs_table).split) == {"train"}
+
+
+@pytest.mark.parametrize("content,message", [
+    ("a,b\nx.png,y.png\n", "missing column"),
+    ("a,b,label\nx.png,y.png,maybe\n", "must be 1 .same. or 0"),
+    ("path,label,split\nx.png,1,holdout\n", "must hold train, val or test"),
+])
+def test_bad_tables_name_the_problem(tmp_path, content, message):
+    (tmp_path / "t.csv").write_text(content)
+    with pytest.raises(SiamkitError, match=message):
+        read_source(tmp_path / "t.csv", kind="pairs" if content.startswith("a,b\n") else "auto")
+
+
+def test_missing_data_names_the_path_and_the_options(tmp_path):
+    with pytest.raises(SiamkitError, match="data not found: .*nowhere.*demo:digits"):
+        read_source(tmp_path / "nowhere")

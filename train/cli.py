@@ -1,0 +1,95 @@
+"""The ``train`` (alias ``siamkit``) command line.
+
+``fit / validate / test / predict`` go to LightningCLI; the other commands are plain
+argparse programs in their own modules, imported only when asked for (so that scoring
+with the classical methods never imports torch). User errors print one message and
+exit with code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Callable, Sequence
+
+TRAINER_COMMANDS = {
+    "fit": "train a model",
+    "validate": "run the validation split through a model",
+    "test": "run the test split through a model",
+    "predict": "embed every image of the data source",
+}
+#: command -> (module, one-line help). Each module has ``main(argv) -> int``.
+TOOL_COMMANDS: dict[str, tuple[str, str]] = {}
+
+USAGE = """usage: train COMMAND [options]   (also installed as `siamkit`)
+
+Train, evaluate and export Siamese / contrastive image-similarity models.
+
+commands:
+{commands}
+
+`train COMMAND --help` describes a command. `--debug` shows tracebacks.
+Example: train fit --config demo_digits.yaml
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    command, rest = args[0], args[1:]
+    try:
+        if command in TRAINER_COMMANDS:
+            from siamkit.train.lightning_cli import run_trainer_command
+
+            run_trainer_command(command, rest)
+            return 0
+        if command in TOOL_COMMANDS:
+            return _tool(command)(rest)
+        print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if debug or not _is_user_error(error):
+            raise
+        print(f"error: {_message(error)}", file=sys.stderr)
+        return 2
+
+
+def _usage() -> str:
+    rows = {**TRAINER_COMMANDS, **{name: text for name, (_, text) in TOOL_COMMANDS.items()}}
+    width = max(map(len, rows))
+    return USAGE.format(commands="\n".join(f"  {name:<{width}}  {text}" for name, text in rows.items()))
+
+
+def _tool(command: str) -> Callable[[list[str]], int]:
+    module, _ = TOOL_COMMANDS[command]
+    return importlib.import_module(module).main
+
+
+def _is_user_error(error: BaseException) -> bool:
+    from siamkit.errors import SiamkitError
+
+    if isinstance(error, SiamkitError):
+        return True
+    if "pytorch_lightning" in sys.modules:
+        from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+        return isinstance(error, MisconfigurationException)
+    return False
+
+
+def _message(error: BaseException) -> str:
+    """The error's own text; for one re-raised from a DataLoader worker, only its last line
+    (the worker's traceback is noise to a user)."""
+    text = str(error).strip()
+    if "Original Traceback" in text:
+        text = text.splitlines()[-1].split(": ", 1)[-1]
+    return text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""LightningCLI for ``fit / validate / test / predict``.
+
+Every run gets, whatever its config says: a ``checkpoint`` (ModelCheckpoint: best by
+``val/roc_auc`` and ``last.ckpt``) and an ``on_exception`` checkpoint (written when the run
+is interrupted by Ctrl-C or SIGTERM, or fails), both in ``DEFAULT_ROOT_DIR/checkpoints``,
+so ``--ckpt_path last`` resumes from whichever is newer; and a copy of the resolved config
+plus the package versions in the run's log folder.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from importlib import metadata, resources
+from pathlib import Path
+
+import torch
+from pytorch_lightning import LightningModule, Trainer
+from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+
+from siamkit.data.datamodule import SiameseDataModule
+from siamkit.errors import ConfigError
+from siamkit.models.module import SiameseModule
+
+RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "torchmetrics", "open_clip_torch",
+                     "timm", "albumentations", "numpy", "pillow", "jsonargparse")
+
+
+class RunRecord(SaveConfigCallback):
+    """Writes ``config.yaml`` (LightningCLI's) and ``versions.json`` into the run's log folder."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        (Path(trainer.log_dir) / "versions.json").write_text(json.dumps(package_versions(), indent=2) + "\n")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "cuda": torch.version.cuda or "none"}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+class _BriefErrorsParser(LightningArgumentParser):
+    """On a bad option prints one usage line, not the 80-line synopsis, before the error."""
+
+    def print_usage(self, file=None) -> None:
+        print(f"usage: {self.prog} --config CONFIG [--section.key VALUE ...]", file=file or sys.stderr)
+
+
+class SiamkitCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.monitor": "val/roc_auc", "checkpoint.mode": "max",
+                             "checkpoint.save_last": True, "checkpoint.filename": "best-{epoch}-{step}"})
+        parser.add_lightning_class_args(OnExceptionCheckpoint, "on_exception")
+        for target in ("checkpoint.dirpath", "on_exception.dirpath"):
+            parser.link_arguments("trainer.default_root_dir", target, compute_fn=_checkpoint_dir)
+        parser.link_arguments("model.image_config", "data.image_config", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand]
+        trainer = config.trainer
+        if self.subcommand == "fit" and config.ckpt_path is None:
+            _refuse_to_overwrite(Path(_checkpoint_dir(trainer.default_root_dir)))
+        if str(trainer.precision) in ("16", "16-mixed") and not _will_use_cuda(trainer.accelerator):
+            raise ConfigError(
+                f"precision {trainer.precision} (float16 mixed precision) needs a CUDA GPU, and this run is on the CPU. "
+                "Use `--trainer.precision bf16-mixed` (works on CPU and recent GPUs) or 32."
+            )
+
+
+def _refuse_to_overwrite(checkpoints: Path) -> None:
+    """Lightning would silently resume from (or overwrite) an earlier run's checkpoints here."""
+    if checkpoints.is_dir() and any(checkpoints.glob("*.ckpt")):
+        raise ConfigError(
+            f"{checkpoints} already holds checkpoints of an earlier run. Resume it with `--ckpt_path last`, "
+            "or start a new run elsewhere with `--trainer.default_root_dir runs/NEW_NAME` (or delete that folder)."
+        )
+
+
+def _checkpoint_dir(root: str | None) -> str:
+    return str(Path(root or ".") / "checkpoints")
+
+
+def _will_use_cuda(accelerator: object) -> bool:
+    return str(accelerator) in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+
+
+def resolve_config_arguments(args: list[str]) -> list[str]:
+    """``--config NAME.yaml`` names a bundled config when no such file exists where the user stands."""
+    resolved = list(args)
+    for i, arg in enumerate(resolved):
+        if arg in ("--config", "-c") and i + 1 < len(resolved):
+            resolved[i + 1] = _config_path(resolved[i + 1])
+        elif arg.startswith("--config="):
+            resolved[i] = "--config=" + _config_path(arg.split("=", 1)[1])
+    return resolved
+
+
+def _config_path(name: str) -> str:
+    if Path(name).exists():
+        return name
+    bundled = resources.files("siamkit.configs")
+    candidate = bundled / name
+    if candidate.is_file():
+        return str(candidate)
+    available = sorted(p.name for p in bundled.iterdir() if p.name.endswith(".yaml"))
+    raise ConfigError(f"config file {name} not found here, and it is not a bundled config "
+                      f"(bundled: {', '.join(available)})")
+
+
+def run_trainer_command(command: str, args: list[str]) -> None:
+    # LightningCLI parses sys.argv; DDP re-launches worker processes with it too, so it
+    # carries the resolved config paths.
+    sys.argv = [sys.argv[0], command, *resolve_config_arguments(args)]
+    no_abbreviations = {"allow_abbrev": False}  # a mistyped --trainer.max_epoch must not pass as max_epochs
+    SiamkitCLI(
+        SiameseModule,
+        SiameseDataModule,
+        save_config_callback=RunRecord,
+        save_config_kwargs={"overwrite": True},
+        parser_class=_BriefErrorsParser,
+        auto_configure_optimizers=False,  # the optimizer is model.optimizer; one way to set it
+        parser_kwargs={"allow_abbrev": False, **{name: no_abbreviations for name in SiamkitCLI.subcommands()}},
+    )
