@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import platform
+import signal
 import sys
 from importlib import metadata, resources
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
@@ -29,10 +31,21 @@ RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "to
 
 
 class RunRecord(SaveConfigCallback):
-    """Writes ``config.yaml`` (LightningCLI's) and ``versions.json`` into the run's log folder."""
+    """Writes ``config.yaml`` (LightningCLI's) and ``versions.json`` into the run's log folder,
+    and says how to continue a run that was interrupted."""
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self.log_dir = trainer.log_dir  # a collective call: every rank must make it, not only rank 0
+        super().setup(trainer, pl_module, stage)
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        (Path(trainer.log_dir) / "versions.json").write_text(json.dumps(package_versions(), indent=2) + "\n")
+        (Path(self.log_dir) / "versions.json").write_text(json.dumps(package_versions(), indent=2) + "\n")
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and trainer.is_global_zero:
+            print(f"\ninterrupted at step {trainer.global_step}: its state is saved in "
+                  f"{_checkpoint_dir(trainer.default_root_dir)}; continue with the same command plus "
+                  "`--ckpt_path last`", file=sys.stderr)
 
 
 def package_versions() -> dict[str, str]:
@@ -63,7 +76,7 @@ class SiamkitCLI(LightningCLI):
         parser.link_arguments("model.image_config", "data.image_config", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
-        config = self.config[self.subcommand]
+        config = self.config[self.subcommand] if self.subcommand else self.config
         trainer = config.trainer
         if self.subcommand == "fit" and config.ckpt_path is None:
             _refuse_to_overwrite(Path(_checkpoint_dir(trainer.default_root_dir)))
@@ -117,14 +130,20 @@ def _config_path(name: str) -> str:
 def run_trainer_command(command: str, args: list[str]) -> None:
     # LightningCLI parses sys.argv; DDP re-launches worker processes with it too, so it
     # carries the resolved config paths.
+    given = sys.argv
     sys.argv = [sys.argv[0], command, *resolve_config_arguments(args)]
     no_abbreviations = {"allow_abbrev": False}  # a mistyped --trainer.max_epoch must not pass as max_epochs
-    SiamkitCLI(
-        SiameseModule,
-        SiameseDataModule,
-        save_config_callback=RunRecord,
-        save_config_kwargs={"overwrite": True},
-        parser_class=_BriefErrorsParser,
-        auto_configure_optimizers=False,  # the optimizer is model.optimizer; one way to set it
-        parser_kwargs={"allow_abbrev": False, **{name: no_abbreviations for name in SiamkitCLI.subcommands()}},
-    )
+    try:
+        SiamkitCLI(
+            SiameseModule,
+            SiameseDataModule,
+            save_config_callback=RunRecord,
+            save_config_kwargs={"overwrite": True},
+            parser_class=_BriefErrorsParser,
+            auto_configure_optimizers=False,  # the optimizer is model.optimizer; one way to set it
+            parser_kwargs={"allow_abbrev": False, **{name: no_abbreviations for name in SiamkitCLI.subcommands()}},
+        )
+    except SIGTERMException:
+        raise SystemExit(128 + signal.SIGTERM) from None  # Lightning's own exit code would be 0
+    finally:
+        sys.argv = given

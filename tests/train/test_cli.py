@@ -1,0 +1,80 @@
+"""The program's surface: help, config resolution, and one clear message (exit 2) per user error."""
+
+import pytest
+import yaml
+
+from siamkit.train.cli import main
+from tests.train.helpers import TINY, run_train
+
+
+def test_help_lists_every_command(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("fit", "validate", "test", "predict"):
+        assert f"  {command}" in out
+
+
+def test_fit_help_and_print_config(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["fit", "--help"])
+    assert exited.value.code == 0 and "--data.source" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exited:
+        main(["fit", "--config", "demo_digits.yaml", "--print_config"])
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert exited.value.code == 0 and printed["data"]["source"] == "demo:digits"
+
+
+def _error(capsys, args) -> str:
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_missing_config_lists_bundled_ones(capsys):
+    err = _error(capsys, ["fit", "--config", "nope.yaml"])
+    assert "config file nope.yaml not found" in err and "demo_digits.yaml" in err
+
+
+def test_unknown_command(capsys):
+    assert "unknown command 'fitt'" in _error(capsys, ["fitt"])
+
+
+def test_mistyped_key_on_the_command_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_train(["fit", *TINY, "--trainer.max_epoch", "3"], tmp_path)  # not max_epochs
+    assert result.returncode == 2
+    assert "unrecognized arguments: --trainer.max_epoch" in result.stderr
+    assert len(result.stderr.splitlines()) <= 4
+
+
+def test_mistyped_key_in_a_config_file(tmp_path):
+    (tmp_path / "typo.yaml").write_text("data:\n  batchsize: 8\n")
+    result = run_train(["fit", *TINY, "--config", "typo.yaml"], tmp_path)
+    assert result.returncode == 2 and "batchsize" in result.stderr
+
+
+def test_missing_data_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    err = _error(capsys, ["fit", *TINY, "--data.source", str(tmp_path / "absent")])
+    assert f"data not found: {tmp_path / 'absent'}" in err
+
+
+def test_pretrained_weights_missing_offline_names_model_tag_and_fix(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    err = _error(capsys, ["fit", "--config", "clip_siamese.yaml", "--trainer.logger", "false"])
+    assert "ViT-B-16-plus-240" in err and "laion400m_e32" in err
+    assert "local weights file" in err and "null" in err
+
+
+def test_fp16_mixed_precision_on_cpu_fails_clearly(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    err = _error(capsys, ["fit", *TINY, "--trainer.precision", "16-mixed", "--trainer.accelerator", "cpu"])
+    assert "16-mixed" in err and "bf16-mixed" in err
+
+
+def test_debug_shows_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Exception, match="data not found"):
+        main(["fit", *TINY, "--data.source", "absent", "--debug"])

@@ -1,0 +1,46 @@
+"""Every bundled config parses and instantiates (hub weights swapped for none: no network)."""
+
+from importlib import resources
+
+import pytest
+import torch
+
+from siamkit.data.datamodule import SiameseDataModule
+from siamkit.models import SiameseModule
+from siamkit.train.lightning_cli import SiamkitCLI, resolve_config_arguments
+
+CONFIGS = sorted(p.name for p in resources.files("siamkit.configs").iterdir() if p.name.endswith(".yaml"))
+NO_HUB_WEIGHTS = {
+    "clip_siamese.yaml": ["--model.backbone.init_args.pretrained", "null"],
+    "resnet_siamese.yaml": ["--model.backbone.init_args.weights", "null"],
+    "resnet_triplet.yaml": ["--model.backbone.init_args.weights", "null"],
+}
+
+
+def test_the_expected_configs_ship():
+    assert {"clip_siamese.yaml", "resnet_siamese.yaml", "demo_digits.yaml", "resnet_triplet.yaml"} <= set(CONFIGS)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_config_instantiates(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = resolve_config_arguments(["--config", name, *NO_HUB_WEIGHTS.get(name, []), "--trainer.logger", "false"])
+    cli = SiamkitCLI(SiameseModule, SiameseDataModule, args=args, run=False, auto_configure_optimizers=False)
+    model, data = cli.model, cli.datamodule
+    assert data.image_config == model.backbone.image_config  # the link: data preprocesses for this backbone
+    images = torch.zeros(2, 3, data.image_config.size, data.image_config.size)
+    with torch.no_grad():
+        embedding = model.eval()(images)
+    assert embedding.shape == (2, model.head.out_dim)
+    assert torch.allclose(embedding.norm(dim=1), torch.ones(2), atol=1e-5)
+
+
+def test_clip_config_is_the_seed_articles_model():
+    args = resolve_config_arguments(["--config", "clip_siamese.yaml", "--trainer.logger", "false",
+                                     "--model.backbone.init_args.pretrained", "null"])
+    cli = SiamkitCLI(SiameseModule, SiameseDataModule, args=args, run=False, auto_configure_optimizers=False)
+    backbone = cli.config.model.backbone.init_args
+    assert cli.config.trainer.precision == "bf16-mixed"
+    assert backbone.model_name == "ViT-B-16-plus-240"
+    assert cli.model.backbone.image_config.size == 240
+    assert cli.model.backbone.image_config.mean == pytest.approx((0.48145466, 0.4578275, 0.40821073))

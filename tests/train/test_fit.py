@@ -1,0 +1,106 @@
+"""End to end through the `train` program: fit, the run folder, evaluation commands,
+interruption and resume, DDP."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from siamkit.train.cli import main
+from tests.train.helpers import TINY, TINY_WITH_LOGGERS, TRAIN, run_train
+
+
+def _step(checkpoint: Path) -> int:
+    return torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"]
+
+
+def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY_WITH_LOGGERS, "--trainer.max_steps", "6", "--trainer.val_check_interval", "3",
+                 "--trainer.limit_val_batches", "3"]) == 0
+    run = tmp_path / "runs" / "demo_digits"
+    logs = run / "logs" / "version_0"
+    assert {"config.yaml", "versions.json", "metrics.csv"} <= {p.name for p in logs.iterdir()}
+    assert '"torch"' in (logs / "versions.json").read_text()
+    assert "demo:digits" in (logs / "config.yaml").read_text()
+    metrics = pd.read_csv(logs / "metrics.csv")
+    assert {"train/loss", "val/roc_auc", "val/eer", "val/recall@1"} <= set(metrics.columns)
+    assert list((run / "wandb").glob("offline-run-*")), "W&B logs offline without an account"
+    checkpoints = {p.name for p in (run / "checkpoints").iterdir()}
+    assert "last.ckpt" in checkpoints and any(n.startswith("best-") for n in checkpoints)
+    assert _step(run / "checkpoints" / "last.ckpt") >= 3
+
+    last = str(run / "checkpoints" / "last.ckpt")
+    for command, limit in (("validate", "val"), ("test", "test"), ("predict", "predict")):
+        assert main([command, *TINY, "--ckpt_path", last, f"--trainer.limit_{limit}_batches", "2"]) == 0
+
+
+def test_fit_refuses_to_overwrite_an_earlier_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY, "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1"]) == 0
+    assert main(["fit", *TINY, "--trainer.max_steps", "1"]) == 2
+    assert "--ckpt_path last" in capsys.readouterr().err
+
+
+def test_bf16_mixed_precision_trains_on_cpu(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY, "--trainer.precision", "bf16-mixed", "--trainer.accelerator", "cpu",
+                 "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1"]) == 0
+
+
+def test_sigterm_mid_epoch_keeps_the_work_and_resume_continues_it(tmp_path):
+    args = ["fit", *TINY, "--trainer.max_steps", "400", "--trainer.limit_val_batches", "1",
+            "--checkpoint.every_n_train_steps", "4", "--checkpoint.monitor", "null"]
+    process = subprocess.Popen([TRAIN, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    last = tmp_path / "runs" / "demo_digits" / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while not last.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert last.exists(), process.communicate()[0]
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 143, output
+    assert "continue with the same command plus `--ckpt_path last`" in output
+    interrupted = tmp_path / "runs" / "demo_digits" / "checkpoints" / "on_exception.ckpt"
+    stopped_at = _step(interrupted)
+    assert 4 <= stopped_at < 78, "stopped mid-epoch, after the periodic checkpoint"
+    assert stopped_at >= _step(last), "nothing since the last checkpoint was lost"
+
+    target = (stopped_at // 4 + 2) * 4  # a few steps more, ending on a periodic checkpoint
+    resume = [a if a != "400" else str(target) for a in args] + ["--ckpt_path", "last"]
+    resumed = run_train(resume, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    log = resumed.stdout + resumed.stderr
+    assert "Restored all states from the checkpoint" in log and "on_exception.ckpt" in log
+    assert _step(last) == target
+
+
+def test_fit_with_two_ddp_processes_on_cpu(tmp_path):
+    result = run_train(["fit", *TINY, "--trainer.strategy", "ddp", "--trainer.devices", "2",
+                        "--trainer.accelerator", "cpu", "--trainer.max_steps", "3", "--trainer.limit_val_batches", "2"],
+                       tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr
+    assert _step(tmp_path / "runs" / "demo_digits" / "checkpoints" / "last.ckpt") == 3
+
+
+@pytest.mark.slow
+def test_demo_digits_reaches_held_out_roc_auc_of_0_99(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    quiet = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+    assert main(["fit", "--config", "demo_digits.yaml", *quiet]) == 0
+    last = tmp_path / "runs" / "demo_digits" / "checkpoints" / "last.ckpt"
+    from siamkit.train.lightning_cli import SiamkitCLI
+    from siamkit.data.datamodule import SiameseDataModule
+    from siamkit.models import SiameseModule
+
+    cli = SiamkitCLI(SiameseModule, SiameseDataModule, args=["test", "--config", str(Path(__file__).parents[2] / "configs" / "demo_digits.yaml"), *quiet, "--ckpt_path", str(last)],
+                     auto_configure_optimizers=False)
+    results = cli.trainer.callback_metrics
+    assert results["test/roc_auc"] >= 0.99, results
