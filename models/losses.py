@@ -82,18 +82,14 @@ class ContrastiveLoss(SiameseLoss):
         return matches + non_matches
 
 
-def gather_with_grad(tensor: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """All processes' (B, ...) tensors concatenated, gradients flowing back to their owners
-    (as open_clip's ``gather_features(gather_with_grad=True)``); and this rank's offset."""
+def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """All processes' (B, ...) tensors concatenated in rank order, gradients flowing back to
+    their owners (open_clip's ``gather_features(gather_with_grad=True)``)."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return tensor, 0
+        return tensor
     from torch.distributed.nn.functional import all_gather
 
-    return torch.cat(all_gather(tensor)), dist.get_rank() * len(tensor)
-
-
-def _gather(tensor: torch.Tensor) -> torch.Tensor:
-    return gather_with_grad(tensor)[0]
+    return torch.cat(all_gather(tensor))
 
 
 class InfoNCELoss(SiameseLoss):
@@ -119,27 +115,19 @@ class InfoNCELoss(SiameseLoss):
         self.gather_across_devices = gather_across_devices
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        a, b = batch["a"], batch["b"]
-        keep = batch["label"] > 0.5
-        group_a, group_b = batch["group_a"], batch["group_b"]
-        offset = 0
-        all_a, all_b, all_group_a, all_group_b = a, b, group_a, group_b
+        """Every process computes the loss over the whole gathered batch (open_clip's default,
+        ``local_loss=False``): each gets the global loss, and DDP's averaging of the gradients,
+        which the gather sums across processes, yields exactly the global gradient."""
+        keys = ("a", "b", "label", "group_a", "group_b")
+        a, b, label, group_a, group_b = (batch[k] for k in keys)
         if self.gather_across_devices:
-            (all_a, offset), all_b = gather_with_grad(a), _gather(b)
-            all_group_a, all_group_b = _gather(group_a), _gather(group_b)
+            a, b, label, group_a, group_b = (gather_with_grad(t) for t in (a, b, label, group_a, group_b))
         scale = self.logit_scale.exp().clamp(max=100.0)
-        targets = offset + torch.arange(len(a), device=a.device)
-        loss_ab = self._cross_entropy(scale * a @ all_b.T, targets, group_a, all_group_b)
-        loss_ba = self._cross_entropy(scale * b @ all_a.T, targets, group_b, all_group_a)
-        kept_here = keep.sum()
-        kept_everywhere, world = kept_here.detach().clone(), 1
-        if offset or (self.gather_across_devices and dist.is_available() and dist.is_initialized()):
-            dist.all_reduce(kept_everywhere)
-            world = dist.get_world_size()
-        # sum over this process's rows / all rows everywhere, times world size: DDP's gradient
-        # averaging then yields exactly the gradient of the loss over the whole global batch
-        per_row = 0.5 * (loss_ab + loss_ba)
-        return world * (per_row * keep).sum() / kept_everywhere.clamp_min(1)
+        targets = torch.arange(len(a), device=a.device)
+        loss_ab = self._cross_entropy(scale * a @ b.T, targets, group_a, group_b)
+        loss_ba = self._cross_entropy(scale * b @ a.T, targets, group_b, group_a)
+        keep = label > 0.5
+        return (0.5 * (loss_ab + loss_ba) * keep).sum() / keep.sum().clamp_min(1)
 
     @staticmethod
     def _cross_entropy(logits: torch.Tensor, targets: torch.Tensor, row_groups: torch.Tensor,

@@ -127,14 +127,14 @@ def _config_path(name: str) -> str:
                       f"(bundled: {', '.join(available)})")
 
 
-def run_trainer_command(command: str, args: list[str]) -> None:
+def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
     # LightningCLI parses sys.argv; DDP re-launches worker processes with it too, so it
     # carries the resolved config paths.
     given = sys.argv
     sys.argv = [sys.argv[0], command, *resolve_config_arguments(args)]
     no_abbreviations = {"allow_abbrev": False}  # a mistyped --trainer.max_epoch must not pass as max_epochs
     try:
-        SiamkitCLI(
+        return SiamkitCLI(
             SiameseModule,
             SiameseDataModule,
             save_config_callback=RunRecord,

@@ -5,13 +5,13 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
 from siamkit.train.cli import main
+from siamkit.train.lightning_cli import run_trainer_command
 from tests.train.helpers import TINY, TINY_WITH_LOGGERS, TRAIN, run_train
 
 
@@ -96,11 +96,6 @@ def test_demo_digits_reaches_held_out_roc_auc_of_0_99(tmp_path, monkeypatch):
     quiet = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
     assert main(["fit", "--config", "demo_digits.yaml", *quiet]) == 0
     last = tmp_path / "runs" / "demo_digits" / "checkpoints" / "last.ckpt"
-    from siamkit.train.lightning_cli import SiamkitCLI
-    from siamkit.data.datamodule import SiameseDataModule
-    from siamkit.models import SiameseModule
-
-    cli = SiamkitCLI(SiameseModule, SiameseDataModule, args=["test", "--config", str(Path(__file__).parents[2] / "configs" / "demo_digits.yaml"), *quiet, "--ckpt_path", str(last)],
-                     auto_configure_optimizers=False)
+    cli = run_trainer_command("test", ["--config", "demo_digits.yaml", *quiet, "--ckpt_path", str(last)])
     results = cli.trainer.callback_metrics
     assert results["test/roc_auc"] >= 0.99, results

@@ -1,0 +1,121 @@
+"""Training steps per second: SiameseModule under the Lightning Trainer vs a hand-written
+PyTorch loop on the same model, batches, optimizer and schedule, in the same run.
+
+    python scripts/bench_train_step.py                       # ResNet-18, 64 px, batch 64, CPU
+    python scripts/bench_train_step.py --backbone open_clip:ViT-B-16 --image-size 224 \
+        --batch-size 256 --precision bf16-mixed --accelerator gpu    # the GPU figure
+
+Both sides run ``--warmup`` untimed steps first, then ``--steps`` timed ones, alternating
+over ``--rounds`` so drift in machine load hits both alike. Prints, last, one line with
+Lightning's steps/s and its ratio to the hand loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from siamkit.models import ContrastiveLoss, OpenClipBackbone, SiameseModule, TorchvisionBackbone
+
+
+def build_module(backbone: str, image_size: int) -> SiameseModule:
+    family, _, name = backbone.partition(":")
+    encoder = (OpenClipBackbone(name) if family == "open_clip"
+               else TorchvisionBackbone(name, image_size=image_size))
+    return SiameseModule(encoder, ContrastiveLoss(),
+                         optimizer=lambda groups: torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.05))
+
+
+def batches(count: int, batch_size: int, image_size: int) -> DataLoader:
+    images = torch.randn(count * batch_size, 3, image_size, image_size)
+    labels = torch.arange(count * batch_size) % (batch_size // 4)
+    return DataLoader(TensorDataset(images, labels), batch_size=batch_size,
+                      collate_fn=lambda items: {"image": torch.stack([i for i, _ in items]),
+                                                "label": torch.stack([l for _, l in items])})
+
+
+class StepTimer(pl.Callback):
+    def __init__(self, warmup: int):
+        self.warmup, self.start, self.end = warmup, 0.0, 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx == self.warmup:
+            _sync(pl_module.device)
+            self.start = time.perf_counter()
+
+    def on_train_end(self, trainer, pl_module):
+        _sync(pl_module.device)
+        self.end = time.perf_counter()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def lightning_steps_per_second(module: SiameseModule, loader: DataLoader, args) -> float:
+    timer = StepTimer(args.warmup)
+    trainer = pl.Trainer(max_steps=args.warmup + args.steps, accelerator=args.accelerator, devices=1,
+                         precision=args.precision, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                         limit_val_batches=0)
+    trainer.fit(module, train_dataloaders=loader)
+    return args.steps / (timer.end - timer.start)
+
+
+def hand_loop_steps_per_second(module: SiameseModule, loader: DataLoader, args) -> float:
+    device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
+    module = module.to(device).train()
+    optimizer = module.optimizer(module.parameter_groups())
+    for group in optimizer.param_groups:
+        group["lr"] *= group.pop("lr_scale")
+    dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(args.precision)
+    start = 0.0
+    for step, batch in enumerate(loader):
+        if step == args.warmup:
+            _sync(device)
+            start = time.perf_counter()
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = module.loss(module.embed_batch(batch))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    _sync(device)
+    return args.steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backbone", default="resnet18", help="torchvision name, or open_clip:NAME")
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--precision", default="32")
+    parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    template = build_module(args.backbone, args.image_size)
+    loader = batches(args.warmup + args.steps, args.batch_size, args.image_size)
+    hand, lightning = [], []
+    for round_ in range(args.rounds):
+        hand.append(hand_loop_steps_per_second(copy.deepcopy(template), loader, args))
+        lightning.append(lightning_steps_per_second(copy.deepcopy(template), loader, args))
+        print(f"round {round_ + 1}: hand loop {hand[-1]:.2f} steps/s, Lightning {lightning[-1]:.2f} steps/s")
+    best_hand, best_lightning = max(hand), max(lightning)
+    images = best_lightning * args.batch_size
+    print(f"{args.backbone} {args.image_size}px batch {args.batch_size} {args.precision} on {args.accelerator}: "
+          f"hand loop {best_hand:.2f} steps/s")
+    print(f"Lightning {best_lightning:.2f} steps/s ({images:.0f} images/s) = {best_lightning / best_hand:.3f} x hand loop")
+
+
+if __name__ == "__main__":
+    main()

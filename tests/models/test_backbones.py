@@ -1,0 +1,90 @@
+import json
+
+import open_clip
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from siamkit.errors import ConfigError, WeightsNotFoundError
+from siamkit.models import OpenClipBackbone, ProjectionHead, TorchvisionBackbone
+
+TINY_VIT = "siamkit-test-tiny-vit"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_open_clip_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("open_clip_configs")
+    (folder / f"{TINY_VIT}.json").write_text(json.dumps({
+        "embed_dim": 16,
+        "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8, "head_width": 16},
+        "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 2, "layers": 1},
+    }))
+    open_clip.add_model_config(folder)
+
+
+def test_open_clip_image_tower_only_with_its_own_preprocessing():
+    backbone = OpenClipBackbone(TINY_VIT)
+    assert backbone(torch.randn(2, 3, 32, 32)).shape == (2, 16)
+    assert backbone.image_config.size == 32 and backbone.image_config.interpolation == "bicubic"
+    assert backbone.image_config.mean == pytest.approx(open_clip.OPENAI_DATASET_MEAN)
+    assert not any("transformer.resblocks" in k and "text" in k for k in backbone.state_dict())
+    assert not hasattr(backbone, "token_embedding")
+
+
+@pytest.mark.parametrize("whole_clip", [True, False])
+def test_open_clip_loads_a_local_weights_file_with_identical_outputs(tmp_path, whole_clip):
+    torch.manual_seed(0)
+    reference = open_clip.create_model(TINY_VIT)
+    state = reference.state_dict() if whole_clip else reference.visual.state_dict()
+    save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "w.safetensors")
+    loaded = OpenClipBackbone(TINY_VIT, pretrained=str(tmp_path / "w.safetensors")).eval()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(images), reference.visual.eval()(images))
+
+
+def test_torchvision_loads_a_local_weights_file_with_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    reference = TorchvisionBackbone("resnet18", image_size=32).eval()
+    torch.save(reference.net.state_dict(), tmp_path / "r18.pt")
+    loaded = TorchvisionBackbone("resnet18", weights=str(tmp_path / "r18.pt"), image_size=32).eval()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(images), reference(images))
+
+
+def test_weights_that_do_not_fit_name_the_differing_keys(tmp_path):
+    torch.save(TorchvisionBackbone("resnet34").net.state_dict(), tmp_path / "r34.pt")
+    with pytest.raises(ConfigError, match="do not fit.*unexpected: layer1.2"):
+        TorchvisionBackbone("resnet18", weights=str(tmp_path / "r34.pt"))
+
+
+def test_missing_weights_file():
+    with pytest.raises(WeightsNotFoundError, match="does not exist"):
+        TorchvisionBackbone("resnet18", weights="/nowhere/r18.pt")
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: TorchvisionBackbone("resnet19"), "did you mean resnet18"),
+    (lambda: OpenClipBackbone("ViT-B-16-plus-24"), "Close matches: ViT-B-16-plus-240"),
+    (lambda: OpenClipBackbone(TINY_VIT, trainable_blocks=9), "beyond OpenClipBackbone's depth: it has 4"),
+    (lambda: TorchvisionBackbone("resnet18", weights="IMAGENET2K"), "no torchvision weights 'IMAGENET2K'"),
+])
+def test_bad_names_and_depths_are_explained(make, message):
+    with pytest.raises(ConfigError, match=message):
+        make()
+
+
+def test_unlocking_only_the_last_blocks():
+    backbone = OpenClipBackbone(TINY_VIT, trainable_blocks=1)
+    trainable = {n for n, p in backbone.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith(("visual.ln_post", "visual.proj")) for n in trainable)
+    locked = OpenClipBackbone(TINY_VIT, trainable_blocks=0)
+    assert not any(p.requires_grad for p in locked.parameters())
+
+
+@pytest.mark.parametrize("hidden_dim,batch_norm", [(None, False), (32, True)])
+def test_projection_head_shapes_and_unit_length(hidden_dim, batch_norm):
+    head = ProjectionHead(16, out_dim=8, hidden_dim=hidden_dim, batch_norm=batch_norm)
+    out = head(torch.randn(4, 16))
+    assert out.shape == (4, 8) and torch.allclose(out.norm(dim=1), torch.ones(4), atol=1e-5)
