@@ -113,7 +113,10 @@ def build_augmentations(entries: list[dict[str, Any]], size: int) -> list[A.Basi
         ((name, kwargs),) = entry.items()
         kwargs = dict(kwargs or {})
         cls = _transform_class(name)
-        if "size" in _parameters(cls) and "size" not in kwargs:
+        accepted = _parameters(cls)
+        if unknown := set(kwargs) - accepted:
+            raise ConfigError(f"augmentation {name}: unknown argument(s) {sorted(unknown)}; it takes {sorted(accepted)}")
+        if "size" in accepted and "size" not in kwargs:
             kwargs["size"] = (size, size)
         try:
             transforms.append(cls(**kwargs))
@@ -133,7 +136,9 @@ def _transform_class(name: str) -> type:
 
 
 def _parameters(cls: type) -> set[str]:
-    return set(inspect.signature(cls.__init__).parameters)
+    parameters = inspect.signature(cls.__init__).parameters
+    return {name for name, p in parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 class OverlayText(A.ImageOnlyTransform):

@@ -24,7 +24,7 @@ from siamkit.models import ContrastiveLoss, OpenClipBackbone, SiameseModule, Tor
 
 
 def build_module(backbone: str, image_size: int) -> SiameseModule:
-    family, _, name = backbone.partition(":")
+    family, _, name = backbone.rpartition(":")
     encoder = (OpenClipBackbone(name) if family == "open_clip"
                else TorchvisionBackbone(name, image_size=image_size))
     return SiameseModule(encoder, ContrastiveLoss(),
@@ -63,7 +63,7 @@ def lightning_steps_per_second(module: SiameseModule, loader: DataLoader, args) 
     trainer = pl.Trainer(max_steps=args.warmup + args.steps, accelerator=args.accelerator, devices=1,
                          precision=args.precision, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                         limit_val_batches=0)
+                         limit_val_batches=0, callbacks=[timer])
     trainer.fit(module, train_dataloaders=loader)
     return args.steps / (timer.end - timer.start)
 

@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from siamkit.data.datamodule import SiameseDataModule
+from siamkit.data.demo import PHOTOS, resolve_source
+from siamkit.data.sources import read_source
+from siamkit.data.transforms import ImageConfig, build_augmentations
+from siamkit.errors import ConfigError, SiamkitError
+
+SMALL = ImageConfig(size=16)
+
+
+def _corrupt(folder):
+    (folder / "class0" / "zero.png").write_bytes(b"")
+    (folder / "class1" / "text.png").write_text("not an image")
+    whole = (folder / "class2" / "0.png").read_bytes()
+    (folder / "class2" / "cut.png").write_bytes(whole[: len(whole) // 2])
+
+
+def test_bad_images_stop_before_training_naming_each_file(class_folder):
+    _corrupt(class_folder)
+    data = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=0)
+    with pytest.raises(SiamkitError) as caught:
+        data.setup("fit")
+    message = str(caught.value)
+    assert "3 of 35 images cannot be read" in message and "on_bad_image: skip" in message
+    for name, reason in (("zero.png", "empty file"), ("text.png", "not an image"), ("cut.png", "truncated")):
+        assert name in message and reason in message
+
+
+def test_skip_policy_drops_and_reports_bad_images(class_folder):
+    _corrupt(class_folder)
+    data = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=0, on_bad_image="skip",
+                             batch_size=8, m_per_class=2)
+    data.setup("fit")
+    assert len(data.skipped) == 3 and len(data.data) == 32
+    batch = next(iter(data.train_dataloader()))
+    assert batch["image"].shape == (8, 3, 16, 16)
+
+
+def test_class_batches_are_m_per_class_and_preprocessed_for_the_backbone(class_folder):
+    data = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=0, batch_size=8, m_per_class=4,
+                             augment=[{"HorizontalFlip": {"p": 0.5}}], split_fractions=(0.5, 0.25, 0.25))
+    assert data.batch_kind == "classes"
+    batch = next(iter(data.train_dataloader()))
+    assert batch["image"].shape == (8, 3, 16, 16) and batch["image"].dtype == torch.float32
+    assert sorted(np.unique(batch["label"], return_counts=True)[1]) == [4, 4]
+
+
+def test_unlabelled_images_give_two_views_and_fixed_validation_pairs(class_folder):
+    data = SiameseDataModule(str(class_folder / "class0"), image_config=SMALL, num_workers=0, batch_size=2,
+                             split_fractions=(0.5, 0.25, 0.25), augment="copy_detection")
+    assert data.batch_kind == "pairs"
+    train = next(iter(data.train_dataloader()))
+    assert train["a"].shape == train["b"].shape == (2, 3, 16, 16)
+    assert torch.equal(train["group_a"], train["group_b"]) and not torch.equal(train["a"], train["b"])
+    first = [b["b"] for b in data.val_dataloader()]
+    second = [b["b"] for b in data.val_dataloader()]
+    assert all(torch.equal(x, y) for x, y in zip(first, second)), "validation pairs are the same every epoch"
+    labels = torch.cat([b["label"] for b in data.val_dataloader()])
+    assert labels.tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_augmentation_entries_are_checked_at_start_up():
+    with pytest.raises(ConfigError, match="Did you mean HorizontalFlip"):
+        SiameseDataModule("demo:digits", augment=[{"HorizontalFlp": {}}])
+    with pytest.raises(ConfigError, match=r"unknown argument\(s\) \['limitt'\]"):
+        build_augmentations([{"Rotate": {"limitt": 3}}], 16)
+    crop = build_augmentations([{"RandomResizedCrop": {"scale": [0.5, 1.0]}}], 24)[0]
+    assert tuple(crop.size) == (24, 24), "size defaults to the backbone's"
+
+
+def test_demo_digits_is_a_class_folder_with_labels_table():
+    table = resolve_source("demo:digits")
+    data = read_source(table.parent)
+    assert len(data) == 1797 and len(data.class_names) == 10
+    assert (table.parent / "3").is_dir() and table.read_text().startswith("path,label\n")
+
+
+def test_demo_photos_split_by_source_photograph():
+    pairs = read_source(resolve_source("demo:photos"))
+    photo = np.array([p.split("/")[0] for p in pairs.a])
+    for split, files in PHOTOS.items():
+        names = {f.rsplit(".", 1)[0] for f in files}
+        assert set(photo[pairs.split == split]) == names
+    assert (pairs.label == 1).sum() == (pairs.label == 0).sum()
+    first = pairs.a[0]
+    assert Image.open(pairs.root / first).size == (128, 128)
