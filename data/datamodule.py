@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Literal, Optional
 
 import numpy as np
@@ -24,7 +23,7 @@ from siamkit.data.datasets import (
 from siamkit.data.demo import resolve_source
 from siamkit.data.images import ImageLoadError
 from siamkit.data.samplers import MPerClassBatchSampler
-from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, SourceKind, read_source
+from siamkit.data.sources import ClassSet, DataSet, PairSet, SourceKind, read_source
 from siamkit.data.transforms import COPY_DETECTION_AUGMENT, ImageConfig, ImagePipeline, build_augmentations, build_transform
 from siamkit.errors import SiamkitError
 
