@@ -57,12 +57,15 @@ def resolve_source(source: str) -> Path:
     if (target / f".complete-v{VERSION}").exists():
         return target / _ENTRY[name]
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        _BUILDERS[name](Path(tmp))
-        (Path(tmp) / f".complete-v{VERSION}").touch()
+    building = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-"))
+    try:  # built aside and moved into place whole, so an interrupted build leaves nothing half-made
+        _BUILDERS[name](building)
+        (building / f".complete-v{VERSION}").touch()
         shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
-        Path(tmp).mkdir()  # TemporaryDirectory cleans up the (now moved) folder
+        os.replace(building, target)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
     return target / _ENTRY[name]
 
 

@@ -228,17 +228,16 @@ class TorchvisionBackbone(Backbone):
                 f"{torch.hub.get_dir()}, and downloading failed: {type(error).__name__}). Point `weights` at a "
                 "local weights file, or set it to null to train from scratch."
             ) from None
+        self.feature_dim = net.fc.in_features
+        net.fc = nn.Identity()
+        if small_input:
+            net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+            net.maxpool = nn.Identity()
         if weights is not None and hub_weights is None:
             if not Path(weights).exists():
                 raise WeightsNotFoundError(f"weights file {weights} for {name} does not exist")
             state = {k: v for k, v in load_state_dict_file(weights).items() if not k.startswith("fc.")}
-            net.fc = nn.Identity()
             load_matching(net, state, weights)
-        if small_input:
-            net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
-            net.maxpool = nn.Identity()
-        self.feature_dim = net.fc.in_features if isinstance(net.fc, nn.Linear) else _resnet_width(name)
-        net.fc = nn.Identity()
         self.net = net
         self.image_config = ImageConfig(size=image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, interpolation="bilinear")
         self.set_trainable_blocks(trainable_blocks)
@@ -261,10 +260,6 @@ class TorchvisionBackbone(Backbone):
     def blocks(self) -> list[nn.Module]:
         n = self.net
         return [_ParamGroup(n, ["conv1", "bn1"]), n.layer1, n.layer2, n.layer3, n.layer4]
-
-
-def _resnet_width(name: str) -> int:
-    return 512 if name in ("resnet18", "resnet34") else 2048
 
 
 class TimmBackbone(Backbone):

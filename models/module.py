@@ -13,7 +13,7 @@ from torchmetrics.classification import BinaryAUROC, BinaryEER
 from siamkit.errors import ConfigError
 from siamkit.models.backbones import Backbone
 from siamkit.models.heads import ProjectionHead
-from siamkit.models.losses import SiameseLoss, all_pairs
+from siamkit.models.losses import SiameseLoss
 
 OptimizerCallable = Callable[[Iterable], torch.optim.Optimizer]
 HeadCallable = Callable[[int], nn.Module]
@@ -127,9 +127,6 @@ class SiameseModule(pl.LightningModule):
             self._class_embeddings.append((embedded["image"], batch["label"]))
             return
         self._update_pair_metrics(stage, (embedded["a"] * embedded["b"]).sum(-1), batch["label"])
-        self.loss_log(stage, embedded)
-
-    def loss_log(self, stage: str, embedded: dict[str, torch.Tensor]) -> None:
         self.log(f"{stage}/loss", self.loss(embedded), batch_size=len(embedded["label"]), sync_dist=True)
 
     def _update_pair_metrics(self, stage: str, scores: torch.Tensor, labels: torch.Tensor) -> None:
@@ -148,8 +145,10 @@ class SiameseModule(pl.LightningModule):
             labels = torch.cat([l for _, l in self._class_embeddings])
             self._class_embeddings.clear()
             embeddings, labels = self._gathered(embeddings), self._gathered(labels)
-            a, b, same = all_pairs(embeddings, labels)
-            self._update_pair_metrics(stage, (a * b).sum(-1), same)
+            # scores of all i < j pairs read off the similarity matrix: (P,) floats, not (P, E) copies
+            i, j = torch.triu_indices(len(labels), len(labels), offset=1, device=labels.device)
+            similarity = embeddings @ embeddings.T
+            self._update_pair_metrics(stage, similarity[i, j], labels[i] == labels[j])
             self.log(f"{stage}/recall@1", recall_at_1(embeddings, labels), prog_bar=stage == "val")
         for name, metric in self.metrics[stage].items():
             self.log(f"{stage}/{name}", metric.compute(), prog_bar=stage == "val" and name == "roc_auc")

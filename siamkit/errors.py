@@ -9,15 +9,16 @@ class SiamkitError(Exception):
 
 
 class ImageLoadError(SiamkitError):
-    """An image file that cannot be decoded."""
+    """An image file that cannot be decoded.
 
-    def __init__(self, source: str, reason: str):
+    Also constructible from one finished message: that is how torch re-raises an error from
+    a DataLoader worker in the main process.
+    """
+
+    def __init__(self, source: str, reason: str | None = None):
         self.source = source
         self.reason = reason
-        super().__init__(f"cannot read image {source}: {reason}")
-
-    def __reduce__(self):  # keeps the two fields when raised inside a DataLoader worker
-        return type(self), (self.source, self.reason)
+        super().__init__(source if reason is None else f"cannot read image {source}: {reason}")
 
 
 class ConfigError(SiamkitError):

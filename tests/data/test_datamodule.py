@@ -88,3 +88,16 @@ def test_demo_photos_split_by_source_photograph():
     assert (pairs.label == 1).sum() == (pairs.label == 0).sum()
     first = pairs.a[0]
     assert Image.open(pairs.root / first).size == (128, 128)
+
+
+def test_an_image_that_breaks_after_the_scan_reaches_the_user_as_one_line(class_folder):
+    from torch.utils.data import DataLoader
+
+    from siamkit.data.datasets import ImageListDataset, ImageReader
+    from siamkit.data.transforms import build_transform
+    from siamkit.train.cli import _message
+
+    dataset = ImageListDataset(["class0/gone.png"], ImageReader(class_folder), build_transform(SMALL))
+    with pytest.raises(SiamkitError) as caught:
+        next(iter(DataLoader(dataset, num_workers=1)))
+    assert _message(caught.value) == f"cannot read image {class_folder / 'class0' / 'gone.png'}: file not found"

@@ -43,11 +43,13 @@ def test_open_clip_loads_a_local_weights_file_with_identical_outputs(tmp_path, w
         assert torch.equal(loaded(images), reference.visual.eval()(images))
 
 
-def test_torchvision_loads_a_local_weights_file_with_identical_outputs(tmp_path):
+@pytest.mark.parametrize("small_input", [False, True])
+def test_torchvision_loads_a_local_weights_file_with_identical_outputs(tmp_path, small_input):
     torch.manual_seed(0)
-    reference = TorchvisionBackbone("resnet18", image_size=32).eval()
+    reference = TorchvisionBackbone("resnet18", image_size=32, small_input=small_input).eval()
     torch.save(reference.net.state_dict(), tmp_path / "r18.pt")
-    loaded = TorchvisionBackbone("resnet18", weights=str(tmp_path / "r18.pt"), image_size=32).eval()
+    loaded = TorchvisionBackbone("resnet18", weights=str(tmp_path / "r18.pt"), image_size=32,
+                                 small_input=small_input).eval()
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(loaded(images), reference(images))
