@@ -13,6 +13,7 @@ import json
 import platform
 import signal
 import sys
+import warnings
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -58,6 +59,16 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+class InterruptionCheckpoint(OnExceptionCheckpoint):
+    """Lightning's on-exception checkpoint, skipped when no training step has run yet: a run
+    that fails in set-up (bad data, say) has no work to keep, and its checkpoint would only
+    make the corrected re-run look like it overwrites an earlier one."""
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        if trainer.global_step > 0:
+            super().on_exception(trainer, pl_module, exception)
+
+
 class _BriefErrorsParser(LightningArgumentParser):
     """On a bad option prints one usage line, not the 80-line synopsis, before the error."""
 
@@ -70,7 +81,7 @@ class SiamkitCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.monitor": "val/roc_auc", "checkpoint.mode": "max",
                              "checkpoint.save_last": True, "checkpoint.filename": "best-{epoch}-{step}"})
-        parser.add_lightning_class_args(OnExceptionCheckpoint, "on_exception")
+        parser.add_lightning_class_args(InterruptionCheckpoint, "on_exception")
         for target in ("checkpoint.dirpath", "on_exception.dirpath"):
             parser.link_arguments("trainer.default_root_dir", target, compute_fn=_checkpoint_dir)
         parser.link_arguments("model.image_config", "data.image_config", apply_on="instantiate")
@@ -85,6 +96,13 @@ class SiamkitCLI(LightningCLI):
                 f"precision {trainer.precision} (float16 mixed precision) needs a CUDA GPU, and this run is on the CPU. "
                 "Use `--trainer.precision bf16-mixed` (works on CPU and recent GPUs) or 32."
             )
+
+
+# With an OnExceptionCheckpoint configured, Lightning treats every fit without --ckpt_path as
+# an implicit "resume from last" and says so; siamkit never resumes implicitly (see
+# _refuse_to_overwrite), so those notes would only mislead.
+warnings.filterwarnings("ignore", message=r".*fit\(ckpt_path=None\)` was called without a model")
+warnings.filterwarnings("ignore", message=r'.*fit\(ckpt_path="last"\) is set, but there is no last checkpoint')
 
 
 def _refuse_to_overwrite(checkpoints: Path) -> None:

@@ -48,6 +48,13 @@ def test_fit_refuses_to_overwrite_an_earlier_run(tmp_path, monkeypatch, capsys):
     assert "--ckpt_path last" in capsys.readouterr().err
 
 
+def test_a_run_that_fails_before_training_leaves_nothing_to_refuse(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY, "--data.source", str(tmp_path / "absent")]) == 2
+    assert not list(tmp_path.rglob("*.ckpt"))
+    assert main(["fit", *TINY, "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1"]) == 0
+
+
 def test_bf16_mixed_precision_trains_on_cpu(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["fit", *TINY, "--trainer.precision", "bf16-mixed", "--trainer.accelerator", "cpu",
