@@ -1,7 +1,6 @@
 """siamkit.data: image decoding, data sources and splits, datasets, samplers, augmentation,
-the DataModule and the bundled demo sets."""
+the DataModule and the bundled demo sets.
 
-from siamkit.data.images import ImageLoadError, load_image
-from siamkit.data.transforms import ImageConfig
-
-__all__ = ["ImageConfig", "ImageLoadError", "load_image"]
+Nothing is imported here eagerly: ``siamkit.data.images`` must stay importable without
+torch, for the classical scoring methods.
+"""

@@ -19,7 +19,9 @@ TRAINER_COMMANDS = {
     "predict": "embed every image of the data source",
 }
 #: command -> (module, one-line help). Each module has ``main(argv) -> int``.
-TOOL_COMMANDS: dict[str, tuple[str, str]] = {}
+TOOL_COMMANDS: dict[str, tuple[str, str]] = {
+    "score": ("siamkit.train.score", "how similar two images are, by each method"),
+}
 
 USAGE = """usage: train COMMAND [options]   (also installed as `siamkit`)
 

@@ -1,0 +1,45 @@
+"""Perceptual hashing (pHash): the industry's standard near-duplicate baseline.
+
+``imagehash.phash``: the top-left (low-frequency) DCT coefficients of a 32x32 grayscale
+thumbnail, thresholded at their median; two images compare as 1 - Hamming distance / bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import imagehash
+import numpy as np
+from PIL import Image
+
+from siamkit.errors import ConfigError
+from siamkit.scoring.base import Scorer
+
+
+@dataclass(frozen=True)
+class PHashScorer(Scorer):
+    """1 - Hamming distance / bits, in 0..1.
+
+    Args:
+        hash_size: the hash has hash_size^2 bits (8 -> 64).
+    """
+
+    hash_size: int = 8
+    name: str = "phash"
+
+    def __post_init__(self) -> None:
+        if self.hash_size < 2:
+            raise ConfigError(f"phash hash_size must be >= 2, not {self.hash_size}")
+
+    def features(self, image: np.ndarray) -> np.ndarray:
+        """(hash_size^2,) bool."""
+        return imagehash.phash(Image.fromarray(image), hash_size=self.hash_size).hash.ravel()
+
+    def compare(self, a: np.ndarray, b: np.ndarray) -> float:
+        return 1.0 - np.count_nonzero(a != b) / a.size
+
+    def compare_matrix(self, features: Sequence[Any]) -> np.ndarray:
+        bits = np.stack(features).astype(np.float32)
+        differing = bits @ (1 - bits).T + (1 - bits) @ bits.T
+        return 1.0 - differing.astype(np.float64) / bits.shape[1]

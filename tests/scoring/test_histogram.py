@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from siamkit.errors import ConfigError
+from siamkit.scoring.registry import get_scorer
+
+
+def article_histogram_score(image1: np.ndarray, image2: np.ndarray) -> float:
+    """The seed article's OpenCV code, verbatim but for the arrays passed in (BGR, as cv2.imread)."""
+    hist_img1 = cv2.calcHist([image1], [0, 1, 2], None, [256, 256, 256], [0, 256, 0, 256, 0, 256])
+    hist_img1[255, 255, 255] = 0
+    cv2.normalize(hist_img1, hist_img1, alpha=0, beta=1, norm_type=cv2.NORM_MINMAX)
+    hist_img2 = cv2.calcHist([image2], [0, 1, 2], None, [256, 256, 256], [0, 256, 0, 256, 0, 256])
+    hist_img2[255, 255, 255] = 0
+    cv2.normalize(hist_img2, hist_img2, alpha=0, beta=1, norm_type=cv2.NORM_MINMAX)
+    return cv2.compareHist(hist_img1, hist_img2, cv2.HISTCMP_CORREL)
+
+
+def test_seed_preset_equals_the_articles_opencv_code(photos):
+    white = np.full((20, 30, 3), 255, np.uint8)
+    mostly_white = white.copy()
+    mostly_white[:5, :5] = (10, 200, 30)
+    images = [*photos.values(), white, mostly_white, np.zeros((9, 9, 3), np.uint8)]
+    scorer = get_scorer("histogram:seed")
+    for a, b in itertools.product(images, repeat=2):
+        expected = article_histogram_score(a[..., ::-1].copy(), b[..., ::-1].copy())
+        assert scorer.score(a, b) == pytest.approx(expected, abs=1e-6)
+
+
+def test_seed_preset_matrix_equals_its_pairs(photos):
+    scorer = get_scorer("histogram:seed")
+    images = list(photos.values())
+    matrix = scorer.score_matrix(images)
+    pairs = list(itertools.product(images, repeat=2))
+    np.testing.assert_allclose(matrix.ravel(), scorer.score_pairs(pairs), atol=1e-12)
+
+
+def half_black_half_white() -> np.ndarray:
+    image = np.zeros((4, 4, 3), np.uint8)
+    image[2:] = 255
+    return image
+
+
+@pytest.mark.parametrize("metric, expected", [
+    # 2x2x2 RGB bins, L1: A = 0.5 black + 0.5 white, B = 1.0 black
+    ("intersection", 0.5),                                   # min(0.5, 1) + min(0.5, 0)
+    ("bhattacharyya", 1 - np.sqrt(1 - np.sqrt(0.5 * 1.0))),   # 1 - sqrt(1 - sum sqrt(a b) / sqrt(sum a sum b))
+    ("chi_square", 1 / (1 + 2 * ((0.5 - 1) ** 2 / 1.5 + 0.5 ** 2 / 0.5))),  # 1 / (1 + 2 sum (a-b)^2 / (a+b))
+])
+def test_metrics_against_values_by_hand(metric, expected):
+    scorer = get_scorer("histogram", bins=(2, 2, 2), metric=metric)
+    assert scorer.score(half_black_half_white(), np.zeros((4, 4, 3), np.uint8)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("metric", ["correlation", "intersection", "chi_square", "bhattacharyya"])
+@pytest.mark.parametrize("space", ["rgb", "hsv"])
+def test_an_image_is_most_similar_to_itself(photos, metric, space):
+    scorer = get_scorer("histogram", metric=metric, color_space=space)
+    a, b = photos["astronaut"], photos["coffee"]
+    assert scorer.score(a, a) == pytest.approx(1.0)
+    assert scorer.score(a, b) < scorer.score(a, a)
+    matrix = scorer.score_matrix([a, b])
+    assert matrix[0, 1] == pytest.approx(scorer.score(a, b)) and matrix[0, 1] == pytest.approx(matrix[1, 0])
+
+
+def test_bad_options_name_the_fix():
+    with pytest.raises(ConfigError, match="choose one of correlation"):
+        get_scorer("histogram", metric="euclid")
+    with pytest.raises(ConfigError, match="bins"):
+        get_scorer("histogram", bins=(0, 8, 8))

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamkit.errors import ConfigError
+from siamkit.scoring.registry import available, get_scorer
+
+
+def test_unknown_method_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"valid: histogram, histogram:seed, ssim.*did you mean histogram"):
+        get_scorer("histogrm")
+
+
+def test_unknown_preset_and_option():
+    with pytest.raises(ConfigError, match="no preset 'fast'; its presets: seed"):
+        get_scorer("ssim:fast")
+    with pytest.raises(ConfigError, match="no option.*window"):
+        get_scorer("ssim", window=7)
+
+
+def test_inputs_as_paths_arrays_and_pil_give_the_same_score(tmp_path: Path, photos):
+    a, b = photos["astronaut"], photos["rocket"]
+    Image.fromarray(a).save(tmp_path / "a.png")
+    for method in available():
+        scorer = get_scorer(method)
+        expected = scorer.score(a, b)
+        assert scorer.score(tmp_path / "a.png", Image.fromarray(b)) == pytest.approx(expected), method
+
+
+def test_score_pairs_featurises_each_image_once(photos, monkeypatch):
+    scorer = get_scorer("phash")
+    calls = []
+    original = type(scorer).features
+    monkeypatch.setattr(type(scorer), "features", lambda self, image: calls.append(1) or original(self, image))
+    a, b, c = photos["astronaut"], photos["coffee"], photos["rocket"]
+    scores = scorer.score_pairs([(a, b), (a, c), (b, c), (a, a)])
+    assert len(calls) == 3 and scores.shape == (4,) and scores[3] == 1.0
+
+
+def test_classical_methods_never_import_torch(tmp_path: Path, photos):
+    Image.fromarray(photos["astronaut"]).save(tmp_path / "a.png")
+    code = (
+        "import sys; from siamkit.scoring.registry import get_scorer, available\n"
+        f"[get_scorer(m).score(r'{tmp_path / 'a.png'}', r'{tmp_path / 'a.png'}') for m in available()]\n"
+        "from siamkit.train.cli import main; main(['score', "
+        f"r'{tmp_path / 'a.png'}', r'{tmp_path / 'a.png'}'])\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_every_method_handles_an_image_pair_of_different_sizes_and_modes():
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 256, (80, 120, 3), dtype=np.uint8)
+    gray = Image.fromarray(rng.integers(0, 256, (33, 21), dtype=np.uint8), "L")
+    for method in available():
+        assert np.isfinite(get_scorer(method).score(big, gray)), method

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from siamkit.train.cli import main
+
+
+@pytest.fixture
+def two_images(tmp_path: Path) -> tuple[str, str]:
+    photo = data.astronaut()[:128, 128:256]
+    Image.fromarray(photo).save(tmp_path / "a.png")
+    Image.fromarray(np.ascontiguousarray(photo[:, ::-1])).save(tmp_path / "b.jpg")
+    return str(tmp_path / "a.png"), str(tmp_path / "b.jpg")
+
+
+def test_one_aligned_line_per_method_with_its_time(two_images, capsys):
+    assert main(["score", *two_images]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["histogram", "ssim", "sift", "orb", "phash"]
+    assert len({line.index(line.split()[1]) for line in lines}) == 1  # scores start in one column
+    assert all(line.endswith("ms") for line in lines)
+
+
+def test_json_output(two_images, capsys):
+    assert main(["score", *two_images, "--method", "histogram:seed", "-m", "sift:ransac", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["method"] for r in rows] == ["histogram:seed", "sift:ransac"]
+    assert all(isinstance(r["score"], float) and r["seconds"] >= 0 for r in rows)
+
+
+def test_bad_input_is_one_message_and_exit_2(two_images, capsys):
+    assert main(["score", two_images[0], "missing.png"]) == 2
+    assert "cannot read image missing.png: file not found" in capsys.readouterr().err
+    assert main(["score", *two_images, "-m", "colour"]) == 2
+    assert "unknown scoring method 'colour'; valid: histogram" in capsys.readouterr().err
