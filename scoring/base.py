@@ -11,7 +11,6 @@ histograms) override ``compare_many`` / ``compare_matrix``.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -38,16 +37,7 @@ class Scorer:
         raise NotImplementedError
 
     def features_many(self, images: Sequence[ImageInput]) -> list[Any]:
-        """Decodes and featurises ``images`` on ``threads()`` threads (OpenCV and NumPy
-        release the GIL, so the classical methods use every core)."""
-        def work(image: ImageInput) -> Any:
-            return self.features(load_image(image))
-
-        workers = min(threads(), len(images))
-        if workers <= 1:
-            return [work(image) for image in images]
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(work, images))
+        return [self.features(load_image(image)) for image in images]
 
     def compare_many(self, a: Sequence[Any], b: Sequence[Any]) -> np.ndarray:
         """(P,) similarities of a[i] and b[i]."""
@@ -88,11 +78,6 @@ class Scorer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
-
-
-def threads() -> int:
-    """Threads for per-image work: ``$SIAMKIT_THREADS``, or one per core."""
-    return int(os.environ.get("SIAMKIT_THREADS") or os.cpu_count() or 1)
 
 
 def _index(image: ImageInput, keys: dict[Any, int], images: list[ImageInput]) -> int:

@@ -32,12 +32,15 @@ class SSIMScorer(Scorer):
 
     Args:
         size: resize both images to size x size; None resizes the second image to the first
-            (the article's way, not symmetric, nothing reusable between pairs).
+            (the article's way, not symmetric, nothing reusable between pairs). The default,
+            64, separates matches best on ``demo:photos`` of 64 / 128 / 256 / the article's
+            way (ROC-AUC 0.72 / 0.68 / 0.67 / 0.68) and is the cheapest: SSIM's 7-pixel
+            windows on a thumbnail see structure, not JPEG noise.
         win_size: odd side of the uniform window. Images smaller than the window are
             enlarged (nearest neighbour) to the window's size, so tiny images get a score.
     """
 
-    size: Optional[int] = 256
+    size: Optional[int] = 64
     win_size: int = 7
     name: str = "ssim"
 
