@@ -31,6 +31,8 @@ class Backbone(nn.Module):
 
     feature_dim: int
     image_config: ImageConfig
+    #: the unlock depth the backbone was configured with (None: everything trains)
+    trainable_blocks: Optional[int] = None
 
     def blocks(self) -> list[nn.Module]:
         """Layer groups, input side first (stem, stages / transformer blocks, final norm)."""
@@ -44,10 +46,18 @@ class Backbone(nn.Module):
                 f"trainable_blocks={count} is beyond {type(self).__name__}'s depth: it has {len(blocks)} layer groups "
                 f"(use 0..{len(blocks)}, or null for all)"
             )
-        self.requires_grad_(count is None)
-        if count:
-            for block in blocks[-count:]:
-                block.requires_grad_(True)
+        self.trainable_blocks = count
+        self.requires_grad_(False)
+        for parameter in self.trainable_parameters():
+            parameter.requires_grad_(True)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The parameters the configured unlock depth trains (whether or not a schedule has
+        them frozen for now)."""
+        if self.trainable_blocks is None:
+            return list(self.parameters())
+        blocks = self.blocks()[len(self.blocks()) - self.trainable_blocks:] if self.trainable_blocks else []
+        return [parameter for block in blocks for parameter in block.parameters()]
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:

@@ -186,9 +186,13 @@ class SiameseModule(pl.LightningModule):
                 scales.setdefault(parameter, self.hparams.backbone_lr_scale * self.hparams.layer_decay ** depth)
         for parameter in self.backbone.parameters():  # anything outside the listed groups
             scales.setdefault(parameter, self.hparams.backbone_lr_scale)
+        # what the backbone's unlock depth trains, even while a schedule (LinearProbeThenFinetune)
+        # has it frozen: frozen parameters get no gradient, so the optimizer leaves them alone
+        trainable = set(self.backbone.trainable_parameters())
+        backbone = set(self.backbone.parameters())
         groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
         for parameter in self.parameters():
-            if not parameter.requires_grad:
+            if parameter not in trainable if parameter in backbone else not parameter.requires_grad:
                 continue
             key = (scales.get(parameter, 1.0), parameter.ndim <= 1)
             groups.setdefault(key, []).append(parameter)

@@ -1,0 +1,83 @@
+"""SiameseModule's optimisation set-up and options, without a Trainer where possible."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from siamkit.models import ContrastiveLoss, InfoNCELoss, SiameseModule, TimmBackbone, TorchvisionBackbone
+from siamkit.train.cli import main
+
+
+def module(**options) -> SiameseModule:
+    backbone = TorchvisionBackbone("resnet18", image_size=32, small_input=True)
+    return SiameseModule(backbone, InfoNCELoss(), **options)
+
+
+def group_of(groups, parameter):
+    return next(g for g in groups if any(p is parameter for p in g["params"]))
+
+
+def test_layer_wise_decay_backbone_scale_and_no_decay_on_one_dimensional_parameters():
+    model = module(backbone_lr_scale=0.1, layer_decay=0.5)
+    groups = model.parameter_groups()
+    net = model.backbone.net
+    # blocks from the top: layer4 (depth 0), layer3 (1), layer2 (2), layer1 (3), stem (4)
+    assert group_of(groups, net.layer4[0].conv1.weight)["lr_scale"] == pytest.approx(0.1)
+    assert group_of(groups, net.layer3[0].conv1.weight)["lr_scale"] == pytest.approx(0.05)
+    assert group_of(groups, net.conv1.weight)["lr_scale"] == pytest.approx(0.1 * 0.5 ** 4)
+    assert group_of(groups, model.head.layers.weight)["lr_scale"] == 1.0
+    assert "weight_decay" not in group_of(groups, net.layer4[0].conv1.weight)
+    for no_decay in (net.bn1.weight, net.bn1.bias, model.head.layers.bias, model.loss.logit_scale):
+        assert group_of(groups, no_decay)["weight_decay"] == 0.0
+    every = [p for g in groups for p in g["params"]]
+    assert len(every) == len({id(p) for p in every}) == len(list(model.parameters()))
+
+
+def test_locked_blocks_stay_out_of_the_optimizer():
+    backbone = TorchvisionBackbone("resnet18", image_size=32, small_input=True, trainable_blocks=1)
+    model = SiameseModule(backbone, ContrastiveLoss())
+    optimised = {id(p) for g in model.parameter_groups() for p in g["params"]}
+    assert all(id(p) in optimised for p in backbone.net.layer4.parameters())
+    assert not any(id(p) in optimised for p in backbone.net.layer1.parameters())
+
+
+def test_channels_last_gives_the_same_embeddings():
+    torch.manual_seed(0)
+    plain = module().eval()
+    fast = module(channels_last=True).eval()
+    fast.load_state_dict(plain.state_dict())
+    fast.configure_model()
+    images = torch.randn(2, 3, 32, 32)
+    assert fast.backbone.net.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(images), plain(images), atol=1e-5, rtol=1e-4)
+
+
+def test_compile_option_compiles_the_backbone():
+    model = module(compile=True)
+    model.configure_model()
+    assert model.backbone._compiled_call_impl is not None
+
+
+def test_timm_backbone_trains_through_the_module():
+    backbone = TimmBackbone("test_resnet", trainable_blocks=2)
+    assert backbone.image_config.mean == (0.5, 0.5, 0.5)  # timm's own preprocessing for this model
+    model = SiameseModule(backbone, InfoNCELoss())
+    images = torch.randn(4, 3, 64, 64)
+    loss = model.loss({"a": model(images[:2]), "b": model(images[2:]), "label": torch.ones(2),
+                       "group_a": torch.arange(2), "group_b": torch.arange(2)})
+    loss.backward()
+    assert backbone.blocks()[-1].parameters().__next__().grad is not None
+    assert next(backbone.blocks()[0].parameters()).grad is None
+
+
+def test_a_loss_that_does_not_fit_the_data_fails_at_start_up(class_folder, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["fit", "--config", "clip_siamese.yaml", "--model.backbone", "siamkit.models.TorchvisionBackbone",
+                 "--model.backbone.init_args.name", "resnet18", "--model.backbone.init_args.image_size", "32",
+                 "--data.source", str(class_folder), "--trainer.logger", "false", "--trainer.precision", "32",
+                 "--trainer.accelerator", "cpu", "--data.num_workers", "0"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "InfoNCELoss needs batches of kind pairs" in err and "gives classes batches" in err

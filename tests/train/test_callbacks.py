@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+
+from siamkit.data.datamodule import SiameseDataModule
+from siamkit.models import ContrastiveLoss, SiameseModule, TorchvisionBackbone
+from siamkit.train.callbacks import LinearProbeThenFinetune
+
+
+class Snapshots(pl.Callback):
+    """The backbone's and head's weights at the end of every training epoch."""
+
+    def __init__(self):
+        self.backbone, self.head = [], []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.backbone.append(pl_module.backbone.net.conv1.weight.detach().clone())
+        self.head.append(pl_module.head.layers.weight.detach().clone())
+
+
+def fit(class_folder, callbacks, trainable_blocks=None):
+    torch.manual_seed(0)
+    backbone = TorchvisionBackbone("resnet18", image_size=16, small_input=True, trainable_blocks=trainable_blocks)
+    model = SiameseModule(backbone, ContrastiveLoss())
+    data = SiameseDataModule(str(class_folder), batch_size=16, m_per_class=4, num_workers=0,
+                             image_config=backbone.image_config)
+    initial = backbone.net.conv1.weight.detach().clone()
+    trainer = pl.Trainer(max_epochs=3, limit_train_batches=2, limit_val_batches=0, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=callbacks)
+    trainer.fit(model, data)
+    return initial, model
+
+
+def test_backbone_frozen_for_the_probe_epochs_then_trained(class_folder):
+    snapshots = Snapshots()
+    initial, model = fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=2), snapshots])
+    assert torch.equal(snapshots.backbone[0], initial) and torch.equal(snapshots.backbone[1], initial)
+    assert not torch.equal(snapshots.backbone[2], initial)  # unfrozen in epoch 2
+    assert not torch.equal(snapshots.head[0], snapshots.head[1])  # the head learned all along
+    bn = model.backbone.net.bn1
+    assert bn.track_running_stats and bn.weight.requires_grad
+
+
+def test_unfreezing_restores_the_configured_depth(class_folder):
+    _, model = fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=1)], trainable_blocks=1)
+    assert all(p.requires_grad for p in model.backbone.net.layer4.parameters())
+    assert not any(p.requires_grad for p in model.backbone.net.layer1.parameters())
