@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, Optional
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, get_worker_info
-from tqdm import tqdm
 
 from siamkit.data.datasets import (
     ClassImageDataset,
@@ -23,14 +21,12 @@ from siamkit.data.datasets import (
 from siamkit.data.demo import resolve_source
 from siamkit.data.images import ImageLoadError
 from siamkit.data.samplers import MPerClassBatchSampler
+from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, PairSet, SourceKind, read_source
 from siamkit.data.transforms import COPY_DETECTION_AUGMENT, ImageConfig, ImagePipeline, build_augmentations, build_transform
 from siamkit.errors import SiamkitError
 
 log = logging.getLogger(__name__)
-
-BadImagePolicy = Literal["error", "skip"]
-
 
 class SiameseDataModule(pl.LightningDataModule):
     """Loads ``source`` and serves train / val / test / predict loaders.
@@ -97,31 +93,11 @@ class SiameseDataModule(pl.LightningDataModule):
 
     def _drop_bad_images(self, data: DataSet) -> DataSet:
         """Decodes every image once, up front, so no worker ever meets a bad file mid-epoch."""
-        paths = data.paths()
-        read = ImageReader(data.root, size=64)
-
-        def check(path: str) -> ImageLoadError | None:
-            try:
-                read(path)
-            except ImageLoadError as error:
-                return error
-            return None
-
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            results = list(tqdm(pool.map(check, paths), total=len(paths), desc="checking images", unit="img",
-                                disable=len(paths) < 2000))
-        bad = {p: e for p, e in zip(paths, results) if e is not None}
+        bad = scan_images(ImageReader(data.root, size=64), data.paths(), self.hparams.on_bad_image,
+                          "set `data.on_bad_image: skip`")
         if not bad:
             return data
-        listing = "\n".join(f"  {e.source}: {e.reason}" for e in list(bad.values())[:10])
-        more = f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""
-        if self.hparams.on_bad_image == "error":
-            raise SiamkitError(
-                f"{len(bad)} of {len(paths)} images cannot be read:\n{listing}{more}\n"
-                "Fix or remove them, or set `data.on_bad_image: skip` to train without them."
-            )
         self.skipped = list(bad.values())
-        log.warning("skipping %d unreadable image(s) of %d:\n%s%s", len(bad), len(paths), listing, more)
         if isinstance(data, PairSet):
             keep = ~(np.isin(data.a, list(bad)) | np.isin(data.b, list(bad)))
         else:

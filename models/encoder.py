@@ -170,7 +170,8 @@ class Encoder(nn.Module):
         state = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(("backbone.", "head."))}
         data = checkpoint.get("datamodule_hyper_parameters", {})
         info = {"trained_on": {key: data.get(key) for key in ("source", "root", "split_fractions", "split_seed")},
-                "checkpoint": str(path), "global_step": checkpoint.get("global_step")}
+                "checkpoint": str(path), "global_step": checkpoint.get("global_step"),
+                "metrics": _best_scores(checkpoint.get("callbacks", {}))}
         encoder = cls.from_spec(spec, info=info)
         load_matching(encoder, state, str(path))
         return encoder
@@ -202,6 +203,15 @@ def fingerprint(weights: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:16]
+
+
+def _best_scores(callbacks: dict[str, Any]) -> dict[str, float]:
+    """``{"val/roc_auc": best value}`` from the checkpoint's ModelCheckpoint states."""
+    scores = {}
+    for state in callbacks.values():
+        if isinstance(state, dict) and state.get("monitor") and state.get("best_model_score") is not None:
+            scores[f"best {state['monitor']}"] = float(state["best_model_score"])
+    return scores
 
 
 def _read_config(folder: Path) -> dict[str, Any]:

@@ -56,3 +56,18 @@ def pairs_table(tmp_path: Path) -> Path:
         rows.append(f"img{2 * g}.png,img{(2 * g + 3) % 12}.png,0")
     (root / "pairs.csv").write_text("\n".join(rows) + "\n")
     return root / "pairs.csv"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A checkpoint of the digits demo at 16 px after a few steps (about 10 s)."""
+    from siamkit.train.lightning_cli import run_trainer_command
+
+    run = tmp_path_factory.mktemp("tiny_run")
+    run_trainer_command("fit", [
+        "--config", "demo_digits.yaml", "--model.backbone.init_args.image_size", "16", "--data.batch_size", "16",
+        "--data.num_workers", "0", "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary",
+        "false", "--trainer.logger", "false", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3",
+        "--trainer.limit_val_batches", "2", "--trainer.default_root_dir", str(run),
+    ])
+    return run / "checkpoints" / "last.ckpt"

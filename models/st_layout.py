@@ -1,0 +1,63 @@
+"""A sentence-transformers module around an Encoder, so that an encoder folder also loads as
+``SentenceTransformer(DIR, trust_remote_code=True)`` and ``encode(images)`` gives siamkit's
+embeddings (``util.cos_sim`` and ``util.semantic_search`` then work as in the seed article).
+
+sentence-transformers >= 6 imports a module class from outside its own package only with
+``trust_remote_code=True``, even when the package is installed locally: that flag is the
+user's consent to run siamkit's code.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.modules import Module
+
+from siamkit.data.images import load_image
+from siamkit.data.transforms import build_transform
+from siamkit.models.encoder import Encoder
+
+
+class SiamkitImageModule(Module):
+    """Images (PIL, arrays) -> ``sentence_embedding`` (B, E), L2-normalised."""
+
+    modalities = ["image"]
+    save_in_root = True
+
+    def __init__(self, encoder: Encoder):
+        super().__init__()
+        self.encoder = encoder
+        self.transform = build_transform(encoder.image_config)
+
+    def preprocess(self, inputs: list[Any], **kwargs: Any) -> dict[str, torch.Tensor]:
+        return {"pixel_values": torch.stack([self.transform(load_image(image)) for image in inputs])}
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        features["sentence_embedding"] = self.encoder(features["pixel_values"])
+        return features
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.encoder.embedding_dim
+
+    def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
+        """Nothing to add: the encoder folder is the module's folder."""
+
+    @classmethod
+    def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs: Any) -> "SiamkitImageModule":
+        return cls(Encoder.load(Path(model_name_or_path) / subfolder))
+
+
+def save_sentence_transformers_layout(encoder: Encoder, folder: str | Path) -> None:
+    """Adds sentence-transformers' files (modules.json, its config, a model card) to a saved
+    encoder folder."""
+    st_log = logging.getLogger("sentence_transformers")
+    level = st_log.level
+    st_log.setLevel(logging.CRITICAL)  # its model card's usage example assumes text input and logs an error
+    try:
+        SentenceTransformer(modules=[SiamkitImageModule(encoder)], device="cpu").save(str(folder))
+    finally:
+        st_log.setLevel(level)
