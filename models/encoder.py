@@ -126,6 +126,8 @@ class Encoder(nn.Module):
     def load(cls, source: str | Path, device: str | torch.device = "cpu") -> "Encoder":
         """From an encoder folder (safetensors + config.json) or a siamkit training checkpoint."""
         source = Path(source)
+        if source.is_dir() and not (source / CONFIG_FILE).exists() and (source / "checkpoints").is_dir():
+            source = run_checkpoint(source)
         if source.is_file() and source.suffix == ".ckpt":
             return cls.from_checkpoint(source).to(device)
         if not source.exists():
@@ -194,6 +196,16 @@ class Encoder(nn.Module):
         spec = {"backbone": {"class_path": "siamkit.models.OpenClipBackbone",
                              "init_args": {"model_name": model_name, "pretrained": None}}, "head": None}
         return cls(backbone, None, spec, {"source": f"open_clip:{model_name}:{pretrained}"})
+
+
+def run_checkpoint(run: Path) -> Path:
+    """A run folder's best checkpoint (by its monitored metric), else its last one."""
+    best = sorted((run / "checkpoints").glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if best:
+        return best[-1]
+    if (run / "checkpoints" / "last.ckpt").exists():
+        return run / "checkpoints" / "last.ckpt"
+    raise EncoderFolderError(f"run folder {run} has no checkpoints yet (expected checkpoints/best-*.ckpt or last.ckpt)")
 
 
 def fingerprint(weights: Path) -> str:

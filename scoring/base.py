@@ -43,6 +43,11 @@ class Scorer:
         """(P,) similarities of a[i] and b[i]."""
         return np.array([self.compare(x, y) for x, y in zip(a, b)], dtype=np.float64)
 
+    def compare_block(self, rows: Sequence[Any], columns: Sequence[Any]) -> np.ndarray:
+        """(len(rows), len(columns)) similarities: retrieval scores a chunk of queries at a time."""
+        return np.array([[self.compare(r, c) for c in columns] for r in rows], dtype=np.float64).reshape(
+            len(rows), len(columns))
+
     def compare_matrix(self, features: Sequence[Any]) -> np.ndarray:
         """(N, N) similarities of every pair of features."""
         n = len(features)

@@ -42,6 +42,8 @@ class EmbeddingScorer(Scorer):
     def compare_many(self, a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> np.ndarray:
         return np.einsum("ij,ij->i", np.asarray(a, np.float64), np.asarray(b, np.float64))
 
+    def compare_block(self, rows: Sequence[np.ndarray], columns: Sequence[np.ndarray]) -> np.ndarray:
+        return np.asarray(rows, np.float64) @ np.asarray(columns, np.float64).T
+
     def compare_matrix(self, features: Sequence[np.ndarray]) -> np.ndarray:
-        features = np.asarray(features, np.float64)
-        return features @ features.T
+        return self.compare_block(features, features)

@@ -39,7 +39,10 @@ class PHashScorer(Scorer):
     def compare(self, a: np.ndarray, b: np.ndarray) -> float:
         return 1.0 - np.count_nonzero(a != b) / a.size
 
+    def compare_block(self, rows: Sequence[Any], columns: Sequence[Any]) -> np.ndarray:
+        a, b = np.stack(rows).astype(np.float32), np.stack(columns).astype(np.float32)
+        differing = a @ (1 - b).T + (1 - a) @ b.T
+        return 1.0 - differing.astype(np.float64) / a.shape[1]
+
     def compare_matrix(self, features: Sequence[Any]) -> np.ndarray:
-        bits = np.stack(features).astype(np.float32)
-        differing = bits @ (1 - bits).T + (1 - bits) @ bits.T
-        return 1.0 - differing.astype(np.float64) / bits.shape[1]
+        return self.compare_block(features, features)

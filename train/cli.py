@@ -20,6 +20,7 @@ TRAINER_COMMANDS = {
 }
 #: command -> (module, one-line help). Each module has ``main(argv) -> int``.
 TOOL_COMMANDS: dict[str, tuple[str, str]] = {
+    "evaluate": ("siamkit.train.evaluate", "score learned models and classical baselines on the same pairs, with a report"),
     "export": ("siamkit.train.export", "write a checkpoint's encoder to a folder (safetensors, ONNX, sentence-transformers)"),
     "score": ("siamkit.train.score", "how similar two images are, by each method"),
 }

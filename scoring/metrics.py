@@ -1,0 +1,121 @@
+"""Verification and retrieval metrics, computed the same way for every method.
+
+Verification (labelled pairs; scores higher = more similar): ROC-AUC, average precision,
+equal error rate, TPR at a fixed false-match rate, and accuracy / F1 at a threshold chosen
+on another split. scikit-learn computes the curves; bootstrap resampling of the pairs gives
+95 % confidence intervals.
+
+Retrieval (class-labelled images): recall@k (a same-class image among the k nearest
+others), precision@1, and mAP@R (Musgrave, Belongie, Lim 2020, "A Metric Learning Reality
+Check"), from similarity rows computed in chunks so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+
+FMR_TARGETS = (0.01, 0.001)
+
+
+def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The error rate where the false-match rate equals the false-non-match rate."""
+    fpr, tpr, _ = roc_curve(labels, scores)
+    fnr = 1 - tpr
+    i = np.nanargmin(np.abs(fnr - fpr))
+    return float((fpr[i] + fnr[i]) / 2)
+
+
+def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, target: float) -> float:
+    """The highest true-match rate with a false-match rate of at most ``target``."""
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(tpr[fpr <= target].max(initial=0.0))
+
+
+VERIFICATION: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "roc_auc": roc_auc_score,
+    "average_precision": average_precision_score,
+    "eer": equal_error_rate,
+    **{f"tpr@fpr={t:g}": (lambda labels, scores, t=t: tpr_at_fpr(labels, scores, t)) for t in FMR_TARGETS},
+}
+
+
+def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: str) -> float:
+    """A decision threshold (score >= threshold: same) by ``rule``: ``best_f1``, or
+    ``fmr=X`` (the lowest threshold whose false-match rate is at most X)."""
+    if rule == "best_f1":
+        candidates = np.unique(scores)
+        f1 = [_f1(labels, scores >= c) for c in candidates]
+        return float(candidates[int(np.argmax(f1))])
+    target = float(rule.split("=", 1)[1])
+    negatives = np.sort(scores[labels == 0])[::-1]
+    allowed = int(np.floor(target * len(negatives)))  # false matches permitted
+    if allowed >= len(negatives):
+        return float(negatives[-1]) if len(negatives) else float(scores.min())
+    return float(np.nextafter(negatives[allowed], np.inf))
+
+
+def _f1(labels: np.ndarray, predicted: np.ndarray) -> float:
+    true_positive = np.sum(predicted & (labels == 1))
+    denominator = predicted.sum() + (labels == 1).sum()
+    return float(2 * true_positive / denominator) if denominator else 0.0
+
+
+def at_threshold(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    predicted = scores >= threshold
+    return {"accuracy": float(np.mean(predicted == (labels == 1))), "f1": _f1(labels, predicted),
+            "false_match_rate": float(predicted[labels == 0].mean()) if (labels == 0).any() else float("nan"),
+            "true_match_rate": float(predicted[labels == 1].mean()) if (labels == 1).any() else float("nan")}
+
+
+def verification(labels: np.ndarray, scores: np.ndarray, bootstrap: int = 200, seed: int = 0
+                 ) -> dict[str, dict[str, float | list[float]]]:
+    """Each metric's value and bootstrap 95 % interval: ``{name: {"value", "ci95": [lo, hi]}}``."""
+    labels, scores = np.asarray(labels), np.asarray(scores, np.float64)
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = {name: [] for name in VERIFICATION}
+    for _ in range(bootstrap):
+        pick = rng.integers(0, len(labels), len(labels))
+        if labels[pick].min() == labels[pick].max():
+            continue  # a resample with one class has no curve
+        for name, metric in VERIFICATION.items():
+            samples[name].append(metric(labels[pick], scores[pick]))
+    result = {}
+    for name, metric in VERIFICATION.items():
+        ci = np.percentile(samples[name], [2.5, 97.5]).tolist() if samples[name] else [float("nan")] * 2
+        result[name] = {"value": float(metric(labels, scores)), "ci95": ci}
+    return result
+
+
+def retrieval(row_scores: Callable[[slice], np.ndarray], labels: np.ndarray, ks: Sequence[int] = (1, 5, 10),
+              chunk: int = 1024) -> dict[str, float]:
+    """recall@k, precision@1 and mAP@R. ``row_scores(rows)`` gives the (len(rows), N)
+    similarities of those images to all N; each image is left out of its own neighbours."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    same_class = counts[inverse] - 1  # relevant items per query (R)
+    depth = int(min(n - 1, max(max(ks), same_class.max(initial=0))))
+    hits_at = {k: 0 for k in ks}
+    average_precisions = []
+    for start in range(0, n, chunk):
+        rows = slice(start, min(n, start + chunk))
+        scores = np.array(row_scores(rows), dtype=np.float64)
+        scores[np.arange(scores.shape[0]), np.arange(rows.start, rows.stop)] = -np.inf
+        top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth] if depth < n else np.argsort(-scores, axis=1)
+        order = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable"), 1)
+        relevant = labels[order] == labels[rows, None]
+        for k in ks:
+            hits_at[k] += int(relevant[:, :k].any(1).sum())
+        for i, r in enumerate(same_class[rows]):
+            if r == 0:
+                continue
+            hits = relevant[i, :r]
+            precision = np.cumsum(hits) / np.arange(1, r + 1)
+            average_precisions.append(float((precision * hits).sum() / r))
+    result = {f"recall@{k}": hits_at[k] / n for k in ks}
+    result["precision@1"] = result.get("recall@1", float("nan"))
+    result["map@r"] = float(np.mean(average_precisions)) if average_precisions else float("nan")
+    return result

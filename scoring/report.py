@@ -1,0 +1,167 @@
+"""What ``train evaluate`` writes: metrics.json, a Markdown table, PNG plots and one
+self-contained report.html (plots and thumbnails inlined, no external requests)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+from siamkit.data.images import load_image  # noqa: E402
+from siamkit.scoring.evaluation import EvaluationData, MethodResult  # noqa: E402
+
+#: (column, metrics.json key) of the summary table; "±" columns carry a 95 % interval.
+COLUMNS = [("ROC-AUC", "roc_auc"), ("AP", "average_precision"), ("EER", "eer"), ("TPR@FPR 1%", "tpr@fpr=0.01"),
+           ("TPR@FPR 0.1%", "tpr@fpr=0.001"), ("accuracy", "accuracy"), ("F1", "f1"), ("recall@1", "recall@1"),
+           ("recall@5", "recall@5"), ("recall@10", "recall@10"), ("mAP@R", "map@r"), ("pairs/s", "pairs_per_second"),
+           ("peak MB", "peak_memory_mb")]
+HARDEST = 8
+
+
+def best_method(results: Sequence[MethodResult]) -> MethodResult:
+    return max(results, key=lambda r: r.metrics["roc_auc"]["value"])
+
+
+def write_metrics_json(path: Path, data: EvaluationData, results: Sequence[MethodResult]) -> None:
+    document = {"data": data.describe(), "best_method": best_method(results).name,
+                "methods": {r.name: r.metrics for r in results}}
+    path.write_text(json.dumps(document, indent=2, default=float) + "\n")
+
+
+def markdown_table(results: Sequence[MethodResult]) -> str:
+    columns = [(title, key) for title, key in COLUMNS if any(key in r.metrics for r in results)]
+    lines = ["| method | " + " | ".join(title for title, _ in columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    for r in sorted(results, key=lambda r: -r.metrics["roc_auc"]["value"]):
+        lines.append(f"| {r.name} | " + " | ".join(_cell(key, r.metrics.get(key)) for _, key in columns) + " |")
+    return "\n".join(lines)
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        low, high = value["ci95"]
+        return f"{value['value']:.3f} ({low:.3f}-{high:.3f})"
+    if key in ("pairs_per_second", "peak_memory_mb"):
+        return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+    return f"{value:.3f}"
+
+
+def plot_roc(path: Path, labels: np.ndarray, results: Sequence[MethodResult]) -> None:
+    figure, axes = plt.subplots(figsize=(6, 5))
+    for r in results:
+        fpr, tpr, _ = roc_curve(labels, r.scores)
+        axes.plot(fpr, tpr, label=f"{r.name} (AUC {r.metrics['roc_auc']['value']:.3f})")
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    axes.set(xlabel="false-match rate", ylabel="true-match rate", title="ROC, every method on the same pairs")
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_distributions(path: Path, labels: np.ndarray, results: Sequence[MethodResult]) -> None:
+    columns = min(3, len(results))
+    rows = -(-len(results) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
+    for ax, r in zip(axes.ravel(), results):
+        bins = np.linspace(r.scores.min(), r.scores.max() + 1e-9, 40)
+        ax.hist(r.scores[labels == 1], bins=bins, alpha=0.6, label="matches", color="tab:green")
+        ax.hist(r.scores[labels == 0], bins=bins, alpha=0.6, label="non-matches", color="tab:red")
+        if r.threshold is not None:
+            ax.axvline(r.threshold, color="black", linestyle="--", linewidth=1, label="threshold (val)")
+        ax.set_title(r.name, fontsize=9)
+        ax.legend(fontsize=7)
+    for ax in axes.ravel()[len(results):]:
+        ax.axis("off")
+    figure.suptitle("scores of matches and non-matches")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def hardest_errors(data: EvaluationData, results: Sequence[MethodResult]) -> dict[str, np.ndarray]:
+    """The best method's worst mistakes: non-matches it scored highest, matches it scored lowest."""
+    best = best_method(results)
+    labels = data.pairs[data.split].label
+    negatives, positives = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
+    return {"false matches": negatives[np.argsort(-best.scores[negatives])][:HARDEST],
+            "missed matches": positives[np.argsort(best.scores[positives])][:HARDEST]}
+
+
+def write_html(path: Path, data: EvaluationData, results: Sequence[MethodResult], plots: Sequence[Path]) -> None:
+    pairs = data.pairs[data.split]
+    info = data.describe()
+    best = best_method(results)
+    sections = []
+    for title, indices in hardest_errors(data, results).items():
+        rows = "".join(_error_row(pairs, i, results) for i in indices)
+        sections.append(f"<h3>{title} of {html.escape(best.name)}</h3>"
+                        f"<table class='errors'><tr><th>A</th><th>B</th><th>scores</th></tr>{rows}</table>")
+    table = _html_table(markdown_table(results))
+    images = "".join(f"<img class='plot' alt='{p.stem}' src='data:image/png;base64,{_b64(p.read_bytes())}'>"
+                     for p in plots)
+    document = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>siamkit evaluation: {html.escape(data.source)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 8px; font-size: 13px; }}
+td.num {{ text-align: right; }}
+img.plot {{ max-width: 48%; margin: 0.5em; border: 1px solid #eee; }}
+table.errors img {{ width: 96px; height: 96px; object-fit: contain; background: #f4f4f4; }}
+</style></head><body>
+<h1>Evaluation of {len(results)} methods on {html.escape(data.source)}</h1>
+<p>Split <b>{html.escape(data.split)}</b>, seed {data.seed}: {info['pairs']} pairs ({info['matches']} matches);
+thresholds chosen on {info['threshold_pairs']} validation pairs and applied unchanged;
+{info['retrieval_images']} images for retrieval; {len(data.skipped)} unreadable images skipped.
+Every method scored the same pairs. Best by ROC-AUC: <b>{html.escape(best.name)}</b>.
+Intervals are bootstrap 95 % intervals over the pairs.</p>
+<h2>Summary</h2>{table}
+<h2>Plots</h2>{images}
+<h2>Hardest errors</h2>{''.join(sections)}
+</body></html>
+"""
+    path.write_text(document)
+
+
+def _error_row(pairs: Any, i: int, results: Sequence[MethodResult]) -> str:
+    scores = "<br>".join(f"{html.escape(r.name)}: {r.scores[i]:.3f}" for r in results)
+    return (f"<tr><td>{_thumbnail(pairs.a[i])}</td><td>{_thumbnail(pairs.b[i])}</td>"
+            f"<td>{scores}</td></tr>")
+
+
+def _thumbnail(image_path: str) -> str:
+    image = Image.fromarray(load_image(image_path))
+    image.thumbnail((96, 96))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return f"<img alt='{html.escape(Path(image_path).name)}' title='{html.escape(image_path)}' " \
+           f"src='data:image/png;base64,{_b64(buffer.getvalue())}'>"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _html_table(markdown: str) -> str:
+    lines = markdown.splitlines()
+    header = "".join(f"<th>{html.escape(c.strip())}</th>" for c in lines[0].strip("|").split("|"))
+    rows = ""
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows += "<tr>" + f"<td>{html.escape(cells[0])}</td>" + "".join(
+            f"<td class='num'>{html.escape(c)}</td>" for c in cells[1:]) + "</tr>"
+    return f"<table><tr>{header}</tr>{rows}</table>"

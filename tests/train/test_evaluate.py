@@ -1,0 +1,113 @@
+"""``train evaluate``: the same pairs for every method, honest splits, a report people can open."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from siamkit.models.encoder import Encoder
+from siamkit.train.cli import main
+
+QUICK = ["--bootstrap", "20"]
+
+
+@pytest.fixture(scope="module")
+def photos_report(tmp_path_factory, tiny_checkpoint) -> Path:
+    """histogram, phash and an exported encoder on demo:photos."""
+    out = tmp_path_factory.mktemp("evaluate")
+    encoder = Encoder.from_checkpoint(tiny_checkpoint).save(out / "encoder")
+    assert main(["evaluate", "--data", "demo:photos", "--methods", f"histogram,phash,{encoder}",
+                 "--out", str(out / "report"), *QUICK]) == 0
+    return out
+
+
+def test_every_output_with_stable_keys(photos_report: Path):
+    report = photos_report / "report"
+    assert {"metrics.json", "summary.md", "roc.png", "score_distributions.png", "report.html"} <= {
+        p.name for p in report.iterdir()}
+    document = json.loads((report / "metrics.json").read_text())
+    assert document["data"] | {"skipped_images": []} == {
+        "source": "demo:photos", "kind": "pairs", "split": "test", "seed": 0, "pairs": 96, "matches": 48,
+        "threshold_pairs": 72, "retrieval_images": 0, "skipped_images": []}
+    assert set(document["methods"]) == {"histogram", "phash", str(photos_report / "encoder")}
+    for result in document["methods"].values():
+        assert {"roc_auc", "average_precision", "eer", "tpr@fpr=0.01", "tpr@fpr=0.001", "accuracy", "f1",
+                "threshold", "pairs_per_second", "peak_memory_mb"} <= set(result)
+        assert result["threshold"]["chosen_on"] == "val"
+        low, high = result["roc_auc"]["ci95"]
+        assert low <= result["roc_auc"]["value"] <= high
+
+
+def test_the_chosen_threshold_is_written_into_the_encoder_folder(photos_report: Path, capsys):
+    config = json.loads((photos_report / "encoder" / "config.json").read_text())
+    chosen = json.loads((photos_report / "report" / "metrics.json").read_text())["methods"][
+        str(photos_report / "encoder")]["threshold"]["value"]
+    assert config["threshold"] == chosen and config["calibrated_on"]["split"] == "val"
+    image = next((Path.home() / ".cache" / "siamkit" / "demo" / "photos").glob("*/p0.jpg"))
+    assert main(["score", str(image), str(image), "-m", str(photos_report / "encoder")]) == 0
+    assert "same (threshold" in capsys.readouterr().out
+
+
+def test_class_labelled_data_gets_retrieval_metrics(class_folder, tmp_path, capsys):
+    assert main(["evaluate", "--data", str(class_folder), "--methods", "histogram,phash", "--out", str(tmp_path),
+                 "--split-fractions", "0.5", "0.25", "0.25", *QUICK]) == 0
+    document = json.loads((tmp_path / "metrics.json").read_text())
+    assert document["data"]["kind"] == "classes" and document["data"]["retrieval_images"] == 8
+    for result in document["methods"].values():
+        assert {"recall@1", "recall@5", "recall@10", "precision@1", "map@r"} <= set(result)
+    assert document["methods"]["histogram"]["recall@1"] == 1.0  # each class is its own colour
+    assert "| histogram |" in capsys.readouterr().out
+
+
+def test_a_model_is_never_evaluated_on_its_training_images(tiny_checkpoint, tmp_path, capsys):
+    args = ["evaluate", "--data", "demo:digits", "--methods", str(tiny_checkpoint), "--out", str(tmp_path), *QUICK]
+    assert main([*args, "--split-seed", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "was trained on demo:digits with split fractions (0.7, 0.15, 0.15) and seed 0" in err
+    assert "--allow-overlap" in err
+    with pytest.raises(SystemExit):
+        main([*args, "--split", "train"])
+
+
+def test_bad_input(pairs_table, tmp_path, capsys):
+    assert main(["evaluate", "--data", "demo:photos", "--methods", "histogram,colour", "--out", str(tmp_path)]) == 2
+    assert "unknown scoring method 'colour'; valid: histogram" in capsys.readouterr().err
+    (tmp_path / "other.ckpt").write_bytes(b"\x00" * 10)
+    assert main(["evaluate", "--data", "demo:photos", "--methods", str(tmp_path / "other.ckpt"),
+                 "--out", str(tmp_path)]) == 2
+    assert "cannot read checkpoint" in capsys.readouterr().err
+    (pairs_table.parent / "img3.png").unlink()
+    (pairs_table.parent / "img5.png").write_bytes(b"not an image")
+    assert main(["evaluate", "--data", str(pairs_table), "--methods", "histogram", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "2 of 12 images cannot be read" in err and "img3.png: file not found" in err and "img5.png" in err
+    assert "--on-bad-image skip" in err
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (scripts/test.sh "
+                                                              "installs it when run as root)")
+def test_report_opens_in_headless_chromium_without_errors(photos_report: Path, tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+        page.goto((photos_report / "report" / "report.html").as_uri())
+        page.screenshot(path=str(tmp_path / "report.png"))
+        table_visible = page.locator("table").first.is_visible()
+        plots = page.evaluate("Array.from(document.querySelectorAll('img.plot')).map("
+                              "i => [i.complete && i.naturalWidth > 0, i.getBoundingClientRect().top])")
+        thumbnails = page.evaluate("document.querySelectorAll('table.errors img').length")
+        browser.close()
+    assert problems == []
+    assert table_visible
+    assert len(plots) == 2 and all(loaded and top < 1000 for loaded, top in plots)  # in the screenshot
+    assert thumbnails == 2 * 2 * 8  # false and missed matches, both images of each pair
+    assert (tmp_path / "report.png").stat().st_size > 20_000
