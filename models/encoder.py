@@ -112,7 +112,7 @@ class Encoder(nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         save_file(state, folder / WEIGHTS_FILE, metadata={"format": FORMAT})
-        self.info["fingerprint"] = fingerprint(folder / WEIGHTS_FILE)
+        self.info["fingerprint"] = fingerprint(self)
         (folder / CONFIG_FILE).write_text(json.dumps(self.config(), indent=2) + "\n")
         return folder
 
@@ -142,6 +142,11 @@ class Encoder(nn.Module):
 
         encoder = cls.from_spec(config["architecture"], info=_info(config))
         load_matching(encoder, load_file(weights), str(weights))
+        if config.get("fingerprint") and fingerprint(encoder) != config["fingerprint"]:
+            raise EncoderFolderError(
+                f"{weights} is not the file {source / CONFIG_FILE} was written with (fingerprint "
+                f"{fingerprint(encoder)}, config says {config['fingerprint']}); export the folder again"
+            )
         saved = config.get("preprocessing")
         if saved and ImageConfig.from_dict(saved) != encoder.image_config:
             raise EncoderFolderError(
@@ -176,6 +181,7 @@ class Encoder(nn.Module):
                 "metrics": _best_scores(checkpoint.get("callbacks", {}))}
         encoder = cls.from_spec(spec, info=info)
         load_matching(encoder, state, str(path))
+        encoder.info["fingerprint"] = fingerprint(encoder)
         return encoder
 
     @classmethod
@@ -208,12 +214,13 @@ def run_checkpoint(run: Path) -> Path:
     raise EncoderFolderError(f"run folder {run} has no checkpoints yet (expected checkpoints/best-*.ckpt or last.ckpt)")
 
 
-def fingerprint(weights: Path) -> str:
-    """sha256 of the weights file: which encoder made an embedding."""
+def fingerprint(module: nn.Module) -> str:
+    """Which weights made an embedding: sha256 of the state dict's names and values, the same
+    for a checkpoint and the folder exported from it."""
     digest = hashlib.sha256()
-    with open(weights, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:16]
 
 

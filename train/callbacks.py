@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import BaseFinetuning
+import torch
+from pytorch_lightning.callbacks import BaseFinetuning, BasePredictionWriter
 from torch.optim import Optimizer
 
 from siamkit.errors import ConfigError
@@ -50,3 +55,47 @@ class LinearProbeThenFinetune(BaseFinetuning):
             self.make_trainable(pl_module.backbone)  # batch norm statistics back on
             pl_module.backbone.set_trainable_blocks(pl_module.backbone.trainable_blocks)
             self.frozen = False
+
+
+class EmbeddingWriter(BasePredictionWriter):
+    """``train predict`` writes what ``train embed`` writes: an index folder (embeddings.npy,
+    files.txt, index.json) in ``dirpath``, searchable with ``train search``. Under DDP each
+    process saves its share, and the first merges them in the data's order."""
+
+    def __init__(self, dirpath: str = "predictions"):
+        super().__init__(write_interval="epoch")
+        self.dirpath = Path(dirpath)
+
+    def write_on_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, predictions: Sequence[Any],
+                           batch_indices: Optional[Sequence[Any]]) -> None:
+        from siamkit.models.encoder import fingerprint
+        from siamkit.scoring.index import write_index
+
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        rank = trainer.global_rank
+        embeddings = torch.cat([p["embedding"] for p in predictions]).float().cpu().numpy()
+        indices = torch.cat([p["index"] for p in predictions]).cpu().numpy()
+        np.save(self.dirpath / f".embeddings-rank{rank}.npy", embeddings)
+        np.save(self.dirpath / f".indices-rank{rank}.npy", indices)
+        trainer.strategy.barrier()
+        if rank == 0:
+            shares = [(np.load(self.dirpath / f".embeddings-rank{r}.npy"), np.load(self.dirpath / f".indices-rank{r}.npy"))
+                      for r in range(trainer.world_size)]
+            everything = np.concatenate([e for e, _ in shares])
+            order = np.concatenate([i for _, i in shares])
+            first = np.unique(order, return_index=True)[1]  # DistributedSampler repeats a few to even out shares
+            paths = trainer.datamodule.predict_paths()
+            root = trainer.datamodule.data.root
+            files = [str(root / paths[i]) for i in order[first]]
+            write_index(self.dirpath, [(everything[first], files)],
+                        {"encoder": str(Path(trainer.ckpt_path).resolve()) if trainer.ckpt_path else None, "fingerprint": fingerprint(_encoder_of(pl_module)),
+                         "dim": everything.shape[1], "skipped": [str(e) for e in trainer.datamodule.skipped]})
+            for r in range(trainer.world_size):
+                (self.dirpath / f".embeddings-rank{r}.npy").unlink()
+                (self.dirpath / f".indices-rank{r}.npy").unlink()
+        trainer.strategy.barrier()
+
+
+def _encoder_of(pl_module: pl.LightningModule) -> torch.nn.Module:
+    """The backbone + head as the Encoder's state dict names them, for its fingerprint."""
+    return torch.nn.ModuleDict({"backbone": pl_module.backbone, "head": pl_module.head})

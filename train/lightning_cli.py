@@ -26,6 +26,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.models.module import SiameseModule
+from siamkit.train.callbacks import EmbeddingWriter
 
 RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "torchmetrics", "open_clip_torch",
                      "timm", "albumentations", "numpy", "pillow", "jsonargparse")
@@ -82,8 +83,10 @@ class SiamkitCLI(LightningCLI):
         parser.set_defaults({"checkpoint.monitor": "val/roc_auc", "checkpoint.mode": "max",
                              "checkpoint.save_last": True, "checkpoint.filename": "best-{epoch}-{step}"})
         parser.add_lightning_class_args(InterruptionCheckpoint, "on_exception")
+        parser.add_lightning_class_args(EmbeddingWriter, "predictions")
         for target in ("checkpoint.dirpath", "on_exception.dirpath"):
             parser.link_arguments("trainer.default_root_dir", target, compute_fn=_checkpoint_dir)
+        parser.link_arguments("trainer.default_root_dir", "predictions.dirpath", compute_fn=_predictions_dir)
         parser.link_arguments("model.image_config", "data.image_config", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
@@ -116,6 +119,10 @@ def _refuse_to_overwrite(checkpoints: Path) -> None:
 
 def _checkpoint_dir(root: str | None) -> str:
     return str(Path(root or ".") / "checkpoints")
+
+
+def _predictions_dir(root: str | None) -> str:
+    return str(Path(root or ".") / "predictions")
 
 
 def _will_use_cuda(accelerator: object) -> bool:

@@ -18,7 +18,8 @@ NO_HUB_WEIGHTS = {
 
 
 def test_the_expected_configs_ship():
-    assert {"clip_siamese.yaml", "resnet_siamese.yaml", "demo_digits.yaml", "resnet_triplet.yaml"} <= set(CONFIGS)
+    assert {"clip_siamese.yaml", "resnet_siamese.yaml", "demo_digits.yaml", "demo_photos.yaml",
+            "resnet_triplet.yaml"} <= set(CONFIGS)
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -1,0 +1,154 @@
+"""Embeddings of an image collection on disk, and nearest-neighbour search over them.
+
+An index folder holds ``embeddings.npy`` (N, E) float32 unit vectors, ``files.txt`` (one
+image path per row) and ``index.json`` (the encoder's folder and fingerprint, so queries
+embedded by another encoder are refused). ``build_embeddings`` writes it in parts, so an
+interrupted run resumes where it stopped.
+
+Search is inner product (= cosine on unit vectors): exact, in chunks of the collection so
+memory stays bounded, or approximate with a FAISS HNSW or IVF index for large collections.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import numpy as np
+
+from siamkit.errors import SiamkitError
+
+EMBEDDINGS, FILES, META, PARTS = "embeddings.npy", "files.txt", "index.json", "parts"
+FORMAT = "siamkit-index/1"
+Backend = Literal["auto", "exact", "hnsw", "ivf"]
+#: collections at least this large use an approximate index with ``auto``
+APPROXIMATE_FROM = 200_000
+
+
+class IndexFolderError(SiamkitError):
+    """An index folder that is missing, incomplete, or made by another encoder."""
+
+
+@dataclass
+class EmbeddingIndex:
+    folder: Path
+    embeddings: np.ndarray  # (N, E) float32, memory-mapped
+    files: list[str]
+    meta: dict[str, Any]
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "EmbeddingIndex":
+        folder = Path(folder)
+        missing = [name for name in (EMBEDDINGS, FILES, META) if not (folder / name).is_file()]
+        if missing:
+            hint = " (an interrupted `train embed`: run it again to finish)" if (folder / PARTS).is_dir() else ""
+            raise IndexFolderError(f"{folder} is not a complete index: {', '.join(missing)} missing{hint}. "
+                              "Make one with `train embed IMAGES_DIR --encoder DIR --out INDEX_DIR`.")
+        meta = json.loads((folder / META).read_text())
+        embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
+        files = (folder / FILES).read_text().splitlines()
+        if meta.get("format") != FORMAT or len(files) != len(embeddings) or embeddings.ndim != 2:
+            raise IndexFolderError(f"{folder}: {EMBEDDINGS} ({embeddings.shape}) and {FILES} ({len(files)} rows) do not "
+                              f"match, or {META} is not a siamkit index; rebuild it with `train embed`")
+        return cls(folder, embeddings, files, meta)
+
+    def check_encoder(self, fingerprint: str | None) -> None:
+        if fingerprint != self.meta.get("fingerprint"):
+            raise IndexFolderError(
+                f"the index {self.folder} was built with encoder {self.meta.get('encoder')} (fingerprint "
+                f"{self.meta.get('fingerprint')}), not with the query's encoder (fingerprint {fingerprint}); "
+                "embeddings of two encoders are not comparable. Use the index's encoder, or rebuild the index."
+            )
+
+    def search(self, queries: np.ndarray, k: int = 10, backend: Backend = "auto", **options: Any
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(Q, E) unit vectors -> (scores, ids), each (Q, k), best first."""
+        k = min(k, len(self.files))
+        if backend == "auto":
+            backend = "hnsw" if len(self.files) >= APPROXIMATE_FROM else "exact"
+        if backend == "exact":
+            return exact_search(self.embeddings, queries, k)
+        return approximate_index(self.embeddings, backend, self.folder, **options).search(
+            np.ascontiguousarray(queries, np.float32), k)
+
+
+def exact_search(database: np.ndarray, queries: np.ndarray, k: int, chunk: int = 65_536
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k by inner product, ``chunk`` database rows at a time: memory is
+    O(chunk x (E + Q)) whatever the collection's size. FAISS's kernel when installed."""
+    queries = np.ascontiguousarray(queries, np.float32)
+    best_scores = np.full((len(queries), k), -np.inf, np.float32)
+    best_ids = np.full((len(queries), k), -1, np.int64)
+    for start in range(0, len(database), chunk):
+        block = np.ascontiguousarray(database[start:start + chunk], np.float32)
+        scores, ids = _block_top_k(block, queries, min(k, len(block)))
+        merged_scores = np.concatenate([best_scores, scores], 1)
+        merged_ids = np.concatenate([best_ids, ids + start], 1)
+        keep = np.argsort(-merged_scores, axis=1, kind="stable")[:, :k]
+        best_scores = np.take_along_axis(merged_scores, keep, 1)
+        best_ids = np.take_along_axis(merged_ids, keep, 1)
+    return best_scores, best_ids
+
+
+def _block_top_k(block: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        import faiss
+    except ImportError:
+        scores = queries @ block.T
+        ids = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        return np.take_along_axis(scores, ids, 1), ids
+    return faiss.knn(queries, block, k, metric=faiss.METRIC_INNER_PRODUCT)
+
+
+def approximate_index(embeddings: np.ndarray, backend: str, folder: Path | None = None, hnsw_m: int = 32,
+                      ef_search: int = 256, nlist: int | None = None, nprobe: int = 64) -> Any:
+    """A FAISS HNSW or IVF index over ``embeddings``, saved beside them (``index-BACKEND.faiss``)
+    and reused while it is newer than the embeddings."""
+    try:
+        import faiss
+    except ImportError:
+        raise SiamkitError(f"the {backend} backend needs FAISS (pip install faiss-cpu); use --backend exact") from None
+    cached = folder / f"index-{backend}.faiss" if folder else None
+    if cached and cached.exists() and cached.stat().st_mtime >= (folder / EMBEDDINGS).stat().st_mtime:
+        index = faiss.read_index(str(cached))
+    else:
+        dim = embeddings.shape[1]
+        if backend == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+        elif backend == "ivf":
+            lists = nlist or max(1, int(4 * np.sqrt(len(embeddings))))
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+            sample = np.random.default_rng(0).choice(len(embeddings), min(len(embeddings), 40 * lists), replace=False)
+            index.train(np.ascontiguousarray(embeddings[np.sort(sample)], np.float32))
+        else:
+            raise SiamkitError(f"unknown search backend {backend!r}; choose auto, exact, hnsw or ivf")
+        for start in range(0, len(embeddings), 100_000):
+            index.add(np.ascontiguousarray(embeddings[start:start + 100_000], np.float32))
+        if cached:
+            faiss.write_index(index, str(cached))
+    if backend == "hnsw":
+        index.hnsw.efSearch = ef_search
+    else:
+        index.nprobe = nprobe
+    return index
+
+
+def write_index(folder: Path, parts: Sequence[tuple[np.ndarray, list[str]]], meta: dict[str, Any]) -> None:
+    """Joins embedding parts into the index files (through a memory map: bounded memory)."""
+    total = sum(len(files) for _, files in parts)
+    dim = meta["dim"]
+    target = np.lib.format.open_memmap(folder / f".{EMBEDDINGS}", mode="w+", dtype=np.float32, shape=(total, dim))
+    row, files = 0, []
+    for embeddings, names in parts:
+        target[row:row + len(names)] = embeddings
+        row += len(names)
+        files += names
+    target.flush()
+    del target
+    os.replace(folder / f".{EMBEDDINGS}", folder / EMBEDDINGS)
+    (folder / FILES).write_text("".join(f"{name}\n" for name in files))
+    (folder / META).write_text(json.dumps({"format": FORMAT, "count": total, **meta}, indent=2) + "\n")
