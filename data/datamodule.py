@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal, Optional
 
+import cv2
 import numpy as np
 import pytorch_lightning as pl
 import torch
@@ -152,10 +153,14 @@ class SiameseDataModule(pl.LightningDataModule):
     def _loader(self, dataset: Dataset, **kwargs: Any) -> DataLoader:
         workers = self.hparams.num_workers
         return DataLoader(dataset, num_workers=workers, persistent_workers=workers > 0,
-                          worker_init_fn=_reseed_augmentation, pin_memory=torch.cuda.is_available(), **kwargs)
+                          worker_init_fn=_init_worker, pin_memory=torch.cuda.is_available(), **kwargs)
 
 
-def _reseed_augmentation(worker_id: int) -> None:
+def _init_worker(worker_id: int) -> None:
+    """Each worker its own augmentation seed, and OpenCV single-threaded: the workers are the
+    parallelism (torch does the same for its own threads in workers); OpenCV's thread pool in
+    every worker would only fight them for the cores."""
+    cv2.setNumThreads(1)
     info = get_worker_info()
     transform = getattr(info.dataset, "transform", None)
     if isinstance(transform, ImagePipeline):

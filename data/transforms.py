@@ -9,6 +9,7 @@ the config and applied to the decoded uint8 image before the preprocessing.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import string
 from dataclasses import asdict, dataclass
@@ -76,7 +77,12 @@ ImageTransform = Callable[[np.ndarray], torch.Tensor]
 
 
 def preprocessing(config: ImageConfig) -> list[A.BasicTransform]:
-    """The deterministic resize / crop / normalise steps, (H, W, 3) uint8 -> (3, S, S) float."""
+    """The deterministic resize / crop steps, (H, W, 3) uint8 -> (3, S, S) uint8 tensor.
+
+    Normalisation by mean / std is the model's first step (``InputNormalization``), not the
+    loader's: uint8 images are a quarter of the bytes that float32 ones are to pass from
+    DataLoader workers and to copy to the GPU, and an exported model then takes images as
+    they are after resizing."""
     interpolation = _INTERPOLATIONS[config.interpolation]
     if config.resize == "squash":
         resize = [A.Resize(config.size, config.size, interpolation=interpolation)]
@@ -85,15 +91,27 @@ def preprocessing(config: ImageConfig) -> list[A.BasicTransform]:
             A.SmallestMaxSize(max_size=config.size, interpolation=interpolation),
             A.CenterCrop(config.size, config.size),
         ]
-    return [
-        *resize,
-        A.Normalize(mean=config.mean, std=config.std, max_pixel_value=255.0),
-        A.ToTensorV2(),
-    ]
+    return [*resize, A.ToTensorV2()]
+
+
+class InputNormalization(torch.nn.Module):
+    """(B, 3, S, S) uint8 (or float on the 0-255 scale) -> float32 ``(x / 255 - mean) / std``.
+
+    Its constants are not in the state dict, so checkpoints and exported weights are the
+    backbone's and head's alone."""
+
+    def __init__(self, config: ImageConfig):
+        super().__init__()
+        mean, std = torch.tensor(config.mean) * 255.0, torch.tensor(config.std) * 255.0
+        self.register_buffer("shift", mean.view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("scale", (1.0 / std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (images.float() - self.shift) * self.scale
 
 
 def build_transform(config: ImageConfig, augment: list[dict[str, Any]] | None = None) -> ImagePipeline:
-    """Image -> (3, S, S) float tensor: the augmentations (if any), then the preprocessing."""
+    """Image -> (3, S, S) uint8 tensor: the augmentations (if any), then resize and crop."""
     return ImagePipeline([*build_augmentations(augment or [], config.size), *preprocessing(config)])
 
 
@@ -165,7 +183,7 @@ class OverlayText(A.ImageOnlyTransform):
             choice = rng.random()
             if choice < 0.5:
                 text = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(rng.randint(3, 10)))
-                font = ImageFont.load_default(size=max(6, extent // 2))
+                font = _font(max(6, extent // 2))
                 draw.text((x, y), text, fill=color, font=font)
             elif choice < 0.8:
                 draw.ellipse((x, y, x + extent, y + extent), fill=color)
@@ -178,6 +196,11 @@ class OverlayText(A.ImageOnlyTransform):
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("max_items", "max_scale")
+
+
+@functools.lru_cache(maxsize=64)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
 
 
 _OWN_TRANSFORMS: dict[str, type] = {"OverlayText": OverlayText}

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from siamkit.data.images import ImageInput, load_image
-from siamkit.data.transforms import ImageConfig, build_transform
+from siamkit.data.transforms import ImageConfig, InputNormalization, build_transform
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.models.backbones import load_matching
 
@@ -54,6 +54,7 @@ class Encoder(nn.Module):
                  info: Optional[dict[str, Any]] = None):
         super().__init__()
         self.backbone = backbone
+        self.normalize = InputNormalization(backbone.image_config)
         self.head = head
         self.spec = spec
         self.info = dict(info or {})
@@ -73,7 +74,8 @@ class Encoder(nn.Module):
         return self.info.get("threshold")
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        features = self.backbone(images)
+        """(B, 3, S, S) uint8, resized and cropped -> (B, E) float32 unit vectors."""
+        features = self.backbone(self.normalize(images))
         return self.head(features) if self.head is not None else F.normalize(features.float(), dim=-1)
 
     @torch.inference_mode()

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torchmetrics.classification import BinaryAUROC, BinaryEER
 
+from siamkit.data.transforms import InputNormalization
 from siamkit.errors import ConfigError
 from siamkit.models.backbones import Backbone
 from siamkit.models.heads import ProjectionHead
@@ -64,6 +65,7 @@ class SiameseModule(pl.LightningModule):
             if isinstance(self.hparams.get(name), nn.Module):
                 del self.hparams[name]
         self.backbone = backbone
+        self.normalize = InputNormalization(backbone.image_config)
         self.head = (head or ProjectionHead)(backbone.feature_dim)
         self.loss = loss
         self.optimizer = optimizer
@@ -83,7 +85,8 @@ class SiameseModule(pl.LightningModule):
             self.backbone.compile()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) -> (B, E) float32 unit vectors."""
+        """(B, 3, S, S) uint8 images (as the data pipeline gives them) -> (B, E) float32 unit vectors."""
+        images = self.normalize(images)
         if self.hparams.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return self.head(self.backbone(images))

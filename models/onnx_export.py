@@ -1,8 +1,9 @@
 """ONNX export of an Encoder, checked against PyTorch before it is kept.
 
-The graph takes the preprocessed batch, ``images`` (B, 3, S, S) float32 (resized, cropped
-and normalised as the folder's config.json says, exactly as ``Encoder.embed`` does), and
-returns ``embeddings`` (B, E), L2-normalised; the batch size is dynamic.
+The graph takes ``images`` (B, 3, S, S) uint8, RGB, resized and centre-cropped as the
+folder's config.json says (exactly as ``Encoder.embed`` does; the mean / std normalisation
+is inside the graph), and returns ``embeddings`` (B, E), L2-normalised; the batch size is
+dynamic.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def export_onnx(encoder: Encoder, folder: str | Path, images: Sequence[ImageInpu
     with warnings.catch_warnings():
         # the TorchScript exporter: torch's newer dynamo exporter needs onnxscript, not a dependency
         warnings.simplefilter("ignore")
-        torch.onnx.export(encoder, (torch.zeros(2, 3, size, size),), str(path), input_names=["images"],
+        torch.onnx.export(encoder, (torch.zeros(2, 3, size, size, dtype=torch.uint8),), str(path), input_names=["images"],
                           output_names=["embeddings"], opset_version=17, dynamo=False,
                           dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}})
     difference = onnx_parity(encoder, path, images)

@@ -41,7 +41,7 @@ class _Images(Dataset):
         self.paths = paths
         self.transform = build_transform(encoder.image_config)
         self.size = encoder.image_config.size
-        self.blank = torch.zeros(3, self.size, self.size)
+        self.blank = torch.zeros(3, self.size, self.size, dtype=torch.uint8)
 
     def __len__(self) -> int:
         return len(self.paths)

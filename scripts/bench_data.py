@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from siamkit.data.datamodule import _reseed_augmentation
+from siamkit.data.datamodule import _init_worker
 from siamkit.data.datasets import ClassImageDataset, ImageReader
 from siamkit.data.demo import resolve_source
 from siamkit.data.images import load_image
@@ -52,7 +52,7 @@ class DecodeOnly(Dataset):
 
 
 def images_per_second(dataset: Dataset, workers: int, batch_size: int = 32) -> float:
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, worker_init_fn=_reseed_augmentation,
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, worker_init_fn=_init_worker,
                         collate_fn=lambda items: items)
     start = time.perf_counter()
     count = sum(len(batch) for batch in loader)

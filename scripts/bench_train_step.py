@@ -32,7 +32,7 @@ def build_module(backbone: str, image_size: int) -> SiameseModule:
 
 
 def batches(count: int, batch_size: int, image_size: int) -> DataLoader:
-    images = torch.randn(count * batch_size, 3, image_size, image_size)
+    images = torch.randint(0, 256, (count * batch_size, 3, image_size, image_size), dtype=torch.uint8)
     labels = torch.arange(count * batch_size) % (batch_size // 4)
     return DataLoader(TensorDataset(images, labels), batch_size=batch_size,
                       collate_fn=lambda items: {"image": torch.stack([i for i, _ in items]),

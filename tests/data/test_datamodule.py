@@ -45,7 +45,7 @@ def test_class_batches_are_m_per_class_and_preprocessed_for_the_backbone(class_f
                              augment=[{"HorizontalFlip": {"p": 0.5}}], split_fractions=(0.5, 0.25, 0.25))
     assert data.batch_kind == "classes"
     batch = next(iter(data.train_dataloader()))
-    assert batch["image"].shape == (8, 3, 16, 16) and batch["image"].dtype == torch.float32
+    assert batch["image"].shape == (8, 3, 16, 16) and batch["image"].dtype == torch.uint8  # normalised by the model
     assert sorted(np.unique(batch["label"], return_counts=True)[1]) == [4, 4]
 
 

@@ -81,3 +81,12 @@ def test_a_loss_that_does_not_fit_the_data_fails_at_start_up(class_folder, tmp_p
     err = capsys.readouterr().err
     assert code == 2
     assert "InfoNCELoss needs batches of kind pairs" in err and "gives classes batches" in err
+
+
+def test_the_model_normalises_uint8_images_by_its_backbones_statistics():
+    model = module().eval()
+    images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    mean = torch.tensor(model.image_config.mean).view(1, 3, 1, 1)
+    std = torch.tensor(model.image_config.std).view(1, 3, 1, 1)
+    torch.testing.assert_close(model.normalize(images), (images / 255.0 - mean) / std)
+    assert not any("normalize" in key for key in model.state_dict())  # checkpoints hold weights only
