@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal, Optional
 
-import cv2
 import numpy as np
 import pytorch_lightning as pl
 import torch
@@ -157,10 +156,8 @@ class SiameseDataModule(pl.LightningDataModule):
 
 
 def _init_worker(worker_id: int) -> None:
-    """Each worker its own augmentation seed, and OpenCV single-threaded: the workers are the
-    parallelism (torch does the same for its own threads in workers); OpenCV's thread pool in
-    every worker would only fight them for the cores."""
-    cv2.setNumThreads(1)
+    """Each worker its own augmentation seed. (Not cv2.setNumThreads: in a worker forked from
+    a process whose OpenCV thread pool has run, resizing the pool deadlocks.)"""
     info = get_worker_info()
     transform = getattr(info.dataset, "transform", None)
     if isinstance(transform, ImagePipeline):

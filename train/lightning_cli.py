@@ -9,6 +9,7 @@ plus the package versions in the run's log folder.
 
 from __future__ import annotations
 
+import csv
 import json
 import platform
 import signal
@@ -42,6 +43,12 @@ class RunRecord(SaveConfigCallback):
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         (Path(self.log_dir) / "versions.json").write_text(json.dumps(package_versions(), indent=2) + "\n")
+        skipped = getattr(trainer.datamodule, "skipped", [])
+        if skipped:  # data.on_bad_image: skip -- which images this run went without, and why
+            with open(Path(self.log_dir) / "skipped_images.csv", "w", newline="") as file:
+                writer = csv.writer(file)
+                writer.writerow(["file", "reason"])
+                writer.writerows([error.source, error.reason] for error in skipped)
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and trainer.is_global_zero:

@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -97,6 +98,17 @@ def test_fit_with_two_ddp_processes_on_cpu(tmp_path):
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr
     assert _step(tmp_path / "runs" / "demo_digits" / "checkpoints" / "last.ckpt") == 3
 
+    result = run_train(["predict", *TINY, "--trainer.strategy", "ddp", "--trainer.devices", "2",
+                        "--trainer.accelerator", "cpu", "--trainer.limit_predict_batches", "3",
+                        "--ckpt_path", "runs/demo_digits/checkpoints/last.ckpt"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    predictions = tmp_path / "runs" / "demo_digits" / "predictions"
+    files = (predictions / "files.txt").read_text().splitlines()
+    assert len(files) == len(set(files)) == 2 * 3 * 16  # both processes' shares (3 batches of 16), each once
+    assert [Path(f).name for f in files[:3]] == ["0000.png", "0001.png", "0002.png"]  # in the data's order
+    assert np.load(predictions / "embeddings.npy").shape == (96, 64)
+    assert not list(predictions.glob(".*rank*"))
+
 
 @pytest.mark.slow
 def test_demo_digits_reaches_held_out_roc_auc_of_0_99(tmp_path, monkeypatch):
@@ -107,3 +119,13 @@ def test_demo_digits_reaches_held_out_roc_auc_of_0_99(tmp_path, monkeypatch):
     cli = run_trainer_command("test", ["--config", "demo_digits.yaml", *quiet, "--ckpt_path", str(last)])
     results = cli.trainer.callback_metrics
     assert results["test/roc_auc"] >= 0.99, results
+
+
+def test_skipped_images_are_listed_in_the_run_folder(class_folder, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (class_folder / "class0" / "broken.png").write_bytes(b"\x89PNG truncated")
+    assert main(["fit", *TINY_WITH_LOGGERS, "--data.source", str(class_folder), "--data.on_bad_image", "skip",
+                 "--data.split_fractions", "[0.5, 0.25, 0.25]", "--data.batch_size", "8",
+                 "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1"]) == 0
+    listing = pd.read_csv(tmp_path / "runs" / "demo_digits" / "logs" / "version_0" / "skipped_images.csv")
+    assert [Path(f).name for f in listing.file] == ["broken.png"] and "Pillow can decode" in listing.reason[0]
