@@ -2,7 +2,7 @@
 
     python scripts/bench_search.py [--n 1000000] [--dim 256] [--queries 1000] [-k 10]
 
-N random unit vectors are written to an index folder's embeddings.npy and searched through a
+N random unit vectors (uniform, or ``--data clustered``) are written to an index folder's embeddings.npy and searched through a
 memory map, as ``train search`` does. Exact search (the reference) reads the collection in
 chunks; its peak memory is the growth of resident memory while it runs (mapped file pages
 included). Then IVF and HNSW indexes are built and queried at a few settings each; for every
@@ -24,8 +24,12 @@ from siamkit.scoring.evaluation import PeakMemory
 from siamkit.scoring.index import EMBEDDINGS, approximate_index, exact_search
 
 
-def unit_vectors(count: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+def unit_vectors(count: int, dim: int, rng: np.random.Generator, centres: np.ndarray | None = None) -> np.ndarray:
+    """Uniform on the sphere; or, with ``centres``, scattered around random ones (structure
+    like real embeddings have: images of the same thing lie close together)."""
     vectors = rng.standard_normal((count, dim), dtype=np.float32)
+    if centres is not None:
+        vectors = centres[rng.integers(0, len(centres), count)] + 0.05 * vectors  # noise norm ~0.8 in 256-d
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors
 
@@ -41,22 +45,26 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--backends", default="ivf,hnsw", help="approximate indexes to try")
+    parser.add_argument("--data", choices=("uniform", "clustered"), default="uniform",
+                        help="uniform random unit vectors (the hardest case), or clustered around 10,000 centres")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
+    centres = (rng.standard_normal((10_000, args.dim), dtype=np.float32) / np.sqrt(args.dim)
+               if args.data == "clustered" else None)
     folder = Path(tempfile.mkdtemp(prefix="siamkit-bench-search-"))
     target = np.lib.format.open_memmap(folder / EMBEDDINGS, mode="w+", dtype=np.float32, shape=(args.n, args.dim))
     for start in range(0, args.n, 100_000):
-        target[start:start + 100_000] = unit_vectors(min(100_000, args.n - start), args.dim, rng)
+        target[start:start + 100_000] = unit_vectors(min(100_000, args.n - start), args.dim, rng, centres)
     target.flush()
     del target
     database = np.load(folder / EMBEDDINGS, mmap_mode="r")
-    queries = unit_vectors(args.queries, args.dim, rng)
+    queries = unit_vectors(args.queries, args.dim, rng, centres)
 
     with PeakMemory() as memory:
         start = time.perf_counter()
         _, truth = exact_search(database, queries, args.k)
         exact_seconds = time.perf_counter() - start
-    print(f"{args.n:,} x {args.dim} vectors, {args.queries} queries, top-{args.k}")
+    print(f"{args.n:,} x {args.dim} {args.data} vectors, {args.queries} queries, top-{args.k}")
     print(f"exact (chunked): {exact_seconds:.2f} s, peak memory growth {memory.peak_mb:.0f} MB "
           f"(collection {database.nbytes / 2**20:.0f} MB on disk)")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -19,6 +20,23 @@ def _quiet_offline_environment(tmp_path_factory):
     os.environ["WANDB_SILENT"] = "true"
     os.environ["HF_HUB_OFFLINE"] = "1"
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+#: A two-layer, 32 px ViT that open_clip knows by this name once ``tiny_open_clip_model`` ran.
+TINY_VIT = "siamkit-test-tiny-vit"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_open_clip_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("open_clip_configs")
+    (folder / f"{TINY_VIT}.json").write_text(json.dumps({
+        "embed_dim": 16,
+        "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8, "head_width": 16},
+        "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 2, "layers": 1},
+    }))
+    import open_clip
+
+    open_clip.add_model_config(folder)
 
 
 def write_image(path: Path, rng: np.random.Generator, size: int = 24, mode: str = "RGB") -> Path:

@@ -1,5 +1,3 @@
-import json
-
 import open_clip
 import pytest
 import torch
@@ -7,19 +5,7 @@ from safetensors.torch import save_file
 
 from siamkit.errors import ConfigError, WeightsNotFoundError
 from siamkit.models import OpenClipBackbone, ProjectionHead, TorchvisionBackbone
-
-TINY_VIT = "siamkit-test-tiny-vit"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tiny_open_clip_model(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("open_clip_configs")
-    (folder / f"{TINY_VIT}.json").write_text(json.dumps({
-        "embed_dim": 16,
-        "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8, "head_width": 16},
-        "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 2, "layers": 1},
-    }))
-    open_clip.add_model_config(folder)
+from tests.conftest import TINY_VIT
 
 
 def test_open_clip_image_tower_only_with_its_own_preprocessing():

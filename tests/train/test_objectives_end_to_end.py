@@ -3,30 +3,14 @@ labelled pairs, InfoNCE on the copy-detection photos, triplet on class-labelled 
 
 from __future__ import annotations
 
-import json
-
-import open_clip
-import pytest
-
 from siamkit.train.lightning_cli import run_trainer_command
+from tests.conftest import TINY_VIT
 
-TINY_VIT = "siamkit-test-tiny-vit-e2e"
 QUICK = ["--trainer.fast_dev_run", "true", "--trainer.logger", "false", "--trainer.precision", "32",
          "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--data.num_workers", "0",
          "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 SMALL_RESNET = ["--model.backbone.init_args.name", "resnet18", "--model.backbone.init_args.weights", "null",
                 "--model.backbone.init_args.image_size", "32"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tiny_open_clip_model(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("open_clip_configs")
-    (folder / f"{TINY_VIT}.json").write_text(json.dumps({
-        "embed_dim": 16,
-        "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8, "head_width": 16},
-        "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 2, "layers": 1},
-    }))
-    open_clip.add_model_config(folder)
 
 
 def losses(cli) -> dict[str, float]:
