@@ -63,7 +63,8 @@ def test_class_labelled_data_gets_retrieval_metrics(class_folder, tmp_path, caps
 
 
 def test_a_model_is_never_evaluated_on_its_training_images(tiny_checkpoint, tmp_path, capsys):
-    args = ["evaluate", "--data", "demo:digits", "--methods", str(tiny_checkpoint), "--out", str(tmp_path), *QUICK]
+    run_folder = tiny_checkpoint.parent.parent  # a run folder stands for its best checkpoint
+    args = ["evaluate", "--data", "demo:digits", "--methods", str(run_folder), "--out", str(tmp_path), *QUICK]
     assert main([*args, "--split-seed", "1"]) == 2
     err = capsys.readouterr().err
     assert "was trained on demo:digits with split fractions (0.7, 0.15, 0.15) and seed 0" in err
