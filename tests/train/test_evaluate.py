@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from siamkit.data.demo import resolve_source
 from siamkit.models.encoder import Encoder
 from siamkit.train.cli import main
 
@@ -46,7 +47,7 @@ def test_the_chosen_threshold_is_written_into_the_encoder_folder(photos_report: 
     chosen = json.loads((photos_report / "report" / "metrics.json").read_text())["methods"][
         str(photos_report / "encoder")]["threshold"]["value"]
     assert config["threshold"] == chosen and config["calibrated_on"]["split"] == "val"
-    image = next((Path.home() / ".cache" / "siamkit" / "demo" / "photos").glob("*/p0.jpg"))
+    image = next(resolve_source("demo:photos").parent.glob("*/p0.jpg"))
     assert main(["score", str(image), str(image), "-m", str(photos_report / "encoder")]) == 0
     assert "same (threshold" in capsys.readouterr().out
 
