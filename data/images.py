@@ -109,7 +109,7 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image)
-    return np.asarray(image.convert("RGB"))
+    return np.array(image.convert("RGB"))  # writable, unlike np.asarray's view of Pillow's buffer
 
 
 def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:

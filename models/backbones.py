@@ -56,7 +56,7 @@ class Backbone(nn.Module):
         them frozen for now)."""
         if self.trainable_blocks is None:
             return list(self.parameters())
-        blocks = self.blocks()[len(self.blocks()) - self.trainable_blocks:] if self.trainable_blocks else []
+        blocks = self.blocks()[-self.trainable_blocks:] if self.trainable_blocks else []
         return [parameter for block in blocks for parameter in block.parameters()]
 
 

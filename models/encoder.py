@@ -26,7 +26,7 @@ from torch import nn
 from siamkit.data.images import ImageInput, load_image
 from siamkit.data.transforms import ImageConfig, InputNormalization, build_transform
 from siamkit.errors import ConfigError, SiamkitError
-from siamkit.models.backbones import load_matching
+from siamkit.models.backbones import OpenClipBackbone, load_matching
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -198,8 +198,6 @@ class Encoder(nn.Module):
     @classmethod
     def from_open_clip(cls, model_name: str, pretrained: Optional[str] = None) -> "Encoder":
         """An open_clip image tower as it comes (the seed article's CLIP score)."""
-        from siamkit.models.backbones import OpenClipBackbone
-
         backbone = OpenClipBackbone(model_name, pretrained)
         spec = {"backbone": {"class_path": "siamkit.models.OpenClipBackbone",
                              "init_args": {"model_name": model_name, "pretrained": None}}, "head": None}

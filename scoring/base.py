@@ -11,6 +11,7 @@ histograms) override ``compare_many`` / ``compare_matrix``.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from siamkit.data.images import ImageInput, load_image
 
 
-class Scorer:
+class Scorer(ABC):
     """Base class. Subclasses set ``name`` and define ``features`` and ``compare``.
 
     ``symmetric``: whether compare(a, b) == compare(b, a); ``score_matrix`` then compares
@@ -28,13 +29,13 @@ class Scorer:
     name: str = ""
     symmetric: bool = True
 
+    @abstractmethod
     def features(self, image: np.ndarray) -> Any:
         """Per-image work on an (H, W, 3) uint8 RGB array."""
-        raise NotImplementedError
 
+    @abstractmethod
     def compare(self, a: Any, b: Any) -> float:
         """Similarity of two images' features."""
-        raise NotImplementedError
 
     def features_many(self, images: Sequence[ImageInput]) -> list[Any]:
         return [self.features(load_image(image)) for image in images]

@@ -12,7 +12,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
-from siamkit.scoring.report import _thumbnail
+from siamkit.scoring.report import thumbnail
 
 
 def candidate_pairs(embeddings: np.ndarray, threshold: float, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +46,7 @@ def write_groups(out: Path, files: list[str], groups: list[list[int]], threshold
     (out / "duplicates.csv").write_text("\n".join(rows) + "\n")
     sections = "".join(
         f"<h2>group {g} ({len(members)} images)</h2><div>"
-        + "".join(f"<figure>{_thumbnail(files[i])}<figcaption>{html.escape(Path(files[i]).name)}</figcaption></figure>"
+        + "".join(f"<figure>{thumbnail(files[i])}<figcaption>{html.escape(Path(files[i]).name)}</figcaption></figure>"
                   for i in members[:50]) + "</div>"
         for g, members in enumerate(groups[:200]))
     (out / "duplicates.html").write_text(

@@ -103,8 +103,7 @@ class HistogramScorer(Scorer):
 
 def _sparse_histogram(image: np.ndarray, ignore_white: bool) -> tuple[np.ndarray, np.ndarray]:
     """(sorted packed colour codes, their min-max-normalised counts as float32), for the
-    256^3 histogram. Min-max normalisation divides by the largest count: the minimum over
-    16.7 M bins is 0 for any image under 16.7 M pixels, and always once white is zeroed."""
+    256^3 histogram. The minimum over the 16.7 M bins is 0 unless every colour occurs."""
     codes = np.sort(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2RGBA).view(np.uint32).ravel())
     starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
     keys = codes[starts]
@@ -113,10 +112,10 @@ def _sparse_histogram(image: np.ndarray, ignore_white: bool) -> tuple[np.ndarray
         keys, counts = keys[:-1], counts[:-1]
     if keys.size == 0:
         return keys, counts.astype(np.float32)
-    if codes.size >= 1 << 24 and not ignore_white:
-        raise ConfigError("the sparse 256^3 histogram assumes fewer than 16.7 million pixels")
+    low = counts.min() if keys.size == 1 << 24 else 0
+    span = counts.max() - low
     # float32 like OpenCV's normalised histogram, so the values match it to the last bit
-    return keys, counts.astype(np.float32) * np.float32(1.0 / counts.max())
+    return keys, (counts - low).astype(np.float32) * np.float32(1.0 / span if span else 0.0)
 
 
 def _sparse_correlation(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:

