@@ -84,7 +84,6 @@ class SiameseDataModule(pl.LightningDataModule):
         data = read_source(location, root=self.hparams.root, kind=self.hparams.kind,
                            fractions=self.hparams.split_fractions, seed=self.hparams.split_seed)
         self.data = self._drop_bad_images(data)
-        self.read = ImageReader(self.data.root, self.image_config.size)
 
     def _loaded(self) -> DataSet:
         if self.data is None:
@@ -114,18 +113,24 @@ class SiameseDataModule(pl.LightningDataModule):
             )
         return part
 
+    def _reader(self, transform: ImagePipeline) -> ImageReader:
+        """Decodes with as little detail as ``transform`` can use: JPEGs at a fraction of
+        their size where even its smallest random crop keeps the backbone's resolution."""
+        return ImageReader(self._loaded().root, transform.decode_size(self.image_config.size))
+
     def _dataset(self, split: str) -> Dataset:
         part = self._split(split)
         train = split == "train"
         transform = build_transform(self.image_config, self.augment if train else None)
         if isinstance(part, PairSet):
-            return PairDataset(part, self.read, transform)
+            return PairDataset(part, self._reader(transform), transform)
         if isinstance(part, ClassSet):
-            return ClassImageDataset(part, self.read, transform)
+            return ClassImageDataset(part, self._reader(transform), transform)
         if train:
-            return TwoViewDataset(part, self.read, build_transform(self.image_config, self.augment or COPY_DETECTION_AUGMENT))
+            transform = build_transform(self.image_config, self.augment or COPY_DETECTION_AUGMENT)
+            return TwoViewDataset(part, self._reader(transform), transform)
         views = ImagePipeline(build_augmentations(self.augment or COPY_DETECTION_AUGMENT, self.image_config.size))
-        return FixedViewPairs(part, self.read, transform, views, seed=self.hparams.split_seed)
+        return FixedViewPairs(part, self._reader(views), transform, views, seed=self.hparams.split_seed)
 
     def train_dataloader(self) -> DataLoader:
         dataset = self._dataset("train")
@@ -143,7 +148,8 @@ class SiameseDataModule(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         """Every image of the source (all splits), in a stable order: see ``predict_paths``."""
-        dataset = ImageListDataset(list(self.predict_paths()), self.read, build_transform(self.image_config))
+        transform = build_transform(self.image_config)
+        dataset = ImageListDataset(list(self.predict_paths()), self._reader(transform), transform)
         return self._loader(dataset, batch_size=self.hparams.batch_size)
 
     def predict_paths(self) -> np.ndarray:

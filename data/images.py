@@ -44,7 +44,10 @@ def load_image(
             if draft_size and image.format == "JPEG":
                 image.draft("RGB", _draft_target(image.size, draft_size))
             image.seek(0)
-            image = ImageOps.exif_transpose(image)
+            if image is source:  # the caller's image: leave it as it was
+                image = ImageOps.exif_transpose(image)
+            else:
+                ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
             return _to_rgb(image)
     except ImageLoadError:
         raise
@@ -109,7 +112,9 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image)
-    return np.array(image.convert("RGB"))  # writable, unlike np.asarray's view of Pillow's buffer
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.array(image)  # writable, unlike np.asarray's view of Pillow's buffer
 
 
 def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:

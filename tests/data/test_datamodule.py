@@ -6,7 +6,7 @@ from PIL import Image
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.data.demo import PHOTOS, resolve_source
 from siamkit.data.sources import read_source
-from siamkit.data.transforms import ImageConfig, build_augmentations
+from siamkit.data.transforms import ImageConfig, build_augmentations, build_transform
 from siamkit.errors import ConfigError, SiamkitError
 
 SMALL = ImageConfig(size=16)
@@ -61,6 +61,16 @@ def test_unlabelled_images_give_two_views_and_fixed_validation_pairs(class_folde
     assert all(torch.equal(x, y) for x, y in zip(first, second)), "validation pairs are the same every epoch"
     labels = torch.cat([b["label"] for b in data.val_dataloader()])
     assert labels.tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_training_decodes_enough_detail_for_its_smallest_random_crop(class_folder):
+    crop = {"RandomResizedCrop": {"scale": [0.4, 1.0], "ratio": [0.75, 4 / 3]}}
+    assert build_transform(ImageConfig(size=224), [crop]).decode_size(224) == 409  # 224 / sqrt(0.4 * 0.75)
+    assert build_transform(ImageConfig(size=224), [{"HorizontalFlip": {}}]).decode_size(224) == 224
+    data = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=0, augment=[crop],
+                             split_fractions=(0.5, 0.25, 0.25))
+    assert data.train_dataloader().dataset.read.size == 30  # ceil(16 / sqrt(0.3))
+    assert data.val_dataloader().dataset.read.size == 16
 
 
 def test_augmentation_entries_are_checked_at_start_up():

@@ -37,6 +37,9 @@ def test_exif_orientation_is_applied(tmp_path):
     exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
     image.save(tmp_path / "r.jpg", exif=exif)
     assert load_image(tmp_path / "r.jpg").shape == (20, 10, 3)
+    opened = Image.open(tmp_path / "r.jpg")
+    assert load_image(opened).shape == (20, 10, 3)
+    assert opened.size == (20, 10) and opened.getexif()[0x0112] == 6, "a caller's image is left as it was"
 
 
 def test_alpha_is_composited_on_white(tmp_path):
