@@ -73,17 +73,27 @@ class ImagePipeline:
     def reseed(self, seed: int) -> None:
         self.compose.set_random_seed(seed)
 
-    def decode_size(self, size: int) -> int:
+    def decode_size(self, size: int) -> int | None:
         """The shorter side an image must be decoded at for this pipeline to end at ``size`` px
-        without upsampling. A random resized crop keeps as little as sqrt(min scale x most
-        extreme aspect ratio) of the shorter side, so it needs proportionally more pixels."""
-        kept = 1.0
+        without upsampling; None for the image's own resolution.
+
+        Steps up to the first one that sets the output size decide it. A random resized crop
+        keeps as little as sqrt(min scale x most extreme aspect ratio) of the shorter side, so
+        it needs proportionally more pixels; a crop or pad in pixels (RandomCrop(300), ...)
+        means the source's own pixels."""
         for step in self.compose.transforms:
             if isinstance(step, A.RandomResizedCrop):
                 low_ratio, high_ratio = step.ratio
-                kept = min(kept, math.sqrt(step.scale[0] * min(low_ratio, 1.0 / high_ratio)))
-        return math.ceil(size / kept)
+                return math.ceil(size / math.sqrt(step.scale[0] * min(low_ratio, 1.0 / high_ratio)))
+            if isinstance(step, (A.Resize, A.SmallestMaxSize, A.LongestMaxSize)):
+                return size
+            if type(step).__module__.startswith(_PIXEL_UNIT_MODULES) or isinstance(step, A.RandomScale):
+                return None
+        return size
 
+
+#: Where albumentations keeps the transforms whose arguments are in pixels of their input.
+_PIXEL_UNIT_MODULES = ("albumentations.augmentations.crops", "albumentations.augmentations.geometric.pad")
 
 ImageTransform = Callable[[np.ndarray], torch.Tensor]
 

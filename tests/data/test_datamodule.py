@@ -67,6 +67,8 @@ def test_training_decodes_enough_detail_for_its_smallest_random_crop(class_folde
     crop = {"RandomResizedCrop": {"scale": [0.4, 1.0], "ratio": [0.75, 4 / 3]}}
     assert build_transform(ImageConfig(size=224), [crop]).decode_size(224) == 409  # 224 / sqrt(0.4 * 0.75)
     assert build_transform(ImageConfig(size=224), [{"HorizontalFlip": {}}]).decode_size(224) == 224
+    pixel_crop = {"RandomCrop": {"height": 300, "width": 300}}
+    assert build_transform(ImageConfig(size=224), [pixel_crop]).decode_size(224) is None, "source pixels"
     data = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=0, augment=[crop],
                              split_fractions=(0.5, 0.25, 0.25))
     assert data.train_dataloader().dataset.read.size == 30  # ceil(16 / sqrt(0.3))
