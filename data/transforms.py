@@ -57,6 +57,10 @@ class ImageConfig:
         return cls(**{**values, "mean": tuple(values["mean"]), "std": tuple(values["std"])})
 
 
+#: Where albumentations keeps the transforms whose arguments are in pixels of their input.
+_PIXEL_UNIT_MODULES = ("albumentations.augmentations.crops", "albumentations.augmentations.geometric.pad")
+
+
 class ImagePipeline:
     """An albumentations pipeline as a callable: (H, W, 3) uint8 in, its ``image`` output out.
 
@@ -91,9 +95,6 @@ class ImagePipeline:
                 return None
         return size
 
-
-#: Where albumentations keeps the transforms whose arguments are in pixels of their input.
-_PIXEL_UNIT_MODULES = ("albumentations.augmentations.crops", "albumentations.augmentations.geometric.pad")
 
 ImageTransform = Callable[[np.ndarray], torch.Tensor]
 

@@ -101,10 +101,15 @@ class HistogramScorer(Scorer):
         return super().compare_matrix(features)
 
 
+def packed_colours(image: np.ndarray) -> np.ndarray:
+    """(H * W,) uint32: each pixel's colour as one number (RGBA bytes, alpha always 255)."""
+    return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2RGBA).view(np.uint32).ravel()
+
+
 def _sparse_histogram(image: np.ndarray, ignore_white: bool) -> tuple[np.ndarray, np.ndarray]:
     """(sorted packed colour codes, their min-max-normalised counts as float32), for the
     256^3 histogram. The minimum over the 16.7 M bins is 0 unless every colour occurs."""
-    codes = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2RGBA).view(np.uint32).ravel()
+    codes = packed_colours(image)
     codes.sort()  # in place: the packed copy is ours
     starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
     keys = codes[starts]

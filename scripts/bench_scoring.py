@@ -31,6 +31,7 @@ from skimage.metrics import structural_similarity
 
 from siamkit.data.demo import PHOTOS, _photo, resolve_source
 from siamkit.data.images import load_image
+from siamkit.scoring.histogram import packed_colours
 from siamkit.scoring.registry import get_scorer
 
 
@@ -76,7 +77,7 @@ def sort_colours_only(image1: np.ndarray, image2: np.ndarray) -> None:
     """The one step of ``histogram:seed`` that grows faster than the pixel count: sorting
     each image's packed colour codes. Its time bounds what any exact sort-based method can reach."""
     for image in (image1, image2):
-        np.sort(cv2.cvtColor(image, cv2.COLOR_RGB2RGBA).view(np.uint32).ravel())
+        packed_colours(image).sort()
 
 
 def tiny_encoder_folder() -> str:
