@@ -83,7 +83,8 @@ def _build_digits(out: Path) -> None:
     (out / "labels.csv").write_text("\n".join(rows) + "\n")
 
 
-def _photo(filename: str) -> np.ndarray:
+def sample_photograph(filename: str) -> np.ndarray:
+    """One of the ``PHOTOS`` as an RGB array, read from the package that ships it."""
     if filename in ("china.jpg", "flower.jpg"):
         import sklearn.datasets
 
@@ -142,7 +143,7 @@ def _build_photos(out: Path) -> None:
         name = Path(filename).stem
         (out / name).mkdir()
         copy = _copy_transform("test" if split == "test" else "train", seed=int(rng.integers(1 << 31)))
-        for p, patch in enumerate(_patches(_photo(filename), PATCHES_PER_PHOTO, rng)):
+        for p, patch in enumerate(_patches(sample_photograph(filename), PATCHES_PER_PHOTO, rng)):
             original = f"{name}/p{p}.jpg"
             Image.fromarray(patch).save(out / original, quality=95)
             for c in range(COPIES_PER_PATCH):

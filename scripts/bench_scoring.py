@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from siamkit.data.demo import PHOTOS, _photo, resolve_source
+from siamkit.data.demo import PHOTOS, resolve_source, sample_photograph
 from siamkit.data.images import load_image
 from siamkit.scoring.histogram import packed_colours
 from siamkit.scoring.registry import get_scorer
@@ -127,7 +127,7 @@ def main() -> None:
     table = resolve_source("demo:photos")
     files = sorted(str(p) for p in table.parent.rglob("*.jpg"))
     patches = [load_image(f) for f in files[:: max(1, len(files) // 40)]]
-    photos = [_photo(name) for names in PHOTOS.values() for name in names]
+    photos = [sample_photograph(name) for names in PHOTOS.values() for name in names]
     print(f"per pair from scratch vs the article's code, best of {args.repeats}; decoding excluded")
     print(f"{'ours':<15} {'images':<28} {'pairs':>5}  {'max diff':>8}  {'article ms':>11}  {'ours ms':>8}  {'ratio':>7}")
     figures = {}

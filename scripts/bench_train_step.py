@@ -82,7 +82,7 @@ def hand_loop_steps_per_second(module: SiameseModule, loader: DataLoader, args) 
             start = time.perf_counter()
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = module.loss(module.embed_batch(batch))
+            loss = module.compute_loss(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -9,6 +11,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BaseFinetuning, BasePredictionWriter
+from pytorch_lightning.utilities import rank_zero_info
 from torch.optim import Optimizer
 
 from siamkit.errors import ConfigError
@@ -55,6 +58,63 @@ class LinearProbeThenFinetune(BaseFinetuning):
             self.make_trainable(pl_module.backbone)  # batch norm statistics back on
             pl_module.backbone.set_trainable_blocks(pl_module.backbone.trainable_blocks)
             self.frozen = False
+
+
+class TrainingSpeed(pl.Callback):
+    """Logs ``train/images_per_sec`` (images through the backbone per second of training, data
+    loading included and validation left out, over the last ``log_every_n_steps`` batches) and,
+    on a GPU, ``train/peak_gpu_memory_gib``; when fitting ends, prints both for the whole run.
+
+    Lightning's ThroughputMonitor synchronises the GPU after every batch, wants the model's
+    FLOPs and reports no memory, hence this one."""
+
+    def __init__(self) -> None:
+        self.images, self.seconds = 0, 0.0
+        self._window: deque[tuple[int, float]] = deque()
+        self._tick = 0.0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.images, self.seconds = 0, 0.0
+        self._window = deque(maxlen=max(1, trainer.log_every_n_steps))
+        if pl_module.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(pl_module.device)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._tick = time.perf_counter()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._tick = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        now = time.perf_counter()
+        images, seconds = images_in_batch(batch), now - self._tick
+        self._tick = now
+        self.images += images
+        self.seconds += seconds
+        self._window.append((images, seconds))
+        window_seconds = sum(s for _, s in self._window)
+        if window_seconds > 0:
+            pl_module.log("train/images_per_sec", sum(i for i, _ in self._window) / window_seconds)
+        if pl_module.device.type == "cuda":
+            pl_module.log("train/peak_gpu_memory_gib", peak_gpu_memory_gib(pl_module.device))
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.seconds:
+            return
+        memory = (f", peak GPU memory {peak_gpu_memory_gib(pl_module.device):.1f} GiB"
+                  if pl_module.device.type == "cuda" else "")
+        rank_zero_info(f"trained {trainer.global_step} steps: {self.images / self.seconds:.0f} images/s "
+                       f"(validation left out){memory}")
+
+
+def images_in_batch(batch: dict[str, torch.Tensor]) -> int:
+    """Images the backbone sees: one per row of ``image``, two per pair (``a`` and ``b``)."""
+    return sum(len(batch[key]) for key in ("image", "a", "b") if key in batch)
+
+
+def peak_gpu_memory_gib(device: torch.device) -> float:
+    return torch.cuda.max_memory_allocated(device) / 2**30
 
 
 class EmbeddingWriter(BasePredictionWriter):

@@ -1,6 +1,7 @@
 """LightningCLI for ``fit / validate / test / predict``.
 
-Every run gets, whatever its config says: a ``checkpoint`` (ModelCheckpoint: best by
+Every run gets, whatever its config says: ``speed`` (TrainingSpeed: images/s and peak GPU
+memory, logged and printed at the end); a ``checkpoint`` (ModelCheckpoint: best by
 ``val/roc_auc`` and ``last.ckpt``) and an ``on_exception`` checkpoint (written when the run
 is interrupted by Ctrl-C or SIGTERM, or fails), both in ``DEFAULT_ROOT_DIR/checkpoints``,
 so ``--ckpt_path last`` resumes from whichever is newer; and a copy of the resolved config
@@ -27,7 +28,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.models.module import SiameseModule
-from siamkit.train.callbacks import EmbeddingWriter
+from siamkit.train.callbacks import EmbeddingWriter, TrainingSpeed
 
 RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "torchmetrics", "open_clip_torch",
                      "timm", "albumentations", "numpy", "pillow", "jsonargparse")
@@ -91,6 +92,7 @@ class SiamkitCLI(LightningCLI):
                              "checkpoint.save_last": True, "checkpoint.filename": "best-{epoch}-{step}"})
         parser.add_lightning_class_args(InterruptionCheckpoint, "on_exception")
         parser.add_lightning_class_args(EmbeddingWriter, "predictions")
+        parser.add_lightning_class_args(TrainingSpeed, "speed")
         for target in ("checkpoint.dirpath", "on_exception.dirpath"):
             parser.link_arguments("trainer.default_root_dir", target, compute_fn=_checkpoint_dir)
         parser.link_arguments("trainer.default_root_dir", "predictions.dirpath", compute_fn=_predictions_dir)

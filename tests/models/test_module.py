@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+import torch.nn.functional as F
 
 from siamkit.models import ContrastiveLoss, InfoNCELoss, SiameseModule, TimmBackbone, TorchvisionBackbone
 from siamkit.train.cli import main
@@ -40,6 +43,21 @@ def test_locked_blocks_stay_out_of_the_optimizer():
     optimised = {id(p) for g in model.parameter_groups() for p in g["params"]}
     assert all(id(p) in optimised for p in backbone.net.layer4.parameters())
     assert not any(id(p) in optimised for p in backbone.net.layer1.parameters())
+
+
+def test_the_loss_stays_in_float32_under_mixed_precision():
+    model = module()
+    model.loss.logit_scale.data.fill_(math.log(100.0))  # CLIP's cap: where rounding shows most
+    torch.manual_seed(0)
+    a, b = F.normalize(torch.randn(2, 64, 16), dim=-1)
+    embedded = {"a": a, "b": b, "label": torch.ones(64), "group_a": torch.arange(64), "group_b": torch.arange(64)}
+    model.embed_batch = lambda batch: embedded
+    full_precision = model.compute_loss({})
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model.compute_loss({})
+        under_autocast = model.loss(embedded)
+    assert mixed.dtype == torch.float32 and mixed.item() == full_precision.item()
+    assert under_autocast.item() != full_precision.item()  # what the guard prevents
 
 
 def test_channels_last_gives_the_same_embeddings():

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import logging
+
 import pytorch_lightning as pl
 import torch
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.models import ContrastiveLoss, SiameseModule, TorchvisionBackbone
-from siamkit.train.callbacks import LinearProbeThenFinetune
+from siamkit.train.callbacks import LinearProbeThenFinetune, TrainingSpeed, images_in_batch
 
 
 class Snapshots(pl.Callback):
@@ -47,3 +49,18 @@ def test_unfreezing_restores_the_configured_depth(class_folder):
     _, model = fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=1)], trainable_blocks=1)
     assert all(p.requires_grad for p in model.backbone.net.layer4.parameters())
     assert not any(p.requires_grad for p in model.backbone.net.layer1.parameters())
+
+
+def test_training_speed_counts_every_image_and_reports_the_run(class_folder, caplog):
+    speed = TrainingSpeed()
+    with caplog.at_level(logging.INFO):
+        _, model = fit(class_folder, [speed])
+    steps = model.trainer.global_step
+    assert steps >= 3 and speed.images == steps * 16 and speed.seconds > 0
+    assert f"trained {steps} steps: {speed.images / speed.seconds:.0f} images/s" in caplog.text
+
+
+def test_a_pair_is_two_images():
+    pairs = {"a": torch.zeros(5, 3, 8, 8), "b": torch.zeros(5, 3, 8, 8), "label": torch.ones(5)}
+    assert images_in_batch(pairs) == 10
+    assert images_in_batch({"image": torch.zeros(7, 3, 8, 8), "label": torch.zeros(7)}) == 7

@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
+from siamkit.models.encoder import Encoder
+from siamkit.models.onnx_export import sample_images
 from siamkit.train.cli import main
 from siamkit.train.lightning_cli import run_trainer_command
 from tests.train.helpers import TINY, TINY_WITH_LOGGERS, TRAIN, run_train
@@ -31,7 +33,7 @@ def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, m
     assert '"torch"' in (logs / "versions.json").read_text()
     assert "demo:digits" in (logs / "config.yaml").read_text()
     metrics = pd.read_csv(logs / "metrics.csv")
-    assert {"train/loss", "val/roc_auc", "val/eer", "val/recall@1"} <= set(metrics.columns)
+    assert {"train/loss", "train/images_per_sec", "val/roc_auc", "val/eer", "val/recall@1"} <= set(metrics.columns)
     assert list((run / "wandb").glob("offline-run-*")), "W&B logs offline without an account"
     checkpoints = {p.name for p in (run / "checkpoints").iterdir()}
     assert "last.ckpt" in checkpoints and any(n.startswith("best-") for n in checkpoints)
@@ -60,6 +62,24 @@ def test_bf16_mixed_precision_trains_on_cpu(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["fit", *TINY, "--trainer.precision", "bf16-mixed", "--trainer.accelerator", "cpu",
                  "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1"]) == 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+def test_mixed_precision_on_a_gpu_trains_and_exports_a_float32_encoder(precision, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = run_trainer_command("fit", [*TINY, "--trainer.precision", precision, "--trainer.accelerator", "gpu",
+                                      "--trainer.devices", "1", "--trainer.max_steps", "5",
+                                      "--trainer.limit_val_batches", "2"])
+    metrics = cli.trainer.callback_metrics
+    assert torch.isfinite(metrics["train/loss"]) and metrics["train/peak_gpu_memory_gib"] > 0
+    assert main(["export", "--ckpt", str(tmp_path / "runs/demo_digits/checkpoints/last.ckpt"), "--out", "encoder"]) == 0
+    on_cpu = Encoder.load(tmp_path / "encoder")
+    assert all(t.dtype == torch.float32 for t in on_cpu.state_dict().values() if t.is_floating_point())
+    images = sample_images()
+    gap = np.abs(Encoder.load(tmp_path / "encoder", device="cuda").embed(images) - on_cpu.embed(images)).max()
+    assert gap < 5e-3, gap  # cuDNN convolutions use TF32 by default
 
 
 def test_sigterm_mid_epoch_keeps_the_work_and_resume_continues_it(tmp_path):
