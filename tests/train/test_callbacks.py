@@ -28,7 +28,7 @@ def fit(class_folder, callbacks, trainable_blocks=None):
     data = SiameseDataModule(str(class_folder), batch_size=16, m_per_class=4, num_workers=0,
                              image_config=backbone.image_config)
     initial = backbone.net.conv1.weight.detach().clone()
-    trainer = pl.Trainer(max_epochs=3, limit_train_batches=2, limit_val_batches=0, logger=False,
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=3, limit_train_batches=2, limit_val_batches=0, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          callbacks=callbacks)
     trainer.fit(model, data)
