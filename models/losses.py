@@ -52,7 +52,10 @@ def all_pairs(embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Ten
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (values * mask).sum() / mask.sum().clamp_min(1)
+    """The mean of ``values`` where ``mask`` (0/1 or bool) is set, 0 where it is nowhere set;
+    infinities outside the mask are ignored. Unlike ``values[mask].mean()``, it never waits
+    for the GPU to learn how many values there are."""
+    return torch.where(mask.bool(), values, 0.0).sum() / mask.sum().clamp_min(1)
 
 
 class ContrastiveLoss(SiameseLoss):
@@ -168,8 +171,8 @@ class TripletLoss(SiameseLoss):
             hardest_positive = d.masked_fill(~positive, float("-inf")).amax(1)
             hardest_negative = d.masked_fill(~negative, float("inf")).amin(1)
             valid = positive.any(1) & negative.any(1)
-            return F.relu(hardest_positive - hardest_negative + self.margin)[valid].mean() if valid.any() else d.sum() * 0
-        anchor, pos = positive.nonzero(as_tuple=True)
+            return _masked_mean(F.relu(hardest_positive - hardest_negative + self.margin), valid)
+        anchor, pos = positive.nonzero(as_tuple=True)  # as many rows as pairs: one wait for the GPU
         d_ap = d[anchor, pos]  # (P,)
         d_an = d[anchor]  # (P, N)
         neg = negative[anchor]
@@ -178,4 +181,4 @@ class TripletLoss(SiameseLoss):
         farthest = d_an.masked_fill(~neg, float("-inf")).amax(1)
         chosen = torch.where(semi_hard.any(1), nearest_semi_hard, farthest)
         valid = neg.any(1)
-        return F.relu(d_ap - chosen + self.margin)[valid].mean() if valid.any() else d.sum() * 0
+        return _masked_mean(F.relu(d_ap - chosen + self.margin), valid)

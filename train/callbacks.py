@@ -93,11 +93,13 @@ class TrainingSpeed(pl.Callback):
         self.images += images
         self.seconds += seconds
         self._window.append((images, seconds))
+        # Logged as CPU tensors: self.log would copy a float to the model's device, a copy that
+        # waits for the GPU to finish the step.
         window_seconds = sum(s for _, s in self._window)
         if window_seconds > 0:
-            pl_module.log("train/images_per_sec", sum(i for i, _ in self._window) / window_seconds)
+            pl_module.log("train/images_per_sec", torch.tensor(sum(i for i, _ in self._window) / window_seconds))
         if pl_module.device.type == "cuda":
-            pl_module.log("train/peak_gpu_memory_gib", peak_gpu_memory_gib(pl_module.device))
+            pl_module.log("train/peak_gpu_memory_gib", torch.tensor(peak_gpu_memory_gib(pl_module.device)))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.seconds:

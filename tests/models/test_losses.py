@@ -48,6 +48,14 @@ def test_triplet_semi_hard_by_hand():
     assert TripletLoss(margin=0.5, mining="semi_hard")(CLASSES).item() == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize("mining", ["batch_hard", "semi_hard"])
+def test_triplet_on_a_batch_without_negatives_is_zero_with_finite_gradients(mining):
+    embeddings = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], requires_grad=True)
+    loss = TripletLoss(margin=0.5, mining=mining)({"image": embeddings, "label": torch.zeros(3, dtype=torch.long)})
+    loss.backward()
+    assert loss.item() == 0.0 and torch.isfinite(embeddings.grad).all()
+
+
 def test_infonce_by_hand_and_with_known_matches_masked():
     eye = torch.eye(2)
     batch = {"a": eye, "b": eye, "label": torch.ones(2), "group_a": torch.tensor([0, 1]), "group_b": torch.tensor([0, 1])}
