@@ -6,8 +6,8 @@ augmented views of one crop are a positive pair.
     python scripts/gpu_finetune.py [--steps 500] [--pretrained TAG_OR_FILE] [--crops 8192]
 
 Prints images/s and peak GPU memory (siamkit's TrainingSpeed), then, from the run's
-metrics.csv, the training loss averaged over the first and the last 50 steps and val ROC-AUC
-after each epoch. Without ``--pretrained`` the tower starts from random weights, so a machine
+metrics.csv, the training loss averaged over the first and the last quarter of its logged
+values (at most 50 each) and val ROC-AUC after each epoch. Without ``--pretrained`` the tower starts from random weights, so a machine
 that cannot reach the hub still measures speed, memory and whether the loss falls.
 """
 
