@@ -121,10 +121,11 @@ class SiameseModule(pl.LightningModule):
         loss = self.compute_loss(batch)
         size = len(batch["image"] if "image" in batch else batch["a"])
         self.log("train/loss", loss, batch_size=size)
-        if batch_idx % self.trainer.log_every_n_steps == 0:
+        if batch_idx % max(1, self.trainer.log_every_n_steps) == 0:
             # Lightning reads every progress-bar value with .item() after every batch: a GPU
             # tensor there would stall the GPU once a step (a fifth of a ViT-B-16 step on an
-            # H100). A CPU copy taken on logging steps costs one wait per logging interval.
+            # H100). A CPU copy every log_every_n_steps batches costs one wait per interval
+            # (every batch when logging is off: the bar is then the only view of the loss).
             self.log("loss", loss.detach().cpu(), prog_bar=True, logger=False, batch_size=size)
         return loss
 

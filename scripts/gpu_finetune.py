@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import pandas as pd
 from PIL import Image
 
 from siamkit.data.demo import PHOTOS, sample_photograph
-from siamkit.train.lightning_cli import run_trainer_command
+from siamkit.train.cli import main as siamkit_main
 
 CROP = 256
 
@@ -66,7 +67,7 @@ def main() -> None:
     crops = run / "crops"
     make_crops(crops, args.crops)
     csv_logger = [{"class_path": "pytorch_lightning.loggers.CSVLogger", "init_args": {"save_dir": str(run), "name": "logs"}}]
-    run_trainer_command("fit", [
+    status = siamkit_main(["fit",
         "--config", "clip_siamese.yaml", "--model.backbone.init_args.model_name", args.model,
         "--model.backbone.init_args.pretrained", args.pretrained or "null",
         "--data.source", str(crops), "--data.batch_size", str(args.batch_size), "--data.num_workers", str(args.workers),
@@ -74,14 +75,16 @@ def main() -> None:
         "--trainer.precision", args.precision, "--trainer.log_every_n_steps", str(min(10, max(1, args.steps // 50))),
         "--trainer.devices", "1", "--trainer.default_root_dir", str(run), "--trainer.logger", json.dumps(csv_logger),
     ])
+    if status:
+        sys.exit(status)
 
     metrics = pd.read_csv(next(run.glob("logs/version_*/metrics.csv")))
     loss = metrics.dropna(subset=["train/loss"])
     window = max(1, min(50, len(loss) // 4))
     first, last = loss["train/loss"].head(window).mean(), loss["train/loss"].tail(window).mean()
     print(f"train/loss, mean of the first {window} of {len(loss)} logged values {first:.3f}, of the last {window} {last:.3f}")
-    val = metrics.dropna(subset=["val/roc_auc"])
-    print("val/roc_auc by epoch: " + " ".join(f"{v:.3f}" for v in val["val/roc_auc"]))
+    val = metrics.get("val/roc_auc", pd.Series(dtype=float)).dropna()
+    print("val/roc_auc by epoch: " + (" ".join(f"{v:.3f}" for v in val) or "none (no epoch finished)"))
     speed = metrics.dropna(subset=["train/images_per_sec"])["train/images_per_sec"]
     print(f"images/s over logged windows: median {speed.median():.0f}, last {speed.iloc[-1]:.0f}")
 

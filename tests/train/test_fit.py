@@ -64,6 +64,12 @@ def test_bf16_mixed_precision_trains_on_cpu(tmp_path, monkeypatch):
                  "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1"]) == 0
 
 
+def test_fit_with_logging_turned_off(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY, "--trainer.log_every_n_steps", "0", "--trainer.max_steps", "2",
+                 "--trainer.limit_val_batches", "1"]) == 0
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
