@@ -18,6 +18,7 @@ from siamkit.errors import ConfigError
 from siamkit.scoring.base import Scorer
 
 _MIN_HOMOGRAPHY_MATCHES = 4
+_MIN_SIDE = 2  # pixels; no keypoint fits in a thinner image
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,10 @@ class KeypointScorer(Scorer):
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if self.max_side and max(gray.shape) > self.max_side:
             scale = self.max_side / max(gray.shape)
-            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        if min(gray.shape) < _MIN_SIDE:  # ORB's image pyramid fails on a one-pixel side
+            return np.empty((0, 2), np.float32), None
         keypoints, descriptors = self._detector().detectAndCompute(gray, None)
         points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
         return points, descriptors

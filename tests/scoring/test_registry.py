@@ -61,3 +61,11 @@ def test_every_method_handles_an_image_pair_of_different_sizes_and_modes():
     gray = Image.fromarray(rng.integers(0, 256, (33, 21), dtype=np.uint8), "L")
     for method in available():
         assert np.isfinite(get_scorer(method).score(big, gray)), method
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 700), (700, 1), (1, 3000), (2, 5000)])
+def test_every_method_scores_one_pixel_thin_and_very_long_images(shape):
+    rng = np.random.default_rng(0)
+    thin, photo = rng.integers(0, 256, (*shape, 3), dtype=np.uint8), rng.integers(0, 256, (50, 60, 3), dtype=np.uint8)
+    for method in available():
+        assert np.isfinite(get_scorer(method).score(thin, photo)), method
