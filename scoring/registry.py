@@ -40,7 +40,7 @@ def get_scorer(method: str, **options: Any) -> Scorer:
     name, _, preset = method.partition(":")
     if name in METHODS:
         return _classical(name, preset or None, options)
-    if method.startswith(OPEN_CLIP_PREFIX) or Path(method).exists():
+    if method.startswith(OPEN_CLIP_PREFIX) or _names_a_location(method):
         return _embedding(method, options)
     raise ConfigError(
         f"unknown scoring method {method!r}; valid: {', '.join(available())}, an encoder folder "
@@ -85,6 +85,12 @@ def _embedding(method: str, options: dict[str, Any]) -> Scorer:
         encoder = Encoder.load(method, device=device)
     options.setdefault("name", method)
     return EmbeddingScorer(encoder, **options)
+
+
+def _names_a_location(method: str) -> bool:
+    """An existing path, or one that only a path could be (so a missing encoder is reported as
+    missing, not as an unknown method name)."""
+    return Path(method).exists() or "/" in method or method.endswith(".ckpt")
 
 
 def _did_you_mean(name: str) -> str:

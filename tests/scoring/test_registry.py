@@ -8,13 +8,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siamkit.errors import ConfigError
+from siamkit.errors import ConfigError, SiamkitError
 from siamkit.scoring.registry import available, get_scorer
 
 
 def test_unknown_method_lists_the_valid_ones():
     with pytest.raises(ConfigError, match=r"valid: histogram, histogram:seed, ssim.*did you mean histogram"):
         get_scorer("histogrm")
+
+
+def test_a_missing_encoder_is_reported_as_missing(tmp_path: Path):
+    for location in (tmp_path / "encoders" / "digits", tmp_path / "last.ckpt"):
+        with pytest.raises(SiamkitError, match=f"encoder {location} does not exist"):
+            get_scorer(str(location))
 
 
 def test_unknown_preset_and_option():
