@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, get_worker_info
 
+from siamkit.data.batches import Batch, ClassBatch, PairBatch, TwoViewBatch
 from siamkit.data.datasets import (
     ClassImageDataset,
     FixedViewPairs,
@@ -19,14 +20,21 @@ from siamkit.data.datasets import (
     TwoViewDataset,
 )
 from siamkit.data.demo import resolve_source
+from siamkit.data.image_config import ImageConfig
 from siamkit.data.images import ImageLoadError
 from siamkit.data.samplers import MPerClassBatchSampler
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, PairSet, SourceKind, read_source
-from siamkit.data.transforms import COPY_DETECTION_AUGMENT, ImageConfig, ImagePipeline, build_augmentations, build_transform
+from siamkit.data.transforms import (
+    COPY_DETECTION_AUGMENT,
+    ImagePipeline,
+    build_augmentations,
+    build_transform,
+)
 from siamkit.errors import SiamkitError
 
 log = logging.getLogger(__name__)
+
 
 class SiameseDataModule(pl.LightningDataModule):
     """Loads ``source`` and serves train / val / test / predict loaders.
@@ -65,14 +73,27 @@ class SiameseDataModule(pl.LightningDataModule):
         self.save_hyperparameters(ignore=["image_config"])
         self.image_config = image_config or ImageConfig()
         self.augment = COPY_DETECTION_AUGMENT if augment == "copy_detection" else augment
-        build_augmentations(self.augment or [], self.image_config.size)  # fail on a bad entry now, not in a worker
+        build_augmentations(self.augment or [],
+                            self.image_config.size)  # fail on a bad entry now, not in a worker
         self.data: DataSet | None = None
         self.skipped: list[ImageLoadError] = []
 
     @property
-    def batch_kind(self) -> str:
-        """``"classes"`` for class-labelled data, ``"pairs"`` for pairs and unlabelled images."""
-        return "classes" if isinstance(self._loaded(), ClassSet) else "pairs"
+    def train_batch_type(self) -> type[Batch]:
+        """The typed batch the training loader yields: ``PairBatch`` for labelled pairs,
+        ``ClassBatch`` for class-labelled images, ``TwoViewBatch`` for unlabelled images."""
+        data = self._loaded()
+        if isinstance(data, PairSet):
+            return PairBatch
+        return ClassBatch if isinstance(data, ClassSet) else TwoViewBatch
+
+    @property
+    def kind(self) -> str:
+        """The data's shape in words, for messages."""
+        data = self._loaded()
+        shape = "labelled pairs" if isinstance(data, PairSet) else (
+            "class-labelled images" if isinstance(data, ClassSet) else "unlabelled images")
+        return f"{self.hparams.source}, {shape}"
 
     def prepare_data(self) -> None:
         resolve_source(self.hparams.source)
@@ -108,7 +129,8 @@ class SiameseDataModule(pl.LightningDataModule):
         part = data.subset(data.split == split)
         if not len(part):
             raise SiamkitError(
-                f"the {split} split of {self.hparams.source} is empty; give it a share in `data.split_fractions` "
+                f"the {split} split of {self.hparams.source} is empty; give it a share in "
+                f"`data.split_fractions` "
                 "or rows with split={split}"
             )
         return part
@@ -129,16 +151,19 @@ class SiameseDataModule(pl.LightningDataModule):
         if train:
             transform = build_transform(self.image_config, self.augment or COPY_DETECTION_AUGMENT)
             return TwoViewDataset(part, self._reader(transform), transform)
-        views = ImagePipeline(build_augmentations(self.augment or COPY_DETECTION_AUGMENT, self.image_config.size))
+        views = ImagePipeline(build_augmentations(self.augment or COPY_DETECTION_AUGMENT,
+                                                  self.image_config.size))
         return FixedViewPairs(part, self._reader(views), transform, views, seed=self.hparams.split_seed)
 
     def train_dataloader(self) -> DataLoader:
         dataset = self._dataset("train")
         if isinstance(dataset, ClassImageDataset):
-            sampler = MPerClassBatchSampler(RandomSampler(dataset), dataset.data.label, self.hparams.batch_size,
-                                            self.hparams.m_per_class, drop_last=True, seed=self.hparams.split_seed)
+            hp = self.hparams
+            sampler = MPerClassBatchSampler(RandomSampler(dataset), dataset.data.label, hp.batch_size,
+                                            hp.m_per_class, drop_last=True, seed=hp.split_seed)
             return self._loader(dataset, batch_sampler=sampler)
-        return self._loader(dataset, batch_size=min(self.hparams.batch_size, len(dataset)), shuffle=True, drop_last=True)
+        return self._loader(dataset, batch_size=min(self.hparams.batch_size, len(dataset)), shuffle=True,
+                            drop_last=True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self._dataset("val"), batch_size=self.hparams.batch_size)
@@ -158,7 +183,8 @@ class SiameseDataModule(pl.LightningDataModule):
     def _loader(self, dataset: Dataset, **kwargs: Any) -> DataLoader:
         workers = self.hparams.num_workers
         return DataLoader(dataset, num_workers=workers, persistent_workers=workers > 0,
-                          worker_init_fn=_init_worker, pin_memory=torch.cuda.is_available(), **kwargs)
+                          worker_init_fn=_init_worker, collate_fn=dataset.batch_type.collate,
+                          pin_memory=torch.cuda.is_available(), **kwargs)
 
 
 def _init_worker(worker_id: int) -> None:

@@ -1,11 +1,7 @@
 """Torch datasets over the three data shapes.
 
-Items are dicts of tensors. Two batch kinds come out of the loaders:
-
-- ``"pairs"``: ``a``, ``b`` (B, 3, S, S) images, ``label`` (B,) 1 same / 0 different,
-  ``group_a``, ``group_b`` (B,) match-group ids (equal ids are known matches, so they are
-  never used as each other's negatives);
-- ``"classes"``: ``image`` (B, 3, S, S) and ``label`` (B,) class ids.
+Items are dicts of tensors; each dataset names the typed batch (``siamkit.data.batches``)
+its loader collates them into, as ``batch_type``.
 """
 
 from __future__ import annotations
@@ -16,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from siamkit.data.batches import ClassBatch, ImageBatch, PairBatch, TwoViewBatch
 from siamkit.data.images import load_image
 from siamkit.data.sources import ClassSet, ImageSet, PairSet
 from siamkit.data.transforms import ImagePipeline, ImageTransform
@@ -35,7 +32,7 @@ class ImageReader:
 class PairDataset(Dataset):
     """Labelled pairs from a ``PairSet``; both sides pass through ``transform``."""
 
-    batch_kind = "pairs"
+    batch_type = PairBatch
 
     def __init__(self, pairs: PairSet, read: ImageReader, transform: ImageTransform):
         self.pairs, self.read, self.transform = pairs, read, transform
@@ -57,7 +54,7 @@ class PairDataset(Dataset):
 class ClassImageDataset(Dataset):
     """Class-labelled images; batched M per class by ``MPerClassBatchSampler`` for training."""
 
-    batch_kind = "classes"
+    batch_type = ClassBatch
 
     def __init__(self, data: ClassSet, read: ImageReader, transform: ImageTransform):
         self.data, self.read, self.transform = data, read, transform
@@ -66,14 +63,15 @@ class ClassImageDataset(Dataset):
         return len(self.data)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"image": self.transform(self.read(self.data.path[i])), "label": torch.tensor(self.data.label[i])}
+        return {"image": self.transform(self.read(self.data.path[i])),
+                "label": torch.tensor(self.data.label[i])}
 
 
 class TwoViewDataset(Dataset):
     """Unlabelled images: two independently augmented views of one image are a positive pair;
     the image's index is its match group, so the rest of the batch are its negatives."""
 
-    batch_kind = "pairs"
+    batch_type = TwoViewBatch
 
     def __init__(self, data: ImageSet, read: ImageReader, transform: ImageTransform):
         self.data, self.read, self.transform = data, read, transform
@@ -93,7 +91,7 @@ class FixedViewPairs(Dataset):
     against its own augmented copy (a match) and against the copy of image ``partner[i]``
     (a non-match). Copies are made with ``augment`` seeded by the pair index."""
 
-    batch_kind = "pairs"
+    batch_type = PairBatch
 
     def __init__(self, data: ImageSet, read: ImageReader, preprocess: ImageTransform,
                  augment: ImagePipeline, seed: int = 0):
@@ -111,11 +109,14 @@ class FixedViewPairs(Dataset):
         self.augment.reseed(self.seed * 1_000_003 + j)
         copy = self.augment(self.read(self.data.path[j]))
         return {"a": self.preprocess(self.read(self.data.path[i])), "b": self.preprocess(copy),
-                "label": torch.tensor(float(positive)), "group_a": torch.tensor(i), "group_b": torch.tensor(j)}
+                "label": torch.tensor(float(positive)), "group_a": torch.tensor(i),
+                "group_b": torch.tensor(j)}
 
 
 class ImageListDataset(Dataset):
     """Plain images for embedding (``predict``): ``image`` and its ``index`` in ``paths``."""
+
+    batch_type = ImageBatch
 
     def __init__(self, paths: list[str], read: ImageReader, transform: ImageTransform):
         self.paths, self.read, self.transform = paths, read, transform

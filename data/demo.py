@@ -23,8 +23,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from siamkit.data.augmentations import OverlayText
 from siamkit.data.images import load_image
-from siamkit.data.transforms import OverlayText
 from siamkit.errors import ConfigError
 
 DEMO_PREFIX = "demo:"
@@ -52,7 +52,8 @@ def resolve_source(source: str) -> Path:
         return Path(source)
     name = source[len(DEMO_PREFIX):]
     if name not in _BUILDERS:
-        raise ConfigError(f"unknown demo data {source!r}; bundled sets: {', '.join(DEMO_PREFIX + n for n in _BUILDERS)}")
+        raise ConfigError(f"unknown demo data {source!r}; bundled sets: "
+                          f"{', '.join(DEMO_PREFIX + n for n in _BUILDERS)}")
     target = cache_dir() / "demo" / name
     if (target / f".complete-v{VERSION}").exists():
         return target / _ENTRY[name]

@@ -32,12 +32,13 @@ def load_image(
 
     ``draft_size`` lets JPEG decoding skip detail it would throw away: the image is
     decoded at the smallest power-of-two reduction whose shorter side stays >= draft_size.
+    A path, bytes, and a PIL image opened from a JPEG file but not yet loaded decode alike.
     """
     name = _describe(source)
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source, name)
     try:
-        image = _open(source)
+        image = _open(source, draft_size)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             _check_size(image, max_pixels, name)
@@ -63,8 +64,12 @@ def load_image(
         raise ImageLoadError(name, f"corrupt or truncated ({error})") from None
 
 
-def _open(source: ImageInput) -> Image.Image:
+def _open(source: ImageInput, draft_size: int | None) -> Image.Image:
     if isinstance(source, Image.Image):
+        if draft_size and source.format == "JPEG" and getattr(source, "tile", None) and source.filename:
+            # opened from a file and not decoded yet: open it anew so that drafting (which
+            # changes how an image decodes) leaves the caller's image as it was
+            return Image.open(source.filename)
         return source
     if isinstance(source, bytes):
         return Image.open(io.BytesIO(source))

@@ -23,7 +23,8 @@ class MPerClassBatchSampler(BatchSampler):
                  m_per_class: int = 4, drop_last: bool = True, seed: int = 0):
         if m_per_class < 2 or batch_size % m_per_class:
             raise ConfigError(
-                f"batch_size ({batch_size}) must be a multiple of m_per_class ({m_per_class}), and m_per_class >= 2"
+                f"batch_size ({batch_size}) must be a multiple of "
+                f"m_per_class ({m_per_class}), and m_per_class >= 2"
             )
         super().__init__(sampler, batch_size, drop_last)
         self.labels = np.asarray(labels)

@@ -40,7 +40,6 @@ class PairSet:
     group_a: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     group_b: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
-    kind = "pairs"
 
     def __len__(self) -> int:
         return len(self.label)
@@ -61,7 +60,6 @@ class ClassSet:
     class_names: list[str]
     split: np.ndarray
 
-    kind = "classes"
 
     def __len__(self) -> int:
         return len(self.path)
@@ -79,7 +77,6 @@ class ImageSet:
     path: np.ndarray
     split: np.ndarray
 
-    kind = "images"
 
     def __len__(self) -> int:
         return len(self.path)
@@ -131,7 +128,8 @@ def read_source(
 
 def _check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ConfigError(f"split fractions {list(fractions)} must be three non-negative numbers (train, val, test) summing to 1")
+        raise ConfigError(f"split fractions {list(fractions)} must be three "
+                          "non-negative numbers (train, val, test) summing to 1")
     return tuple(float(f) for f in fractions)  # type: ignore[return-value]
 
 
@@ -146,7 +144,8 @@ def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
         return ClassSet(folder, np.array(paths), np.array(labels, np.int64),
                         [s.name for s in subfolders], np.full(len(paths), "", dtype=object))
     if kind == "pairs":
-        raise ConfigError(f"{folder} is a folder; labelled pairs come as a table (.csv, .jsonl, .parquet) with columns a, b, label")
+        raise ConfigError(f"{folder} is a folder; labelled pairs come as a table "
+                          "(.csv, .jsonl, .parquet) with columns a, b, label")
     paths = [str(p.relative_to(folder)) for p in _list_images(folder)]
     return ImageSet(folder, np.array(paths), np.full(len(paths), "", dtype=object))
 
@@ -177,9 +176,9 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
     required = {"pairs": {"a", "b", "label"}, "classes": {"path", "label"}, "images": {"path"}}[kind]
     if missing := required - columns:
         raise SiamkitError(
-            f"{path}: missing column(s) {sorted(missing)} for {kind} data; found {sorted(columns)}. "
-            "Pairs need a, b, label (1 same, 0 different); class-labelled images need path, label; "
-            "unlabelled images need path."
+            f"{path}: missing column(s) {sorted(missing)} for {kind} data; found "
+            f"{sorted(columns)}. Pairs need a, b, label (1 same, 0 different); "
+            "class-labelled images need path, label; unlabelled images need path."
         )
     split = _split_column(table, path)
     if kind == "pairs":
@@ -213,7 +212,8 @@ def match_groups(a: np.ndarray, b: np.ndarray, label: np.ndarray) -> tuple[np.nd
     names, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
     ia, ib = inverse[: len(a)], inverse[len(a):]
     positive = label == 1
-    graph = coo_matrix((np.ones(positive.sum()), (ia[positive], ib[positive])), shape=(len(names), len(names)))
+    graph = coo_matrix((np.ones(positive.sum()), (ia[positive], ib[positive])),
+                       shape=(len(names), len(names)))
     _, component = connected_components(graph, directed=False)
     return component[ia].astype(np.int64), component[ib].astype(np.int64)
 
@@ -229,10 +229,14 @@ def _split_pairs(pairs: PairSet, fractions: tuple[float, float, float], rng: np.
     return pairs.subset(split_a == split_b)
 
 
-def _split_images(data: ClassSet | ImageSet, fractions: tuple[float, float, float], rng: np.random.Generator) -> np.ndarray:
+def _split_images(data: ClassSet | ImageSet, fractions: tuple[float, float, float],
+                  rng: np.random.Generator) -> np.ndarray:
     """Class-labelled: images split within each class; unlabelled: images split directly."""
     split = np.empty(len(data), dtype=object)
-    strata = [np.flatnonzero(data.label == c) for c in np.unique(data.label)] if isinstance(data, ClassSet) else [np.arange(len(data))]
+    if isinstance(data, ClassSet):
+        strata = [np.flatnonzero(data.label == c) for c in np.unique(data.label)]
+    else:
+        strata = [np.arange(len(data))]
     for members in strata:
         for i, s in _split_units(members, fractions, rng).items():
             split[i] = s
@@ -251,7 +255,8 @@ def _split_units(units: np.ndarray, fractions: tuple[float, float, float], rng: 
 
 def _check_no_leak(data: DataSet, location: Path) -> None:
     if isinstance(data, PairSet):
-        sides = pd.DataFrame({"image": np.concatenate([data.a, data.b]), "split": np.concatenate([data.split, data.split])})
+        sides = pd.DataFrame({"image": np.concatenate([data.a, data.b]),
+                              "split": np.concatenate([data.split, data.split])})
     else:
         sides = pd.DataFrame({"image": data.paths(), "split": data.split})
     per_image = sides.groupby("image")["split"].nunique()

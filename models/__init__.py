@@ -1,11 +1,24 @@
-"""siamkit.models: backbones, projection heads, losses and the SiameseModule."""
+"""siamkit.models: plain PyTorch, no Lightning. Backbones, heads, losses, the input
+normalisation, and ``Encoder`` with its folder format (ONNX and sentence-transformers export
+live in ``siamkit.models.onnx_export`` and ``siamkit.models.st_layout``).
 
+``Preprocess`` and ``ImageConfig`` are defined in ``siamkit.data`` (the training data
+pipeline builds on them too) and offered here, beside the encoder that owns them.
+"""
+
+from siamkit.data.image_config import ImageConfig
+from siamkit.data.preprocess import Preprocess
 from siamkit.models.backbones import Backbone, OpenClipBackbone, TimmBackbone, TorchvisionBackbone
+from siamkit.models.card import EncoderCard, EncoderFolderError
+from siamkit.models.encoder import Encoder
 from siamkit.models.heads import ProjectionHead
 from siamkit.models.losses import ContrastiveLoss, InfoNCELoss, SiameseLoss, TripletLoss
-from siamkit.models.module import SiameseModule
+from siamkit.models.normalization import InputNormalization
+from siamkit.models.spec import EncoderSpec, ModuleSpec, records_init_args
 
 __all__ = [
-    "Backbone", "ContrastiveLoss", "InfoNCELoss", "OpenClipBackbone", "ProjectionHead", "SiameseLoss",
-    "SiameseModule", "TimmBackbone", "TorchvisionBackbone", "TripletLoss",
+    "Backbone", "ContrastiveLoss", "Encoder", "EncoderCard", "EncoderFolderError", "EncoderSpec",
+    "ImageConfig", "InfoNCELoss", "InputNormalization", "ModuleSpec", "OpenClipBackbone", "Preprocess",
+    "ProjectionHead",
+    "SiameseLoss", "TimmBackbone", "TorchvisionBackbone", "TripletLoss", "records_init_args",
 ]

@@ -21,8 +21,10 @@ from typing import Optional
 import torch
 from torch import nn
 
-from siamkit.data.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig
+from siamkit.data.image_config import IMAGENET_MEAN, IMAGENET_STD, ImageConfig
 from siamkit.errors import ConfigError, WeightsNotFoundError
+from siamkit.models.spec import records_init_args
+from siamkit.models.weights import is_weights_file, load_matching, load_state_dict_file
 
 
 class Backbone(nn.Module):
@@ -43,8 +45,8 @@ class Backbone(nn.Module):
         blocks = self.blocks()
         if count is not None and not 0 <= count <= len(blocks):
             raise ConfigError(
-                f"trainable_blocks={count} is beyond {type(self).__name__}'s depth: it has {len(blocks)} layer groups "
-                f"(use 0..{len(blocks)}, or null for all)"
+                f"trainable_blocks={count} is beyond {type(self).__name__}'s depth: it has {len(blocks)} "
+                f"layer groups (use 0..{len(blocks)}, or null for all)"
             )
         self.trainable_blocks = count
         self.requires_grad_(False)
@@ -60,41 +62,6 @@ class Backbone(nn.Module):
         return [parameter for block in blocks for parameter in block.parameters()]
 
 
-def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Weights from a ``.safetensors`` or a torch file (tensors only, never arbitrary pickles)."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(path)
-    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    return state
-
-
-def load_matching(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Loads ``state`` into ``module``; a file that does not fit says which keys differ."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    reshaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or reshaped:
-        def listing(keys: list[str]) -> str:
-            return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
-
-        parts = [f"{label}: {listing(keys)}" for label, keys in
-                 (("missing", missing), ("unexpected", unexpected), ("different shape", reshaped)) if keys]
-        raise ConfigError(f"weights in {source} do not fit {type(module).__name__}: " + "; ".join(parts))
-    module.load_state_dict(state)
-
-
-def _is_file(pretrained: Optional[str]) -> bool:
-    return bool(pretrained) and (Path(pretrained).suffix in (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
-                                 or Path(pretrained).exists())
-
-
 class OpenClipBackbone(Backbone):
     """The image tower of an open_clip model.
 
@@ -106,6 +73,7 @@ class OpenClipBackbone(Backbone):
         grad_checkpointing: recompute activations in backward to save memory.
     """
 
+    @records_init_args
     def __init__(self, model_name: str, pretrained: Optional[str] = None,
                  trainable_blocks: Optional[int] = None, grad_checkpointing: bool = False):
         super().__init__()
@@ -113,11 +81,14 @@ class OpenClipBackbone(Backbone):
 
         if model_name not in open_clip.list_models():
             close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
-            raise ConfigError(f"unknown open_clip model {model_name!r}. Close matches: {', '.join(close) or 'none'}")
+            raise ConfigError(f"unknown open_clip model {model_name!r}. "
+                              f"Close matches: {', '.join(close) or 'none'}")
         config = open_clip.get_model_config(model_name)
-        tag_config = {} if _is_file(pretrained) or not pretrained else self._tag_config(model_name, pretrained)
+        tag_config = {} if is_weights_file(pretrained) or not pretrained else self._tag_config(model_name,
+                                                                                               pretrained)
         quick_gelu = config.get("quick_gelu", False) or tag_config.get("quick_gelu", False)
-        self.visual = open_clip.model._build_vision_tower(config["embed_dim"], config["vision_cfg"], quick_gelu)
+        self.visual = open_clip.model._build_vision_tower(config["embed_dim"], config["vision_cfg"],
+                                                          quick_gelu)
         if pretrained:
             self._load(model_name, pretrained, tag_config)
         size = self.visual.image_size
@@ -141,7 +112,8 @@ class OpenClipBackbone(Backbone):
         if not tag_config:
             tags = open_clip.list_pretrained_tags_by_model(model_name)
             raise ConfigError(
-                f"open_clip has no pretrained tag {tag!r} for {model_name}; its tags: {', '.join(tags) or 'none'}. "
+                f"open_clip has no pretrained tag {tag!r} for {model_name}; its tags: "
+                f"{', '.join(tags) or 'none'}. "
                 "Set `pretrained` to a tag, a local weights file, or null."
             )
         return tag_config
@@ -149,9 +121,10 @@ class OpenClipBackbone(Backbone):
     def _load(self, model_name: str, pretrained: str, tag_config: dict) -> None:
         import open_clip
 
-        if _is_file(pretrained):
+        if is_weights_file(pretrained):
             if not Path(pretrained).exists():
-                raise WeightsNotFoundError(f"weights file {pretrained} for open_clip {model_name} does not exist")
+                raise WeightsNotFoundError(f"weights file {pretrained} for "
+                                           f"open_clip {model_name} does not exist")
             path, source = Path(pretrained), pretrained
         else:
             try:
@@ -220,6 +193,7 @@ class TorchvisionBackbone(Backbone):
         small_input: a 3x3 stride-1 stem without max-pooling, for images of 32-64 px.
     """
 
+    @records_init_args
     def __init__(self, name: str = "resnet50", weights: Optional[str] = None, image_size: int = 224,
                  small_input: bool = False, trainable_blocks: Optional[int] = None):
         super().__init__()
@@ -229,14 +203,15 @@ class TorchvisionBackbone(Backbone):
             close = difflib.get_close_matches(name, _RESNETS, n=3)
             raise ConfigError(f"unknown torchvision backbone {name!r}; choose one of {', '.join(_RESNETS)}"
                               + (f" (did you mean {', '.join(close)}?)" if close else ""))
-        hub_weights = None if weights is None or _is_file(weights) else self._weights_enum(name, weights)
+        hub_weights = None if weights is None or is_weights_file(weights) else self._weights_enum(name,
+                                                                                                  weights)
         try:
             net = torchvision.models.get_model(name, weights=hub_weights)
         except Exception as error:
             raise WeightsNotFoundError(
                 f"cannot get torchvision weights {weights!r} for {name} (not in the torch hub cache "
-                f"{torch.hub.get_dir()}, and downloading failed: {type(error).__name__}). Point `weights` at a "
-                "local weights file, or set it to null to train from scratch."
+                f"{torch.hub.get_dir()}, and downloading failed: {type(error).__name__}). Point `weights` at "
+                "a local weights file, or set it to null to train from scratch."
             ) from None
         self.feature_dim = net.fc.in_features
         net.fc = nn.Identity()
@@ -249,7 +224,8 @@ class TorchvisionBackbone(Backbone):
             state = {k: v for k, v in load_state_dict_file(weights).items() if not k.startswith("fc.")}
             load_matching(net, state, weights)
         self.net = net
-        self.image_config = ImageConfig(size=image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, interpolation="bilinear")
+        self.image_config = ImageConfig(size=image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                                        interpolation="bilinear")
         self.set_trainable_blocks(trainable_blocks)
 
     @staticmethod
@@ -260,8 +236,8 @@ class TorchvisionBackbone(Backbone):
             return torchvision.models.get_model_weights(name)[weights]
         except KeyError:
             names = [w.name for w in torchvision.models.get_model_weights(name)] + ["DEFAULT"]
-            raise ConfigError(f"{name} has no torchvision weights {weights!r}; choose one of {', '.join(names)}, "
-                              "a local file, or null") from None
+            raise ConfigError(f"{name} has no torchvision weights {weights!r}; choose one of "
+                              f"{', '.join(names)}, a local file, or null") from None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, 512 or 2048) globally pooled features."""
@@ -281,6 +257,7 @@ class TimmBackbone(Backbone):
             weights file, or False.
     """
 
+    @records_init_args
     def __init__(self, name: str, pretrained: bool | str = False, trainable_blocks: Optional[int] = None,
                  grad_checkpointing: bool = False):
         super().__init__()
@@ -299,11 +276,12 @@ class TimmBackbone(Backbone):
             if not pretrained or local:
                 raise
             raise WeightsNotFoundError(
-                f"cannot get timm's pretrained weights for {name} (not in the hub cache, and downloading failed: "
-                f"{type(error).__name__}). Set `pretrained` to a local weights file, or false."
+                f"cannot get timm's pretrained weights for {name} (not in the hub cache, and downloading "
+                f"failed: {type(error).__name__}). Set `pretrained` to a local weights file, or false."
             ) from None
         data = timm.data.resolve_data_config({}, model=self.net)
-        self.image_config = ImageConfig(size=data["input_size"][-1], mean=tuple(data["mean"]), std=tuple(data["std"]),
+        self.image_config = ImageConfig(size=data["input_size"][-1], mean=tuple(data["mean"]),
+                                        std=tuple(data["std"]),
                                         interpolation=data.get("interpolation", "bicubic"))
         self.feature_dim = self.net.num_features
         if grad_checkpointing:

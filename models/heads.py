@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from siamkit.models.spec import records_init_args
+
 
 class ProjectionHead(nn.Module):
     """Linear (``hidden_dim=None``) or two-layer MLP projection, L2-normalised output.
@@ -24,7 +26,9 @@ class ProjectionHead(nn.Module):
     Shapes: (B, D) -> (B, E), every row of unit length.
     """
 
-    def __init__(self, in_dim: int, out_dim: int = 128, hidden_dim: Optional[int] = None, batch_norm: bool = False):
+    @records_init_args(exclude=("in_dim",))
+    def __init__(self, in_dim: int, out_dim: int = 128, hidden_dim: Optional[int] = None,
+                 batch_norm: bool = False):
         super().__init__()
         if hidden_dim is None:
             self.layers = nn.Linear(in_dim, out_dim)

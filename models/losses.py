@@ -1,11 +1,7 @@
 """Objectives over embedded batches.
 
-A loss receives the batch with every image tensor replaced by its (N, E) L2-normalised
-embedding, and states in ``batch_kinds`` which batch shapes it can use:
-
-- ``"pairs"``: ``a``, ``b`` (B, E), ``label`` (B,) 1 same / 0 different, ``group_a``,
-  ``group_b`` (B,) match-group ids;
-- ``"classes"``: ``image`` (B, E) and ``label`` (B,) class ids, drawn M per class.
+A loss receives a typed batch (``siamkit.data.batches``) with every image tensor replaced
+by its (N, E) L2-normalised embedding, and names in ``accepts`` the batch types it can use.
 """
 
 from __future__ import annotations
@@ -18,14 +14,16 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-Batch = dict[str, torch.Tensor]
+from siamkit.data.batches import Batch, ClassBatch, PairBatch, TwoViewBatch
+
 Distance = Literal["cosine", "euclidean"]
 
 
 class SiameseLoss(nn.Module):
-    """Base class: ``forward(batch) -> scalar loss``."""
+    """Base class: ``forward(batch) -> scalar loss``; ``accepts`` the batch types it can use
+    (exactly these types: a ``TwoViewBatch`` is not taken for a ``PairBatch``)."""
 
-    batch_kinds: frozenset[str] = frozenset()
+    accepts: tuple[type[Batch], ...] = ()
 
     def forward(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
@@ -45,7 +43,8 @@ def distance_matrix(x: torch.Tensor, distance: Distance) -> torch.Tensor:
     return torch.cdist(x, x).clamp_min(0)
 
 
-def all_pairs(embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def all_pairs(embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
+                                                                       torch.Tensor]:
     """Every unordered pair i < j of a class-labelled batch: (P, E), (P, E), (P,) 1 same class."""
     i, j = torch.triu_indices(len(labels), len(labels), offset=1, device=labels.device)
     return embeddings[i], embeddings[j], (labels[i] == labels[j]).float()
@@ -67,18 +66,18 @@ class ContrastiveLoss(SiameseLoss):
     class-labelled batch (all its i < j pairs are used) do not drown its few matches.
     """
 
-    batch_kinds = frozenset({"pairs", "classes"})
+    accepts = (PairBatch, ClassBatch)
 
     def __init__(self, margin: float = 0.5, distance: Distance = "cosine"):
         super().__init__()
         self.margin = margin
         self.distance = distance
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        if "image" in batch:
-            a, b, same = all_pairs(batch["image"], batch["label"])
+    def forward(self, batch: PairBatch | ClassBatch) -> torch.Tensor:
+        if isinstance(batch, ClassBatch):
+            a, b, same = all_pairs(batch.image, batch.label)
         else:
-            a, b, same = batch["a"], batch["b"], batch["label"].float()
+            a, b, same = batch.a, batch.b, batch.label.float()
         d = pair_distance(a, b, self.distance)
         matches = _masked_mean(0.5 * d.pow(2), same)
         non_matches = _masked_mean(0.5 * F.relu(self.margin - d).pow(2), 1.0 - same)
@@ -109,20 +108,20 @@ class InfoNCELoss(SiameseLoss):
         gather_across_devices: under DDP, use the other processes' embeddings as negatives.
     """
 
-    batch_kinds = frozenset({"pairs"})
+    accepts = (PairBatch, TwoViewBatch)
 
     def __init__(self, temperature: float = 0.07, learnable_temperature: bool = True,
                  gather_across_devices: bool = True):
         super().__init__()
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)), requires_grad=learnable_temperature)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)),
+                                        requires_grad=learnable_temperature)
         self.gather_across_devices = gather_across_devices
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    def forward(self, batch: PairBatch) -> torch.Tensor:
         """Every process computes the loss over the whole gathered batch (open_clip's default,
         ``local_loss=False``): each gets the global loss, and DDP's averaging of the gradients,
         which the gather sums across processes, yields exactly the global gradient."""
-        keys = ("a", "b", "label", "group_a", "group_b")
-        a, b, label, group_a, group_b = (batch[k] for k in keys)
+        a, b, label, group_a, group_b = batch.a, batch.b, batch.label, batch.group_a, batch.group_b
         if self.gather_across_devices:
             a, b, label, group_a, group_b = (gather_with_grad(t) for t in (a, b, label, group_a, group_b))
         scale = self.logit_scale.exp().clamp(max=100.0)
@@ -152,7 +151,7 @@ class TripletLoss(SiameseLoss):
       positive (FaceNet's), else the farthest negative.
     """
 
-    batch_kinds = frozenset({"classes"})
+    accepts = (ClassBatch,)
 
     def __init__(self, margin: float = 0.2, mining: Literal["batch_hard", "semi_hard"] = "batch_hard",
                  distance: Distance = "euclidean"):
@@ -161,8 +160,8 @@ class TripletLoss(SiameseLoss):
         self.mining = mining
         self.distance = distance
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        embeddings, labels = batch["image"], batch["label"]
+    def forward(self, batch: ClassBatch) -> torch.Tensor:
+        embeddings, labels = batch.image, batch.label
         d = distance_matrix(embeddings.float(), self.distance)
         same = labels[:, None] == labels[None, :]
         eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)

@@ -1,7 +1,7 @@
 """ONNX export of an Encoder, checked against PyTorch before it is kept.
 
 The graph takes ``images`` (B, 3, S, S) uint8, RGB, resized and centre-cropped as the
-folder's config.json says (exactly as ``Encoder.embed`` does; the mean / std normalisation
+folder's config.json says (by ``Encoder.preprocess``, as ``Encoder.embed`` does; the mean / std normalisation
 is inside the graph), and returns ``embeddings`` (B, E), L2-normalised; the batch size is
 dynamic.
 """
@@ -15,8 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from siamkit.data.images import ImageInput, load_image
-from siamkit.data.transforms import build_transform
+from siamkit.data.images import ImageInput
 from siamkit.errors import SiamkitError
 from siamkit.models.encoder import Encoder
 
@@ -38,7 +37,8 @@ def export_onnx(encoder: Encoder, folder: str | Path, images: Sequence[ImageInpu
     with warnings.catch_warnings():
         # the TorchScript exporter: torch's newer dynamo exporter needs onnxscript, not a dependency
         warnings.simplefilter("ignore")
-        torch.onnx.export(encoder, (torch.zeros(2, 3, size, size, dtype=torch.uint8),), str(path), input_names=["images"],
+        torch.onnx.export(encoder, (torch.zeros(2, 3, size, size, dtype=torch.uint8),), str(path),
+                          input_names=["images"],
                           output_names=["embeddings"], opset_version=17, dynamo=False,
                           dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}})
     difference = onnx_parity(encoder, path, images)
@@ -46,8 +46,8 @@ def export_onnx(encoder: Encoder, folder: str | Path, images: Sequence[ImageInpu
         path.unlink()
         raise ExportParityError(
             f"the ONNX export of this encoder does not match PyTorch: cosine difference {difference:.2e} > "
-            f"{MAX_COSINE_DIFFERENCE:.0e} on sample images, so {path.name} was not kept. Export without --onnx, "
-            "or report the backbone (an operator onnxruntime computes differently)."
+            f"{MAX_COSINE_DIFFERENCE:.0e} on sample images, so {path.name} was not kept. Export without "
+            "--onnx, or report the backbone (an operator onnxruntime computes differently)."
         )
     return difference
 
@@ -56,8 +56,7 @@ def onnx_parity(encoder: Encoder, path: str | Path, images: Sequence[ImageInput]
     """Largest 1 - cos(onnxruntime embedding, PyTorch embedding) over ``images``."""
     import onnxruntime
 
-    transform = build_transform(encoder.image_config)
-    batch = torch.stack([transform(load_image(image)) for image in images])
+    batch = encoder.preprocess.batch(images)
     with torch.inference_mode():
         expected = encoder(batch).numpy().astype(np.float64)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

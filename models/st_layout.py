@@ -17,13 +17,12 @@ import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import Module
 
-from siamkit.data.images import load_image
-from siamkit.data.transforms import build_transform
 from siamkit.models.encoder import Encoder
 
 
 class SiamkitImageModule(Module):
-    """Images (PIL, arrays) -> ``sentence_embedding`` (B, E), L2-normalised."""
+    """Images (paths, PIL, arrays) -> ``sentence_embedding`` (B, E), L2-normalised, through
+    ``Encoder.preprocess``: the same pixels as ``Encoder.embed``."""
 
     modalities = ["image"]
     save_in_root = True
@@ -31,10 +30,9 @@ class SiamkitImageModule(Module):
     def __init__(self, encoder: Encoder):
         super().__init__()
         self.encoder = encoder
-        self.transform = build_transform(encoder.image_config)
 
     def preprocess(self, inputs: list[Any], **kwargs: Any) -> dict[str, torch.Tensor]:
-        return {"pixel_values": torch.stack([self.transform(load_image(image)) for image in inputs])}
+        return {"pixel_values": self.encoder.preprocess.batch(inputs)}
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         features["sentence_embedding"] = self.encoder(features["pixel_values"])

@@ -20,6 +20,7 @@ import numpy as np
 
 from siamkit.errors import ConfigError
 from siamkit.scoring.base import Scorer
+from siamkit.scoring.registry import register_scorer
 
 Metric = Literal["correlation", "intersection", "chi_square", "bhattacharyya"]
 _CV_METRICS = {
@@ -33,14 +34,22 @@ _RANGES = {"rgb": (256, 256, 256), "hsv": (180, 256, 256)}
 _WHITE = 0xFFFFFFFF  # pure white as a packed RGBA code (alpha always 255)
 
 
+#: Named settings. ``seed`` is the seed article's OpenCV code exactly.
+PRESETS: dict[str, dict[str, Any]] = {
+    "seed": dict(bins=(256, 256, 256), color_space="rgb", metric="correlation", normalize="minmax",
+                 ignore_white=True),
+}
+
+
+@register_scorer("histogram", presets=PRESETS)
 @dataclass(frozen=True)
 class HistogramScorer(Scorer):
     """Colour histograms compared by a histogram metric; higher = more similar.
 
-    The defaults (RGB, 8 bins per channel, L1-normalised, chi-square) separate matches from
-    non-matches best on the bundled ``demo:photos`` pairs of the 25 settings that
-    ``scripts/choose_histogram_preset.py`` compares (ROC-AUC 0.803; the seed preset 0.746):
-    coarse bins tolerate the colour jitter and re-compression that copies go through.
+    The defaults (RGB, 8 bins per channel, L1-normalised, chi-square) are the setting that
+    separates matches from non-matches best on the bundled ``demo:photos`` pairs among those
+    ``scripts/choose_histogram_preset.py`` compares: coarse bins tolerate the colour jitter
+    and re-compression that copies go through.
 
     Args:
         bins: bins per channel.
@@ -60,7 +69,8 @@ class HistogramScorer(Scorer):
 
     def __post_init__(self) -> None:
         if self.metric not in _CV_METRICS:
-            raise ConfigError(f"histogram metric {self.metric!r} is unknown; choose one of {', '.join(_CV_METRICS)}")
+            raise ConfigError(f"histogram metric {self.metric!r} is unknown; "
+                              f"choose one of {', '.join(_CV_METRICS)}")
         if self.color_space not in _RANGES:
             raise ConfigError(f"histogram color_space {self.color_space!r} is unknown; choose rgb or hsv")
         if self.normalize not in ("l1", "minmax"):
@@ -83,7 +93,8 @@ class HistogramScorer(Scorer):
         if self.ignore_white and self.color_space == "rgb":
             hist[-1, -1, -1] = 0
         norm = cv2.NORM_L1 if self.normalize == "l1" else cv2.NORM_MINMAX
-        return cv2.normalize(hist, None, alpha=1 if norm == cv2.NORM_L1 else 0, beta=1, norm_type=norm).ravel()
+        return cv2.normalize(hist, None, alpha=1 if norm == cv2.NORM_L1 else 0, beta=1,
+                             norm_type=norm).ravel()
 
     def compare(self, a: Any, b: Any) -> float:
         if self._sparse:
@@ -138,10 +149,3 @@ def _sparse_correlation(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, n
     numerator = s12 - s1 * s2 / total
     denominator = (values_a @ values_a - s1 * s1 / total) * (values_b @ values_b - s2 * s2 / total)
     return float(numerator / np.sqrt(denominator)) if abs(denominator) > np.finfo(np.float64).eps else 1.0
-
-
-#: Named settings. ``seed`` is the seed article's OpenCV code exactly.
-PRESETS: dict[str, dict[str, Any]] = {
-    "seed": dict(bins=(256, 256, 256), color_space="rgb", metric="correlation", normalize="minmax",
-                 ignore_white=True),
-}

@@ -16,11 +16,17 @@ import numpy as np
 
 from siamkit.errors import ConfigError
 from siamkit.scoring.base import Scorer
+from siamkit.scoring.registry import register_scorer
 
 _MIN_HOMOGRAPHY_MATCHES = 4
 _MIN_SIDE = 2  # pixels; no keypoint fits in a thinner image
 
 
+PRESETS: dict[str, dict[str, Any]] = {"ransac": dict(ransac=True)}
+
+
+@register_scorer("orb", presets=PRESETS, detector="orb")
+@register_scorer("sift", presets=PRESETS, detector="sift")
 @dataclass(frozen=True)
 class KeypointScorer(Scorer):
     """Share of keypoints that find a match: matches / min(keypoints of A, keypoints of B),
@@ -75,7 +81,8 @@ class KeypointScorer(Scorer):
             (points_a, desc_a), (points_b, desc_b) = (points_b, desc_b), (points_a, desc_a)
         norm = cv2.NORM_L2 if self.detector == "sift" else cv2.NORM_HAMMING
         matches = cv2.BFMatcher(norm).knnMatch(desc_a, desc_b, k=2)
-        good = [m for m, n in (pair for pair in matches if len(pair) == 2) if m.distance < self.ratio * n.distance]
+        good = [m for m,
+                n in (pair for pair in matches if len(pair) == 2) if m.distance < self.ratio * n.distance]
         count = len(good)
         if self.ransac:
             count = self._inliers(points_a, points_b, good)
@@ -88,6 +95,3 @@ class KeypointScorer(Scorer):
         target = points_b[[m.trainIdx for m in good]]
         homography, mask = cv2.findHomography(source, target, cv2.RANSAC, self.ransac_threshold)
         return 0 if homography is None else int(mask.sum())
-
-
-PRESETS: dict[str, dict[str, Any]] = {"ransac": dict(ransac=True)}

@@ -16,8 +16,10 @@ from PIL import Image
 
 from siamkit.errors import ConfigError
 from siamkit.scoring.base import Scorer
+from siamkit.scoring.registry import register_scorer
 
 
+@register_scorer("phash")
 @dataclass(frozen=True)
 class PHashScorer(Scorer):
     """1 - Hamming distance / bits, in 0..1.

@@ -1,9 +1,9 @@
 """``get_scorer``: any scoring method from a name, a name:preset, or an encoder's location.
 
-Classical methods register below as (module, class, fixed options); their modules are
-imported on demand, so scoring with them never imports torch. Anything else is an embedding
-model: an exported encoder folder, a ``train fit`` checkpoint (``.ckpt``), or
-``open_clip:MODEL[:TAG]``.
+Classical methods register themselves where they are defined (``@register_scorer``); their
+modules are imported on the first look-up, and none of them imports torch. Anything else is
+an embedding model: an exported encoder folder, a run folder, a ``train fit`` checkpoint
+(``.ckpt``), or ``open_clip:MODEL[:TAG]``, loaded only when asked for.
 """
 
 from __future__ import annotations
@@ -11,21 +11,40 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from siamkit.errors import ConfigError
 from siamkit.scoring.base import Scorer
 
-#: name -> (module, class, fixed options). New classical methods register here.
-METHODS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "histogram": ("siamkit.scoring.histogram", "HistogramScorer", {}),
-    "ssim": ("siamkit.scoring.ssim", "SSIMScorer", {}),
-    "sift": ("siamkit.scoring.keypoints", "KeypointScorer", {"detector": "sift"}),
-    "orb": ("siamkit.scoring.keypoints", "KeypointScorer", {"detector": "orb"}),
-    "phash": ("siamkit.scoring.phash", "PHashScorer", {}),
-}
+#: modules whose scorers register themselves on import
+CLASSICAL_MODULES = ("siamkit.scoring.histogram", "siamkit.scoring.ssim", "siamkit.scoring.keypoints",
+                     "siamkit.scoring.phash")
+#: what `train score` and `train evaluate` run when no method is named: every classical method
+DEFAULT_METHODS = ("histogram", "ssim", "sift", "orb", "phash")
 OPEN_CLIP_PREFIX = "open_clip:"
+
+
+@dataclass(frozen=True)
+class Registration:
+    cls: type[Scorer]
+    fixed: dict[str, Any]  # options this name always sets (the detector of sift / orb)
+    presets: dict[str, dict[str, Any]]
+
+
+_REGISTRY: dict[str, Registration] = {}
+
+
+def register_scorer(name: str, presets: dict[str, dict[str, Any]] | None = None,
+                    **fixed: Any) -> Callable[[type[Scorer]], type[Scorer]]:
+    """Class decorator: ``get_scorer(name)`` and ``get_scorer(f"{name}:{preset}")`` build it."""
+
+    def decorate(cls: type[Scorer]) -> type[Scorer]:
+        _REGISTRY[name] = Registration(cls, fixed, presets or {})
+        return cls
+
+    return decorate
 
 
 def get_scorer(method: str, **options: Any) -> Scorer:
@@ -34,11 +53,11 @@ def get_scorer(method: str, **options: Any) -> Scorer:
     - a classical method, optionally with a preset: ``histogram``, ``histogram:seed``,
       ``ssim:seed``, ``sift``, ``sift:ransac``, ``orb``, ``phash``; ``options`` override
       its settings (``get_scorer("histogram", bins=(16, 16, 16))``);
-    - an encoder folder from ``train export`` or a ``.ckpt`` from ``train fit``;
+    - an encoder folder from ``train export``, a run folder, or a ``.ckpt`` from ``train fit``;
     - ``open_clip:MODEL[:TAG]``, e.g. ``open_clip:ViT-B-16-plus-240:laion400m_e32``.
     """
     name, _, preset = method.partition(":")
-    if name in METHODS:
+    if name in _registry():
         return _classical(name, preset or None, options)
     if method.startswith(OPEN_CLIP_PREFIX) or _names_a_location(method):
         return _embedding(method, options)
@@ -48,29 +67,34 @@ def get_scorer(method: str, **options: Any) -> Scorer:
     )
 
 
+def is_classical(method: str) -> bool:
+    return method.partition(":")[0] in _registry()
+
+
 def available() -> list[str]:
     """Every classical method and preset, as ``get_scorer`` accepts them."""
-    names = []
-    for name, (module, _, _) in METHODS.items():
-        names.append(name)
-        names += [f"{name}:{preset}" for preset in getattr(importlib.import_module(module), "PRESETS", {})]
-    return names
+    return [entry for name, registration in _registry().items()
+            for entry in (name, *(f"{name}:{preset}" for preset in registration.presets))]
+
+
+def _registry() -> dict[str, Registration]:
+    for module in CLASSICAL_MODULES:
+        importlib.import_module(module)  # registers its scorers, once
+    return _REGISTRY
 
 
 def _classical(name: str, preset: str | None, options: dict[str, Any]) -> Scorer:
-    module_name, class_name, fixed = METHODS[name]
-    module = importlib.import_module(module_name)
-    presets = getattr(module, "PRESETS", {})
-    if preset is not None and preset not in presets:
-        raise ConfigError(f"{name} has no preset {preset!r}; its presets: {', '.join(presets) or 'none'}")
-    cls = getattr(module, class_name)
-    settings = {**(presets[preset] if preset else {}), **options, **fixed}
+    registration = _registry()[name]
+    if preset is not None and preset not in registration.presets:
+        raise ConfigError(f"{name} has no preset {preset!r}; its presets: "
+                          f"{', '.join(registration.presets) or 'none'}")
+    settings = {**(registration.presets[preset] if preset else {}), **options, **registration.fixed}
     settings.setdefault("name", f"{name}:{preset}" if preset else name)
-    fields = {f.name for f in dataclasses.fields(cls)}
+    fields = {f.name for f in dataclasses.fields(registration.cls)}
     if unknown := sorted(set(settings) - fields):
         raise ConfigError(f"{name} has no option(s) {', '.join(unknown)}; its options: "
-                          f"{', '.join(sorted(fields - {'name', 'detector'}))}")
-    return cls(**settings)
+                          f"{', '.join(sorted(fields - {'name'} - set(registration.fixed)))}")
+    return registration.cls(**settings)
 
 
 def _embedding(method: str, options: dict[str, Any]) -> Scorer:
@@ -80,7 +104,8 @@ def _embedding(method: str, options: dict[str, Any]) -> Scorer:
     device = options.pop("device", "cpu")
     if method.startswith(OPEN_CLIP_PREFIX):
         model_name, _, tag = method[len(OPEN_CLIP_PREFIX):].partition(":")
-        encoder = Encoder.from_open_clip(model_name, options.pop("pretrained", None) or tag or None).to(device)
+        encoder = Encoder.from_open_clip(model_name,
+                                         options.pop("pretrained", None) or tag or None).to(device)
     else:
         encoder = Encoder.load(method, device=device)
     options.setdefault("name", method)
@@ -94,5 +119,5 @@ def _names_a_location(method: str) -> bool:
 
 
 def _did_you_mean(name: str) -> str:
-    close = difflib.get_close_matches(name, list(METHODS), n=2)
+    close = difflib.get_close_matches(name, list(_registry()), n=2)
     return f" (did you mean {' or '.join(close)}?)" if close else ""

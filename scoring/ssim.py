@@ -3,7 +3,7 @@
 The ``seed`` preset is the seed article's code: the second image resized to the first
 (``cv2.INTER_AREA``), grayscale, scikit-image's ``structural_similarity`` defaults (7x7
 uniform window, sample covariance, K1 0.01, K2 0.03, data range 255, the mean over the
-image less a 3-pixel border). It computes the same value (to ~1e-7) about 3-4x faster:
+image less a 3-pixel border). It computes the same value, faster (docs/benchmarks.md):
 OpenCV box filters instead of SciPy's, float32 on grey values centred at 0 (which keeps
 the variance terms exact enough), and in-place arithmetic on the cropped region only.
 
@@ -21,11 +21,16 @@ import numpy as np
 
 from siamkit.errors import ConfigError
 from siamkit.scoring.base import Scorer
+from siamkit.scoring.registry import register_scorer
 
 _F = np.float32
 _K1, _K2, _RANGE = 0.01, 0.03, 255.0
 
 
+PRESETS: dict[str, dict[str, Any]] = {"seed": dict(size=None, win_size=7)}
+
+
+@register_scorer("ssim", presets=PRESETS)
 @dataclass(frozen=True)
 class SSIMScorer(Scorer):
     """Mean SSIM in -1..1 (1 = identical).
@@ -33,9 +38,9 @@ class SSIMScorer(Scorer):
     Args:
         size: resize both images to size x size; None resizes the second image to the first
             (the article's way, not symmetric, nothing reusable between pairs). The default,
-            64, separates matches best on ``demo:photos`` of 64 / 128 / 256 / the article's
-            way (ROC-AUC 0.72 / 0.68 / 0.67 / 0.68) and is the cheapest: SSIM's 7-pixel
-            windows on a thumbnail see structure, not JPEG noise.
+            64, is the size that separated matches best on ``demo:photos`` among 64, 128,
+            256 and the article's way, and the cheapest: SSIM's 7-pixel windows on a
+            thumbnail see structure, not JPEG noise.
         win_size: odd side of the uniform window. Images smaller than the window are
             enlarged (nearest neighbour) to the window's size, so tiny images get a score.
     """
@@ -54,7 +59,8 @@ class SSIMScorer(Scorer):
     def features(self, image: np.ndarray) -> Any:
         if self.size is None:  # the article resizes in colour, then converts: keep the colour image
             return image
-        gray = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (self.size, self.size), interpolation=cv2.INTER_AREA)
+        gray = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (self.size, self.size),
+                          interpolation=cv2.INTER_AREA)
         return _window_stats(gray, self.win_size)
 
     def compare(self, a: Any, b: Any) -> float:
@@ -119,6 +125,3 @@ def _ssim(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...], win: int) -> flo
     ux *= uxx
     t /= ux
     return float(np.clip(t.mean(dtype=np.float64), -1.0, 1.0))  # float32 rounding can overshoot 1 by ~1e-7
-
-
-PRESETS: dict[str, dict[str, Any]] = {"seed": dict(size=None, win_size=7)}

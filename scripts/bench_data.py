@@ -33,8 +33,9 @@ from torch.utils.data import DataLoader, Dataset
 from siamkit.data.datamodule import _init_worker
 from siamkit.data.datasets import ClassImageDataset, ImageReader
 from siamkit.data.demo import resolve_source
+from siamkit.data.image_config import ImageConfig
 from siamkit.data.sources import read_source
-from siamkit.data.transforms import COPY_DETECTION_AUGMENT, ImageConfig, build_transform
+from siamkit.data.transforms import COPY_DETECTION_AUGMENT, build_transform
 
 
 def make_jpegs(folder: Path, count: int) -> list[str]:
@@ -42,7 +43,8 @@ def make_jpegs(folder: Path, count: int) -> list[str]:
     sources = sorted(set(photos.a))
     names = []
     for i in range(count):
-        image = Image.open(photos.root / sources[i % len(sources)]).convert("RGB").resize((512, 512), Image.BICUBIC)
+        image = Image.open(photos.root / sources[i % len(sources)]).convert("RGB").resize((512, 512),
+                                                                                          Image.BICUBIC)
         names.append(f"{i:04d}.jpg")
         image.rotate(i % 360).save(folder / names[-1], quality=90)
     return names
@@ -70,7 +72,8 @@ def images_per_second(dataset: Dataset, workers: int, batch_size: int = 32) -> f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=768)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
@@ -92,20 +95,24 @@ def main() -> None:
             "decode only, whole": DecodeOnly(names, read),
             "validation decode": DecodeOnly(names, ImageReader(folder, size=config.size), config.size),
         }
-        images_per_second(loaders["full pipeline"], args.workers)  # warm the page cache and the worker start-up path
+        images_per_second(loaders["full pipeline"],
+                          args.workers)  # warm the page cache and the worker start-up path
         rates = {name: [] for name in loaders}
         for _ in range(args.rounds):
             for name, dataset in loaders.items():
                 rates[name].append(images_per_second(dataset, args.workers))
     for name, values in rates.items():
         rate = np.median(values)
-        print(f"{name:>19}: {rate:7.1f} images/s ({rate / max(1, args.workers):6.1f} per worker), median of {args.rounds}")
+        print(f"{name:>19}: {rate:7.1f} images/s ({rate / max(1, args.workers):6.1f} "
+              f"per worker), median of {args.rounds}")
     full = np.array(rates["full pipeline"])
     ratio, whole = (full / np.array(rates[name]) for name in ("decode only", "decode only, whole"))
     print(f"full pipeline / decode only, round by round: {' '.join(f'{r:.2f}' for r in ratio)}")
-    print(f"DataLoader 512px JPEG -> 224px, {args.workers} workers: {np.median(full) / max(1, args.workers):.1f} images/s "
-          f"per core = {np.median(ratio):.2f} x decode-only moving the same bytes (median of {args.rounds} rounds, "
-          f"range {ratio.min():.2f}-{ratio.max():.2f}; {np.median(whole):.2f} x decode-only handing over whole images)")
+    print(f"DataLoader 512px JPEG -> 224px, {args.workers} workers: "
+          f"{np.median(full) / max(1, args.workers):.1f} images/s per core = "
+          f"{np.median(ratio):.2f} x decode-only moving the same bytes (median of "
+          f"{args.rounds} rounds, range {ratio.min():.2f}-{ratio.max():.2f}; "
+          f"{np.median(whole):.2f} x decode-only handing over whole images)")
 
 
 if __name__ == "__main__":

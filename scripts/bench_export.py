@@ -41,7 +41,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=5)
     args = parser.parse_args()
     spec = {"backbone": {"class_path": "siamkit.models.TorchvisionBackbone",
-                         "init_args": {"name": args.backbone, "weights": None, "image_size": args.image_size}},
+                         "init_args": {"name": args.backbone, "weights": None,
+                                       "image_size": args.image_size}},
             "head": {"class_path": "siamkit.models.ProjectionHead", "init_args": {"out_dim": 256}}}
     encoder = Encoder.from_spec(spec).eval()
     folder = tempfile.mkdtemp(prefix="siamkit-bench-export-")
@@ -58,8 +59,8 @@ def main() -> None:
     torch_rate = rate(eager, batch, args.batches)
     onnx_rate = rate(lambda images: session.run(["embeddings"], {"images": images}), batch, args.batches)
     print(f"torch threads {torch.get_num_threads()}, parity (1 - cos) {difference:.1e}")
-    print(f"{args.backbone} {args.image_size}px batch {args.batch_size}: PyTorch eager {torch_rate:.1f} images/s, "
-          f"onnxruntime {onnx_rate:.1f} images/s = {onnx_rate / torch_rate:.2f}x")
+    print(f"{args.backbone} {args.image_size}px batch {args.batch_size}: PyTorch eager {torch_rate:.1f} "
+          f"images/s, onnxruntime {onnx_rate:.1f} images/s = {onnx_rate / torch_rate:.2f}x")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ def article_ssim(image1: np.ndarray, image2: np.ndarray) -> float:
     return structural_similarity(gray1, gray2, full=True)[0]
 
 
-def per_pair(score: Callable[[np.ndarray, np.ndarray], float], pairs: list, repeats: int) -> tuple[float, list[float]]:
+def per_pair(score: Callable[[np.ndarray, np.ndarray], float], pairs: list, repeats: int) -> tuple[float,
+                                                                                                   list[float]]:
     """Best-of-``repeats`` seconds per pair, and the values."""
     values, best = [], float("inf")
     for _ in range(repeats):
@@ -63,7 +64,8 @@ def per_pair(score: Callable[[np.ndarray, np.ndarray], float], pairs: list, repe
     return best, values
 
 
-def compare_to_reference(ours: str, reference: Callable, images: str, pairs: list, repeats: int) -> dict[str, float]:
+def compare_to_reference(ours: str, reference: Callable, images: str, pairs: list, repeats: int) -> dict[str,
+                                                                                                         float]:
     bgr_pairs = [(np.ascontiguousarray(a[..., ::-1]), np.ascontiguousarray(b[..., ::-1])) for a, b in pairs]
     reference_time, expected = per_pair(reference, bgr_pairs, repeats)
     our_time, values = per_pair(get_scorer(ours).score, pairs, repeats)
@@ -97,8 +99,8 @@ def matrix_vs_scratch(images: list[str], scratch_pairs: int) -> dict[str, float]
                tiny_encoder_folder()]
     all_pairs = list(itertools.combinations(images, 2))
     sample = random.Random(0).sample(all_pairs, min(scratch_pairs, len(all_pairs)))
-    print(f"\nscore_matrix over {len(images)} demo:photos images ({len(all_pairs)} pairs) vs one pair at a time "
-          f"from scratch ({len(sample)} sampled pairs); decoding included")
+    print(f"\nscore_matrix over {len(images)} demo:photos images ({len(all_pairs)} pairs) vs one pair at a "
+          f"time from scratch ({len(sample)} sampled pairs); decoding included")
     print(f"{'method':<16} {'matrix pairs/s':>15} {'scratch pairs/s':>16} {'ratio':>7}")
     ratios = {}
     for method in methods:
@@ -129,25 +131,29 @@ def main() -> None:
     patches = [load_image(f) for f in files[:: max(1, len(files) // 40)]]
     photos = [sample_photograph(name) for names in PHOTOS.values() for name in names]
     print(f"per pair from scratch vs the article's code, best of {args.repeats}; decoding excluded")
-    print(f"{'ours':<15} {'images':<28} {'pairs':>5}  {'max diff':>8}  {'article ms':>11}  {'ours ms':>8}  {'ratio':>7}")
+    print(f"{'ours':<15} {'images':<28} {'pairs':>5}  {'max diff':>8} "
+          f" {'article ms':>11}  {'ours ms':>8}  {'ratio':>7}")
     figures = {}
     for method, reference in (("histogram:seed", article_histogram), ("ssim:seed", article_ssim)):
         for label, images in (("demo:photos (128 px)", patches), ("full-size photos (0.07-2 MP)", photos)):
-            figures[method, label] = compare_to_reference(method, reference, label, list(zip(images, images[1:])),
+            figures[method, label] = compare_to_reference(method, reference, label,
+                                                          list(zip(images, images[1:])),
                                                           args.repeats)
 
     for label, images in (("demo:photos (128 px)", patches), ("full-size photos (0.07-2 MP)", photos)):
         sort_time, _ = per_pair(sort_colours_only, list(zip(images, images[1:])), args.repeats)
         reference_time = figures["histogram:seed", label]["reference_time"]
-        print(f"histogram:seed on {label}: sorting both images' colours alone takes {sort_time * 1e3:.2f} ms per pair, "
-              f"so no exact method that sorts them can be more than {reference_time / sort_time:.1f}x faster")
+        print(f"histogram:seed on {label}: sorting both images' colours alone takes {sort_time * 1e3:.2f} ms "
+              "per pair, so no exact method that sorts them can be more than "
+              f"{reference_time / sort_time:.1f}x faster")
 
     ratios = matrix_vs_scratch(files[:: max(1, len(files) // args.matrix_images)][: args.matrix_images],
                                args.scratch_pairs)
     reusable = {k: v for k, v in ratios.items() if k != "ssim:seed"}
     summary = "; ".join(f"{method} {figures[method, label]['ratio']:.1f}x on {label}"
                         for method, label in figures)
-    print(f"\n{summary}; max diff histogram {max(f['difference'] for (m, _), f in figures.items() if m.startswith('h')):.0e}, "
+    print(f"\n{summary}; max diff histogram "
+          f"{max(f['difference'] for (m, _), f in figures.items() if m.startswith('h')):.0e}, "
           f"ssim {max(f['difference'] for (m, _), f in figures.items() if m.startswith('s')):.0e}; "
           f"score_matrix vs from scratch: sift {ratios['sift']:.1f}x, lowest of the reusable methods "
           f"{min(reusable.values()):.1f}x ({min(reusable, key=reusable.get)})")

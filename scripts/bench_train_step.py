@@ -20,7 +20,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from siamkit.models import ContrastiveLoss, OpenClipBackbone, SiameseModule, TorchvisionBackbone
+from siamkit.data.batches import ClassBatch
+from siamkit.models import ContrastiveLoss, OpenClipBackbone, TorchvisionBackbone
+from siamkit.train.module import SiameseModule
 
 
 def build_module(backbone: str, image_size: int) -> SiameseModule:
@@ -35,8 +37,8 @@ def batches(count: int, batch_size: int, image_size: int) -> DataLoader:
     images = torch.randint(0, 256, (count * batch_size, 3, image_size, image_size), dtype=torch.uint8)
     labels = torch.arange(count * batch_size) % (batch_size // 4)
     return DataLoader(TensorDataset(images, labels), batch_size=batch_size,
-                      collate_fn=lambda items: {"image": torch.stack([i for i, _ in items]),
-                                                "label": torch.stack([l for _, l in items])})
+                      collate_fn=lambda items: ClassBatch(torch.stack([image for image, _ in items]),
+                                                          torch.stack([label for _, label in items])))
 
 
 class StepTimer(pl.Callback):
@@ -91,7 +93,8 @@ def hand_loop_steps_per_second(module: SiameseModule, loader: DataLoader, args) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbone", default="resnet18", help="torchvision name, or open_clip:NAME")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -112,9 +115,10 @@ def main() -> None:
         print(f"round {round_ + 1}: hand loop {hand[-1]:.2f} steps/s, Lightning {lightning[-1]:.2f} steps/s")
     best_hand, best_lightning = max(hand), max(lightning)
     images = best_lightning * args.batch_size
-    print(f"{args.backbone} {args.image_size}px batch {args.batch_size} {args.precision} on {args.accelerator}: "
-          f"hand loop {best_hand:.2f} steps/s")
-    print(f"Lightning {best_lightning:.2f} steps/s ({images:.0f} images/s) = {best_lightning / best_hand:.3f} x hand loop")
+    print(f"{args.backbone} {args.image_size}px batch {args.batch_size} {args.precision} on "
+          f"{args.accelerator}: hand loop {best_hand:.2f} steps/s")
+    print(f"Lightning {best_lightning:.2f} steps/s ({images:.0f} images/s) = "
+          f"{best_lightning / best_hand:.3f} x hand loop")
 
 
 if __name__ == "__main__":

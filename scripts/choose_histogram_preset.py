@@ -20,9 +20,11 @@ def main() -> None:
     table = resolve_source("demo:photos")
     pairs = pd.read_csv(table)
     images = [(str(table.parent / a), str(table.parent / b)) for a, b in zip(pairs.a, pairs.b)]
-    settings = [dict(color_space=space, bins=(bins,) * 3, metric=metric) for space, bins, metric in itertools.product(
+    settings = [dict(color_space=space, bins=(bins,) * 3, metric=metric) for space, bins,
+                metric in itertools.product(
         ("rgb", "hsv"), (8, 16, 32), ("correlation", "intersection", "chi_square", "bhattacharyya"))]
-    rows = [(str(s), roc_auc_score(pairs.label, get_scorer("histogram", **s).score_pairs(images))) for s in settings]
+    rows = [(str(s),
+             roc_auc_score(pairs.label, get_scorer("histogram", **s).score_pairs(images))) for s in settings]
     rows.append(("seed preset", roc_auc_score(pairs.label, get_scorer("histogram:seed").score_pairs(images))))
     ranked = pd.DataFrame(rows, columns=["setting", "roc_auc"]).sort_values("roc_auc", ascending=False)
     print(f"demo:photos, {len(pairs)} pairs ({int(pairs.label.sum())} matches)")

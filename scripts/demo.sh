@@ -11,7 +11,7 @@ for demo in digits photos; do
   .venv/bin/train fit --config "demo_$demo.yaml" --trainer.default_root_dir "$run" --trainer.enable_progress_bar false
   .venv/bin/train export --ckpt "$run/checkpoints/last.ckpt" --out "$run/encoder" --onnx
   .venv/bin/train evaluate --data "demo:$demo" --methods "histogram,ssim,sift,phash,$run/encoder" \
-    --out "reports/demo_$demo"
+    --out "reports/demo_$demo" --calibrate
 done
 echo
 echo "demo done. Reports: reports/demo_digits/report.html, reports/demo_photos/report.html"

@@ -1,15 +1,21 @@
-"""Shared fixtures: small image folders and tables made on the fly, and a private demo cache."""
+"""Shared fixtures: small image folders and tables made on the fly, real photographs cut small,
+an encoder built in Python, a tiny trained checkpoint, and a private demo cache."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from skimage import data
+
+from siamkit.models import ProjectionHead, TorchvisionBackbone
+from siamkit.models.encoder import Encoder
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -83,9 +89,50 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
     run = tmp_path_factory.mktemp("tiny_run")
     run_trainer_command("fit", [
-        "--config", "demo_digits.yaml", "--model.backbone.init_args.image_size", "16", "--data.batch_size", "16",
-        "--data.num_workers", "0", "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary",
-        "false", "--trainer.logger", "false", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3",
-        "--trainer.limit_val_batches", "2", "--trainer.default_root_dir", str(run),
+        "--config", "demo_digits.yaml", "--model.backbone.init_args.image_size", "16",
+        "--data.batch_size", "16", "--data.num_workers", "0", "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_model_summary", "false", "--trainer.logger", "false", "--trainer.max_epochs", "1",
+        "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
+        "--trainer.default_root_dir", str(run),
     ])
     return run / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture
+def python_encoder(tmp_path: Path) -> Path:
+    """An encoder built in Python: its architecture is recorded all the same."""
+    torch.manual_seed(0)
+    encoder = Encoder(TorchvisionBackbone("resnet18", image_size=32, small_input=True),
+                      ProjectionHead(512, 16))
+    encoder.card.metrics = {"val/roc_auc": 0.9}
+    return encoder.save(tmp_path / "encoder")
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, np.ndarray]:
+    return {
+        "astronaut": data.astronaut()[:160, 100:300],
+        "coffee": data.coffee()[100:260, 200:420],
+        "chelsea": data.chelsea()[50:200, 100:260],
+        "rocket": data.rocket()[250:427, :200],
+    }
+
+
+@pytest.fixture(scope="session")
+def encoder_folder(tiny_checkpoint, tmp_path_factory) -> Path:
+    """The tiny checkpoint, exported."""
+    folder = tmp_path_factory.mktemp("encoder") / "encoder"
+    Encoder.from_checkpoint(tiny_checkpoint).save(folder)
+    return folder
+
+
+@pytest.fixture
+def photo_folder(tmp_path) -> Path:
+    """Six photographs and an exact copy of the first; one sub-folder."""
+    folder = tmp_path / "photos"
+    (folder / "more").mkdir(parents=True)
+    for i, image in enumerate([data.astronaut(), data.coffee(), data.chelsea(), data.rocket(),
+                               data.camera()]):
+        Image.fromarray(image).resize((64, 64)).save(folder / f"p{i}.png")
+    shutil.copy(folder / "p0.png", folder / "more" / "p0_copy.png")
+    return folder

@@ -88,7 +88,7 @@ class TrainingSpeed(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         now = time.perf_counter()
-        images, seconds = images_in_batch(batch), now - self._tick
+        images, seconds = batch.image_count, now - self._tick
         self._tick = now
         self.images += images
         self.seconds += seconds
@@ -97,7 +97,8 @@ class TrainingSpeed(pl.Callback):
         # waits for the GPU to finish the step.
         window_seconds = sum(s for _, s in self._window)
         if window_seconds > 0:
-            pl_module.log("train/images_per_sec", torch.tensor(sum(i for i, _ in self._window) / window_seconds))
+            pl_module.log("train/images_per_sec",
+                          torch.tensor(sum(i for i, _ in self._window) / window_seconds))
         if pl_module.device.type == "cuda":
             pl_module.log("train/peak_gpu_memory_gib", torch.tensor(peak_gpu_memory_gib(pl_module.device)))
 
@@ -106,13 +107,8 @@ class TrainingSpeed(pl.Callback):
             return
         memory = (f", peak GPU memory {peak_gpu_memory_gib(pl_module.device):.1f} GiB"
                   if pl_module.device.type == "cuda" else "")
-        rank_zero_info(f"trained {trainer.global_step} steps: {self.images / self.seconds:.0f} images/s "
-                       f"(validation left out){memory}")
-
-
-def images_in_batch(batch: dict[str, torch.Tensor]) -> int:
-    """Images the backbone sees: one per row of ``image``, two per pair (``a`` and ``b``)."""
-    return sum(len(batch[key]) for key in ("image", "a", "b") if key in batch)
+        rank_zero_info(f"trained {trainer.global_step} steps: {self.images / self.seconds:.0f} "
+                       f"images/s (validation left out){memory}")
 
 
 def peak_gpu_memory_gib(device: torch.device) -> float:
@@ -128,29 +124,33 @@ class EmbeddingWriter(BasePredictionWriter):
         super().__init__(write_interval="epoch")
         self.dirpath = Path(dirpath)
 
-    def write_on_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, predictions: Sequence[Any],
+    def write_on_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           predictions: Sequence[Any],
                            batch_indices: Optional[Sequence[Any]]) -> None:
         from siamkit.models.encoder import fingerprint
-        from siamkit.scoring.index import write_index
+        from siamkit.retrieval.index import write_index
 
         self.dirpath.mkdir(parents=True, exist_ok=True)
         rank = trainer.global_rank
-        embeddings = torch.cat([p["embedding"] for p in predictions]).float().cpu().numpy()
-        indices = torch.cat([p["index"] for p in predictions]).cpu().numpy()
+        embeddings = torch.cat([p.image for p in predictions]).float().cpu().numpy()
+        indices = torch.cat([p.index for p in predictions]).cpu().numpy()
         np.save(self.dirpath / f".embeddings-rank{rank}.npy", embeddings)
         np.save(self.dirpath / f".indices-rank{rank}.npy", indices)
         trainer.strategy.barrier()
         if rank == 0:
-            shares = [(np.load(self.dirpath / f".embeddings-rank{r}.npy"), np.load(self.dirpath / f".indices-rank{r}.npy"))
+            shares = [(np.load(self.dirpath / f".embeddings-rank{r}.npy"),
+                       np.load(self.dirpath / f".indices-rank{r}.npy"))
                       for r in range(trainer.world_size)]
             everything = np.concatenate([e for e, _ in shares])
             order = np.concatenate([i for _, i in shares])
-            first = np.unique(order, return_index=True)[1]  # DistributedSampler repeats a few to even out shares
+            first = np.unique(order,
+                              return_index=True)[1]  # DistributedSampler repeats a few to even out shares
             paths = trainer.datamodule.predict_paths()
             root = trainer.datamodule.data.root
             files = [str(root / paths[i]) for i in order[first]]
             write_index(self.dirpath, [(everything[first], files)],
-                        {"encoder": str(Path(trainer.ckpt_path).resolve()) if trainer.ckpt_path else None, "fingerprint": fingerprint(_encoder_of(pl_module)),
+                        {"encoder": str(Path(trainer.ckpt_path).resolve()) if trainer.ckpt_path else None,
+                         "fingerprint": fingerprint(_encoder_of(pl_module)),
                          "dim": everything.shape[1], "skipped": [str(e) for e in trainer.datamodule.skipped]})
             for r in range(trainer.world_size):
                 (self.dirpath / f".embeddings-rank{r}.npy").unlink()

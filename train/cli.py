@@ -22,9 +22,12 @@ TRAINER_COMMANDS = {
 TOOL_COMMANDS: dict[str, tuple[str, str]] = {
     "embed": ("siamkit.train.embed", "embed every image of a folder into an index (resumable)"),
     "search": ("siamkit.train.search", "nearest neighbours of query images in an index"),
-    "duplicates": ("siamkit.train.duplicates", "group the near-duplicates of a folder (optional SIFT re-check)"),
-    "evaluate": ("siamkit.train.evaluate", "score learned models and classical baselines on the same pairs, with a report"),
-    "export": ("siamkit.train.export", "write a checkpoint's encoder to a folder (safetensors, ONNX, sentence-transformers)"),
+    "duplicates": ("siamkit.train.duplicates",
+                   "group the near-duplicates of a folder (optional SIFT re-check)"),
+    "evaluate": ("siamkit.train.evaluate",
+                 "score learned models and classical baselines on the same pairs, with a report"),
+    "export": ("siamkit.train.export",
+               "write a checkpoint's encoder to a folder (safetensors, ONNX, sentence-transformers)"),
     "score": ("siamkit.train.score", "how similar two images are, by each method"),
 }
 

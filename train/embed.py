@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     from siamkit.models.encoder import Encoder
-    from siamkit.scoring.collection import embed_collection, list_images
+    from siamkit.retrieval.collection import embed_collection, list_images
 
     images = list_images(args.images)
     encoder = Encoder.load(args.encoder, device=args.device)

@@ -8,57 +8,79 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.errors import SiamkitError
+from siamkit.scoring.registry import DEFAULT_METHODS
 
-DEFAULT_METHODS = "histogram,ssim,sift,phash"
 
-
-def main(argv: list[str]) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train evaluate", allow_abbrev=False,
-        description="Score every method on the same held-out pairs; write metrics.json, a Markdown table, PNG plots "
-                    "and report.html to --out.",
-        epilog="Example: train evaluate --data demo:photos --methods histogram,ssim,sift,phash,runs/demo_photos "
-               "--out reports/demo_photos",
+        description="Score every method on the same held-out pairs; write metrics.json, a Markdown table, "
+                    "PNG plots and report.html to --out.",
+        epilog="Example: train evaluate --data demo:photos --methods "
+               "histogram,ssim,sift,phash,runs/demo_photos --out reports/demo_photos",
     )
     parser.add_argument("--data", required=True, help="pairs table, class folder / table, or demo:NAME")
-    parser.add_argument("--methods", default=DEFAULT_METHODS,
-                        help="comma-separated: classical methods (histogram, ssim, sift, orb, phash, with :preset), "
-                             f"run folders, encoder folders, .ckpt files, open_clip:MODEL[:TAG] (default {DEFAULT_METHODS})")
+    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                        help="comma-separated: classical methods (histogram, ssim, sift, orb, phash, with "
+                             ":preset), run folders, encoder folders, .ckpt files, open_clip:MODEL[:TAG] "
+                             f"(default {','.join(DEFAULT_METHODS)})")
     parser.add_argument("--out", required=True, help="folder for the report")
-    parser.add_argument("--split", default="test", choices=("test", "val"), help="split to evaluate (default test)")
+    parser.add_argument("--split", default="test", choices=("test", "val"),
+                        help="split to evaluate (default test)")
     parser.add_argument("--root", help="folder the table's image paths are relative to")
     parser.add_argument("--split-fractions", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
                         help="as in training (default: the evaluated model's own, else 0.8 0.1 0.1)")
     parser.add_argument("--split-seed", type=int, help="as in training (default: the model's own, else 0)")
-    parser.add_argument("--threshold", default="best_f1", help="threshold rule on the val split: best_f1 or fmr=X")
+    parser.add_argument("--threshold", default="best_f1",
+                        help="threshold rule on the val split: best_f1 or fmr=X")
     parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for 95%% intervals")
-    parser.add_argument("--max-pairs", type=int, default=100_000, help="pairs sampled from class-labelled data")
+    parser.add_argument("--max-pairs", type=int, default=100_000,
+                        help="pairs sampled from class-labelled data")
     parser.add_argument("--chunk", type=int, default=4096, help="pairs scored at a time (bounds memory)")
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
-    parser.add_argument("--no-calibrate", action="store_true",
-                        help="do not write the chosen threshold into evaluated encoder folders")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="write the threshold chosen on the val split into each evaluated encoder "
+                             "folder's config.json (`train score` and `train duplicates` then use it)")
     parser.add_argument("--allow-overlap", action="store_true",
                         help="evaluate although the splits differ from a model's training splits (warns)")
     parser.add_argument("--device", default="cpu", help="device for embedding models (cpu, cuda)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
     if args.threshold != "best_f1" and not args.threshold.startswith("fmr="):
         raise SiamkitError(f"--threshold {args.threshold!r}: use best_f1 or fmr=X (e.g. fmr=0.01)")
 
-    from siamkit.scoring.registry import get_scorer
+    from siamkit.evaluation.pairs import load_evaluation_data
+    from siamkit.evaluation.runner import evaluate_method
+    from siamkit.scoring.registry import get_scorer, is_classical
 
-    scorers = [get_scorer(m.strip(), **({"device": args.device} if _is_model(m) else {}))
-               for m in args.methods.split(",") if m.strip()]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    scorers = [get_scorer(m, **({} if is_classical(m) else {"device": args.device})) for m in methods]
     fractions, seed = _splits_for(args, scorers)
-    from siamkit.scoring.evaluation import evaluate_method, load_evaluation_data
-    from siamkit.scoring.report import markdown_table, plot_distributions, plot_roc, write_html, write_metrics_json
-
-    data = load_evaluation_data(args.data, args.split, args.root, fractions, seed, args.max_pairs, args.on_bad_image)
+    data = load_evaluation_data(args.data, args.split, args.root, fractions, seed, args.max_pairs,
+                                args.on_bad_image)
     info = data.describe()
-    print(f"evaluating {len(scorers)} methods on {args.data}: split {args.split}, seed {seed}, {info['pairs']} pairs "
-          f"({info['matches']} matches), thresholds from {info['threshold_pairs']} val pairs")
+    print(f"evaluating {len(scorers)} methods on {args.data}: split "
+          f"{args.split}, seed {seed}, {info['pairs']} pairs ({info['matches']} "
+          f"matches), thresholds from {info['threshold_pairs']} val pairs")
     results = [evaluate_method(s, data, args.threshold, args.bootstrap, args.chunk) for s in scorers]
+    _write_report(Path(args.out), data, results)
+    if args.calibrate:
+        _calibrate(scorers, results, data, args.threshold)
+    return 0
 
-    out = Path(args.out)
+
+def _write_report(out: Path, data: Any, results: list) -> None:
+    from siamkit.evaluation.report import (
+        markdown_table,
+        plot_distributions,
+        plot_roc,
+        write_html,
+        write_metrics_json,
+    )
+
     out.mkdir(parents=True, exist_ok=True)
     labels = data.pairs[data.split].label
     plots = [out / "roc.png", out / "score_distributions.png"]
@@ -69,16 +91,7 @@ def main(argv: list[str]) -> int:
     (out / "summary.md").write_text(table + "\n")
     write_html(out / "report.html", data, results, plots)
     print(table)
-    if not args.no_calibrate:
-        _calibrate(scorers, results, data, args.threshold)
     print(f"report: {out / 'report.html'} (also metrics.json, summary.md, roc.png, score_distributions.png)")
-    return 0
-
-
-def _is_model(method: str) -> bool:
-    from siamkit.scoring.registry import METHODS
-
-    return method.strip().partition(":")[0] not in METHODS
 
 
 def _splits_for(args: argparse.Namespace, scorers: list) -> tuple[tuple[float, float, float], int]:
@@ -89,35 +102,42 @@ def _splits_for(args: argparse.Namespace, scorers: list) -> tuple[tuple[float, f
     location = resolve_source(args.data).resolve()
     trained_here = []
     for scorer in scorers:
-        trained = getattr(getattr(scorer, "encoder", None), "info", {}).get("trained_on") or {}
-        if trained.get("source") and resolve_source(trained["source"]).resolve() == location:
+        encoder = getattr(scorer, "encoder", None)
+        trained = encoder.card.trained_on if encoder is not None else None
+        if trained and trained.source and resolve_source(trained.source).resolve() == location:
             trained_here.append((scorer.name, trained))
     fractions = tuple(args.split_fractions) if args.split_fractions else None
     seed = args.split_seed
     for name, trained in trained_here:
-        fractions = fractions or tuple(trained["split_fractions"])
-        seed = trained["split_seed"] if seed is None else seed
-        same = tuple(trained["split_fractions"]) == fractions and trained["split_seed"] == seed
-        if not same:
-            message = (f"{name} was trained on {args.data} with split fractions {tuple(trained['split_fractions'])} "
-                       f"and seed {trained['split_seed']}, but this evaluation splits it with {fractions} and seed "
-                       f"{seed}: its {args.split} split would hold training images")
-            if not args.allow_overlap:
-                raise SiamkitError(message + ". Use the training splits (leave --split-fractions / --split-seed out), "
-                                             "or --allow-overlap to evaluate anyway.")
-            print(f"WARNING: {message}. Its figures are optimistic.", file=sys.stderr)
+        fractions = fractions or trained.split_fractions
+        seed = trained.split_seed if seed is None else seed
+        if trained.split_fractions == fractions and trained.split_seed == seed:
+            continue
+        message = (f"{name} was trained on {args.data} with split fractions {trained.split_fractions} and "
+                   f"seed {trained.split_seed}, but this evaluation splits it with {fractions} and seed "
+                   f"{seed}: its {args.split} split would hold training images")
+        if not args.allow_overlap:
+            raise SiamkitError(message + ". Use the training splits (leave --split-fractions / --split-seed "
+                                         "out), or --allow-overlap to evaluate anyway.")
+        print(f"WARNING: {message}. Its figures are optimistic.", file=sys.stderr)
     return fractions or (0.8, 0.1, 0.1), 0 if seed is None else seed
 
 
 def _calibrate(scorers: list, results: list, data: Any, rule: str) -> None:
     """Writes each evaluated encoder folder's chosen threshold into its config.json."""
-    from siamkit.models.encoder import CONFIG_FILE
+    from siamkit.models.card import CONFIG_FILE, Calibration
 
+    calibrated = 0
     for scorer, result in zip(scorers, results):
         folder = Path(scorer.name)
         if result.threshold is None or not hasattr(scorer, "encoder") or not (folder / CONFIG_FILE).is_file():
             continue
-        scorer.encoder.update_config(folder, threshold=result.threshold, threshold_rule=rule,
-                                     calibrated_on={"data": data.source, "split": "val",
-                                                    "pairs": len(data.pairs["val"])})
-        print(f"calibrated {folder}: threshold {result.threshold:.4f} ({rule} on {len(data.pairs['val'])} val pairs)")
+        card = scorer.encoder.card
+        card.calibration = Calibration(result.threshold, rule, data.source, "val", len(data.pairs["val"]))
+        card.write(folder)
+        calibrated += 1
+        print(f"calibrated {folder}: threshold {result.threshold:.4f} "
+              f"({rule} on {len(data.pairs['val'])} val pairs)")
+    if not calibrated:
+        print("--calibrate: no encoder folder among the methods (run folders and .ckpt files are not written "
+              "to), or no val split to choose a threshold on", file=sys.stderr)

@@ -20,6 +20,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 import torch
+from jsonargparse import Namespace
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -27,10 +28,11 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
-from siamkit.models.module import SiameseModule
 from siamkit.train.callbacks import EmbeddingWriter, TrainingSpeed
+from siamkit.train.module import SiameseModule
 
-RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "torchmetrics", "open_clip_torch",
+RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "torchmetrics",
+                     "open_clip_torch",
                      "timm", "albumentations", "numpy", "pillow", "jsonargparse")
 
 
@@ -53,9 +55,9 @@ class RunRecord(SaveConfigCallback):
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and trainer.is_global_zero:
-            print(f"\ninterrupted at step {trainer.global_step}: its state is saved in "
-                  f"{_checkpoint_dir(trainer.default_root_dir)}; continue with the same command plus "
-                  "`--ckpt_path last`", file=sys.stderr)
+            print(f"\ninterrupted at step {trainer.global_step}: its state "
+                  f"is saved in {_checkpoint_dir(trainer.default_root_dir)}; "
+                  "continue with the same command plus `--ckpt_path last`", file=sys.stderr)
 
 
 def package_versions() -> dict[str, str]:
@@ -101,12 +103,16 @@ class SiamkitCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         trainer = config.trainer
+        if trainer.logger is None or trainer.logger is True:
+            trainer.logger = run_loggers(trainer.default_root_dir or ".")
         if self.subcommand == "fit" and config.ckpt_path is None:
             _refuse_to_overwrite(Path(_checkpoint_dir(trainer.default_root_dir)))
+        if self.subcommand == "fit" and config.ckpt_path == "last":
+            _announce_resume(Path(_checkpoint_dir(trainer.default_root_dir)))
         if str(trainer.precision) in ("16", "16-mixed") and not _will_use_cuda(trainer.accelerator):
             raise ConfigError(
-                f"precision {trainer.precision} (float16 mixed precision) needs a CUDA GPU, and this run is on the CPU. "
-                "Use `--trainer.precision bf16-mixed` (works on CPU and recent GPUs) or 32."
+                f"precision {trainer.precision} (float16 mixed precision) needs a CUDA GPU, and this run is "
+                "on the CPU. Use `--trainer.precision bf16-mixed` (works on CPU and recent GPUs) or 32."
             )
 
 
@@ -114,15 +120,51 @@ class SiamkitCLI(LightningCLI):
 # an implicit "resume from last" and says so; siamkit never resumes implicitly (see
 # _refuse_to_overwrite), so those notes would only mislead.
 warnings.filterwarnings("ignore", message=r".*fit\(ckpt_path=None\)` was called without a model")
-warnings.filterwarnings("ignore", message=r'.*fit\(ckpt_path="last"\) is set, but there is no last checkpoint')
+warnings.filterwarnings("ignore",
+                        message=r'.*fit\(ckpt_path="last"\) is set, but there is no last checkpoint')
+
+
+def run_loggers(root: str) -> list[Namespace]:
+    """The loggers of a run unless ``trainer.logger`` names others: ``metrics.csv`` (CSVLogger)
+    in ROOT/logs/version_N, and W&B, offline, in ROOT/wandb. They follow
+    ``trainer.default_root_dir``, so a run's files stay in one folder."""
+    return [
+        Namespace(class_path="pytorch_lightning.loggers.CSVLogger",
+                  init_args=Namespace(save_dir=root, name="logs")),
+        Namespace(class_path="pytorch_lightning.loggers.WandbLogger",
+                  init_args=Namespace(save_dir=root, name=Path(root).resolve().name, project="siamkit",
+                                      offline=True)),
+    ]
+
+
+def _announce_resume(checkpoints: Path) -> None:
+    """``--ckpt_path last`` continues from the newer of last.ckpt and on_exception.ckpt; with
+    neither, Lightning would quietly start from scratch."""
+    candidates = [checkpoints / name for name in ("last.ckpt",
+                                                  "on_exception.ckpt") if (checkpoints / name).is_file()]
+    if not candidates:
+        raise ConfigError(f"--ckpt_path last: {checkpoints} holds no last.ckpt or "
+                          "on_exception.ckpt to resume from. Check --trainer.default_root_dir, "
+                          "or leave --ckpt_path out to start a new run.")
+    newest = max(candidates, key=lambda p: p.stat().st_mtime)
+    step = _checkpoint_step(newest)
+    print(f"resuming from {newest} (step {step})", file=sys.stderr)
+
+
+def _checkpoint_step(path: Path) -> int | str:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
+    except Exception:  # Lightning's own loader will say what is wrong with the file
+        return "unknown"
 
 
 def _refuse_to_overwrite(checkpoints: Path) -> None:
     """Lightning would silently resume from (or overwrite) an earlier run's checkpoints here."""
     if checkpoints.is_dir() and any(checkpoints.glob("*.ckpt")):
         raise ConfigError(
-            f"{checkpoints} already holds checkpoints of an earlier run. Resume it with `--ckpt_path last`, "
-            "or start a new run elsewhere with `--trainer.default_root_dir runs/NEW_NAME` (or delete that folder)."
+            f"{checkpoints} already holds checkpoints of an earlier run. Resume "
+            "it with `--ckpt_path last`, or start a new run elsewhere with "
+            "`--trainer.default_root_dir runs/NEW_NAME` (or delete that folder)."
         )
 
 
@@ -175,7 +217,8 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
             save_config_kwargs={"overwrite": True},
             parser_class=_BriefErrorsParser,
             auto_configure_optimizers=False,  # the optimizer is model.optimizer; one way to set it
-            parser_kwargs={"allow_abbrev": False, **{name: no_abbreviations for name in SiamkitCLI.subcommands()}},
+            parser_kwargs={"allow_abbrev": False,
+                           **{name: no_abbreviations for name in SiamkitCLI.subcommands()}},
         )
     except SIGTERMException:
         raise SystemExit(128 + signal.SIGTERM) from None  # Lightning's own exit code would be 0

@@ -7,8 +7,7 @@ import json
 import time
 
 from siamkit.data.images import load_image
-
-DEFAULT_METHODS = ("histogram", "ssim", "sift", "orb", "phash")
+from siamkit.scoring.registry import DEFAULT_METHODS
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +26,8 @@ def main(argv: list[str]) -> int:
 
     from siamkit.scoring.registry import get_scorer
 
-    scorers = [get_scorer(method) for method in args.methods or DEFAULT_METHODS]  # bad names fail before any work
+    # bad names fail before any work
+    scorers = [get_scorer(method) for method in args.methods or DEFAULT_METHODS]
     a, b = load_image(args.a), load_image(args.b)
     results = []
     for scorer in scorers:
@@ -35,12 +35,15 @@ def main(argv: list[str]) -> int:
         value = scorer.score(a, b)
         threshold = getattr(scorer, "threshold", None)
         results.append({"method": scorer.name, "score": value, "seconds": time.perf_counter() - start,
-                        **({"same": bool(value >= threshold), "threshold": threshold} if threshold is not None else {})})
+                        **({"same": bool(value >= threshold),
+                            "threshold": threshold} if threshold is not None else {})})
     width = max(len(r["method"]) for r in results)
     for r in results:
         if args.json:
             print(json.dumps(r))
         else:
-            verdict = f"  {'same' if r['same'] else 'different'} (threshold {r['threshold']:.3f})" if "same" in r else ""
+            verdict = ""
+            if "same" in r:
+                verdict = f"  {'same' if r['same'] else 'different'} (threshold {r['threshold']:.3f})"
             print(f"{r['method']:<{width}}  {r['score']:8.4f}  {r['seconds'] * 1000:8.1f} ms{verdict}")
     return 0

@@ -3,10 +3,12 @@ import pytest
 import torch
 from PIL import Image
 
+from siamkit.data.batches import ClassBatch, PairBatch, TwoViewBatch
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.data.demo import PHOTOS, resolve_source
+from siamkit.data.image_config import ImageConfig
 from siamkit.data.sources import read_source
-from siamkit.data.transforms import ImageConfig, build_augmentations, build_transform
+from siamkit.data.transforms import build_augmentations, build_transform
 from siamkit.errors import ConfigError, SiamkitError
 
 SMALL = ImageConfig(size=16)
@@ -37,29 +39,32 @@ def test_skip_policy_drops_and_reports_bad_images(class_folder):
     data.setup("fit")
     assert len(data.skipped) == 3 and len(data.data) == 32
     batch = next(iter(data.train_dataloader()))
-    assert batch["image"].shape == (8, 3, 16, 16)
+    assert batch.image.shape == (8, 3, 16, 16)
 
 
 def test_class_batches_are_m_per_class_and_preprocessed_for_the_backbone(class_folder):
-    data = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=0, batch_size=8, m_per_class=4,
+    data = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=0, batch_size=8,
+                             m_per_class=4,
                              augment=[{"HorizontalFlip": {"p": 0.5}}], split_fractions=(0.5, 0.25, 0.25))
-    assert data.batch_kind == "classes"
+    assert data.train_batch_type is ClassBatch
     batch = next(iter(data.train_dataloader()))
-    assert batch["image"].shape == (8, 3, 16, 16) and batch["image"].dtype == torch.uint8  # normalised by the model
-    assert sorted(np.unique(batch["label"], return_counts=True)[1]) == [4, 4]
+    assert isinstance(batch, ClassBatch)
+    assert batch.image.shape == (8, 3, 16, 16) and batch.image.dtype == torch.uint8  # normalised by the model
+    assert sorted(np.unique(batch.label, return_counts=True)[1]) == [4, 4]
 
 
 def test_unlabelled_images_give_two_views_and_fixed_validation_pairs(class_folder):
     data = SiameseDataModule(str(class_folder / "class0"), image_config=SMALL, num_workers=0, batch_size=2,
                              split_fractions=(0.5, 0.25, 0.25), augment="copy_detection")
-    assert data.batch_kind == "pairs"
+    assert data.train_batch_type is TwoViewBatch
     train = next(iter(data.train_dataloader()))
-    assert train["a"].shape == train["b"].shape == (2, 3, 16, 16)
-    assert torch.equal(train["group_a"], train["group_b"]) and not torch.equal(train["a"], train["b"])
-    first = [b["b"] for b in data.val_dataloader()]
-    second = [b["b"] for b in data.val_dataloader()]
+    assert type(train) is TwoViewBatch and train.a.shape == train.b.shape == (2, 3, 16, 16)
+    assert torch.equal(train.group_a, train.group_b) and not torch.equal(train.a, train.b)
+    assert all(type(b) is PairBatch for b in data.val_dataloader()), "validation has labelled non-matches"
+    first = [b.b for b in data.val_dataloader()]
+    second = [b.b for b in data.val_dataloader()]
     assert all(torch.equal(x, y) for x, y in zip(first, second)), "validation pairs are the same every epoch"
-    labels = torch.cat([b["label"] for b in data.val_dataloader()])
+    labels = torch.cat([b.label for b in data.val_dataloader()])
     assert labels.tolist() == [1.0, 0.0, 1.0, 0.0]
 
 
@@ -112,4 +117,5 @@ def test_an_image_that_breaks_after_the_scan_reaches_the_user_as_one_line(class_
     dataset = ImageListDataset(["class0/gone.png"], ImageReader(class_folder), build_transform(SMALL))
     with pytest.raises(SiamkitError) as caught:
         next(iter(DataLoader(dataset, num_workers=1)))
-    assert _message(caught.value) == f"cannot read image {class_folder / 'class0' / 'gone.png'}: file not found"
+    gone = class_folder / "class0" / "gone.png"
+    assert _message(caught.value) == f"cannot read image {gone}: file not found"

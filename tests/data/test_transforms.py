@@ -4,7 +4,8 @@ import pytest
 from albumentations.augmentations.pixel import functional as F
 from skimage import data
 
-from siamkit.data.transforms import ColorTwist, build_augmentations, color_twist_matrix
+from siamkit.data.augmentations import ColorTwist, color_twist_matrix
+from siamkit.data.transforms import build_augmentations
 from siamkit.errors import ConfigError
 
 PHOTO = cv2.resize(data.astronaut(), (64, 64), interpolation=cv2.INTER_AREA)
@@ -32,7 +33,8 @@ def test_hue_turns_colours_but_keeps_each_pixels_gray_level():
     turned = _twist(hue=0.1).astype(np.uint8)
     gray = cv2.cvtColor(PHOTO, cv2.COLOR_RGB2GRAY).astype(int)
     assert np.abs(turned.astype(int) - PHOTO).mean() > 5
-    assert np.abs(cv2.cvtColor(turned, cv2.COLOR_RGB2GRAY).astype(int) - gray).max() <= 3  # rounding and clipping
+    assert np.abs(cv2.cvtColor(turned,
+                               cv2.COLOR_RGB2GRAY).astype(int) - gray).max() <= 3  # rounding and clipping
 
 
 def test_random_factors_stay_in_their_ranges():

@@ -5,11 +5,12 @@ import math
 import pytest
 import torch
 
+from siamkit.data.batches import ClassBatch, PairBatch, TwoViewBatch
 from siamkit.models.losses import ContrastiveLoss, InfoNCELoss, TripletLoss
 
 A = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
 B = torch.tensor([[0.6, 0.8], [0.8, 0.6]])
-PAIRS = {"a": A, "b": B, "label": torch.tensor([1.0, 0.0]), "group_a": torch.tensor([0, 1]), "group_b": torch.tensor([0, 2])}
+PAIRS = PairBatch(A, B, torch.tensor([1.0, 0.0]), torch.tensor([0, 1]), torch.tensor([0, 2]))
 
 
 def test_contrastive_cosine_by_hand():
@@ -25,7 +26,7 @@ def test_contrastive_euclidean_by_hand():
 
 # two classes on the unit circle: e0, e1 class 0; e2, e3 class 1
 E = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.6, 0.8], [0.0, 1.0]])
-CLASSES = {"image": E, "label": torch.tensor([0, 0, 1, 1])}
+CLASSES = ClassBatch(E, torch.tensor([0, 0, 1, 1]))
 D01, D12, D02 = math.sqrt(0.4), math.sqrt(0.08), math.sqrt(0.8)
 
 
@@ -51,27 +52,27 @@ def test_triplet_semi_hard_by_hand():
 @pytest.mark.parametrize("mining", ["batch_hard", "semi_hard"])
 def test_triplet_on_a_batch_without_negatives_is_zero_with_finite_gradients(mining):
     embeddings = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], requires_grad=True)
-    loss = TripletLoss(margin=0.5, mining=mining)({"image": embeddings, "label": torch.zeros(3, dtype=torch.long)})
+    loss = TripletLoss(margin=0.5, mining=mining)(ClassBatch(embeddings, torch.zeros(3, dtype=torch.long)))
     loss.backward()
     assert loss.item() == 0.0 and torch.isfinite(embeddings.grad).all()
 
 
 def test_infonce_by_hand_and_with_known_matches_masked():
     eye = torch.eye(2)
-    batch = {"a": eye, "b": eye, "label": torch.ones(2), "group_a": torch.tensor([0, 1]), "group_b": torch.tensor([0, 1])}
+    batch = PairBatch(eye, eye, torch.ones(2), torch.tensor([0, 1]), torch.tensor([0, 1]))
     loss = InfoNCELoss(temperature=1.0)
     assert loss(batch).item() == pytest.approx(math.log(1 + math.exp(-1)))
-    same_group = {**batch, "group_a": torch.tensor([0, 0]), "group_b": torch.tensor([0, 0])}
+    same_group = PairBatch(eye, eye, torch.ones(2), torch.tensor([0, 0]), torch.tensor([0, 0]))
     assert loss(same_group).item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_infonce_uses_non_matching_rows_only_as_negatives():
-    batch = {"a": torch.eye(2), "b": torch.eye(2), "label": torch.tensor([1.0, 0.0]),
-             "group_a": torch.tensor([0, 1]), "group_b": torch.tensor([0, 2])}
+    batch = PairBatch(torch.eye(2), torch.eye(2), torch.tensor([1.0, 0.0]), torch.tensor([0, 1]),
+                      torch.tensor([0, 2]))
     assert InfoNCELoss(temperature=1.0)(batch).item() == pytest.approx(math.log(1 + math.exp(-1)))
 
 
-def test_losses_state_their_batch_kinds():
-    assert ContrastiveLoss.batch_kinds == {"pairs", "classes"}
-    assert InfoNCELoss.batch_kinds == {"pairs"}
-    assert TripletLoss.batch_kinds == {"classes"}
+def test_losses_state_the_batch_types_they_accept():
+    assert ContrastiveLoss.accepts == (PairBatch, ClassBatch)  # not TwoViewBatch: it has no non-matches
+    assert InfoNCELoss.accepts == (PairBatch, TwoViewBatch)
+    assert TripletLoss.accepts == (ClassBatch,)

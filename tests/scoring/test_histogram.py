@@ -49,7 +49,8 @@ def half_black_half_white() -> np.ndarray:
 @pytest.mark.parametrize("metric, expected", [
     # 2x2x2 RGB bins, L1: A = 0.5 black + 0.5 white, B = 1.0 black
     ("intersection", 0.5),                                   # min(0.5, 1) + min(0.5, 0)
-    ("bhattacharyya", 1 - np.sqrt(1 - np.sqrt(0.5 * 1.0))),   # 1 - sqrt(1 - sum sqrt(a b) / sqrt(sum a sum b))
+    ("bhattacharyya",
+     1 - np.sqrt(1 - np.sqrt(0.5 * 1.0))),   # 1 - sqrt(1 - sum sqrt(a b) / sqrt(sum a sum b))
     ("chi_square", 1 / (1 + 2 * ((0.5 - 1) ** 2 / 1.5 + 0.5 ** 2 / 0.5))),  # 1 / (1 + 2 sum (a-b)^2 / (a+b))
 ])
 def test_metrics_against_values_by_hand(metric, expected):
@@ -75,12 +76,15 @@ def test_bad_options_name_the_fix():
         get_scorer("histogram", bins=(0, 8, 8))
 
 
+@pytest.mark.slow
 def test_seed_histogram_when_every_colour_occurs():
     """Then no bin is empty and min-max normalisation subtracts a non-zero minimum."""
     every = np.arange(1 << 24, dtype=np.uint32)
     rng = np.random.default_rng(0)
-    codes = np.concatenate([every, rng.integers(0, 1 << 24, 4 * 4096, dtype=np.uint32), np.full(4096, 7, np.uint32)])
-    image = np.stack([(codes >> 16) & 255, (codes >> 8) & 255, codes & 255], -1).astype(np.uint8).reshape(-1, 4096, 3)
+    codes = np.concatenate([every, rng.integers(0, 1 << 24, 4 * 4096, dtype=np.uint32),
+                            np.full(4096, 7, np.uint32)])
+    channels = np.stack([(codes >> 16) & 255, (codes >> 8) & 255, codes & 255], -1)
+    image = channels.astype(np.uint8).reshape(-1, 4096, 3)
     other = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
 
     def opencv(image1, image2):

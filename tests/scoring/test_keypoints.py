@@ -27,7 +27,8 @@ def test_images_without_keypoints_score_zero(photos, method):
     blank, tiny = np.full((64, 64, 3), 128, np.uint8), np.zeros((2, 3, 3), np.uint8)
     assert scorer.score(blank, photos["astronaut"]) == 0.0
     assert scorer.score(tiny, tiny) == 0.0
-    for one_pixel_side in (np.zeros((1, 1, 3), np.uint8), photos["astronaut"][:1], photos["astronaut"][:, :1]):
+    for one_pixel_side in (np.zeros((1, 1, 3), np.uint8), photos["astronaut"][:1],
+                           photos["astronaut"][:, :1]):
         assert scorer.score(one_pixel_side, photos["astronaut"]) == 0.0
 
 

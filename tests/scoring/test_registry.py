@@ -43,7 +43,8 @@ def test_score_pairs_featurises_each_image_once(photos, monkeypatch):
     scorer = get_scorer("phash")
     calls = []
     original = type(scorer).features
-    monkeypatch.setattr(type(scorer), "features", lambda self, image: calls.append(1) or original(self, image))
+    monkeypatch.setattr(type(scorer), "features", lambda self,
+                        image: calls.append(1) or original(self, image))
     a, b, c = photos["astronaut"], photos["coffee"], photos["rocket"]
     scores = scorer.score_pairs([(a, b), (a, c), (b, c), (a, a)])
     assert len(calls) == 3 and scores.shape == (4,) and scores[3] == 1.0
@@ -52,7 +53,7 @@ def test_score_pairs_featurises_each_image_once(photos, monkeypatch):
 def test_classical_methods_never_import_torch(tmp_path: Path, photos):
     Image.fromarray(photos["astronaut"]).save(tmp_path / "a.png")
     code = (
-        "import sys; from siamkit.scoring.registry import get_scorer, available\n"
+        "import sys; from siamkit import get_scorer; from siamkit.scoring import available\n"
         f"[get_scorer(m).score(r'{tmp_path / 'a.png'}', r'{tmp_path / 'a.png'}') for m in available()]\n"
         "from siamkit.train.cli import main; main(['score', "
         f"r'{tmp_path / 'a.png'}', r'{tmp_path / 'a.png'}'])\n"
@@ -72,6 +73,7 @@ def test_every_method_handles_an_image_pair_of_different_sizes_and_modes():
 @pytest.mark.parametrize("shape", [(1, 1), (1, 700), (700, 1), (1, 3000), (2, 5000)])
 def test_every_method_scores_one_pixel_thin_and_very_long_images(shape):
     rng = np.random.default_rng(0)
-    thin, photo = rng.integers(0, 256, (*shape, 3), dtype=np.uint8), rng.integers(0, 256, (50, 60, 3), dtype=np.uint8)
+    thin, photo = rng.integers(0, 256, (*shape, 3), dtype=np.uint8), rng.integers(0, 256, (50, 60, 3),
+                                                                                  dtype=np.uint8)
     for method in available():
         assert np.isfinite(get_scorer(method).score(thin, photo)), method

@@ -5,9 +5,11 @@ import logging
 import pytorch_lightning as pl
 import torch
 
+from siamkit.data.batches import ClassBatch, PairBatch
 from siamkit.data.datamodule import SiameseDataModule
-from siamkit.models import ContrastiveLoss, SiameseModule, TorchvisionBackbone
-from siamkit.train.callbacks import LinearProbeThenFinetune, TrainingSpeed, images_in_batch
+from siamkit.models import ContrastiveLoss, TorchvisionBackbone
+from siamkit.train.callbacks import LinearProbeThenFinetune, TrainingSpeed
+from siamkit.train.module import SiameseModule
 
 
 class Snapshots(pl.Callback):
@@ -23,12 +25,14 @@ class Snapshots(pl.Callback):
 
 def fit(class_folder, callbacks, trainable_blocks=None):
     torch.manual_seed(0)
-    backbone = TorchvisionBackbone("resnet18", image_size=16, small_input=True, trainable_blocks=trainable_blocks)
+    backbone = TorchvisionBackbone("resnet18", image_size=16, small_input=True,
+                                   trainable_blocks=trainable_blocks)
     model = SiameseModule(backbone, ContrastiveLoss())
     data = SiameseDataModule(str(class_folder), batch_size=16, m_per_class=4, num_workers=0,
                              image_config=backbone.image_config)
     initial = backbone.net.conv1.weight.detach().clone()
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=3, limit_train_batches=2, limit_val_batches=0, logger=False,
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=3, limit_train_batches=2, limit_val_batches=0,
+                         logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          callbacks=callbacks)
     trainer.fit(model, data)
@@ -61,6 +65,6 @@ def test_training_speed_counts_every_image_and_reports_the_run(class_folder, cap
 
 
 def test_a_pair_is_two_images():
-    pairs = {"a": torch.zeros(5, 3, 8, 8), "b": torch.zeros(5, 3, 8, 8), "label": torch.ones(5)}
-    assert images_in_batch(pairs) == 10
-    assert images_in_batch({"image": torch.zeros(7, 3, 8, 8), "label": torch.zeros(7)}) == 7
+    images, ids = torch.zeros(5, 3, 8, 8), torch.arange(5)
+    assert PairBatch(images, images, torch.ones(5), ids, ids).image_count == 10
+    assert ClassBatch(torch.zeros(7, 3, 8, 8), torch.zeros(7)).image_count == 7

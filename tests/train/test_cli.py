@@ -78,3 +78,10 @@ def test_debug_shows_the_traceback(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(Exception, match="data not found"):
         main(["fit", *TINY, "--data.source", "absent", "--debug"])
+
+
+def test_resuming_a_run_that_has_no_checkpoint_is_an_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    err = _error(capsys, ["fit", *TINY, "--ckpt_path", "last"])
+    assert "runs/demo_digits/checkpoints holds no last.ckpt or on_exception.ckpt" in err
+    assert not (tmp_path / "runs").exists()

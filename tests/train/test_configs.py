@@ -1,13 +1,14 @@
 """Every bundled config parses and instantiates (hub weights swapped for none: no network)."""
 
 from importlib import resources
+from pathlib import Path
 
 import pytest
 import torch
 
 from siamkit.data.datamodule import SiameseDataModule
-from siamkit.models import SiameseModule
 from siamkit.train.lightning_cli import SiamkitCLI, resolve_config_arguments
+from siamkit.train.module import SiameseModule
 
 CONFIGS = sorted(p.name for p in resources.files("siamkit.configs").iterdir() if p.name.endswith(".yaml"))
 NO_HUB_WEIGHTS = {
@@ -25,9 +26,15 @@ def test_the_expected_configs_ship():
 @pytest.mark.parametrize("name", CONFIGS)
 def test_config_instantiates(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    args = resolve_config_arguments(["--config", name, *NO_HUB_WEIGHTS.get(name, []), "--trainer.logger", "false"])
+    run = tmp_path / "elsewhere"
+    args = resolve_config_arguments(["--config", name, *NO_HUB_WEIGHTS.get(name, []),
+                                     "--trainer.default_root_dir", str(run)])
     cli = SiamkitCLI(SiameseModule, SiameseDataModule, args=args, run=False, auto_configure_optimizers=False)
     model, data = cli.model, cli.datamodule
+    # one run folder: checkpoints, metrics.csv and W&B all follow the overridden root
+    assert [type(logger).__name__ for logger in cli.trainer.loggers] == ["CSVLogger", "WandbLogger"]
+    assert {Path(logger.save_dir) for logger in cli.trainer.loggers} == {run}
+    assert Path(cli.trainer.checkpoint_callback.dirpath) == run / "checkpoints"
     assert data.image_config == model.backbone.image_config  # the link: data preprocesses for this backbone
     images = torch.zeros(2, 3, data.image_config.size, data.image_config.size)
     with torch.no_grad():

@@ -17,11 +17,13 @@ QUICK = ["--bootstrap", "20"]
 
 @pytest.fixture(scope="module")
 def photos_report(tmp_path_factory, tiny_checkpoint) -> Path:
-    """histogram, phash and an exported encoder on demo:photos."""
+    """histogram, phash and an exported encoder on demo:photos (the folder left as it was)."""
     out = tmp_path_factory.mktemp("evaluate")
     encoder = Encoder.from_checkpoint(tiny_checkpoint).save(out / "encoder")
+    card = (encoder / "config.json").read_bytes()
     assert main(["evaluate", "--data", "demo:photos", "--methods", f"histogram,phash,{encoder}",
                  "--out", str(out / "report"), *QUICK]) == 0
+    assert (encoder / "config.json").read_bytes() == card, "evaluation reads; only --calibrate writes"
     return out
 
 
@@ -42,18 +44,22 @@ def test_every_output_with_stable_keys(photos_report: Path):
         assert low <= result["roc_auc"]["value"] <= high
 
 
-def test_the_chosen_threshold_is_written_into_the_encoder_folder(photos_report: Path, capsys):
-    config = json.loads((photos_report / "encoder" / "config.json").read_text())
-    chosen = json.loads((photos_report / "report" / "metrics.json").read_text())["methods"][
-        str(photos_report / "encoder")]["threshold"]["value"]
-    assert config["threshold"] == chosen and config["calibrated_on"]["split"] == "val"
+def test_calibrate_writes_the_chosen_threshold_into_the_encoder_folder(photos_report: Path, capsys):
+    encoder = photos_report / "encoder"
+    assert main(["evaluate", "--data", "demo:photos", "--methods", str(encoder), "--out",
+                 str(photos_report / "calibration"), "--calibrate", *QUICK]) == 0
+    config = json.loads((encoder / "config.json").read_text())
+    chosen = json.loads((photos_report / "calibration" / "metrics.json").read_text())["methods"][
+        str(encoder)]["threshold"]["value"]
+    assert config["calibration"]["threshold"] == chosen and config["calibration"]["split"] == "val"
     image = next(resolve_source("demo:photos").parent.glob("*/p0.jpg"))
     assert main(["score", str(image), str(image), "-m", str(photos_report / "encoder")]) == 0
     assert "same (threshold" in capsys.readouterr().out
 
 
 def test_class_labelled_data_gets_retrieval_metrics(class_folder, tmp_path, capsys):
-    assert main(["evaluate", "--data", str(class_folder), "--methods", "histogram,phash", "--out", str(tmp_path),
+    assert main(["evaluate", "--data", str(class_folder), "--methods", "histogram,phash", "--out",
+                 str(tmp_path),
                  "--split-fractions", "0.5", "0.25", "0.25", *QUICK]) == 0
     document = json.loads((tmp_path / "metrics.json").read_text())
     assert document["data"]["kind"] == "classes" and document["data"]["retrieval_images"] == 8
@@ -75,7 +81,8 @@ def test_a_model_is_never_evaluated_on_its_training_images(tiny_checkpoint, tmp_
 
 
 def test_bad_input(pairs_table, tmp_path, capsys):
-    assert main(["evaluate", "--data", "demo:photos", "--methods", "histogram,colour", "--out", str(tmp_path)]) == 2
+    assert main(["evaluate", "--data", "demo:photos", "--methods", "histogram,colour", "--out",
+                 str(tmp_path)]) == 2
     assert "unknown scoring method 'colour'; valid: histogram" in capsys.readouterr().err
     (tmp_path / "other.ckpt").write_bytes(b"\x00" * 10)
     assert main(["evaluate", "--data", "demo:photos", "--methods", str(tmp_path / "other.ckpt"),
@@ -83,13 +90,15 @@ def test_bad_input(pairs_table, tmp_path, capsys):
     assert "cannot read checkpoint" in capsys.readouterr().err
     (pairs_table.parent / "img3.png").unlink()
     (pairs_table.parent / "img5.png").write_bytes(b"not an image")
-    assert main(["evaluate", "--data", str(pairs_table), "--methods", "histogram", "--out", str(tmp_path)]) == 2
+    assert main(["evaluate", "--data", str(pairs_table), "--methods", "histogram", "--out",
+                 str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "2 of 12 images cannot be read" in err and "img3.png: file not found" in err and "img5.png" in err
     assert "--on-bad-image skip" in err
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (scripts/test.sh "
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="Debian's chromium is not installed (scripts/test.sh "
                                                               "installs it when run as root)")
 def test_report_opens_in_headless_chromium_without_errors(photos_report: Path, tmp_path: Path):
     from playwright.sync_api import sync_playwright

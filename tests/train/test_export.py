@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from siamkit.data.images import load_image
 from siamkit.models import onnx_export
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import ExportParityError, sample_images
+from siamkit.retrieval.index import EmbeddingIndex
 from siamkit.train.cli import main
 
 
@@ -26,27 +30,54 @@ def test_export_writes_a_self_describing_folder(tiny_checkpoint, tmp_path, capsy
     assert "64-d embeddings" in capsys.readouterr().out
 
 
-def test_onnx_and_sentence_transformers_give_the_same_embeddings(tiny_checkpoint, tmp_path):
+@pytest.fixture(scope="module")
+def jpeg_folder(tmp_path_factory) -> Path:
+    """Real JPEG files large enough that draft decoding matters, one of them EXIF-rotated."""
+    from skimage import data
+
+    folder = tmp_path_factory.mktemp("jpegs")
+    for name, image, size in (("astronaut", data.astronaut(), (1200, 900)),
+                              ("coffee", data.coffee(), (2400, 1600)),
+                              ("chelsea", data.chelsea(), (640, 480)), ("rocket", data.rocket(), (333, 500))):
+        Image.fromarray(image).resize(size).save(folder / f"{name}.jpg", quality=90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn 90 degrees clockwise to display
+    Image.fromarray(data.astronaut()).resize((1000, 700)).save(folder / "turned.jpg", exif=exif)
+    return folder
+
+
+def test_every_inference_route_sees_the_same_pixels(tiny_checkpoint, jpeg_folder, tmp_path):
+    """Encoder.embed, sentence-transformers (paths and opened files), ONNX on Encoder.preprocess
+    and `train embed` all go through Encoder.preprocess."""
     import onnxruntime
     from sentence_transformers import SentenceTransformer, util
 
     out = tmp_path / "encoder"
-    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(out), "--onnx", "--sentence-transformers"]) == 0
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(out), "--onnx",
+                 "--sentence-transformers"]) == 0
     encoder = Encoder.load(out)
-    images = [Image.fromarray(image) for image in sample_images()]
-    expected = encoder.embed(images)
-
-    from siamkit.data.transforms import build_transform
-    transform = build_transform(encoder.image_config)
-    batch = np.stack([transform(np.asarray(image.convert("RGB"))).numpy() for image in images])
-    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(session.run(None, {"images": batch})[0], expected, atol=1e-5)  # any batch size
+    paths = sorted(str(p) for p in jpeg_folder.glob("*.jpg"))
+    expected = encoder.embed(paths)
 
     model = SentenceTransformer(str(out), trust_remote_code=True, device="cpu")
-    embeddings = model.encode(images)
-    np.testing.assert_allclose(embeddings, expected, atol=1e-5)
-    hits = util.semantic_search(embeddings[:2], embeddings, top_k=1)
+    np.testing.assert_allclose(model.encode(paths), expected, atol=1e-5)
+    np.testing.assert_allclose(model.encode([Image.open(p) for p in paths]), expected, atol=1e-5)
+    hits = util.semantic_search(model.encode(paths[:2]), expected, top_k=1)
     assert [h[0]["corpus_id"] for h in hits] == [0, 1]
+
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    onnx = session.run(None, {"images": encoder.preprocess.batch(paths).numpy()})[0]
+    np.testing.assert_allclose(onnx, expected, atol=1e-4)
+
+    assert main(["embed", str(jpeg_folder), "--encoder", str(out), "--out", str(tmp_path / "index"),
+                 "--num-workers", "0"]) == 0
+    index = EmbeddingIndex.load(tmp_path / "index")
+    assert index.files == paths
+    np.testing.assert_allclose(index.embeddings, expected, atol=1e-5)
+
+    full_decode = encoder(torch.stack([encoder.preprocess.resize(load_image(p)) for p in paths])).detach()
+    full_decode = full_decode.numpy()
+    assert np.abs(full_decode - expected).max() > 1e-4, "a route that skipped draft decoding would be caught"
 
 
 def test_an_onnx_export_that_fails_parity_is_not_kept(tiny_checkpoint, tmp_path, monkeypatch, capsys):
@@ -65,3 +96,33 @@ def test_bad_export_requests(tiny_checkpoint, tmp_path, capsys):
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "e")]) == 0
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "e")]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+def test_a_module_built_in_python_exports(class_folder, tmp_path):
+    """No LightningCLI, no class_path dicts: the module records its encoder's architecture itself."""
+    import functools
+
+    import pytorch_lightning as pl
+
+    from siamkit.data.datamodule import SiameseDataModule
+    from siamkit.models import ContrastiveLoss, ProjectionHead, TorchvisionBackbone
+    from siamkit.train.module import SiameseModule
+
+    torch.manual_seed(0)
+    backbone = TorchvisionBackbone("resnet18", image_size=16, small_input=True)
+    module = SiameseModule(backbone, ContrastiveLoss(), head=functools.partial(ProjectionHead, out_dim=8))
+    data = SiameseDataModule(str(class_folder), image_config=backbone.image_config, batch_size=8,
+                             m_per_class=4,
+                             num_workers=0, split_fractions=(0.5, 0.25, 0.25))
+    trainer = pl.Trainer(max_steps=1, limit_val_batches=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+                         default_root_dir=tmp_path)
+    trainer.fit(module, data)
+    trainer.save_checkpoint(tmp_path / "python.ckpt")
+    assert main(["export", "--ckpt", str(tmp_path / "python.ckpt"), "--out", str(tmp_path / "encoder")]) == 0
+    encoder = Encoder.load(tmp_path / "encoder")
+    images = sample_images()
+    with torch.no_grad():
+        expected = module.eval()(encoder.preprocess.batch(images)).numpy()
+    np.testing.assert_allclose(encoder.embed(images), expected, atol=1e-6)
+    assert encoder.card.trained_on.source == str(class_folder)

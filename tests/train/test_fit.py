@@ -33,7 +33,8 @@ def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, m
     assert '"torch"' in (logs / "versions.json").read_text()
     assert "demo:digits" in (logs / "config.yaml").read_text()
     metrics = pd.read_csv(logs / "metrics.csv")
-    assert {"train/loss", "train/images_per_sec", "val/roc_auc", "val/eer", "val/recall@1"} <= set(metrics.columns)
+    assert {"train/loss", "train/images_per_sec", "val/roc_auc", "val/eer",
+            "val/recall@1"} <= set(metrics.columns)
     assert list((run / "wandb").glob("offline-run-*")), "W&B logs offline without an account"
     checkpoints = {p.name for p in (run / "checkpoints").iterdir()}
     assert "last.ckpt" in checkpoints and any(n.startswith("best-") for n in checkpoints)
@@ -80,7 +81,8 @@ def test_mixed_precision_on_a_gpu_trains_and_exports_a_float32_encoder(precision
                                       "--trainer.limit_val_batches", "2"])
     metrics = cli.trainer.callback_metrics
     assert torch.isfinite(metrics["train/loss"]) and metrics["train/peak_gpu_memory_gib"] > 0
-    assert main(["export", "--ckpt", str(tmp_path / "runs/demo_digits/checkpoints/last.ckpt"), "--out", "encoder"]) == 0
+    assert main(["export", "--ckpt", str(tmp_path / "runs/demo_digits/checkpoints/last.ckpt"), "--out",
+                 "encoder"]) == 0
     on_cpu = Encoder.load(tmp_path / "encoder")
     assert all(t.dtype == torch.float32 for t in on_cpu.state_dict().values() if t.is_floating_point())
     images = sample_images()
@@ -88,6 +90,7 @@ def test_mixed_precision_on_a_gpu_trains_and_exports_a_float32_encoder(precision
     assert gap < 5e-3, gap  # cuDNN convolutions use TF32 by default
 
 
+@pytest.mark.slow
 def test_sigterm_mid_epoch_keeps_the_work_and_resume_continues_it(tmp_path):
     args = ["fit", *TINY, "--trainer.max_steps", "400", "--trainer.limit_val_batches", "1",
             "--checkpoint.every_n_train_steps", "4", "--checkpoint.monitor", "null"]
@@ -113,13 +116,15 @@ def test_sigterm_mid_epoch_keeps_the_work_and_resume_continues_it(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     log = resumed.stdout + resumed.stderr
     assert "Restored all states from the checkpoint" in log and "on_exception.ckpt" in log
+    assert f"resuming from runs/demo_digits/checkpoints/on_exception.ckpt (step {stopped_at})" in log
     assert _step(last) == target
 
 
+@pytest.mark.slow
 def test_fit_with_two_ddp_processes_on_cpu(tmp_path):
     result = run_train(["fit", *TINY, "--trainer.strategy", "ddp", "--trainer.devices", "2",
-                        "--trainer.accelerator", "cpu", "--trainer.max_steps", "3", "--trainer.limit_val_batches", "2"],
-                       tmp_path)
+                        "--trainer.accelerator", "cpu", "--trainer.max_steps", "3",
+                        "--trainer.limit_val_batches", "2"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr
     assert _step(tmp_path / "runs" / "demo_digits" / "checkpoints" / "last.ckpt") == 3

@@ -11,8 +11,10 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from siamkit.models import ContrastiveLoss, SiameseModule, TorchvisionBackbone
+from siamkit.data.batches import ClassBatch
+from siamkit.models import ContrastiveLoss, TorchvisionBackbone
 from siamkit.train.callbacks import TrainingSpeed
+from siamkit.train.module import SiameseModule
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
@@ -39,8 +41,8 @@ def class_batches(count: int, size: int = 16) -> DataLoader:
     images = torch.randint(0, 256, (count * size, 3, 32, 32), dtype=torch.uint8)
     labels = torch.arange(count * size) % 4
     return DataLoader(TensorDataset(images, labels), batch_size=size,
-                      collate_fn=lambda rows: {"image": torch.stack([i for i, _ in rows]),
-                                               "label": torch.stack([l for _, l in rows])})
+                      collate_fn=lambda rows: ClassBatch(torch.stack([i for i, _ in rows]),
+                                                         torch.stack([label for _, label in rows])))
 
 
 def test_steps_between_logging_steps_do_not_wait_for_the_gpu(tmp_path):
@@ -54,5 +56,6 @@ def test_steps_between_logging_steps_do_not_wait_for_the_gpu(tmp_path):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert watch.quiet_batches == 6
-    assert {"loss", "train/images_per_sec", "train/peak_gpu_memory_gib"} <= set(trainer.progress_bar_metrics) | set(
+    assert {"loss", "train/images_per_sec",
+            "train/peak_gpu_memory_gib"} <= set(trainer.progress_bar_metrics) | set(
         trainer.logged_metrics)

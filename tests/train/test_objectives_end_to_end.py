@@ -3,6 +3,7 @@ labelled pairs, InfoNCE on the copy-detection photos, triplet on class-labelled 
 
 from __future__ import annotations
 
+from siamkit.data.batches import PairBatch
 from siamkit.train.lightning_cli import run_trainer_command
 from tests.conftest import TINY_VIT
 
@@ -23,7 +24,7 @@ def test_contrastive_on_labelled_pairs(pairs_table, tmp_path, monkeypatch):
                                       "--data.source", str(pairs_table), "--data.batch_size", "4",
                                       "--data.augment", "null"])
     assert type(cli.model.loss).__name__ == "ContrastiveLoss"
-    assert "train/loss" in losses(cli) and cli.datamodule.batch_kind == "pairs"
+    assert "train/loss" in losses(cli) and cli.datamodule.train_batch_type is PairBatch
 
 
 def test_infonce_on_copy_detection_photos(tmp_path, monkeypatch):

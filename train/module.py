@@ -10,11 +10,14 @@ import torch
 from torch import nn
 from torchmetrics.classification import BinaryAUROC, BinaryEER
 
-from siamkit.data.transforms import InputNormalization
+from siamkit.data.batches import Batch, ClassBatch, ImageBatch, PairBatch
 from siamkit.errors import ConfigError
 from siamkit.models.backbones import Backbone
+from siamkit.models.checkpoints import ENCODER_SPEC_KEY
 from siamkit.models.heads import ProjectionHead
 from siamkit.models.losses import SiameseLoss
+from siamkit.models.normalization import InputNormalization
+from siamkit.models.spec import EncoderSpec
 
 OptimizerCallable = Callable[[Iterable], torch.optim.Optimizer]
 HeadCallable = Callable[[int], nn.Module]
@@ -30,7 +33,7 @@ class SiameseModule(pl.LightningModule):
 
     Args:
         backbone: the image encoder, ``(B, 3, S, S) -> (B, D)``.
-        loss: a ``SiameseLoss``; its ``batch_kinds`` must include the data's batch kind.
+        loss: a ``SiameseLoss``; it must accept the data's training batch type.
         head: called with D to build the head, ``(B, D) -> (B, E)``; default a linear
             ``ProjectionHead`` to 128.
         optimizer: called with parameter groups (default AdamW, lr 1e-3, weight decay 0.05).
@@ -41,6 +44,9 @@ class SiameseModule(pl.LightningModule):
         warmup_steps: linear warm-up steps, then cosine decay to zero at the last step.
         channels_last: NHWC memory format (faster convolutions on recent GPUs).
         compile: ``torch.compile`` the backbone.
+
+    Checkpoints record the ``EncoderSpec`` of backbone and head (however the module was
+    built: from YAML or in Python), which is what ``train export`` rebuilds the encoder from.
 
     Logs ``train/loss``; for pairs ``{val,test}/roc_auc`` and ``/eer`` on the pair scores;
     for class-labelled data also ``/recall@1`` (nearest neighbour of each image among the
@@ -60,10 +66,10 @@ class SiameseModule(pl.LightningModule):
         compile: bool = False,
     ):
         super().__init__()
-        self.save_hyperparameters(logger=False)
-        for name in ("backbone", "loss"):  # built in Python, not from a config: weights live in the state dict
-            if isinstance(self.hparams.get(name), nn.Module):
-                del self.hparams[name]
+        # the injected parts are not hyper-parameters: their weights are in the state dict, the
+        # encoder's architecture in the checkpoint's EncoderSpec, and a checkpoint stays loadable
+        # with torch's restricted unpickler however they were built
+        self.save_hyperparameters(ignore=["backbone", "loss", "head", "optimizer"], logger=False)
         self.backbone = backbone
         self.normalize = InputNormalization(backbone.image_config)
         self.head = (head or ProjectionHead)(backbone.feature_dim)
@@ -93,33 +99,26 @@ class SiameseModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
-        kind = getattr(datamodule, "batch_kind", None)
-        if kind is not None and kind not in self.loss.batch_kinds:
-            raise ConfigError(
-                f"{type(self.loss).__name__} needs batches of kind {' or '.join(sorted(self.loss.batch_kinds))}, "
-                f"but the data ({datamodule.hparams.source}) gives {kind} batches. Use a loss for {kind} data "
-                f"({'ContrastiveLoss or TripletLoss' if kind == 'classes' else 'ContrastiveLoss or InfoNCELoss'}) "
-                "or other data."
-            )
+        if stage == "fit" and hasattr(datamodule, "train_batch_type"):
+            check_loss_accepts(self.loss, datamodule.train_batch_type, datamodule.kind)
 
-    def embed_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The batch with its image tensors replaced by embeddings (both sides of pairs in one pass)."""
-        if "image" in batch:
-            return {**batch, "image": self(batch["image"])}
-        both = self(torch.cat([batch["a"], batch["b"]]))
-        return {**batch, "a": both[: len(batch["a"])], "b": both[len(batch["a"]):]}
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        try:
+            checkpoint[ENCODER_SPEC_KEY] = EncoderSpec.of(self.backbone, self.head).to_dict()
+        except ConfigError:
+            pass  # a backbone or head that cannot be rebuilt: `train export` says so, training goes on
 
-    def compute_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def compute_loss(self, batch: Batch) -> torch.Tensor:
         """The objective on the batch's embeddings, in float32 as the head gives them, also under
         mixed precision: autocast would round the similarity matrix to bf16, whose 8 significant
         bits put cosines near 1 on a 0.004 grid, 0.4 in the logits at CLIP's scale of 100."""
-        embedded = self.embed_batch(batch)
+        embedded = batch.embedded(self)
         with torch.autocast(self.device.type, enabled=False):
             return self.loss(embedded)
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = self.compute_loss(batch)
-        size = len(batch["image"] if "image" in batch else batch["a"])
+        size = len(batch)
         self.log("train/loss", loss, batch_size=size)
         if batch_idx % max(1, self.trainer.log_every_n_steps) == 0:
             # Lightning reads every progress-bar value with .item() after every batch: a GPU
@@ -129,22 +128,23 @@ class SiameseModule(pl.LightningModule):
             self.log("loss", loss.detach().cpu(), prog_bar=True, logger=False, batch_size=size)
         return loss
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: PairBatch | ClassBatch, batch_idx: int) -> None:
         self._evaluation_step("val", batch)
 
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: PairBatch | ClassBatch, batch_idx: int) -> None:
         self._evaluation_step("test", batch)
 
-    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
-        return {"embedding": self(batch["image"]), "index": batch["index"]}
+    def predict_step(self, batch: ImageBatch, batch_idx: int) -> ImageBatch:
+        return batch.embedded(self)
 
-    def _evaluation_step(self, stage: str, batch: dict[str, torch.Tensor]) -> None:
-        embedded = self.embed_batch(batch)
-        if "image" in embedded:
-            self._class_embeddings.append((embedded["image"], batch["label"]))
+    def _evaluation_step(self, stage: str, batch: PairBatch | ClassBatch) -> None:
+        embedded = batch.embedded(self)
+        if isinstance(embedded, ClassBatch):
+            self._class_embeddings.append((embedded.image, embedded.label))
             return
-        self._update_pair_metrics(stage, (embedded["a"] * embedded["b"]).sum(-1), batch["label"])
-        self.log(f"{stage}/loss", self.loss(embedded), batch_size=len(embedded["label"]), sync_dist=True)
+        self._update_pair_metrics(stage, (embedded.a * embedded.b).sum(-1), embedded.label)
+        if type(embedded) in self.loss.accepts:
+            self.log(f"{stage}/loss", self.loss(embedded), batch_size=len(embedded), sync_dist=True)
 
     def _update_pair_metrics(self, stage: str, scores: torch.Tensor, labels: torch.Tensor) -> None:
         for metric in self.metrics[stage].values():
@@ -159,7 +159,7 @@ class SiameseModule(pl.LightningModule):
     def _log_epoch_metrics(self, stage: str) -> None:
         if self._class_embeddings:
             embeddings = torch.cat([e for e, _ in self._class_embeddings])
-            labels = torch.cat([l for _, l in self._class_embeddings])
+            labels = torch.cat([label for _, label in self._class_embeddings])
             self._class_embeddings.clear()
             embeddings, labels = self._gathered(embeddings), self._gathered(labels)
             # scores of all i < j pairs read off the similarity matrix: (P,) floats, not (P, E) copies
@@ -200,7 +200,8 @@ class SiameseModule(pl.LightningModule):
         blocks = self.backbone.blocks()
         for depth, block in enumerate(reversed(blocks)):
             for parameter in block.parameters():
-                scales.setdefault(parameter, self.hparams.backbone_lr_scale * self.hparams.layer_decay ** depth)
+                scales.setdefault(parameter,
+                                  self.hparams.backbone_lr_scale * self.hparams.layer_decay ** depth)
         for parameter in self.backbone.parameters():  # anything outside the listed groups
             scales.setdefault(parameter, self.hparams.backbone_lr_scale)
         # what the backbone's unlock depth trains, even while a schedule (LinearProbeThenFinetune)
@@ -228,3 +229,24 @@ def recall_at_1(embeddings: torch.Tensor, labels: torch.Tensor, chunk: int = 409
         similarity[rows, start + rows] = float("-inf")
         hits += (labels[similarity.argmax(1)] == labels[start:start + chunk]).sum()
     return hits / len(embeddings)
+
+
+def check_loss_accepts(loss: SiameseLoss, batch_type: type[Batch], data: str) -> None:
+    """One line naming the loss, the data and what would fit, when they do not go together."""
+    if batch_type in loss.accepts:
+        return
+    fitting = sorted(cls.__name__ for cls in _loss_classes() if batch_type in cls.accepts)
+    raise ConfigError(
+        f"{type(loss).__name__} accepts {' or '.join(t.__name__ for t in loss.accepts)} "
+        f"batches, but the data ({data}) gives {batch_type.__name__} "
+        f"batches: use {' or '.join(fitting) or 'another loss'}, or other data"
+    )
+
+
+def _loss_classes() -> list[type[SiameseLoss]]:
+    found, stack = [], list(SiameseLoss.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack += cls.__subclasses__()
+    return found

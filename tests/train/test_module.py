@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from siamkit.models import ContrastiveLoss, InfoNCELoss, SiameseModule, TimmBackbone, TorchvisionBackbone
+from siamkit.data.batches import PairBatch
+from siamkit.models import ContrastiveLoss, InfoNCELoss, TimmBackbone, TorchvisionBackbone
 from siamkit.train.cli import main
+from siamkit.train.module import SiameseModule
+from tests.train.helpers import TINY
 
 
 def module(**options) -> SiameseModule:
@@ -50,11 +55,15 @@ def test_the_loss_stays_in_float32_under_mixed_precision():
     model.loss.logit_scale.data.fill_(math.log(100.0))  # CLIP's cap: where rounding shows most
     torch.manual_seed(0)
     a, b = F.normalize(torch.randn(2, 64, 16), dim=-1)
-    embedded = {"a": a, "b": b, "label": torch.ones(64), "group_a": torch.arange(64), "group_b": torch.arange(64)}
-    model.embed_batch = lambda batch: embedded
-    full_precision = model.compute_loss({})
+
+    class Embedded(PairBatch):  # a batch that is already embedded: the backbone is left out
+        def embedded(self, embed):
+            return self
+
+    embedded = Embedded(a, b, torch.ones(64), torch.arange(64), torch.arange(64))
+    full_precision = model.compute_loss(embedded)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        mixed = model.compute_loss({})
+        mixed = model.compute_loss(embedded)
         under_autocast = model.loss(embedded)
     assert mixed.dtype == torch.float32 and mixed.item() == full_precision.item()
     assert under_autocast.item() != full_precision.item()  # what the guard prevents
@@ -83,8 +92,8 @@ def test_timm_backbone_trains_through_the_module():
     assert backbone.image_config.mean == (0.5, 0.5, 0.5)  # timm's own preprocessing for this model
     model = SiameseModule(backbone, InfoNCELoss())
     images = torch.randn(4, 3, 64, 64)
-    loss = model.loss({"a": model(images[:2]), "b": model(images[2:]), "label": torch.ones(2),
-                       "group_a": torch.arange(2), "group_b": torch.arange(2)})
+    loss = model.loss(PairBatch(model(images[:2]), model(images[2:]), torch.ones(2), torch.arange(2),
+                                torch.arange(2)))
     loss.backward()
     assert backbone.blocks()[-1].parameters().__next__().grad is not None
     assert next(backbone.blocks()[0].parameters()).grad is None
@@ -92,13 +101,29 @@ def test_timm_backbone_trains_through_the_module():
 
 def test_a_loss_that_does_not_fit_the_data_fails_at_start_up(class_folder, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code = main(["fit", "--config", "clip_siamese.yaml", "--model.backbone", "siamkit.models.TorchvisionBackbone",
+    code = main(["fit", "--config", "clip_siamese.yaml", "--model.backbone",
+                 "siamkit.models.TorchvisionBackbone",
                  "--model.backbone.init_args.name", "resnet18", "--model.backbone.init_args.image_size", "32",
                  "--data.source", str(class_folder), "--trainer.logger", "false", "--trainer.precision", "32",
                  "--trainer.accelerator", "cpu", "--data.num_workers", "0"])
     err = capsys.readouterr().err
-    assert code == 2
-    assert "InfoNCELoss needs batches of kind pairs" in err and "gives classes batches" in err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "InfoNCELoss accepts PairBatch or TwoViewBatch batches" in err
+    assert "gives ClassBatch batches" in err
+    assert "use ContrastiveLoss or TripletLoss" in err
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_a_pair_loss_refuses_unlabelled_images_which_have_no_non_matches(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "unlabelled"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    code = main(["fit", *TINY, "--data.source", str(folder), "--data.split_fractions", "[0.5, 0.25, 0.25]"])
+    err = capsys.readouterr().err
+    assert code == 2 and "ContrastiveLoss accepts PairBatch or ClassBatch" in err and "use InfoNCELoss" in err
 
 
 def test_the_model_normalises_uint8_images_by_its_backbones_statistics():

@@ -6,7 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from siamkit.models import InfoNCELoss, OpenClipBackbone, SiameseModule, TorchvisionBackbone
+from siamkit.data.batches import PairBatch
+from siamkit.models import InfoNCELoss, OpenClipBackbone, TorchvisionBackbone
+from siamkit.train.module import SiameseModule
 from tests.conftest import TINY_VIT
 
 BACKBONES = {
@@ -24,7 +26,7 @@ def test_a_bf16_mixed_step_agrees_with_float32(name, device):
     model = SiameseModule(BACKBONES[name](), InfoNCELoss()).to(device).train()
     images = torch.randint(0, 256, (2, 32, 3, 32, 32), dtype=torch.uint8, device=device)
     ids = torch.arange(32, device=device)
-    batch = {"a": images[0], "b": images[1], "label": torch.ones(32, device=device), "group_a": ids, "group_b": ids}
+    batch = PairBatch(images[0], images[1], torch.ones(32, device=device), ids, ids)
 
     def step(mixed: bool) -> tuple[torch.Tensor, torch.Tensor]:
         model.zero_grad(set_to_none=True)

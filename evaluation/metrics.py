@@ -104,8 +104,10 @@ def retrieval(row_scores: Callable[[slice], np.ndarray], labels: np.ndarray, ks:
         rows = slice(start, min(n, start + chunk))
         scores = np.array(row_scores(rows), dtype=np.float64)
         scores[np.arange(scores.shape[0]), np.arange(rows.start, rows.stop)] = -np.inf
-        top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth] if depth < n else np.argsort(-scores, axis=1)
-        order = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable"), 1)
+        top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth] if depth < n else np.argsort(-scores,
+                                                                                                  axis=1)
+        order = np.take_along_axis(top,
+                                   np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable"), 1)
         relevant = labels[order] == labels[rows, None]
         for k in ks:
             hits_at[k] += int(relevant[:, :k].any(1).sum())

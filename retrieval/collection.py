@@ -15,13 +15,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from siamkit.data.images import load_image
+from siamkit.data.preprocess import Preprocess
 from siamkit.data.scan import BadImagePolicy
 from siamkit.data.sources import IMAGE_SUFFIXES
-from siamkit.data.transforms import build_transform
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.models.encoder import Encoder
-from siamkit.scoring.index import FILES, META, PARTS, write_index
+from siamkit.retrieval.index import FILES, META, PARTS, write_index
 
 
 def list_images(folder: str | Path) -> list[str]:
@@ -35,20 +34,21 @@ def list_images(folder: str | Path) -> list[str]:
 
 
 class _Images(Dataset):
-    """Decoded, preprocessed images; an unreadable one comes back as its error message."""
+    """Images through the encoder's ``Preprocess``; an unreadable one comes back as its error
+    message."""
 
-    def __init__(self, paths: list[str], encoder: Encoder):
+    def __init__(self, paths: list[str], preprocess: Preprocess):
         self.paths = paths
-        self.transform = build_transform(encoder.image_config)
-        self.size = encoder.image_config.size
-        self.blank = torch.zeros(3, self.size, self.size, dtype=torch.uint8)
+        self.preprocess = preprocess
+        size = preprocess.config.size
+        self.blank = torch.zeros(3, size, size, dtype=torch.uint8)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         try:
-            return {"image": self.transform(load_image(self.paths[i], draft_size=self.size)), "error": ""}
+            return {"image": self.preprocess(self.paths[i]), "error": ""}
         except ImageLoadError as error:
             return {"image": self.blank, "error": str(error)}
 
@@ -58,7 +58,7 @@ def embed_collection(images: list[str], encoder: Encoder, out: str | Path, encod
                      on_bad_image: BadImagePolicy = "error") -> dict[str, Any]:
     """Embeds ``images`` into the index folder ``out``; returns its index.json content."""
     out = Path(out)
-    fingerprint = encoder.info.get("fingerprint")
+    fingerprint = encoder.fingerprint
     if (out / META).is_file():
         meta = json.loads((out / META).read_text())
         done = set((out / FILES).read_text().splitlines()) | {e["file"] for e in meta.get("skipped", [])}
@@ -90,7 +90,7 @@ def embed_collection(images: list[str], encoder: Encoder, out: str | Path, encod
 
 def _embed_part(names: list[str], encoder: Encoder, device: torch.device, stem: Path, batch_size: int,
                 num_workers: int, on_bad_image: BadImagePolicy) -> None:
-    loader = DataLoader(_Images(names, encoder), batch_size=batch_size, num_workers=num_workers)
+    loader = DataLoader(_Images(names, encoder.preprocess), batch_size=batch_size, num_workers=num_workers)
     rows, kept, skipped = [], [], []
     offset = 0
     with torch.inference_mode():
@@ -99,7 +99,8 @@ def _embed_part(names: list[str], encoder: Encoder, device: torch.device, stem: 
             for i, error in enumerate(batch["error"]):
                 if error:
                     if on_bad_image == "error":
-                        raise ImageLoadError(error + " (the images before it are saved: rerun to resume, or pass "
+                        raise ImageLoadError(error + " (the images before it are "
+                                                     "saved: rerun to resume, or pass "
                                              "--on-bad-image skip)")
                     skipped.append({"file": names[offset + i], "error": error})
             if good:
@@ -109,4 +110,5 @@ def _embed_part(names: list[str], encoder: Encoder, device: torch.device, stem: 
     embeddings = np.concatenate(rows) if rows else np.zeros((0, encoder.embedding_dim), np.float32)
     np.save(stem.with_suffix(".tmp.npy"), embeddings)
     os.replace(stem.with_suffix(".tmp.npy"), stem.with_suffix(".npy"))
-    stem.with_suffix(".json").write_text(json.dumps({"files": kept, "skipped": skipped}))  # written last: done
+    stem.with_suffix(".json").write_text(json.dumps({"files": kept,
+                                                     "skipped": skipped}))  # written last: done

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from siamkit.scoring import metrics
+from siamkit.evaluation import metrics
 
 LABELS = np.array([1, 1, 1, 0, 0, 0, 0])
 SCORES = np.array([0.9, 0.8, 0.3, 0.7, 0.2, 0.1, 0.05])
 
 
 def test_equal_error_rate_and_tpr_at_fpr():
-    # threshold 0.75: FMR 0/4, FNMR 1/3; threshold 0.65: FMR 1/4, FNMR 1/3 -> closest point EER = (1/4 + 1/3) / 2
+    # threshold 0.75: FMR 0/4, FNMR 1/3; threshold 0.65: FMR 1/4, FNMR 1/3
+    # -> closest point EER = (1/4 + 1/3) / 2
     assert metrics.equal_error_rate(LABELS, SCORES) == pytest.approx((0.25 + 1 / 3) / 2)
     assert metrics.tpr_at_fpr(LABELS, SCORES, 0.0) == pytest.approx(2 / 3)  # above 0.7: two of three matches
     assert metrics.tpr_at_fpr(LABELS, SCORES, 0.2) == pytest.approx(2 / 3)
@@ -24,7 +25,8 @@ def test_thresholds_and_decisions():
     assert 0.7 < threshold <= 0.8  # just above the highest non-match
     assert metrics.choose_threshold(LABELS, SCORES, "best_f1") == pytest.approx(0.3)  # F1 6/7 (0.8 gives 4/5)
     decided = metrics.at_threshold(LABELS, SCORES, 0.3)
-    assert decided == pytest.approx({"accuracy": 6 / 7, "f1": 6 / 7, "false_match_rate": 0.25, "true_match_rate": 1.0})
+    assert decided == pytest.approx({"accuracy": 6 / 7, "f1": 6 / 7, "false_match_rate": 0.25,
+                                     "true_match_rate": 1.0})
 
 
 def test_verification_intervals_contain_the_value():
@@ -43,7 +45,8 @@ def test_retrieval_by_hand():
     similarity = np.array([
         [1.0, 0.2, 0.9, 0.1, 0.0],   # query 0: nearest is 2 (wrong), then 1 (right): R=1 -> AP@R 0
         [0.2, 1.0, 0.1, 0.0, 0.3],   # query 1: nearest 4 (wrong), then 0: AP@R 0
-        [0.9, 0.1, 1.0, 0.8, 0.7],   # query 2: 0 (wrong), 3, 4: R=2 -> precision at ranks 1, 2 = 0, 1/2 -> AP (0 + 0.5)/2
+        [0.9, 0.1, 1.0, 0.8,
+         0.7],   # query 2: 0 (wrong), 3, 4: R=2 -> precision at ranks 1, 2 = 0, 1/2 -> AP (0 + 0.5)/2
         [0.1, 0.0, 0.8, 1.0, 0.6],   # query 3: 2, 4 -> AP 1
         [0.0, 0.3, 0.7, 0.6, 1.0],   # query 4: 2, 3 -> AP 1
     ])

@@ -44,23 +44,26 @@ class EmbeddingIndex:
         folder = Path(folder)
         missing = [name for name in (EMBEDDINGS, FILES, META) if not (folder / name).is_file()]
         if missing:
-            hint = " (an interrupted `train embed`: run it again to finish)" if (folder / PARTS).is_dir() else ""
+            interrupted = (folder / PARTS).is_dir()
+            hint = " (an interrupted `train embed`: run it again to finish)" if interrupted else ""
             raise IndexFolderError(f"{folder} is not a complete index: {', '.join(missing)} missing{hint}. "
                               "Make one with `train embed IMAGES_DIR --encoder DIR --out INDEX_DIR`.")
         meta = json.loads((folder / META).read_text())
         embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
         files = (folder / FILES).read_text().splitlines()
         if meta.get("format") != FORMAT or len(files) != len(embeddings) or embeddings.ndim != 2:
-            raise IndexFolderError(f"{folder}: {EMBEDDINGS} ({embeddings.shape}) and {FILES} ({len(files)} rows) do not "
+            raise IndexFolderError(f"{folder}: {EMBEDDINGS} ({embeddings.shape}) "
+                                   f"and {FILES} ({len(files)} rows) do not "
                               f"match, or {META} is not a siamkit index; rebuild it with `train embed`")
         return cls(folder, embeddings, files, meta)
 
     def check_encoder(self, fingerprint: str | None) -> None:
         if fingerprint != self.meta.get("fingerprint"):
             raise IndexFolderError(
-                f"the index {self.folder} was built with encoder {self.meta.get('encoder')} (fingerprint "
-                f"{self.meta.get('fingerprint')}), not with the query's encoder (fingerprint {fingerprint}); "
-                "embeddings of two encoders are not comparable. Use the index's encoder, or rebuild the index."
+                f"the index {self.folder} was built with encoder {self.meta.get('encoder')} "
+                f"(fingerprint {self.meta.get('fingerprint')}), not with the "
+                f"query's encoder (fingerprint {fingerprint}); embeddings of two encoders "
+                "are not comparable. Use the index's encoder, or rebuild the index."
             )
 
     def search(self, queries: np.ndarray, k: int = 10, backend: Backend = "auto", **options: Any
@@ -110,7 +113,8 @@ def approximate_index(embeddings: np.ndarray, backend: str, folder: Path | None 
     try:
         import faiss
     except ImportError:
-        raise SiamkitError(f"the {backend} backend needs FAISS (pip install faiss-cpu); use --backend exact") from None
+        raise SiamkitError(f"the {backend} backend needs FAISS (pip install faiss-cpu); use --backend "
+                           f"exact") from None
     cached = folder / f"index-{backend}.faiss" if folder else None
     if cached and cached.exists() and cached.stat().st_mtime >= (folder / EMBEDDINGS).stat().st_mtime:
         index = faiss.read_index(str(cached))
@@ -122,7 +126,8 @@ def approximate_index(embeddings: np.ndarray, backend: str, folder: Path | None 
         elif backend == "ivf":
             lists = nlist or max(1, int(4 * np.sqrt(len(embeddings))))
             index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-            sample = np.random.default_rng(0).choice(len(embeddings), min(len(embeddings), 40 * lists), replace=False)
+            sample = np.random.default_rng(0).choice(len(embeddings), min(len(embeddings), 40 * lists),
+                                                     replace=False)
             index.train(np.ascontiguousarray(embeddings[np.sort(sample)], np.float32))
         else:
             raise SiamkitError(f"unknown search backend {backend!r}; choose auto, exact, hnsw or ivf")
@@ -141,7 +146,8 @@ def write_index(folder: Path, parts: Sequence[tuple[np.ndarray, list[str]]], met
     """Joins embedding parts into the index files (through a memory map: bounded memory)."""
     total = sum(len(files) for _, files in parts)
     dim = meta["dim"]
-    target = np.lib.format.open_memmap(folder / f".{EMBEDDINGS}", mode="w+", dtype=np.float32, shape=(total, dim))
+    target = np.lib.format.open_memmap(folder / f".{EMBEDDINGS}", mode="w+", dtype=np.float32,
+                                       shape=(total, dim))
     row, files = 0, []
     for embeddings, names in parts:
         target[row:row + len(names)] = embeddings

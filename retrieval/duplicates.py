@@ -12,10 +12,11 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
-from siamkit.scoring.report import thumbnail
+from siamkit.pages import thumbnail
 
 
-def candidate_pairs(embeddings: np.ndarray, threshold: float, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def candidate_pairs(embeddings: np.ndarray, threshold: float, chunk: int = 4096) -> tuple[np.ndarray,
+                                                                                          np.ndarray]:
     """(pairs (P, 2) with i < j, similarities (P,)) of every pair scoring >= threshold."""
     found, scores = [], []
     for start in tqdm(range(0, len(embeddings), chunk), desc="finding pairs", unit="chunk", leave=False):
@@ -44,16 +45,21 @@ def write_groups(out: Path, files: list[str], groups: list[list[int]], threshold
     out.mkdir(parents=True, exist_ok=True)
     rows = ["group,file"] + [f"{g},{_csv(files[i])}" for g, members in enumerate(groups) for i in members]
     (out / "duplicates.csv").write_text("\n".join(rows) + "\n")
-    sections = "".join(
-        f"<h2>group {g} ({len(members)} images)</h2><div>"
-        + "".join(f"<figure>{thumbnail(files[i])}<figcaption>{html.escape(Path(files[i]).name)}</figcaption></figure>"
-                  for i in members[:50]) + "</div>"
-        for g, members in enumerate(groups[:200]))
+    sections = "".join(_group_section(g, [files[i] for i in members[:50]], len(members))
+                       for g, members in enumerate(groups[:200]))
     (out / "duplicates.html").write_text(
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>siamkit duplicates</title><style>"
-        "body{font-family:system-ui,sans-serif;margin:2em} figure{display:inline-block;margin:4px;text-align:center}"
+        "body{font-family:system-ui,sans-serif;margin:2em} "
+        "figure{display:inline-block;margin:4px;text-align:center}"
         "figcaption{font-size:11px;max-width:96px;overflow:hidden}</style></head><body>"
-        f"<h1>{len(groups)} groups of near-duplicates (threshold {threshold:.4f})</h1>{sections}</body></html>\n")
+        f"<h1>{len(groups)} groups of near-duplicates (threshold "
+        f"{threshold:.4f})</h1>{sections}</body></html>\n")
+
+
+def _group_section(number: int, shown: list[str], size: int) -> str:
+    figures = "".join(f"<figure>{thumbnail(f)}<figcaption>{html.escape(Path(f).name)}</figcaption></figure>"
+                      for f in shown)
+    return f"<h2>group {number} ({size} images)</h2><div>{figures}</div>"
 
 
 def _csv(value: str) -> str:

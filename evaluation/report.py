@@ -3,9 +3,7 @@ self-contained report.html (plots and thumbnails inlined, no external requests).
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,16 +13,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from siamkit.data.images import load_image  # noqa: E402
-from siamkit.scoring.evaluation import EvaluationData, MethodResult  # noqa: E402
+from siamkit.evaluation.pairs import EvaluationData  # noqa: E402
+from siamkit.evaluation.runner import MethodResult  # noqa: E402
+from siamkit.pages import base64_text, thumbnail  # noqa: E402
 
 #: (column, metrics.json key) of the summary table; "±" columns carry a 95 % interval.
-COLUMNS = [("ROC-AUC", "roc_auc"), ("AP", "average_precision"), ("EER", "eer"), ("TPR@FPR 1%", "tpr@fpr=0.01"),
-           ("TPR@FPR 0.1%", "tpr@fpr=0.001"), ("accuracy", "accuracy"), ("F1", "f1"), ("recall@1", "recall@1"),
-           ("recall@5", "recall@5"), ("recall@10", "recall@10"), ("mAP@R", "map@r"), ("pairs/s", "pairs_per_second"),
+COLUMNS = [("ROC-AUC", "roc_auc"), ("AP", "average_precision"), ("EER", "eer"),
+           ("TPR@FPR 1%", "tpr@fpr=0.01"),
+           ("TPR@FPR 0.1%", "tpr@fpr=0.001"), ("accuracy", "accuracy"), ("F1", "f1"), ("recall@1",
+                                                                                       "recall@1"),
+           ("recall@5", "recall@5"), ("recall@10", "recall@10"), ("mAP@R", "map@r"), ("pairs/s",
+                                                                                      "pairs_per_second"),
            ("peak MB", "peak_memory_mb")]
 HARDEST = 8
 
@@ -44,7 +45,8 @@ def markdown_table(results: Sequence[MethodResult]) -> str:
     lines = ["| method | " + " | ".join(title for title, _ in columns) + " |",
              "|---|" + "---:|" * len(columns)]
     for r in sorted(results, key=lambda r: -r.metrics["roc_auc"]["value"]):
-        lines.append(f"| {r.name} | " + " | ".join(_cell(key, r.metrics.get(key)) for _, key in columns) + " |")
+        lines.append(f"| {r.name} | " + " | ".join(_cell(key, r.metrics.get(key)) for _,
+                                                   key in columns) + " |")
     return "\n".join(lines)
 
 
@@ -101,7 +103,8 @@ def hardest_errors(data: EvaluationData, results: Sequence[MethodResult]) -> dic
             "missed matches": positives[np.argsort(best.scores[positives])][:HARDEST]}
 
 
-def write_html(path: Path, data: EvaluationData, results: Sequence[MethodResult], plots: Sequence[Path]) -> None:
+def write_html(path: Path, data: EvaluationData, results: Sequence[MethodResult],
+               plots: Sequence[Path]) -> None:
     pairs = data.pairs[data.split]
     info = data.describe()
     best = best_method(results)
@@ -111,7 +114,8 @@ def write_html(path: Path, data: EvaluationData, results: Sequence[MethodResult]
         sections.append(f"<h3>{title} of {html.escape(best.name)}</h3>"
                         f"<table class='errors'><tr><th>A</th><th>B</th><th>scores</th></tr>{rows}</table>")
     table = _html_table(markdown_table(results))
-    images = "".join(f"<img class='plot' alt='{p.stem}' src='data:image/png;base64,{_b64(p.read_bytes())}'>"
+    images = "".join(f"<img class='plot' alt='{p.stem}' "
+                     f"src='data:image/png;base64,{base64_text(p.read_bytes())}'>"
                      for p in plots)
     document = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>siamkit evaluation: {html.escape(data.source)}</title>
@@ -124,7 +128,8 @@ img.plot {{ max-width: 48%; margin: 0.5em; border: 1px solid #eee; }}
 table.errors img {{ width: 96px; height: 96px; object-fit: contain; background: #f4f4f4; }}
 </style></head><body>
 <h1>Evaluation of {len(results)} methods on {html.escape(data.source)}</h1>
-<p>Split <b>{html.escape(data.split)}</b>, seed {data.seed}: {info['pairs']} pairs ({info['matches']} matches);
+<p>Split <b>{html.escape(data.split)}</b>, seed {data.seed}:
+{info['pairs']} pairs ({info['matches']} matches);
 thresholds chosen on {info['threshold_pairs']} validation pairs and applied unchanged;
 {info['retrieval_images']} images for retrieval; {len(data.skipped)} unreadable images skipped.
 Every method scored the same pairs. Best by ROC-AUC: <b>{html.escape(best.name)}</b>.
@@ -139,21 +144,7 @@ Intervals are bootstrap 95 % intervals over the pairs.</p>
 
 def _error_row(pairs: Any, i: int, results: Sequence[MethodResult]) -> str:
     scores = "<br>".join(f"{html.escape(r.name)}: {r.scores[i]:.3f}" for r in results)
-    return (f"<tr><td>{thumbnail(pairs.a[i])}</td><td>{thumbnail(pairs.b[i])}</td>"
-            f"<td>{scores}</td></tr>")
-
-
-def thumbnail(image_path: str) -> str:
-    image = Image.fromarray(load_image(image_path))
-    image.thumbnail((96, 96))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return f"<img alt='{html.escape(Path(image_path).name)}' title='{html.escape(image_path)}' " \
-           f"src='data:image/png;base64,{_b64(buffer.getvalue())}'>"
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return (f"<tr><td>{thumbnail(pairs.a[i])}</td><td>{thumbnail(pairs.b[i])}</td><td>{scores}</td></tr>")
 
 
 def _html_table(markdown: str) -> str:

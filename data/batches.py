@@ -1,0 +1,101 @@
+"""Typed batches: what the DataModule's loaders yield, and what losses declare they accept.
+
+Images are (B, 3, S, S) uint8 tensors as the loaders give them; ``embedded`` returns the same
+batch with each image tensor replaced by its (B, E) embedding, which is what a loss reads.
+A loss names the batch types it accepts (``SiameseLoss.accepts``); ``SiameseModule`` checks
+the data's training batch type against them when a run is set up, before the first step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import torch
+from torch.utils.data import default_collate
+
+Embed = Callable[[torch.Tensor], torch.Tensor]
+B = TypeVar("B", bound="Batch")
+
+
+class Batch:
+    """Base of the batch dataclasses: collation from the datasets' dicts, and pinning."""
+
+    @classmethod
+    def collate(cls: type[B], items: list[dict[str, Any]]) -> B:
+        return cls(**default_collate(items))
+
+    def pin_memory(self: B) -> B:
+        return dataclasses.replace(self,
+                                   **{f.name: getattr(self,
+                                                      f.name).pin_memory() for f in dataclasses.fields(self)})
+
+    def embedded(self: B, embed: Embed) -> B:
+        raise NotImplementedError
+
+    @property
+    def image_count(self) -> int:
+        """Images the backbone sees for this batch."""
+        raise NotImplementedError
+
+
+@dataclass
+class PairBatch(Batch):
+    """Labelled pairs: ``a``, ``b`` images, ``label`` (B,) 1 same / 0 different, ``group_a``,
+    ``group_b`` (B,) match-group ids (equal ids are known matches, never used as negatives)."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+    label: torch.Tensor
+    group_a: torch.Tensor
+    group_b: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    def embedded(self: B, embed: Embed) -> B:
+        both = embed(torch.cat([self.a, self.b]))  # one pass through the backbone for both sides
+        return dataclasses.replace(self, a=both[: len(self.a)], b=both[len(self.a):])
+
+    @property
+    def image_count(self) -> int:
+        return 2 * len(self.label)
+
+
+@dataclass
+class TwoViewBatch(PairBatch):
+    """Unlabelled images, two augmented views each: ``a[i]`` and ``b[i]`` match (``label`` all
+    1), and each image's index is its match group, so the rest of the batch are negatives.
+    A loss accepts it only by naming it: pair losses that need labelled non-matches do not."""
+
+
+@dataclass
+class _Images(Batch):
+    """One image per row: ``image``."""
+
+    image: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+    def embedded(self: B, embed: Embed) -> B:
+        return dataclasses.replace(self, image=embed(self.image))
+
+    @property
+    def image_count(self) -> int:
+        return len(self.image)
+
+
+@dataclass
+class ClassBatch(_Images):
+    """Class-labelled images drawn M per class: ``image`` and ``label`` (B,) class ids."""
+
+    label: torch.Tensor
+
+
+@dataclass
+class ImageBatch(_Images):
+    """Plain images to embed (``predict``): ``image`` and its ``index`` in the listing."""
+
+    index: torch.Tensor

@@ -1,0 +1,61 @@
+"""How a backbone wants its images: ``ImageConfig`` and the deterministic resize / crop steps
+that every split and every inference path share.
+
+Normalisation by mean / std is the model's first step (``siamkit.models.InputNormalization``),
+not the loader's: uint8 images are a quarter of the bytes that float32 ones are to pass from
+DataLoader workers and to copy to the GPU, and an exported model then takes images as they
+are after resizing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import albumentations as A
+import cv2
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+_INTERPOLATIONS = {
+    "nearest": cv2.INTER_NEAREST,
+    "bilinear": cv2.INTER_LINEAR,
+    "bicubic": cv2.INTER_CUBIC,
+    "area": cv2.INTER_AREA,
+}
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """How a backbone wants its input: square ``size`` px, normalised by ``mean`` / ``std``.
+
+    ``resize``: "shortest" scales the shorter side to ``size`` then centre-crops (CLIP's and
+    torchvision's way); "squash" resizes straight to size x size.
+    """
+
+    size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    interpolation: Literal["nearest", "bilinear", "bicubic", "area"] = "bicubic"
+    resize: Literal["shortest", "squash"] = "shortest"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ImageConfig":
+        return cls(**{**values, "mean": tuple(values["mean"]), "std": tuple(values["std"])})
+
+
+def resize_steps(config: ImageConfig) -> list[A.BasicTransform]:
+    """The deterministic resize / crop steps, (H, W, 3) uint8 -> (3, S, S) uint8 tensor."""
+    interpolation = _INTERPOLATIONS[config.interpolation]
+    if config.resize == "squash":
+        resize = [A.Resize(config.size, config.size, interpolation=interpolation)]
+    else:
+        resize = [
+            A.SmallestMaxSize(max_size=config.size, interpolation=interpolation),
+            A.CenterCrop(config.size, config.size),
+        ]
+    return [*resize, A.ToTensorV2()]

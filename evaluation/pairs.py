@@ -1,0 +1,103 @@
+"""What every method is scored on: ``EvaluationData``.
+
+It fixes the validation pairs (where each method's decision threshold is chosen) and the
+test pairs (where every metric is measured), plus, for class-labelled data, the test images
+and labels for retrieval. Data is read and split exactly as training reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from siamkit.data.demo import resolve_source
+from siamkit.data.images import load_image
+from siamkit.data.scan import BadImagePolicy, scan_images
+from siamkit.data.sources import ClassSet, PairSet, read_source
+from siamkit.errors import SiamkitError
+
+
+@dataclass
+class Pairs:
+    a: np.ndarray  # (P,) image paths
+    b: np.ndarray
+    label: np.ndarray  # (P,) 1 same, 0 different
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+@dataclass
+class EvaluationData:
+    """What every method is scored on. ``pairs[split]`` for "val" (thresholds) and the
+    evaluated split; ``images`` / ``labels``: the evaluated split's class-labelled images."""
+
+    source: str
+    split: str
+    seed: int
+    kind: str
+    pairs: dict[str, Pairs]
+    images: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    skipped: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        test = self.pairs[self.split]
+        return {"source": self.source, "kind": self.kind, "split": self.split, "seed": self.seed,
+                "pairs": len(test), "matches": int(test.label.sum()),
+                "threshold_pairs": len(self.pairs["val"]) if "val" in self.pairs else 0,
+                "retrieval_images": 0 if self.images is None else len(self.images),
+                "skipped_images": self.skipped}
+
+
+def load_evaluation_data(source: str, split: str = "test", root: str | None = None,
+                         split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0,
+                         max_pairs: int = 100_000, on_bad_image: BadImagePolicy = "error") -> EvaluationData:
+    """Reads ``source`` as training does (same splits for the same fractions and seed)."""
+    location = resolve_source(source)
+    data = read_source(location, root=root, fractions=split_fractions, seed=seed)
+    if not isinstance(data, (PairSet, ClassSet)):
+        raise SiamkitError(f"{source} has no labels: evaluation needs labelled pairs (a,b,label) or "
+                           "class-labelled images (a folder per class, or path,label)")
+    bad = scan_images(lambda p: load_image(data.root / p, draft_size=64), data.paths(), on_bad_image,
+                      "pass --on-bad-image skip")
+    rng = np.random.default_rng(seed)
+    pairs, images, labels = {}, None, None
+    for part in ("val", split):
+        subset = data.subset((data.split == part) & ~_touches(data, list(bad)))
+        if isinstance(subset, PairSet):
+            pairs[part] = Pairs(*(np.array([str(data.root / p) for p in column]) for column in (subset.a,
+                                                                                                subset.b)),
+                                subset.label.astype(int))
+        else:
+            pairs[part] = _class_pairs(np.array([str(data.root / p) for p in subset.path]), subset.label,
+                                       max_pairs, rng)
+            if part == split:
+                images, labels = np.array([str(data.root / p) for p in subset.path]), np.asarray(subset.label)
+    if not len(pairs[split]):
+        raise SiamkitError(f"the {split} split of {source} has no pairs to evaluate")
+    if not len(pairs["val"]):
+        del pairs["val"]
+    kind = "pairs" if isinstance(data, PairSet) else "classes"
+    return EvaluationData(source, split, seed, kind, pairs, images, labels,
+                          skipped=[e.source for e in bad.values()])
+
+
+def _touches(data: PairSet | ClassSet, bad: list[str]) -> np.ndarray:
+    if isinstance(data, PairSet):
+        return np.isin(data.a, bad) | np.isin(data.b, bad)
+    return np.isin(data.path, bad)
+
+
+def _class_pairs(paths: np.ndarray, labels: np.ndarray, max_pairs: int, rng: np.random.Generator) -> Pairs:
+    """All same-class pairs (sampled down to max_pairs / 2) and as many random different-class pairs."""
+    i, j = np.triu_indices(len(paths), k=1)
+    same = labels[i] == labels[j]
+    positives = np.flatnonzero(same)
+    negatives = np.flatnonzero(~same)
+    count = min(len(positives), len(negatives), max_pairs // 2)
+    chosen = np.concatenate([rng.choice(positives, count, replace=False),
+                             rng.choice(negatives, count, replace=False)])
+    return Pairs(paths[i[chosen]], paths[j[chosen]], same[chosen].astype(int))

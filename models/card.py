@@ -1,0 +1,132 @@
+"""``EncoderCard``: an encoder folder's ``config.json``, read and written as one typed record.
+
+It says how to rebuild the architecture (``EncoderSpec``), how images are preprocessed, the
+embedding size, which weights these are (a fingerprint that indexes store, so a query
+embedded by another encoder is refused), where they came from and what they were trained
+on, their training metrics, and, once ``train evaluate --calibrate`` has run, the decision
+threshold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from siamkit.data.image_config import ImageConfig
+from siamkit.errors import SiamkitError
+from siamkit.models.spec import EncoderSpec
+
+CONFIG_FILE = "config.json"
+FORMAT = "siamkit-encoder"
+VERSION = 2
+#: version 1 wrote ``"format": "siamkit-encoder/1"`` and kept a flat threshold; read, never written
+_VERSION_1 = "siamkit-encoder/1"
+
+
+class EncoderFolderError(SiamkitError):
+    """An encoder folder or checkpoint that cannot be used."""
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The data source and split settings a model was trained with (``train evaluate`` uses
+    them to keep training images out of the evaluated split)."""
+
+    source: Optional[str] = None
+    root: Optional[str] = None
+    split_fractions: Optional[tuple[float, float, float]] = None
+    split_seed: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A same / different decision threshold on cosine similarity, and how it was chosen."""
+
+    threshold: float
+    rule: str
+    data: str
+    split: str
+    pairs: int
+
+
+@dataclass
+class EncoderCard:
+    architecture: EncoderSpec
+    preprocessing: ImageConfig
+    embedding_dim: int
+    fingerprint: Optional[str] = None
+    source: Optional[str] = None
+    global_step: Optional[int] = None
+    trained_on: Optional[TrainingData] = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    calibration: Optional[Calibration] = None
+    format: str = FORMAT
+    version: int = VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["architecture"] = self.architecture.to_dict()
+        values["preprocessing"] = self.preprocessing.to_dict()
+        for name in ("trained_on", "calibration"):
+            values[name] = dataclasses.asdict(values[name]) if values[name] is not None else None
+        return {"format": self.format, "version": self.version,
+                **{k: v for k, v in values.items() if k not in ("format", "version")}}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str = CONFIG_FILE) -> "EncoderCard":
+        values = dict(values)
+        if values.get("format") == _VERSION_1:
+            values = _upgrade_version_1(values)
+        if values.get("format") != FORMAT or values.get("version") != VERSION or "architecture" not in values:
+            raise EncoderFolderError(f"{where} is not a siamkit encoder card (format "
+                                     f"{values.get('format')!r} version {values.get('version')!r}, expected "
+                                     f"{FORMAT!r} version {VERSION}); export it again with `train export`")
+        known = {f.name for f in dataclasses.fields(cls)}
+        if unknown := sorted(set(values) - known):
+            raise EncoderFolderError(f"{where} has unknown field(s) {', '.join(unknown)}; "
+                                     f"it takes {', '.join(sorted(known))}")
+        try:
+            values["architecture"] = EncoderSpec.from_dict(values["architecture"])
+            values["preprocessing"] = ImageConfig.from_dict(values["preprocessing"])
+            if values.get("trained_on") is not None:
+                trained = dict(values["trained_on"])
+                if trained.get("split_fractions") is not None:
+                    trained["split_fractions"] = tuple(trained["split_fractions"])
+                values["trained_on"] = TrainingData(**trained)
+            if values.get("calibration") is not None:
+                values["calibration"] = Calibration(**values["calibration"])
+            return cls(**values)
+        except (KeyError, TypeError, ValueError) as error:
+            raise EncoderFolderError(f"{where} has a malformed field ({type(error).__name__}: {error}); "
+                                     "export the folder again with `train export`") from None
+
+    @classmethod
+    def read(cls, folder: Path) -> "EncoderCard":
+        path = folder / CONFIG_FILE
+        if not path.is_file():
+            raise EncoderFolderError(f"{folder} is not an encoder folder: it has no {CONFIG_FILE} "
+                                     "(make one with `train export --ckpt CKPT --out DIR`)")
+        try:
+            values = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise EncoderFolderError(f"{path} is not valid JSON: {error}") from None
+        if not isinstance(values, dict):
+            raise EncoderFolderError(f"{path} is not a siamkit encoder card (a JSON object); export it again")
+        return cls.from_dict(values, str(path))
+
+    def write(self, folder: Path) -> None:
+        (folder / CONFIG_FILE).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def _upgrade_version_1(values: dict[str, Any]) -> dict[str, Any]:
+    threshold = values.pop("threshold", None)
+    rule = values.pop("threshold_rule", None)
+    calibrated = values.pop("calibrated_on", None) or {}
+    values["source"] = values.pop("checkpoint", values.get("source"))
+    values["calibration"] = None if threshold is None else {
+        "threshold": threshold, "rule": rule or "best_f1", "data": calibrated.get("data", "?"),
+        "split": calibrated.get("split", "val"), "pairs": calibrated.get("pairs", 0)}
+    return {**values, "format": FORMAT, "version": VERSION}

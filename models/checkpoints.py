@@ -1,0 +1,63 @@
+"""Reading what an encoder needs out of a ``train fit`` checkpoint, without Lightning and
+without running code from the file (torch's restricted ``weights_only`` unpickler)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from siamkit.models.card import EncoderFolderError
+
+#: the checkpoint key under which ``SiameseModule`` records its ``EncoderSpec``
+ENCODER_SPEC_KEY = "siamkit_encoder_spec"
+_ENCODER_PREFIXES = ("backbone.", "head.")
+
+
+@dataclass
+class TrainingCheckpoint:
+    encoder_spec: dict[str, Any]
+    encoder_state: dict[str, torch.Tensor]  # the backbone's and head's weights, as the Encoder names them
+    data_hyperparameters: dict[str, Any]
+    global_step: int | None
+    best_scores: dict[str, float]  # {"best val/roc_auc": value}
+
+
+def read_checkpoint(path: Path) -> TrainingCheckpoint:
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, not a torch file, or objects beyond tensors and plain values
+        raise EncoderFolderError(
+            f"cannot read checkpoint {path} safely ({type(error).__name__}): it is truncated, not a siamkit "
+            "training checkpoint, or holds objects other than tensors and plain values"
+        ) from None
+    if not isinstance(checkpoint,
+                      dict) or ENCODER_SPEC_KEY not in checkpoint or "state_dict" not in checkpoint:
+        raise EncoderFolderError(f"{path} is not a siamkit checkpoint: it lacks the encoder's architecture "
+                                 "(was it written by `train fit`?)")
+    state = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(_ENCODER_PREFIXES)}
+    return TrainingCheckpoint(checkpoint[ENCODER_SPEC_KEY], state,
+                              checkpoint.get("datamodule_hyper_parameters", {}),
+                              checkpoint.get("global_step"), _best_scores(checkpoint.get("callbacks", {})))
+
+
+def run_checkpoint(run: Path) -> Path:
+    """A run folder's best checkpoint (by its monitored metric), else its last one."""
+    best = sorted((run / "checkpoints").glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if best:
+        return best[-1]
+    if (run / "checkpoints" / "last.ckpt").exists():
+        return run / "checkpoints" / "last.ckpt"
+    raise EncoderFolderError(f"run folder {run} has no checkpoints yet "
+                             "(expected checkpoints/best-*.ckpt or last.ckpt)")
+
+
+def _best_scores(callbacks: dict[str, Any]) -> dict[str, float]:
+    """``{"best val/roc_auc": value}`` from the checkpoint's ModelCheckpoint states."""
+    scores = {}
+    for state in callbacks.values():
+        if isinstance(state, dict) and state.get("monitor") and state.get("best_model_score") is not None:
+            scores[f"best {state['monitor']}"] = float(state["best_model_score"])
+    return scores

@@ -1,0 +1,85 @@
+"""Encoder folders: the round trip, the card, and folders or checkpoints that cannot be used."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from siamkit.models.encoder import Encoder, EncoderFolderError
+
+
+def test_folder_round_trip_gives_identical_embeddings(python_encoder: Path, photos):
+    original = Encoder.load(python_encoder)
+    config = json.loads((python_encoder / "config.json").read_text())
+    assert config["embedding_dim"] == 16 and config["preprocessing"]["size"] == 32
+    assert config["metrics"] == {"val/roc_auc": 0.9} and len(config["fingerprint"]) == 16
+    assert config["format"] == "siamkit-encoder" and config["version"] == 2
+    assert config["architecture"]["head"] == {"class_path": "siamkit.models.heads.ProjectionHead",
+                                              "init_args": {"out_dim": 16, "hidden_dim": None,
+                                                            "batch_norm": False}}
+    again = Encoder.load(python_encoder)
+    images = list(photos.values())
+    np.testing.assert_array_equal(original.embed(images), again.embed(images))
+    embeddings = again.embed(images)
+    assert embeddings.dtype == np.float32 and embeddings.shape == (4, 16)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+
+
+def test_broken_folders_say_what_is_wrong(python_encoder: Path, tmp_path: Path):
+    with pytest.raises(EncoderFolderError, match="does not exist"):
+        Encoder.load(tmp_path / "nowhere")
+    (python_encoder / "model.safetensors").rename(tmp_path / "weights.safetensors")
+    with pytest.raises(EncoderFolderError, match="has no model.safetensors"):
+        Encoder.load(python_encoder)
+    (tmp_path / "weights.safetensors").rename(python_encoder / "model.safetensors")
+    config = json.loads((python_encoder / "config.json").read_text())
+    config["architecture"]["head"]["init_args"]["out_dim"] = 8
+    (python_encoder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(Exception, match="do not fit.*different shape: head.layers"):
+        Encoder.load(python_encoder)
+    (python_encoder / "config.json").write_text("{")
+    with pytest.raises(EncoderFolderError, match="not valid JSON"):
+        Encoder.load(python_encoder)
+
+
+def test_an_edited_card_is_refused(python_encoder: Path):
+    card = json.loads((python_encoder / "config.json").read_text())
+    for field, value, message in (("embedding_dim", 32, "embedding_dim 32 does not match the weights' 16"),
+                                  ("colour", "red", "unknown field.* colour"),
+                                  ("version", 7, "expected 'siamkit-encoder' version 2")):
+        (python_encoder / "config.json").write_text(json.dumps({**card, field: value}))
+        with pytest.raises(EncoderFolderError, match=message):
+            Encoder.load(python_encoder)
+
+
+def test_a_version_1_folder_still_loads_with_its_threshold(python_encoder: Path):
+    card = json.loads((python_encoder / "config.json").read_text())
+    del card["version"], card["calibration"]
+    old = {**card, "format": "siamkit-encoder/1", "threshold": 0.7, "threshold_rule": "best_f1",
+           "calibrated_on": {"data": "demo:photos", "split": "val", "pairs": 72}, "checkpoint": "last.ckpt"}
+    (python_encoder / "config.json").write_text(json.dumps(old))
+    encoder = Encoder.load(python_encoder)
+    assert encoder.threshold == 0.7 and encoder.card.source == "last.ckpt"
+
+
+def test_a_file_that_is_not_a_siamkit_checkpoint_is_refused(tmp_path: Path):
+    torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
+    with pytest.raises(EncoderFolderError, match="not a siamkit checkpoint"):
+        Encoder.load(tmp_path / "other.ckpt")
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(EncoderFolderError, match="cannot read checkpoint"):
+        Encoder.load(tmp_path / "junk.ckpt")
+
+
+def test_a_folder_with_mismatched_files_is_refused(encoder_folder, tmp_path):
+    folder = tmp_path / "mixed"
+    shutil.copytree(encoder_folder, folder)
+    other = Encoder.from_spec(Encoder.load(encoder_folder).card.architecture).save(tmp_path / "other")
+    shutil.copy(other / "model.safetensors", folder / "model.safetensors")
+    with pytest.raises(EncoderFolderError, match="is not the file .* was written with"):
+        Encoder.load(folder)
