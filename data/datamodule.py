@@ -31,7 +31,7 @@ from siamkit.data.transforms import (
     build_augmentations,
     build_transform,
 )
-from siamkit.errors import SiamkitError
+from siamkit.errors import ConfigError, SiamkitError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,10 @@ class SiameseDataModule(pl.LightningDataModule):
         image_config: Optional[ImageConfig] = None,
     ):
         super().__init__()
+        for name, value, low in (("batch_size", batch_size, 1), ("m_per_class", m_per_class, 1),
+                                 ("num_workers", num_workers, 0)):
+            if value < low:
+                raise ConfigError(f"data.{name} must be a whole number >= {low}, not {value}")
         self.save_hyperparameters(ignore=["image_config"])
         self.image_config = image_config or ImageConfig()
         self.augment = COPY_DETECTION_AUGMENT if augment == "copy_detection" else augment

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 from pathlib import Path
 from typing import Union
@@ -37,6 +38,8 @@ def load_image(
     name = _describe(source)
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source, name)
+    if isinstance(source, (str, os.PathLike)):
+        _check_regular_file(Path(source), name)
     try:
         image = _open(source, draft_size)
         with warnings.catch_warnings():
@@ -62,6 +65,22 @@ def load_image(
         raise ImageLoadError(name, f"too many pixels (decompression bomb?): {error}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageLoadError(name, f"corrupt or truncated ({error})") from None
+
+
+def _check_regular_file(path: Path, name: str) -> None:
+    """Refuses what is not a regular file without opening it: reading a named pipe would wait
+    forever, a device would never end."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ImageLoadError(name, "file not found") from None
+    except OSError as error:  # a symbolic-link loop, a name too long, no permission ...
+        raise ImageLoadError(name, error.strerror or type(error).__name__) from None
+    if stat.S_ISDIR(mode):
+        raise ImageLoadError(name, "is a folder, not an image file")
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise ImageLoadError(name, f"is {kind}, not an image file")
 
 
 def _open(source: ImageInput, draft_size: int | None) -> Image.Image:

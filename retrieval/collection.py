@@ -1,12 +1,19 @@
-"""Embedding a whole image collection with an Encoder: batches from DataLoader workers, a
-progress bar, parts written as they finish (an interrupted run resumes), and bad images
-stopping the run or skipped per the data policy."""
+"""Embedding a whole image collection with an Encoder: batches decoded in DataLoader workers
+through the encoder's ``Preprocess``, a progress bar, every finished batch kept on disk
+(``EmbeddingJournal``) so that a crash, a bad file or Ctrl-C loses at most the batch in
+flight, and bad images stopping the run or skipped per the data policy.
+
+A rerun continues where the last one stopped; a complete index made by the same encoder is
+reused, and only images it lacks are embedded.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import stat
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +27,45 @@ from siamkit.data.scan import BadImagePolicy
 from siamkit.data.sources import IMAGE_SUFFIXES
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.models.encoder import Encoder
-from siamkit.retrieval.index import FILES, META, PARTS, write_index
+from siamkit.retrieval.index import META, EmbeddingIndex, IndexFolderError, write_index
+from siamkit.retrieval.journal import EmbeddingJournal
 
 
-def list_images(folder: str | Path) -> list[str]:
+@dataclass
+class Listing:
+    """The images found below a folder, and what was passed over while listing (symbolic-link
+    loops, broken links, files of other types), each ``{"file", "error"}``."""
+
+    images: list[str]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def list_images(folder: str | Path) -> Listing:
     folder = Path(folder)
     if not folder.is_dir():
-        raise SiamkitError(f"image folder {folder} does not exist")
-    images = sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        raise SiamkitError(f"image folder {folder} does not exist (or is not a folder)")
+    images, skipped = [], []
+    for root, _, names in os.walk(folder):  # does not follow links to folders: no loops
+        for name in names:
+            path = os.path.join(root, name)
+            problem = _not_an_image_file(path)
+            (skipped.append({"file": path, "error": problem}) if problem else images.append(path))
     if not images:
-        raise SiamkitError(f"{folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    return images
+        raise SiamkitError(f"{folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+                           + (f"; {len(skipped)} other files were passed over" if skipped else ""))
+    return Listing(sorted(images), sorted(skipped, key=lambda entry: entry["file"]))
+
+
+def _not_an_image_file(path: str) -> str | None:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return f"broken link or link loop ({error.strerror})"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+        return f"not an image file type ({Path(path).suffix or 'no suffix'})"
+    return None
 
 
 class _Images(Dataset):
@@ -53,62 +88,68 @@ class _Images(Dataset):
             return {"image": self.blank, "error": str(error)}
 
 
-def embed_collection(images: list[str], encoder: Encoder, out: str | Path, encoder_source: str,
-                     batch_size: int = 64, part_size: int = 4096, num_workers: int = 2,
+def embed_collection(listing: Listing, encoder: Encoder, out: str | Path, encoder_source: str,
+                     batch_size: int = 64, num_workers: int = 2,
                      on_bad_image: BadImagePolicy = "error") -> dict[str, Any]:
-    """Embeds ``images`` into the index folder ``out``; returns its index.json content."""
+    """Embeds the listed images into the index folder ``out``; returns its index.json content."""
     out = Path(out)
-    fingerprint = encoder.fingerprint
-    if (out / META).is_file():
-        meta = json.loads((out / META).read_text())
-        done = set((out / FILES).read_text().splitlines()) | {e["file"] for e in meta.get("skipped", [])}
-        if meta.get("fingerprint") == fingerprint and done >= set(images):
-            return meta  # already complete for these images and this encoder
-    parts_dir = out / PARTS
-    parts_dir.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    complete = _complete_index(out, encoder)
+    wanted = set(listing.images)
+    if complete is not None and set(complete.files) == wanted and not (out / "partial").exists():
+        return complete.meta
+    journal = EmbeddingJournal.open(out, encoder.fingerprint, encoder.embedding_dim)
+    if complete is not None and not journal.done:  # new images for an existing index: keep its rows
+        for start in range(0, len(complete.files), 100_000):
+            journal.append(complete.files[start:start + 100_000], complete.embeddings[start:start + 100_000])
+        journal.append([], np.zeros((0, encoder.embedding_dim), np.float32), complete.meta.get("skipped", []))
+    todo = [path for path in listing.images if path not in journal.done]
+    try:
+        _embed(todo, encoder, journal, batch_size, num_workers, on_bad_image, len(listing.images))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {len(journal.files)} embedded images are kept in {journal.folder}; "
+              "run the same command again to continue", file=sys.stderr)
+        raise
+    rows = np.array([i for i, f in enumerate(journal.files) if f in wanted], dtype=np.int64)
+    if not len(rows):
+        first = journal.skipped[0]["error"] if journal.skipped else "?"
+        raise SiamkitError(f"none of the {len(listing.images)} images "
+                           f"could be read ({first}); nothing to index")
+    meta = {"encoder": encoder_source, "fingerprint": encoder.fingerprint, "dim": encoder.embedding_dim,
+            "skipped": listing.skipped + [entry for entry in journal.skipped if entry["file"] in wanted]}
+    write_index(out, journal.vectors(), journal.files, meta, rows)
+    journal.remove()
+    return json.loads((out / META).read_text())
+
+
+def _complete_index(out: Path, encoder: Encoder) -> EmbeddingIndex | None:
+    if not (out / META).is_file():
+        return None
+    try:
+        index = EmbeddingIndex.load(out)
+    except IndexFolderError:
+        return None  # unreadable: made anew
+    same = index.meta.get("fingerprint") == encoder.fingerprint
+    return index if same and index.embeddings.shape[1] == encoder.embedding_dim else None
+
+
+def _embed(paths: list[str], encoder: Encoder, journal: EmbeddingJournal, batch_size: int, num_workers: int,
+           on_bad_image: BadImagePolicy, total: int) -> None:
+    loader = DataLoader(_Images(paths, encoder.preprocess), batch_size=batch_size, num_workers=num_workers)
     device = next(encoder.parameters()).device
-    parts, skipped = [], []
-    with tqdm(total=len(images), desc="embedding", unit="img") as bar:
-        for number, start in enumerate(range(0, len(images), part_size)):
-            names = images[start:start + part_size]
-            key = hashlib.sha256(json.dumps([fingerprint, names]).encode()).hexdigest()[:16]
-            stem = parts_dir / f"part-{number:05d}-{key}"
-            if not stem.with_suffix(".json").exists():
-                _embed_part(names, encoder, device, stem, batch_size, num_workers, on_bad_image)
-            done = json.loads(stem.with_suffix(".json").read_text())
-            parts.append((np.load(stem.with_suffix(".npy")), done["files"]))
-            skipped += done["skipped"]
-            bar.update(len(names))
-    meta = {"encoder": encoder_source, "fingerprint": fingerprint, "dim": encoder.embedding_dim,
-            "skipped": skipped}
-    write_index(out, parts, meta)
-    for stale in parts_dir.iterdir():
-        stale.unlink()
-    parts_dir.rmdir()
-    return meta
-
-
-def _embed_part(names: list[str], encoder: Encoder, device: torch.device, stem: Path, batch_size: int,
-                num_workers: int, on_bad_image: BadImagePolicy) -> None:
-    loader = DataLoader(_Images(names, encoder.preprocess), batch_size=batch_size, num_workers=num_workers)
-    rows, kept, skipped = [], [], []
     offset = 0
-    with torch.inference_mode():
+    progress = tqdm(total=total, initial=total - len(paths), desc="embedding", unit="img")
+    with progress as bar, torch.inference_mode():
         for batch in loader:
+            names = paths[offset:offset + len(batch["error"])]
+            offset += len(names)
             good = [i for i, error in enumerate(batch["error"]) if not error]
-            for i, error in enumerate(batch["error"]):
-                if error:
-                    if on_bad_image == "error":
-                        raise ImageLoadError(error + " (the images before it are "
-                                                     "saved: rerun to resume, or pass "
-                                             "--on-bad-image skip)")
-                    skipped.append({"file": names[offset + i], "error": error})
-            if good:
-                rows.append(encoder(batch["image"][good].to(device)).float().cpu().numpy())
-                kept += [names[offset + i] for i in good]
-            offset += len(batch["error"])
-    embeddings = np.concatenate(rows) if rows else np.zeros((0, encoder.embedding_dim), np.float32)
-    np.save(stem.with_suffix(".tmp.npy"), embeddings)
-    os.replace(stem.with_suffix(".tmp.npy"), stem.with_suffix(".npy"))
-    stem.with_suffix(".json").write_text(json.dumps({"files": kept,
-                                                     "skipped": skipped}))  # written last: done
+            bad = [{"file": names[i], "error": error} for i, error in enumerate(batch["error"]) if error]
+            vectors = (encoder(batch["image"][good].to(device)).float().cpu().numpy() if good
+                       else np.zeros((0, encoder.embedding_dim), np.float32))
+            journal.append([names[i] for i in good], vectors, bad if on_bad_image == "skip" else ())
+            bar.update(len(names))
+            if bad and on_bad_image == "error":
+                raise ImageLoadError(f"{bad[0]['error']} ({len(journal.files)} images embedded "
+                                     "so far are kept: fix or remove it and run the same "
+                                     "command again to continue, or pass --on-bad-image skip)")

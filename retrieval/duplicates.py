@@ -40,8 +40,10 @@ def groups_of(pairs: np.ndarray, count: int) -> list[list[int]]:
     return sorted(members.values(), key=lambda g: (-len(g), g[0]))
 
 
-def write_groups(out: Path, files: list[str], groups: list[list[int]], threshold: float) -> None:
-    """duplicates.csv (group, file) and duplicates.html (thumbnails per group)."""
+def write_groups(out: Path, files: list[str], groups: list[list[int]], threshold: float,
+                 skipped: list[dict[str, str]] = ()) -> None:
+    """duplicates.csv (group, file) and duplicates.html (thumbnails per group, then the files
+    that were skipped and why)."""
     out.mkdir(parents=True, exist_ok=True)
     rows = ["group,file"] + [f"{g},{_csv(files[i])}" for g, members in enumerate(groups) for i in members]
     (out / "duplicates.csv").write_text("\n".join(rows) + "\n")
@@ -53,13 +55,21 @@ def write_groups(out: Path, files: list[str], groups: list[list[int]], threshold
         "figure{display:inline-block;margin:4px;text-align:center}"
         "figcaption{font-size:11px;max-width:96px;overflow:hidden}</style></head><body>"
         f"<h1>{len(groups)} groups of near-duplicates (threshold "
-        f"{threshold:.4f})</h1>{sections}</body></html>\n")
+        f"{threshold:.4f})</h1>{sections}{_skipped_section(skipped)}</body></html>\n")
 
 
 def _group_section(number: int, shown: list[str], size: int) -> str:
     figures = "".join(f"<figure>{thumbnail(f)}<figcaption>{html.escape(Path(f).name)}</figcaption></figure>"
                       for f in shown)
     return f"<h2>group {number} ({size} images)</h2><div>{figures}</div>"
+
+
+def _skipped_section(skipped: list[dict[str, str]]) -> str:
+    if not skipped:
+        return ""
+    rows = "".join(f"<li>{html.escape(entry['file'])}: {html.escape(entry['error'])}</li>"
+                   for entry in skipped)
+    return f"<h2>{len(skipped)} files skipped</h2><ul>{rows}</ul>"
 
 
 def _csv(value: str) -> str:

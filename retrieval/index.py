@@ -15,13 +15,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
 from siamkit.errors import SiamkitError
+from siamkit.retrieval.journal import JOURNAL_DIR
 
-EMBEDDINGS, FILES, META, PARTS = "embeddings.npy", "files.txt", "index.json", "parts"
+EMBEDDINGS, FILES, META = "embeddings.npy", "files.txt", "index.json"
 FORMAT = "siamkit-index/1"
 Backend = Literal["auto", "exact", "hnsw", "ivf"]
 #: collections at least this large use an approximate index with ``auto``
@@ -44,21 +45,28 @@ class EmbeddingIndex:
         folder = Path(folder)
         missing = [name for name in (EMBEDDINGS, FILES, META) if not (folder / name).is_file()]
         if missing:
-            interrupted = (folder / PARTS).is_dir()
+            interrupted = (folder / JOURNAL_DIR).is_dir()
             hint = " (an interrupted `train embed`: run it again to finish)" if interrupted else ""
             raise IndexFolderError(f"{folder} is not a complete index: {', '.join(missing)} missing{hint}. "
                               "Make one with `train embed IMAGES_DIR --encoder DIR --out INDEX_DIR`.")
-        meta = json.loads((folder / META).read_text())
-        embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
-        files = (folder / FILES).read_text().splitlines()
-        if meta.get("format") != FORMAT or len(files) != len(embeddings) or embeddings.ndim != 2:
-            raise IndexFolderError(f"{folder}: {EMBEDDINGS} ({embeddings.shape}) "
-                                   f"and {FILES} ({len(files)} rows) do not "
-                              f"match, or {META} is not a siamkit index; rebuild it with `train embed`")
+        rebuild = "rebuild it with `train embed IMAGES_DIR --encoder DIR --out INDEX_DIR`"
+        try:
+            meta = json.loads((folder / META).read_text())
+            embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
+            files = (folder / FILES).read_text().splitlines()
+        except (ValueError, OSError, UnicodeDecodeError) as error:  # truncated .npy, broken JSON
+            raise IndexFolderError(f"{folder}: cannot read the index ({error}); {rebuild}") from None
+        if (not isinstance(meta, dict) or meta.get("format") != FORMAT or embeddings.ndim != 2
+                or len(files) != len(embeddings) or embeddings.shape[1] != meta.get("dim")):
+            dim = meta.get("dim") if isinstance(meta, dict) else "?"
+            raise IndexFolderError(f"{folder}: {EMBEDDINGS} {embeddings.shape}, {FILES} "
+                                   f"({len(files)} rows) and {META} (dim {dim}) do "
+                                   f"not agree, or it is not a siamkit index; {rebuild}")
         return cls(folder, embeddings, files, meta)
 
-    def check_encoder(self, fingerprint: str | None) -> None:
-        if fingerprint != self.meta.get("fingerprint"):
+    def check_encoder(self, fingerprint: str | None, dim: int) -> None:
+        """Queries must come from the encoder that made the index."""
+        if fingerprint != self.meta.get("fingerprint") or dim != self.embeddings.shape[1]:
             raise IndexFolderError(
                 f"the index {self.folder} was built with encoder {self.meta.get('encoder')} "
                 f"(fingerprint {self.meta.get('fingerprint')}), not with the "
@@ -142,19 +150,22 @@ def approximate_index(embeddings: np.ndarray, backend: str, folder: Path | None 
     return index
 
 
-def write_index(folder: Path, parts: Sequence[tuple[np.ndarray, list[str]]], meta: dict[str, Any]) -> None:
-    """Joins embedding parts into the index files (through a memory map: bounded memory)."""
-    total = sum(len(files) for _, files in parts)
-    dim = meta["dim"]
+def write_index(folder: Path, vectors: np.ndarray, files: list[str], meta: dict[str, Any],
+                rows: np.ndarray | None = None) -> None:
+    """Writes the index files from ``vectors`` (or only its ``rows``), copying a chunk at a
+    time (bounded memory). ``index.json`` goes last, and an earlier one is removed first, so a
+    folder that has it is complete."""
+    rows = np.arange(len(files)) if rows is None else rows
+    (folder / META).unlink(missing_ok=True)
     target = np.lib.format.open_memmap(folder / f".{EMBEDDINGS}", mode="w+", dtype=np.float32,
-                                       shape=(total, dim))
-    row, files = 0, []
-    for embeddings, names in parts:
-        target[row:row + len(names)] = embeddings
-        row += len(names)
-        files += names
+                                       shape=(len(rows), meta["dim"]))
+    for start in range(0, len(rows), 100_000):
+        target[start:start + 100_000] = vectors[rows[start:start + 100_000]]
     target.flush()
     del target
     os.replace(folder / f".{EMBEDDINGS}", folder / EMBEDDINGS)
-    (folder / FILES).write_text("".join(f"{name}\n" for name in files))
-    (folder / META).write_text(json.dumps({"format": FORMAT, "count": total, **meta}, indent=2) + "\n")
+    (folder / f".{FILES}").write_text("".join(f"{files[i]}\n" for i in rows))
+    os.replace(folder / f".{FILES}", folder / FILES)
+    document = json.dumps({"format": FORMAT, "count": len(rows), **meta}, indent=2) + "\n"
+    (folder / f".{META}").write_text(document)
+    os.replace(folder / f".{META}", folder / META)

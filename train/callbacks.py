@@ -148,7 +148,7 @@ class EmbeddingWriter(BasePredictionWriter):
             paths = trainer.datamodule.predict_paths()
             root = trainer.datamodule.data.root
             files = [str(root / paths[i]) for i in order[first]]
-            write_index(self.dirpath, [(everything[first], files)],
+            write_index(self.dirpath, everything[first], files,
                         {"encoder": str(Path(trainer.ckpt_path).resolve()) if trainer.ckpt_path else None,
                          "fingerprint": fingerprint(_encoder_of(pl_module)),
                          "dim": everything.shape[1], "skipped": [str(e) for e in trainer.datamodule.skipped]})

@@ -3,7 +3,8 @@
 ``fit / validate / test / predict`` go to LightningCLI; the other commands are plain
 argparse programs in their own modules, imported only when asked for (so that scoring
 with the classical methods never imports torch). User errors print one message and
-exit with code 2; ``--debug`` shows the traceback instead.
+exit with code 2; anything else is a bug, reported in one line with exit code 1; Ctrl-C exits
+with 130. ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -62,11 +63,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tool(command)(rest)
         print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    except Exception as error:
-        if debug or not _is_user_error(error):
+    except SystemExit as exit:  # argparse and jsonargparse end --help and bad options this way
+        return exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 2
+    except KeyboardInterrupt:
+        if debug:
             raise
-        print(f"error: {_message(error)}", file=sys.stderr)
-        return 2
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if debug:
+            raise
+        if _is_user_error(error):
+            print(f"error: {_message(error)}", file=sys.stderr)
+            return 2
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        print(f"error: unexpected {type(error).__name__}: {first_line} -- this is a bug in "
+              "siamkit; run the same command with --debug for the traceback, and report it", file=sys.stderr)
+        return 1
 
 
 def _usage() -> str:

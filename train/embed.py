@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+
+from siamkit.train.arguments import ArgumentParser, device, non_negative_int, output_folder, positive_int
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="train embed", allow_abbrev=False,
-        description="Embed every image below IMAGES_DIR (float32, L2-normalised) into an index folder for "
-                    "`train search`. Resumable: run it again after an interruption.")
+    parser = ArgumentParser(
+        prog="train embed",
+        description="Embed every image below IMAGES_DIR (float32, L2-normalised) into an index "
+                    "folder for `train search`. Every finished batch is kept in INDEX_DIR/partial/: "
+                    "after a crash, a bad image or Ctrl-C, the same command continues where it "
+                    "stopped, and on an existing index it embeds only the images the index lacks.")
     parser.add_argument("images", help="folder of images (searched recursively)")
     parser.add_argument("--encoder", required=True, help="encoder folder (train export), run folder or .ckpt")
-    parser.add_argument("--out", required=True, help="index folder to write")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--num-workers", type=int, default=2, help="DataLoader processes decoding images")
+    parser.add_argument("--out", required=True, type=output_folder, help="index folder to write")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--num-workers", type=non_negative_int, default=2,
+                        help="DataLoader processes decoding images (0: decode in this process)")
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device, default="cpu")
     args = parser.parse_args(argv)
 
     from siamkit.models.encoder import Encoder
     from siamkit.retrieval.collection import embed_collection, list_images
 
-    images = list_images(args.images)
+    listing = list_images(args.images)
     encoder = Encoder.load(args.encoder, device=args.device)
-    meta = embed_collection(images, encoder, args.out, str(Path(args.encoder).resolve()), args.batch_size,
-                            num_workers=args.num_workers,
-                            on_bad_image=args.on_bad_image)
-    skipped = f"; skipped {len(meta['skipped'])} unreadable" if meta["skipped"] else ""
-    print(f"embedded {len(images) - len(meta['skipped'])} images ({meta['dim']}-d) into {args.out}{skipped}")
+    meta = embed_collection(listing, encoder, args.out, str(Path(args.encoder).resolve()), args.batch_size,
+                            args.num_workers, args.on_bad_image)
+    skipped = meta["skipped"]
+    print(f"embedded {meta['count']} images ({meta['dim']}-d) into {args.out}"
+          + (f"; skipped {len(skipped)} (listed in {Path(args.out) / 'index.json'})" if skipped else ""))
     return 0

@@ -9,11 +9,19 @@ from typing import Any
 
 from siamkit.errors import SiamkitError
 from siamkit.scoring.registry import DEFAULT_METHODS
+from siamkit.train.arguments import (
+    ArgumentParser,
+    device,
+    non_negative_int,
+    output_folder,
+    positive_int,
+    threshold_rule,
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="train evaluate", allow_abbrev=False,
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="train evaluate",
         description="Score every method on the same held-out pairs; write metrics.json, a Markdown table, "
                     "PNG plots and report.html to --out.",
         epilog="Example: train evaluate --data demo:photos --methods "
@@ -24,33 +32,35 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated: classical methods (histogram, ssim, sift, orb, phash, with "
                              ":preset), run folders, encoder folders, .ckpt files, open_clip:MODEL[:TAG] "
                              f"(default {','.join(DEFAULT_METHODS)})")
-    parser.add_argument("--out", required=True, help="folder for the report")
+    parser.add_argument("--out", required=True, type=output_folder, help="folder for the report")
     parser.add_argument("--split", default="test", choices=("test", "val"),
                         help="split to evaluate (default test)")
     parser.add_argument("--root", help="folder the table's image paths are relative to")
     parser.add_argument("--split-fractions", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
                         help="as in training (default: the evaluated model's own, else 0.8 0.1 0.1)")
-    parser.add_argument("--split-seed", type=int, help="as in training (default: the model's own, else 0)")
-    parser.add_argument("--threshold", default="best_f1",
+    parser.add_argument("--split-seed", type=non_negative_int,
+                        help="as in training (default: the model's own, else 0)")
+    parser.add_argument("--threshold", default="best_f1", type=threshold_rule,
                         help="threshold rule on the val split: best_f1 or fmr=X")
-    parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for 95%% intervals")
-    parser.add_argument("--max-pairs", type=int, default=100_000,
+    parser.add_argument("--bootstrap", type=non_negative_int, default=200,
+                        help="bootstrap resamples for 95%% intervals")
+    parser.add_argument("--max-pairs", type=positive_int, default=100_000,
                         help="pairs sampled from class-labelled data")
-    parser.add_argument("--chunk", type=int, default=4096, help="pairs scored at a time (bounds memory)")
+    parser.add_argument("--chunk", type=positive_int, default=4096,
+                        help="pairs scored at a time (bounds memory)")
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
     parser.add_argument("--calibrate", action="store_true",
                         help="write the threshold chosen on the val split into each evaluated encoder "
                              "folder's config.json (`train score` and `train duplicates` then use it)")
     parser.add_argument("--allow-overlap", action="store_true",
                         help="evaluate although the splits differ from a model's training splits (warns)")
-    parser.add_argument("--device", default="cpu", help="device for embedding models (cpu, cuda)")
+    parser.add_argument("--device", type=device, default="cpu",
+                        help="device for embedding models (cpu, cuda)")
     return parser
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    if args.threshold != "best_f1" and not args.threshold.startswith("fmr="):
-        raise SiamkitError(f"--threshold {args.threshold!r}: use best_f1 or fmr=X (e.g. fmr=0.01)")
 
     from siamkit.evaluation.pairs import load_evaluation_data
     from siamkit.evaluation.runner import evaluate_method
@@ -66,7 +76,7 @@ def main(argv: list[str]) -> int:
           f"{args.split}, seed {seed}, {info['pairs']} pairs ({info['matches']} "
           f"matches), thresholds from {info['threshold_pairs']} val pairs")
     results = [evaluate_method(s, data, args.threshold, args.bootstrap, args.chunk) for s in scorers]
-    _write_report(Path(args.out), data, results)
+    _write_report(args.out, data, results)
     if args.calibrate:
         _calibrate(scorers, results, data, args.threshold)
     return 0

@@ -16,6 +16,7 @@ import platform
 import signal
 import sys
 import warnings
+import zipfile
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -100,6 +101,15 @@ class SiamkitCLI(LightningCLI):
         parser.link_arguments("trainer.default_root_dir", "predictions.dirpath", compute_fn=_predictions_dir)
         parser.link_arguments("model.image_config", "data.image_config", apply_on="instantiate")
 
+    def _parse_ckpt_path(self) -> None:
+        # Lightning reads the checkpoint's hyper-parameters here, before any hook of ours, and a
+        # truncated or foreign file would end in an unpickling traceback
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if path not in _CKPT_KEYWORDS:
+            _check_checkpoint_file(Path(path))
+        super()._parse_ckpt_path()
+
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         trainer = config.trainer
@@ -156,6 +166,19 @@ def _checkpoint_step(path: Path) -> int | str:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
     except Exception:  # Lightning's own loader will say what is wrong with the file
         return "unknown"
+
+
+_CKPT_KEYWORDS = (None, "last", "best", "hpc", "registry")
+
+
+def _check_checkpoint_file(path: Path) -> None:
+    """A checkpoint that is missing, truncated or not a torch file, refused before anything runs
+    (torch writes zip archives; a truncated one has lost its central directory)."""
+    if not path.is_file():
+        raise ConfigError(f"--ckpt_path {path}: no such file (checkpoints are in <run folder>/checkpoints/)")
+    if not zipfile.is_zipfile(path):
+        raise ConfigError(f"--ckpt_path {path}: not a checkpoint written by "
+                          "`train fit` (truncated, or another kind of file)")
 
 
 def _refuse_to_overwrite(checkpoints: Path) -> None:

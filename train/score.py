@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 from siamkit.data.images import load_image
 from siamkit.scoring.registry import DEFAULT_METHODS
+from siamkit.train.arguments import ArgumentParser
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="train score", allow_abbrev=False,
+    parser = ArgumentParser(
+        prog="train score",
         description="Score how similar image A and image B are (higher = more similar) with each method.",
         epilog="Methods: histogram, ssim, sift, orb, phash, any with a preset (histogram:seed, ssim:seed, "
                "sift:ransac ...), an encoder folder, a .ckpt, or open_clip:MODEL[:TAG].",

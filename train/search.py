@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+
+from siamkit.train.arguments import ArgumentParser, device, positive_int
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="train search", allow_abbrev=False,
+    parser = ArgumentParser(
+        prog="train search",
         description="Find the images of an index (train embed) "
                     "nearest to each query image, by cosine similarity.")
     parser.add_argument("queries", nargs="+", help="query images")
     parser.add_argument("--index", required=True, help="index folder from `train embed`")
-    parser.add_argument("-k", type=int, default=10, help="neighbours per query")
+    parser.add_argument("-k", type=positive_int, default=10, help="neighbours per query")
     parser.add_argument("--encoder",
                         help="encoder for the queries (default: the index's own; must be the same)")
     parser.add_argument("--backend", choices=("auto", "exact", "hnsw", "ivf"), default="auto",
                         help="exact (chunked), or a FAISS approximate "
                              "index (auto: exact below 200,000 images)")
     parser.add_argument("--json", action="store_true", help="one JSON object per query")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device, default="cpu")
     args = parser.parse_args(argv)
 
+    from siamkit.data.images import load_image
     from siamkit.models.encoder import Encoder
     from siamkit.retrieval.index import EmbeddingIndex
 
     index = EmbeddingIndex.load(args.index)
     encoder = Encoder.load(args.encoder or index.meta["encoder"], device=args.device)
-    index.check_encoder(encoder.fingerprint)
-    scores, ids = index.search(encoder.embed(args.queries), args.k, args.backend)
+    index.check_encoder(encoder.fingerprint, encoder.embedding_dim)
+    queries = [load_image(query) for query in args.queries]  # every query readable before any search
+    scores, ids = index.search(encoder.embed(queries), args.k, args.backend)
     for query, row_scores, row_ids in zip(args.queries, scores, ids):
         hits = [{"file": index.files[i], "score": float(s)} for s, i in zip(row_scores, row_ids) if i >= 0]
         if args.json:

@@ -1,4 +1,5 @@
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,9 @@ def _write(name: str, data: bytes):
     (_write("notes.png", b"hello"), "not an image"),
     (_write("bad.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 50), "not an image"),
     (_truncated, "truncated"),
+    (lambda p: (os.mkfifo(p / "pipe.jpg"), p / "pipe.jpg")[1], "is a named pipe, not an image file"),
+    (lambda p: (os.symlink(p / "loop.jpg", p / "loop.jpg"), p / "loop.jpg")[1], "link"),
+    (lambda p: (p / "folder.jpg").mkdir() or p / "folder.jpg", "is a folder"),
 ])
 def test_bad_files_raise_image_load_error_naming_file_and_reason(tmp_path, make, reason):
     path = make(tmp_path)

@@ -1,36 +1,125 @@
-"""Embedding a collection: parts written as they finish, resumption, the bad-image policy."""
+"""Embedding a collection: every finished batch kept, resumption, the bad-image policy, and what
+listing a folder passes over."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from siamkit.errors import ImageLoadError
 from siamkit.models.encoder import Encoder
 from siamkit.retrieval import collection
 from siamkit.retrieval.index import EmbeddingIndex
-from siamkit.train.cli import main
+from siamkit.retrieval.journal import EmbeddingJournal
 
 
-def test_an_interrupted_embed_resumes_and_bad_images_follow_the_policy(encoder_folder, photo_folder, tmp_path,
-                                                                         monkeypatch, capsys):
-    (photo_folder / "zz_broken.jpg").write_bytes(b"\xff\xd8 truncated")
+@pytest.fixture
+def counted(encoder_folder, monkeypatch) -> tuple[Encoder, list[int]]:
+    """The tiny encoder, counting the images it embeds."""
     encoder = Encoder.load(encoder_folder)
-    images = collection.list_images(photo_folder)
+    seen: list[int] = []
+    original = type(encoder).forward
+    monkeypatch.setattr(type(encoder), "forward", lambda self, images: seen.append(len(images)) or original(
+        self, images))
+    return encoder, seen
+
+
+def _folder(tmp_path: Path, count: int) -> Path:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(folder / f"{i:04d}.png")
+    return folder
+
+
+def test_a_bad_image_at_300_of_301_loses_no_finished_batch(counted, tmp_path):
+    encoder, seen = counted
+    folder = _folder(tmp_path, 300)
+    (folder / "zz_empty.png").write_bytes(b"")
+    listing = collection.list_images(folder)
     out = tmp_path / "index"
-    with pytest.raises(Exception, match="zz_broken.jpg.*rerun to resume"):
-        collection.embed_collection(images, encoder, out, str(encoder_folder), part_size=2, num_workers=0)
-    finished = sorted((out / "parts").glob("*.json"))
-    assert len(finished) == 3  # the parts before the bad image's are kept
-    calls = []
-    original = collection._embed_part
-    monkeypatch.setattr(collection, "_embed_part", lambda names,
-                        *a: calls.append(names) or original(names, *a))
-    meta = collection.embed_collection(images, encoder, out, str(encoder_folder), part_size=2, num_workers=0,
+    with pytest.raises(ImageLoadError,
+                       match="zz_empty.png: empty file .*300 images embedded so far are kept"):
+        collection.embed_collection(listing, encoder, out, "tiny", batch_size=64, num_workers=0)
+    assert sum(seen) == 300 and not (out / "index.json").exists(), "nothing that looks complete"
+    seen.clear()
+    meta = collection.embed_collection(listing, encoder, out, "tiny", batch_size=64, num_workers=0,
                                        on_bad_image="skip")
-    assert len(calls) == 1  # only the unfinished part is embedded
-    assert [Path(s["file"]).name for s in meta["skipped"]] == ["zz_broken.jpg"]
-    assert len(EmbeddingIndex.load(out).files) == 6
-    assert main(["embed", str(photo_folder), "--encoder", str(encoder_folder), "--out", str(tmp_path / "i2"),
-                 "--num-workers", "0"]) == 2
-    assert "zz_broken.jpg" in capsys.readouterr().err
+    assert sum(seen) <= 64, "a rerun embeds at most the batch that was in flight"
+    assert meta["count"] == 300 and [Path(s["file"]).name for s in meta["skipped"]] == ["zz_empty.png"]
+    index = EmbeddingIndex.load(out)
+    expected = encoder.embed(index.files[:5])
+    np.testing.assert_allclose(index.embeddings[:5], expected, atol=1e-6)
+    assert not (out / "partial").exists()
+
+
+def test_a_crash_mid_batch_is_cut_off_and_new_images_extend_an_index(counted, tmp_path):
+    encoder, seen = counted
+    folder = _folder(tmp_path, 10)
+    out = tmp_path / "index"
+    journal = EmbeddingJournal.open(out, encoder.fingerprint, encoder.embedding_dim)
+    paths = collection.list_images(folder).images
+    journal.append(paths[:4], encoder.embed(paths[:4]))
+    with open(journal.folder / "vectors.f32", "ab") as vectors:  # rows of a batch whose log never came
+        vectors.write(b"\x00" * 4 * encoder.embedding_dim * 3)
+    with open(journal.folder / "log.jsonl", "a") as log:
+        log.write('{"file": "cut off mid-li')
+    seen.clear()
+    collection.embed_collection(collection.list_images(folder), encoder, out, "tiny", batch_size=4,
+                                num_workers=0)
+    assert sum(seen) == 6
+    index = EmbeddingIndex.load(out)
+    np.testing.assert_allclose(index.embeddings, encoder.embed(index.files), atol=1e-6)
+    for i in range(10, 13):
+        (folder / f"{i:04d}.png").write_bytes((folder / "0000.png").read_bytes())
+    seen.clear()
+    collection.embed_collection(collection.list_images(folder), encoder, out, "tiny", batch_size=4,
+                                num_workers=0)
+    assert sum(seen) == 3 and len(EmbeddingIndex.load(out).files) == 13
+
+
+def test_listing_reports_what_it_passes_over(tmp_path):
+    folder = _folder(tmp_path, 2)
+    (folder / "notes.txt").write_text("not an image")
+    os.symlink(folder / "loop.jpg", folder / "loop.jpg")
+    os.mkfifo(folder / "pipe.png")
+    os.symlink(folder, folder / "again")  # a link to a folder is not followed: no endless walk
+    listing = collection.list_images(folder)
+    assert [Path(p).name for p in listing.images] == ["0000.png", "0001.png"]
+    reasons = {Path(entry["file"]).name: entry["error"] for entry in listing.skipped}
+    assert reasons.keys() == {"notes.txt", "loop.jpg", "pipe.png"}
+    assert "not an image file type (.txt)" in reasons["notes.txt"] and "link" in reasons["loop.jpg"]
+    assert reasons["pipe.png"] == "not a regular file"
+
+
+def test_ctrl_c_keeps_the_finished_batches_and_the_same_command_continues(encoder_folder, tmp_path,
+                                                                          monkeypatch,
+                                                                           capsys):
+    from siamkit.train.cli import main
+
+    folder = _folder(tmp_path, 40)
+    encoder_type = type(Encoder.load(encoder_folder))
+    original = encoder_type.forward
+    calls = []
+
+    def interrupted_on_the_third_batch(self, images):
+        calls.append(len(images))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, images)
+
+    monkeypatch.setattr(encoder_type, "forward", interrupted_on_the_third_batch)
+    command = ["embed", str(folder), "--encoder", str(encoder_folder), "--out", str(tmp_path / "index"),
+               "--batch-size", "8", "--num-workers", "0"]
+    assert main(command) == 130
+    assert "16 embedded images are kept" in capsys.readouterr().err
+    calls.clear()
+    monkeypatch.setattr(encoder_type, "forward", lambda self, images: calls.append(len(images)) or original(
+        self, images))
+    assert main(command) == 0
+    assert sum(calls) == 24 and len(EmbeddingIndex.load(tmp_path / "index").files) == 40

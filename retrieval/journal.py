@@ -1,0 +1,97 @@
+"""``EmbeddingJournal``: what an embedding run has finished, on disk, batch by batch.
+
+It lives in ``INDEX/partial/`` while a run is under way: ``vectors.f32`` (raw float32 rows,
+appended as each batch finishes), ``log.jsonl`` (one line per image, in order: its file and
+either that it has a row or why it was skipped) and ``journal.json`` (the encoder's
+fingerprint and the embedding size). A batch's rows are written and flushed before its log
+lines, so the log says what is done: a crash, a bad file or Ctrl-C loses at most the batch
+in flight, whose surplus bytes the next run cuts off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+JOURNAL_DIR = "partial"
+_VECTORS, _LOG, _META = "vectors.f32", "log.jsonl", "journal.json"
+
+
+@dataclass
+class EmbeddingJournal:
+    folder: Path
+    dim: int
+    files: list[str] = field(default_factory=list)  # images with a row, in row order
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"file", "error"}
+
+    @classmethod
+    def open(cls, index_folder: Path, fingerprint: str, dim: int) -> "EmbeddingJournal":
+        """The journal of an interrupted run by the same encoder, else a new one."""
+        folder = index_folder / JOURNAL_DIR
+        meta = {"fingerprint": fingerprint, "dim": dim}
+        if folder.is_dir() and _read_json(folder / _META) == meta:
+            return cls._resume(folder, dim)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / _META).write_text(json.dumps(meta))
+        (folder / _VECTORS).touch()
+        (folder / _LOG).touch()
+        return cls(folder, dim)
+
+    @classmethod
+    def _resume(cls, folder: Path, dim: int) -> "EmbeddingJournal":
+        journal = cls(folder, dim)
+        text = (folder / _LOG).read_text()
+        complete = text[: text.rfind("\n") + 1]  # a line cut off mid-write is not done
+        for line in complete.splitlines():
+            entry = json.loads(line)
+            if "error" in entry:
+                journal.skipped.append(entry)
+            else:
+                journal.files.append(entry["file"])
+        with open(folder / _LOG, "r+") as log:
+            log.truncate(len(complete.encode()))
+        with open(folder / _VECTORS, "r+b") as vectors:
+            vectors.truncate(len(journal.files) * dim * 4)  # rows of a batch whose log was never written
+        return journal
+
+    @property
+    def done(self) -> set[str]:
+        return set(self.files) | {entry["file"] for entry in self.skipped}
+
+    def append(self, files: list[str], vectors: np.ndarray, skipped: Iterable[dict[str, str]] = ()) -> None:
+        """Records one finished batch: its rows first, then the log lines that make them count."""
+        skipped = list(skipped)
+        with open(self.folder / _VECTORS, "ab") as out:
+            out.write(np.ascontiguousarray(vectors, np.float32).tobytes())
+            out.flush()
+            os.fsync(out.fileno())
+        lines = [json.dumps({"file": f}) for f in files] + [json.dumps(entry) for entry in skipped]
+        with open(self.folder / _LOG, "a") as log:
+            log.write("".join(line + "\n" for line in lines))
+            log.flush()
+            os.fsync(log.fileno())
+        self.files += files
+        self.skipped += skipped
+
+    def vectors(self) -> np.ndarray:
+        """(rows, dim) float32, memory-mapped."""
+        if not self.files:
+            return np.zeros((0, self.dim), np.float32)
+        return np.memmap(self.folder / _VECTORS, np.float32, "r", shape=(len(self.files), self.dim))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

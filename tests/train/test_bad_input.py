@@ -1,0 +1,154 @@
+"""Every command against a zoo of bad files and bad arguments, in-process: each ends in one
+line naming the thing and the fix, exit code 2, no traceback, and nothing left behind that
+looks complete."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamkit.train.cli import main
+from tests.train.helpers import TINY
+
+COMPLETE_MARKERS = ("index.json", "config.json", "metrics.json", "duplicates.csv")
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
+    root = tmp_path_factory.mktemp("zoo")
+    rng = np.random.default_rng(0)
+    (root / "photos").mkdir()
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "photos" / f"{i}.png")
+    (root / "empty").mkdir()
+    (root / "bad_only").mkdir()
+    (root / "bad_only" / "a.png").write_bytes(b"")
+    (root / "bad_only" / "b.jpg").write_text("not an image")
+    (root / "file.txt").write_text("an existing file where a folder should go")
+    os.mkfifo(root / "pipe.jpg")
+    (root / "text.ckpt").write_text("not a checkpoint")
+    (root / "truncated.ckpt").write_bytes(tiny_checkpoint.read_bytes()[:5000])
+    shutil.copytree(encoder_folder, root / "encoder")
+    shutil.copytree(encoder_folder, root / "cut_weights")
+    weights = root / "cut_weights" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    shutil.copytree(encoder_folder, root / "edited_dim")
+    card = json.loads((root / "edited_dim" / "config.json").read_text())
+    (root / "edited_dim" / "config.json").write_text(json.dumps({**card, "embedding_dim": 32}))
+    assert main(["embed", str(root / "photos"), "--encoder", str(encoder_folder), "--out",
+                 str(root / "index"),
+                 "--num-workers", "0"]) == 0
+    shutil.copytree(root / "index", root / "cut_index")
+    vectors = root / "cut_index" / "embeddings.npy"
+    vectors.write_bytes(vectors.read_bytes()[:200])
+    shutil.copytree(root / "index", root / "other_dim")  # the same fingerprint, vectors of another size
+    np.save(root / "other_dim" / "embeddings.npy", np.ones((3, 8), np.float32))
+    meta = json.loads((root / "other_dim" / "index.json").read_text())
+    (root / "other_dim" / "index.json").write_text(json.dumps({**meta, "dim": 8}))
+    return root
+
+
+P, OUT = "{zoo}/photos/0.png", "{zoo}/out"
+CASES = {
+    "score: a named pipe": (["score", "{zoo}/pipe.jpg", P], "is a named pipe, not an image file"),
+    "score: a missing image": (["score", "{zoo}/nope.png", P], "file not found"),
+    "score: an unknown method": (["score", P, P, "-m", "colour"], "unknown scoring method 'colour'"),
+    "score: truncated weights": (["score", P, P, "-m", "{zoo}/cut_weights"],
+                                 "truncated or not a safetensors"),
+    "score: an edited card": (["score", P, P, "-m", "{zoo}/edited_dim"], "embedding_dim 32 does not match"),
+    "score: a text .ckpt": (["score", P, P, "-m", "{zoo}/text.ckpt"], "cannot read checkpoint"),
+    "embed: --out is a file": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out",
+                                "{zoo}/file.txt"],
+                               "is a file, not a folder"),
+    "embed: batch size 0": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT,
+                             "--batch-size", "0"], "--batch-size: '0' is not a whole number >= 1"),
+    "embed: negative batch size": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT,
+                                    "--batch-size", "-3"], "is not a whole number >= 1"),
+    "embed: negative workers": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT,
+                                 "--num-workers", "-1"], "--num-workers: '-1' is not a whole number >= 0"),
+    "embed: an unknown device": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT,
+                                  "--device", "tpu9"], "unknown device 'tpu9'"),
+    "embed: an empty folder": (["embed", "{zoo}/empty", "--encoder", "{zoo}/encoder", "--out", OUT],
+                               "holds no images"),
+    "embed: a missing folder": (["embed", "{zoo}/nowhere", "--encoder", "{zoo}/encoder", "--out", OUT],
+                                "does not exist"),
+    "embed: only unreadable images": (["embed", "{zoo}/bad_only", "--encoder", "{zoo}/encoder", "--out", OUT],
+                                      "cannot read image"),
+    "embed: only unreadable, skipped": (["embed", "{zoo}/bad_only", "--encoder", "{zoo}/encoder", "--out",
+                                         OUT,
+                                         "--on-bad-image", "skip"], "none of the 2 images could be read"),
+    "embed: a missing encoder": (["embed", "{zoo}/photos", "--encoder", "{zoo}/nope", "--out", OUT],
+                                 "does not exist"),
+    "search: k -2": (["search", P, "--index", "{zoo}/index", "-k", "-2"],
+                     "-k: '-2' is not a whole number >= 1"),
+    "search: a truncated index": (["search", P, "--index", "{zoo}/cut_index"], "cannot read the index"),
+    "search: vectors of another size": (["search", P, "--index", "{zoo}/other_dim"],
+                                        "not with the query's encoder"),
+    "search: no index": (["search", P, "--index", "{zoo}/empty"], "is not a complete index"),
+    "duplicates: --out is a file": (["duplicates", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out",
+                                     "{zoo}/file.txt"], "is a file, not a folder"),
+    "duplicates: uncalibrated": (["duplicates", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT],
+                                 "{zoo}/encoder --calibrate"),
+    "duplicates: threshold 2": (["duplicates", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT,
+                                 "--threshold", "2"], "'2' is not a cosine similarity between -1 and 1"),
+    "duplicates: only unreadable": (["duplicates", "{zoo}/bad_only", "--encoder", "{zoo}/encoder", "--out",
+                                     OUT,
+                                     "--threshold", "0.9", "--on-bad-image", "skip"], "none of the 2 images"),
+    "evaluate: fmr=abc": (["evaluate", "--data", "demo:photos", "--out", OUT, "--threshold", "fmr=abc"],
+                          "use best_f1, or fmr=X with 0 < X < 1"),
+    "evaluate: fmr=5": (["evaluate", "--data", "demo:photos", "--out", OUT, "--threshold", "fmr=5"],
+                        "use best_f1, or fmr=X"),
+    "evaluate: --out is a file": (["evaluate", "--data", "demo:photos", "--out", "{zoo}/file.txt"],
+                                  "is a file, not a folder"),
+    "evaluate: negative bootstrap": (["evaluate", "--data", "demo:photos", "--out", OUT, "--bootstrap", "-1"],
+                                     "not a whole number >= 0"),
+    "evaluate: missing data": (["evaluate", "--data", "{zoo}/nope.csv", "--out", OUT], "not found"),
+    "evaluate: cuda without a GPU": (["evaluate", "--data", "demo:photos", "--out", OUT, "--device", "cuda"],
+                                     "no CUDA GPU is available here"),
+    "export: --out is a file": (["export", "--ckpt", "{zoo}/text.ckpt", "--out", "{zoo}/file.txt", "--force"],
+                                "is a file, not a folder"),
+    "export: a text checkpoint": (["export", "--ckpt", "{zoo}/text.ckpt", "--out", OUT],
+                                  "cannot read checkpoint"),
+    "export: a truncated checkpoint": (["export", "--ckpt", "{zoo}/truncated.ckpt", "--out", OUT],
+                                       "cannot read checkpoint"),
+    "export: over an encoder": (["export", "--ckpt", "{zoo}/truncated.ckpt", "--out", "{zoo}/encoder"],
+                                "already exists and is not empty"),
+    "fit: batch size 0": (["fit", *TINY, "--data.batch_size", "0"],
+                          "data.batch_size must be a whole number >= 1"),
+    "fit: negative workers": (["fit", *TINY, "--data.num_workers", "-1"], "data.num_workers must be"),
+    "fit: a text --ckpt_path": (["fit", *TINY, "--ckpt_path", "{zoo}/text.ckpt"],
+                                "not a checkpoint written by"),
+    "fit: a truncated --ckpt_path": (["fit", *TINY, "--ckpt_path", "{zoo}/truncated.ckpt"], "truncated"),
+    "test: a missing --ckpt_path": (["test", *TINY, "--ckpt_path", "{zoo}/nope.ckpt"], "no such file"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_line_and_exit_2(case, zoo, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args, expected = CASES[case]
+    args = [arg.replace("{zoo}", str(zoo)) for arg in args]
+    shutil.rmtree(zoo / "out", ignore_errors=True)
+    code = main(args)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert code == 2, err
+    assert len(errors) == 1 and err.rstrip().endswith(errors[0]) and "Traceback" not in err, err
+    assert expected.replace("{zoo}", str(zoo)) in errors[0]
+    assert not any((zoo / "out" / marker).exists() for marker in COMPLETE_MARKERS)
+    assert not list(tmp_path.rglob("*.ckpt")) and not list(tmp_path.rglob("config.yaml"))
+
+
+def test_a_bug_is_one_line_with_the_debug_hint(monkeypatch, capsys):
+    from siamkit.train import score
+
+    monkeypatch.setattr(score, "main", lambda argv: {}["oops"])
+    assert main(["score", "a", "b"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unexpected KeyError" in err and "--debug" in err

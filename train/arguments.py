@@ -1,0 +1,78 @@
+"""Arguments of the tool commands, checked while parsing, before any expensive work: each bad
+value ends in one line naming the option and the fix, with exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors (``error: train embed: argument --batch-size: ...``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_abbrev=False, **kwargs)
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_int(text: str) -> int:
+    return _bounded_int(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return _bounded_int(text, 0)
+
+
+def _bounded_int(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {low}")
+    return value
+
+
+def device(text: str) -> str:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``mps``, and only one that this machine has."""
+    if text == "cpu":
+        return text
+    if not re.fullmatch(r"cuda(:\d+)?|mps", text):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use cpu, cuda, cuda:N or mps")
+    import torch
+
+    if text == "mps":
+        if not torch.backends.mps.is_available():
+            raise argparse.ArgumentTypeError("mps: no Apple GPU here; use cpu")
+        return text
+    if not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: no CUDA GPU is available here; use cpu")
+    index = int(text.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return text
+
+
+def output_folder(text: str) -> Path:
+    """A folder to write into: absent (it is made) or a folder, never an existing file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder: choose another path")
+    return path
+
+
+def threshold_rule(text: str) -> str:
+    """``best_f1``, or ``fmr=X`` with 0 < X < 1 (the false-match rate to allow)."""
+    if text == "best_f1":
+        return text
+    name, _, value = text.partition("=")
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if name != "fmr" or not 0 < rate < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: use best_f1, or fmr=X with 0 < X < 1 (e.g. fmr=0.01)")
+    return text
