@@ -1,13 +1,15 @@
 """Verification and retrieval metrics, computed the same way for every method.
 
 Verification (labelled pairs; scores higher = more similar): ROC-AUC, average precision,
-equal error rate, TPR at a fixed false-match rate, and accuracy / F1 at a threshold chosen
-on another split. scikit-learn computes the curves; bootstrap resampling of the pairs gives
-95 % confidence intervals.
+equal error rate, TPR at a fixed false-match rate, recall at 90 % precision, and accuracy /
+F1 at a threshold chosen on another split. Over labelled pairs, average precision is DISC21's
+µAP when the pairs are query / reference pairs. scikit-learn computes the curves; bootstrap
+resampling of the pairs gives 95 % confidence intervals.
 
 Retrieval (class-labelled images): recall@k (a same-class image among the k nearest
-others), precision@1, and mAP@R (Musgrave, Belongie, Lim 2020, "A Metric Learning Reality
-Check"), from similarity rows computed in chunks so memory stays bounded.
+others), precision@1, mAP@R (Musgrave, Belongie, Lim 2020, "A Metric Learning Reality
+Check") and µAP (every image a query against all the others, as DISC21 pools predictions),
+from similarity rows computed in chunks so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 FMR_TARGETS = (0.01, 0.001)
 
@@ -34,11 +36,18 @@ def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, target: float) -> float:
     return float(tpr[fpr <= target].max(initial=0.0))
 
 
+def recall_at_precision(labels: np.ndarray, scores: np.ndarray, precision: float = 0.9) -> float:
+    """The highest true-match rate at which at least ``precision`` of the pairs called matches are."""
+    precisions, recalls, _ = precision_recall_curve(labels, scores)
+    return float(recalls[precisions >= precision].max(initial=0.0))
+
+
 VERIFICATION: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "roc_auc": roc_auc_score,
     "average_precision": average_precision_score,
     "eer": equal_error_rate,
     **{f"tpr@fpr={t:g}": (lambda labels, scores, t=t: tpr_at_fpr(labels, scores, t)) for t in FMR_TARGETS},
+    "recall@precision=0.9": recall_at_precision,
 }
 
 
@@ -99,7 +108,7 @@ def retrieval(row_scores: Callable[[slice], np.ndarray], labels: np.ndarray, ks:
     same_class = counts[inverse] - 1  # relevant items per query (R)
     depth = int(min(n - 1, max(max(ks), same_class.max(initial=0))))
     hits_at = {k: 0 for k in ks}
-    average_precisions = []
+    average_precisions, pooled_scores, pooled_relevant = [], [], []
     for start in range(0, n, chunk):
         rows = slice(start, min(n, start + chunk))
         scores = np.array(row_scores(rows), dtype=np.float64)
@@ -109,6 +118,8 @@ def retrieval(row_scores: Callable[[slice], np.ndarray], labels: np.ndarray, ks:
         order = np.take_along_axis(top,
                                    np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable"), 1)
         relevant = labels[order] == labels[rows, None]
+        pooled_scores.append(np.take_along_axis(scores, order, 1).ravel())
+        pooled_relevant.append(relevant.ravel())
         for k in ks:
             hits_at[k] += int(relevant[:, :k].any(1).sum())
         for i, r in enumerate(same_class[rows]):
@@ -120,4 +131,20 @@ def retrieval(row_scores: Callable[[slice], np.ndarray], labels: np.ndarray, ks:
     result = {f"recall@{k}": hits_at[k] / n for k in ks}
     result["precision@1"] = result.get("recall@1", float("nan"))
     result["map@r"] = float(np.mean(average_precisions)) if average_precisions else float("nan")
+    result["micro_ap"] = micro_average_precision(np.concatenate(pooled_scores),
+                                                 np.concatenate(pooled_relevant),
+                                                 int(same_class.sum()))
     return result
+
+
+def micro_average_precision(scores: np.ndarray, relevant: np.ndarray, total_relevant: int) -> float:
+    """µAP as DISC21 reports it: every query's predictions pooled and ranked by score across
+    queries, average precision over that one list, with recall counted against all
+    ``total_relevant`` true query / reference matches (matches never predicted count as missed)."""
+    if total_relevant == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    hits = relevant[order]
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float((precision * hits).sum() / total_relevant)
+

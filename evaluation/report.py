@@ -21,11 +21,10 @@ from siamkit.pages import base64_text, thumbnail  # noqa: E402
 
 #: (column, metrics.json key) of the summary table; "±" columns carry a 95 % interval.
 COLUMNS = [("ROC-AUC", "roc_auc"), ("AP", "average_precision"), ("EER", "eer"),
-           ("TPR@FPR 1%", "tpr@fpr=0.01"),
-           ("TPR@FPR 0.1%", "tpr@fpr=0.001"), ("accuracy", "accuracy"), ("F1", "f1"), ("recall@1",
-                                                                                       "recall@1"),
-           ("recall@5", "recall@5"), ("recall@10", "recall@10"), ("mAP@R", "map@r"), ("pairs/s",
-                                                                                      "pairs_per_second"),
+           ("TPR@FPR 1%", "tpr@fpr=0.01"), ("TPR@FPR 0.1%", "tpr@fpr=0.001"),
+           ("R@P90", "recall@precision=0.9"), ("accuracy", "accuracy"), ("F1", "f1"),
+           ("recall@1", "recall@1"), ("recall@5", "recall@5"), ("recall@10", "recall@10"),
+           ("mAP@R", "map@r"), ("µAP", "micro_ap"), ("pairs/s", "pairs_per_second"),
            ("peak MB", "peak_memory_mb")]
 HARDEST = 8
 

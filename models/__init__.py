@@ -8,16 +8,18 @@ pipeline builds on them too) and offered here, beside the encoder that owns them
 
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.preprocess import Preprocess
-from siamkit.models.backbones import Backbone, OpenClipBackbone, TimmBackbone, TorchvisionBackbone
+from siamkit.models.backbones import Backbone, OpenClipBackbone, TorchvisionBackbone
 from siamkit.models.card import EncoderCard, EncoderFolderError
 from siamkit.models.encoder import Encoder
 from siamkit.models.heads import ProjectionHead
 from siamkit.models.losses import ContrastiveLoss, InfoNCELoss, SiameseLoss, TripletLoss
 from siamkit.models.normalization import InputNormalization
+from siamkit.models.pooling import GeM
 from siamkit.models.spec import EncoderSpec, ModuleSpec, records_init_args
+from siamkit.models.timm_backbone import TimmBackbone
 
 __all__ = [
-    "Backbone", "ContrastiveLoss", "Encoder", "EncoderCard", "EncoderFolderError", "EncoderSpec",
+    "Backbone", "ContrastiveLoss", "GeM", "Encoder", "EncoderCard", "EncoderFolderError", "EncoderSpec",
     "ImageConfig", "InfoNCELoss", "InputNormalization", "ModuleSpec", "OpenClipBackbone", "Preprocess",
     "ProjectionHead",
     "SiameseLoss", "TimmBackbone", "TorchvisionBackbone", "TripletLoss", "records_init_args",

@@ -6,7 +6,7 @@ rates, export and scoring need to know. Three families:
 
 - ``OpenClipBackbone``: the image tower of any open_clip model (the text tower is never built);
 - ``TorchvisionBackbone``: the ResNet family;
-- ``TimmBackbone``: any timm model by name.
+- ``TimmBackbone`` (``siamkit.models.timm_backbone``): any timm model by name.
 
 Pretrained weights come from the hub cache or a local file; when they cannot be had the
 error names the model and tag and says how to point at a file or train from scratch.
@@ -23,6 +23,7 @@ from torch import nn
 
 from siamkit.data.image_config import IMAGENET_MEAN, IMAGENET_STD, ImageConfig
 from siamkit.errors import ConfigError, WeightsNotFoundError
+from siamkit.models.pooling import GeM, check_pooling
 from siamkit.models.spec import records_init_args
 from siamkit.models.weights import is_weights_file, load_matching, load_state_dict_file
 
@@ -191,13 +192,16 @@ class TorchvisionBackbone(Backbone):
             file, or None for random initialisation.
         image_size: input side in pixels.
         small_input: a 3x3 stride-1 stem without max-pooling, for images of 32-64 px.
+        pooling: "avg" (torchvision's), or "gem" (generalised mean, learnable p from 3: SSCD's).
     """
 
     @records_init_args
     def __init__(self, name: str = "resnet50", weights: Optional[str] = None, image_size: int = 224,
-                 small_input: bool = False, trainable_blocks: Optional[int] = None):
+                 small_input: bool = False, trainable_blocks: Optional[int] = None, pooling: str = "avg"):
         super().__init__()
         import torchvision
+
+        check_pooling(pooling)
 
         if name not in _RESNETS:
             close = difflib.get_close_matches(name, _RESNETS, n=3)
@@ -223,6 +227,8 @@ class TorchvisionBackbone(Backbone):
                 raise WeightsNotFoundError(f"weights file {weights} for {name} does not exist")
             state = {k: v for k, v in load_state_dict_file(weights).items() if not k.startswith("fc.")}
             load_matching(net, state, weights)
+        if pooling == "gem":
+            net.avgpool = GeM()
         self.net = net
         self.image_config = ImageConfig(size=image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                                         interpolation="bilinear")
@@ -245,51 +251,5 @@ class TorchvisionBackbone(Backbone):
 
     def blocks(self) -> list[nn.Module]:
         n = self.net
-        return [_ParamGroup(n, ["conv1", "bn1"]), n.layer1, n.layer2, n.layer3, n.layer4]
-
-
-class TimmBackbone(Backbone):
-    """Any timm model by name, pooled features without the classifier.
-
-    Args:
-        name: a timm model name (``timm.list_models()``).
-        pretrained: True (timm's default weights, from the hub cache or downloaded), a local
-            weights file, or False.
-    """
-
-    @records_init_args
-    def __init__(self, name: str, pretrained: bool | str = False, trainable_blocks: Optional[int] = None,
-                 grad_checkpointing: bool = False):
-        super().__init__()
-        import timm
-
-        if not timm.is_model(name):
-            close = difflib.get_close_matches(name, timm.list_models(), n=5)
-            raise ConfigError(f"unknown timm model {name!r}. Close matches: {', '.join(close) or 'none'}")
-        local = pretrained if isinstance(pretrained, str) else None
-        if local and not Path(local).exists():
-            raise WeightsNotFoundError(f"weights file {local} for timm {name} does not exist")
-        try:
-            self.net = timm.create_model(name, pretrained=bool(pretrained), num_classes=0,
-                                         pretrained_cfg_overlay={"file": local} if local else None)
-        except Exception as error:
-            if not pretrained or local:
-                raise
-            raise WeightsNotFoundError(
-                f"cannot get timm's pretrained weights for {name} (not in the hub cache, and downloading "
-                f"failed: {type(error).__name__}). Set `pretrained` to a local weights file, or false."
-            ) from None
-        data = timm.data.resolve_data_config({}, model=self.net)
-        self.image_config = ImageConfig(size=data["input_size"][-1], mean=tuple(data["mean"]),
-                                        std=tuple(data["std"]),
-                                        interpolation=data.get("interpolation", "bicubic"))
-        self.feature_dim = self.net.num_features
-        if grad_checkpointing:
-            self.net.set_grad_checkpointing(True)
-        self.set_trainable_blocks(trainable_blocks)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images)
-
-    def blocks(self) -> list[nn.Module]:
-        return [m for m in self.net.children() if any(True for _ in m.parameters())]
+        return [_ParamGroup(n, ["conv1", "bn1"]), n.layer1, n.layer2, n.layer3,
+                _ParamGroup(n, ["layer4", "avgpool"])]

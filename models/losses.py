@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from siamkit.data.batches import Batch, ClassBatch, PairBatch, TwoViewBatch
+from siamkit.errors import ConfigError
+from siamkit.models.memory import DescriptorQueue
 
 Distance = Literal["cosine", "euclidean"]
 
@@ -24,6 +26,9 @@ class SiameseLoss(nn.Module):
     (exactly these types: a ``TwoViewBatch`` is not taken for a ``PairBatch``)."""
 
     accepts: tuple[type[Batch], ...] = ()
+
+    def check_batch_size(self, batch_size: int) -> None:
+        """Refuses, at set-up, a batch size the loss cannot work with (default: any)."""
 
     def forward(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
@@ -102,20 +107,46 @@ class InfoNCELoss(SiameseLoss):
     processes under DDP, is a negative for ``a_i`` and vice versa, except known matches
     (same match group), which are masked out. Rows labelled 0 are used only as negatives.
 
+    The copy-detection recipe of SSCD (Pizzi et al. 2022, "A Self-Supervised Descriptor for
+    Image Copy Detection") adds two things, both off by default:
+
+    - ``entropy_weight``: the KoLeo differential-entropy regulariser (Sablayrolles et al. 2019,
+      "Spreading vectors for similarity search"), ``-mean log(distance to the nearest
+      non-matching descriptor)`` over the batch's descriptors, weighted; it spreads
+      descriptors apart. SSCD used 30 and suggests about 10 for new set-ups.
+    - ``queue_size``: a ``DescriptorQueue`` of the last descriptors of earlier training
+      batches, extra negatives for both directions, so small batches still see many.
+
     Args:
         temperature: initial softmax temperature (CLIP: 0.07).
         learnable_temperature: learn it (as a log-scale, clamped at 100 like CLIP).
         gather_across_devices: under DDP, use the other processes' embeddings as negatives.
+        entropy_weight: weight of the KoLeo term (0: off).
+        queue_size: descriptors held as extra negatives (0: off); a multiple of the batch size.
     """
 
     accepts = (PairBatch, TwoViewBatch)
 
     def __init__(self, temperature: float = 0.07, learnable_temperature: bool = True,
-                 gather_across_devices: bool = True):
+                 gather_across_devices: bool = True, entropy_weight: float = 0.0, queue_size: int = 0):
         super().__init__()
+        if entropy_weight < 0:
+            raise ConfigError(f"InfoNCELoss entropy_weight must be >= 0 (SSCD used 30; about 10 suits new "
+                              f"set-ups), not {entropy_weight}")
+        if queue_size < 0:
+            raise ConfigError(f"InfoNCELoss queue_size must be >= 0 (0 turns the queue off), not "
+                              f"{queue_size}")
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)),
                                         requires_grad=learnable_temperature)
         self.gather_across_devices = gather_across_devices
+        self.entropy_weight = entropy_weight
+        self.queue = DescriptorQueue(queue_size) if queue_size else None
+
+    def check_batch_size(self, batch_size: int) -> None:
+        if self.queue is not None and self.queue.size % batch_size:
+            raise ConfigError(f"InfoNCELoss queue_size {self.queue.size} is not a multiple of the batch size "
+                              f"{batch_size}; use for example "
+                              f"{batch_size * max(1, self.queue.size // batch_size)}")
 
     def forward(self, batch: PairBatch) -> torch.Tensor:
         """Every process computes the loss over the whole gathered batch (open_clip's default,
@@ -126,10 +157,24 @@ class InfoNCELoss(SiameseLoss):
             a, b, label, group_a, group_b = (gather_with_grad(t) for t in (a, b, label, group_a, group_b))
         scale = self.logit_scale.exp().clamp(max=100.0)
         targets = torch.arange(len(a), device=a.device)
-        loss_ab = self._cross_entropy(scale * a @ b.T, targets, group_a, group_b)
-        loss_ba = self._cross_entropy(scale * b @ a.T, targets, group_b, group_a)
+        queued, queued_groups = self._queued(a, group_a)
+        loss_ab = self._cross_entropy(scale * a @ torch.cat([b, queued]).T, targets, group_a,
+                                      torch.cat([group_b, queued_groups]))
+        loss_ba = self._cross_entropy(scale * b @ torch.cat([a, queued]).T, targets, group_b,
+                                      torch.cat([group_a, queued_groups]))
         keep = label > 0.5
-        return (0.5 * (loss_ab + loss_ba) * keep).sum() / keep.sum().clamp_min(1)
+        loss = (0.5 * (loss_ab + loss_ba) * keep).sum() / keep.sum().clamp_min(1)
+        if self.entropy_weight:
+            loss = loss + self.entropy_weight * koleo(torch.cat([a, b]), torch.cat([group_a, group_b]))
+        if self.queue is not None and self.training:
+            self.queue.push(a, group_a)
+        return loss
+
+    def _queued(self, a: torch.Tensor, groups: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The queue's descriptors while training, else none: (Q, E), (Q,)."""
+        if self.queue is None or not self.training or not self.queue.filled:
+            return a.new_zeros(0, a.shape[1]), groups.new_zeros(0)
+        return self.queue.contents()
 
     @staticmethod
     def _cross_entropy(logits: torch.Tensor, targets: torch.Tensor, row_groups: torch.Tensor,
@@ -139,6 +184,17 @@ class InfoNCELoss(SiameseLoss):
         known_match[torch.arange(len(targets), device=targets.device), targets] = False
         logits = logits.float().masked_fill(known_match, float("-inf"))
         return F.cross_entropy(logits, targets, reduction="none")
+
+
+def koleo(descriptors: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """KoLeo entropy term over (N, E) unit vectors: ``-mean log(distance to the nearest
+    descriptor of another match group)``, as SSCD computes it (from the largest non-matching
+    cosine); rows with no other group count 0."""
+    similarity = descriptors.float() @ descriptors.float().T
+    non_match = groups[:, None] != groups[None, :]
+    nearest = similarity.masked_fill(~non_match, -1.0).amax(1)  # -1: the farthest a unit vector can be
+    distance = (2.0 - 2.0 * nearest).clamp_min(1e-6).sqrt()
+    return _masked_mean(-distance.log(), non_match.any(1))
 
 
 class TripletLoss(SiameseLoss):

@@ -39,11 +39,29 @@ RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "to
 
 class RunRecord(SaveConfigCallback):
     """Writes ``config.yaml`` (LightningCLI's) and ``versions.json`` into the run's log folder,
-    and says how to continue a run that was interrupted."""
+    and says how to continue a run that was interrupted.
+
+    It writes when the run starts, not at set-up as LightningCLI does: set-up is where the
+    module checks that loss and data go together, and a run refused there leaves nothing."""
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         self.log_dir = trainer.log_dir  # a collective call: every rank must make it, not only rank 0
-        super().setup(trainer, pl_module, stage)
+        self.stage = stage
+
+    def _record(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().setup(trainer, pl_module, self.stage)  # once: LightningCLI's callback keeps track
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._record(trainer, pl_module)
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._record(trainer, pl_module)
+
+    def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._record(trainer, pl_module)
+
+    def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._record(trainer, pl_module)
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         (Path(self.log_dir) / "versions.json").write_text(json.dumps(package_versions(), indent=2) + "\n")

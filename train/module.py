@@ -11,13 +11,14 @@ from torch import nn
 from torchmetrics.classification import BinaryAUROC, BinaryEER
 
 from siamkit.data.batches import Batch, ClassBatch, ImageBatch, PairBatch
-from siamkit.errors import ConfigError
+from siamkit.errors import ConfigError, SiamkitError
 from siamkit.models.backbones import Backbone
 from siamkit.models.checkpoints import ENCODER_SPEC_KEY
 from siamkit.models.heads import ProjectionHead
 from siamkit.models.losses import SiameseLoss
 from siamkit.models.normalization import InputNormalization
 from siamkit.models.spec import EncoderSpec
+from siamkit.models.weights import load_matching
 
 OptimizerCallable = Callable[[Iterable], torch.optim.Optimizer]
 HeadCallable = Callable[[int], nn.Module]
@@ -44,6 +45,8 @@ class SiameseModule(pl.LightningModule):
         warmup_steps: linear warm-up steps, then cosine decay to zero at the last step.
         channels_last: NHWC memory format (faster convolutions on recent GPUs).
         compile: ``torch.compile`` the backbone.
+        init_from: start from an earlier model's backbone and head weights: a run folder, a
+            ``.ckpt`` or an encoder folder of the same architecture (the optimizer starts afresh).
 
     Checkpoints record the ``EncoderSpec`` of backbone and head (however the module was
     built: from YAML or in Python), which is what ``train export`` rebuilds the encoder from.
@@ -64,6 +67,7 @@ class SiameseModule(pl.LightningModule):
         warmup_steps: int = 0,
         channels_last: bool = False,
         compile: bool = False,
+        init_from: Optional[str] = None,
     ):
         super().__init__()
         # the injected parts are not hyper-parameters: their weights are in the state dict, the
@@ -75,6 +79,8 @@ class SiameseModule(pl.LightningModule):
         self.head = (head or ProjectionHead)(backbone.feature_dim)
         self.loss = loss
         self.optimizer = optimizer
+        if init_from:
+            self._initialise_from(init_from)
         self.metrics = nn.ModuleDict({
             stage: nn.ModuleDict({"roc_auc": BinaryAUROC(), "eer": BinaryEER()}) for stage in STAGES
         })
@@ -97,10 +103,24 @@ class SiameseModule(pl.LightningModule):
             images = images.contiguous(memory_format=torch.channels_last)
         return self.head(self.backbone(images))
 
+    def _initialise_from(self, source: str) -> None:
+        from siamkit.models.encoder import Encoder
+
+        try:
+            previous = Encoder.load(source)
+            load_matching(nn.ModuleDict({"backbone": self.backbone, "head": self.head}),
+                          previous.state_dict(),
+                          source)
+        except SiamkitError as error:
+            raise ConfigError(f"model.init_from: {error} (init_from needs "
+                              "a model of the same backbone and head)"
+                              ) from None
+
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
         if stage == "fit" and hasattr(datamodule, "train_batch_type"):
             check_loss_accepts(self.loss, datamodule.train_batch_type, datamodule.kind)
+            self.loss.check_batch_size(datamodule.hparams.batch_size)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         try:

@@ -55,3 +55,18 @@ def test_retrieval_by_hand():
     assert result["recall@2"] == pytest.approx(5 / 5)
     assert result["precision@1"] == pytest.approx(2 / 5)
     assert result["map@r"] == pytest.approx((0 + 0 + 0.25 + 1 + 1) / 5)
+
+
+def test_recall_at_90_percent_precision():
+    # by descending score: match, match, non-match (0.7), match -> precision 1, 1, 2/3, 3/4
+    assert metrics.recall_at_precision(LABELS, SCORES, 0.9) == pytest.approx(2 / 3)
+    assert metrics.recall_at_precision(LABELS, SCORES, 0.7) == pytest.approx(1.0)  # 3 of 4 at 0.3
+
+
+def test_micro_average_precision_pools_every_query():
+    # pooled predictions by score: hit, miss, hit; 3 true matches, one never predicted
+    scores, relevant = np.array([0.9, 0.5, 0.4]), np.array([True, False, True])
+    assert metrics.micro_average_precision(scores, relevant, 3) == pytest.approx((1 + 2 / 3) / 3)
+    perfect = metrics.retrieval(lambda rows: np.eye(4)[rows] + np.kron(np.eye(2), np.ones((2, 2)))[rows],
+                                np.array([0, 0, 1, 1]))
+    assert perfect["micro_ap"] == pytest.approx(1.0)

@@ -4,7 +4,7 @@ import torch
 from safetensors.torch import save_file
 
 from siamkit.errors import ConfigError, WeightsNotFoundError
-from siamkit.models import OpenClipBackbone, ProjectionHead, TorchvisionBackbone
+from siamkit.models import GeM, OpenClipBackbone, ProjectionHead, TimmBackbone, TorchvisionBackbone
 from tests.conftest import TINY_VIT
 
 
@@ -76,3 +76,23 @@ def test_projection_head_shapes_and_unit_length(hidden_dim, batch_norm):
     head = ProjectionHead(16, out_dim=8, hidden_dim=hidden_dim, batch_norm=batch_norm)
     out = head(torch.randn(4, 16))
     assert out.shape == (4, 8) and torch.allclose(out.norm(dim=1), torch.ones(4), atol=1e-5)
+
+
+def test_gem_at_p_1_is_average_pooling_and_learns_p():
+    features = torch.rand(2, 5, 4, 3)
+    gem = GeM(p=1.0)
+    torch.testing.assert_close(gem(features), features.mean(dim=(2, 3)), atol=1e-6, rtol=1e-5)
+    assert GeM()(features).shape == (2, 5) and [name for name, _ in GeM().named_parameters()] == ["p"]
+    assert torch.all(GeM(p=3.0)(features) >= features.mean(dim=(2, 3)) - 1e-6)  # power means grow with p
+
+
+def test_gem_pooling_for_cnn_backbones_and_a_clear_refusal_for_a_transformer():
+    resnet = TorchvisionBackbone("resnet18", image_size=32, small_input=True, pooling="gem")
+    assert resnet(torch.rand(2, 3, 32, 32)).shape == (2, 512)
+    assert any(p is resnet.net.avgpool.p for p in resnet.blocks()[-1].parameters())
+    timm_cnn = TimmBackbone("test_resnet", pooling="gem")
+    assert timm_cnn(torch.rand(1, 3, 64, 64)).shape == (1, timm_cnn.feature_dim)
+    with pytest.raises(ConfigError, match="pooling: gem needs a CNN's feature maps"):
+        TimmBackbone("test_vit", pooling="gem")
+    with pytest.raises(ConfigError, match="pooling 'max'"):
+        TorchvisionBackbone("resnet18", pooling="max")

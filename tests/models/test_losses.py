@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from siamkit.data.batches import ClassBatch, PairBatch, TwoViewBatch
-from siamkit.models.losses import ContrastiveLoss, InfoNCELoss, TripletLoss
+from siamkit.errors import ConfigError
+from siamkit.models.losses import ContrastiveLoss, InfoNCELoss, TripletLoss, koleo
 
 A = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
 B = torch.tensor([[0.6, 0.8], [0.8, 0.6]])
@@ -76,3 +77,57 @@ def test_losses_state_the_batch_types_they_accept():
     assert ContrastiveLoss.accepts == (PairBatch, ClassBatch)  # not TwoViewBatch: it has no non-matches
     assert InfoNCELoss.accepts == (PairBatch, TwoViewBatch)
     assert TripletLoss.accepts == (ClassBatch,)
+
+
+def test_koleo_by_hand():
+    east, north, west = [1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]
+    spread = torch.tensor([east, north, west])
+    # every descriptor's nearest other one is at a right angle: distance sqrt(2)
+    assert koleo(spread, torch.tensor([0, 1, 2])).item() == pytest.approx(-math.log(math.sqrt(2)))
+    # east and north are one group: east's nearest non-match is west (distance 2)
+    expected = (-math.log(2) - 2 * math.log(math.sqrt(2))) / 3
+    assert koleo(spread, torch.tensor([0, 0, 1])).item() == pytest.approx(expected)
+
+
+def test_infonce_adds_the_weighted_koleo_term():
+    batch = PairBatch(torch.eye(2), torch.eye(2), torch.ones(2), torch.tensor([0, 1]), torch.tensor([0, 1]))
+    plain = InfoNCELoss(temperature=1.0)(batch)
+    regularised = InfoNCELoss(temperature=1.0, entropy_weight=10.0)(batch)
+    descriptors, groups = torch.cat([batch.a, batch.b]), torch.cat([batch.group_a, batch.group_b])
+    assert regularised.item() == pytest.approx(plain.item() + 10.0 * koleo(descriptors, groups).item())
+
+
+def _unit(rows: int, seed: int) -> torch.Tensor:
+    return torch.nn.functional.normalize(torch.randn(rows, 8, generator=torch.Generator().manual_seed(seed)),
+                                         dim=1)
+
+
+def test_the_queue_equals_a_batch_holding_the_queued_descriptors_as_negatives():
+    loss = InfoNCELoss(temperature=0.1, queue_size=8).train()
+    earlier = [PairBatch(_unit(4, s), _unit(4, s + 10), torch.ones(4), torch.arange(4) + 100 * s,
+                         torch.arange(4) + 100 * s) for s in (1, 2)]
+    for batch in earlier:
+        loss(batch)
+    queued = torch.cat([b.a for b in earlier])
+    queued_groups = torch.cat([b.group_a for b in earlier])
+    a, b = _unit(4, 5).requires_grad_(), _unit(4, 6)
+    with_queue = loss(PairBatch(a, b, torch.ones(4), torch.arange(4), torch.arange(4)))
+    extended = PairBatch(torch.cat([a, queued]), torch.cat([b, queued]),
+                         torch.cat([torch.ones(4), torch.zeros(8)]),
+                         torch.cat([torch.arange(4), queued_groups]), torch.cat([torch.arange(4),
+                                                                                 queued_groups]))
+    assert with_queue.item() == pytest.approx(InfoNCELoss(temperature=0.1)(extended).item(), rel=1e-6)
+    with_queue.backward()
+    assert a.grad is not None and not loss.queue.descriptors.requires_grad
+    assert torch.equal(loss.queue.contents()[1][:4], torch.arange(4))  # the oldest batch was replaced
+
+
+def test_the_queue_is_left_alone_in_evaluation_and_checked_against_the_batch_size():
+    loss = InfoNCELoss(queue_size=8).eval()
+    loss(PairBatch(_unit(4, 1), _unit(4, 2), torch.ones(4), torch.arange(4), torch.arange(4)))
+    assert loss.queue.filled == 0
+    loss.check_batch_size(4)
+    with pytest.raises(ConfigError, match="queue_size 8 is not a multiple of the batch size 3"):
+        loss.check_batch_size(3)
+    with pytest.raises(ConfigError, match="entropy_weight must be >= 0"):
+        InfoNCELoss(entropy_weight=-1)

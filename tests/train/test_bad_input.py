@@ -55,6 +55,10 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
 
 
 P, OUT = "{zoo}/photos/0.png", "{zoo}/out"
+PHOTOS = ["fit", "--config", "demo_photos.yaml", "--model.backbone.init_args.image_size", "16",
+          "--data.batch_size", "8", "--data.num_workers", "0", "--trainer.logger", "false",
+          "--trainer.enable_progress_bar", "false"]
+DIGITS = ["fit", "--config", "demo_digits.yaml", "--trainer.logger", "false", "--data.num_workers", "0"]
 CASES = {
     "score: a named pipe": (["score", "{zoo}/pipe.jpg", P], "is a named pipe, not an image file"),
     "score: a missing image": (["score", "{zoo}/nope.png", P], "file not found"),
@@ -126,6 +130,19 @@ CASES = {
                                 "not a checkpoint written by"),
     "fit: a truncated --ckpt_path": (["fit", *TINY, "--ckpt_path", "{zoo}/truncated.ckpt"], "truncated"),
     "test: a missing --ckpt_path": (["test", *TINY, "--ckpt_path", "{zoo}/nope.ckpt"], "no such file"),
+    "fit: a loss that does not fit the data": (["fit", *TINY, "--data.source", "{zoo}/photos"],
+                                               "ContrastiveLoss accepts PairBatch or ClassBatch"),
+    "fit: init_from a missing model": (["fit", *TINY, "--model.init_from", "{zoo}/nope"],
+                                       "model.init_from: encoder {zoo}/nope does not exist"),
+    "fit: init_from another architecture": (["fit", *TINY, "--model.init_from", "{zoo}/encoder",
+                                             "--model.head.init_args.out_dim", "32"], "different shape"),
+    "fit: a negative entropy weight": ([*PHOTOS, "--model.loss.init_args.entropy_weight", "-1"],
+                                       "entropy_weight must be >= 0"),
+    "fit: a queue not a multiple of the batch": ([*PHOTOS, "--model.loss.init_args.queue_size", "50"],
+                                                 "queue_size 50 is not a multiple of the batch size 8"),
+    "fit: GeM on a ViT": ([*DIGITS, "--model.backbone", "siamkit.models.TimmBackbone",
+                           "--model.backbone.init_args.name", "test_vit",
+                           "--model.backbone.init_args.pooling", "gem"], "needs a CNN's feature maps"),
 }
 
 

@@ -133,3 +133,35 @@ def test_the_model_normalises_uint8_images_by_its_backbones_statistics():
     std = torch.tensor(model.image_config.std).view(1, 3, 1, 1)
     torch.testing.assert_close(model.normalize(images), (images / 255.0 - mean) / std)
     assert not any("normalize" in key for key in model.state_dict())  # checkpoints hold weights only
+
+
+def test_init_from_an_exported_encoder_gives_the_same_embeddings(tmp_path):
+    import functools
+
+    from siamkit.models import Encoder, ProjectionHead
+
+    def build(**options) -> SiameseModule:
+        backbone = TorchvisionBackbone("resnet18", image_size=16, small_input=True)
+        return SiameseModule(backbone, InfoNCELoss(), head=functools.partial(ProjectionHead, out_dim=8),
+                             **options)
+
+    torch.manual_seed(0)
+    trained = build().eval()
+    Encoder(trained.backbone, trained.head).save(tmp_path / "encoder")
+    torch.manual_seed(1)
+    started = build(init_from=str(tmp_path / "encoder")).eval()
+    images = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    with torch.no_grad():
+        torch.testing.assert_close(started(images), trained(images))
+        assert not torch.allclose(build().eval()(images), trained(images))  # not the same by chance
+
+
+def test_init_from_refuses_another_architecture_in_one_line(encoder_folder, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["fit", *TINY, "--model.init_from", str(encoder_folder), "--model.head.init_args.out_dim",
+                 "32"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "model.init_from: weights in" in err and "different shape: head.layers" in err
+    assert main(["fit", *TINY, "--model.init_from", str(encoder_folder), "--trainer.max_steps", "1",
+                 "--trainer.limit_val_batches", "1"]) == 0  # the same architecture starts from it

@@ -1,0 +1,81 @@
+"""``TimmBackbone``: any timm model behind siamkit's backbone interface."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+from siamkit.data.image_config import ImageConfig
+from siamkit.errors import ConfigError, WeightsNotFoundError
+from siamkit.models.backbones import Backbone
+from siamkit.models.pooling import GeM, check_pooling
+from siamkit.models.spec import records_init_args
+
+
+class TimmBackbone(Backbone):
+    """Any timm model by name, pooled features without the classifier.
+
+    Args:
+        name: a timm model name (``timm.list_models()``).
+        pretrained: True (timm's default weights, from the hub cache or downloaded), a local
+            weights file, or False.
+        pooling: "avg" (the model's own global pooling), or "gem" (generalised mean, CNNs only).
+    """
+
+    @records_init_args
+    def __init__(self, name: str, pretrained: bool | str = False, trainable_blocks: Optional[int] = None,
+                 grad_checkpointing: bool = False, pooling: str = "avg"):
+        super().__init__()
+        import timm
+
+        check_pooling(pooling)
+
+        if not timm.is_model(name):
+            close = difflib.get_close_matches(name, timm.list_models(), n=5)
+            raise ConfigError(f"unknown timm model {name!r}. Close matches: {', '.join(close) or 'none'}")
+        local = pretrained if isinstance(pretrained, str) else None
+        if local and not Path(local).exists():
+            raise WeightsNotFoundError(f"weights file {local} for timm {name} does not exist")
+        try:
+            self.net = timm.create_model(name, pretrained=bool(pretrained), num_classes=0,
+                                         pretrained_cfg_overlay={"file": local} if local else None,
+                                         **({"global_pool": ""} if pooling == "gem" else {}))
+        except Exception as error:
+            if not pretrained or local:
+                raise
+            raise WeightsNotFoundError(
+                f"cannot get timm's pretrained weights for {name} (not in the hub cache, and downloading "
+                f"failed: {type(error).__name__}). Set `pretrained` to a local weights file, or false."
+            ) from None
+        data = timm.data.resolve_data_config({}, model=self.net)
+        self.image_config = ImageConfig(size=data["input_size"][-1], mean=tuple(data["mean"]),
+                                        std=tuple(data["std"]),
+                                        interpolation=data.get("interpolation", "bicubic"))
+        self.feature_dim = self.net.num_features
+        self.pool = GeM() if pooling == "gem" else None
+        if self.pool is not None:
+            self._check_feature_maps(name)
+        if grad_checkpointing:
+            self.net.set_grad_checkpointing(True)
+        self.set_trainable_blocks(trainable_blocks)
+
+    def _check_feature_maps(self, name: str) -> None:
+        size = self.image_config.size
+        with torch.no_grad():
+            shape = self.net.eval()(torch.zeros(1, 3, size, size)).shape
+        self.net.train()
+        if len(shape) != 4:
+            raise ConfigError(f"pooling: gem needs a CNN's feature maps, and timm's {name} gives "
+                              f"{tuple(shape)} (a transformer's tokens); use pooling: avg")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.net(images)
+        return self.pool(features) if self.pool is not None else features
+
+    def blocks(self) -> list[nn.Module]:
+        children = [m for m in self.net.children() if any(True for _ in m.parameters())]
+        return children + [self.pool] if self.pool is not None else children
