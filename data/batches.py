@@ -27,9 +27,14 @@ class Batch:
         return cls(**default_collate(items))
 
     def pin_memory(self: B) -> B:
-        return dataclasses.replace(self,
-                                   **{f.name: getattr(self,
-                                                      f.name).pin_memory() for f in dataclasses.fields(self)})
+        return self._map(lambda tensor: tensor.pin_memory())
+
+    def to(self: B, device: torch.device | str, non_blocking: bool = False) -> B:
+        return self._map(lambda tensor: tensor.to(device, non_blocking=non_blocking))
+
+    def _map(self: B, function: Callable[[torch.Tensor], torch.Tensor]) -> B:
+        fields = dataclasses.fields(self)
+        return dataclasses.replace(self, **{f.name: function(getattr(self, f.name)) for f in fields})
 
     def embedded(self: B, embed: Embed) -> B:
         raise NotImplementedError

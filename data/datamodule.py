@@ -16,6 +16,7 @@ from siamkit.data.datasets import (
     FixedViewPairs,
     ImageListDataset,
     ImageReader,
+    Instances,
     PairDataset,
     TwoViewDataset,
 )
@@ -24,7 +25,7 @@ from siamkit.data.image_config import ImageConfig
 from siamkit.data.images import ImageLoadError
 from siamkit.data.samplers import MPerClassBatchSampler
 from siamkit.data.scan import BadImagePolicy, scan_images
-from siamkit.data.sources import ClassSet, DataSet, PairSet, SourceKind, read_source
+from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, SourceKind, read_source
 from siamkit.data.transforms import (
     COPY_DETECTION_AUGMENT,
     ImagePipeline,
@@ -52,6 +53,12 @@ class SiameseDataModule(pl.LightningDataModule):
             ``"copy_detection"`` selects the bundled copy-detection set.
         on_bad_image: ``error`` stops before training with the files and reasons; ``skip``
             drops them and reports which.
+        crops_per_image: for unlabelled images, how many random regions of each image an epoch
+            trains on, each an instance of its own (two views of a region match; other
+            regions, of the same image or not, do not). 1 uses each image whole.
+        crop_scale: the share of an image's area a region covers, drawn from this range.
+        cache_decoded_mb: with regions, each worker keeps up to this many megabytes of decoded
+            images, so a photograph is decoded once however many regions it gives.
         image_config: the backbone's preprocessing (linked from the model by the CLI).
     """
 
@@ -67,11 +74,15 @@ class SiameseDataModule(pl.LightningDataModule):
         num_workers: int = 2,
         augment: list[dict[str, Any]] | Literal["copy_detection"] | None = None,
         on_bad_image: BadImagePolicy = "error",
+        crops_per_image: int = 1,
+        crop_scale: tuple[float, float] = (0.05, 0.5),
+        cache_decoded_mb: int = 512,
         image_config: Optional[ImageConfig] = None,
     ):
         super().__init__()
         for name, value, low in (("batch_size", batch_size, 1), ("m_per_class", m_per_class, 1),
-                                 ("num_workers", num_workers, 0)):
+                                 ("num_workers", num_workers, 0), ("crops_per_image", crops_per_image, 1),
+                                 ("cache_decoded_mb", cache_decoded_mb, 0)):
             if value < low:
                 raise ConfigError(f"data.{name} must be a whole number >= {low}, not {value}")
         self.save_hyperparameters(ignore=["image_config"])
@@ -109,6 +120,17 @@ class SiameseDataModule(pl.LightningDataModule):
         data = read_source(location, root=self.hparams.root, kind=self.hparams.kind,
                            fractions=self.hparams.split_fractions, seed=self.hparams.split_seed)
         self.data = self._drop_bad_images(data)
+        self._check_unlabelled_settings()
+
+    def _check_unlabelled_settings(self) -> None:
+        unlabelled = isinstance(self.data, ImageSet)
+        if self.hparams.crops_per_image > 1 and not unlabelled:
+            raise ConfigError("data.crops_per_image applies to unlabelled images (a flat folder, or a "
+                              f"table with `path` only); {self.hparams.source} is labelled: leave it at 1")
+        if unlabelled and len(self.data) < 2:
+            raise ConfigError(f"{self.hparams.source} holds {len(self.data)} readable "
+                              "image(s); unlabelled training matches each image's "
+                              "views against the other images', so it needs at least two")
 
     def _loaded(self) -> DataSet:
         if self.data is None:
@@ -154,10 +176,20 @@ class SiameseDataModule(pl.LightningDataModule):
             return ClassImageDataset(part, self._reader(transform), transform)
         if train:
             transform = build_transform(self.image_config, self.augment or COPY_DETECTION_AUGMENT)
-            return TwoViewDataset(part, self._reader(transform), transform)
+            return TwoViewDataset(self._instances(part, transform), transform)
         views = ImagePipeline(build_augmentations(self.augment or COPY_DETECTION_AUGMENT,
                                                   self.image_config.size))
-        return FixedViewPairs(part, self._reader(views), transform, views, seed=self.hparams.split_seed)
+        return FixedViewPairs(self._instances(part, views), transform, views, seed=self.hparams.split_seed)
+
+    def _instances(self, part: ImageSet, views: ImagePipeline) -> Instances:
+        """Whole images, or ``crops_per_image`` regions of each, decoded in full once per worker
+        and cut to the detail the views need."""
+        hp = self.hparams
+        if hp.crops_per_image == 1:
+            return Instances(part, self._reader(views))
+        size = views.decode_size(self.image_config.size) or 2 * self.image_config.size
+        reader = ImageReader(self._loaded().root, None, hp.cache_decoded_mb)
+        return Instances(part, reader, hp.crops_per_image, size, hp.crop_scale)
 
     def train_dataloader(self) -> DataLoader:
         dataset = self._dataset("train")
@@ -195,6 +227,8 @@ def _init_worker(worker_id: int) -> None:
     """Each worker its own augmentation seed. (Not cv2.setNumThreads: in a worker forked from
     a process whose OpenCV thread pool has run, resizing the pool deadlocks.)"""
     info = get_worker_info()
-    transform = getattr(info.dataset, "transform", None)
-    if isinstance(transform, ImagePipeline):
-        transform.reseed(info.seed % 2**32)
+    instances = getattr(info.dataset, "instances", None)
+    for offset, pipeline in enumerate((getattr(info.dataset, "transform", None),
+                                       getattr(instances, "crop", None))):
+        if isinstance(pipeline, ImagePipeline):
+            pipeline.reseed((info.seed + offset) % 2**32)

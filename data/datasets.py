@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import albumentations as A
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -19,14 +20,54 @@ from siamkit.data.transforms import ImagePipeline, ImageTransform
 
 
 class ImageReader:
-    """Decodes images below ``root``, asking JPEG decoding for no more detail than ``size``."""
+    """Decodes images below ``root``, asking JPEG decoding for no more detail than ``size``.
 
-    def __init__(self, root: Path, size: int | None = None):
+    With ``cache_mb``, decoded images are kept (oldest dropped first beyond that many
+    megabytes): each DataLoader worker decodes a photograph once, however many crops it
+    serves from it."""
+
+    def __init__(self, root: Path, size: int | None = None, cache_mb: int = 0):
         self.root = Path(root)
         self.size = size
+        self.cache_bytes = cache_mb * 2**20
+        self._cache: dict[str, np.ndarray] = {}
 
     def __call__(self, relative: str) -> np.ndarray:
-        return load_image(self.root / relative, draft_size=self.size)
+        cached = self._cache.get(relative)
+        if cached is not None:
+            return cached
+        image = load_image(self.root / relative, draft_size=self.size)
+        if image.nbytes <= self.cache_bytes:
+            while sum(a.nbytes for a in self._cache.values()) + image.nbytes > self.cache_bytes:
+                del self._cache[next(iter(self._cache))]
+            self._cache[relative] = image
+        return image
+
+
+class Instances:
+    """The instances of an unlabelled image set: each image whole, or (``per_image`` > 1) that
+    many random square regions of each image, every region an instance of its own, so a few
+    large photographs give many instances an epoch (each epoch new regions). ``seed`` fixes a
+    region (validation)."""
+
+    def __init__(self, data: ImageSet, read: ImageReader, per_image: int = 1, size: int = 0,
+                 scale: tuple[float, float] = (0.05, 0.5)):
+        self.data, self.read, self.per_image = data, read, per_image
+        self.crop = None
+        if per_image > 1:
+            region = A.RandomResizedCrop(size=(size, size), scale=tuple(scale), ratio=(3 / 4, 4 / 3))
+            self.crop = ImagePipeline([region])
+
+    def __len__(self) -> int:
+        return len(self.data) * self.per_image
+
+    def __call__(self, k: int, seed: int | None = None) -> np.ndarray:
+        image = self.read(self.data.path[k // self.per_image])
+        if self.crop is None:
+            return image
+        if seed is not None:
+            self.crop.reseed(seed)
+        return self.crop(image)
 
 
 class PairDataset(Dataset):
@@ -68,49 +109,53 @@ class ClassImageDataset(Dataset):
 
 
 class TwoViewDataset(Dataset):
-    """Unlabelled images: two independently augmented views of one image are a positive pair;
-    the image's index is its match group, so the rest of the batch are its negatives."""
+    """Unlabelled images: two independently augmented views of one instance (an image, or a
+    region of one) are a positive pair; the instance's index is its match group, so the rest
+    of the batch are its negatives."""
 
     batch_type = TwoViewBatch
 
-    def __init__(self, data: ImageSet, read: ImageReader, transform: ImageTransform):
-        self.data, self.read, self.transform = data, read, transform
+    def __init__(self, instances: Instances, transform: ImageTransform):
+        self.instances, self.transform = instances, transform
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self.instances)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        image = self.read(self.data.path[i])
-        group = torch.tensor(i)
+    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
+        image = self.instances(k)
+        group = torch.tensor(k)
         return {"a": self.transform(image), "b": self.transform(image), "label": torch.tensor(1.0),
                 "group_a": group, "group_b": group}
 
 
 class FixedViewPairs(Dataset):
-    """Validation pairs for unlabelled images, identical in every epoch and run: image i
-    against its own augmented copy (a match) and against the copy of image ``partner[i]``
-    (a non-match). Copies are made with ``augment`` seeded by the pair index."""
+    """Validation pairs for unlabelled images, identical in every epoch and run: instance i
+    against its own augmented copy (a match) and against the copy of instance ``partner[i]``
+    (a non-match). Regions and copies are seeded by the instance index."""
 
     batch_type = PairBatch
 
-    def __init__(self, data: ImageSet, read: ImageReader, preprocess: ImageTransform,
-                 augment: ImagePipeline, seed: int = 0):
-        self.data, self.read, self.preprocess, self.augment = data, read, preprocess, augment
-        n = len(data)
+    def __init__(self, instances: Instances, preprocess: ImageTransform, augment: ImagePipeline,
+                 seed: int = 0):
+        self.instances, self.preprocess, self.augment = instances, preprocess, augment
+        n = len(instances)
         self.partner = (np.arange(n) + np.random.default_rng(seed).integers(1, max(2, n))) % max(1, n)
         self.seed = seed
 
     def __len__(self) -> int:
-        return 2 * len(self.data)
+        return 2 * len(self.instances)
 
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
         i, positive = k // 2, k % 2 == 0
         j = i if positive else int(self.partner[i])
         self.augment.reseed(self.seed * 1_000_003 + j)
-        copy = self.augment(self.read(self.data.path[j]))
-        return {"a": self.preprocess(self.read(self.data.path[i])), "b": self.preprocess(copy),
+        copy = self.augment(self._instance(j))
+        return {"a": self.preprocess(self._instance(i)), "b": self.preprocess(copy),
                 "label": torch.tensor(float(positive)), "group_a": torch.tensor(i),
                 "group_b": torch.tensor(j)}
+
+    def _instance(self, k: int) -> np.ndarray:
+        return self.instances(k, seed=self.seed * 7_919 + k)
 
 
 class ImageListDataset(Dataset):

@@ -6,6 +6,10 @@
   scikit-image and scikit-learn ship: patches of each photograph and transformed copies
   of them (matches), other patches' copies (non-matches), split by source photograph.
   Test copies are transformed harder than training copies.
+- ``photographs``: the training and validation photographs of ``photos`` themselves, whole,
+  as unlabelled images (``photographs.csv``: ``path,split``), for copy-detection training on
+  random regions; the test photographs are left out, so a model trained on them is
+  evaluated on ``demo:photos``' test pairs of photographs it has never seen.
 
 Each set is written once to ``$SIAMKIT_CACHE/demo/NAME`` (default ``~/.cache/siamkit``)
 as ordinary files, so users can see the format their own data needs.
@@ -168,5 +172,15 @@ def _negatives(split: str, name: str, rng: np.random.Generator) -> list[str]:
     return rows
 
 
-_BUILDERS = {"digits": _build_digits, "photos": _build_photos}
-_ENTRY = {"digits": "labels.csv", "photos": "pairs.csv"}
+def _build_photographs(out: Path) -> None:
+    rows = ["path,split"]
+    for split in ("train", "val"):
+        for filename in PHOTOS[split]:
+            name = f"{Path(filename).stem}.png"
+            Image.fromarray(sample_photograph(filename)).save(out / name)
+            rows.append(f"{name},{split}")
+    (out / "photographs.csv").write_text("\n".join(rows) + "\n")
+
+
+_BUILDERS = {"digits": _build_digits, "photos": _build_photos, "photographs": _build_photographs}
+_ENTRY = {"digits": "labels.csv", "photos": "pairs.csv", "photographs": "photographs.csv"}

@@ -18,6 +18,7 @@ import numpy as np
 import onnxruntime
 import torch
 
+from siamkit.models import ProjectionHead, TorchvisionBackbone
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import ONNX_FILE, export_onnx, sample_images
 
@@ -40,11 +41,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--batches", type=int, default=5)
     args = parser.parse_args()
-    spec = {"backbone": {"class_path": "siamkit.models.TorchvisionBackbone",
-                         "init_args": {"name": args.backbone, "weights": None,
-                                       "image_size": args.image_size}},
-            "head": {"class_path": "siamkit.models.ProjectionHead", "init_args": {"out_dim": 256}}}
-    encoder = Encoder.from_spec(spec).eval()
+    backbone = TorchvisionBackbone(args.backbone, image_size=args.image_size)
+    encoder = Encoder(backbone, ProjectionHead(backbone.feature_dim, out_dim=256)).eval()
     folder = tempfile.mkdtemp(prefix="siamkit-bench-export-")
     encoder.save(folder)
     difference = export_onnx(encoder, folder, sample_images())

@@ -86,12 +86,10 @@ def tiny_encoder_folder() -> str:
     """An untrained ResNet-18 encoder at 128 px: the embedding method's cost, not its quality."""
     import tempfile
 
-    from siamkit.models.encoder import Encoder
+    from siamkit.models import Encoder, ProjectionHead, TorchvisionBackbone
 
-    spec = {"backbone": {"class_path": "siamkit.models.TorchvisionBackbone",
-                         "init_args": {"name": "resnet18", "weights": None, "image_size": 128}},
-            "head": {"class_path": "siamkit.models.ProjectionHead", "init_args": {"out_dim": 128}}}
-    return str(Encoder.from_spec(spec).save(tempfile.mkdtemp(prefix="siamkit-bench-")))
+    encoder = Encoder(TorchvisionBackbone("resnet18", image_size=128), ProjectionHead(512, out_dim=128))
+    return str(encoder.save(tempfile.mkdtemp(prefix="siamkit-bench-")))
 
 
 def matrix_vs_scratch(images: list[str], scratch_pairs: int) -> dict[str, float]:

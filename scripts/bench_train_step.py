@@ -82,7 +82,7 @@ def hand_loop_steps_per_second(module: SiameseModule, loader: DataLoader, args) 
         if step == args.warmup:
             _sync(device)
             start = time.perf_counter()
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        batch = batch.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             loss = module.compute_loss(batch)
         optimizer.zero_grad(set_to_none=True)

@@ -27,6 +27,8 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "photos" / f"{i}.png")
     (root / "empty").mkdir()
+    (root / "one").mkdir()
+    Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "one" / "only.png")
     (root / "bad_only").mkdir()
     (root / "bad_only" / "a.png").write_bytes(b"")
     (root / "bad_only" / "b.jpg").write_text("not an image")
@@ -140,6 +142,9 @@ CASES = {
                                        "entropy_weight must be >= 0"),
     "fit: a queue not a multiple of the batch": ([*PHOTOS, "--model.loss.init_args.queue_size", "50"],
                                                  "queue_size 50 is not a multiple of the batch size 8"),
+    "fit: one unlabelled image": ([*PHOTOS, "--data.source", "{zoo}/one"], "needs at least two"),
+    "fit: regions of labelled data": (["fit", *TINY, "--data.crops_per_image", "4"],
+                                      "data.crops_per_image applies to unlabelled images"),
     "fit: GeM on a ViT": ([*DIGITS, "--model.backbone", "siamkit.models.TimmBackbone",
                            "--model.backbone.init_args.name", "test_vit",
                            "--model.backbone.init_args.pooling", "gem"], "needs a CNN's feature maps"),

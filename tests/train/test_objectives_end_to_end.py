@@ -3,7 +3,7 @@ labelled pairs, InfoNCE on the copy-detection photos, triplet on class-labelled 
 
 from __future__ import annotations
 
-from siamkit.data.batches import PairBatch
+from siamkit.data.batches import PairBatch, TwoViewBatch
 from siamkit.train.lightning_cli import run_trainer_command
 from tests.conftest import TINY_VIT
 
@@ -42,3 +42,16 @@ def test_triplet_on_class_labelled_images(class_folder, tmp_path, monkeypatch):
                                       "--data.source", str(class_folder), "--data.batch_size", "8"])
     assert type(cli.model.loss).__name__ == "TripletLoss"
     assert "train/loss" in losses(cli) and "val/recall@1" in losses(cli)
+
+
+def test_copy_detection_on_regions_of_unlabelled_photographs(tmp_path, monkeypatch):
+    """demo_photos.yaml's recipe: regions of whole photographs, two views each, InfoNCE with the
+    KoLeo term, GeM pooling."""
+    monkeypatch.chdir(tmp_path)
+    cli = run_trainer_command("fit", ["--config", "demo_photos.yaml", *QUICK, "--data.batch_size", "8",
+                                      "--model.backbone.init_args.image_size", "32",
+                                      "--data.crops_per_image", "4"])
+    assert cli.datamodule.train_batch_type is TwoViewBatch
+    assert len(cli.datamodule.train_dataloader().dataset) == 12 * 4  # the training photographs' regions
+    assert type(cli.model.backbone.net.avgpool).__name__ == "GeM" and cli.model.loss.entropy_weight > 0
+    assert "train/loss" in losses(cli) and "val/roc_auc" in losses(cli)
