@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from siamkit.data.images import ImageInput
+from siamkit.errors import ConfigError
 from siamkit.scoring.base import Scorer
 
 
@@ -47,3 +48,59 @@ class EmbeddingScorer(Scorer):
 
     def compare_matrix(self, features: Sequence[np.ndarray]) -> np.ndarray:
         return self.compare_block(features, features)
+
+
+class NormalizedEmbeddingScorer(EmbeddingScorer):
+    """Cosine similarity less each image's similarity to its ``k``-th nearest neighbour in a
+    background set of unrelated images: ``cos(a, b) - (n_k(a) + n_k(b)) / 2``. SSCD's score
+    normalisation (Pizzi et al. 2022), made symmetric: it discounts images that resemble many
+    others (textures, skies, blank pages), which otherwise match everything. Scores are no
+    longer cosines, so a calibrated cosine threshold does not apply to them.
+
+    Features are the (E,) embedding with ``-n_k / 2`` appended.
+
+    Args:
+        background: (M, E) embeddings of the background images, M >= k.
+        k: which nearest background neighbour sets the offset.
+    """
+
+    def __init__(self, encoder: Any, background: np.ndarray, k: int = 1, name: str = "embedding",
+                 batch_size: int = 64):
+        super().__init__(encoder, name, batch_size)
+        if not 1 <= k <= len(background):
+            raise ConfigError(f"score normalisation: k={k} needs at least "
+                              f"k background images, not {len(background)}")
+        self.background = np.asarray(background, np.float32)
+        self.k = k
+
+    @property
+    def threshold(self) -> float | None:
+        return None
+
+    def features(self, image: np.ndarray) -> np.ndarray:
+        return self.features_many([image])[0]
+
+    def features_many(self, images: Sequence[ImageInput]) -> np.ndarray:
+        embeddings = super().features_many(images)
+        offsets = -0.5 * kth_similarity(embeddings, self.background, self.k)
+        return np.concatenate([embeddings, offsets[:, None]], 1)
+
+    def compare(self, a: np.ndarray, b: np.ndarray) -> float:
+        return float(self.compare_many([a], [b])[0])
+
+    def compare_many(self, a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> np.ndarray:
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        return np.einsum("ij,ij->i", a[:, :-1], b[:, :-1]) + a[:, -1] + b[:, -1]
+
+    def compare_block(self, rows: Sequence[np.ndarray], columns: Sequence[np.ndarray]) -> np.ndarray:
+        rows, columns = np.asarray(rows, np.float64), np.asarray(columns, np.float64)
+        return rows[:, :-1] @ columns[:, :-1].T + rows[:, -1:] + columns[None, :, -1]
+
+
+def kth_similarity(embeddings: np.ndarray, background: np.ndarray, k: int, chunk: int = 4096) -> np.ndarray:
+    """(N,) similarity of each embedding to its k-th most similar background embedding."""
+    out = np.empty(len(embeddings), np.float64)
+    for start in range(0, len(embeddings), chunk):
+        similarity = np.asarray(embeddings[start:start + chunk], np.float32) @ background.T
+        out[start:start + chunk] = -np.partition(-similarity, k - 1, axis=1)[:, k - 1]
+    return out

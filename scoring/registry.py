@@ -55,6 +55,9 @@ def get_scorer(method: str, **options: Any) -> Scorer:
       its settings (``get_scorer("histogram", bins=(16, 16, 16))``);
     - an encoder folder from ``train export``, a run folder, or a ``.ckpt`` from ``train fit``;
     - ``open_clip:MODEL[:TAG]``, e.g. ``open_clip:ViT-B-16-plus-240:laion400m_e32``.
+
+    Embedding models also take ``device``, and ``background`` (images of unrelated subjects)
+    with ``background_k`` for score normalisation (``NormalizedEmbeddingScorer``).
     """
     name, _, preset = method.partition(":")
     if name in _registry():
@@ -99,9 +102,10 @@ def _classical(name: str, preset: str | None, options: dict[str, Any]) -> Scorer
 
 def _embedding(method: str, options: dict[str, Any]) -> Scorer:
     from siamkit.models.encoder import Encoder
-    from siamkit.scoring.embedding import EmbeddingScorer
+    from siamkit.scoring.embedding import EmbeddingScorer, NormalizedEmbeddingScorer
 
     device = options.pop("device", "cpu")
+    background, k = options.pop("background", None), options.pop("background_k", 1)
     if method.startswith(OPEN_CLIP_PREFIX):
         model_name, _, tag = method[len(OPEN_CLIP_PREFIX):].partition(":")
         encoder = Encoder.from_open_clip(model_name,
@@ -109,7 +113,9 @@ def _embedding(method: str, options: dict[str, Any]) -> Scorer:
     else:
         encoder = Encoder.load(method, device=device)
     options.setdefault("name", method)
-    return EmbeddingScorer(encoder, **options)
+    if background is None:
+        return EmbeddingScorer(encoder, **options)
+    return NormalizedEmbeddingScorer(encoder, encoder.embed(background), k, **options)
 
 
 def _names_a_location(method: str) -> bool:

@@ -56,6 +56,12 @@ def build_parser() -> ArgumentParser:
                         help="evaluate although the splits differ from a model's training splits (warns)")
     parser.add_argument("--device", type=device, default="cpu",
                         help="device for embedding models (cpu, cuda)")
+    parser.add_argument("--background",
+                        help="folder of images of unrelated subjects: embedding models score cos(a, b) less "
+                             "each image's similarity to its k-th nearest background image (SSCD's score "
+                             "normalisation; helps where some images resemble everything, such as textures)")
+    parser.add_argument("--background-k", type=positive_int, default=1,
+                        help="the k of --background (default 1)")
     return parser
 
 
@@ -66,8 +72,12 @@ def main(argv: list[str]) -> int:
     from siamkit.evaluation.runner import evaluate_method
     from siamkit.scoring.registry import get_scorer, is_classical
 
+    if args.background and args.calibrate:
+        raise SiamkitError("--calibrate with --background would store a threshold for normalised "
+                           "scores, which plain cosines cannot use; calibrate without --background")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    scorers = [get_scorer(m, **({} if is_classical(m) else {"device": args.device})) for m in methods]
+    model_options = {"device": args.device, **_background(args)}
+    scorers = [get_scorer(m, **({} if is_classical(m) else model_options)) for m in methods]
     fractions, seed = _splits_for(args, scorers)
     data = load_evaluation_data(args.data, args.split, args.root, fractions, seed, args.max_pairs,
                                 args.on_bad_image)
@@ -80,6 +90,23 @@ def main(argv: list[str]) -> int:
     if args.calibrate:
         _calibrate(scorers, results, data, args.threshold)
     return 0
+
+
+def _background(args: argparse.Namespace) -> dict[str, Any]:
+    """The readable images of --background, as get_scorer's options (none without it)."""
+    if not args.background:
+        return {}
+    from siamkit.data.images import load_image
+    from siamkit.data.scan import scan_images
+    from siamkit.retrieval.collection import list_images
+
+    images = list_images(args.background).images
+    bad = scan_images(lambda path: load_image(path, draft_size=64), images, "skip", "")
+    readable = [path for path in images if path not in bad]
+    if len(readable) < args.background_k:
+        raise SiamkitError(f"--background {args.background}: {len(readable)} readable images, and "
+                           f"--background-k {args.background_k} needs at least that many")
+    return {"background": readable, "background_k": args.background_k}
 
 
 def _write_report(out: Path, data: Any, results: list) -> None:

@@ -60,6 +60,7 @@ P, OUT = "{zoo}/photos/0.png", "{zoo}/out"
 PHOTOS = ["fit", "--config", "demo_photos.yaml", "--model.backbone.init_args.image_size", "16",
           "--data.batch_size", "8", "--data.num_workers", "0", "--trainer.logger", "false",
           "--trainer.enable_progress_bar", "false"]
+EVALUATE_MODEL = ["evaluate", "--data", "demo:photos", "--out", OUT, "--methods", "{zoo}/encoder"]
 DIGITS = ["fit", "--config", "demo_digits.yaml", "--trainer.logger", "false", "--data.num_workers", "0"]
 CASES = {
     "score: a named pipe": (["score", "{zoo}/pipe.jpg", P], "is a named pipe, not an image file"),
@@ -117,6 +118,11 @@ CASES = {
     "evaluate: missing data": (["evaluate", "--data", "{zoo}/nope.csv", "--out", OUT], "not found"),
     "evaluate: cuda without a GPU": (["evaluate", "--data", "demo:photos", "--out", OUT, "--device", "cuda"],
                                      "no CUDA GPU is available here"),
+    "evaluate: an empty --background": ([*EVALUATE_MODEL, "--background", "{zoo}/empty"], "holds no images"),
+    "evaluate: an unreadable --background": ([*EVALUATE_MODEL, "--background", "{zoo}/bad_only"],
+                                             "0 readable images"),
+    "evaluate: --background with --calibrate": ([*EVALUATE_MODEL, "--background", "{zoo}/photos",
+                                                 "--calibrate"], "calibrate without --background"),
     "export: --out is a file": (["export", "--ckpt", "{zoo}/text.ckpt", "--out", "{zoo}/file.txt", "--force"],
                                 "is a file, not a folder"),
     "export: a text checkpoint": (["export", "--ckpt", "{zoo}/text.ckpt", "--out", OUT],
