@@ -9,6 +9,7 @@ the data's training batch type against them when a run is set up, before the fir
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -19,8 +20,8 @@ Embed = Callable[[torch.Tensor], torch.Tensor]
 B = TypeVar("B", bound="Batch")
 
 
-class Batch:
-    """Base of the batch dataclasses: collation from the datasets' dicts, and pinning."""
+class Batch(ABC):
+    """Base of the batch dataclasses: collation from the datasets' dicts, pinning and moving."""
 
     @classmethod
     def collate(cls: type[B], items: list[dict[str, Any]]) -> B:
@@ -36,13 +37,14 @@ class Batch:
         fields = dataclasses.fields(self)
         return dataclasses.replace(self, **{f.name: function(getattr(self, f.name)) for f in fields})
 
+    @abstractmethod
     def embedded(self: B, embed: Embed) -> B:
-        raise NotImplementedError
+        """The batch with each image tensor replaced by its (B, E) embedding."""
 
     @property
+    @abstractmethod
     def image_count(self) -> int:
         """Images the backbone sees for this batch."""
-        raise NotImplementedError
 
 
 @dataclass

@@ -31,6 +31,7 @@ class ImageReader:
         self.size = size
         self.cache_bytes = cache_mb * 2**20
         self._cache: dict[str, np.ndarray] = {}
+        self._cached_bytes = 0
 
     def __call__(self, relative: str) -> np.ndarray:
         cached = self._cache.get(relative)
@@ -38,9 +39,10 @@ class ImageReader:
             return cached
         image = load_image(self.root / relative, draft_size=self.size)
         if image.nbytes <= self.cache_bytes:
-            while sum(a.nbytes for a in self._cache.values()) + image.nbytes > self.cache_bytes:
-                del self._cache[next(iter(self._cache))]
+            while self._cached_bytes + image.nbytes > self.cache_bytes:
+                self._cached_bytes -= self._cache.pop(next(iter(self._cache))).nbytes
             self._cache[relative] = image
+            self._cached_bytes += image.nbytes
         return image
 
 

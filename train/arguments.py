@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
+from typing import Callable
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -34,6 +35,21 @@ def _bounded_int(text: str, low: int) -> int:
     if value < low:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {low}")
     return value
+
+
+def number_between(low: float, high: float, what: str) -> Callable[[str], float]:
+    """A parser of numbers from ``low`` to ``high``, named ``what`` in its error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} between {low:g} and {high:g}")
+        return value
+
+    return parse
 
 
 def device(text: str) -> str:

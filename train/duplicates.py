@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from siamkit.errors import SiamkitError
-from siamkit.train.arguments import ArgumentParser, device, non_negative_int, output_folder, positive_int
+from siamkit.train.arguments import (
+    ArgumentParser,
+    device,
+    non_negative_int,
+    number_between,
+    output_folder,
+    positive_int,
+)
 
 
 def build_parser() -> ArgumentParser:
@@ -21,11 +27,11 @@ def build_parser() -> ArgumentParser:
                         help="encoder folder (its calibrated threshold is the default)")
     parser.add_argument("--out", required=True, type=output_folder,
                         help="folder for the index and the results")
-    parser.add_argument("--threshold", type=_cosine,
+    parser.add_argument("--threshold", type=number_between(-1.0, 1.0, "a cosine similarity"),
                         help="cosine similarity for a duplicate (default: calibrated)")
     parser.add_argument("--recheck-sift", action="store_true",
                         help="keep only links that SIFT + RANSAC confirms")
-    parser.add_argument("--sift-min-score", type=_share, default=0.05,
+    parser.add_argument("--sift-min-score", type=number_between(0.0, 1.0, "a share"), default=0.05,
                         help="share of keypoints in RANSAC inliers that confirms a link (default 0.05)")
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
     parser.add_argument("--batch-size", type=positive_int, default=64)
@@ -40,6 +46,7 @@ def main(argv: list[str]) -> int:
     from siamkit.models.encoder import Encoder
     from siamkit.retrieval.collection import embed_collection, list_images
     from siamkit.retrieval.duplicates import candidate_pairs, groups_of, write_groups
+    from siamkit.retrieval.index import EmbeddingIndex
 
     listing = list_images(args.images)
     encoder = Encoder.load(args.encoder, device=args.device)
@@ -52,8 +59,6 @@ def main(argv: list[str]) -> int:
     meta = embed_collection(listing, encoder, out / "index", str(Path(args.encoder).resolve()),
                             args.batch_size,
                             args.num_workers, args.on_bad_image)
-    from siamkit.retrieval.index import EmbeddingIndex
-
     index = EmbeddingIndex.load(out / "index")
     _report_skipped(meta["skipped"])
     pairs, _ = candidate_pairs(index.embeddings, threshold)
@@ -82,20 +87,3 @@ def _report_skipped(skipped: list[dict[str, str]]) -> None:
     if len(skipped) > 10:
         print(f"  ... and {len(skipped) - 10} more")
 
-
-def _cosine(text: str) -> float:
-    return _in_range(text, -1.0, 1.0, "a cosine similarity")
-
-
-def _share(text: str) -> float:
-    return _in_range(text, 0.0, 1.0, "a share")
-
-
-def _in_range(text: str, low: float, high: float, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {what} between {low:g} and {high:g}")
-    return value

@@ -119,3 +119,21 @@ def test_an_image_that_breaks_after_the_scan_reaches_the_user_as_one_line(class_
         next(iter(DataLoader(dataset, num_workers=1)))
     gone = class_folder / "class0" / "gone.png"
     assert _message(caught.value) == f"cannot read image {gone}: file not found"
+
+
+def test_the_reader_keeps_decoded_images_within_its_budget(tmp_path):
+    from siamkit.data.datasets import ImageReader
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b", "c"):  # 300 x 300 x 3 bytes each: 0.26 MB
+        Image.fromarray(rng.integers(0, 256, (300, 300, 3), dtype=np.uint8)).save(tmp_path / f"{name}.png")
+    reader = ImageReader(tmp_path, cache_mb=1)  # room for three
+    first = reader("a.png")
+    assert reader("a.png") is first, "decoded once"
+    reader("b.png"), reader("c.png")
+    tight = ImageReader(tmp_path, cache_mb=0)
+    assert tight("a.png") is not tight("a.png"), "no budget, no cache"
+    small = ImageReader(tmp_path)
+    small.cache_bytes = 2 * first.nbytes  # room for two: the oldest goes
+    small("a.png"), small("b.png"), small("c.png")
+    assert list(small._cache) == ["b.png", "c.png"] and small._cached_bytes == 2 * first.nbytes
