@@ -59,6 +59,9 @@ class SiameseDataModule(pl.LightningDataModule):
         crop_scale: the share of an image's area a region covers, drawn from this range.
         cache_decoded_mb: with regions, each worker keeps up to this many megabytes of decoded
             images, so a photograph is decoded once however many regions it gives.
+        check_leaks: before training, look for near-duplicate images on two sides of the
+            splits (PDQ, no model): ``warn`` (default) says so, ``error`` stops, ``off`` skips
+            the check. `train leaks` lists them.
         image_config: the backbone's preprocessing (linked from the model by the CLI).
     """
 
@@ -77,6 +80,7 @@ class SiameseDataModule(pl.LightningDataModule):
         crops_per_image: int = 1,
         crop_scale: tuple[float, float] = (0.05, 0.5),
         cache_decoded_mb: int = 512,
+        check_leaks: str = "warn",
         image_config: Optional[ImageConfig] = None,
     ):
         super().__init__()
@@ -85,6 +89,8 @@ class SiameseDataModule(pl.LightningDataModule):
                                  ("cache_decoded_mb", cache_decoded_mb, 0)):
             if value < low:
                 raise ConfigError(f"data.{name} must be a whole number >= {low}, not {value}")
+        if check_leaks not in ("warn", "error", "off"):
+            raise ConfigError(f"data.check_leaks must be warn, error or off, not {check_leaks!r}")
         self.save_hyperparameters(ignore=["image_config"])
         self.image_config = image_config or ImageConfig()
         self.augment = COPY_DETECTION_AUGMENT if augment == "copy_detection" else augment
@@ -121,6 +127,22 @@ class SiameseDataModule(pl.LightningDataModule):
                            fractions=self.hparams.split_fractions, seed=self.hparams.split_seed)
         self.data = self._drop_bad_images(data)
         self._check_unlabelled_settings()
+        if self.hparams.check_leaks != "off":
+            self._check_leaks()
+
+    def _check_leaks(self) -> None:
+        from siamkit.retrieval.leaks import find_leaks, image_splits, leak_summary, pdq_method
+
+        paths, splits = image_splits(self.data)
+        leaks = find_leaks(paths, splits, pdq_method())
+        if not leaks:
+            return
+        message = (f"{leak_summary(leaks, self.hparams.source)}: validation and test figures would be "
+                   f"optimistic. `train leaks --data {self.hparams.source} --out DIR` lists them; "
+                   "`data.check_leaks: off` skips this check")
+        if self.hparams.check_leaks == "error":
+            raise ConfigError(message + ", `warn` only warns")
+        log.warning(message)
 
     def _check_unlabelled_settings(self) -> None:
         unlabelled = isinstance(self.data, ImageSet)

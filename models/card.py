@@ -3,8 +3,8 @@
 It says how to rebuild the architecture (``EncoderSpec``), how images are preprocessed, the
 embedding size, which weights these are (a fingerprint that indexes store, so a query
 embedded by another encoder is refused), where they came from and what they were trained
-on, their training metrics, and, once ``train evaluate --calibrate`` has run, the decision
-threshold.
+on, their training metrics, once ``train evaluate --calibrate`` has run the decision
+threshold, and after ``train export --quantize int8`` how the int8 model compares.
 """
 
 from __future__ import annotations
@@ -52,6 +52,23 @@ class Calibration:
     pairs: int
 
 
+@dataclass(frozen=True)
+class Quantization:
+    """How ``model.int8.onnx`` was made and how closely it follows the float model: cosine
+    between their embeddings, and ROC-AUC of both on labelled validation pairs."""
+
+    file: str
+    method: str
+    calibration_images: int
+    calibration_data: str
+    cosine_min: float
+    cosine_mean: float
+    check_data: str
+    check_pairs: int
+    roc_auc_float: float
+    roc_auc_int8: float
+
+
 @dataclass
 class EncoderCard:
     architecture: EncoderSpec
@@ -63,6 +80,7 @@ class EncoderCard:
     trained_on: Optional[TrainingData] = None
     metrics: dict[str, float] = field(default_factory=dict)
     calibration: Optional[Calibration] = None
+    quantization: Optional[Quantization] = None
     format: str = FORMAT
     version: int = VERSION
 
@@ -70,7 +88,7 @@ class EncoderCard:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         values["architecture"] = self.architecture.to_dict()
         values["preprocessing"] = self.preprocessing.to_dict()
-        for name in ("trained_on", "calibration"):
+        for name in ("trained_on", "calibration", "quantization"):
             values[name] = dataclasses.asdict(values[name]) if values[name] is not None else None
         return {"format": self.format, "version": self.version,
                 **{k: v for k, v in values.items() if k not in ("format", "version")}}
@@ -98,6 +116,8 @@ class EncoderCard:
                 values["trained_on"] = TrainingData(**trained)
             if values.get("calibration") is not None:
                 values["calibration"] = Calibration(**values["calibration"])
+            if values.get("quantization") is not None:
+                values["quantization"] = Quantization(**values["quantization"])
             return cls(**values)
         except (KeyError, TypeError, ValueError) as error:
             raise EncoderFolderError(f"{where} has a malformed field ({type(error).__name__}: {error}); "

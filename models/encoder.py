@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from siamkit.data.image_config import ImageConfig
-from siamkit.data.images import ImageInput
 from siamkit.data.preprocess import Preprocess
 from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError, TrainingData
 from siamkit.models.checkpoints import read_checkpoint, run_checkpoint
+from siamkit.models.embedder import Embedder
 from siamkit.models.normalization import InputNormalization
 from siamkit.models.spec import EncoderSpec
 from siamkit.models.weights import load_matching
@@ -29,7 +29,7 @@ from siamkit.models.weights import load_matching
 WEIGHTS_FILE = "model.safetensors"
 
 
-class Encoder(nn.Module):
+class Encoder(nn.Module, Embedder):
     """Images -> L2-normalised embeddings, ``(B, 3, S, S) uint8 -> (B, E) float32``.
 
     Args:
@@ -38,6 +38,8 @@ class Encoder(nn.Module):
         spec: how to rebuild backbone and head (``EncoderSpec.of(backbone, head)`` by default).
         card: the rest of config.json: provenance, metrics, threshold (made when None).
     """
+
+    runtime = "torch"
 
     def __init__(self, backbone: nn.Module, head: Optional[nn.Module], spec: Optional[EncoderSpec] = None,
                  card: Optional[EncoderCard] = None):
@@ -51,10 +53,6 @@ class Encoder(nn.Module):
         self.eval()
 
     @property
-    def image_config(self) -> ImageConfig:
-        return self.backbone.image_config
-
-    @property
     def embedding_dim(self) -> int:
         return self.head.out_dim if self.head is not None else self.backbone.feature_dim
 
@@ -65,31 +63,15 @@ class Encoder(nn.Module):
             self.card.fingerprint = fingerprint(self)
         return self.card.fingerprint
 
-    @property
-    def threshold(self) -> Optional[float]:
-        """The calibrated same / different decision threshold on cosine similarity, if set."""
-        return self.card.calibration.threshold if self.card.calibration else None
-
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) uint8, resized and cropped by ``preprocess`` -> (B, E) float32 unit vectors."""
         features = self.backbone(self.normalize(images))
         return self.head(features) if self.head is not None else F.normalize(features.float(), dim=-1)
 
     @torch.inference_mode()
-    def embed(self, images: Iterable[ImageInput], batch_size: int = 64) -> np.ndarray:
-        """Images (paths, bytes, arrays, PIL) -> (N, E) float32 unit vectors."""
+    def embed_batch(self, images: torch.Tensor) -> np.ndarray:
         device = next(self.parameters()).device
-        rows, batch = [], []
-        for image in images:
-            batch.append(image)
-            if len(batch) == batch_size:
-                rows.append(self(self.preprocess.batch(batch).to(device)).float().cpu())
-                batch = []
-        if batch:
-            rows.append(self(self.preprocess.batch(batch).to(device)).float().cpu())
-        if not rows:
-            return np.zeros((0, self.embedding_dim), np.float32)
-        return torch.cat(rows).numpy()
+        return self(images.to(device)).float().cpu().numpy()
 
     # --- the folder format -------------------------------------------------------------
 

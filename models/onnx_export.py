@@ -18,8 +18,9 @@ import torch
 from siamkit.data.images import ImageInput
 from siamkit.errors import SiamkitError
 from siamkit.models.encoder import Encoder
+from siamkit.models.runtime import FINGERPRINT_KEY, ONNX_FILES
 
-ONNX_FILE = "model.onnx"
+ONNX_FILE = ONNX_FILES["onnx"]
 MAX_COSINE_DIFFERENCE = 1e-4
 
 
@@ -41,6 +42,7 @@ def export_onnx(encoder: Encoder, folder: str | Path, images: Sequence[ImageInpu
                           input_names=["images"],
                           output_names=["embeddings"], opset_version=17, dynamo=False,
                           dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}})
+    mark_fingerprint(path, encoder.fingerprint)
     difference = onnx_parity(encoder, path, images)
     if not difference <= MAX_COSINE_DIFFERENCE:
         path.unlink()
@@ -50,6 +52,16 @@ def export_onnx(encoder: Encoder, folder: str | Path, images: Sequence[ImageInpu
             "--onnx, or report the backbone (an operator onnxruntime computes differently)."
         )
     return difference
+
+
+def mark_fingerprint(path: Path, fingerprint: str) -> None:
+    """Records in the ONNX file which weights it computes (``runtime.onnx_problem`` checks it)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    model.metadata_props.add(key=FINGERPRINT_KEY, value=fingerprint)
+    onnx.save(model, str(path))
 
 
 def onnx_parity(encoder: Encoder, path: str | Path, images: Sequence[ImageInput]) -> float:

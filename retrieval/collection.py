@@ -26,7 +26,7 @@ from siamkit.data.preprocess import Preprocess
 from siamkit.data.scan import BadImagePolicy
 from siamkit.data.sources import IMAGE_SUFFIXES
 from siamkit.errors import ImageLoadError, SiamkitError
-from siamkit.models.encoder import Encoder
+from siamkit.models.embedder import Embedder
 from siamkit.retrieval.index import META, EmbeddingIndex, IndexFolderError, write_index
 from siamkit.retrieval.journal import EmbeddingJournal
 
@@ -88,7 +88,7 @@ class _Images(Dataset):
             return {"image": self.blank, "error": str(error)}
 
 
-def embed_collection(listing: Listing, encoder: Encoder, out: str | Path, encoder_source: str,
+def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encoder_source: str,
                      batch_size: int = 64, num_workers: int = 2,
                      on_bad_image: BadImagePolicy = "error") -> dict[str, Any]:
     """Embeds the listed images into the index folder ``out``; returns its index.json content."""
@@ -115,14 +115,15 @@ def embed_collection(listing: Listing, encoder: Encoder, out: str | Path, encode
         first = journal.skipped[0]["error"] if journal.skipped else "?"
         raise SiamkitError(f"none of the {len(listing.images)} images "
                            f"could be read ({first}); nothing to index")
-    meta = {"encoder": encoder_source, "fingerprint": encoder.fingerprint, "dim": encoder.embedding_dim,
+    meta = {"encoder": encoder_source, "fingerprint": encoder.fingerprint, "runtime": encoder.runtime,
+            "dim": encoder.embedding_dim,
             "skipped": listing.skipped + [entry for entry in journal.skipped if entry["file"] in wanted]}
     write_index(out, journal.vectors(), journal.files, meta, rows)
     journal.remove()
     return json.loads((out / META).read_text())
 
 
-def _complete_index(out: Path, encoder: Encoder) -> EmbeddingIndex | None:
+def _complete_index(out: Path, encoder: Embedder) -> EmbeddingIndex | None:
     if not (out / META).is_file():
         return None
     try:
@@ -133,19 +134,18 @@ def _complete_index(out: Path, encoder: Encoder) -> EmbeddingIndex | None:
     return index if same and index.embeddings.shape[1] == encoder.embedding_dim else None
 
 
-def _embed(paths: list[str], encoder: Encoder, journal: EmbeddingJournal, batch_size: int, num_workers: int,
+def _embed(paths: list[str], encoder: Embedder, journal: EmbeddingJournal, batch_size: int, num_workers: int,
            on_bad_image: BadImagePolicy, total: int) -> None:
     loader = DataLoader(_Images(paths, encoder.preprocess), batch_size=batch_size, num_workers=num_workers)
-    device = next(encoder.parameters()).device
     offset = 0
     progress = tqdm(total=total, initial=total - len(paths), desc="embedding", unit="img")
-    with progress as bar, torch.inference_mode():
+    with progress as bar:
         for batch in loader:
             names = paths[offset:offset + len(batch["error"])]
             offset += len(names)
             good = [i for i, error in enumerate(batch["error"]) if not error]
             bad = [{"file": names[i], "error": error} for i, error in enumerate(batch["error"]) if error]
-            vectors = (encoder(batch["image"][good].to(device)).float().cpu().numpy() if good
+            vectors = (encoder.embed_batch(batch["image"][good]) if good
                        else np.zeros((0, encoder.embedding_dim), np.float32))
             journal.append([names[i] for i in good], vectors, bad if on_bad_image == "skip" else ())
             bar.update(len(names))

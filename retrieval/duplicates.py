@@ -1,76 +1,108 @@
-"""Near-duplicate groups in an embedded collection: every pair above a similarity threshold
-(found in chunks, bounded memory), optionally re-checked with SIFT + RANSAC (the two-stage
-set-up of copy-detection systems), joined into groups by connected components."""
+"""Near-duplicate finding in stages, cheapest first (the set-up of copy-detection systems):
+
+1. exact duplicates: the same file bytes or the same decoded pixels (``exact``), before any
+   model runs; only one image of each such set goes on;
+2. candidates: every pair at or above the threshold by an encoder's embeddings (kept in an
+   index folder, so a rerun embeds only new images) or by a bit hash, found by range search
+   (``candidates``), never by comparing all pairs;
+3. optionally, each candidate re-checked with SIFT + RANSAC;
+
+then groups that do not chain (``grouping``), with their exact copies put back in.
+"""
 
 from __future__ import annotations
 
-import html
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
-from siamkit.pages import thumbnail
+from siamkit.data.images import load_image
+from siamkit.retrieval.candidates import embedding_pairs, hash_pairs
+from siamkit.retrieval.exact import ExactDuplicates
+from siamkit.retrieval.grouping import Group
+
+#: the shorter side hashed images are decoded to, at least
+HASH_DECODE_SIZE = 256
 
 
-def candidate_pairs(embeddings: np.ndarray, threshold: float, chunk: int = 4096) -> tuple[np.ndarray,
-                                                                                          np.ndarray]:
-    """(pairs (P, 2) with i < j, similarities (P,)) of every pair scoring >= threshold."""
-    found, scores = [], []
-    for start in tqdm(range(0, len(embeddings), chunk), desc="finding pairs", unit="chunk", leave=False):
-        block = np.asarray(embeddings[start:start + chunk], np.float32) @ np.asarray(embeddings, np.float32).T
-        rows, columns = np.nonzero(block >= threshold)
-        keep = columns > rows + start
-        found.append(np.stack([rows[keep] + start, columns[keep]], 1))
-        scores.append(block[rows[keep], columns[keep]])
-    return np.concatenate(found).astype(np.int64), np.concatenate(scores).astype(np.float64)
+@dataclass
+class Method:
+    """What finds candidates: an encoder (``Embedder``) or a bit-hash ``Scorer``."""
+
+    name: str
+    threshold: float
+    encoder: Optional[object] = None
+    scorer: Optional[object] = None
 
 
-def groups_of(pairs: np.ndarray, count: int) -> list[list[int]]:
-    """Connected components with more than one member, largest first."""
-    if not len(pairs):
-        return []
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(count, count))
-    _, component = connected_components(graph, directed=False)
-    members: dict[int, list[int]] = {}
-    for i in np.unique(pairs):
-        members.setdefault(int(component[i]), []).append(int(i))
-    return sorted(members.values(), key=lambda g: (-len(g), g[0]))
+def picture_features(method: Method, files: list[str], index_folder: Optional[Path] = None,
+                     batch_size: int = 64, num_workers: int = 2) -> np.ndarray:
+    """(N, ...) features of ``files`` in order: an encoder's embeddings, kept in (and reused
+    from) ``index_folder``, or bit hashes."""
+    if method.scorer is not None:  # hashes look at 32-64 px: a JPEG is decoded at a fraction of its size
+        return np.stack([method.scorer.features(load_image(f, draft_size=HASH_DECODE_SIZE))
+                         for f in tqdm(files, desc=method.name, unit="img", disable=None)])
+    from siamkit.retrieval.collection import Listing, embed_collection
+    from siamkit.retrieval.index import EmbeddingIndex
+
+    embed_collection(Listing(files), method.encoder, index_folder, method.name, batch_size, num_workers)
+    index = EmbeddingIndex.load(index_folder)
+    position = {f: i for i, f in enumerate(index.files)}
+    return np.asarray(index.embeddings[[position[f] for f in files]], np.float32)
 
 
-def write_groups(out: Path, files: list[str], groups: list[list[int]], threshold: float,
-                 skipped: list[dict[str, str]] = ()) -> None:
-    """duplicates.csv (group, file) and duplicates.html (thumbnails per group, then the files
-    that were skipped and why)."""
-    out.mkdir(parents=True, exist_ok=True)
-    rows = ["group,file"] + [f"{g},{_csv(files[i])}" for g, members in enumerate(groups) for i in members]
-    (out / "duplicates.csv").write_text("\n".join(rows) + "\n")
-    sections = "".join(_group_section(g, [files[i] for i in members[:50]], len(members))
-                       for g, members in enumerate(groups[:200]))
-    (out / "duplicates.html").write_text(
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>siamkit duplicates</title><style>"
-        "body{font-family:system-ui,sans-serif;margin:2em} "
-        "figure{display:inline-block;margin:4px;text-align:center}"
-        "figcaption{font-size:11px;max-width:96px;overflow:hidden}</style></head><body>"
-        f"<h1>{len(groups)} groups of near-duplicates (threshold "
-        f"{threshold:.4f})</h1>{sections}{_skipped_section(skipped)}</body></html>\n")
+def near_pairs(method: Method, features: np.ndarray,
+               queries: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+    if method.scorer is not None:
+        return hash_pairs(features, method.threshold, queries)
+    return embedding_pairs(features, method.threshold, queries)
 
 
-def _group_section(number: int, shown: list[str], size: int) -> str:
-    figures = "".join(f"<figure>{thumbnail(f)}<figcaption>{html.escape(Path(f).name)}</figcaption></figure>"
-                      for f in shown)
-    return f"<h2>group {number} ({size} images)</h2><div>{figures}</div>"
+def sift_confirms(pairs: np.ndarray, files_a: list[str], files_b: list[str], min_score: float) -> np.ndarray:
+    """(P,) bool: pairs that SIFT + RANSAC confirms."""
+    from siamkit.scoring.registry import get_scorer
+
+    sift = get_scorer("sift:ransac")
+    return sift.score_pairs([(files_a[i], files_b[j]) for i, j in pairs]) >= min_score
 
 
-def _skipped_section(skipped: list[dict[str, str]]) -> str:
-    if not skipped:
-        return ""
-    rows = "".join(f"<li>{html.escape(entry['file'])}: {html.escape(entry['error'])}</li>"
-                   for entry in skipped)
-    return f"<h2>{len(skipped)} files skipped</h2><ul>{rows}</ul>"
+def expand_groups(groups: list[Group], pictures: dict[int, list[int]], exact: ExactDuplicates) -> list[Group]:
+    """Groups over picture positions (``pictures``' order) -> groups over images: each member
+    brings its exact copies (at its similarity); pictures with several images and no
+    near-duplicate form groups of their own."""
+    images = list(pictures.values())
+    out, placed = [], set()
+    for group in groups:
+        members = [image for member in group.members for image in images[member]]
+        similarity = [score for member, score in zip(group.members, group.similarity)
+                      for _ in images[member]]
+        placed.update(group.members)
+        out.append(Group(members, similarity, group.reason))
+    for position, members in enumerate(images):
+        if len(members) > 1 and position not in placed:
+            how = sorted({exact.how(members[0], m) for m in members[1:]})
+            out.append(Group(members, [1.0] * len(members), f"exact copies ({', '.join(how)})"))
+    return sorted(out, key=lambda g: (-len(g.members), g.members[0]))
 
 
-def _csv(value: str) -> str:
-    return f'"{value}"' if "," in value or '"' in value else value
+def copies_in_reference(pairs: np.ndarray, scores: np.ndarray, query_pictures: dict[int, list[int]],
+                        reference_pictures: dict[int, list[int]], exact: ExactDuplicates,
+                        method: str) -> list[tuple]:
+    """(query image, reference image, similarity, stage) for every copy of a query in the
+    reference set: exact copies, then the near pairs (pairs of picture positions) found by
+    ``method``, each query's best first."""
+    found = {}
+    for picture, queries in query_pictures.items():
+        for query in queries:
+            for reference in reference_pictures.get(picture, []):
+                found[(query, reference)] = (1.0, exact.how(query, reference))
+    query_images, reference_images = list(query_pictures.values()), list(reference_pictures.values())
+    for (q, r), score in zip(pairs, scores):
+        for query in query_images[q]:
+            for reference in reference_images[r]:
+                found.setdefault((query, reference), (float(score), method))
+    rows = [(q, r, score, stage) for (q, r), (score, stage) in found.items()]
+    return sorted(rows, key=lambda row: (row[0], -row[2], row[1]))

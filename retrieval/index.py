@@ -65,8 +65,15 @@ class EmbeddingIndex:
         return cls(folder, embeddings, files, meta)
 
     def check_encoder(self, fingerprint: str | None, dim: int) -> None:
-        """Queries must come from the encoder that made the index."""
-        if fingerprint != self.meta.get("fingerprint") or dim != self.embeddings.shape[1]:
+        """Queries must come from the encoder (and runtime, for int8) that made the index."""
+        made_by = self.meta.get("fingerprint")
+        if fingerprint != made_by and fingerprint and made_by and (
+                fingerprint.removesuffix("+int8") == made_by.removesuffix("+int8")):
+            raise IndexFolderError(
+                f"the index {self.folder} was embedded with runtime {self.meta.get('runtime', 'torch')} and "
+                f"its int8 embeddings differ from float ones: search with --runtime "
+                f"{'int8' if made_by.endswith('+int8') else 'onnx (or torch)'}, or rebuild the index")
+        if fingerprint != made_by or dim != self.embeddings.shape[1]:
             raise IndexFolderError(
                 f"the index {self.folder} was built with encoder {self.meta.get('encoder')} "
                 f"(fingerprint {self.meta.get('fingerprint')}), not with the "

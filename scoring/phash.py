@@ -31,6 +31,11 @@ class PHashScorer(Scorer):
     hash_size: int = 8
     name: str = "phash"
 
+    @property
+    def match_similarity(self) -> float:
+        """A default duplicate threshold: imagededup's, 10 differing bits of 64."""
+        return 1 - 10 / 64
+
     def __post_init__(self) -> None:
         if self.hash_size < 2:
             raise ConfigError(f"phash hash_size must be >= 2, not {self.hash_size}")
@@ -43,9 +48,14 @@ class PHashScorer(Scorer):
         return 1.0 - np.count_nonzero(a != b) / a.size
 
     def compare_block(self, rows: Sequence[Any], columns: Sequence[Any]) -> np.ndarray:
-        a, b = np.stack(rows).astype(np.float32), np.stack(columns).astype(np.float32)
-        differing = a @ (1 - b).T + (1 - a) @ b.T
-        return 1.0 - differing.astype(np.float64) / a.shape[1]
+        return bit_agreement(np.stack(rows), np.stack(columns))
 
     def compare_matrix(self, features: Sequence[Any]) -> np.ndarray:
         return self.compare_block(features, features)
+
+
+def bit_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(R, C) share of equal bits, 1 - Hamming distance / bits, of (R, B) and (C, B) bit rows."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    differing = a @ (1 - b).T + (1 - a) @ b.T
+    return 1.0 - differing.astype(np.float64) / a.shape[1]

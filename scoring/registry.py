@@ -20,9 +20,9 @@ from siamkit.scoring.base import Scorer
 
 #: modules whose scorers register themselves on import
 CLASSICAL_MODULES = ("siamkit.scoring.histogram", "siamkit.scoring.ssim", "siamkit.scoring.keypoints",
-                     "siamkit.scoring.phash")
+                     "siamkit.scoring.phash", "siamkit.scoring.pdq")
 #: what `train score` and `train evaluate` run when no method is named: every classical method
-DEFAULT_METHODS = ("histogram", "ssim", "sift", "orb", "phash")
+DEFAULT_METHODS = ("histogram", "ssim", "sift", "orb", "phash", "pdq")
 OPEN_CLIP_PREFIX = "open_clip:"
 
 
@@ -56,7 +56,8 @@ def get_scorer(method: str, **options: Any) -> Scorer:
     - an encoder folder from ``train export``, a run folder, or a ``.ckpt`` from ``train fit``;
     - ``open_clip:MODEL[:TAG]``, e.g. ``open_clip:ViT-B-16-plus-240:laion400m_e32``.
 
-    Embedding models also take ``device``, and ``background`` (images of unrelated subjects)
+    Embedding models also take ``device``, ``runtime`` and ``threads`` (see
+    ``siamkit.models.runtime.load_encoder``), and ``background`` (images of unrelated subjects)
     with ``background_k`` for score normalisation (``NormalizedEmbeddingScorer``).
     """
     name, _, preset = method.partition(":")
@@ -102,16 +103,18 @@ def _classical(name: str, preset: str | None, options: dict[str, Any]) -> Scorer
 
 def _embedding(method: str, options: dict[str, Any]) -> Scorer:
     from siamkit.models.encoder import Encoder
+    from siamkit.models.runtime import load_encoder
     from siamkit.scoring.embedding import EmbeddingScorer, NormalizedEmbeddingScorer
 
     device = options.pop("device", "cpu")
+    runtime, threads = options.pop("runtime", "auto"), options.pop("threads", None)
     background, k = options.pop("background", None), options.pop("background_k", 1)
     if method.startswith(OPEN_CLIP_PREFIX):
         model_name, _, tag = method[len(OPEN_CLIP_PREFIX):].partition(":")
         encoder = Encoder.from_open_clip(model_name,
                                          options.pop("pretrained", None) or tag or None).to(device)
     else:
-        encoder = Encoder.load(method, device=device)
+        encoder = load_encoder(method, runtime, device, threads)
     options.setdefault("name", method)
     if background is None:
         return EmbeddingScorer(encoder, **options)

@@ -15,6 +15,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Encoder": "siamkit.models.encoder",
+    "OnnxEncoder": "siamkit.models.runtime",
+    "load_encoder": "siamkit.models.runtime",
     "EmbeddingIndex": "siamkit.retrieval.index",
     "Preprocess": "siamkit.data.preprocess",
     "load_image": "siamkit.data.images",

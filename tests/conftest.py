@@ -90,6 +90,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("tiny_run")
     run_trainer_command("fit", [
         "--config", "demo_digits.yaml", "--model.backbone.init_args.image_size", "16",
+        "--data.check_leaks", "off",
         "--data.batch_size", "16", "--data.num_workers", "0", "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false", "--trainer.logger", "false", "--trainer.max_epochs", "1",
         "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
@@ -135,4 +136,15 @@ def photo_folder(tmp_path) -> Path:
                                data.camera()]):
         Image.fromarray(image).resize((64, 64)).save(folder / f"p{i}.png")
     shutil.copy(folder / "p0.png", folder / "more" / "p0_copy.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def quantized_folder(tiny_checkpoint, tmp_path_factory) -> Path:
+    """The tiny checkpoint exported with model.onnx and model.int8.onnx (checked on digits' val pairs)."""
+    from siamkit.train.cli import main
+
+    folder = tmp_path_factory.mktemp("quantized") / "encoder"
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(folder), "--quantize", "int8",
+                 "--calibration-images", "32"]) == 0
     return folder

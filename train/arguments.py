@@ -92,3 +92,24 @@ def threshold_rule(text: str) -> str:
     if name != "fmr" or not 0 < rate < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: use best_f1, or fmr=X with 0 < X < 1 (e.g. fmr=0.01)")
     return text
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--runtime`` and ``--threads`` for the commands that embed images."""
+    parser.add_argument("--runtime", choices=("auto", "torch", "onnx", "int8"), default="auto",
+                        help="what computes embeddings: auto (onnxruntime when the encoder folder has a "
+                             "model.onnx matching its weights and the device is cpu, else PyTorch), torch, "
+                             "onnx, or int8 (model.int8.onnx from `train export --quantize int8`)")
+    parser.add_argument("--threads", type=positive_int,
+                        help="threads the model computes with (default: all cores)")
+
+
+def load_encoder_for(args: argparse.Namespace, source: str):
+    """The encoder per ``--runtime / --device / --threads``; says on stderr which runtime runs."""
+    import sys
+
+    from siamkit.models.runtime import describe, load_encoder
+
+    encoder = load_encoder(source, args.runtime, args.device, args.threads)
+    print(f"encoder {source}: {describe(encoder)}", file=sys.stderr)
+    return encoder

@@ -24,7 +24,9 @@ TOOL_COMMANDS: dict[str, tuple[str, str]] = {
     "embed": ("siamkit.train.embed", "embed every image of a folder into an index (resumable)"),
     "search": ("siamkit.train.search", "nearest neighbours of query images in an index"),
     "duplicates": ("siamkit.train.duplicates",
-                   "group the near-duplicates of a folder (optional SIFT re-check)"),
+                   "group a folder's near-duplicates, or find its copies in another (--against); "
+                   "move them out, undoably"),
+    "leaks": ("siamkit.train.leaks", "near-duplicate images on two sides of train / val / test"),
     "evaluate": ("siamkit.train.evaluate",
                  "score learned models and classical baselines on the same pairs, with a report"),
     "export": ("siamkit.train.export",

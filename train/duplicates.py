@@ -1,89 +1,128 @@
-"""``train duplicates IMAGES_DIR --encoder DIR [--threshold T] [--recheck-sift]``."""
+"""``train duplicates IMAGES_DIR --out OUT [--encoder DIR | --method pdq] [--against REF_DIR]
+[--keep largest] [--action move --to DIR]`` and ``train duplicates --undo MANIFEST``."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from siamkit.errors import SiamkitError
 from siamkit.train.arguments import (
     ArgumentParser,
+    add_runtime_arguments,
     device,
+    load_encoder_for,
     non_negative_int,
     number_between,
     output_folder,
     positive_int,
 )
 
+HASHES = ("phash", "pdq", "pdq:dihedral")
+
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="train duplicates",
-        description="Group the near-duplicates among the images of a folder: embed them into OUT/index (a "
-                    "rerun continues an interrupted embedding and reuses a complete one), link every pair "
-                    "scoring at least the threshold, optionally re-check each link with SIFT + RANSAC; write "
-                    "duplicates.csv and duplicates.html.")
-    parser.add_argument("images", help="folder of images")
-    parser.add_argument("--encoder", required=True,
-                        help="encoder folder (its calibrated threshold is the default)")
-    parser.add_argument("--out", required=True, type=output_folder,
-                        help="folder for the index and the results")
-    parser.add_argument("--threshold", type=number_between(-1.0, 1.0, "a cosine similarity"),
-                        help="cosine similarity for a duplicate (default: calibrated)")
+        description=(
+            "Find near-duplicates in stages, cheapest first: identical files and identical pixels, then "
+            "every pair at or above the threshold by an encoder (embeddings kept in OUT/index, so a rerun "
+            "embeds only new images) or a perceptual hash, found by nearest-neighbour range search; "
+            "optionally re-checked with SIFT + RANSAC. Groups do not chain: every member is within the "
+            "threshold of its group's representative. Writes duplicates.csv and duplicates.html (with "
+            "--against: matches.csv and matches.html). Nothing is deleted."))
+    parser.add_argument("images", nargs="?", help="folder of images")
+    parser.add_argument("--out", type=output_folder, help="folder for the index and the results")
+    parser.add_argument("--encoder", help="encoder folder (its calibrated threshold is the default)")
+    parser.add_argument("--method", choices=HASHES,
+                        help="a perceptual hash instead of an encoder (no model; default thresholds: "
+                             "phash 0.844, pdq 0.879)")
+    parser.add_argument("--threshold", type=number_between(-1.0, 1.0, "a similarity"),
+                        help="similarity for a duplicate (default: the encoder's calibrated one, or the "
+                             "hash's)")
+    parser.add_argument("--against",
+                        help="reference folder: report, for each image of IMAGES_DIR, its copies there")
+    parser.add_argument("--grouping", choices=("star", "components"), default="star",
+                        help="star: every member within the threshold of the representative (default); "
+                             "components: connected components, which chain")
+    parser.add_argument("--keep", choices=("largest", "oldest", "first"), default="largest",
+                        help="the image kept in each group (default largest)")
+    parser.add_argument("--action", choices=("report", "move"), default="report",
+                        help="report (default): write the CSV and HTML only; move: move the others of each "
+                             "group (with --against: the queries that have copies) to --to")
+    parser.add_argument("--to", type=Path, help="new or empty folder that --action move moves files into")
+    parser.add_argument("--undo", type=Path, metavar="MANIFEST",
+                        help="move back what an earlier --action move moved (its --to folder's "
+                             "siamkit-moves.jsonl)")
     parser.add_argument("--recheck-sift", action="store_true",
-                        help="keep only links that SIFT + RANSAC confirms")
+                        help="keep only pairs that SIFT + RANSAC confirms")
     parser.add_argument("--sift-min-score", type=number_between(0.0, 1.0, "a share"), default=0.05,
-                        help="share of keypoints in RANSAC inliers that confirms a link (default 0.05)")
+                        help="share of keypoints in RANSAC inliers that confirms a pair (default 0.05)")
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--num-workers", type=non_negative_int, default=2)
     parser.add_argument("--device", type=device, default="cpu")
+    add_runtime_arguments(parser)
     return parser
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.undo:
+        return _undo(args)
+    from siamkit.retrieval.collection import list_images
+    from siamkit.retrieval.moves import check_destination
 
-    from siamkit.models.encoder import Encoder
-    from siamkit.retrieval.collection import embed_collection, list_images
-    from siamkit.retrieval.duplicates import candidate_pairs, groups_of, write_groups
-    from siamkit.retrieval.index import EmbeddingIndex
+    _check(args)
+    folders = [Path(args.images)] + ([Path(args.against)] if args.against else [])
+    if args.action == "move":
+        check_destination(args.to, folders)
+    listings = [list_images(folder) for folder in folders]
+    method = method_from(args)
+    from siamkit.train.find_duplicates import find_copies, find_groups
 
-    listing = list_images(args.images)
-    encoder = Encoder.load(args.encoder, device=args.device)
-    threshold = args.threshold if args.threshold is not None else encoder.threshold
-    if threshold is None:
-        raise SiamkitError(f"encoder {args.encoder} has no calibrated threshold: pass "
-                           "--threshold, or calibrate it with `train evaluate "
-                           f"--methods ...,{args.encoder} --calibrate` on labelled data")
-    out = args.out
-    meta = embed_collection(listing, encoder, out / "index", str(Path(args.encoder).resolve()),
-                            args.batch_size,
-                            args.num_workers, args.on_bad_image)
-    index = EmbeddingIndex.load(out / "index")
-    _report_skipped(meta["skipped"])
-    pairs, _ = candidate_pairs(index.embeddings, threshold)
-    print(f"{len(pairs)} pairs at cosine >= {threshold:.4f} among {len(index.files)} images")
-    if args.recheck_sift and len(pairs):
+    if args.against:
+        return find_copies(args, method, *listings)
+    return find_groups(args, method, listings[0])
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not args.images or not args.out:
+        raise SiamkitError("give IMAGES_DIR and --out (or --undo MANIFEST alone)")
+    if bool(args.encoder) == bool(args.method):
+        raise SiamkitError("choose what finds duplicates: --encoder DIR (a trained model) or --method "
+                           f"{' | '.join(HASHES)} (a perceptual hash)")
+    if args.action == "move" and not args.to:
+        raise SiamkitError("--action move needs --to DIR: a new or empty folder for the moved files")
+    if args.to and args.action != "move":
+        raise SiamkitError("--to is where --action move puts files: add --action move, or leave --to out")
+    if args.against and not Path(args.against).is_dir():
+        raise SiamkitError(f"--against {args.against} does not exist (or is not a folder)")
+
+
+def method_from(args: argparse.Namespace):
+    """The ``Method`` that ``--encoder`` (with the runtime options) or ``--method`` names."""
+    from siamkit.retrieval.duplicates import Method
+
+    if args.method:
         from siamkit.scoring.registry import get_scorer
 
-        sift = get_scorer("sift:ransac")
-        confirmed = sift.score_pairs([(index.files[i], index.files[j]) for i,
-                                      j in pairs]) >= args.sift_min_score
-        print(f"SIFT + RANSAC confirmed {int(confirmed.sum())} of them")
-        pairs = pairs[confirmed]
-    groups = groups_of(pairs, len(index.files))
-    write_groups(out, index.files, groups, threshold, meta["skipped"])
-    print(f"{len(groups)} groups ({sum(map(len, groups))} images): "
-          f"{out / 'duplicates.csv'}, {out / 'duplicates.html'}")
+        scorer = get_scorer(args.method)
+        threshold = args.threshold if args.threshold is not None else scorer.match_similarity
+        return Method(args.method, threshold, scorer=scorer)
+    encoder = load_encoder_for(args, args.encoder)
+    threshold = args.threshold if args.threshold is not None else encoder.threshold
+    if threshold is None:
+        raise SiamkitError(f"encoder {args.encoder} has no calibrated threshold: pass --threshold, or "
+                           f"calibrate it with `train evaluate --methods ...,{args.encoder} --calibrate` on "
+                           "labelled data")
+    return Method(str(Path(args.encoder).resolve()), threshold, encoder=encoder)
+
+
+def _undo(args: argparse.Namespace) -> int:
+    if args.images or args.action != "report" or args.to:
+        raise SiamkitError("--undo MANIFEST takes no image folder, --action or --to")
+    from siamkit.retrieval.moves import undo_moves
+
+    print(f"moved {undo_moves(args.undo)} files back to where they were")
     return 0
-
-
-def _report_skipped(skipped: list[dict[str, str]]) -> None:
-    if not skipped:
-        return
-    print(f"skipped {len(skipped)} files (listed in duplicates.html):")
-    for entry in skipped[:10]:
-        print(f"  {entry['file']}: {entry['error']}")
-    if len(skipped) > 10:
-        print(f"  ... and {len(skipped) - 10} more")
-

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from siamkit.train.arguments import ArgumentParser, device, non_negative_int, output_folder, positive_int
+from siamkit.train.arguments import (
+    ArgumentParser,
+    add_runtime_arguments,
+    device,
+    load_encoder_for,
+    non_negative_int,
+    output_folder,
+    positive_int,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -22,13 +30,13 @@ def main(argv: list[str]) -> int:
                         help="DataLoader processes decoding images (0: decode in this process)")
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
     parser.add_argument("--device", type=device, default="cpu")
+    add_runtime_arguments(parser)
     args = parser.parse_args(argv)
 
-    from siamkit.models.encoder import Encoder
     from siamkit.retrieval.collection import embed_collection, list_images
 
     listing = list_images(args.images)
-    encoder = Encoder.load(args.encoder, device=args.device)
+    encoder = load_encoder_for(args, args.encoder)
     meta = embed_collection(listing, encoder, args.out, str(Path(args.encoder).resolve()), args.batch_size,
                             args.num_workers, args.on_bad_image)
     skipped = meta["skipped"]

@@ -11,6 +11,7 @@ from siamkit.errors import SiamkitError
 from siamkit.scoring.registry import DEFAULT_METHODS
 from siamkit.train.arguments import (
     ArgumentParser,
+    add_runtime_arguments,
     device,
     non_negative_int,
     output_folder,
@@ -62,6 +63,7 @@ def build_parser() -> ArgumentParser:
                              "normalisation; helps where some images resemble everything, such as textures)")
     parser.add_argument("--background-k", type=positive_int, default=1,
                         help="the k of --background (default 1)")
+    add_runtime_arguments(parser)
     return parser
 
 
@@ -76,8 +78,10 @@ def main(argv: list[str]) -> int:
         raise SiamkitError("--calibrate with --background would store a threshold for normalised "
                            "scores, which plain cosines cannot use; calibrate without --background")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    model_options = {"device": args.device, **_background(args)}
+    model_options = {"device": args.device, "runtime": args.runtime, "threads": args.threads,
+                     **_background(args)}
     scorers = [get_scorer(m, **({} if is_classical(m) else model_options)) for m in methods]
+    _say_runtimes(scorers)
     fractions, seed = _splits_for(args, scorers)
     data = load_evaluation_data(args.data, args.split, args.root, fractions, seed, args.max_pairs,
                                 args.on_bad_image)
@@ -90,6 +94,14 @@ def main(argv: list[str]) -> int:
     if args.calibrate:
         _calibrate(scorers, results, data, args.threshold)
     return 0
+
+
+def _say_runtimes(scorers: list) -> None:
+    from siamkit.models.runtime import describe
+
+    for scorer in scorers:
+        if hasattr(scorer, "encoder"):
+            print(f"{scorer.name}: {describe(scorer.encoder)}", file=sys.stderr)
 
 
 def _background(args: argparse.Namespace) -> dict[str, Any]:

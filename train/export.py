@@ -1,32 +1,45 @@
-"""``train export --ckpt CKPT --out DIR [--onnx] [--sentence-transformers]``: a training
-checkpoint -> a self-describing encoder folder."""
+"""``train export --ckpt CKPT --out DIR [--onnx] [--quantize int8] [--sentence-transformers]``:
+a training checkpoint -> a self-describing encoder folder."""
 
 from __future__ import annotations
 
+import argparse
 import shutil
 from pathlib import Path
 
 from siamkit.errors import SiamkitError
-from siamkit.train.arguments import ArgumentParser, output_folder
+from siamkit.train.arguments import ArgumentParser, output_folder, positive_int
 
 
-def main(argv: list[str]) -> int:
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="train export",
         description="Write the encoder (backbone + head) of a `train fit` checkpoint to a folder: "
-                    "model.safetensors and config.json, optionally model.onnx (checked against PyTorch) "
-                    "and a sentence-transformers layout. The folder appears only when all of it "
-                    "is written. `train score / evaluate / embed` and Encoder.load take the folder.",
-    )
+                    "model.safetensors and config.json, optionally model.onnx (checked against PyTorch), "
+                    "an int8 model.int8.onnx and a sentence-transformers layout. The folder appears only "
+                    "when all of it is written. `train score / evaluate / embed` and Encoder.load take it.")
     parser.add_argument("--ckpt", required=True,
                         help="checkpoint from `train fit` (e.g. runs/NAME/checkpoints/last.ckpt)")
     parser.add_argument("--out", required=True, type=output_folder, help="encoder folder to write")
     parser.add_argument("--onnx", action="store_true", help="also write model.onnx (dynamic batch size)")
+    parser.add_argument("--quantize", choices=("int8",),
+                        help="also write model.int8.onnx (implies --onnx): static quantization calibrated on "
+                             "the run's training images, kept only if its ROC-AUC on val pairs stays within "
+                             "0.005 of the float model's")
+    parser.add_argument("--check-data",
+                        help="labelled pairs or classes whose val split checks the int8 model (default: the "
+                             "run's training data, when it is labelled)")
+    parser.add_argument("--calibration-images", type=positive_int, default=64,
+                        help="training images that set the int8 ranges (default 64)")
     parser.add_argument("--sentence-transformers", action="store_true",
                         help="also make the folder loadable with "
                              "SentenceTransformer(DIR, trust_remote_code=True)")
     parser.add_argument("--force", action="store_true", help="replace an existing encoder folder")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
 
     from siamkit.models.encoder import Encoder
 
@@ -37,11 +50,16 @@ def main(argv: list[str]) -> int:
     if not Path(args.ckpt).is_file():
         raise SiamkitError(f"checkpoint {args.ckpt} does not exist "
                            "(checkpoints are in <run folder>/checkpoints/)")
+    if args.check_data and not args.quantize:
+        raise SiamkitError("--check-data checks an int8 model: add --quantize int8, or leave it out")
     encoder = Encoder.from_checkpoint(args.ckpt)
+    quantize_data = _quantize_data(encoder, args) if args.quantize else None  # checked before any writing
     staging = out.parent / f".{out.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        written = _write(encoder, staging, args.onnx, args.sentence_transformers)
+        written = _write(encoder, staging, args.onnx or bool(args.quantize), args.sentence_transformers)
+        if quantize_data:
+            written.append(_write_int8(staging, *quantize_data))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -70,3 +88,41 @@ def _write(encoder, folder: Path, onnx: bool, sentence_transformers: bool) -> li
         save_sentence_transformers_layout(encoder, folder)
         written.append("modules.json, config_sentence_transformers.json (sentence-transformers layout)")
     return written
+
+
+def _quantize_data(encoder, args: argparse.Namespace) -> tuple:
+    """(calibration images, their source, val pairs, their source), read before anything is written.
+    The run's own data is split as training split it; other data with the default splits."""
+    from siamkit.data.demo import resolve_source
+    from siamkit.data.sources import read_source
+    from siamkit.evaluation.pairs import load_evaluation_data
+
+    trained = encoder.card.trained_on
+    run = None
+    if trained and trained.source:
+        run = (trained.source, trained.root, trained.split_fractions or (0.8, 0.1, 0.1),
+               trained.split_seed or 0)
+    check = (args.check_data, None, (0.8, 0.1, 0.1), 0) if args.check_data else run
+    if check is None:
+        raise SiamkitError(f"{args.ckpt} does not say what it was trained on: pass --check-data with "
+                           "labelled pairs or classes to calibrate and check the int8 model")
+    try:
+        pairs = load_evaluation_data(check[0], "val", *check[1:]).pairs["val"]
+    except SiamkitError as error:
+        raise SiamkitError(f"--quantize int8 checks the model on labelled val pairs: {error}; "
+                           "pass --check-data with labelled pairs or classes (e.g. demo:photos)") from None
+    source, root, fractions, seed = run or check
+    data = read_source(resolve_source(source), root=root, fractions=fractions, seed=seed)
+    train = sorted(data.subset(data.split == "train").paths())
+    chosen = train[:: max(1, len(train) // args.calibration_images)][:args.calibration_images]
+    images = [str(data.root / path) for path in chosen]
+    return images, source, (list(pairs.a), list(pairs.b), pairs.label), check[0]
+
+
+def _write_int8(folder: Path, images: list[str], calibration_data: str, pairs: tuple, check: str) -> str:
+    from siamkit.models.quantization import quantize_int8
+
+    record = quantize_int8(folder, images, calibration_data, pairs, check)
+    return (f"{record.file} (ROC-AUC on {record.check_pairs} val pairs of {check}: int8 "
+            f"{record.roc_auc_int8:.4f}, float {record.roc_auc_float:.4f}; cosine to float >= "
+            f"{record.cosine_min:.4f})")

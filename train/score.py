@@ -7,7 +7,7 @@ import time
 
 from siamkit.data.images import load_image
 from siamkit.scoring.registry import DEFAULT_METHODS
-from siamkit.train.arguments import ArgumentParser
+from siamkit.train.arguments import ArgumentParser, add_runtime_arguments
 
 
 def main(argv: list[str]) -> int:
@@ -22,12 +22,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--method", "-m", action="append", dest="methods", metavar="M",
                         help=f"a method (repeatable; default: {', '.join(DEFAULT_METHODS)})")
     parser.add_argument("--json", action="store_true", help="one JSON object per method, one per line")
+    add_runtime_arguments(parser)
     args = parser.parse_args(argv)
 
-    from siamkit.scoring.registry import get_scorer
+    from siamkit.scoring.registry import get_scorer, is_classical
 
     # bad names fail before any work
-    scorers = [get_scorer(method) for method in args.methods or DEFAULT_METHODS]
+    runtime = {"runtime": args.runtime, "threads": args.threads}
+    scorers = [get_scorer(method, **({} if is_classical(method) else runtime))
+               for method in args.methods or DEFAULT_METHODS]
     a, b = load_image(args.a), load_image(args.b)
     results = []
     for scorer in scorers:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
-from siamkit.train.arguments import ArgumentParser, device, positive_int
+from siamkit.train.arguments import (
+    ArgumentParser,
+    add_runtime_arguments,
+    device,
+    load_encoder_for,
+    positive_int,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -22,17 +28,18 @@ def main(argv: list[str]) -> int:
                              "index (auto: exact below 200,000 images)")
     parser.add_argument("--json", action="store_true", help="one JSON object per query")
     parser.add_argument("--device", type=device, default="cpu")
+    add_runtime_arguments(parser)
     args = parser.parse_args(argv)
 
-    from siamkit.data.images import load_image
-    from siamkit.models.encoder import Encoder
     from siamkit.retrieval.index import EmbeddingIndex
 
     index = EmbeddingIndex.load(args.index)
-    encoder = Encoder.load(args.encoder or index.meta["encoder"], device=args.device)
+    if args.runtime == "auto" and index.meta.get("runtime") == "int8":
+        args.runtime = "int8"  # the queries must be embedded as the index was
+    encoder = load_encoder_for(args, args.encoder or index.meta["encoder"])
     index.check_encoder(encoder.fingerprint, encoder.embedding_dim)
-    queries = [load_image(query) for query in args.queries]  # every query readable before any search
-    scores, ids = index.search(encoder.embed(queries), args.k, args.backend)
+    queries = encoder.preprocess.batch(args.queries)  # every query readable before any search
+    scores, ids = index.search(encoder.embed_batch(queries), args.k, args.backend)
     for query, row_scores, row_ids in zip(args.queries, scores, ids):
         hits = [{"file": index.files[i], "score": float(s)} for s, i in zip(row_scores, row_ids) if i >= 0]
         if args.json:

@@ -137,3 +137,21 @@ def test_the_reader_keeps_decoded_images_within_its_budget(tmp_path):
     small.cache_bytes = 2 * first.nbytes  # room for two: the oldest goes
     small("a.png"), small("b.png"), small("c.png")
     assert list(small._cache) == ["b.png", "c.png"] and small._cached_bytes == 2 * first.nbytes
+
+
+def test_a_leak_between_splits_is_reported_before_training(tmp_path, caplog):
+    from skimage import data as samples
+
+    rows = ["path,label,split"]
+    for i, name in enumerate(("astronaut", "coffee", "chelsea", "rocket")):
+        Image.fromarray(getattr(samples, name)()).resize((48, 48)).save(tmp_path / f"{name}.png")
+        rows.append(f"{name}.png,{i % 2},{('train', 'train', 'val', 'test')[i]}")
+    Image.open(tmp_path / "coffee.png").save(tmp_path / "coffee_test.jpg", quality=70)
+    (tmp_path / "labels.csv").write_text("\n".join([*rows, "coffee_test.jpg,1,test"]) + "\n")
+    with caplog.at_level("WARNING"):
+        SiameseDataModule(str(tmp_path / "labels.csv"), num_workers=0).setup("fit")
+    assert "1 near-duplicate pairs" in caplog.text and "1 test / train" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        SiameseDataModule(str(tmp_path / "labels.csv"), num_workers=0, check_leaks="off").setup("fit")
+    assert "near-duplicate" not in caplog.text

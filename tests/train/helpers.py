@@ -10,6 +10,7 @@ from pathlib import Path
 
 #: A tiny, quick version of the digits demo: 16 px, batches of 16, no loader workers ...
 TINY_WITH_LOGGERS = ["--config", "demo_digits.yaml", "--model.backbone.init_args.image_size", "16",
+                     "--data.check_leaks", "off",
                      "--data.batch_size", "16", "--data.num_workers", "0",
                      "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 #: ... and without the CSV / W&B loggers.

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from siamkit.models.encoder import Encoder
+from siamkit.models.onnx_export import export_onnx, mark_fingerprint, sample_images
 from siamkit.train.cli import main
 from tests.train.helpers import TINY
 
@@ -37,6 +39,22 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
     (root / "text.ckpt").write_text("not a checkpoint")
     (root / "truncated.ckpt").write_bytes(tiny_checkpoint.read_bytes()[:5000])
     shutil.copytree(encoder_folder, root / "encoder")
+    shutil.copytree(encoder_folder, root / "stale_onnx")
+    export_onnx(Encoder.load(encoder_folder), root / "stale_onnx", sample_images()[:2])
+    mark_fingerprint(root / "stale_onnx" / "model.onnx", "0123456789abcdef")  # as if from other weights
+    shutil.copy(tiny_checkpoint, root / "tiny.ckpt")
+    (root / "leaky").mkdir()
+    rows = ["path,label,split"]
+    for i in range(8):
+        image = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8).repeat(4, 0).repeat(4, 1)
+        Image.fromarray(image).save(root / "leaky" / f"{i}.png")
+        rows.append(f"{i}.png,{i % 2},{('train', 'val', 'test', 'train')[i % 4]}")
+    shutil.copy(root / "leaky" / "0.png", root / "leaky" / "copy_of_0.png")
+    (root / "leaky" / "labels.csv").write_text("\n".join([*rows, "copy_of_0.png,0,test"]) + "\n")
+    (root / "stale_manifest.jsonl").write_text(
+        '{"format": "siamkit-moves/1", "moves": 1}\n'
+        + json.dumps({"source": str(root / "gone.png"),
+                      "destination": str(root / "moved" / "gone.png")}) + "\n")
     shutil.copytree(encoder_folder, root / "cut_weights")
     weights = root / "cut_weights" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
@@ -92,6 +110,16 @@ CASES = {
                                          "--on-bad-image", "skip"], "none of the 2 images could be read"),
     "embed: a missing encoder": (["embed", "{zoo}/photos", "--encoder", "{zoo}/nope", "--out", OUT],
                                  "does not exist"),
+    "embed: --runtime onnx without model.onnx": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder",
+                                                  "--out", OUT, "--runtime", "onnx"], "has no model.onnx"),
+    "embed: a stale model.onnx": (["embed", "{zoo}/photos", "--encoder", "{zoo}/stale_onnx", "--out", OUT,
+                                   "--runtime", "onnx"], "is stale; export the folder again with --onnx"),
+    "embed: --threads 0": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT,
+                            "--threads", "0"], "--threads: '0' is not a whole number >= 1"),
+    "embed: an unknown runtime": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT,
+                                   "--runtime", "tensorrt"], "invalid choice: 'tensorrt'"),
+    "search: --runtime int8 without model.int8.onnx": (["search", P, "--index", "{zoo}/index", "--runtime",
+                                                        "int8"], "has no model.int8.onnx"),
     "search: k -2": (["search", P, "--index", "{zoo}/index", "-k", "-2"],
                      "-k: '-2' is not a whole number >= 1"),
     "search: a truncated index": (["search", P, "--index", "{zoo}/cut_index"], "cannot read the index"),
@@ -103,10 +131,49 @@ CASES = {
     "duplicates: uncalibrated": (["duplicates", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT],
                                  "{zoo}/encoder --calibrate"),
     "duplicates: threshold 2": (["duplicates", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT,
-                                 "--threshold", "2"], "'2' is not a cosine similarity between -1 and 1"),
+                                 "--threshold", "2"], "'2' is not a similarity between -1 and 1"),
     "duplicates: only unreadable": (["duplicates", "{zoo}/bad_only", "--encoder", "{zoo}/encoder", "--out",
                                      OUT,
                                      "--threshold", "0.9", "--on-bad-image", "skip"], "none of the 2 images"),
+    "duplicates: --runtime onnx on a checkpoint": (["duplicates", "{zoo}/photos", "--encoder",
+                                                    "{zoo}/tiny.ckpt", "--out", OUT, "--threshold", "0.9",
+                                                    "--runtime", "onnx"],
+                                                   "needs an encoder folder from `train export`"),
+    "evaluate: --runtime onnx without model.onnx": ([*EVALUATE_MODEL, "--runtime", "onnx"],
+                                                    "has no model.onnx"),
+    "score: --runtime int8 without model.int8.onnx": (["score", P, P, "-m", "{zoo}/encoder", "--runtime",
+                                                       "int8"], "has no model.int8.onnx"),
+    "duplicates: neither --encoder nor --method": (["duplicates", "{zoo}/photos", "--out", OUT],
+                                                   "choose what finds duplicates"),
+    "duplicates: an empty folder": (["duplicates", "{zoo}/empty", "--method", "pdq", "--out", OUT],
+                                    "holds no images"),
+    "duplicates: only unreadable, by a hash": (["duplicates", "{zoo}/bad_only", "--method", "pdq", "--out",
+                                                OUT, "--on-bad-image", "skip"],
+                                               "none of the 2 images could be read"),
+    "duplicates: unreadable, not skipped": (["duplicates", "{zoo}/bad_only", "--method", "pdq", "--out", OUT],
+                                            "none of the 2 images could be read"),
+    "duplicates: --against a missing folder": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT,
+                                                "--against", "{zoo}/nope"],
+                                               "--against {zoo}/nope does not exist"),
+    "duplicates: move into the source folder": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out",
+                                                 OUT,
+                                                 "--action", "move", "--to", "{zoo}/photos/out"],
+                                                "is inside the image folder"),
+    "duplicates: move into a full folder": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT,
+                                             "--action", "move", "--to", "{zoo}/bad_only"],
+                                            "exists and is not an empty folder"),
+    "duplicates: move without --to": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT,
+                                       "--action", "move"], "--action move needs --to DIR"),
+    "duplicates: --to without move": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT,
+                                       "--to", "{zoo}/new"], "add --action move"),
+    "duplicates: undo a missing manifest": (["duplicates", "--undo", "{zoo}/nope.jsonl"], "does not exist"),
+    "duplicates: undo what has moved since": (["duplicates", "--undo", "{zoo}/stale_manifest.jsonl"],
+                                              "files have moved since the manifest was written"),
+    "leaks: missing data": (["leaks", "--data", "{zoo}/nope.csv", "--out", OUT], "not found"),
+    "leaks: --encoder and --method": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--method", "pdq",
+                                       "--encoder", "{zoo}/encoder"], "choose one of --encoder and --method"),
+    "leaks: threshold 2": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--threshold", "2"],
+                           "'2' is not a similarity between -1 and 1"),
     "evaluate: fmr=abc": (["evaluate", "--data", "demo:photos", "--out", OUT, "--threshold", "fmr=abc"],
                           "use best_f1, or fmr=X with 0 < X < 1"),
     "evaluate: fmr=5": (["evaluate", "--data", "demo:photos", "--out", OUT, "--threshold", "fmr=5"],
@@ -131,6 +198,17 @@ CASES = {
                                        "cannot read checkpoint"),
     "export: over an encoder": (["export", "--ckpt", "{zoo}/truncated.ckpt", "--out", "{zoo}/encoder"],
                                 "already exists and is not empty"),
+    "export: --check-data without --quantize": (["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", OUT,
+                                                 "--check-data", "demo:photos"], "add --quantize int8"),
+    "export: int8 checked on unlabelled data": (["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", OUT,
+                                                 "--quantize", "int8", "--check-data", "{zoo}/photos"],
+                                                "checks the model on labelled val pairs"),
+    "export: no calibration images": (["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", OUT, "--quantize",
+                                       "int8", "--calibration-images", "0"], "not a whole number >= 1"),
+    "fit: a leak between splits": (["fit", *TINY, "--data.source", "{zoo}/leaky/labels.csv",
+                                    "--data.check_leaks", "error"], "sit in two splits"),
+    "fit: an unknown leak check": (["fit", *TINY, "--data.check_leaks", "maybe"],
+                                    "data.check_leaks must be warn, error or off, not 'maybe'"),
     "fit: batch size 0": (["fit", *TINY, "--data.batch_size", "0"],
                           "data.batch_size must be a whole number >= 1"),
     "fit: negative workers": (["fit", *TINY, "--data.num_workers", "-1"], "data.num_workers must be"),

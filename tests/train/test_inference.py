@@ -37,23 +37,6 @@ def test_search_refuses_an_index_of_another_encoder(encoder_folder, photo_folder
     assert "not with the query's encoder" in capsys.readouterr().err
 
 
-def test_duplicates_groups_the_copy_and_names_what_it_skipped(encoder_folder, photo_folder, tmp_path, capsys):
-    (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
-    (photo_folder / "notes.txt").write_text("not an image")
-    out = tmp_path / "dups"
-    assert main(["duplicates", str(photo_folder), "--encoder", str(encoder_folder), "--out", str(out),
-                 "--threshold", "0.9999", "--recheck-sift", "--num-workers", "0",
-                 "--on-bad-image", "skip"]) == 0
-    rows = (out / "duplicates.csv").read_text().splitlines()
-    assert rows[0] == "group,file" and len(rows) == 3
-    assert {Path(r.split(",")[1]).name for r in rows[1:]} == {"p0.png", "p0_copy.png"}
-    page = (out / "duplicates.html").read_text()
-    assert "p0_copy.png" in page and "2 files skipped" in page and "broken.jpg" in page
-    printed = capsys.readouterr().out
-    assert "skipped 2 files" in printed and "broken.jpg: cannot read image" in printed
-    assert "notes.txt: not an image file type (.txt)" in printed
-
-
 def test_predict_writes_a_searchable_index(tiny_checkpoint, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     shutil.copytree(tiny_checkpoint.parent.parent, tmp_path / "run")

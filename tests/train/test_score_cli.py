@@ -22,7 +22,7 @@ def two_images(tmp_path: Path) -> tuple[str, str]:
 def test_one_aligned_line_per_method_with_its_time(two_images, capsys):
     assert main(["score", *two_images]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["histogram", "ssim", "sift", "orb", "phash"]
+    assert [line.split()[0] for line in lines] == ["histogram", "ssim", "sift", "orb", "phash", "pdq"]
     assert len({line.index(line.split()[1]) for line in lines}) == 1  # scores start in one column
     assert all(line.endswith("ms") for line in lines)
 

@@ -1,0 +1,58 @@
+"""``Embedder``: what every runtime of an encoder shares (PyTorch ``Encoder``, onnxruntime
+``OnnxEncoder``): the one ``Preprocess`` and batching from image inputs to embeddings."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Iterable, Optional
+
+import numpy as np
+import torch
+
+from siamkit.data.image_config import ImageConfig
+from siamkit.data.images import ImageInput
+from siamkit.data.preprocess import Preprocess
+
+
+class Embedder(ABC):
+    """Subclasses set ``preprocess`` and ``card`` and compute ``embed_batch``."""
+
+    #: which runtime computes the embeddings: "torch", "onnx" or "int8"
+    runtime: str
+    preprocess: Preprocess
+
+    @property
+    @abstractmethod
+    def embedding_dim(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """Which weights (and runtime, where it changes the numbers) made an embedding."""
+
+    @abstractmethod
+    def embed_batch(self, images: torch.Tensor) -> np.ndarray:
+        """(B, 3, S, S) uint8 from ``preprocess`` -> (B, E) float32 unit vectors."""
+
+    @property
+    def image_config(self) -> ImageConfig:
+        return self.preprocess.config
+
+    @property
+    def threshold(self) -> Optional[float]:
+        """The calibrated same / different decision threshold on cosine similarity, if set."""
+        return self.card.calibration.threshold if self.card.calibration else None
+
+    def embed(self, images: Iterable[ImageInput], batch_size: int = 64) -> np.ndarray:
+        """Images (paths, bytes, arrays, PIL) -> (N, E) float32 unit vectors."""
+        rows, batch = [], []
+        for image in images:
+            batch.append(image)
+            if len(batch) == batch_size:
+                rows.append(self.embed_batch(self.preprocess.batch(batch)))
+                batch = []
+        if batch:
+            rows.append(self.embed_batch(self.preprocess.batch(batch)))
+        if not rows:
+            return np.zeros((0, self.embedding_dim), np.float32)
+        return np.concatenate(rows)

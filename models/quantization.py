@@ -1,0 +1,125 @@
+"""int8 encoders: onnxruntime's static quantization of ``model.onnx`` into ``model.int8.onnx``,
+kept only when it ranks labelled pairs as well as the float model.
+
+Static quantization (QDQ format, int8 weights per output channel, uint8 activations) is the
+form onnxruntime runs fastest on CPUs with integer dot-product instructions. Activation ranges
+come from the calibration images' 99.999th percentiles, which follow the float model more
+closely than min / max (measured in docs/benchmarks.md); the projection head stays in float (a
+few thousandths of the compute, and its error lands directly on the embedding). The int8
+model is then checked against the float one: cosine between their embeddings of the
+calibration and check images, and ROC-AUC of both on the check pairs. A drop of more than
+``MAX_ROC_AUC_DROP`` removes the file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from siamkit.data.images import ImageInput
+from siamkit.errors import SiamkitError
+from siamkit.models.card import EncoderCard, Quantization
+from siamkit.models.onnx_export import mark_fingerprint
+from siamkit.models.runtime import ONNX_FILES, OnnxEncoder, onnx_problem
+
+MAX_ROC_AUC_DROP = 0.005
+#: the operators whose int8 kernels make the speed
+INT8_OPERATORS = {"Conv", "ConvTranspose", "Gemm", "MatMul"}
+CALIBRATION_BATCH = 16
+
+
+class QuantizationError(SiamkitError):
+    """The encoder cannot be quantized, or its int8 model ranks pairs worse than allowed."""
+
+
+def quantize_int8(folder: str | Path, calibration: Sequence[ImageInput], calibration_data: str,
+                  pairs: tuple[Sequence[str], Sequence[str], np.ndarray], check_data: str,
+                  max_roc_auc_drop: float | None = None) -> Quantization:
+    """Writes ``folder/model.int8.onnx`` from ``folder/model.onnx`` and records the comparison in
+    ``config.json``. ``pairs``: (a paths, b paths, labels) of labelled validation pairs;
+    ``max_roc_auc_drop``: ``MAX_ROC_AUC_DROP`` unless given."""
+    allowed = MAX_ROC_AUC_DROP if max_roc_auc_drop is None else max_roc_auc_drop
+    folder = Path(folder)
+    card = EncoderCard.read(folder)
+    if problem := onnx_problem(folder, "onnx", card):
+        raise QuantizationError(f"int8 starts from the float model: {problem}")
+    if not calibration:
+        raise QuantizationError(f"no calibration images from {calibration_data}")
+    float_encoder = OnnxEncoder(folder, "onnx")
+    target = folder / ONNX_FILES["int8"]
+    _quantize(folder / ONNX_FILES["onnx"], target, float_encoder, calibration)
+    mark_fingerprint(target, card.fingerprint)
+    int8_encoder = OnnxEncoder(folder, "int8")
+    a, b, labels = pairs
+    images = list(dict.fromkeys([*a, *b]))
+    position = {image: i for i, image in enumerate(images)}
+    rows = [position[image] for image in a], [position[image] for image in b]
+    checked = [*calibration, *images]
+    reference, quantized = float_encoder.embed(checked), int8_encoder.embed(checked)
+    cosine = (reference * quantized).sum(1)
+    roc = [_roc_auc(embeddings[len(calibration):], rows, labels) for embeddings in (reference, quantized)]
+    record = Quantization(target.name, "static", len(calibration), calibration_data, float(cosine.min()),
+                          float(cosine.mean()), check_data, len(labels), *roc)
+    if roc[0] - roc[1] > allowed:
+        target.unlink()
+        raise QuantizationError(
+            f"the int8 model's ROC-AUC on {len(labels)} val pairs of {check_data} is {roc[1]:.4f}, "
+            f"{roc[0] - roc[1]:.4f} below the float model's {roc[0]:.4f} (allowed: {allowed}); "
+            f"{target.name} was not kept. Use the float model (--onnx), or calibrate on more images "
+            "(--calibration-images)")
+    card.quantization = record
+    card.write(folder)
+    return record
+
+
+def _quantize(source: Path, target: Path, float_encoder: OnnxEncoder,
+              calibration: Sequence[ImageInput]) -> None:
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = (float_encoder.preprocess.batch(calibration[start:start + CALIBRATION_BATCH])
+                            for start in range(0, len(calibration), CALIBRATION_BATCH))
+
+        def get_next(self):
+            batch = next(self.batches, None)
+            return None if batch is None else {"images": batch.numpy()}
+
+    with tempfile.TemporaryDirectory(prefix="siamkit-quantize-") as scratch:
+        prepared = Path(scratch) / "prepared.onnx"
+        try:
+            quant_pre_process(str(source), str(prepared))
+        except Exception as error:  # onnxruntime raises many types for a graph it cannot handle
+            raise QuantizationError(f"onnxruntime cannot prepare this encoder's graph for quantization "
+                                    f"({type(error).__name__}: {error}); export without --quantize") from None
+        nodes = onnx.load(str(prepared)).graph.node
+        head = [node.name for node in nodes if node.name.startswith("/head/")]
+        if not any(node.op_type in INT8_OPERATORS and node.name not in head for node in nodes):
+            raise QuantizationError("this encoder's backbone has no operator onnxruntime computes in int8 "
+                                    f"({', '.join(sorted(INT8_OPERATORS))}), so int8 would gain nothing; "
+                                    "export without --quantize")
+        try:
+            quantize_static(str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ,
+                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=head)
+        except Exception as error:
+            target.unlink(missing_ok=True)
+            raise QuantizationError(f"onnxruntime cannot quantize this encoder's graph "
+                                    f"({type(error).__name__}: {error}); export without --quantize") from None
+
+
+def _roc_auc(embeddings: np.ndarray, rows: tuple[list[int], list[int]], labels: np.ndarray) -> float:
+    scores = (embeddings[rows[0]] * embeddings[rows[1]]).sum(1)
+    return float(roc_auc_score(labels, scores))

@@ -1,0 +1,132 @@
+"""Choosing what computes an encoder folder's embeddings: PyTorch (``Encoder``) or
+onnxruntime (``OnnxEncoder``) on ``model.onnx`` or its int8 quantization ``model.int8.onnx``.
+
+Each ONNX file carries the fingerprint of the weights it was exported from (ONNX metadata
+``siamkit_fingerprint``), so a file left behind by an earlier export is never used for
+weights it does not match.
+
+``auto`` takes onnxruntime on ``model.onnx`` when the folder has a matching one and the device
+is the CPU (its embeddings agree with PyTorch's to 1e-4 in cosine), else PyTorch. int8 changes
+the embeddings (by as much as ``train export --quantize int8`` recorded), so it is only used
+when asked for; its fingerprint is the weights' with ``+int8``, so an index never mixes it
+with float embeddings.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Literal, Optional
+
+import numpy as np
+import torch
+
+from siamkit.data.preprocess import Preprocess
+from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
+from siamkit.models.embedder import Embedder
+
+Runtime = Literal["auto", "torch", "onnx", "int8"]
+RUNTIMES = ("auto", "torch", "onnx", "int8")
+ONNX_FILES = {"onnx": "model.onnx", "int8": "model.int8.onnx"}
+FINGERPRINT_KEY = "siamkit_fingerprint"
+
+
+class OnnxEncoder(Embedder):
+    """An encoder folder's ONNX model, run by onnxruntime on the CPU; embeds like ``Encoder``.
+
+    Args:
+        folder: the encoder folder (``train export --onnx`` / ``--quantize int8``).
+        runtime: "onnx" (``model.onnx``) or "int8" (``model.int8.onnx``).
+        threads: onnxruntime's intra-op threads (default: torch's thread count).
+    """
+
+    def __init__(self, folder: str | Path, runtime: str = "onnx", threads: Optional[int] = None):
+        import onnxruntime
+
+        folder = Path(folder)
+        self.card = EncoderCard.read(folder)
+        self.runtime = runtime
+        self.path = folder / ONNX_FILES[runtime]
+        problem = onnx_problem(folder, runtime, self.card)
+        if problem:
+            raise EncoderFolderError(problem)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(self.path), options,
+                                                    providers=["CPUExecutionProvider"])
+        self.preprocess = Preprocess(self.card.preprocessing)
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.card.embedding_dim
+
+    @property
+    def fingerprint(self) -> str:
+        return self.card.fingerprint + ("+int8" if self.runtime == "int8" else "")
+
+    def embed_batch(self, images: torch.Tensor) -> np.ndarray:
+        return self.session.run(["embeddings"], {"images": images.numpy()})[0]
+
+
+def onnx_problem(folder: Path, runtime: str, card: EncoderCard) -> Optional[str]:
+    """Why ``folder``'s ONNX file for ``runtime`` cannot stand in for its weights, or None."""
+    path = folder / ONNX_FILES[runtime]
+    flag = "--quantize int8" if runtime == "int8" else "--onnx"
+    if not path.is_file():
+        return f"{folder} has no {path.name}; export it with `train export --ckpt CKPT --out DIR {flag}`"
+    written_for = onnx_fingerprint(path)
+    if written_for is None:
+        return (f"{path} is unreadable, or was written before siamkit recorded which weights an ONNX "
+                f"file computes; export the folder again with {flag}")
+    if written_for != card.fingerprint:
+        return (f"{path} was exported from other weights (fingerprint {written_for}, "
+                f"{CONFIG_FILE} says {card.fingerprint}): it is stale; export the folder again with {flag}")
+    return None
+
+
+def onnx_fingerprint(path: Path) -> Optional[str]:
+    """The weights' fingerprint an ONNX file was written for (None: unreadable or not ours)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # onnx raises DecodeError, ValueError, OSError... for a damaged file
+        return None
+    return next((entry.value for entry in model.metadata_props if entry.key == FINGERPRINT_KEY), None)
+
+
+def load_encoder(source: str | Path, runtime: Runtime = "auto", device: str = "cpu",
+                 threads: Optional[int] = None) -> Embedder:
+    """An encoder folder, run folder or ``.ckpt`` with the chosen runtime (see the module's
+    docstring for ``auto``). onnx and int8 need an encoder folder and the CPU."""
+    from siamkit.models.encoder import Encoder
+
+    if runtime not in RUNTIMES:
+        raise EncoderFolderError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
+    if threads:
+        torch.set_num_threads(threads)
+    folder = Path(source)
+    is_folder = (folder / CONFIG_FILE).is_file()
+    if runtime in ONNX_FILES:
+        if device != "cpu":
+            raise EncoderFolderError(f"--runtime {runtime} runs on the CPU; use --runtime torch for {device}")
+        if not is_folder:
+            raise EncoderFolderError(f"--runtime {runtime} needs an encoder folder from `train export` "
+                                     f"(with model.onnx); {source} is not one")
+        return OnnxEncoder(folder, runtime, threads)
+    if runtime == "auto" and device == "cpu" and is_folder and (folder / ONNX_FILES["onnx"]).is_file():
+        problem = onnx_problem(folder, "onnx", EncoderCard.read(folder))
+        if problem is None:
+            return OnnxEncoder(folder, "onnx", threads)
+        print(f"note: {problem}; using PyTorch meanwhile", file=sys.stderr)
+    return Encoder.load(source, device=device)
+
+
+def describe(encoder: Embedder) -> str:
+    """One line for the log: which runtime embeds, and with how many threads."""
+    if isinstance(encoder, OnnxEncoder):
+        return (f"runtime: onnxruntime on {encoder.path.name}, "
+                f"{encoder.session.get_session_options().intra_op_num_threads} threads")
+    return f"runtime: PyTorch, {torch.get_num_threads()} threads (cores here: {os.cpu_count()})"

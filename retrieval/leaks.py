@@ -1,0 +1,65 @@
+"""Leaks between splits: near-duplicate images on two sides of train / val / test, which make
+validation and test figures optimistic. ``train leaks`` lists them; ``train fit`` checks for
+them before training (``data.check_leaks``) with PDQ, which needs no model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from siamkit.data.sources import DataSet, PairSet
+from siamkit.retrieval.duplicates import Method, near_pairs, picture_features
+
+
+@dataclass(frozen=True)
+class Leak:
+    a: str
+    split_a: str
+    b: str
+    split_b: str
+    similarity: float
+
+
+def image_splits(data: DataSet) -> tuple[list[str], np.ndarray]:
+    """Every image of ``data`` once (full paths), and the split it is in."""
+    if isinstance(data, PairSet):
+        paths = np.concatenate([data.a, data.b])
+        splits = np.concatenate([data.split, data.split])
+    else:
+        paths, splits = data.path, data.split
+    paths, first = np.unique(paths, return_index=True)
+    return [str(data.root / p) for p in paths], splits[first]
+
+
+def find_leaks(paths: list[str], splits: np.ndarray, method: Method,
+               index_folder: Optional[Path] = None) -> list[Leak]:
+    """Pairs at or above ``method``'s threshold whose images are in different splits, most
+    similar first. ``index_folder`` keeps an encoder's embeddings (hashes need none)."""
+    features = picture_features(method, paths, index_folder)
+    pairs, scores = near_pairs(method, features)
+    across = splits[pairs[:, 0]] != splits[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
+    leaks = [Leak(paths[i], str(splits[i]), paths[j], str(splits[j]), float(s))
+             for (i, j), s in zip(pairs[across], scores[across])]
+    return sorted(leaks, key=lambda leak: (-leak.similarity, leak.a, leak.b))
+
+
+def pdq_method() -> Method:
+    """The cheap default: PDQ at Meta's match distance (31 of 256 bits)."""
+    from siamkit.scoring.registry import get_scorer
+
+    scorer = get_scorer("pdq")
+    return Method("pdq", scorer.match_similarity, scorer=scorer)
+
+
+def leak_summary(leaks: list[Leak], source: str) -> str:
+    counts: dict[str, int] = {}
+    for leak in leaks:
+        key = " / ".join(sorted((leak.split_a, leak.split_b)))
+        counts[key] = counts.get(key, 0) + 1
+    first = leaks[0]
+    return (f"{len(leaks)} near-duplicate pairs of {source} sit in two splits "
+            f"({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))}), e.g. {first.a} ({first.split_a}) "
+            f"and {first.b} ({first.split_b}) at {first.similarity:.3f}")

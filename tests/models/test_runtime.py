@@ -1,0 +1,118 @@
+"""Runtimes: onnxruntime and its int8 model stand in for PyTorch only when they match the
+weights, agree with them, and say so."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+from PIL import Image
+from skimage import data
+
+from siamkit.models import quantization
+from siamkit.models.card import EncoderFolderError
+from siamkit.models.encoder import Encoder
+from siamkit.models.onnx_export import mark_fingerprint
+from siamkit.models.quantization import QuantizationError, quantize_int8
+from siamkit.models.runtime import OnnxEncoder, load_encoder
+from siamkit.retrieval.index import EmbeddingIndex
+from siamkit.train.cli import main
+
+
+@pytest.fixture(scope="module")
+def jpegs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runtime_jpegs")
+    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera"):
+        Image.fromarray(getattr(data, name)()).convert("RGB").save(folder / f"{name}.jpg", quality=85)
+    return folder
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_auto_runs_onnx_and_agrees_with_pytorch_on_jpeg_files(quantized_folder, jpegs, tmp_path, capsys):
+    paths = sorted(str(p) for p in jpegs.glob("*.jpg"))
+    reference = Encoder.load(quantized_folder).embed(paths)
+    encoder = load_encoder(quantized_folder)
+    assert isinstance(encoder, OnnxEncoder) and encoder.runtime == "onnx"
+    assert encoder.fingerprint == Encoder.load(quantized_folder).fingerprint
+    assert _cosines(encoder.embed(paths), reference).min() > 1 - 1e-4
+    assert main(["embed", str(jpegs), "--encoder", str(quantized_folder), "--out", str(tmp_path / "index"),
+                 "--num-workers", "1"]) == 0
+    assert "runtime: onnxruntime on model.onnx" in capsys.readouterr().err
+    index = EmbeddingIndex.load(tmp_path / "index")
+    assert index.meta["runtime"] == "onnx" and index.files == paths
+    assert _cosines(np.asarray(index.embeddings), reference).min() > 1 - 1e-4
+
+
+def test_int8_is_recorded_close_to_float_and_kept_apart_in_indexes(quantized_folder, jpegs, tmp_path, capsys):
+    record = json.loads((quantized_folder / "config.json").read_text())["quantization"]
+    assert record["file"] == "model.int8.onnx" and record["calibration_images"] == 32
+    assert record["check_data"] == "demo:digits" and record["check_pairs"] > 100
+    assert record["roc_auc_float"] - record["roc_auc_int8"] <= 0.005 and record["cosine_min"] > 0.9
+    paths = sorted(str(p) for p in jpegs.glob("*.jpg"))
+    int8 = load_encoder(quantized_folder, "int8")
+    assert int8.fingerprint.endswith("+int8")
+    assert _cosines(int8.embed(paths), Encoder.load(quantized_folder).embed(paths)).min() > 0.95
+    assert main(["embed", str(jpegs), "--encoder", str(quantized_folder), "--out", str(tmp_path / "index"),
+                 "--runtime", "int8", "--num-workers", "0"]) == 0
+    capsys.readouterr()
+    query = paths[1]
+    # --runtime auto embeds the query as the index was embedded: int8
+    assert main(["search", query, "--index", str(tmp_path / "index"), "-k", "1", "--json"]) == 0
+    out = capsys.readouterr()
+    assert "model.int8.onnx" in out.err and json.loads(out.out)["neighbours"][0]["file"] == query
+    assert main(["search", query, "--index", str(tmp_path / "index"), "--runtime", "onnx"]) == 2
+    assert "search with --runtime int8" in capsys.readouterr().err
+
+
+def test_a_stale_onnx_file_is_never_used(quantized_folder, tmp_path, capsys):
+    folder = tmp_path / "encoder"
+    shutil.copytree(quantized_folder, folder)
+    mark_fingerprint(folder / "model.onnx", "0123456789abcdef")  # as if exported from other weights
+    with pytest.raises(EncoderFolderError, match="is stale; export the folder again with --onnx"):
+        load_encoder(folder, "onnx")
+    assert isinstance(load_encoder(folder), Encoder)
+    assert "is stale" in capsys.readouterr().err
+
+
+def test_an_int8_model_that_ranks_worse_is_refused_and_nothing_is_written(tiny_checkpoint, tmp_path,
+                                                                          monkeypatch, capsys):
+    monkeypatch.setattr(quantization, "MAX_ROC_AUC_DROP", -1.0)  # any int8 model now falls short
+    out = tmp_path / "encoder"
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(out), "--quantize", "int8",
+                 "--calibration-images", "8"]) == 2
+    assert "model.int8.onnx was not kept" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_quantizing_needs_the_float_model(quantized_folder, tmp_path):
+    folder = tmp_path / "encoder"
+    shutil.copytree(quantized_folder, folder)
+    (folder / "model.onnx").unlink()
+    with pytest.raises(QuantizationError, match="int8 starts from the float model: .* has no model.onnx"):
+        quantize_int8(folder, [data.coffee()], "here", (["a"], ["b"], np.array([1])), "here")
+
+
+def test_a_graph_without_quantizable_operators_is_refused(quantized_folder, tmp_path):
+    """Mean colour, normalised: no convolution or matrix product for int8 to speed up."""
+    folder = tmp_path / "encoder"
+    shutil.copytree(quantized_folder, folder)
+    (folder / "model.int8.onnx").unlink()
+    nodes = [helper.make_node("Cast", ["images"], ["x"], to=TensorProto.FLOAT),
+             helper.make_node("ReduceMean", ["x"], ["m"], axes=[2, 3], keepdims=0),
+             helper.make_node("LpNormalization", ["m"], ["embeddings"], axis=1, p=2)]
+    graph = helper.make_graph(nodes, "mean_colour",
+                              [helper.make_tensor_value_info("images", TensorProto.UINT8, ["b", 3, 16, 16])],
+                              [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["b", 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(folder / "model.onnx"))
+    mark_fingerprint(folder / "model.onnx", json.loads((folder / "config.json").read_text())["fingerprint"])
+    with pytest.raises(QuantizationError, match="has no operator onnxruntime computes in int8"):
+        quantize_int8(folder, [data.coffee(), data.camera()], "here", (["a"], ["b"], np.array([1])), "here")
+    assert not (folder / "model.int8.onnx").exists()

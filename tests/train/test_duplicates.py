@@ -1,0 +1,165 @@
+"""`train duplicates` end to end: stages, groups, --against, moving and undoing; `train leaks`."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from siamkit.models.encoder import Encoder
+from siamkit.train.cli import main
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def collection(photo_folder) -> Path:
+    """photo_folder (five photographs, p0_copy.png: p0's bytes) plus p2_again.png (p2's pixels,
+    other bytes), a turned copy of p3, and two files that are not readable images."""
+    Image.open(photo_folder / "p2.png").save(photo_folder / "p2_again.png", compress_level=0)
+    Image.fromarray(np.rot90(np.asarray(Image.open(photo_folder / "p3.png"))).copy()).save(
+        photo_folder / "more" / "p3_turned.png")
+    (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    (photo_folder / "notes.txt").write_text("not an image")
+    return photo_folder
+
+
+def test_exact_copies_are_grouped_before_the_model_and_skipped_files_named(encoder_folder, collection,
+                                                                          tmp_path, capsys):
+    out = tmp_path / "dups"
+    assert main(["duplicates", str(collection), "--encoder", str(encoder_folder), "--out", str(out),
+                 "--threshold", "0.99999", "--num-workers", "0", "--on-bad-image", "skip"]) == 0
+    printed = capsys.readouterr().out
+    assert "9 images: 2 exact copies, 6 distinct pictures go on to encoder" in printed
+    assert "skipped 2 files" in printed and "notes.txt: not an image file type (.txt)" in printed
+    rows = _rows(out / "duplicates.csv")
+    groups = {}
+    for row in rows:
+        groups.setdefault(row["group"], []).append(row)
+    names = sorted(sorted(Path(r["file"]).name for r in g) for g in groups.values())
+    assert names == [["p0.png", "p0_copy.png"], ["p2.png", "p2_again.png"]]
+    why = sorted(r["why"].split(";")[0] for r in rows if r["representative"] == "yes")
+    assert why == ["exact copies (same bytes)", "exact copies (same pixels)"]
+    kept = [r for r in rows if r["keep"] == "yes"]
+    assert len(kept) == 2 and all("largest: 64x64 px" in r["why"] for r in kept)
+    page = (out / "duplicates.html").read_text()
+    assert "2 files skipped" in page and "broken.jpg" in page
+
+
+def test_a_rerun_embeds_only_new_images(encoder_folder, photo_folder, tmp_path, monkeypatch):
+    embedded = []
+    original = Encoder.embed_batch
+    monkeypatch.setattr(Encoder, "embed_batch", lambda self, images: embedded.append(len(images)) or
+                        original(self, images))
+    command = ["duplicates", str(photo_folder), "--encoder", str(encoder_folder), "--out",
+               str(tmp_path / "d"),
+               "--threshold", "0.9", "--num-workers", "0"]
+    assert main(command) == 0 and sum(embedded) == 5  # six files, one an exact copy
+    Image.fromarray(data.horse().astype(np.uint8) * 255).convert("RGB").save(photo_folder / "horse.png")
+    embedded.clear()
+    assert main(command) == 0 and sum(embedded) == 1
+
+
+def test_pdq_dihedral_finds_a_turned_copy_that_pdq_misses(collection, tmp_path, capsys):
+    found = {}
+    for method in ("pdq", "pdq:dihedral"):
+        out = tmp_path / method.replace(":", "_")
+        assert main(["duplicates", str(collection), "--method", method, "--out", str(out),
+                     "--on-bad-image", "skip"]) == 0
+        found[method] = {Path(r["file"]).name for r in _rows(out / "duplicates.csv")}
+    assert "p3_turned.png" not in found["pdq"] and {"p3.png", "p3_turned.png"} <= found["pdq:dihedral"]
+
+
+def test_star_groups_do_not_chain_where_components_do(tmp_path):
+    """Five vectors along an arc, each 0.95 from the next: components chain all five, star
+    groups keep every member within the threshold of its representative."""
+    from siamkit.retrieval.candidates import embedding_pairs
+    from siamkit.retrieval.grouping import group_pairs
+
+    angles = np.arange(5) * np.arccos(0.95)
+    vectors = np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
+    pairs, scores = embedding_pairs(vectors, 0.949)
+    assert len(group_pairs(pairs, scores, 5, "components")) == 1
+    stars = group_pairs(pairs, scores, 5)
+    for group in stars:
+        centre = vectors[group.members[0]]
+        assert all(vectors[m] @ centre >= 0.949 for m in group.members)
+    assert sorted(m for g in stars for m in g.members) == sorted(set(m for g in stars for m in g.members))
+
+
+def test_against_reports_copies_and_moves_them_undoably(collection, tmp_path, capsys):
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    shutil.copy(collection / "p1.png", reference / "p1_ref.png")
+    Image.open(collection / "p4.png").convert("RGB").save(reference / "p4.jpg", quality=85)
+    out, moved = tmp_path / "out", tmp_path / "moved"
+    assert main(["duplicates", str(collection), "--against", str(reference), "--method", "pdq", "--out",
+                 str(out),
+                 "--on-bad-image", "skip", "--action", "move", "--to", str(moved)]) == 0
+    matches = {(Path(r["query"]).name, Path(r["reference"]).name): r["stage"]
+               for r in _rows(out / "matches.csv")}
+    assert matches == {("p1.png", "p1_ref.png"): "same bytes", ("p4.png", "p4.jpg"): "pdq"}
+    assert not (collection / "p1.png").exists()
+    assert (moved / "p1.png").exists() and (moved / "p4.png").exists()
+    printed = capsys.readouterr().out
+    assert "2 of 9 query images have copies" in printed
+    assert main(["duplicates", "--undo", str(moved / "siamkit-moves.jsonl")]) == 0
+    assert (collection / "p1.png").exists() and (collection / "p4.png").exists()
+    assert not (moved / "p1.png").exists()
+
+
+def test_an_interrupted_move_is_undone_exactly(tmp_path, monkeypatch):
+    from siamkit.retrieval import moves
+
+    source = tmp_path / "images"
+    (source / "sub").mkdir(parents=True)
+    files = [source / "a.png", source / "b.png", source / "sub" / "c.png"]
+    for f in files:
+        f.write_bytes(f.name.encode())
+    real_move, calls = moves._move, []
+
+    def move_then_fail(a, b):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(a)
+        real_move(a, b)
+
+    monkeypatch.setattr(moves, "_move", move_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        moves.move_files([str(f) for f in files], source, tmp_path / "to")
+    monkeypatch.setattr(moves, "_move", real_move)
+    assert [f.exists() for f in files] == [False, False, True]
+    assert moves.undo_moves(tmp_path / "to" / moves.MANIFEST) == 2
+    assert all(f.exists() for f in files) and [f.read_bytes() for f in files] == [b"a.png", b"b.png",
+                                                                                  b"c.png"]
+
+
+def test_leaks_lists_a_copy_across_splits(tmp_path, capsys):
+    folder = tmp_path / "leaky"
+    folder.mkdir()
+    rows = ["path,label,split"]
+    for i, name in enumerate(("astronaut", "coffee", "chelsea", "rocket", "camera", "horse")):
+        image = getattr(data, name)()
+        image = image if image.dtype == np.uint8 else image.astype(np.uint8) * 255
+        Image.fromarray(image).convert("RGB").resize((48, 48)).save(folder / f"{name}.png")
+        rows.append(f"{name}.png,{i % 2},{'train' if i < 4 else 'test'}")
+    Image.open(folder / "coffee.png").save(folder / "coffee_val.jpg", quality=80)
+    rows.append("coffee_val.jpg,1,val")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    assert main(["leaks", "--data", str(folder / "labels.csv"), "--out", str(tmp_path / "leaks")]) == 1
+    err = capsys.readouterr().err
+    assert "1 near-duplicate pairs" in err and "coffee_val.jpg (val)" in err
+    leaks = _rows(tmp_path / "leaks" / "leaks.csv")
+    assert [(Path(r["a"]).name, r["split_a"], Path(r["b"]).name, r["split_b"]) for r in leaks] == [
+        ("coffee.png", "train", "coffee_val.jpg", "val")]
+    (folder / "coffee_val.jpg").unlink()
+    (folder / "labels.csv").write_text("\n".join(rows[:-1]) + "\n")
+    assert main(["leaks", "--data", str(folder / "labels.csv"), "--out", str(tmp_path / "none")]) == 0

@@ -1,0 +1,113 @@
+"""The two runs of `train duplicates`: groups within one folder, and copies of a folder's
+images in a reference folder (``--against``). Each goes stage by stage and says what each
+stage found."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from siamkit.errors import ImageLoadError, SiamkitError
+from siamkit.retrieval.collection import Listing
+from siamkit.retrieval.duplicate_pages import write_groups, write_matches
+from siamkit.retrieval.duplicates import (
+    Method,
+    copies_in_reference,
+    expand_groups,
+    near_pairs,
+    picture_features,
+    sift_confirms,
+)
+from siamkit.retrieval.exact import ExactDuplicates, find_exact_duplicates
+from siamkit.retrieval.grouping import group_pairs
+from siamkit.retrieval.keep import choose_kept
+from siamkit.retrieval.moves import move_files
+
+
+def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> int:
+    files = listing.images
+    exact = find_exact_duplicates(files)
+    skipped = listing.skipped + _unreadable(exact, files, args.on_bad_image)
+    _report_skipped(skipped, "duplicates.html")
+    pictures = exact.pictures(range(len(files)))
+    picture_files = [files[images[0]] for images in pictures.values()]
+    print(f"{len(files)} images: {len(files) - len(exact.unreadable) - len(pictures)} exact copies, "
+          f"{len(pictures)} distinct pictures go on to {Path(method.name).name}")
+    features = picture_features(method, picture_files, args.out / "index", args.batch_size, args.num_workers)
+    pairs, scores = near_pairs(method, features)
+    print(f"{len(pairs)} pairs of pictures at similarity >= {method.threshold:.4f}")
+    if args.recheck_sift and len(pairs):
+        confirmed = sift_confirms(pairs, picture_files, picture_files, args.sift_min_score)
+        print(f"SIFT + RANSAC confirmed {int(confirmed.sum())} of them")
+        pairs, scores = pairs[confirmed], scores[confirmed]
+    groups = expand_groups(group_pairs(pairs, scores, len(pictures), args.grouping), pictures, exact)
+    kept = [choose_kept([files[m] for m in group.members], args.keep) for group in groups]
+    write_groups(args.out, files, groups, kept, _title(method, args), skipped)
+    print(f"{len(groups)} groups ({sum(len(g.members) for g in groups)} images): "
+          f"{args.out / 'duplicates.csv'}, {args.out / 'duplicates.html'}")
+    if args.action == "move":
+        others = [files[m] for group, (keep, _) in zip(groups, kept) for k, m in enumerate(group.members)
+                  if k != keep]
+        _move(others, Path(args.images), args.to)
+    return 0
+
+
+def find_copies(args: argparse.Namespace, method: Method, queries: Listing, references: Listing) -> int:
+    files = queries.images + references.images
+    count = len(queries.images)
+    exact = find_exact_duplicates(files)
+    skipped = queries.skipped + references.skipped + _unreadable(exact, files, args.on_bad_image)
+    _report_skipped(skipped, "matches.html")
+    query_pictures = exact.pictures(range(count))
+    reference_pictures = exact.pictures(range(count, len(files)))
+    query_features, reference_features = (
+        picture_features(method, [files[images[0]] for images in pictures.values()], args.out / folder,
+                         args.batch_size, args.num_workers)
+        for pictures, folder in ((query_pictures, "index"), (reference_pictures, "reference_index")))
+    pairs, scores = near_pairs(method, reference_features, query_features)
+    if args.recheck_sift and len(pairs):
+        query_files = [files[images[0]] for images in query_pictures.values()]
+        reference_files = [files[images[0]] for images in reference_pictures.values()]
+        confirmed = sift_confirms(pairs, query_files, reference_files, args.sift_min_score)
+        pairs, scores = pairs[confirmed], scores[confirmed]
+    rows = copies_in_reference(pairs, scores, query_pictures, reference_pictures, exact,
+                               Path(method.name).name)
+    write_matches(args.out, files, rows, _title(method, args), skipped)
+    copied = sorted({query for query, *_ in rows})
+    print(f"{len(copied)} of {count} query images have copies among {len(references.images)} reference "
+          f"images ({len(rows)} matches): {args.out / 'matches.csv'}, {args.out / 'matches.html'}")
+    if args.action == "move":
+        _move([files[q] for q in copied], Path(args.images), args.to)
+    return 0
+
+
+def _unreadable(exact: ExactDuplicates, files: list[str], policy: str) -> list[dict[str, str]]:
+    bad = [{"file": files[i], "error": error} for i, error in sorted(exact.unreadable.items())]
+    if len(bad) == len(files):
+        raise SiamkitError(f"none of the {len(files)} images could be read ({bad[0]['error']})")
+    if bad and policy == "error":
+        raise ImageLoadError(f"{bad[0]['error']} ({len(bad)} unreadable images; nothing was compared): fix "
+                             "or remove them, or pass --on-bad-image skip")
+    return bad
+
+
+def _report_skipped(skipped: list[dict[str, str]], page: str) -> None:
+    if not skipped:
+        return
+    print(f"skipped {len(skipped)} files (listed in {page}):")
+    for entry in skipped[:10]:
+        print(f"  {entry['file']}: {entry['error']}")
+    if len(skipped) > 10:
+        print(f"  ... and {len(skipped) - 10} more")
+
+
+def _title(method: Method, args: argparse.Namespace) -> str:
+    return f"{Path(method.name).name} at similarity >= {method.threshold:.4f}, {args.grouping} grouping"
+
+
+def _move(files: list[str], root: Path, to: Path) -> None:
+    if not files:
+        print("nothing to move")
+        return
+    manifest = move_files(files, root, to)
+    print(f"moved {len(files)} files to {to}; undo with `train duplicates --undo {manifest}`")

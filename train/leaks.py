@@ -1,0 +1,94 @@
+"""``train leaks --data SOURCE --out DIR``: near-duplicate images on two sides of a split."""
+
+from __future__ import annotations
+
+import csv
+import html
+import sys
+
+from siamkit.train.arguments import (
+    ArgumentParser,
+    add_runtime_arguments,
+    device,
+    non_negative_int,
+    number_between,
+    output_folder,
+)
+from siamkit.train.duplicates import HASHES, method_from
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="train leaks",
+        description="List near-duplicate images that sit on two sides of train / val / test of a training "
+                    "source, split as `train fit` splits it; write leaks.csv and leaks.html. Exits 1 when it "
+                    "finds any (so it can gate a pipeline), 0 when there are none.")
+    parser.add_argument("--data", required=True,
+                        help="the training source (data.source): folder, table or demo:NAME")
+    parser.add_argument("--out", required=True, type=output_folder,
+                        help="folder for leaks.csv and leaks.html")
+    parser.add_argument("--root", help="folder a table's image paths are relative to (data.root)")
+    parser.add_argument("--split-fractions", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
+                        default=(0.8, 0.1, 0.1), help="as data.split_fractions (default 0.8 0.1 0.1)")
+    parser.add_argument("--split-seed", type=non_negative_int, default=0,
+                        help="as data.split_seed (default 0)")
+    parser.add_argument("--method", choices=HASHES, help="the perceptual hash that compares (default pdq)")
+    parser.add_argument("--encoder",
+                        help="compare with an encoder instead (needs --threshold or a calibrated one)")
+    parser.add_argument("--threshold", type=number_between(-1.0, 1.0, "a similarity"),
+                        help="similarity for a near-duplicate (default: the method's)")
+    parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
+    parser.add_argument("--device", type=device, default="cpu")
+    add_runtime_arguments(parser)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.encoder and not args.method:
+        args.method = "pdq"
+
+    from siamkit.data.demo import resolve_source
+    from siamkit.data.images import load_image
+    from siamkit.data.scan import scan_images
+    from siamkit.data.sources import read_source
+    from siamkit.errors import SiamkitError
+    from siamkit.retrieval.leaks import find_leaks, image_splits, leak_summary
+
+    if args.encoder and args.method:
+        raise SiamkitError("choose one of --encoder and --method")
+    method = method_from(args)
+    data = read_source(resolve_source(args.data), root=args.root, fractions=args.split_fractions,
+                       seed=args.split_seed)
+    paths, splits = image_splits(data)
+    bad = scan_images(lambda path: load_image(path, draft_size=64), paths, args.on_bad_image,
+                      "pass --on-bad-image skip")
+    keep = [i for i, path in enumerate(paths) if path not in bad]
+    leaks = find_leaks([paths[i] for i in keep], splits[keep], method, args.out / "index")
+    _write(args.out, leaks, f"{args.data}, {method.name} at similarity >= {method.threshold:.4f}")
+    if not leaks:
+        print(f"no near-duplicates across the splits of {args.data} ({len(keep)} images, {method.name})")
+        return 0
+    print(leak_summary(leaks, args.data) + f": {args.out / 'leaks.csv'}, {args.out / 'leaks.html'}",
+          file=sys.stderr)
+    return 1
+
+
+def _write(out, leaks, title: str) -> None:
+    from siamkit.pages import thumbnail
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "leaks.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["a", "split_a", "b", "split_b", "similarity"])
+        for leak in leaks:
+            writer.writerow([leak.a, leak.split_a, leak.b, leak.split_b, f"{leak.similarity:.4f}"])
+    rows = "".join(f"<tr><td>{thumbnail(leak.a)}<br>{leak.split_a}</td><td>{thumbnail(leak.b)}<br>"
+                   f"{leak.split_b}</td><td>{leak.similarity:.3f}</td><td>{html.escape(leak.a)}<br>"
+                   f"{html.escape(leak.b)}</td></tr>" for leak in leaks[:500])
+    (out / "leaks.html").write_text(
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>siamkit leaks</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:2em} "
+        "td{padding:4px;font-size:12px}</style></head><body>"
+        f"<h1>{len(leaks)} near-duplicate pairs across splits ({html.escape(title)})</h1>"
+        f"<table>{rows}</table></body></html>\n")
