@@ -12,7 +12,9 @@ then groups that do not chain (``grouping``), with their exact copies put back i
 
 from __future__ import annotations
 
+import multiprocessing
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +25,7 @@ from siamkit.data.images import load_image
 from siamkit.retrieval.candidates import embedding_pairs, hash_pairs
 from siamkit.retrieval.exact import ExactDuplicates
 from siamkit.retrieval.grouping import Group
+from siamkit.retrieval.normalization import normalized_pairs
 
 #: the shorter side hashed images are decoded to, at least
 HASH_DECODE_SIZE = 256
@@ -36,15 +39,16 @@ class Method:
     threshold: float
     encoder: Optional[object] = None
     scorer: Optional[object] = None
+    background: Optional[np.ndarray] = None  # background embeddings: normalised scores (encoders)
+    background_k: int = 1
 
 
 def picture_features(method: Method, files: list[str], index_folder: Optional[Path] = None,
                      batch_size: int = 64, num_workers: int = 2) -> np.ndarray:
     """(N, ...) features of ``files`` in order: an encoder's embeddings, kept in (and reused
     from) ``index_folder``, or bit hashes."""
-    if method.scorer is not None:  # hashes look at 32-64 px: a JPEG is decoded at a fraction of its size
-        return np.stack([method.scorer.features(load_image(f, draft_size=HASH_DECODE_SIZE))
-                         for f in tqdm(files, desc=method.name, unit="img", disable=None)])
+    if method.scorer is not None:
+        return _hashes(method.scorer, files, num_workers)
     from siamkit.retrieval.collection import Listing, embed_collection
     from siamkit.retrieval.index import EmbeddingIndex
 
@@ -54,10 +58,29 @@ def picture_features(method: Method, files: list[str], index_folder: Optional[Pa
     return np.asarray(index.embeddings[[position[f] for f in files]], np.float32)
 
 
+def _hashes(scorer, files: list[str], num_workers: int) -> np.ndarray:
+    """Bit hashes of ``files``, in ``num_workers`` processes from 256 files on (decoding is
+    most of the work)."""
+    hash_one = partial(_hash, scorer)
+    progress = partial(tqdm, total=len(files), desc=scorer.name, unit="img", disable=None)
+    if num_workers < 2 or len(files) < 256:
+        return np.stack(list(progress(map(hash_one, files))))
+    with multiprocessing.get_context("fork").Pool(num_workers) as pool:
+        return np.stack(list(progress(pool.imap(hash_one, files, chunksize=32))))
+
+
+def _hash(scorer, path: str) -> np.ndarray:
+    # hashes look at 32-64 px: a JPEG is decoded at a fraction of its size
+    return scorer.features(load_image(path, draft_size=HASH_DECODE_SIZE))
+
+
 def near_pairs(method: Method, features: np.ndarray,
                queries: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     if method.scorer is not None:
         return hash_pairs(features, method.threshold, queries)
+    if method.background is not None:
+        return normalized_pairs(partial(embedding_pairs, features, queries=queries), features, queries,
+                                method.background, method.background_k, method.threshold)
     return embedding_pairs(features, method.threshold, queries)
 
 

@@ -9,8 +9,9 @@ for demo in digits photos; do
   run=runs/demo_$demo
   rm -rf "$run" "reports/demo_$demo"  # the demo's own folders: start fresh every time
   .venv/bin/train fit --config "demo_$demo.yaml" --trainer.default_root_dir "$run" --trainer.enable_progress_bar false
-  .venv/bin/train export --ckpt "$run/checkpoints/last.ckpt" --out "$run/encoder" --onnx
-  .venv/bin/train evaluate --data "demo:$demo" --methods "histogram,ssim,sift,phash,$run/encoder" \
+  .venv/bin/train export --ckpt "$run/checkpoints/last.ckpt" --out "$run/encoder" --quantize int8 \
+    --check-data "demo:$demo"
+  .venv/bin/train evaluate --data "demo:$demo" --methods "histogram,ssim,sift,phash,pdq,$run/encoder" \
     --out "reports/demo_$demo" --calibrate
 done
 echo

@@ -94,6 +94,16 @@ def threshold_rule(text: str) -> str:
     return text
 
 
+def add_background_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--background`` and ``--background-k``: SSCD's score normalisation for embedding models."""
+    parser.add_argument("--background",
+                        help="folder of images of unrelated subjects: embedding models score cos(a, b) less "
+                             "each image's similarity to its k-th nearest background image (SSCD's score "
+                             "normalisation; helps where some images resemble everything, such as textures)")
+    parser.add_argument("--background-k", type=positive_int, default=1,
+                        help="the k of --background (default 1)")
+
+
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     """``--runtime`` and ``--threads`` for the commands that embed images."""
     parser.add_argument("--runtime", choices=("auto", "torch", "onnx", "int8"), default="auto",

@@ -9,6 +9,7 @@ from pathlib import Path
 from siamkit.errors import SiamkitError
 from siamkit.train.arguments import (
     ArgumentParser,
+    add_background_arguments,
     add_runtime_arguments,
     device,
     load_encoder_for,
@@ -63,6 +64,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--num-workers", type=non_negative_int, default=2)
     parser.add_argument("--device", type=device, default="cpu")
     add_runtime_arguments(parser)
+    add_background_arguments(parser)
     return parser
 
 
@@ -96,6 +98,8 @@ def _check(args: argparse.Namespace) -> None:
         raise SiamkitError("--action move needs --to DIR: a new or empty folder for the moved files")
     if args.to and args.action != "move":
         raise SiamkitError("--to is where --action move puts files: add --action move, or leave --to out")
+    if args.background and not args.encoder:
+        raise SiamkitError("--background normalises an encoder's scores: use it with --encoder")
     if args.against and not Path(args.against).is_dir():
         raise SiamkitError(f"--against {args.against} does not exist (or is not a folder)")
 
@@ -111,6 +115,15 @@ def method_from(args: argparse.Namespace):
         threshold = args.threshold if args.threshold is not None else scorer.match_similarity
         return Method(args.method, threshold, scorer=scorer)
     encoder = load_encoder_for(args, args.encoder)
+    if getattr(args, "background", None):
+        from siamkit.retrieval.normalization import background_images
+
+        if args.threshold is None:
+            raise SiamkitError("--background scores are not cosines, so the calibrated threshold does not "
+                               "apply: pass --threshold (choose it with `train evaluate --background`)")
+        background = encoder.embed(background_images(args.background, args.background_k))
+        return Method(str(Path(args.encoder).resolve()), args.threshold, encoder=encoder,
+                      background=background, background_k=args.background_k)
     threshold = args.threshold if args.threshold is not None else encoder.threshold
     if threshold is None:
         raise SiamkitError(f"encoder {args.encoder} has no calibrated threshold: pass --threshold, or "

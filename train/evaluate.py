@@ -11,6 +11,7 @@ from siamkit.errors import SiamkitError
 from siamkit.scoring.registry import DEFAULT_METHODS
 from siamkit.train.arguments import (
     ArgumentParser,
+    add_background_arguments,
     add_runtime_arguments,
     device,
     non_negative_int,
@@ -57,12 +58,7 @@ def build_parser() -> ArgumentParser:
                         help="evaluate although the splits differ from a model's training splits (warns)")
     parser.add_argument("--device", type=device, default="cpu",
                         help="device for embedding models (cpu, cuda)")
-    parser.add_argument("--background",
-                        help="folder of images of unrelated subjects: embedding models score cos(a, b) less "
-                             "each image's similarity to its k-th nearest background image (SSCD's score "
-                             "normalisation; helps where some images resemble everything, such as textures)")
-    parser.add_argument("--background-k", type=positive_int, default=1,
-                        help="the k of --background (default 1)")
+    add_background_arguments(parser)
     add_runtime_arguments(parser)
     return parser
 
@@ -108,17 +104,10 @@ def _background(args: argparse.Namespace) -> dict[str, Any]:
     """The readable images of --background, as get_scorer's options (none without it)."""
     if not args.background:
         return {}
-    from siamkit.data.images import load_image
-    from siamkit.data.scan import scan_images
-    from siamkit.retrieval.collection import list_images
+    from siamkit.retrieval.normalization import background_images
 
-    images = list_images(args.background).images
-    bad = scan_images(lambda path: load_image(path, draft_size=64), images, "skip", "")
-    readable = [path for path in images if path not in bad]
-    if len(readable) < args.background_k:
-        raise SiamkitError(f"--background {args.background}: {len(readable)} readable images, and "
-                           f"--background-k {args.background_k} needs at least that many")
-    return {"background": readable, "background_k": args.background_k}
+    return {"background": background_images(args.background, args.background_k),
+            "background_k": args.background_k}
 
 
 def _write_report(out: Path, data: Any, results: list) -> None:

@@ -6,11 +6,15 @@ import json
 
 from siamkit.train.arguments import (
     ArgumentParser,
+    add_background_arguments,
     add_runtime_arguments,
     device,
     load_encoder_for,
     positive_int,
 )
+
+#: with --background, results are re-ranked from this many times k cosine neighbours
+RERANK_DEPTH = 4
 
 
 def main(argv: list[str]) -> int:
@@ -29,17 +33,25 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object per query")
     parser.add_argument("--device", type=device, default="cpu")
     add_runtime_arguments(parser)
+    add_background_arguments(parser)
     args = parser.parse_args(argv)
 
     from siamkit.retrieval.index import EmbeddingIndex
+    from siamkit.retrieval.normalization import background_images, rerank
 
     index = EmbeddingIndex.load(args.index)
+    background = background_images(args.background, args.background_k) if args.background else None
     if args.runtime == "auto" and index.meta.get("runtime") == "int8":
         args.runtime = "int8"  # the queries must be embedded as the index was
     encoder = load_encoder_for(args, args.encoder or index.meta["encoder"])
     index.check_encoder(encoder.fingerprint, encoder.embedding_dim)
-    queries = encoder.preprocess.batch(args.queries)  # every query readable before any search
-    scores, ids = index.search(encoder.embed_batch(queries), args.k, args.backend)
+    queries = encoder.embed_batch(encoder.preprocess.batch(args.queries))  # all readable before any search
+    if background is None:
+        scores, ids = index.search(queries, args.k, args.backend)
+    else:  # normalised scores: re-rank a deeper list of cosine neighbours
+        scores, ids = index.search(queries, RERANK_DEPTH * args.k, args.backend)
+        scores, ids = rerank(scores, ids, queries, index.embeddings, encoder.embed(background),
+                             args.background_k, args.k)
     for query, row_scores, row_ids in zip(args.queries, scores, ids):
         hits = [{"file": index.files[i], "score": float(s)} for s, i in zip(row_scores, row_ids) if i >= 0]
         if args.json:
