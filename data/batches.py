@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 import torch
 from torch.utils.data import default_collate
@@ -34,8 +34,8 @@ class Batch(ABC):
         return self._map(lambda tensor: tensor.to(device, non_blocking=non_blocking))
 
     def _map(self: B, function: Callable[[torch.Tensor], torch.Tensor]) -> B:
-        fields = dataclasses.fields(self)
-        return dataclasses.replace(self, **{f.name: function(getattr(self, f.name)) for f in fields})
+        fields = [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None]
+        return dataclasses.replace(self, **{name: function(getattr(self, name)) for name in fields})
 
     @abstractmethod
     def embedded(self: B, embed: Embed) -> B:
@@ -74,7 +74,13 @@ class PairBatch(Batch):
 class TwoViewBatch(PairBatch):
     """Unlabelled images, two augmented views each: ``a[i]`` and ``b[i]`` match (``label`` all
     1), and each image's index is its match group, so the rest of the batch are negatives.
-    A loss accepts it only by naming it: pair losses that need labelled non-matches do not."""
+    A loss accepts it only by naming it: pair losses that need labelled non-matches do not.
+
+    After ``ViewMix``: ``b[i]`` is ``own_share[i]`` of its own instance and the rest of
+    instance ``other_b[i]`` (a group id; its own where unmixed, with ``own_share`` 1)."""
+
+    other_b: Optional[torch.Tensor] = None
+    own_share: Optional[torch.Tensor] = None
 
 
 @dataclass

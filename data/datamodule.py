@@ -32,6 +32,7 @@ from siamkit.data.transforms import (
     build_augmentations,
     build_transform,
 )
+from siamkit.data.view_mix import ViewMix
 from siamkit.errors import ConfigError, SiamkitError
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ class SiameseDataModule(pl.LightningDataModule):
         crop_scale: the share of an image's area a region covers, drawn from this range.
         cache_decoded_mb: with regions, each worker keeps up to this many megabytes of decoded
             images, so a photograph is decoded once however many regions it gives.
+        mix_views: for unlabelled images, the share of each training batch's second views
+            that ``ViewMix`` blends with, or pastes a box from, another instance's view; such a
+            view matches both instances (SSCD's mixup / cutmix). 0 turns it off.
         check_leaks: before training, look for near-duplicate images on two sides of the
             splits (PDQ, no model): ``warn`` (default) says so, ``error`` stops, ``off`` skips
             the check. `train leaks` lists them.
@@ -80,6 +84,7 @@ class SiameseDataModule(pl.LightningDataModule):
         crops_per_image: int = 1,
         crop_scale: tuple[float, float] = (0.05, 0.5),
         cache_decoded_mb: int = 512,
+        mix_views: float = 0.0,
         check_leaks: str = "warn",
         image_config: Optional[ImageConfig] = None,
     ):
@@ -96,6 +101,7 @@ class SiameseDataModule(pl.LightningDataModule):
         self.augment = COPY_DETECTION_AUGMENT if augment == "copy_detection" else augment
         build_augmentations(self.augment or [],
                             self.image_config.size)  # fail on a bad entry now, not in a worker
+        self.mix = ViewMix(mix_views) if mix_views else None
         self.data: DataSet | None = None
         self.skipped: list[ImageLoadError] = []
 
@@ -149,10 +155,17 @@ class SiameseDataModule(pl.LightningDataModule):
         if self.hparams.crops_per_image > 1 and not unlabelled:
             raise ConfigError("data.crops_per_image applies to unlabelled images (a flat folder, or a "
                               f"table with `path` only); {self.hparams.source} is labelled: leave it at 1")
+        if self.mix is not None and not unlabelled:
+            raise ConfigError("data.mix_views mixes views of unlabelled images; "
+                              f"{self.hparams.source} is labelled: leave it at 0")
         if unlabelled and len(self.data) < 2:
             raise ConfigError(f"{self.hparams.source} holds {len(self.data)} readable "
                               "image(s); unlabelled training matches each image's "
                               "views against the other images', so it needs at least two")
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Mixes training batches of two views on their device (validation batches are pairs)."""
+        return self.mix(batch) if self.mix is not None and isinstance(batch, TwoViewBatch) else batch
 
     def _loaded(self) -> DataSet:
         if self.data is None:

@@ -153,15 +153,29 @@ class InfoNCELoss(SiameseLoss):
         ``local_loss=False``): each gets the global loss, and DDP's averaging of the gradients,
         which the gather sums across processes, yields exactly the global gradient."""
         a, b, label, group_a, group_b = batch.a, batch.b, batch.label, batch.group_a, batch.group_b
+        mixed = getattr(batch, "own_share", None) is not None
+        other, own = (batch.other_b, batch.own_share) if mixed else (group_b, label)
         if self.gather_across_devices:
-            a, b, label, group_a, group_b = (gather_with_grad(t) for t in (a, b, label, group_a, group_b))
+            a, b, label, group_a, group_b, other, own = (gather_with_grad(t) for t in (a, b, label, group_a,
+                                                                                       group_b, other, own))
         scale = self.logit_scale.exp().clamp(max=100.0)
-        targets = torch.arange(len(a), device=a.device)
         queued, queued_groups = self._queued(a, group_a)
-        loss_ab = self._cross_entropy(scale * a @ torch.cat([b, queued]).T, targets, group_a,
-                                      torch.cat([group_b, queued_groups]))
-        loss_ba = self._cross_entropy(scale * b @ torch.cat([a, queued]).T, targets, group_b,
-                                      torch.cat([group_a, queued_groups]))
+        logits_ab = scale * a @ torch.cat([b, queued]).T
+        logits_ba = scale * b @ torch.cat([a, queued]).T
+        if mixed:  # a mixed view b[i] matches its own instance and other[i], by their shares
+            to_own = own[None, :] * (group_a[:, None] == group_b[None, :])
+            to_other = (1 - own[None, :]) * (group_a[:, None] == other[None, :])
+            weights_ab = F.pad(to_own + to_other, (0, len(queued)))
+            weights_ab = weights_ab / weights_ab.sum(1, keepdim=True)  # a_i may be in several views
+            weights_ba = F.pad((to_own + to_other).T, (0, len(queued)))
+            loss_ab = self._soft_cross_entropy(logits_ab, weights_ab, group_a, torch.cat([group_b,
+                                                                                          queued_groups]))
+            loss_ba = self._soft_cross_entropy(logits_ba, weights_ba, group_b, torch.cat([group_a,
+                                                                                          queued_groups]))
+        else:
+            targets = torch.arange(len(a), device=a.device)
+            loss_ab = self._cross_entropy(logits_ab, targets, group_a, torch.cat([group_b, queued_groups]))
+            loss_ba = self._cross_entropy(logits_ba, targets, group_b, torch.cat([group_a, queued_groups]))
         keep = label > 0.5
         loss = (0.5 * (loss_ab + loss_ba) * keep).sum() / keep.sum().clamp_min(1)
         if self.entropy_weight:
@@ -184,6 +198,15 @@ class InfoNCELoss(SiameseLoss):
         known_match[torch.arange(len(targets), device=targets.device), targets] = False
         logits = logits.float().masked_fill(known_match, float("-inf"))
         return F.cross_entropy(logits, targets, reduction="none")
+
+    @staticmethod
+    def _soft_cross_entropy(logits: torch.Tensor, weights: torch.Tensor, row_groups: torch.Tensor,
+                            column_groups: torch.Tensor) -> torch.Tensor:
+        """Per-row cross-entropy against soft targets ``weights`` (rows sum to 1), with known
+        matches that are not targets masked out."""
+        known_match = (row_groups[:, None] == column_groups[None, :]) & (weights == 0)
+        log_p = logits.float().masked_fill(known_match, float("-inf")).log_softmax(1)
+        return -(weights * log_p.masked_fill(weights == 0, 0.0)).sum(1)
 
 
 def koleo(descriptors: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:

@@ -102,7 +102,9 @@ def _quantize_data(encoder, args: argparse.Namespace) -> tuple:
     if trained and trained.source:
         run = (trained.source, trained.root, trained.split_fractions or (0.8, 0.1, 0.1),
                trained.split_seed or 0)
-    check = (args.check_data, None, (0.8, 0.1, 0.1), 0) if args.check_data else run
+    check = run
+    if args.check_data and not (run and args.check_data == run[0]):
+        check = (args.check_data, None, (0.8, 0.1, 0.1), 0)
     if check is None:
         raise SiamkitError(f"{args.ckpt} does not say what it was trained on: pass --check-data with "
                            "labelled pairs or classes to calibrate and check the int8 model")

@@ -131,3 +131,29 @@ def test_the_queue_is_left_alone_in_evaluation_and_checked_against_the_batch_siz
         loss.check_batch_size(3)
     with pytest.raises(ConfigError, match="entropy_weight must be >= 0"):
         InfoNCELoss(entropy_weight=-1)
+
+
+def test_infonce_soft_targets_of_a_mixed_view_by_hand():
+    """b[0] is 0.6 of instance 0 and 0.4 of instance 1: row b[0] targets a[0] and a[1] by those
+    shares; row a[1] targets b[1] and b[0] in proportion 1 : 0.4."""
+    a = torch.eye(2)
+    b = torch.tensor([[0.6, 0.8], [0.0, 1.0]])
+    groups = torch.tensor([0, 1])
+    batch = TwoViewBatch(a, b, torch.ones(2), groups, groups, other_b=torch.tensor([1, 1]),
+                         own_share=torch.tensor([0.6, 1.0]))
+    logits_ab, logits_ba = a @ b.T, b @ a.T
+    log_p_ab, log_p_ba = logits_ab.log_softmax(1), logits_ba.log_softmax(1)
+    loss_ab = torch.stack([-log_p_ab[0, 0], -(log_p_ab[1, 1] + 0.4 * log_p_ab[1, 0]) / 1.4])
+    loss_ba = torch.stack([-(0.6 * log_p_ba[0, 0] + 0.4 * log_p_ba[0, 1]), -log_p_ba[1, 1]])
+    expected = (0.5 * (loss_ab + loss_ba)).mean()
+    assert InfoNCELoss(temperature=1.0)(batch).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_infonce_with_nothing_mixed_equals_the_plain_loss():
+    torch.manual_seed(0)
+    a, b = (torch.nn.functional.normalize(torch.randn(6, 4), dim=1) for _ in range(2))
+    groups = torch.arange(6)
+    plain = TwoViewBatch(a, b, torch.ones(6), groups, groups)
+    unmixed = TwoViewBatch(a, b, torch.ones(6), groups, groups, other_b=groups, own_share=torch.ones(6))
+    loss = InfoNCELoss(temperature=0.1, entropy_weight=1.0)
+    assert loss(unmixed).item() == pytest.approx(loss(plain).item(), rel=1e-6)

@@ -116,3 +116,13 @@ def test_a_graph_without_quantizable_operators_is_refused(quantized_folder, tmp_
     with pytest.raises(QuantizationError, match="has no operator onnxruntime computes in int8"):
         quantize_int8(folder, [data.coffee(), data.camera()], "here", (["a"], ["b"], np.array([1])), "here")
     assert not (folder / "model.int8.onnx").exists()
+
+
+def test_duplicates_and_evaluate_take_onnx_by_themselves_and_say_so(quantized_folder, photo_folder, tmp_path,
+                                                                     capsys):
+    assert main(["duplicates", str(photo_folder), "--encoder", str(quantized_folder), "--out",
+                 str(tmp_path / "dups"), "--threshold", "0.99", "--num-workers", "0"]) == 0
+    assert "runtime: onnxruntime on model.onnx" in capsys.readouterr().err
+    assert main(["evaluate", "--data", "demo:digits", "--methods", str(quantized_folder), "--out",
+                 str(tmp_path / "report"), "--max-pairs", "40", "--bootstrap", "0"]) == 0
+    assert "runtime: onnxruntime on model.onnx" in capsys.readouterr().err
