@@ -65,7 +65,7 @@ def load_evaluation_data(source: str, split: str = "test", root: str | None = No
                       "pass --on-bad-image skip")
     rng = np.random.default_rng(seed)
     pairs, images, labels = {}, None, None
-    for part in ("val", split):
+    for part in dict.fromkeys(("val", split)):  # once when split is "val"
         subset = data.subset((data.split == part) & ~_touches(data, list(bad)))
         if isinstance(subset, PairSet):
             pairs[part] = Pairs(*(np.array([str(data.root / p) for p in column]) for column in (subset.a,

@@ -152,17 +152,18 @@ class InfoNCELoss(SiameseLoss):
         """Every process computes the loss over the whole gathered batch (open_clip's default,
         ``local_loss=False``): each gets the global loss, and DDP's averaging of the gradients,
         which the gather sums across processes, yields exactly the global gradient."""
-        a, b, label, group_a, group_b = batch.a, batch.b, batch.label, batch.group_a, batch.group_b
         mixed = getattr(batch, "own_share", None) is not None
-        other, own = (batch.other_b, batch.own_share) if mixed else (group_b, label)
+        tensors = [batch.a, batch.b, batch.label, batch.group_a, batch.group_b]
+        tensors += [batch.other_b, batch.own_share] if mixed else []
         if self.gather_across_devices:
-            a, b, label, group_a, group_b, other, own = (gather_with_grad(t) for t in (a, b, label, group_a,
-                                                                                       group_b, other, own))
+            tensors = [gather_with_grad(t) for t in tensors]
+        a, b, label, group_a, group_b, *mixing = tensors
         scale = self.logit_scale.exp().clamp(max=100.0)
         queued, queued_groups = self._queued(a, group_a)
         logits_ab = scale * a @ torch.cat([b, queued]).T
         logits_ba = scale * b @ torch.cat([a, queued]).T
         if mixed:  # a mixed view b[i] matches its own instance and other[i], by their shares
+            other, own = mixing
             to_own = own[None, :] * (group_a[:, None] == group_b[None, :])
             to_other = (1 - own[None, :]) * (group_a[:, None] == other[None, :])
             weights_ab = F.pad(to_own + to_other, (0, len(queued)))

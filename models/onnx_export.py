@@ -55,7 +55,7 @@ def export_onnx(encoder: Encoder, folder: str | Path, images: Sequence[ImageInpu
 
 
 def mark_fingerprint(path: Path, fingerprint: str) -> None:
-    """Records in the ONNX file which weights it computes (``runtime.onnx_problem`` checks it)."""
+    """Records in the ONNX file which weights it computes (``OnnxEncoder`` checks it)."""
     import onnx
 
     model = onnx.load(str(path))

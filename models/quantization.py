@@ -22,9 +22,9 @@ from sklearn.metrics import roc_auc_score
 
 from siamkit.data.images import ImageInput
 from siamkit.errors import SiamkitError
-from siamkit.models.card import EncoderCard, Quantization
+from siamkit.models.card import EncoderFolderError, Quantization
 from siamkit.models.onnx_export import mark_fingerprint
-from siamkit.models.runtime import ONNX_FILES, OnnxEncoder, onnx_problem
+from siamkit.models.runtime import ONNX_FILES, OnnxEncoder
 
 MAX_ROC_AUC_DROP = 0.005
 #: the operators whose int8 kernels make the speed
@@ -44,12 +44,13 @@ def quantize_int8(folder: str | Path, calibration: Sequence[ImageInput], calibra
     ``max_roc_auc_drop``: ``MAX_ROC_AUC_DROP`` unless given."""
     allowed = MAX_ROC_AUC_DROP if max_roc_auc_drop is None else max_roc_auc_drop
     folder = Path(folder)
-    card = EncoderCard.read(folder)
-    if problem := onnx_problem(folder, "onnx", card):
-        raise QuantizationError(f"int8 starts from the float model: {problem}")
     if not calibration:
         raise QuantizationError(f"no calibration images from {calibration_data}")
-    float_encoder = OnnxEncoder(folder, "onnx")
+    try:
+        float_encoder = OnnxEncoder(folder, "onnx")
+    except EncoderFolderError as problem:
+        raise QuantizationError(f"int8 starts from the float model: {problem}") from None
+    card = float_encoder.card
     target = folder / ONNX_FILES["int8"]
     _quantize(folder / ONNX_FILES["onnx"], target, float_encoder, calibration)
     mark_fingerprint(target, card.fingerprint)

@@ -48,14 +48,25 @@ class OnnxEncoder(Embedder):
         self.card = EncoderCard.read(folder)
         self.runtime = runtime
         self.path = folder / ONNX_FILES[runtime]
-        problem = onnx_problem(folder, runtime, self.card)
-        if problem:
-            raise EncoderFolderError(problem)
+        again = f"export the folder again with {'--quantize int8' if runtime == 'int8' else '--onnx'}"
+        if not self.path.is_file():
+            raise EncoderFolderError(f"{folder} has no {self.path.name}; {again}")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(self.path), options,
-                                                    providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(str(self.path), options,
+                                                        providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own types for a damaged file
+            raise EncoderFolderError(f"{self.path} cannot be read ({type(error).__name__}); "
+                                     f"{again}") from None
+        written_for = self.session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
+        if written_for != self.card.fingerprint:
+            raise EncoderFolderError(
+                f"{self.path} was exported from other weights (fingerprint {written_for}, {CONFIG_FILE} "
+                f"says {self.card.fingerprint}): it is stale; {again}" if written_for else
+                f"{self.path} was written before siamkit recorded which weights an ONNX file computes; "
+                f"{again}")
         self.preprocess = Preprocess(self.card.preprocessing)
 
     @property
@@ -68,33 +79,6 @@ class OnnxEncoder(Embedder):
 
     def embed_batch(self, images: torch.Tensor) -> np.ndarray:
         return self.session.run(["embeddings"], {"images": images.numpy()})[0]
-
-
-def onnx_problem(folder: Path, runtime: str, card: EncoderCard) -> Optional[str]:
-    """Why ``folder``'s ONNX file for ``runtime`` cannot stand in for its weights, or None."""
-    path = folder / ONNX_FILES[runtime]
-    flag = "--quantize int8" if runtime == "int8" else "--onnx"
-    if not path.is_file():
-        return f"{folder} has no {path.name}; export it with `train export --ckpt CKPT --out DIR {flag}`"
-    written_for = onnx_fingerprint(path)
-    if written_for is None:
-        return (f"{path} is unreadable, or was written before siamkit recorded which weights an ONNX "
-                f"file computes; export the folder again with {flag}")
-    if written_for != card.fingerprint:
-        return (f"{path} was exported from other weights (fingerprint {written_for}, "
-                f"{CONFIG_FILE} says {card.fingerprint}): it is stale; export the folder again with {flag}")
-    return None
-
-
-def onnx_fingerprint(path: Path) -> Optional[str]:
-    """The weights' fingerprint an ONNX file was written for (None: unreadable or not ours)."""
-    import onnx
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception:  # onnx raises DecodeError, ValueError, OSError... for a damaged file
-        return None
-    return next((entry.value for entry in model.metadata_props if entry.key == FINGERPRINT_KEY), None)
 
 
 def load_encoder(source: str | Path, runtime: Runtime = "auto", device: str = "cpu",
@@ -117,10 +101,10 @@ def load_encoder(source: str | Path, runtime: Runtime = "auto", device: str = "c
                                      f"(with model.onnx); {source} is not one")
         return OnnxEncoder(folder, runtime, threads)
     if runtime == "auto" and device == "cpu" and is_folder and (folder / ONNX_FILES["onnx"]).is_file():
-        problem = onnx_problem(folder, "onnx", EncoderCard.read(folder))
-        if problem is None:
+        try:
             return OnnxEncoder(folder, "onnx", threads)
-        print(f"note: {problem}; using PyTorch meanwhile", file=sys.stderr)
+        except EncoderFolderError as problem:
+            print(f"note: {problem}; using PyTorch meanwhile", file=sys.stderr)
     return Encoder.load(source, device=device)
 
 

@@ -1,5 +1,6 @@
-"""What `train duplicates` writes: a CSV to act on and an HTML page to look at (thumbnails per
-group or per query, then the files that were skipped and why)."""
+"""What `train duplicates` and `train leaks` write: a CSV to act on and an HTML page to look at
+(thumbnails per group, per query or per leaking pair, then the files that were skipped and
+why)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,20 @@ def write_matches(out: Path, files: list[str], rows: list[tuple], title: str,
           f"({html.escape(title)})", sections, skipped)
 
 
+def write_leaks(out: Path, leaks: list, title: str, skipped: list[dict[str, str]] = ()) -> None:
+    """leaks.csv: a, split_a, b, split_b, similarity; leaks.html: the pairs side by side."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "leaks.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["a", "split_a", "b", "split_b", "similarity"])
+        for leak in leaks:
+            writer.writerow([leak.a, leak.split_a, leak.b, leak.split_b, f"{leak.similarity:.4f}"])
+    sections = "".join(f"<div>{_figure(leak.a, leak.split_a)}{_figure(leak.b, leak.split_b)}"
+                       f"<span class='why'>{leak.similarity:.3f}</span></div>" for leak in leaks[:500])
+    _page(out / "leaks.html", f"{len(leaks)} near-duplicate pairs across splits ({html.escape(title)})",
+          sections, skipped)
+
+
 def _group_section(number: int, group: Group, keep: int, keep_why: str, files: list[str]) -> str:
     figures = "".join(
         _figure(files[m], ("representative, " if k == 0 else "") + f"{s:.3f}", k == keep)
@@ -74,6 +89,6 @@ def _page(path: Path, heading: str, sections: str, skipped: list[dict[str, str]]
         items = "".join(f"<li>{html.escape(entry['file'])}: {html.escape(entry['error'])}</li>"
                         for entry in skipped)
         skipped_section = f"<h2>{len(skipped)} files skipped</h2><ul>{items}</ul>"
-    path.write_text("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>siamkit duplicates"
+    path.write_text("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>siamkit"
                     f"</title><style>{STYLE}</style></head><body><h1>{heading}</h1>{sections}"
                     f"{skipped_section}</body></html>\n")

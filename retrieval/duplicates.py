@@ -12,20 +12,19 @@ then groups that do not chain (``grouping``), with their exact copies put back i
 
 from __future__ import annotations
 
-import multiprocessing
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from tqdm import tqdm
 
 from siamkit.data.images import load_image
 from siamkit.retrieval.candidates import embedding_pairs, hash_pairs
 from siamkit.retrieval.exact import ExactDuplicates
 from siamkit.retrieval.grouping import Group
 from siamkit.retrieval.normalization import normalized_pairs
+from siamkit.retrieval.workers import map_files
 
 #: the shorter side hashed images are decoded to, at least
 HASH_DECODE_SIZE = 256
@@ -59,14 +58,7 @@ def picture_features(method: Method, files: list[str], index_folder: Optional[Pa
 
 
 def _hashes(scorer, files: list[str], num_workers: int) -> np.ndarray:
-    """Bit hashes of ``files``, in ``num_workers`` processes from 256 files on (decoding is
-    most of the work)."""
-    hash_one = partial(_hash, scorer)
-    progress = partial(tqdm, total=len(files), desc=scorer.name, unit="img", disable=None)
-    if num_workers < 2 or len(files) < 256:
-        return np.stack(list(progress(map(hash_one, files))))
-    with multiprocessing.get_context("fork").Pool(num_workers) as pool:
-        return np.stack(list(progress(pool.imap(hash_one, files, chunksize=32))))
+    return np.stack(map_files(partial(_hash, scorer), files, num_workers, scorer.name))
 
 
 def _hash(scorer, path: str) -> np.ndarray:

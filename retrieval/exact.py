@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
-from tqdm import tqdm
 
 from siamkit.data.images import load_image
 from siamkit.errors import ImageLoadError
+from siamkit.retrieval.workers import map_files
 
 
 @dataclass
@@ -37,38 +37,39 @@ class ExactDuplicates:
         return "same bytes" if self.first_file[i] == self.first_file[j] else "same pixels"
 
 
-def find_exact_duplicates(paths: list[str]) -> ExactDuplicates:
-    """Hashes each file's bytes, then the decoded pixels of the files whose bytes are new."""
+def find_exact_duplicates(paths: list[str], num_workers: int = 2) -> ExactDuplicates:
+    """Digests of each file's bytes and decoded pixels (in ``num_workers`` processes), then
+    each image is matched to the first with the same bytes, or failing that the same pixels."""
     first_file, first = np.arange(len(paths)), np.arange(len(paths))
     unreadable: dict[int, str] = {}
     by_bytes: dict[bytes, int] = {}
     by_pixels: dict[bytes, int] = {}
-    for i, path in enumerate(tqdm(paths, desc="exact duplicates", unit="img", leave=False, disable=None)):
-        try:
-            digest = _file_digest(path)
-        except OSError as error:
-            unreadable[i] = f"cannot read {path}: {error.strerror}"
-            continue
-        if digest in by_bytes:
-            original = by_bytes[digest]
-            first_file[i], first[i] = original, first[original]
-            if original in unreadable:
-                unreadable[i] = unreadable[original]
-            continue
-        by_bytes[digest] = i
-        try:
-            pixels = load_image(path)
-        except ImageLoadError as error:
-            unreadable[i] = str(error)
-            continue
-        key = hashlib.sha256(np.ascontiguousarray(pixels).tobytes() + str(pixels.shape).encode()).digest()
-        first[i] = by_pixels.setdefault(key, i)
+    for i, (file_digest, pixel_digest, error) in enumerate(map_files(_digests, paths, num_workers,
+                                                                     "exact duplicates")):
+        if file_digest is not None and file_digest in by_bytes:
+            first_file[i] = by_bytes[file_digest]
+            first[i] = first[first_file[i]]
+        elif file_digest is not None:
+            by_bytes[file_digest] = i
+            if pixel_digest is not None:
+                first[i] = by_pixels.setdefault(pixel_digest, i)
+        if error:
+            unreadable[i] = error
     return ExactDuplicates(first_file, first, unreadable)
 
 
-def _file_digest(path: str) -> bytes:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.digest()
+def _digests(path: str) -> tuple[bytes | None, bytes | None, str]:
+    """(sha256 of the file's bytes, of its decoded pixels, why either is missing)."""
+    try:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        return None, None, f"cannot read {path}: {error.strerror}"
+    try:
+        pixels = load_image(path)
+    except ImageLoadError as error:
+        return digest.digest(), None, str(error)
+    shape = str(pixels.shape).encode()
+    return digest.digest(), hashlib.sha256(np.ascontiguousarray(pixels).tobytes() + shape).digest(), ""

@@ -81,7 +81,7 @@ def quantize(folder: Path, images: list[str]) -> None:
           f"mean {record.cosine_mean:.4f}")
 
 
-def test_roc_auc(encoder) -> float:
+def photos_test_roc_auc(encoder) -> float:
     test = load_evaluation_data("demo:photos", "test").pairs["test"]
     images = list(dict.fromkeys([*test.a, *test.b]))
     vectors = dict(zip(images, encoder.embed(images)))
@@ -119,9 +119,10 @@ def main() -> None:
         export_onnx(Encoder.load(trained), trained, sample_images())
         quantize(trained, images)
         for runtime in ("onnx", "int8"):
-            roc = test_roc_auc(load_encoder(trained, runtime))
+            roc = photos_test_roc_auc(load_encoder(trained, runtime))
             print(f"  {args.encoder} {runtime}: demo photos test ROC-AUC {roc:.4f}")
-    rocs = {runtime: test_roc_auc(load_encoder(folder, runtime)) for runtime in ("torch", "onnx", "int8")}
+    rocs = {runtime: photos_test_roc_auc(load_encoder(folder, runtime)) for runtime in ("torch", "onnx",
+                                                                                        "int8")}
     print(f"ResNet-50 224 px, {args.images} JPEGs 640x480, batch 32, 2 loader workers, "
           f"{torch.get_num_threads()} model threads")
     rates = {runtime: rate(folder, scratch / "jpegs", runtime, 2, None, scratch) for runtime in rocs}

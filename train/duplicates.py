@@ -98,16 +98,20 @@ def _check(args: argparse.Namespace) -> None:
         raise SiamkitError("--action move needs --to DIR: a new or empty folder for the moved files")
     if args.to and args.action != "move":
         raise SiamkitError("--to is where --action move puts files: add --action move, or leave --to out")
-    if args.background and not args.encoder:
-        raise SiamkitError("--background normalises an encoder's scores: use it with --encoder")
     if args.against and not Path(args.against).is_dir():
         raise SiamkitError(f"--against {args.against} does not exist (or is not a folder)")
 
 
 def method_from(args: argparse.Namespace):
-    """The ``Method`` that ``--encoder`` (with the runtime options) or ``--method`` names."""
+    """The ``Method`` that ``--encoder`` (with the runtime and background options) or
+    ``--method`` names."""
     from siamkit.retrieval.duplicates import Method
 
+    if args.background and not args.encoder:
+        raise SiamkitError("--background normalises an encoder's scores: use it with --encoder")
+    if args.background and args.threshold is None:
+        raise SiamkitError("--background scores are not cosines, so the calibrated threshold does not "
+                           "apply: pass --threshold (choose it with `train evaluate --background`)")
     if args.method:
         from siamkit.scoring.registry import get_scorer
 
@@ -115,21 +119,18 @@ def method_from(args: argparse.Namespace):
         threshold = args.threshold if args.threshold is not None else scorer.match_similarity
         return Method(args.method, threshold, scorer=scorer)
     encoder = load_encoder_for(args, args.encoder)
-    if getattr(args, "background", None):
-        from siamkit.retrieval.normalization import background_images
-
-        if args.threshold is None:
-            raise SiamkitError("--background scores are not cosines, so the calibrated threshold does not "
-                               "apply: pass --threshold (choose it with `train evaluate --background`)")
-        background = encoder.embed(background_images(args.background, args.background_k))
-        return Method(str(Path(args.encoder).resolve()), args.threshold, encoder=encoder,
-                      background=background, background_k=args.background_k)
     threshold = args.threshold if args.threshold is not None else encoder.threshold
     if threshold is None:
         raise SiamkitError(f"encoder {args.encoder} has no calibrated threshold: pass --threshold, or "
                            f"calibrate it with `train evaluate --methods ...,{args.encoder} --calibrate` on "
                            "labelled data")
-    return Method(str(Path(args.encoder).resolve()), threshold, encoder=encoder)
+    background = None
+    if args.background:
+        from siamkit.retrieval.normalization import background_images
+
+        background = encoder.embed(background_images(args.background, args.background_k))
+    return Method(str(Path(args.encoder).resolve()), threshold, encoder=encoder, background=background,
+                  background_k=args.background_k)
 
 
 def _undo(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from siamkit.retrieval.moves import move_files
 
 def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> int:
     files = listing.images
-    exact = find_exact_duplicates(files)
+    exact = find_exact_duplicates(files, args.num_workers)
     skipped = listing.skipped + _unreadable(exact, files, args.on_bad_image)
     _report_skipped(skipped, "duplicates.html")
     pictures = exact.pictures(range(len(files)))
@@ -55,7 +55,7 @@ def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> i
 def find_copies(args: argparse.Namespace, method: Method, queries: Listing, references: Listing) -> int:
     files = queries.images + references.images
     count = len(queries.images)
-    exact = find_exact_duplicates(files)
+    exact = find_exact_duplicates(files, args.num_workers)
     skipped = queries.skipped + references.skipped + _unreadable(exact, files, args.on_bad_image)
     _report_skipped(skipped, "matches.html")
     query_pictures = exact.pictures(range(count))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import html
 import sys
 
 from siamkit.train.arguments import (
     ArgumentParser,
+    add_background_arguments,
     add_runtime_arguments,
     device,
     non_negative_int,
@@ -40,6 +39,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
     parser.add_argument("--device", type=device, default="cpu")
     add_runtime_arguments(parser)
+    add_background_arguments(parser)
     return parser
 
 
@@ -53,6 +53,7 @@ def main(argv: list[str]) -> int:
     from siamkit.data.scan import scan_images
     from siamkit.data.sources import read_source
     from siamkit.errors import SiamkitError
+    from siamkit.retrieval.duplicate_pages import write_leaks
     from siamkit.retrieval.leaks import find_leaks, image_splits, leak_summary
 
     if args.encoder and args.method:
@@ -65,7 +66,8 @@ def main(argv: list[str]) -> int:
                       "pass --on-bad-image skip")
     keep = [i for i, path in enumerate(paths) if path not in bad]
     leaks = find_leaks([paths[i] for i in keep], splits[keep], method, args.out / "index")
-    _write(args.out, leaks, f"{args.data}, {method.name} at similarity >= {method.threshold:.4f}")
+    write_leaks(args.out, leaks, f"{args.data}, {method.name} at similarity >= {method.threshold:.4f}",
+                [{"file": path, "error": str(error)} for path, error in bad.items()])
     if not leaks:
         print(f"no near-duplicates across the splits of {args.data} ({len(keep)} images, {method.name})")
         return 0
@@ -73,22 +75,3 @@ def main(argv: list[str]) -> int:
           file=sys.stderr)
     return 1
 
-
-def _write(out, leaks, title: str) -> None:
-    from siamkit.pages import thumbnail
-
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "leaks.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["a", "split_a", "b", "split_b", "similarity"])
-        for leak in leaks:
-            writer.writerow([leak.a, leak.split_a, leak.b, leak.split_b, f"{leak.similarity:.4f}"])
-    rows = "".join(f"<tr><td>{thumbnail(leak.a)}<br>{leak.split_a}</td><td>{thumbnail(leak.b)}<br>"
-                   f"{leak.split_b}</td><td>{leak.similarity:.3f}</td><td>{html.escape(leak.a)}<br>"
-                   f"{html.escape(leak.b)}</td></tr>" for leak in leaks[:500])
-    (out / "leaks.html").write_text(
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>siamkit leaks</title><style>"
-        "body{font-family:system-ui,sans-serif;margin:2em} "
-        "td{padding:4px;font-size:12px}</style></head><body>"
-        f"<h1>{len(leaks)} near-duplicate pairs across splits ({html.escape(title)})</h1>"
-        f"<table>{rows}</table></body></html>\n")

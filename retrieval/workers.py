@@ -1,0 +1,22 @@
+"""Per-file work (hashing, decoding) spread over worker processes, with a progress bar."""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Callable, Sequence, TypeVar
+
+from tqdm import tqdm
+
+T = TypeVar("T")
+#: below this many files, starting processes costs more than it saves
+MIN_FILES = 256
+
+
+def map_files(function: Callable[[str], T], files: Sequence[str], workers: int, what: str) -> list[T]:
+    """``[function(f) for f in files]``, in ``workers`` forked processes from ``MIN_FILES`` on.
+    ``function`` must be picklable (a module-level function, or a ``functools.partial`` of one)."""
+    bar = {"total": len(files), "desc": what, "unit": "img", "leave": False, "disable": None}
+    if workers < 2 or len(files) < MIN_FILES:
+        return list(tqdm(map(function, files), **bar))
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return list(tqdm(pool.imap(function, files, chunksize=32), **bar))
