@@ -184,6 +184,8 @@ CASES = {
     "leaks: missing data": (["leaks", "--data", "{zoo}/nope.csv", "--out", OUT], "not found"),
     "leaks: --encoder and --method": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--method", "pdq",
                                        "--encoder", "{zoo}/encoder"], "choose one of --encoder and --method"),
+    "leaks: --background with a hash": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--background",
+                                         "{zoo}/photos"], "use it with --encoder"),
     "leaks: threshold 2": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--threshold", "2"],
                            "'2' is not a similarity between -1 and 1"),
     "evaluate: fmr=abc": (["evaluate", "--data", "demo:photos", "--out", OUT, "--threshold", "fmr=abc"],
