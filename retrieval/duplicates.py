@@ -5,7 +5,7 @@
 2. candidates: every pair at or above the threshold by an encoder's embeddings (kept in an
    index folder, so a rerun embeds only new images) or by a bit hash, found by range search
    (``candidates``), never by comparing all pairs;
-3. optionally, each candidate re-checked with SIFT + RANSAC;
+3. optionally, each candidate re-checked with SIFT (``verification``);
 
 then groups that do not chain (``grouping``), with their exact copies put back in.
 """
@@ -74,14 +74,6 @@ def near_pairs(method: Method, features: np.ndarray,
         return normalized_pairs(partial(embedding_pairs, features, queries=queries), features, queries,
                                 method.background, method.background_k, method.threshold)
     return embedding_pairs(features, method.threshold, queries)
-
-
-def sift_confirms(pairs: np.ndarray, files_a: list[str], files_b: list[str], min_score: float) -> np.ndarray:
-    """(P,) bool: pairs that SIFT + RANSAC confirms."""
-    from siamkit.scoring.registry import get_scorer
-
-    sift = get_scorer("sift:ransac")
-    return sift.score_pairs([(files_a[i], files_b[j]) for i, j in pairs]) >= min_score
 
 
 def expand_groups(groups: list[Group], pictures: dict[int, list[int]], exact: ExactDuplicates) -> list[Group]:

@@ -20,6 +20,8 @@ from siamkit.train.arguments import (
 )
 
 HASHES = ("phash", "pdq", "pdq:dihedral")
+#: chosen on edited copies of the demo's training photographs (scripts/bench_duplicates.py)
+DEFAULT_MIN_MATCHES = 10
 
 
 def build_parser() -> ArgumentParser:
@@ -56,9 +58,9 @@ def build_parser() -> ArgumentParser:
                         help="move back what an earlier --action move moved (its --to folder's "
                              "siamkit-moves.jsonl)")
     parser.add_argument("--recheck-sift", action="store_true",
-                        help="keep only pairs that SIFT + RANSAC confirms")
-    parser.add_argument("--sift-min-score", type=number_between(0.0, 1.0, "a share"), default=0.05,
-                        help="share of keypoints in RANSAC inliers that confirms a pair (default 0.05)")
+                        help="keep only pairs whose SIFT matches agree on one shift, turn and scale")
+    parser.add_argument("--sift-min-matches", type=positive_int, default=DEFAULT_MIN_MATCHES,
+                        help=f"agreeing SIFT matches that confirm a pair (default {DEFAULT_MIN_MATCHES})")
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--num-workers", type=non_negative_int, default=2)

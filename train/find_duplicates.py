@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from siamkit.errors import ImageLoadError, SiamkitError
+from siamkit.retrieval import verification
 from siamkit.retrieval.collection import Listing
 from siamkit.retrieval.duplicate_pages import write_groups, write_matches
 from siamkit.retrieval.duplicates import (
@@ -16,7 +17,6 @@ from siamkit.retrieval.duplicates import (
     expand_groups,
     near_pairs,
     picture_features,
-    sift_confirms,
 )
 from siamkit.retrieval.exact import ExactDuplicates, find_exact_duplicates
 from siamkit.retrieval.grouping import group_pairs
@@ -37,8 +37,9 @@ def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> i
     pairs, scores = near_pairs(method, features)
     print(f"{len(pairs)} pairs of pictures at similarity >= {method.threshold:.4f}")
     if args.recheck_sift and len(pairs):
-        confirmed = sift_confirms(pairs, picture_files, picture_files, args.sift_min_score)
-        print(f"SIFT + RANSAC confirmed {int(confirmed.sum())} of them")
+        confirmed = verification.confirmed(pairs, picture_files, picture_files, args.sift_min_matches,
+                                           args.num_workers)
+        print(f"SIFT confirmed {int(confirmed.sum())} of them")
         pairs, scores = pairs[confirmed], scores[confirmed]
     groups = expand_groups(group_pairs(pairs, scores, len(pictures), args.grouping), pictures, exact)
     kept = [choose_kept([files[m] for m in group.members], args.keep) for group in groups]
@@ -68,7 +69,8 @@ def find_copies(args: argparse.Namespace, method: Method, queries: Listing, refe
     if args.recheck_sift and len(pairs):
         query_files = [files[images[0]] for images in query_pictures.values()]
         reference_files = [files[images[0]] for images in reference_pictures.values()]
-        confirmed = sift_confirms(pairs, query_files, reference_files, args.sift_min_score)
+        confirmed = verification.confirmed(pairs, query_files, reference_files, args.sift_min_matches,
+                                           args.num_workers)
         pairs, scores = pairs[confirmed], scores[confirmed]
     rows = copies_in_reference(pairs, scores, query_pictures, reference_pictures, exact,
                                Path(method.name).name)

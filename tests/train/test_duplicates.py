@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -76,6 +77,33 @@ def test_pdq_dihedral_finds_a_turned_copy_that_pdq_misses(collection, tmp_path, 
                      "--on-bad-image", "skip"]) == 0
         found[method] = {Path(r["file"]).name for r in _rows(out / "duplicates.csv")}
     assert "p3_turned.png" not in found["pdq"] and {"p3.png", "p3_turned.png"} <= found["pdq:dihedral"]
+
+
+def test_sift_recheck_keeps_the_copy_of_a_loose_hash_and_drops_the_rest(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    region = data.astronaut()[:256, 100:356]
+    Image.fromarray(region).save(folder / "region.png")
+    Image.fromarray(np.rot90(region)[::2, ::2].copy()).save(folder / "region_turned_half.png")
+    for name in ("coffee", "chelsea", "rocket", "camera"):
+        Image.fromarray(getattr(data, name)()).convert("RGB").save(folder / f"{name}.png")
+    out = tmp_path / "dups"
+    assert main(["duplicates", str(folder), "--method", "pdq:dihedral", "--threshold", "0.5", "--out",
+                 str(out), "--recheck-sift", "--num-workers", "0"]) == 0
+    candidates = int(re.search(r"(\d+) pairs of pictures", capsys.readouterr().out).group(1))
+    assert candidates > 1
+    assert {Path(r["file"]).name for r in _rows(out / "duplicates.csv")} == {"region.png",
+                                                                             "region_turned_half.png"}
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    shutil.move(folder / "region_turned_half.png", queries / "region_turned_half.png")
+    shutil.copy(folder / "coffee.png", queries / "coffee_again.png")
+    assert main(["duplicates", str(queries), "--against", str(folder), "--method", "pdq:dihedral",
+                 "--threshold", "0.5", "--out", str(tmp_path / "copies"), "--recheck-sift",
+                 "--num-workers", "0"]) == 0
+    matches = {(Path(r["query"]).name, Path(r["reference"]).name)
+               for r in _rows(tmp_path / "copies" / "matches.csv")}
+    assert matches == {("region_turned_half.png", "region.png"), ("coffee_again.png", "coffee.png")}
 
 
 def test_star_groups_do_not_chain_where_components_do(tmp_path):
