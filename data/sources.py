@@ -11,6 +11,8 @@ Any table may carry a ``split`` column (train / val / test) instead of fractions
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Sequence, Union
@@ -138,20 +140,40 @@ def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
     if subfolders and kind in ("auto", "classes"):
         paths, labels = [], []
         for index, sub in enumerate(subfolders):
-            for image in _list_images(sub):
-                paths.append(str(image.relative_to(folder)))
+            for image in find_image_files(sub)[0]:
+                paths.append(os.path.relpath(image, folder))
                 labels.append(index)
         return ClassSet(folder, np.array(paths), np.array(labels, np.int64),
                         [s.name for s in subfolders], np.full(len(paths), "", dtype=object))
     if kind == "pairs":
         raise ConfigError(f"{folder} is a folder; labelled pairs come as a table "
                           "(.csv, .jsonl, .parquet) with columns a, b, label")
-    paths = [str(p.relative_to(folder)) for p in _list_images(folder)]
+    paths = [os.path.relpath(image, folder) for image in find_image_files(folder)[0]]
     return ImageSet(folder, np.array(paths), np.full(len(paths), "", dtype=object))
 
 
-def _list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+def find_image_files(folder: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The image files below ``folder``, sorted, and the other files passed over, each
+    ``{"file", "error"}`` (links to folders are not followed, so a link loop cannot trap it)."""
+    images, skipped = [], []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            problem = _not_an_image_file(path)
+            (skipped.append({"file": path, "error": problem}) if problem else images.append(path))
+    return sorted(images), sorted(skipped, key=lambda entry: entry["file"])
+
+
+def _not_an_image_file(path: str) -> str | None:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return f"broken link or link loop ({error.strerror})"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+        return f"not an image file type ({Path(path).suffix or 'no suffix'})"
+    return None
 
 
 def read_table(path: Path) -> pd.DataFrame:

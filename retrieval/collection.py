@@ -10,8 +10,6 @@ reused, and only images it lacks are embedded.
 from __future__ import annotations
 
 import json
-import os
-import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,7 @@ from tqdm import tqdm
 
 from siamkit.data.preprocess import Preprocess
 from siamkit.data.scan import BadImagePolicy
-from siamkit.data.sources import IMAGE_SUFFIXES
+from siamkit.data.sources import IMAGE_SUFFIXES, find_image_files
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.models.embedder import Embedder
 from siamkit.retrieval.index import META, EmbeddingIndex, IndexFolderError, write_index
@@ -44,28 +42,11 @@ def list_images(folder: str | Path) -> Listing:
     folder = Path(folder)
     if not folder.is_dir():
         raise SiamkitError(f"image folder {folder} does not exist (or is not a folder)")
-    images, skipped = [], []
-    for root, _, names in os.walk(folder):  # does not follow links to folders: no loops
-        for name in names:
-            path = os.path.join(root, name)
-            problem = _not_an_image_file(path)
-            (skipped.append({"file": path, "error": problem}) if problem else images.append(path))
+    images, skipped = find_image_files(folder)
     if not images:
         raise SiamkitError(f"{folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
                            + (f"; {len(skipped)} other files were passed over" if skipped else ""))
-    return Listing(sorted(images), sorted(skipped, key=lambda entry: entry["file"]))
-
-
-def _not_an_image_file(path: str) -> str | None:
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as error:
-        return f"broken link or link loop ({error.strerror})"
-    if not stat.S_ISREG(mode):
-        return "not a regular file"
-    if Path(path).suffix.lower() not in IMAGE_SUFFIXES:
-        return f"not an image file type ({Path(path).suffix or 'no suffix'})"
-    return None
+    return Listing(images, skipped)
 
 
 class _Images(Dataset):
