@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 from siamkit.data.sources import DataSet, PairSet
+from siamkit.retrieval import verification
 from siamkit.retrieval.duplicates import Method, near_pairs, picture_features
 
 
@@ -34,15 +35,20 @@ def image_splits(data: DataSet) -> tuple[list[str], np.ndarray]:
     return [str(data.root / p) for p in paths], splits[first]
 
 
-def find_leaks(paths: list[str], splits: np.ndarray, method: Method,
-               index_folder: Optional[Path] = None) -> list[Leak]:
-    """Pairs at or above ``method``'s threshold whose images are in different splits, most
-    similar first. ``index_folder`` keeps an encoder's embeddings (hashes need none)."""
+def find_leaks(paths: list[str], splits: np.ndarray, method: Method, index_folder: Optional[Path] = None,
+               sift_min_matches: Optional[int] = None) -> list[Leak]:
+    """Pairs at or above ``method``'s threshold whose images are in different splits (with
+    ``sift_min_matches``, only those the SIFT re-check confirms), most similar first.
+    ``index_folder`` keeps an encoder's embeddings (hashes need none)."""
     features = picture_features(method, paths, index_folder)
     pairs, scores = near_pairs(method, features)
     across = splits[pairs[:, 0]] != splits[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
+    pairs, scores = pairs[across], scores[across]
+    if sift_min_matches is not None and len(pairs):
+        confirmed = verification.confirmed(pairs, paths, paths, sift_min_matches)
+        pairs, scores = pairs[confirmed], scores[confirmed]
     leaks = [Leak(paths[i], str(splits[i]), paths[j], str(splits[j]), float(s))
-             for (i, j), s in zip(pairs[across], scores[across])]
+             for (i, j), s in zip(pairs, scores)]
     return sorted(leaks, key=lambda leak: (-leak.similarity, leak.a, leak.b))
 
 

@@ -57,10 +57,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--undo", type=Path, metavar="MANIFEST",
                         help="move back what an earlier --action move moved (its --to folder's "
                              "siamkit-moves.jsonl)")
-    parser.add_argument("--recheck-sift", action="store_true",
-                        help="keep only pairs whose SIFT matches agree on one shift, turn and scale")
-    parser.add_argument("--sift-min-matches", type=positive_int, default=DEFAULT_MIN_MATCHES,
-                        help=f"agreeing SIFT matches that confirm a pair (default {DEFAULT_MIN_MATCHES})")
+    add_recheck_arguments(parser)
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--num-workers", type=non_negative_int, default=2)
@@ -102,6 +99,13 @@ def _check(args: argparse.Namespace) -> None:
         raise SiamkitError("--to is where --action move puts files: add --action move, or leave --to out")
     if args.against and not Path(args.against).is_dir():
         raise SiamkitError(f"--against {args.against} does not exist (or is not a folder)")
+
+
+def add_recheck_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--recheck-sift", action="store_true",
+                        help="keep only pairs whose SIFT matches agree on one shift, turn and scale")
+    parser.add_argument("--sift-min-matches", type=positive_int, default=DEFAULT_MIN_MATCHES,
+                        help=f"agreeing SIFT matches that confirm a pair (default {DEFAULT_MIN_MATCHES})")
 
 
 def method_from(args: argparse.Namespace):

@@ -13,7 +13,7 @@ from siamkit.train.arguments import (
     number_between,
     output_folder,
 )
-from siamkit.train.duplicates import HASHES, method_from
+from siamkit.train.duplicates import HASHES, add_recheck_arguments, method_from
 
 
 def build_parser() -> ArgumentParser:
@@ -36,6 +36,7 @@ def build_parser() -> ArgumentParser:
                         help="compare with an encoder instead (needs --threshold or a calibrated one)")
     parser.add_argument("--threshold", type=number_between(-1.0, 1.0, "a similarity"),
                         help="similarity for a near-duplicate (default: the method's)")
+    add_recheck_arguments(parser)
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
     parser.add_argument("--device", type=device, default="cpu")
     add_runtime_arguments(parser)
@@ -65,7 +66,8 @@ def main(argv: list[str]) -> int:
     bad = scan_images(lambda path: load_image(path, draft_size=64), paths, args.on_bad_image,
                       "pass --on-bad-image skip")
     keep = [i for i, path in enumerate(paths) if path not in bad]
-    leaks = find_leaks([paths[i] for i in keep], splits[keep], method, args.out / "index")
+    leaks = find_leaks([paths[i] for i in keep], splits[keep], method, args.out / "index",
+                       args.sift_min_matches if args.recheck_sift else None)
     write_leaks(args.out, leaks, f"{args.data}, {method.name} at similarity >= {method.threshold:.4f}",
                 [{"file": path, "error": str(error)} for path, error in bad.items()])
     if not leaks:

@@ -189,6 +189,8 @@ CASES = {
                                        "--encoder", "{zoo}/encoder"], "choose one of --encoder and --method"),
     "leaks: --background with a hash": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--background",
                                          "{zoo}/photos"], "use it with --encoder"),
+    "leaks: --sift-min-matches 0": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--recheck-sift",
+                                     "--sift-min-matches", "0"], "'0' is not a whole number >= 1"),
     "leaks: threshold 2": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--threshold", "2"],
                            "'2' is not a similarity between -1 and 1"),
     "evaluate: fmr=abc": (["evaluate", "--data", "demo:photos", "--out", OUT, "--threshold", "fmr=abc"],

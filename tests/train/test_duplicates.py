@@ -191,3 +191,22 @@ def test_leaks_lists_a_copy_across_splits(tmp_path, capsys):
     (folder / "coffee_val.jpg").unlink()
     (folder / "labels.csv").write_text("\n".join(rows[:-1]) + "\n")
     assert main(["leaks", "--data", str(folder / "labels.csv"), "--out", str(tmp_path / "none")]) == 0
+
+
+def test_leaks_with_the_sift_recheck_keep_only_the_copy(tmp_path, capsys):
+    folder = tmp_path / "leaky"
+    folder.mkdir()
+    region = data.astronaut()[:256, 100:356]
+    Image.fromarray(region).save(folder / "region.png")
+    Image.fromarray(np.rot90(region)[::2, ::2].copy()).save(folder / "region_copy.png")
+    rows = ["path,label,split", "region.png,0,train", "region_copy.png,0,test"]
+    for i, name in enumerate(("coffee", "chelsea", "rocket", "camera")):
+        Image.fromarray(getattr(data, name)()).convert("RGB").save(folder / f"{name}.png")
+        rows.append(f"{name}.png,{i % 2},{('train', 'val')[i % 2]}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    loose = ["leaks", "--data", str(folder / "labels.csv"), "--method", "pdq:dihedral", "--threshold", "0.5"]
+    assert main([*loose, "--out", str(tmp_path / "loose")]) == 1
+    assert len(_rows(tmp_path / "loose" / "leaks.csv")) > 1
+    assert main([*loose, "--out", str(tmp_path / "checked"), "--recheck-sift"]) == 1
+    assert [(Path(r["a"]).name, Path(r["b"]).name) for r in _rows(tmp_path / "checked" / "leaks.csv")] == [
+        ("region.png", "region_copy.png")]
