@@ -39,9 +39,8 @@ from siamkit.data.augmentations import OverlayText
 from siamkit.data.demo import PHOTOS, sample_photograph
 from siamkit.evaluation.memory import PeakMemory
 from siamkit.retrieval.duplicates import Method, picture_features
-from siamkit.retrieval.verification import verified_matches
+from siamkit.retrieval.verification import DEFAULT_MIN_MATCHES, verified_matches
 from siamkit.scoring.registry import get_scorer
-from siamkit.train.duplicates import DEFAULT_MIN_MATCHES
 
 EDITS = {name: A.Compose([edit], seed=seed) for seed, (name, edit) in enumerate({
     "crop": A.RandomResizedCrop(size=(256, 256), scale=(0.5, 0.7), ratio=(1, 1), p=1),
@@ -61,8 +60,9 @@ TUNING_PHOTOGRAPHS = [name for name in PHOTOS["train"] if name != "grass.png"]
 
 def build_set(folder: Path, photographs: list[str] = PHOTOS["val"] + PHOTOS["test"]) -> tuple[list[str],
                                                                                               np.ndarray]:
-    """Originals (the cells of a 3-row grid over each photograph, so no two share pixels) and
-    their edited copies, as JPEGs; returns the files and each one's original."""
+    """Originals (the cells of a 3-row grid over each photograph: no two overlap, though a
+    texture can repeat itself, see ``TUNING_PHOTOGRAPHS``) and their edited copies, as JPEGs;
+    returns the files and each one's original."""
     for seed, transform in enumerate(EDITS.values()):  # the same copies whichever set is built first
         transform.set_random_seed(seed)
     files, original = [], []
@@ -120,8 +120,8 @@ def sift_rechecked(similarity: np.ndarray, threshold: float, files: list[str]) -
 
 def tuned_sift_pipeline(scratch: Path, files: list[str]) -> tuple[np.ndarray, float, str]:
     """pdq:dihedral candidates at a loose threshold, re-checked by SIFT, with both settings
-    chosen on a set built the same way from the demo's *training* photographs (the loosest
-    pair keeping precision >= 0.99 there), then applied here unchanged. Returns the kept pairs
+    chosen on a set built the same way from the demo's *training* photographs (the pair with
+    the highest recall at precision >= 0.99 there), then applied here unchanged. Returns the kept pairs
     as scores, images/s and the settings."""
     method = Method("pdq:dihedral", 0.56, scorer=get_scorer("pdq:dihedral"))
     (scratch / "tuning").mkdir()

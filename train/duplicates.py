@@ -20,8 +20,6 @@ from siamkit.train.arguments import (
 )
 
 HASHES = ("phash", "pdq", "pdq:dihedral")
-#: chosen on edited copies of the demo's training photographs (scripts/bench_duplicates.py)
-DEFAULT_MIN_MATCHES = 10
 
 
 def build_parser() -> ArgumentParser:
@@ -102,6 +100,8 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def add_recheck_arguments(parser: ArgumentParser) -> None:
+    from siamkit.retrieval.verification import DEFAULT_MIN_MATCHES
+
     parser.add_argument("--recheck-sift", action="store_true",
                         help="keep only pairs whose SIFT matches agree on one shift, turn and scale")
     parser.add_argument("--sift-min-matches", type=positive_int, default=DEFAULT_MIN_MATCHES,

@@ -9,8 +9,13 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from siamkit.retrieval.verification import MAX_SCALE_CHANGE, MIN_SHARE, agreeing_matches, verified_matches
-from siamkit.train.duplicates import DEFAULT_MIN_MATCHES
+from siamkit.retrieval.verification import (
+    DEFAULT_MIN_MATCHES,
+    MAX_SCALE_CHANGE,
+    MIN_SHARE,
+    agreeing_matches,
+    verified_matches,
+)
 
 
 @pytest.fixture(scope="module")
