@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Callable
+
+from siamkit.errors import ConfigError
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -123,3 +126,16 @@ def load_encoder_for(args: argparse.Namespace, source: str):
     encoder = load_encoder(source, args.runtime, args.device, args.threads)
     print(f"encoder {source}: {describe(encoder)}", file=sys.stderr)
     return encoder
+
+
+def config_path(name: str) -> str:
+    """A config file the user names, or else a bundled one of that name."""
+    if Path(name).exists():
+        return name
+    bundled = resources.files("siamkit.configs")
+    candidate = bundled / name
+    if candidate.is_file():
+        return str(candidate)
+    available = sorted(p.name for p in bundled.iterdir() if p.name.endswith(".yaml"))
+    raise ConfigError(f"config file {name} not found here, and it is not a bundled config "
+                      f"(bundled: {', '.join(available)})")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from siamkit.train.arguments import (
     ArgumentParser,
     add_background_arguments,
     add_runtime_arguments,
+    config_path,
     device,
     non_negative_int,
     number_between,
@@ -22,15 +24,16 @@ def build_parser() -> ArgumentParser:
         description="List near-duplicate images that sit on two sides of train / val / test of a training "
                     "source, split as `train fit` splits it; write leaks.csv and leaks.html. Exits 1 when it "
                     "finds any (so it can gate a pipeline), 0 when there are none.")
-    parser.add_argument("--data", required=True,
-                        help="the training source (data.source): folder, table or demo:NAME")
+    parser.add_argument("--config",
+                        help="a `train fit` config (a file, or a bundled one by name): its data.source, "
+                             "data.root and split settings, unless the options below say otherwise")
+    parser.add_argument("--data", help="the training source (data.source): folder, table or demo:NAME")
     parser.add_argument("--out", required=True, type=output_folder,
                         help="folder for leaks.csv and leaks.html")
     parser.add_argument("--root", help="folder a table's image paths are relative to (data.root)")
     parser.add_argument("--split-fractions", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
-                        default=(0.8, 0.1, 0.1), help="as data.split_fractions (default 0.8 0.1 0.1)")
-    parser.add_argument("--split-seed", type=non_negative_int, default=0,
-                        help="as data.split_seed (default 0)")
+                        help="as data.split_fractions (default 0.8 0.1 0.1)")
+    parser.add_argument("--split-seed", type=non_negative_int, help="as data.split_seed (default 0)")
     parser.add_argument("--method", choices=HASHES, help="the perceptual hash that compares (default pdq)")
     parser.add_argument("--encoder",
                         help="compare with an encoder instead (needs --threshold or a calibrated one)")
@@ -59,6 +62,7 @@ def main(argv: list[str]) -> int:
 
     if args.encoder and args.method:
         raise SiamkitError("choose one of --encoder and --method")
+    _fill_data_settings(args)
     method = method_from(args)
     data = read_source(resolve_source(args.data), root=args.root, fractions=args.split_fractions,
                        seed=args.split_seed)
@@ -77,3 +81,34 @@ def main(argv: list[str]) -> int:
           file=sys.stderr)
     return 1
 
+
+
+def _fill_data_settings(args: argparse.Namespace) -> None:
+    """--data, --root and the split settings from --config's data section where not given."""
+    from siamkit.errors import ConfigError
+
+    data = _config_data(args.config) if args.config else {}
+    defaults = {"data": data.get("source"), "root": data.get("root"),
+                "split_fractions": data.get("split_fractions", (0.8, 0.1, 0.1)),
+                "split_seed": data.get("split_seed", 0)}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.data is None:
+        raise ConfigError("give the training source: --data SOURCE, or --config with data.source")
+
+
+def _config_data(name: str) -> dict:
+    import yaml
+
+    from siamkit.errors import ConfigError
+
+    path = config_path(name)
+    try:
+        config = yaml.safe_load(open(path))
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"cannot read config {path}: {error}") from None
+    data = config.get("data") if isinstance(config, dict) else None
+    if not isinstance(data, dict) or "source" not in data:
+        raise ConfigError(f"config {path} has no data.source: pass --data SOURCE")
+    return data

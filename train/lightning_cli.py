@@ -17,7 +17,7 @@ import signal
 import sys
 import warnings
 import zipfile
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -29,6 +29,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
+from siamkit.train.arguments import config_path
 from siamkit.train.callbacks import EmbeddingWriter, TrainingSpeed
 from siamkit.train.module import SiameseModule
 
@@ -226,22 +227,10 @@ def resolve_config_arguments(args: list[str]) -> list[str]:
     resolved = list(args)
     for i, arg in enumerate(resolved):
         if arg in ("--config", "-c") and i + 1 < len(resolved):
-            resolved[i + 1] = _config_path(resolved[i + 1])
+            resolved[i + 1] = config_path(resolved[i + 1])
         elif arg.startswith("--config="):
-            resolved[i] = "--config=" + _config_path(arg.split("=", 1)[1])
+            resolved[i] = "--config=" + config_path(arg.split("=", 1)[1])
     return resolved
-
-
-def _config_path(name: str) -> str:
-    if Path(name).exists():
-        return name
-    bundled = resources.files("siamkit.configs")
-    candidate = bundled / name
-    if candidate.is_file():
-        return str(candidate)
-    available = sorted(p.name for p in bundled.iterdir() if p.name.endswith(".yaml"))
-    raise ConfigError(f"config file {name} not found here, and it is not a bundled config "
-                      f"(bundled: {', '.join(available)})")
 
 
 def run_trainer_command(command: str, args: list[str]) -> LightningCLI:

@@ -35,6 +35,7 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
     (root / "bad_only" / "a.png").write_bytes(b"")
     (root / "bad_only" / "b.jpg").write_text("not an image")
     (root / "file.txt").write_text("an existing file where a folder should go")
+    (root / "no_data.yaml").write_text("trainer: {max_epochs: 1}\n")
     os.mkfifo(root / "pipe.jpg")
     (root / "text.ckpt").write_text("not a checkpoint")
     (root / "truncated.ckpt").write_bytes(tiny_checkpoint.read_bytes()[:5000])
@@ -191,6 +192,11 @@ CASES = {
                                          "{zoo}/photos"], "use it with --encoder"),
     "leaks: --sift-min-matches 0": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--recheck-sift",
                                      "--sift-min-matches", "0"], "'0' is not a whole number >= 1"),
+    "leaks: neither --data nor --config": (["leaks", "--out", OUT], "give the training source"),
+    "leaks: missing config": (["leaks", "--config", "{zoo}/nope.yaml", "--out", OUT],
+                              "not found here, and it is not a bundled config"),
+    "leaks: config without data.source": (["leaks", "--config", "{zoo}/no_data.yaml", "--out", OUT],
+                                          "has no data.source: pass --data SOURCE"),
     "leaks: threshold 2": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--threshold", "2"],
                            "'2' is not a similarity between -1 and 1"),
     "evaluate: fmr=abc": (["evaluate", "--data", "demo:photos", "--out", OUT, "--threshold", "fmr=abc"],

@@ -210,3 +210,13 @@ def test_leaks_with_the_sift_recheck_keep_only_the_copy(tmp_path, capsys):
     assert main([*loose, "--out", str(tmp_path / "checked"), "--recheck-sift"]) == 1
     assert [(Path(r["a"]).name, Path(r["b"]).name) for r in _rows(tmp_path / "checked" / "leaks.csv")] == [
         ("region.png", "region_copy.png")]
+
+
+def test_leaks_reads_source_and_splits_from_a_fit_config(tmp_path, capsys):
+    assert main(["leaks", "--config", "demo_digits.yaml", "--out", str(tmp_path / "config")]) == 1
+    assert main(["leaks", "--data", "demo:digits", "--split-fractions", "0.7", "0.15", "0.15", "--out",
+                 str(tmp_path / "flags")]) == 1
+    assert _rows(tmp_path / "config" / "leaks.csv") == _rows(tmp_path / "flags" / "leaks.csv")
+    assert main(["leaks", "--config", "demo_digits.yaml", "--split-seed", "3", "--out",
+                 str(tmp_path / "reseeded")]) in (0, 1)
+    assert _rows(tmp_path / "reseeded" / "leaks.csv") != _rows(tmp_path / "config" / "leaks.csv")
