@@ -79,14 +79,23 @@ def test_pdq_dihedral_finds_a_turned_copy_that_pdq_misses(collection, tmp_path, 
     assert "p3_turned.png" not in found["pdq"] and {"p3.png", "p3_turned.png"} <= found["pdq:dihedral"]
 
 
-def test_sift_recheck_keeps_the_copy_of_a_loose_hash_and_drops_the_rest(tmp_path, capsys):
-    folder = tmp_path / "photos"
+UNRELATED = ("coffee", "chelsea", "rocket", "camera")
+
+
+def _region_copy_and_unrelated(folder: Path) -> None:
+    """region.png, region_turned_half.png (it turned and at half size), and four unrelated
+    photographs: a loose hash threshold links some of them, SIFT only the copy."""
     folder.mkdir()
     region = data.astronaut()[:256, 100:356]
     Image.fromarray(region).save(folder / "region.png")
     Image.fromarray(np.rot90(region)[::2, ::2].copy()).save(folder / "region_turned_half.png")
-    for name in ("coffee", "chelsea", "rocket", "camera"):
+    for name in UNRELATED:
         Image.fromarray(getattr(data, name)()).convert("RGB").save(folder / f"{name}.png")
+
+
+def test_sift_recheck_keeps_the_copy_of_a_loose_hash_and_drops_the_rest(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    _region_copy_and_unrelated(folder)
     out = tmp_path / "dups"
     assert main(["duplicates", str(folder), "--method", "pdq:dihedral", "--threshold", "0.5", "--out",
                  str(out), "--recheck-sift", "--num-workers", "0"]) == 0
@@ -195,21 +204,16 @@ def test_leaks_lists_a_copy_across_splits(tmp_path, capsys):
 
 def test_leaks_with_the_sift_recheck_keep_only_the_copy(tmp_path, capsys):
     folder = tmp_path / "leaky"
-    folder.mkdir()
-    region = data.astronaut()[:256, 100:356]
-    Image.fromarray(region).save(folder / "region.png")
-    Image.fromarray(np.rot90(region)[::2, ::2].copy()).save(folder / "region_copy.png")
-    rows = ["path,label,split", "region.png,0,train", "region_copy.png,0,test"]
-    for i, name in enumerate(("coffee", "chelsea", "rocket", "camera")):
-        Image.fromarray(getattr(data, name)()).convert("RGB").save(folder / f"{name}.png")
-        rows.append(f"{name}.png,{i % 2},{('train', 'val')[i % 2]}")
+    _region_copy_and_unrelated(folder)
+    rows = ["path,label,split", "region.png,0,train", "region_turned_half.png,0,test"]
+    rows += [f"{name}.png,{i % 2},{('train', 'val')[i % 2]}" for i, name in enumerate(UNRELATED)]
     (folder / "labels.csv").write_text("\n".join(rows) + "\n")
     loose = ["leaks", "--data", str(folder / "labels.csv"), "--method", "pdq:dihedral", "--threshold", "0.5"]
     assert main([*loose, "--out", str(tmp_path / "loose")]) == 1
     assert len(_rows(tmp_path / "loose" / "leaks.csv")) > 1
     assert main([*loose, "--out", str(tmp_path / "checked"), "--recheck-sift"]) == 1
     assert [(Path(r["a"]).name, Path(r["b"]).name) for r in _rows(tmp_path / "checked" / "leaks.csv")] == [
-        ("region.png", "region_copy.png")]
+        ("region.png", "region_turned_half.png")]
 
 
 def test_leaks_reads_source_and_splits_from_a_fit_config(tmp_path, capsys):
