@@ -21,9 +21,9 @@ from tqdm import tqdm
 
 from siamkit.data.images import load_image
 from siamkit.retrieval.workers import map_files
+from siamkit.scoring.keypoints import KeypointScorer
 
-MAX_KEYPOINTS = 1000
-MAX_SIDE = 1024  # larger images are shrunk first: finer detail adds keypoints, not evidence
+_SIFT = KeypointScorer(detector="sift")
 RATIO = 0.75
 TOLERANCE_PX = 4.0
 MAX_SCALE_CHANGE = 8.0
@@ -43,20 +43,17 @@ Keypoints = tuple[np.ndarray, Optional[np.ndarray]]  # (K, 2) positions, (K, 128
 
 
 def keypoints(path: str) -> tuple[Keypoints, Keypoints]:
-    """SIFT keypoints of an image and of its mirror image."""
-    gray = cv2.cvtColor(load_image(path), cv2.COLOR_RGB2GRAY)
-    if max(gray.shape) > MAX_SIDE:
-        scale = MAX_SIDE / max(gray.shape)
-        gray = cv2.resize(gray, (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale))),
-                          interpolation=cv2.INTER_AREA)
-    return _sift(gray), _sift(cv2.flip(gray, 1))
+    """SIFT keypoints of an image and of its mirror image (``KeypointScorer``'s: the strongest
+    1,000, larger images shrunk to 1,024 px first)."""
+    image = load_image(path, draft_size=_SIFT.max_side)  # a large JPEG decodes at a fraction of its size
+    return _as_bytes(_SIFT.features(image)), _as_bytes(_SIFT.features(np.ascontiguousarray(image[:, ::-1])))
 
 
-def _sift(gray: np.ndarray) -> Keypoints:
-    found, descriptors = cv2.SIFT_create(nfeatures=MAX_KEYPOINTS).detectAndCompute(gray, None)
+def _as_bytes(found: Keypoints) -> Keypoints:
+    points, descriptors = found
     if descriptors is not None:  # SIFT's values lie in 0..255: bytes hold them in a quarter of the memory
         descriptors = descriptors.round().astype(np.uint8)
-    return np.array([k.pt for k in found], np.float32).reshape(-1, 2), descriptors
+    return points, descriptors
 
 
 def agreeing_matches(a: Keypoints, b: Keypoints) -> int:

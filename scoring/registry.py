@@ -77,7 +77,9 @@ def is_classical(method: str) -> bool:
 
 def available() -> list[str]:
     """Every classical method and preset, as ``get_scorer`` accepts them."""
-    return [entry for name, registration in _registry().items()
+    order = {module: k for k, module in enumerate(CLASSICAL_MODULES)}  # not the order of first import
+    registrations = sorted(_registry().items(), key=lambda item: order[item[1].cls.__module__])
+    return [entry for name, registration in registrations
             for entry in (name, *(f"{name}:{preset}" for preset in registration.presets))]
 
 

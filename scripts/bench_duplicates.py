@@ -112,10 +112,9 @@ def imagededup_similarity(name: str, folder: Path, files: list[str]) -> tuple[np
 def sift_rechecked(similarity: np.ndarray, threshold: float, files: list[str]) -> tuple[np.ndarray, float]:
     """The pipeline `train duplicates --recheck-sift` runs: the pairs at or above ``threshold``,
     kept where SIFT confirms them (as scores: 1 kept, 0 not); and its seconds."""
-    pairs = np.argwhere(np.triu(similarity >= threshold - 1e-9, 1))
     start = time.perf_counter()
-    confirmed = verified_matches(pairs, files, files) >= DEFAULT_MIN_MATCHES
-    return _kept(similarity.shape, pairs[confirmed]), time.perf_counter() - start
+    pairs, matches = _verified_pairs(similarity, threshold, files)
+    return _kept(similarity.shape, pairs[matches >= DEFAULT_MIN_MATCHES]), time.perf_counter() - start
 
 
 def tuned_sift_pipeline(scratch: Path, files: list[str]) -> tuple[np.ndarray, float, str]:
@@ -145,8 +144,14 @@ def tuned_sift_pipeline(scratch: Path, files: list[str]) -> tuple[np.ndarray, fl
 
 def _hash_and_verify(method: Method, files: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     similarity = method.scorer.compare_matrix(list(picture_features(method, files)))
-    pairs = np.argwhere(np.triu(similarity >= method.threshold, 1))
-    return similarity, pairs, verified_matches(pairs, files, files)
+    return similarity, *_verified_pairs(similarity, method.threshold, files)
+
+
+def _verified_pairs(similarity: np.ndarray, threshold: float,
+                    files: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs at or above ``threshold`` and their agreeing SIFT matches."""
+    pairs = np.argwhere(np.triu(similarity >= threshold - 1e-9, 1))
+    return pairs, verified_matches(pairs, files, files)
 
 
 def _kept(shape: tuple[int, int], pairs: np.ndarray) -> np.ndarray:

@@ -29,18 +29,11 @@ def build_parser() -> ArgumentParser:
             "Find near-duplicates in stages, cheapest first: identical files and identical pixels, then "
             "every pair at or above the threshold by an encoder (embeddings kept in OUT/index, so a rerun "
             "embeds only new images) or a perceptual hash, found by nearest-neighbour range search; "
-            "optionally re-checked with SIFT + RANSAC. Groups do not chain: every member is within the "
+            "optionally re-checked with SIFT. Groups do not chain: every member is within the "
             "threshold of its group's representative. Writes duplicates.csv and duplicates.html (with "
             "--against: matches.csv and matches.html). Nothing is deleted."))
     parser.add_argument("images", nargs="?", help="folder of images")
     parser.add_argument("--out", type=output_folder, help="folder for the index and the results")
-    parser.add_argument("--encoder", help="encoder folder (its calibrated threshold is the default)")
-    parser.add_argument("--method", choices=HASHES,
-                        help="a perceptual hash instead of an encoder (no model; default thresholds: "
-                             "phash 0.844, pdq 0.879)")
-    parser.add_argument("--threshold", type=number_between(-1.0, 1.0, "a similarity"),
-                        help="similarity for a duplicate (default: the encoder's calibrated one, or the "
-                             "hash's)")
     parser.add_argument("--against",
                         help="reference folder: report, for each image of IMAGES_DIR, its copies there")
     parser.add_argument("--grouping", choices=("star", "components"), default="star",
@@ -55,13 +48,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--undo", type=Path, metavar="MANIFEST",
                         help="move back what an earlier --action move moved (its --to folder's "
                              "siamkit-moves.jsonl)")
-    add_recheck_arguments(parser)
-    parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
+    add_comparison_arguments(parser)
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--num-workers", type=non_negative_int, default=2)
-    parser.add_argument("--device", type=device, default="cpu")
-    add_runtime_arguments(parser)
-    add_background_arguments(parser)
     return parser
 
 
@@ -99,13 +88,27 @@ def _check(args: argparse.Namespace) -> None:
         raise SiamkitError(f"--against {args.against} does not exist (or is not a folder)")
 
 
-def add_recheck_arguments(parser: ArgumentParser) -> None:
+def add_comparison_arguments(parser: ArgumentParser, default_method: str | None = None) -> None:
+    """What compares images (an encoder or a hash at a threshold, then the optional SIFT
+    re-check) and how they are read and run: `train duplicates` and `train leaks` alike."""
     from siamkit.retrieval.verification import DEFAULT_MIN_MATCHES
 
+    parser.add_argument("--encoder", help="encoder folder (its calibrated threshold is the default)")
+    parser.add_argument("--method", choices=HASHES,
+                        help="a perceptual hash instead of an encoder (no model; default thresholds: "
+                             "phash 0.844, pdq 0.879)"
+                             + (f"; {default_method} when neither is given" if default_method else ""))
+    parser.add_argument("--threshold", type=number_between(-1.0, 1.0, "a similarity"),
+                        help="similarity for a near-duplicate (default: the encoder's calibrated one, or "
+                             "the hash's)")
     parser.add_argument("--recheck-sift", action="store_true",
                         help="keep only pairs whose SIFT matches agree on one shift, turn and scale")
     parser.add_argument("--sift-min-matches", type=positive_int, default=DEFAULT_MIN_MATCHES,
                         help=f"agreeing SIFT matches that confirm a pair (default {DEFAULT_MIN_MATCHES})")
+    parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
+    parser.add_argument("--device", type=device, default="cpu")
+    add_runtime_arguments(parser)
+    add_background_arguments(parser)
 
 
 def method_from(args: argparse.Namespace):

@@ -1,21 +1,19 @@
-"""``train leaks --data SOURCE --out DIR``: near-duplicate images on two sides of a split."""
+"""``train leaks --config FIT.yaml | --data SOURCE --out DIR``: near-duplicate images on two sides of
+a split."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from siamkit.train.arguments import (
     ArgumentParser,
-    add_background_arguments,
-    add_runtime_arguments,
     config_path,
-    device,
     non_negative_int,
-    number_between,
     output_folder,
 )
-from siamkit.train.duplicates import HASHES, add_recheck_arguments, method_from
+from siamkit.train.duplicates import add_comparison_arguments, method_from
 
 
 def build_parser() -> ArgumentParser:
@@ -34,16 +32,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--split-fractions", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
                         help="as data.split_fractions (default 0.8 0.1 0.1)")
     parser.add_argument("--split-seed", type=non_negative_int, help="as data.split_seed (default 0)")
-    parser.add_argument("--method", choices=HASHES, help="the perceptual hash that compares (default pdq)")
-    parser.add_argument("--encoder",
-                        help="compare with an encoder instead (needs --threshold or a calibrated one)")
-    parser.add_argument("--threshold", type=number_between(-1.0, 1.0, "a similarity"),
-                        help="similarity for a near-duplicate (default: the method's)")
-    add_recheck_arguments(parser)
-    parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
-    parser.add_argument("--device", type=device, default="cpu")
-    add_runtime_arguments(parser)
-    add_background_arguments(parser)
+    add_comparison_arguments(parser, default_method="pdq")
     return parser
 
 
@@ -105,7 +94,7 @@ def _config_data(name: str) -> dict:
 
     path = config_path(name)
     try:
-        config = yaml.safe_load(open(path))
+        config = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"cannot read config {path}: {error}") from None
     data = config.get("data") if isinstance(config, dict) else None
