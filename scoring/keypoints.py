@@ -39,6 +39,8 @@ class KeypointScorer(Scorer):
         ransac: count only the inliers of a RANSAC homography (needs >= 4 matches).
         ransac_threshold: reprojection error in pixels for an inlier.
         max_side: downscale images whose longer side exceeds this (None keeps the size).
+        contrast_threshold: SIFT's threshold on a keypoint's contrast (OpenCV's default 0.04);
+            lower finds keypoints in flat images too.
     """
 
     detector: Literal["sift", "orb"] = "sift"
@@ -47,6 +49,7 @@ class KeypointScorer(Scorer):
     ransac: bool = False
     ransac_threshold: float = 5.0
     max_side: Optional[int] = 1024
+    contrast_threshold: float = 0.04
     name: str = "sift"
 
     def __post_init__(self) -> None:
@@ -54,10 +57,12 @@ class KeypointScorer(Scorer):
             raise ConfigError(f"keypoint detector {self.detector!r} is unknown; choose sift or orb")
         if not 0 < self.ratio <= 1:
             raise ConfigError(f"ratio must be in (0, 1], not {self.ratio}")
+        if self.contrast_threshold < 0:
+            raise ConfigError(f"contrast_threshold must be >= 0, not {self.contrast_threshold}")
 
     def _detector(self) -> cv2.Feature2D:
         if self.detector == "sift":
-            return cv2.SIFT_create(nfeatures=self.max_keypoints)
+            return cv2.SIFT_create(nfeatures=self.max_keypoints, contrastThreshold=self.contrast_threshold)
         return cv2.ORB_create(nfeatures=self.max_keypoints)
 
     def features(self, image: np.ndarray) -> Any:

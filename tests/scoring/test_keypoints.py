@@ -4,6 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
+from siamkit.errors import ConfigError
+from siamkit.scoring.keypoints import KeypointScorer
 from siamkit.scoring.registry import get_scorer
 
 
@@ -38,3 +40,10 @@ def test_matrix_reuses_features_and_matches_pairs(photos):
     matrix = scorer.score_matrix(images)
     assert matrix[1, 2] == pytest.approx(scorer.score(images[1], images[2]))
     np.testing.assert_allclose(np.diag(matrix), 1.0)
+
+
+@pytest.mark.parametrize("setting", [{"ratio": 0.0}, {"ratio": 1.5}, {"contrast_threshold": -0.01},
+                                     {"detector": "surf"}])
+def test_bad_settings_are_refused(setting):
+    with pytest.raises(ConfigError, match=next(iter(setting))):
+        KeypointScorer(**setting)
