@@ -93,12 +93,13 @@ def test_a_flat_photograph_and_its_crop_are_confirmed_and_other_flat_regions_are
     moon = np.stack([data.moon()] * 3, axis=-1)
     regions = [np.asarray(Image.fromarray(moon[y:y + 128, x:x + 128]).resize((256, 256), Image.BICUBIC))
                for y, x in [(256, 256), (128, 256), (256, 384), (384, 384)]]
-    images = [regions[0], A.Compose([A.Crop(20, 30, 220, 230), A.Resize(180, 180)])(image=regions[0])["image"],
-              *regions[1:]]
+    crop = A.Compose([A.Crop(20, 30, 220, 230), A.Resize(180, 180)])
+    images = [regions[0], crop(image=regions[0])["image"], *regions[1:]]
     paths = []
     for k, image in enumerate(images):
         Image.fromarray(image).save(tmp_path / f"{k}.png")
         paths.append(str(tmp_path / f"{k}.png"))
-    matches = verified_matches(np.array([[0, 1], [0, 2], [0, 3], [0, 4], [2, 3]]), paths, paths, num_workers=0)
+    pairs = np.array([[0, 1], [0, 2], [0, 3], [0, 4], [2, 3]])
+    matches = verified_matches(pairs, paths, paths, num_workers=0)
     assert matches[0] >= 3 * DEFAULT_MIN_MATCHES
     assert (matches[1:] < DEFAULT_MIN_MATCHES).all()
