@@ -5,7 +5,8 @@
 - ``photos``: a near-duplicate / copy-detection pairs set from the real photographs that
   scikit-image and scikit-learn ship: patches of each photograph and transformed copies
   of them (matches), other patches' copies (non-matches), split by source photograph.
-  Test copies are transformed harder than training copies.
+  Validation and test copies are transformed harder than training copies, so that settings
+  chosen on the validation pairs are chosen for the edits the test holds.
 - ``photographs``: the training and validation photographs of ``photos`` themselves, whole,
   as unlabelled images (``photographs.csv``: ``path,split``), for copy-detection training on
   random regions; the test photographs are left out, so a model trained on them is
@@ -32,7 +33,7 @@ from siamkit.data.images import load_image
 from siamkit.errors import ConfigError
 
 DEMO_PREFIX = "demo:"
-VERSION = "1"
+VERSION = "2"
 
 #: Photograph files by split: scikit-image's (skimage/data) and scikit-learn's sample images.
 PHOTOS = {
@@ -101,9 +102,9 @@ def sample_photograph(filename: str) -> np.ndarray:
     return load_image(folder / filename)
 
 
-def _copy_transform(strength: str, seed: int) -> A.Compose:
-    """Training copies: moderate edits. Test copies: harder ones the model has not seen."""
-    if strength == "train":
+def _copy_transform(split: str, seed: int) -> A.Compose:
+    """Training copies: moderate edits. Validation and test copies: harder ones."""
+    if split == "train":
         steps = [
             A.RandomResizedCrop(size=(PATCH, PATCH), scale=(0.6, 1.0), p=1.0),
             A.HorizontalFlip(p=0.5),
@@ -147,7 +148,7 @@ def _build_photos(out: Path) -> None:
     for split, filename in tqdm(jobs, desc="making demo:photos", unit="photo"):
         name = Path(filename).stem
         (out / name).mkdir()
-        copy = _copy_transform("test" if split == "test" else "train", seed=int(rng.integers(1 << 31)))
+        copy = _copy_transform(split, seed=int(rng.integers(1 << 31)))
         for p, patch in enumerate(_patches(sample_photograph(filename), PATCHES_PER_PHOTO, rng)):
             original = f"{name}/p{p}.jpg"
             Image.fromarray(patch).save(out / original, quality=95)

@@ -50,6 +50,8 @@ def quantize_int8(folder: str | Path, calibration: Sequence[ImageInput], calibra
         float_encoder = OnnxEncoder(folder, "onnx")
     except EncoderFolderError as problem:
         raise QuantizationError(f"int8 starts from the float model: {problem}") from None
+    # onnxruntime's calibrator stacks the batches' outputs, so every batch must be the same size
+    calibration = calibration[:max(len(calibration) // CALIBRATION_BATCH, 1) * CALIBRATION_BATCH]
     card = float_encoder.card
     target = folder / ONNX_FILES["int8"]
     _quantize(folder / ONNX_FILES["onnx"], target, float_encoder, calibration)

@@ -24,11 +24,11 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--onnx", action="store_true", help="also write model.onnx (dynamic batch size)")
     parser.add_argument("--quantize", choices=("int8",),
                         help="also write model.int8.onnx (implies --onnx): static quantization calibrated on "
-                             "the run's training images, kept only if its ROC-AUC on val pairs stays within "
-                             "0.005 of the float model's")
+                             "the training images of --check-data, kept only if its ROC-AUC on its val pairs "
+                             "stays within 0.005 of the float model's")
     parser.add_argument("--check-data",
-                        help="labelled pairs or classes whose val split checks the int8 model (default: the "
-                             "run's training data, when it is labelled)")
+                        help="labelled pairs or classes whose training images calibrate the int8 model and "
+                             "whose val split checks it (default: the run's training data, if labelled)")
     parser.add_argument("--calibration-images", type=positive_int, default=64,
                         help="training images that set the int8 ranges (default 64)")
     parser.add_argument("--sentence-transformers", action="store_true",
@@ -91,8 +91,10 @@ def _write(encoder, folder: Path, onnx: bool, sentence_transformers: bool) -> li
 
 
 def _quantize_data(encoder, args: argparse.Namespace) -> tuple:
-    """(calibration images, their source, val pairs, their source), read before anything is written.
-    The run's own data is split as training split it; other data with the default splits."""
+    """(calibration images, their source, val pairs, their source), read before anything is written:
+    both from the check data (the images the encoder is meant for; a run may train on other
+    images, such as regions of whole photographs). The run's own data is split as training split
+    it; other data with the default splits."""
     from siamkit.data.demo import resolve_source
     from siamkit.data.sources import read_source
     from siamkit.evaluation.pairs import load_evaluation_data
@@ -113,7 +115,7 @@ def _quantize_data(encoder, args: argparse.Namespace) -> tuple:
     except SiamkitError as error:
         raise SiamkitError(f"--quantize int8 checks the model on labelled val pairs: {error}; "
                            "pass --check-data with labelled pairs or classes (e.g. demo:photos)") from None
-    source, root, fractions, seed = run or check
+    source, root, fractions, seed = check
     data = read_source(resolve_source(source), root=root, fractions=fractions, seed=seed)
     train = sorted(data.subset(data.split == "train").paths())
     chosen = train[:: max(1, len(train) // args.calibration_images)][:args.calibration_images]

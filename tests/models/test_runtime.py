@@ -126,3 +126,14 @@ def test_duplicates_and_evaluate_take_onnx_by_themselves_and_say_so(quantized_fo
     assert main(["evaluate", "--data", "demo:digits", "--methods", str(quantized_folder), "--out",
                  str(tmp_path / "report"), "--max-pairs", "40", "--bootstrap", "0"]) == 0
     assert "runtime: onnxruntime on model.onnx" in capsys.readouterr().err
+
+
+def test_calibration_images_beyond_whole_batches_are_left_out(quantized_folder, jpegs, tmp_path):
+    """onnxruntime's calibrator cannot stack a short last batch; 20 images calibrate as 16."""
+    folder = tmp_path / "encoder"
+    shutil.copytree(quantized_folder, folder)
+    paths = sorted(str(p) for p in jpegs.glob("*.jpg"))
+    pairs = ([paths[0], paths[1]], [paths[0], paths[2]], np.array([1, 0]))
+    record = quantize_int8(folder, (paths * 4)[:20], "jpegs", pairs, "jpegs", max_roc_auc_drop=1.0)
+    assert record.calibration_images == quantization.CALIBRATION_BATCH
+    assert (folder / "model.int8.onnx").exists()
