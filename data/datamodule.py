@@ -25,7 +25,15 @@ from siamkit.data.image_config import ImageConfig
 from siamkit.data.images import ImageLoadError
 from siamkit.data.samplers import MPerClassBatchSampler
 from siamkit.data.scan import BadImagePolicy, scan_images
-from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, SourceKind, read_source
+from siamkit.data.sources import (
+    DEFAULT_SPLIT_FRACTIONS,
+    ClassSet,
+    DataSet,
+    ImageSet,
+    PairSet,
+    SourceKind,
+    read_source,
+)
 from siamkit.data.transforms import (
     COPY_DETECTION_AUGMENT,
     ImagePipeline,
@@ -74,7 +82,7 @@ class SiameseDataModule(pl.LightningDataModule):
         source: str,
         root: Optional[str] = None,
         kind: SourceKind = "auto",
-        split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+        split_fractions: tuple[float, float, float] = DEFAULT_SPLIT_FRACTIONS,
         split_seed: int = 0,
         batch_size: int = 64,
         m_per_class: int = 4,

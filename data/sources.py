@@ -93,12 +93,16 @@ class ImageSet:
 DataSet = Union[PairSet, ClassSet, ImageSet]
 
 
+#: train / val / test shares of data that has no ``split`` column
+DEFAULT_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
 def read_source(
     location: str | Path,
     *,
     root: str | Path | None = None,
     kind: SourceKind = "auto",
-    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
     seed: int = 0,
 ) -> DataSet:
     """A folder or table -> a split ``PairSet`` / ``ClassSet`` / ``ImageSet``.

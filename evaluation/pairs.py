@@ -15,7 +15,7 @@ import numpy as np
 from siamkit.data.demo import resolve_source
 from siamkit.data.images import load_image
 from siamkit.data.scan import BadImagePolicy, scan_images
-from siamkit.data.sources import ClassSet, PairSet, read_source
+from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS, ClassSet, PairSet, read_source
 from siamkit.errors import SiamkitError
 
 
@@ -53,7 +53,7 @@ class EvaluationData:
 
 
 def load_evaluation_data(source: str, split: str = "test", root: str | None = None,
-                         split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0,
+                         split_fractions: tuple[float, float, float] = DEFAULT_SPLIT_FRACTIONS, seed: int = 0,
                          max_pairs: int = 100_000, on_bad_image: BadImagePolicy = "error") -> EvaluationData:
     """Reads ``source`` as training does (same splits for the same fractions and seed)."""
     location = resolve_source(source)

@@ -136,6 +136,7 @@ def _splits_for(args: argparse.Namespace, scorers: list) -> tuple[tuple[float, f
     """The splits to evaluate with, refusing (or, with --allow-overlap, warning about) any that
     would let a model be evaluated on images it was trained on."""
     from siamkit.data.demo import resolve_source
+    from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS
 
     location = resolve_source(args.data).resolve()
     trained_here = []
@@ -158,7 +159,7 @@ def _splits_for(args: argparse.Namespace, scorers: list) -> tuple[tuple[float, f
             raise SiamkitError(message + ". Use the training splits (leave --split-fractions / --split-seed "
                                          "out), or --allow-overlap to evaluate anyway.")
         print(f"WARNING: {message}. Its figures are optimistic.", file=sys.stderr)
-    return fractions or (0.8, 0.1, 0.1), 0 if seed is None else seed
+    return fractions or DEFAULT_SPLIT_FRACTIONS, 0 if seed is None else seed
 
 
 def _calibrate(scorers: list, results: list, data: Any, rule: str) -> None:

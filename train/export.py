@@ -96,17 +96,17 @@ def _quantize_data(encoder, args: argparse.Namespace) -> tuple:
     images, such as regions of whole photographs). The run's own data is split as training split
     it; other data with the default splits."""
     from siamkit.data.demo import resolve_source
-    from siamkit.data.sources import read_source
+    from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS, read_source
     from siamkit.evaluation.pairs import load_evaluation_data
 
     trained = encoder.card.trained_on
     run = None
     if trained and trained.source:
-        run = (trained.source, trained.root, trained.split_fractions or (0.8, 0.1, 0.1),
+        run = (trained.source, trained.root, trained.split_fractions or DEFAULT_SPLIT_FRACTIONS,
                trained.split_seed or 0)
     check = run
     if args.check_data and not (run and args.check_data == run[0]):
-        check = (args.check_data, None, (0.8, 0.1, 0.1), 0)
+        check = (args.check_data, None, DEFAULT_SPLIT_FRACTIONS, 0)
     if check is None:
         raise SiamkitError(f"{args.ckpt} does not say what it was trained on: pass --check-data with "
                            "labelled pairs or classes to calibrate and check the int8 model")

@@ -71,14 +71,14 @@ def main(argv: list[str]) -> int:
     return 1
 
 
-
 def _fill_data_settings(args: argparse.Namespace) -> None:
     """--data, --root and the split settings from --config's data section where not given."""
+    from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS
     from siamkit.errors import ConfigError
 
     data = _config_data(args.config) if args.config else {}
     defaults = {"data": data.get("source"), "root": data.get("root"),
-                "split_fractions": data.get("split_fractions", (0.8, 0.1, 0.1)),
+                "split_fractions": data.get("split_fractions", DEFAULT_SPLIT_FRACTIONS),
                 "split_seed": data.get("split_seed", 0)}
     for name, value in defaults.items():
         if getattr(args, name) is None:
