@@ -4,7 +4,8 @@
   (``digits/<class>/<n>.png`` plus ``labels.csv``).
 - ``photos``: a near-duplicate / copy-detection pairs set from the real photographs that
   scikit-image and scikit-learn ship: patches of each photograph and transformed copies
-  of them (matches), other patches' copies (non-matches), split by source photograph.
+  of them (matches), other patches' copies (non-matches), split by source photograph
+  (four draws of patches from each validation photograph, one from the others).
   Validation and test copies are transformed harder than training copies, so that settings
   chosen on the validation pairs are chosen for the edits the test holds.
 - ``photographs``: the training and validation photographs of ``photos`` themselves, whole,
@@ -33,7 +34,7 @@ from siamkit.data.images import load_image
 from siamkit.errors import ConfigError
 
 DEMO_PREFIX = "demo:"
-VERSION = "2"
+VERSION = "3"
 
 #: Photograph files by split: scikit-image's (skimage/data) and scikit-learn's sample images.
 PHOTOS = {
@@ -44,6 +45,9 @@ PHOTOS = {
 }
 PATCHES_PER_PHOTO = 6
 COPIES_PER_PATCH = 2
+#: Draws of patches from each validation photograph: 288 val pairs instead of 72, so that
+#: settings are chosen on differences larger than the noise of a few dozen pairs.
+VAL_DRAWS = 4
 PATCH = 128
 
 
@@ -143,33 +147,44 @@ def _patches(image: np.ndarray, count: int, rng: np.random.Generator) -> list[np
 
 def _build_photos(out: Path) -> None:
     rng = np.random.default_rng(0)
+    extra = np.random.default_rng(1)  # the extra validation draws leave the others' stream as it was
     rows = ["a,b,label,split"]
     jobs = [(split, name) for split, names in PHOTOS.items() for name in names]
     for split, filename in tqdm(jobs, desc="making demo:photos", unit="photo"):
         name = Path(filename).stem
         (out / name).mkdir()
-        copy = _copy_transform(split, seed=int(rng.integers(1 << 31)))
-        for p, patch in enumerate(_patches(sample_photograph(filename), PATCHES_PER_PHOTO, rng)):
-            original = f"{name}/p{p}.jpg"
-            Image.fromarray(patch).save(out / original, quality=95)
-            for c in range(COPIES_PER_PATCH):
-                copied = f"{name}/p{p}_copy{c}.jpg"
-                Image.fromarray(copy(image=patch)["image"]).save(out / copied, quality=95)
-                rows.append(f"{original},{copied},1,{split}")
-        rows += _negatives(split, name, rng)
+        draws = [("", rng)] + [(f"d{d}", extra) for d in range(1, VAL_DRAWS if split == "val" else 1)]
+        for prefix, draw_rng in draws:
+            rows += _draw(out, split, filename, prefix, draw_rng)
     (out / "pairs.csv").write_text("\n".join(rows) + "\n")
 
 
-def _negatives(split: str, name: str, rng: np.random.Generator) -> list[str]:
-    """Each original against a copy of another patch: same photograph (hard) and another
-    photograph of the same split (easier), as many non-matches as matches."""
+def _draw(out: Path, split: str, filename: str, prefix: str, rng: np.random.Generator) -> list[str]:
+    """Patches of one photograph (``NAME/{prefix}p{n}.jpg``), their copies and the pair rows."""
+    name = Path(filename).stem
+    copy = _copy_transform(split, seed=int(rng.integers(1 << 31)))
+    rows = []
+    for p, patch in enumerate(_patches(sample_photograph(filename), PATCHES_PER_PHOTO, rng)):
+        original = f"{name}/{prefix}p{p}.jpg"
+        Image.fromarray(patch).save(out / original, quality=95)
+        for c in range(COPIES_PER_PATCH):
+            copied = f"{name}/{prefix}p{p}_copy{c}.jpg"
+            Image.fromarray(copy(image=patch)["image"]).save(out / copied, quality=95)
+            rows.append(f"{original},{copied},1,{split}")
+    return rows + _negatives(split, name, prefix, rng)
+
+
+def _negatives(split: str, name: str, prefix: str, rng: np.random.Generator) -> list[str]:
+    """Each original against a copy of another patch of the same draw: same photograph (hard)
+    and another photograph of the same split (easier), as many non-matches as matches."""
     others = [Path(n).stem for n in PHOTOS[split] if Path(n).stem != name]
     rows = []
     for p in range(PATCHES_PER_PHOTO):
         other_patch = (p + int(rng.integers(1, PATCHES_PER_PHOTO))) % PATCHES_PER_PHOTO
-        rows.append(f"{name}/p{p}.jpg,{name}/p{other_patch}_copy0.jpg,0,{split}")
+        rows.append(f"{name}/{prefix}p{p}.jpg,{name}/{prefix}p{other_patch}_copy0.jpg,0,{split}")
         other = others[int(rng.integers(len(others)))]
-        rows.append(f"{name}/p{p}.jpg,{other}/p{int(rng.integers(PATCHES_PER_PHOTO))}_copy1.jpg,0,{split}")
+        rows.append(f"{name}/{prefix}p{p}.jpg,{other}/{prefix}p{int(rng.integers(PATCHES_PER_PHOTO))}_copy1.jpg,"
+                    f"0,{split}")
     return rows
 
 
