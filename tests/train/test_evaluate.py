@@ -34,7 +34,7 @@ def test_every_output_with_stable_keys(photos_report: Path):
     document = json.loads((report / "metrics.json").read_text())
     assert document["data"] | {"skipped_images": []} == {
         "source": "demo:photos", "kind": "pairs", "split": "test", "seed": 0, "pairs": 96, "matches": 48,
-        "threshold_pairs": 72, "retrieval_images": 0, "skipped_images": []}
+        "threshold_pairs": 288, "retrieval_images": 0, "skipped_images": []}
     assert set(document["methods"]) == {"histogram", "phash", str(photos_report / "encoder")}
     for result in document["methods"].values():
         assert {"roc_auc", "average_precision", "eer", "tpr@fpr=0.01", "tpr@fpr=0.001", "accuracy", "f1",
