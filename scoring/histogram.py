@@ -93,7 +93,8 @@ class HistogramScorer(Scorer):
         if self.ignore_white and self.color_space == "rgb":
             hist[-1, -1, -1] = 0
         norm = cv2.NORM_L1 if self.normalize == "l1" else cv2.NORM_MINMAX
-        return cv2.normalize(hist, None, alpha=1 if norm == cv2.NORM_L1 else 0, beta=1,
+        # flat: OpenCV 5.1 reads a 3-D array as an image of at most 128 channels
+        return cv2.normalize(hist.ravel(), None, alpha=1 if norm == cv2.NORM_L1 else 0, beta=1,
                              norm_type=norm).ravel()
 
     def compare(self, a: Any, b: Any) -> float:

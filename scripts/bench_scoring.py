@@ -36,12 +36,15 @@ from siamkit.scoring.registry import get_scorer
 
 
 def article_histogram(image1: np.ndarray, image2: np.ndarray) -> float:
-    """The article's code on BGR arrays (as cv2.imread gives)."""
+    """The article's code on BGR arrays (as cv2.imread gives), each histogram viewed as 2-D
+    (OpenCV 5.1 reads a 3-D array as at most 128 channels; the arithmetic is the same)."""
     hist_img1 = cv2.calcHist([image1], [0, 1, 2], None, [256, 256, 256], [0, 256, 0, 256, 0, 256])
     hist_img1[255, 255, 255] = 0
+    hist_img1 = hist_img1.reshape(-1, 256)
     cv2.normalize(hist_img1, hist_img1, alpha=0, beta=1, norm_type=cv2.NORM_MINMAX)
     hist_img2 = cv2.calcHist([image2], [0, 1, 2], None, [256, 256, 256], [0, 256, 0, 256, 0, 256])
     hist_img2[255, 255, 255] = 0
+    hist_img2 = hist_img2.reshape(-1, 256)
     cv2.normalize(hist_img2, hist_img2, alpha=0, beta=1, norm_type=cv2.NORM_MINMAX)
     return cv2.compareHist(hist_img1, hist_img2, cv2.HISTCMP_CORREL)
 

@@ -11,12 +11,15 @@ from siamkit.scoring.registry import get_scorer
 
 
 def article_histogram_score(image1: np.ndarray, image2: np.ndarray) -> float:
-    """The seed article's OpenCV code, verbatim but for the arrays passed in (BGR, as cv2.imread)."""
+    """The seed article's OpenCV code, verbatim but for the arrays passed in (BGR, as cv2.imread)
+    and a 2-D view of each histogram: OpenCV 5.1 reads a 3-D array as at most 128 channels."""
     hist_img1 = cv2.calcHist([image1], [0, 1, 2], None, [256, 256, 256], [0, 256, 0, 256, 0, 256])
     hist_img1[255, 255, 255] = 0
+    hist_img1 = hist_img1.reshape(-1, 256)
     cv2.normalize(hist_img1, hist_img1, alpha=0, beta=1, norm_type=cv2.NORM_MINMAX)
     hist_img2 = cv2.calcHist([image2], [0, 1, 2], None, [256, 256, 256], [0, 256, 0, 256, 0, 256])
     hist_img2[255, 255, 255] = 0
+    hist_img2 = hist_img2.reshape(-1, 256)
     cv2.normalize(hist_img2, hist_img2, alpha=0, beta=1, norm_type=cv2.NORM_MINMAX)
     return cv2.compareHist(hist_img1, hist_img2, cv2.HISTCMP_CORREL)
 
@@ -53,8 +56,9 @@ def half_black_half_white() -> np.ndarray:
      1 - np.sqrt(1 - np.sqrt(0.5 * 1.0))),   # 1 - sqrt(1 - sum sqrt(a b) / sqrt(sum a sum b))
     ("chi_square", 1 / (1 + 2 * ((0.5 - 1) ** 2 / 1.5 + 0.5 ** 2 / 0.5))),  # 1 / (1 + 2 sum (a-b)^2 / (a+b))
 ])
-def test_metrics_against_values_by_hand(metric, expected):
-    scorer = get_scorer("histogram", bins=(2, 2, 2), metric=metric)
+@pytest.mark.parametrize("bins", [(2, 2, 2), (2, 2, 256)])  # 256: more than a cv2 array's 128 channels
+def test_metrics_against_values_by_hand(metric, expected, bins):
+    scorer = get_scorer("histogram", bins=bins, metric=metric)
     assert scorer.score(half_black_half_white(), np.zeros((4, 4, 3), np.uint8)) == pytest.approx(expected)
 
 
@@ -91,6 +95,7 @@ def test_seed_histogram_when_every_colour_occurs():
         hists = []
         for image in (image1, image2):
             hist = cv2.calcHist([image], [0, 1, 2], None, [256, 256, 256], [0, 256, 0, 256, 0, 256])
+            hist = hist.reshape(-1, 256)
             hists.append(cv2.normalize(hist, hist, alpha=0, beta=1, norm_type=cv2.NORM_MINMAX))
         return cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_CORREL)
 
