@@ -4,8 +4,9 @@ Every run gets, whatever its config says: ``speed`` (TrainingSpeed: images/s and
 memory, logged and printed at the end); a ``checkpoint`` (ModelCheckpoint: best by
 ``val/roc_auc`` and ``last.ckpt``) and an ``on_exception`` checkpoint (written when the run
 is interrupted by Ctrl-C or SIGTERM, or fails), both in ``DEFAULT_ROOT_DIR/checkpoints``,
-so ``--ckpt_path last`` resumes from whichever is newer; and a copy of the resolved config
-plus the package versions in the run's log folder.
+so ``--ckpt_path last`` resumes from whichever is newer; the fastest precision the hardware
+runs natively when the config sets none (``precision.native_precision``); and a copy of the
+resolved config plus the package versions in the run's log folder.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.utilities.exceptions import SIGTERMException
+from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.train.arguments import config_path
 from siamkit.train.callbacks import EmbeddingWriter, TrainingSpeed
 from siamkit.train.module import SiameseModule
+from siamkit.train.precision import emulated_bf16_note, native_precision
 
 RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "torchmetrics",
                      "open_clip_torch",
@@ -138,7 +141,13 @@ class SiamkitCLI(LightningCLI):
             _refuse_to_overwrite(Path(_checkpoint_dir(trainer.default_root_dir)))
         if self.subcommand == "fit" and config.ckpt_path == "last":
             _announce_resume(Path(_checkpoint_dir(trainer.default_root_dir)))
-        if str(trainer.precision) in ("16", "16-mixed") and not _will_use_cuda(trainer.accelerator):
+        uses_cuda = _will_use_cuda(trainer.accelerator)
+        if trainer.precision is None:
+            trainer.precision = native_precision(uses_cuda)
+        note = emulated_bf16_note(trainer.precision, uses_cuda)
+        if note:
+            rank_zero_warn(note)
+        if str(trainer.precision) in ("16", "16-mixed") and not uses_cuda:
             raise ConfigError(
                 f"precision {trainer.precision} (float16 mixed precision) needs a CUDA GPU, and this run is "
                 "on the CPU. Use `--trainer.precision bf16-mixed` (works on CPU and recent GPUs) or 32."
