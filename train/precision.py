@@ -4,7 +4,7 @@ precision where the hardware computes in 16 bits natively, float32 elsewhere.
 Lightning's own default is float32 everywhere, and ``bf16-mixed`` is not a safe choice either:
 CPUs without AVX512-BF16 or AMX emulate bf16, at about half float32's speed (ResNet-18 at
 64 px, batch 64: 66 against 140 images/s on a 2-core Xeon without them), while on CPUs with
-them it is the faster one (262 against 166 images/s on a 2-core EPYC with AVX512-BF16).
+them it is the faster one (253 against 166 images/s on a 2-core EPYC with AVX512-BF16).
 """
 
 from __future__ import annotations
