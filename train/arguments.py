@@ -139,3 +139,24 @@ def config_path(name: str) -> str:
     available = sorted(p.name for p in bundled.iterdir() if p.name.endswith(".yaml"))
     raise ConfigError(f"config file {name} not found here, and it is not a bundled config "
                       f"(bundled: {', '.join(available)})")
+
+
+_UNION_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Does not validate against any of the Union '
+                          r"subtypes\s+Subtypes: \[(?P<types>.*?)\]\n.*Given value: (?P<value>.*)$", re.S)
+_PLAIN_TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false", "NoneType": "null"}
+_SUBTYPE = re.compile(r"typing\.Literal\[(?P<choices>[^\]]*)\]"
+                      r"|<class '(?P<type>" + "|".join(_PLAIN_TYPES) + ")'>")
+
+
+def brief_union_error(message: str) -> str:
+    """jsonargparse's error for a value that none of a union's types accepts (``trainer.precision``,
+    ``trainer.max_epochs``) goes through the types one by one, a dozen lines; one line says it.
+    A union with any other type (a class, a path ...), or any other message, is left whole."""
+    match = _UNION_ERROR.search(message)
+    if not match or _SUBTYPE.sub("", match["types"]).strip(", "):
+        return message
+    subtypes = list(_SUBTYPE.finditer(match["types"]))
+    choices = ", ".join(subtype["choices"] for subtype in subtypes if subtype["choices"])
+    wanted = [*([f"one of {choices}"] if choices else []),
+              *(_PLAIN_TYPES[subtype["type"]] for subtype in subtypes if subtype["type"])]
+    return f"{match['key']}: {match['value'].strip()!r} is not {' or '.join(wanted)}"

@@ -20,6 +20,7 @@ import warnings
 import zipfile
 from importlib import metadata
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 from jsonargparse import Namespace
@@ -31,7 +32,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
-from siamkit.train.arguments import config_path
+from siamkit.train.arguments import brief_union_error, config_path
 from siamkit.train.callbacks import EmbeddingWriter, TrainingSpeed
 from siamkit.train.module import SiameseModule
 from siamkit.train.precision import emulated_bf16_note, native_precision
@@ -104,10 +105,14 @@ class InterruptionCheckpoint(OnExceptionCheckpoint):
 
 
 class _BriefErrorsParser(LightningArgumentParser):
-    """On a bad option prints one usage line, not the 80-line synopsis, before the error."""
+    """On a bad option prints one usage line, not the 80-line synopsis, before the error, and
+    a value that fits none of an option's types as one line of what fits."""
 
     def print_usage(self, file=None) -> None:
         print(f"usage: {self.prog} --config CONFIG [--section.key VALUE ...]", file=file or sys.stderr)
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        super().error(brief_union_error(message), ex)
 
 
 class SiamkitCLI(LightningCLI):

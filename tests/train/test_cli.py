@@ -3,6 +3,7 @@
 import pytest
 import yaml
 
+from siamkit.train.arguments import brief_union_error
 from siamkit.train.cli import main
 from tests.train.helpers import TINY, run_train
 
@@ -82,3 +83,11 @@ def test_resuming_a_run_that_has_no_checkpoint_is_an_error(tmp_path, monkeypatch
     err = _error(capsys, ["fit", *TINY, "--ckpt_path", "last"])
     assert "runs/demo_digits/checkpoints holds no last.ckpt or on_exception.ckpt" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_union_with_a_type_that_is_not_a_plain_value_keeps_the_whole_explanation():
+    message = ('Parser key "model.backbone":\n  Does not validate against any of the Union subtypes\n'
+               "  Subtypes: [<class 'siamkit.models.Backbone'>, <class 'NoneType'>]\n  Errors:\n"
+               "    - Expected a Backbone\n  Given value type: <class 'str'>\n  Given value: resnet")
+    assert brief_union_error(message) == message
+    assert brief_union_error("unrecognized arguments: --x") == "unrecognized arguments: --x"
