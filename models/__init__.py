@@ -15,7 +15,7 @@ from siamkit.models.heads import ProjectionHead
 from siamkit.models.losses import ContrastiveLoss, InfoNCELoss, SiameseLoss, TripletLoss
 from siamkit.models.normalization import InputNormalization
 from siamkit.models.pooling import GeM
-from siamkit.models.spec import EncoderSpec, ModuleSpec, records_init_args
+from siamkit.models.spec import EncoderSpec, ModuleSpec, records_init_args, register_module
 from siamkit.models.timm_backbone import TimmBackbone
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "ImageConfig", "InfoNCELoss", "InputNormalization", "ModuleSpec", "OpenClipBackbone", "Preprocess",
     "ProjectionHead",
     "SiameseLoss", "TimmBackbone", "TorchvisionBackbone", "TripletLoss", "records_init_args",
+    "register_module",
 ]

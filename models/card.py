@@ -107,7 +107,7 @@ class EncoderCard:
             raise EncoderFolderError(f"{where} has unknown field(s) {', '.join(unknown)}; "
                                      f"it takes {', '.join(sorted(known))}")
         try:
-            values["architecture"] = EncoderSpec.from_dict(values["architecture"])
+            values["architecture"] = EncoderSpec.from_dict(values["architecture"], f"{where}: architecture")
             values["preprocessing"] = ImageConfig.from_dict(values["preprocessing"])
             if values.get("trained_on") is not None:
                 trained = dict(values["trained_on"])

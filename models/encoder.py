@@ -114,7 +114,7 @@ class Encoder(nn.Module, Embedder):
         """From a ``train fit`` checkpoint, read with torch's restricted (``weights_only``)
         unpickler, which cannot run code from the file."""
         checkpoint = read_checkpoint(Path(path))
-        spec = EncoderSpec.from_dict(checkpoint.encoder_spec)
+        spec = EncoderSpec.from_dict(checkpoint.encoder_spec, f"{path}: encoder architecture")
         data = checkpoint.data_hyperparameters
         fractions = data.get("split_fractions")
         card = EncoderCard(spec, ImageConfig(), 0, source=str(path), global_step=checkpoint.global_step,

@@ -3,6 +3,11 @@ for the backbone and the head, so that an encoder folder rebuilds its architectu
 the training config, however the model was built (from YAML or in Python).
 
 Backbones and heads record their constructor arguments with ``@records_init_args``.
+
+A class path read from a file (an encoder folder's config.json, a checkpoint) is data from
+whoever handed the file over, so it may only name a class siamkit ships or one registered
+with ``register_module`` before loading (timm's registry idea): the name is checked before
+anything is imported, and the constructor arguments against the class's signature.
 """
 
 from __future__ import annotations
@@ -16,6 +21,15 @@ from typing import Any, Callable, Optional
 from torch import nn
 
 from siamkit.errors import ConfigError
+
+#: the classes siamkit ships that an encoder file may name, by path: checking one imports nothing
+SHIPPED_MODULES = frozenset({
+    "siamkit.models.backbones.OpenClipBackbone",
+    "siamkit.models.backbones.TorchvisionBackbone",
+    "siamkit.models.timm_backbone.TimmBackbone",
+    "siamkit.models.heads.ProjectionHead",
+})
+_registered: dict[str, type[nn.Module]] = {}
 
 #: constructor arguments that fetch pretrained weights: nulled when rebuilding, since the
 #: weights then come from the encoder folder or checkpoint
@@ -42,6 +56,45 @@ def records_init_args(init: Optional[Callable] = None, *, exclude: tuple[str, ..
     return decorate(init) if init is not None else decorate
 
 
+def register_module(cls: type[nn.Module]) -> type[nn.Module]:
+    """Lets encoder folders and checkpoints name ``cls`` (a backbone or head of your own whose
+    ``__init__`` has ``@records_init_args``); call it, or use it as a decorator, before loading."""
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise TypeError(f"register_module takes an nn.Module subclass, not {cls!r}")
+    _registered[_path_of(cls)] = cls
+    return cls
+
+
+def _path_of(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _trusted_class(class_path: Any, field: str) -> type[nn.Module]:
+    """The class ``class_path`` names, if siamkit ships it or it was registered; refused before
+    any import otherwise."""
+    if class_path in _registered:
+        return _registered[class_path]
+    if class_path not in SHIPPED_MODULES:
+        raise ConfigError(f"{field}: class {class_path!r} is not one siamkit builds from a file (it builds "
+                          f"only {', '.join(sorted(SHIPPED_MODULES | set(_registered)))}); nothing was "
+                          "imported. If it is your own class, call siamkit.models.register_module on it "
+                          "before loading")
+    module_name, _, class_name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def _check_init_args(cls: type, init_args: Any, field: str) -> None:
+    if not isinstance(init_args, dict):
+        raise ConfigError(f"{field}.init_args must be a mapping of argument names to values, "
+                          f"not {type(init_args).__name__}")
+    parameters = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    if unknown := sorted(set(init_args) - set(parameters)):
+        raise ConfigError(f"{field}.init_args: {cls.__name__} takes no argument(s) {', '.join(unknown)}; "
+                          f"it takes {', '.join(parameters)}")
+
+
 @dataclass(frozen=True)
 class ModuleSpec:
     """``{"class_path": "pkg.module.Class", "init_args": {...}}``, as in LightningCLI configs."""
@@ -61,8 +114,13 @@ class ModuleSpec:
         return cls(f"{kind.__module__}.{kind.__qualname__}", dict(recorded[1]))
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ModuleSpec":
-        return cls(values["class_path"], dict(values.get("init_args") or {}))
+    def from_dict(cls, values: dict[str, Any], field: str = "class_path") -> "ModuleSpec":
+        """Checks what a file says before anything is built: a trusted class, known arguments."""
+        if not isinstance(values, dict) or "class_path" not in values:
+            raise ConfigError(f"{field} must be a mapping with a class_path, not {values!r}")
+        init_args = values.get("init_args") or {}
+        _check_init_args(_trusted_class(values["class_path"], f"{field}.class_path"), init_args, field)
+        return cls(values["class_path"], dict(init_args))
 
     def to_dict(self) -> dict[str, Any]:
         return {"class_path": self.class_path, "init_args": self.init_args}
@@ -73,12 +131,7 @@ class ModuleSpec:
                                             for k, v in self.init_args.items()})
 
     def build(self, *args: Any) -> nn.Module:
-        module_name, _, class_name = self.class_path.rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError, ValueError):
-            raise ConfigError(f"unknown class {self.class_path!r} in the encoder's architecture") from None
-        return cls(*args, **self.init_args)
+        return _trusted_class(self.class_path, "class_path")(*args, **self.init_args)
 
 
 @dataclass(frozen=True)
@@ -93,9 +146,13 @@ class EncoderSpec:
         return cls(ModuleSpec.of(backbone), ModuleSpec.of(head) if head is not None else None)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "EncoderSpec":
+    def from_dict(cls, values: dict[str, Any], where: str = "architecture") -> "EncoderSpec":
+        """``where`` names the file and field in errors (``config.json: architecture``)."""
+        if not isinstance(values, dict) or "backbone" not in values:
+            raise ConfigError(f"{where} must be a mapping with a backbone, not {values!r}")
         head = values.get("head")
-        return cls(ModuleSpec.from_dict(values["backbone"]), ModuleSpec.from_dict(head) if head else None)
+        return cls(ModuleSpec.from_dict(values["backbone"], f"{where}.backbone"),
+                   ModuleSpec.from_dict(head, f"{where}.head") if head else None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"backbone": self.backbone.to_dict(), "head": self.head.to_dict() if self.head else None}

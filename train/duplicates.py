@@ -86,6 +86,11 @@ def _check(args: argparse.Namespace) -> None:
         raise SiamkitError("--to is where --action move puts files: add --action move, or leave --to out")
     if args.against and not Path(args.against).is_dir():
         raise SiamkitError(f"--against {args.against} does not exist (or is not a folder)")
+    if args.against:
+        images, against = Path(args.images).resolve(), Path(args.against).resolve()
+        if images.is_relative_to(against) or against.is_relative_to(images):
+            raise SiamkitError(f"--against {args.against} and {args.images} overlap, so every image would "
+                               "match itself; give two separate folders")
 
 
 def add_comparison_arguments(parser: ArgumentParser, default_method: str | None = None) -> None:

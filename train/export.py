@@ -44,12 +44,14 @@ def main(argv: list[str]) -> int:
     from siamkit.models.encoder import Encoder
 
     out = args.out
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise SiamkitError(f"{out} already exists and is not empty; choose "
-                           "another --out, or add --force to replace it")
     if not Path(args.ckpt).is_file():
         raise SiamkitError(f"checkpoint {args.ckpt} does not exist "
                            "(checkpoints are in <run folder>/checkpoints/)")
+    if out.exists() and any(out.iterdir()):
+        if not args.force:
+            raise SiamkitError(f"{out} already exists and is not empty; choose "
+                               "another --out, or add --force to replace it")
+        _check_replaceable(out, Path(args.ckpt))
     if args.check_data and not args.quantize:
         raise SiamkitError("--check-data checks an int8 model: add --quantize int8, or leave it out")
     encoder = Encoder.from_checkpoint(args.ckpt)
@@ -70,6 +72,21 @@ def main(argv: list[str]) -> int:
           f"{encoder.image_config.size} px; fingerprint {encoder.fingerprint}")
     print(f"wrote {out}/: " + "; ".join(written))
     return 0
+
+
+def _check_replaceable(out: Path, checkpoint: Path) -> None:
+    """``--force`` replaces an encoder folder siamkit wrote, and nothing else: not a run folder,
+    not a folder of images, not the folder the checkpoint is in."""
+    from siamkit.models.card import EncoderCard
+
+    if checkpoint.resolve().is_relative_to(out.resolve()):
+        raise SiamkitError(f"--out {out} holds the checkpoint being exported; --force would delete it. "
+                           "Choose another --out")
+    try:
+        EncoderCard.read(out)
+    except SiamkitError:
+        raise SiamkitError(f"--out {out} is not an encoder folder written by `train export` (no siamkit "
+                           "config.json), so --force will not replace it; choose another --out") from None
 
 
 def _write(encoder, folder: Path, onnx: bool, sentence_transformers: bool) -> list[str]:

@@ -129,16 +129,21 @@ class SiamkitCLI(LightningCLI):
         parser.link_arguments("model.image_config", "data.image_config", apply_on="instantiate")
 
     def _parse_ckpt_path(self) -> None:
-        # Lightning reads the checkpoint's hyper-parameters here, before any hook of ours, and a
-        # truncated or foreign file would end in an unpickling traceback
+        # Lightning would parse the checkpoint's hyper-parameters into the run's config here, so a
+        # checkpoint someone handed over could name any class_path to build. The config says what
+        # to build; a checkpoint only brings weights and loop state, read with weights_only.
         subcommand = self.config.get("subcommand")
         path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if path not in _CKPT_KEYWORDS:
             _check_checkpoint_file(Path(path))
-        super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
+        if "weights_only" in config:
+            if config.weights_only is False:
+                raise ConfigError("--weights_only false would let a checkpoint run code when loaded; siamkit "
+                                  "reads checkpoints as tensors and plain values only (leave it out)")
+            config.weights_only = True
         trainer = config.trainer
         if trainer.logger is None or trainer.logger is True:
             trainer.logger = run_loggers(trainer.default_root_dir or ".")

@@ -4,9 +4,12 @@ test needs signals or several processes."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from siamkit.train.cli import main
 
 #: A tiny, quick version of the digits demo: 16 px, batches of 16, no loader workers ...
 TINY_WITH_LOGGERS = ["--config", "demo_digits.yaml", "--model.backbone.init_args.image_size", "16",
@@ -22,3 +25,25 @@ TRAIN = str(Path(sys.executable).parent / "train")
 def run_train(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([TRAIN, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+#: files whose presence says a command finished: a refused command leaves none of them
+COMPLETE_MARKERS = ("index.json", "config.json", "metrics.json", "duplicates.csv")
+
+
+def assert_one_error_line(case: tuple[list[str], str], zoo: Path, tmp_path: Path, monkeypatch,
+                          capsys) -> None:
+    """``train ARGS`` ends in exit 2 and one error line holding the expected text, with nothing
+    left behind that looks complete; ``{zoo}`` in the case stands for the zoo folder."""
+    monkeypatch.chdir(tmp_path)
+    args, expected = case
+    args = [arg.replace("{zoo}", str(zoo)) for arg in args]
+    shutil.rmtree(zoo / "out", ignore_errors=True)
+    code = main(args)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert code == 2, err
+    assert len(errors) == 1 and err.rstrip().endswith(errors[0]) and "Traceback" not in err, err
+    assert expected.replace("{zoo}", str(zoo)) in errors[0]
+    assert not any((zoo / "out" / marker).exists() for marker in COMPLETE_MARKERS)
+    assert not list(tmp_path.rglob("*.ckpt")) and not list(tmp_path.rglob("config.yaml"))

@@ -4,76 +4,10 @@ looks complete."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-from pathlib import Path
-
-import numpy as np
 import pytest
-from PIL import Image
 
-from siamkit.models.encoder import Encoder
-from siamkit.models.onnx_export import export_onnx, mark_fingerprint, sample_images
 from siamkit.train.cli import main
-from tests.train.helpers import TINY
-
-COMPLETE_MARKERS = ("index.json", "config.json", "metrics.json", "duplicates.csv")
-
-
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
-    root = tmp_path_factory.mktemp("zoo")
-    rng = np.random.default_rng(0)
-    (root / "photos").mkdir()
-    for i in range(3):
-        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "photos" / f"{i}.png")
-    (root / "empty").mkdir()
-    (root / "one").mkdir()
-    Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "one" / "only.png")
-    (root / "bad_only").mkdir()
-    (root / "bad_only" / "a.png").write_bytes(b"")
-    (root / "bad_only" / "b.jpg").write_text("not an image")
-    (root / "file.txt").write_text("an existing file where a folder should go")
-    (root / "no_data.yaml").write_text("trainer: {max_epochs: 1}\n")
-    os.mkfifo(root / "pipe.jpg")
-    (root / "text.ckpt").write_text("not a checkpoint")
-    (root / "truncated.ckpt").write_bytes(tiny_checkpoint.read_bytes()[:5000])
-    shutil.copytree(encoder_folder, root / "encoder")
-    shutil.copytree(encoder_folder, root / "stale_onnx")
-    export_onnx(Encoder.load(encoder_folder), root / "stale_onnx", sample_images()[:2])
-    mark_fingerprint(root / "stale_onnx" / "model.onnx", "0123456789abcdef")  # as if from other weights
-    shutil.copy(tiny_checkpoint, root / "tiny.ckpt")
-    (root / "leaky").mkdir()
-    rows = ["path,label,split"]
-    for i in range(8):
-        image = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8).repeat(4, 0).repeat(4, 1)
-        Image.fromarray(image).save(root / "leaky" / f"{i}.png")
-        rows.append(f"{i}.png,{i % 2},{('train', 'val', 'test', 'train')[i % 4]}")
-    shutil.copy(root / "leaky" / "0.png", root / "leaky" / "copy_of_0.png")
-    (root / "leaky" / "labels.csv").write_text("\n".join([*rows, "copy_of_0.png,0,test"]) + "\n")
-    (root / "stale_manifest.jsonl").write_text(
-        '{"format": "siamkit-moves/1", "moves": 1}\n'
-        + json.dumps({"source": str(root / "gone.png"),
-                      "destination": str(root / "moved" / "gone.png")}) + "\n")
-    shutil.copytree(encoder_folder, root / "cut_weights")
-    weights = root / "cut_weights" / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:1000])
-    shutil.copytree(encoder_folder, root / "edited_dim")
-    card = json.loads((root / "edited_dim" / "config.json").read_text())
-    (root / "edited_dim" / "config.json").write_text(json.dumps({**card, "embedding_dim": 32}))
-    assert main(["embed", str(root / "photos"), "--encoder", str(encoder_folder), "--out",
-                 str(root / "index"),
-                 "--num-workers", "0"]) == 0
-    shutil.copytree(root / "index", root / "cut_index")
-    vectors = root / "cut_index" / "embeddings.npy"
-    vectors.write_bytes(vectors.read_bytes()[:200])
-    shutil.copytree(root / "index", root / "other_dim")  # the same fingerprint, vectors of another size
-    np.save(root / "other_dim" / "embeddings.npy", np.ones((3, 8), np.float32))
-    meta = json.loads((root / "other_dim" / "index.json").read_text())
-    (root / "other_dim" / "index.json").write_text(json.dumps({**meta, "dim": 8}))
-    return root
-
+from tests.train.helpers import TINY, assert_one_error_line
 
 P, OUT = "{zoo}/photos/0.png", "{zoo}/out"
 PHOTOS = ["fit", "--config", "demo_photos.yaml", "--model.backbone.init_args.image_size", "16",
@@ -270,18 +204,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_is_one_line_and_exit_2(case, zoo, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    args, expected = CASES[case]
-    args = [arg.replace("{zoo}", str(zoo)) for arg in args]
-    shutil.rmtree(zoo / "out", ignore_errors=True)
-    code = main(args)
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("error")]
-    assert code == 2, err
-    assert len(errors) == 1 and err.rstrip().endswith(errors[0]) and "Traceback" not in err, err
-    assert expected.replace("{zoo}", str(zoo)) in errors[0]
-    assert not any((zoo / "out" / marker).exists() for marker in COMPLETE_MARKERS)
-    assert not list(tmp_path.rglob("*.ckpt")) and not list(tmp_path.rglob("config.yaml"))
+    assert_one_error_line(CASES[case], zoo, tmp_path, monkeypatch, capsys)
 
 
 def test_a_bug_is_one_line_with_the_debug_hint(monkeypatch, capsys):
