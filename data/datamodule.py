@@ -148,7 +148,7 @@ class SiameseDataModule(pl.LightningDataModule):
         from siamkit.retrieval.leaks import find_leaks, image_splits, leak_summary, pdq_method
 
         paths, splits = image_splits(self.data)
-        leaks = find_leaks(paths, splits, pdq_method())
+        leaks, _ = find_leaks(paths, splits, pdq_method())  # an image too flat to hash cannot leak
         if not leaks:
             return
         message = (f"{leak_summary(leaks, self.hparams.source)}: validation and test figures would be "

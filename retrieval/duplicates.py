@@ -12,7 +12,7 @@ then groups that do not chain (``grouping``), with their exact copies put back i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Optional
@@ -42,10 +42,19 @@ class Method:
     background_k: int = 1
 
 
+@dataclass
+class Pictures:
+    """Features of pictures in order, and the positions of those with too little detail to hash,
+    with why (hashes only): they are compared with nothing."""
+
+    features: np.ndarray
+    unhashable: dict[int, str] = field(default_factory=dict)
+
+
 def picture_features(method: Method, files: list[str], index_folder: Optional[Path] = None,
-                     batch_size: int = 64, num_workers: int = 2) -> np.ndarray:
-    """(N, ...) features of ``files`` in order: an encoder's embeddings, kept in (and reused
-    from) ``index_folder``, or bit hashes."""
+                     batch_size: int = 64, num_workers: int = 2) -> Pictures:
+    """``files``' features in order: an encoder's embeddings, kept in (and reused from)
+    ``index_folder``, or bit hashes."""
     if method.scorer is not None:
         return _hashes(method.scorer, files, num_workers)
     from siamkit.retrieval.collection import Listing, embed_collection
@@ -54,26 +63,35 @@ def picture_features(method: Method, files: list[str], index_folder: Optional[Pa
     embed_collection(Listing(files), method.encoder, index_folder, method.name, batch_size, num_workers)
     index = EmbeddingIndex.load(index_folder)
     position = {f: i for i, f in enumerate(index.files)}
-    return np.asarray(index.embeddings[[position[f] for f in files]], np.float32)
+    return Pictures(np.asarray(index.embeddings[[position[f] for f in files]], np.float32))
 
 
-def _hashes(scorer, files: list[str], num_workers: int) -> np.ndarray:
-    return np.stack(map_files(partial(_hash, scorer), files, num_workers, scorer.name))
+def _hashes(scorer, files: list[str], num_workers: int) -> Pictures:
+    hashed = map_files(partial(_hash, scorer), files, num_workers, scorer.name)
+    return Pictures(np.stack([bits for bits, _ in hashed]),
+                    {i: problem for i, (_, problem) in enumerate(hashed) if problem})
 
 
-def _hash(scorer, path: str) -> np.ndarray:
+def _hash(scorer, path: str) -> tuple[np.ndarray, Optional[str]]:
     # hashes look at 32-64 px: a JPEG is decoded at a fraction of its size
-    return scorer.features(load_image(path, draft_size=HASH_DECODE_SIZE))
+    return scorer.checked_features(load_image(path, draft_size=HASH_DECODE_SIZE))
 
 
-def near_pairs(method: Method, features: np.ndarray,
-               queries: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+def near_pairs(method: Method, pictures: Pictures,
+               queries: Optional[Pictures] = None) -> tuple[np.ndarray, np.ndarray]:
+    """(pairs (P, 2), similarities (P,)) at or above the threshold, none with an unhashable picture."""
+    features, query_features = pictures.features, queries.features if queries is not None else None
     if method.scorer is not None:
-        return hash_pairs(features, method.threshold, queries)
-    if method.background is not None:
-        return normalized_pairs(partial(embedding_pairs, features, queries=queries), features, queries,
-                                method.background, method.background_k, method.threshold)
-    return embedding_pairs(features, method.threshold, queries)
+        pairs, scores = hash_pairs(features, method.threshold, query_features)
+    elif method.background is not None:
+        pairs, scores = normalized_pairs(partial(embedding_pairs, features, queries=query_features), features,
+                                         query_features, method.background, method.background_k,
+                                         method.threshold)
+    else:
+        pairs, scores = embedding_pairs(features, method.threshold, query_features)
+    rows = (queries if queries is not None else pictures).unhashable
+    keep = ~(np.isin(pairs[:, 0], list(rows)) | np.isin(pairs[:, 1], list(pictures.unhashable)))
+    return pairs[keep], scores[keep]
 
 
 def expand_groups(groups: list[Group], pictures: dict[int, list[int]], exact: ExactDuplicates) -> list[Group]:

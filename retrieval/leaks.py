@@ -36,11 +36,13 @@ def image_splits(data: DataSet) -> tuple[list[str], np.ndarray]:
 
 
 def find_leaks(paths: list[str], splits: np.ndarray, method: Method, index_folder: Optional[Path] = None,
-               sift_min_matches: Optional[int] = None) -> list[Leak]:
+               sift_min_matches: Optional[int] = None) -> tuple[list[Leak], list[dict[str, str]]]:
     """Pairs at or above ``method``'s threshold whose images are in different splits (with
-    ``sift_min_matches``, only those the SIFT re-check confirms), most similar first.
+    ``sift_min_matches``, only those the SIFT re-check confirms), most similar first; and the
+    images a hash could not compare (``{"file", "error"}``: too little detail).
     ``index_folder`` keeps an encoder's embeddings (hashes need none)."""
     features = picture_features(method, paths, index_folder)
+    unhashable = [{"file": paths[i], "error": why} for i, why in sorted(features.unhashable.items())]
     pairs, scores = near_pairs(method, features)
     across = splits[pairs[:, 0]] != splits[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
     pairs, scores = pairs[across], scores[across]
@@ -49,7 +51,7 @@ def find_leaks(paths: list[str], splits: np.ndarray, method: Method, index_folde
         pairs, scores = pairs[confirmed], scores[confirmed]
     leaks = [Leak(paths[i], str(splits[i]), paths[j], str(splits[j]), float(s))
              for (i, j), s in zip(pairs, scores)]
-    return sorted(leaks, key=lambda leak: (-leak.similarity, leak.a, leak.b))
+    return sorted(leaks, key=lambda leak: (-leak.similarity, leak.a, leak.b)), unhashable
 
 
 def pdq_method() -> Method:

@@ -6,18 +6,25 @@ Meta's suggested match distance is 31 bits or fewer, a similarity of at least 0.
 ``pdq:dihedral`` also matches an image rotated by 90, 180 or 270 degrees or mirrored: each
 image keeps the hashes of its eight orientations, and two images compare by the best of one's
 upright hash against the other's eight, both ways.
+
+An image with too little detail (flat, a few pixels, a one-pixel strip) hashes to nearly the
+same bits as every other such image; PDQ's quality (0-100, how much of the image has
+gradients) says so, and duplicate finding compares no image below ``MIN_QUALITY`` (Meta's
+vPDQ compares no frame below 50).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from siamkit.scoring.base import Scorer
 from siamkit.scoring.phash import bit_agreement
 from siamkit.scoring.registry import register_scorer
+
+MIN_QUALITY = 50
 
 
 @register_scorer("pdq", presets={"dihedral": {"dihedral": True}})
@@ -39,13 +46,18 @@ class PDQScorer(Scorer):
 
     def features(self, image: np.ndarray) -> np.ndarray:
         """(256,) bool, or (8, 256) with ``dihedral`` (upright first)."""
+        return self.checked_features(image)[0]
+
+    def checked_features(self, image: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
+        """``features``, and why the image has too little detail to hash (None when it has enough)."""
         import pdqhash
 
         image = np.ascontiguousarray(image)
         if self.dihedral:
-            hashes, _ = pdqhash.compute_dihedral(image)
-            return np.stack(hashes).astype(bool)
-        return pdqhash.compute(image)[0].astype(bool)
+            hashes, quality = pdqhash.compute_dihedral(image)
+            return np.stack(hashes).astype(bool), detail_problem(quality)
+        bits, quality = pdqhash.compute(image)
+        return bits.astype(bool), detail_problem(quality)
 
     def compare(self, a: np.ndarray, b: np.ndarray) -> float:
         return float(self.compare_block([a], [b])[0, 0])
@@ -65,3 +77,16 @@ class PDQScorer(Scorer):
 
     def compare_matrix(self, features: Sequence[Any]) -> np.ndarray:
         return self.compare_block(features, features)
+
+
+def detail_problem(quality: int) -> Optional[str]:
+    """Why an image of this PDQ quality cannot be hashed usefully, or None."""
+    if quality >= MIN_QUALITY:
+        return None
+    return f"too little detail to hash (PDQ quality {quality} of 100, below {MIN_QUALITY}: flat or tiny)"
+
+
+def pdq_detail_problem(image: np.ndarray) -> Optional[str]:
+    import pdqhash
+
+    return detail_problem(pdqhash.compute(np.ascontiguousarray(image))[1])

@@ -7,7 +7,7 @@ thumbnail, thresholded at their median; two images compare as 1 - Hamming distan
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import imagehash
 import numpy as np
@@ -43,6 +43,12 @@ class PHashScorer(Scorer):
     def features(self, image: np.ndarray) -> np.ndarray:
         """(hash_size^2,) bool."""
         return imagehash.phash(Image.fromarray(image), hash_size=self.hash_size).hash.ravel()
+
+    def checked_features(self, image: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
+        """``features``, and why the image has too little detail to hash (PDQ's quality says)."""
+        from siamkit.scoring.pdq import pdq_detail_problem
+
+        return self.features(image), pdq_detail_problem(image)
 
     def compare(self, a: np.ndarray, b: np.ndarray) -> float:
         return 1.0 - np.count_nonzero(a != b) / a.size

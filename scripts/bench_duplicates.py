@@ -89,7 +89,7 @@ def build_set(folder: Path, photographs: list[str] = PHOTOS["val"] + PHOTOS["tes
 def siamkit_similarity(method: Method, files: list[str], scratch: Path) -> tuple[np.ndarray, float, float]:
     with PeakMemory() as memory:
         start = time.perf_counter()
-        features = picture_features(method, files, scratch / f"index-{Path(method.name).name}")
+        features = picture_features(method, files, scratch / f"index-{Path(method.name).name}").features
         seconds = time.perf_counter() - start
     if method.scorer is not None:
         similarity = method.scorer.compare_matrix(list(features))
@@ -147,7 +147,7 @@ def tuned_sift_pipeline(scratch: Path, files: list[str]) -> tuple[np.ndarray, fl
 
 
 def _hash_and_verify(method: Method, files: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    similarity = method.scorer.compare_matrix(list(picture_features(method, files)))
+    similarity = method.scorer.compare_matrix(list(picture_features(method, files).features))
     return similarity, *_verified_pairs(similarity, method.threshold, files)
 
 

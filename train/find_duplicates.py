@@ -13,6 +13,7 @@ from siamkit.retrieval.collection import Listing
 from siamkit.retrieval.duplicate_pages import write_groups, write_matches
 from siamkit.retrieval.duplicates import (
     Method,
+    Pictures,
     copies_in_reference,
     expand_groups,
     near_pairs,
@@ -34,6 +35,7 @@ def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> i
     print(f"{len(files)} images: {len(files) - len(exact.unreadable) - len(pictures)} exact copies, "
           f"{len(pictures)} distinct pictures go on to {Path(method.name).name}")
     features = picture_features(method, picture_files, args.out / "index", args.batch_size, args.num_workers)
+    skipped += _unhashable(features, picture_files, "duplicates.html")
     pairs, scores = near_pairs(method, features)
     print(f"{len(pairs)} pairs of pictures at similarity >= {method.threshold:.4f}")
     if args.recheck_sift and len(pairs):
@@ -65,6 +67,8 @@ def find_copies(args: argparse.Namespace, method: Method, queries: Listing, refe
         picture_features(method, [files[images[0]] for images in pictures.values()], args.out / folder,
                          args.batch_size, args.num_workers)
         for pictures, folder in ((query_pictures, "index"), (reference_pictures, "reference_index")))
+    for pictures, features in ((query_pictures, query_features), (reference_pictures, reference_features)):
+        skipped += _unhashable(features, [files[images[0]] for images in pictures.values()], "matches.html")
     pairs, scores = near_pairs(method, reference_features, query_features)
     if args.recheck_sift and len(pairs):
         query_files = [files[images[0]] for images in query_pictures.values()]
@@ -91,6 +95,13 @@ def _unreadable(exact: ExactDuplicates, files: list[str], policy: str) -> list[d
         raise ImageLoadError(f"{bad[0]['error']} ({len(bad)} unreadable images; nothing was compared): fix "
                              "or remove them, or pass --on-bad-image skip")
     return bad
+
+
+def _unhashable(pictures: Pictures, files: list[str], page: str) -> list[dict[str, str]]:
+    """Pictures with too little detail to hash: listed with the skipped files, compared with none."""
+    unhashable = [{"file": files[i], "error": why} for i, why in sorted(pictures.unhashable.items())]
+    _report_skipped(unhashable, page)
+    return unhashable
 
 
 def _report_skipped(skipped: list[dict[str, str]], page: str) -> None:

@@ -59,10 +59,13 @@ def main(argv: list[str]) -> int:
     bad = scan_images(lambda path: load_image(path, draft_size=64), paths, args.on_bad_image,
                       "pass --on-bad-image skip")
     keep = [i for i, path in enumerate(paths) if path not in bad]
-    leaks = find_leaks([paths[i] for i in keep], splits[keep], method, args.out / "index",
-                       args.sift_min_matches if args.recheck_sift else None)
+    leaks, unhashable = find_leaks([paths[i] for i in keep], splits[keep], method, args.out / "index",
+                                   args.sift_min_matches if args.recheck_sift else None)
+    if unhashable:
+        print(f"{len(unhashable)} images have too little detail to hash and were compared with none "
+              f"(listed in leaks.html), e.g. {unhashable[0]['file']}", file=sys.stderr)
     write_leaks(args.out, leaks, f"{args.data}, {method.name} at similarity >= {method.threshold:.4f}",
-                [{"file": path, "error": str(error)} for path, error in bad.items()])
+                [{"file": path, "error": str(error)} for path, error in bad.items()] + unhashable)
     if not leaks:
         print(f"no near-duplicates across the splits of {args.data} ({len(keep)} images, {method.name})")
         return 0

@@ -13,7 +13,8 @@ OUT = "{zoo}/out"
 RUN_CKPT = "{zoo}/run/checkpoints/last.ckpt"
 CASES = {
     "export --force over the run folder being exported": (
-        ["export", "--ckpt", RUN_CKPT, "--out", "{zoo}/run", "--force"], "holds the checkpoint being exported"),
+        ["export", "--ckpt", RUN_CKPT, "--out", "{zoo}/run", "--force"],
+        "holds the checkpoint being exported"),
     "export --force over a folder of images": (
         ["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", "{zoo}/photos", "--force"],
         "is not an encoder folder written by `train export`"),
