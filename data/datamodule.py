@@ -32,6 +32,7 @@ from siamkit.data.sources import (
     ImageSet,
     PairSet,
     SourceKind,
+    check_split_fractions,
     read_source,
 )
 from siamkit.data.transforms import (
@@ -102,6 +103,13 @@ class SiameseDataModule(pl.LightningDataModule):
                                  ("cache_decoded_mb", cache_decoded_mb, 0)):
             if value < low:
                 raise ConfigError(f"data.{name} must be a whole number >= {low}, not {value}")
+        try:
+            check_split_fractions(split_fractions)
+        except ConfigError as error:
+            raise ConfigError(f"data.split_fractions: {error}") from None
+        if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
+            raise ConfigError(f"data.crop_scale must be [low, high] with 0 < low <= high <= 1 (shares of an "
+                              f"image's area), not {list(crop_scale)}")
         if check_leaks not in ("warn", "error", "off"):
             raise ConfigError(f"data.check_leaks must be warn, error or off, not {check_leaks!r}")
         self.save_hyperparameters(ignore=["image_config"])

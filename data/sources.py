@@ -115,7 +115,7 @@ def read_source(
             f"data not found: {location} does not exist. Point `data.source` at a folder of images, "
             "a pairs / labels table (.csv, .jsonl, .parquet), or a bundled set (demo:digits, demo:photos)."
         )
-    fractions = _check_fractions(fractions)
+    fractions = check_split_fractions(fractions)
     if location.is_dir():
         data = _read_folder(location, kind)
     else:
@@ -132,15 +132,24 @@ def read_source(
     return data
 
 
-def _check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+def check_split_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
+    """Three numbers from 0 to 1 (NaN is none of them) that sum to 1."""
+    if (len(fractions) != 3 or not all(0.0 <= f <= 1.0 for f in fractions)
+            or not abs(sum(fractions) - 1.0) <= 1e-6):
         raise ConfigError(f"split fractions {list(fractions)} must be three "
-                          "non-negative numbers (train, val, test) summing to 1")
+                          "numbers from 0 to 1 (train, val, test) summing to 1")
     return tuple(float(f) for f in fractions)  # type: ignore[return-value]
 
 
 def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    loose = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if subfolders and loose and kind in ("auto", "classes"):
+        raise ConfigError(
+            f"{folder} mixes {len(loose)} images at its top level (e.g. {loose[0].name}) with "
+            f"{len(subfolders)} sub-folder(s) (e.g. {subfolders[0].name}/), so it is neither class folders "
+            "nor one folder of unlabelled images. Move every image into a folder per class, or read all of "
+            "them as unlabelled images with data.kind: images (`train leaks --kind images`)")
     if subfolders and kind in ("auto", "classes"):
         paths, labels = [], []
         for index, sub in enumerate(subfolders):

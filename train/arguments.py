@@ -40,6 +40,11 @@ def _bounded_int(text: str, low: int) -> int:
     return value
 
 
+def split_fraction(text: str) -> float:
+    """One of --split-fractions' three numbers (their sum is checked where the splits are made)."""
+    return number_between(0.0, 1.0, "a fraction")(text)
+
+
 def number_between(low: float, high: float, what: str) -> Callable[[str], float]:
     """A parser of numbers from ``low`` to ``high``, named ``what`` in its error."""
 
@@ -148,10 +153,18 @@ _SUBTYPE = re.compile(r"typing\.Literal\[(?P<choices>[^\]]*)\]"
                       r"|<class '(?P<type>" + "|".join(_PLAIN_TYPES) + ")'>")
 
 
-def brief_union_error(message: str) -> str:
-    """jsonargparse's error for a value that none of a union's types accepts (``trainer.precision``,
-    ``trainer.max_epochs``) goes through the types one by one, a dozen lines; one line says it.
-    A union with any other type (a class, a path ...), or any other message, is left whole."""
+_TYPE_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Expected a <class \'(?P<type>'
+                         + "|".join(_PLAIN_TYPES) + r")'>\. Got value: (?P<value>.*)$", re.S)
+
+
+def brief_error(message: str) -> str:
+    """jsonargparse's error for a value of the wrong plain type (``data.split_fractions [nan, 0,
+    0]``), or that none of a union's types accepts (``trainer.precision``, ``trainer.max_epochs``),
+    takes two to a dozen lines; one line says it. A union with any other type (a class, a
+    path ...), or any other message, is left whole."""
+    plain = _TYPE_ERROR.search(message)
+    if plain:
+        return f"{plain['key']}: {plain['value'].strip()!r} is not {_PLAIN_TYPES[plain['type']]}"
     match = _UNION_ERROR.search(message)
     if not match or _SUBTYPE.sub("", match["types"]).strip(", "):
         return message

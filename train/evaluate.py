@@ -17,6 +17,7 @@ from siamkit.train.arguments import (
     non_negative_int,
     output_folder,
     positive_int,
+    split_fraction,
     threshold_rule,
 )
 
@@ -38,7 +39,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--split", default="test", choices=("test", "val"),
                         help="split to evaluate (default test)")
     parser.add_argument("--root", help="folder the table's image paths are relative to")
-    parser.add_argument("--split-fractions", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
+    parser.add_argument("--split-fractions", type=split_fraction, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
                         help="as in training (default: the evaluated model's own, else 0.8 0.1 0.1)")
     parser.add_argument("--split-seed", type=non_negative_int,
                         help="as in training (default: the model's own, else 0)")

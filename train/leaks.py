@@ -12,6 +12,7 @@ from siamkit.train.arguments import (
     config_path,
     non_negative_int,
     output_folder,
+    split_fraction,
 )
 from siamkit.train.duplicates import add_comparison_arguments, method_from
 
@@ -29,7 +30,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--out", required=True, type=output_folder,
                         help="folder for leaks.csv and leaks.html")
     parser.add_argument("--root", help="folder a table's image paths are relative to (data.root)")
-    parser.add_argument("--split-fractions", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
+    parser.add_argument("--kind", choices=("auto", "pairs", "classes", "images"),
+                        help="how to read the source (data.kind; default auto)")
+    parser.add_argument("--split-fractions", type=split_fraction, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
                         help="as data.split_fractions (default 0.8 0.1 0.1)")
     parser.add_argument("--split-seed", type=non_negative_int, help="as data.split_seed (default 0)")
     add_comparison_arguments(parser, default_method="pdq")
@@ -53,8 +56,8 @@ def main(argv: list[str]) -> int:
         raise SiamkitError("choose one of --encoder and --method")
     _fill_data_settings(args)
     method = method_from(args)
-    data = read_source(resolve_source(args.data), root=args.root, fractions=args.split_fractions,
-                       seed=args.split_seed)
+    data = read_source(resolve_source(args.data), root=args.root, kind=args.kind,
+                       fractions=args.split_fractions, seed=args.split_seed)
     paths, splits = image_splits(data)
     bad = scan_images(lambda path: load_image(path, draft_size=64), paths, args.on_bad_image,
                       "pass --on-bad-image skip")
@@ -80,7 +83,7 @@ def _fill_data_settings(args: argparse.Namespace) -> None:
     from siamkit.errors import ConfigError
 
     data = _config_data(args.config) if args.config else {}
-    defaults = {"data": data.get("source"), "root": data.get("root"),
+    defaults = {"data": data.get("source"), "root": data.get("root"), "kind": data.get("kind", "auto"),
                 "split_fractions": data.get("split_fractions", DEFAULT_SPLIT_FRACTIONS),
                 "split_seed": data.get("split_seed", 0)}
     for name, value in defaults.items():

@@ -32,7 +32,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
-from siamkit.train.arguments import brief_union_error, config_path
+from siamkit.train.arguments import brief_error, config_path
 from siamkit.train.callbacks import EmbeddingWriter, TrainingSpeed
 from siamkit.train.module import SiameseModule
 from siamkit.train.precision import emulated_bf16_note, native_precision
@@ -112,7 +112,7 @@ class _BriefErrorsParser(LightningArgumentParser):
         print(f"usage: {self.prog} --config CONFIG [--section.key VALUE ...]", file=file or sys.stderr)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        super().error(brief_union_error(message), ex)
+        super().error(brief_error(message), ex)
 
 
 class SiamkitCLI(LightningCLI):

@@ -24,6 +24,9 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "photos" / f"{i}.png")
     (root / "empty").mkdir()
+    shutil.copytree(root / "photos", root / "mixed" / "one_class")  # images beside a sub-folder
+    for i in range(2):
+        shutil.copy(root / "photos" / f"{i}.png", root / "mixed" / f"loose{i}.png")
     (root / "one").mkdir()
     Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "one" / "only.png")
     (root / "bad_only").mkdir()

@@ -7,10 +7,11 @@ import shutil
 
 import pytest
 
-from tests.train.helpers import assert_one_error_line
+from tests.train.helpers import TINY, assert_one_error_line
 
 OUT = "{zoo}/out"
 RUN_CKPT = "{zoo}/run/checkpoints/last.ckpt"
+FIT = ["fit", *TINY]
 CASES = {
     "export --force over the run folder being exported": (
         ["export", "--ckpt", RUN_CKPT, "--out", "{zoo}/run", "--force"],
@@ -26,6 +27,24 @@ CASES = {
     "duplicates --against a parent folder": (
         ["duplicates", "{zoo}/photos", "--against", "{zoo}", "--method", "pdq", "--out", OUT,
          "--action", "move", "--to", "{zoo}/../moved"], "overlap"),
+    "leaks: NaN split fractions": (["leaks", "--data", "{zoo}/leaky/labels.csv", "--out", OUT,
+                                    "--split-fractions", "nan", "0", "0"],
+                                   "--split-fractions: 'nan' is not a fraction between 0 and 1"),
+    "evaluate: NaN split fraction": (["evaluate", "--data", "demo:digits", "--out", OUT, "--split-fractions",
+                                      "0.8", "nan", "0.1"], "'nan' is not a fraction between 0 and 1"),
+    "leaks: fractions that do not sum to 1": (["leaks", "--data", "{zoo}/photos", "--out", OUT,
+                                               "--split-fractions", "0.5", "0.5", "0.5"], "summing to 1"),
+    "fit: NaN split fractions": ([*FIT, "--data.split_fractions", "[nan, 0, 0]"],
+                                 "data.split_fractions: 'nan' is not a number"),
+    "fit: NaN split fractions, YAML's spelling": ([*FIT, "--data.split_fractions", "[.nan, 0, 0]"],
+                                                  "data.split_fractions: split fractions"),
+    "fit: crop scale the wrong way round": ([*FIT, "--data.crop_scale", "[0.5, 0.05]"],
+                                            "data.crop_scale must be [low, high] with 0 < low <= high <= 1"),
+    "fit: crop scale beyond the image": ([*FIT, "--data.crop_scale", "[0.5, 3.0]"],
+                                         "data.crop_scale must be"),
+    "leaks: images beside a sub-folder": (["leaks", "--data", "{zoo}/mixed", "--out", OUT],
+                                          "mixes 2 images at its top level"),
+    "fit: images beside a sub-folder": ([*FIT, "--data.source", "{zoo}/mixed"], "data.kind: images"),
 }
 
 

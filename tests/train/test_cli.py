@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from siamkit.train.arguments import brief_union_error
+from siamkit.train.arguments import brief_error
 from siamkit.train.cli import main
 from tests.train.helpers import TINY, run_train
 
@@ -89,5 +89,10 @@ def test_a_union_with_a_type_that_is_not_a_plain_value_keeps_the_whole_explanati
     message = ('Parser key "model.backbone":\n  Does not validate against any of the Union subtypes\n'
                "  Subtypes: [<class 'siamkit.models.Backbone'>, <class 'NoneType'>]\n  Errors:\n"
                "    - Expected a Backbone\n  Given value type: <class 'str'>\n  Given value: resnet")
-    assert brief_union_error(message) == message
-    assert brief_union_error("unrecognized arguments: --x") == "unrecognized arguments: --x"
+    assert brief_error(message) == message
+    assert brief_error("unrecognized arguments: --x") == "unrecognized arguments: --x"
+
+
+def test_a_value_of_the_wrong_plain_type_is_one_line():
+    message = 'Parser key "model.warmup_steps":\n  Expected a <class \'int\'>. Got value: abc'
+    assert brief_error(message) == "model.warmup_steps: 'abc' is not a whole number"
