@@ -173,11 +173,23 @@ def find_image_files(folder: Path) -> tuple[list[str], list[dict[str, str]]]:
         for name in names:
             path = os.path.join(root, name)
             problem = _not_an_image_file(path)
-            (skipped.append({"file": path, "error": problem}) if problem else images.append(path))
+            (skipped.append({"file": _printable(path), "error": problem}) if problem else images.append(path))
     return sorted(images), sorted(skipped, key=lambda entry: entry["file"])
 
 
+def _printable(path: str) -> str:
+    """A path as text that any file or page can hold (bytes that are not UTF-8 become U+FFFD)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _not_an_image_file(path: str) -> str | None:
+    name = os.path.basename(path)
+    if "\n" in name or "\r" in name:
+        return "its file name has a line break, which lists of file names cannot hold: rename it"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its file name is not valid UTF-8, which lists of file names cannot hold: rename it"
     try:
         mode = os.stat(path).st_mode
     except OSError as error:

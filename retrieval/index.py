@@ -62,6 +62,11 @@ class EmbeddingIndex:
             raise IndexFolderError(f"{folder}: {EMBEDDINGS} {embeddings.shape}, {FILES} "
                                    f"({len(files)} rows) and {META} (dim {dim}) do "
                                    f"not agree, or it is not a siamkit index; {rebuild}")
+        bad = _non_finite_rows(embeddings)
+        if len(bad):
+            raise IndexFolderError(f"{folder}: {len(bad)} rows of {EMBEDDINGS} are not finite numbers "
+                                   f"(NaN or infinity; first: {files[bad[0]]}), so search would pass them "
+                                   f"over; {rebuild}")
         return cls(folder, embeddings, files, meta)
 
     def check_encoder(self, fingerprint: str | None, dim: int) -> None:
@@ -176,3 +181,10 @@ def write_index(folder: Path, vectors: np.ndarray, files: list[str], meta: dict[
     document = json.dumps({"format": FORMAT, "count": len(rows), **meta}, indent=2) + "\n"
     (folder / f".{META}").write_text(document)
     os.replace(folder / f".{META}", folder / META)
+
+
+def _non_finite_rows(embeddings: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """Rows holding NaN or infinity, read a block at a time (the array may be memory-mapped)."""
+    found = [start + np.flatnonzero(~np.isfinite(embeddings[start:start + block]).all(axis=1))
+             for start in range(0, len(embeddings), block)]
+    return np.concatenate(found) if found else np.zeros(0, np.int64)

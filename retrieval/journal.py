@@ -46,17 +46,21 @@ class EmbeddingJournal:
 
     @classmethod
     def _resume(cls, folder: Path, dim: int) -> "EmbeddingJournal":
+        """The log's longest prefix of whole, readable lines whose rows are all in vectors.f32;
+        anything after it (a line cut off mid-write, a damaged line, rows never written) is
+        dropped and embedded again."""
         journal = cls(folder, dim)
-        text = (folder / _LOG).read_text()
-        complete = text[: text.rfind("\n") + 1]  # a line cut off mid-write is not done
-        for line in complete.splitlines():
-            entry = json.loads(line)
-            if "error" in entry:
-                journal.skipped.append(entry)
-            else:
-                journal.files.append(entry["file"])
-        with open(folder / _LOG, "r+") as log:
-            log.truncate(len(complete.encode()))
+        rows = (folder / _VECTORS).stat().st_size // (dim * 4)
+        kept = 0
+        with open(folder / _LOG, "rb") as log:
+            for line in log:
+                entry = _log_entry(line)
+                if entry is None or ("error" not in entry and len(journal.files) == rows):
+                    break
+                (journal.skipped.append(entry) if "error" in entry else journal.files.append(entry["file"]))
+                kept += len(line)
+        with open(folder / _LOG, "r+b") as log:
+            log.truncate(kept)
         with open(folder / _VECTORS, "r+b") as vectors:
             vectors.truncate(len(journal.files) * dim * 4)  # rows of a batch whose log was never written
         return journal
@@ -88,6 +92,16 @@ class EmbeddingJournal:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder)
+
+
+def _log_entry(line: bytes) -> dict | None:
+    """A whole log line's ``{"file"}`` or ``{"file", "error"}``; None for a cut-off or damaged one."""
+    try:
+        entry = json.loads(line) if line.endswith(b"\n") else None
+    except ValueError:
+        return None
+    ok = isinstance(entry, dict) and isinstance(entry.get("file"), str)
+    return entry if ok and isinstance(entry.get("error", ""), str) else None
 
 
 def _read_json(path: Path) -> dict | None:

@@ -83,6 +83,31 @@ def test_a_crash_mid_batch_is_cut_off_and_new_images_extend_an_index(counted, tm
     assert sum(seen) == 3 and len(EmbeddingIndex.load(out).files) == 13
 
 
+@pytest.mark.parametrize("damage", ["cut vectors", "garbage line"])
+def test_a_damaged_journal_resumes_from_what_it_can_trust(damage, counted, tmp_path):
+    """Rows lost from vectors.f32, or a line that is not JSON, mid-log: the images from there on
+    are embedded again, and no row of the index is made up."""
+    encoder, seen = counted
+    folder = _folder(tmp_path, 8)
+    out = tmp_path / "index"
+    journal = EmbeddingJournal.open(out, encoder.fingerprint, encoder.embedding_dim)
+    paths = collection.list_images(folder).images
+    journal.append(paths[:4], encoder.embed(paths[:4]))
+    if damage == "cut vectors":
+        with open(journal.folder / "vectors.f32", "r+b") as vectors:
+            vectors.truncate(4 * encoder.embedding_dim * 2 + 7)
+    else:
+        lines = (journal.folder / "log.jsonl").read_text().splitlines(keepends=True)
+        (journal.folder / "log.jsonl").write_text("".join([*lines[:3], "garbage\n", *lines[3:]]))
+    seen.clear()
+    collection.embed_collection(collection.list_images(folder), encoder, out, "tiny", batch_size=4,
+                                num_workers=0)
+    assert sum(seen) == (6 if damage == "cut vectors" else 5)
+    index = EmbeddingIndex.load(out)
+    assert sorted(index.files) == paths
+    np.testing.assert_allclose(index.embeddings, encoder.embed(index.files), atol=1e-6)
+
+
 def test_listing_reports_what_it_passes_over(tmp_path):
     folder = _folder(tmp_path, 2)
     (folder / "notes.txt").write_text("not an image")

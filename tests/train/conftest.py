@@ -66,6 +66,10 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
     shutil.copytree(root / "index", root / "cut_index")
     vectors = root / "cut_index" / "embeddings.npy"
     vectors.write_bytes(vectors.read_bytes()[:200])
+    shutil.copytree(root / "index", root / "nan_index")
+    vectors = np.load(root / "nan_index" / "embeddings.npy")
+    vectors[1, 3] = np.nan
+    np.save(root / "nan_index" / "embeddings.npy", vectors)
     shutil.copytree(root / "index", root / "other_dim")  # the same fingerprint, vectors of another size
     np.save(root / "other_dim" / "embeddings.npy", np.ones((3, 8), np.float32))
     meta = json.loads((root / "other_dim" / "index.json").read_text())

@@ -3,10 +3,14 @@ one line and exit 2 before anything is deleted, moved or written."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
+from siamkit.retrieval.index import EmbeddingIndex
+from siamkit.train.cli import main
 from tests.train.helpers import TINY, assert_one_error_line
 
 OUT = "{zoo}/out"
@@ -44,6 +48,8 @@ CASES = {
                                          "data.crop_scale must be"),
     "leaks: images beside a sub-folder": (["leaks", "--data", "{zoo}/mixed", "--out", OUT],
                                           "mixes 2 images at its top level"),
+    "search: NaN rows in the index": (["search", "{zoo}/photos/0.png", "--index", "{zoo}/nan_index"],
+                                      "1 rows of embeddings.npy are not finite numbers"),
     "fit: images beside a sub-folder": ([*FIT, "--data.source", "{zoo}/mixed"], "data.kind: images"),
 }
 
@@ -64,3 +70,27 @@ def test_refused_before_anything_is_deleted_or_moved(case, zoo, kept, tmp_path, 
     (tmp_path / "notes.txt").write_text("the user's own file")
     assert_one_error_line(CASES[case], zoo, tmp_path, monkeypatch, capsys)
     assert kept() == before and (tmp_path / "notes.txt").exists()
+
+
+def test_file_names_no_list_can_hold_are_skipped_and_named(tmp_path, encoder_folder, capsys):
+    """A line break or bytes that are not UTF-8 in a name: listed as skipped with the fix, and the
+    index and duplicate reports stay whole."""
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, colour in enumerate(("red", "blue")):
+        Image.new("RGB", (40, 40), colour).save(folder / f"{i}.png")
+    (folder / "new\nline.png").write_bytes((folder / "0.png").read_bytes())
+    os.rename(folder / "1.png", os.fsencode(folder) + b"/caf\xe9.png")
+    Image.new("RGB", (40, 40), "green").save(folder / "1.png")
+    assert main(["embed", str(folder), "--encoder", str(encoder_folder), "--out", str(tmp_path / "index"),
+                 "--num-workers", "0"]) == 0
+    assert "skipped 2" in capsys.readouterr().out
+    index = EmbeddingIndex.load(tmp_path / "index")
+    assert sorted(Path(f).name for f in index.files) == ["0.png", "1.png"]
+    reasons = " ".join(entry["error"] for entry in index.meta["skipped"])
+    assert "line break" in reasons and "not valid UTF-8" in reasons
+    assert main(["duplicates", str(folder), "--method", "pdq", "--out", str(tmp_path / "dups")]) == 0
+    page = (tmp_path / "dups" / "duplicates.html").read_text()
+    assert "caf\ufffd.png" in page and "rename it" in page
