@@ -11,6 +11,7 @@ Any table may carry a ``split`` column (train / val / test) instead of fractions
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from siamkit.errors import ConfigError, SiamkitError
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 TABLE_SUFFIXES = {".csv", ".jsonl", ".parquet"}
@@ -227,12 +230,16 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
             f"{sorted(columns)}. Pairs need a, b, label (1 same, 0 different); "
             "class-labelled images need path, label; unlabelled images need path."
         )
-    split = _split_column(table, path)
+    _check_empty_cells(table, sorted(required - {"label"}), path)
     if kind == "pairs":
         labels = pd.to_numeric(table["label"], errors="coerce")
         if labels.isna().any() or not labels.isin([0, 1]).all():
             bad = table["label"][labels.isna() | ~labels.isin([0, 1])].iloc[0]
             raise SiamkitError(f"{path}: column label must be 1 (same) or 0 (different); found {bad!r}")
+        table = _without_repeated_pairs(table.assign(label=labels.astype(np.int64)), path)
+        labels = table["label"]
+    split = _split_column(table, path)
+    if kind == "pairs":
         pairs = PairSet(root, table["a"].astype(str).to_numpy(), table["b"].astype(str).to_numpy(),
                         labels.to_numpy(np.int64), split)
         pairs.group_a, pairs.group_b = match_groups(pairs.a, pairs.b, pairs.label)
@@ -243,6 +250,32 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
         labels = table["label"].astype(str).map(index).to_numpy(np.int64)
         return ClassSet(root, table["path"].astype(str).to_numpy(), labels, names, split)
     return ImageSet(root, table["path"].astype(str).to_numpy(), split)
+
+
+def _check_empty_cells(table: pd.DataFrame, columns: list[str], path: Path) -> None:
+    for column in columns:
+        empty = table[column].isna() | (table[column].astype(str).str.strip() == "")
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            raise SiamkitError(f"{path}: row {row + 1} (after the header) has no image in column {column}; "
+                               "fill it in or remove the row")
+
+
+def _without_repeated_pairs(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A pair listed twice (either way round) is counted once; one labelled both same and
+    different is refused."""
+    pairs = zip(table["a"].astype(str), table["b"].astype(str))
+    key = pd.Series([" | ".join(sorted(pair)) for pair in pairs], index=table.index)
+    labels_per_pair = table["label"].groupby(key).nunique()
+    if (labels_per_pair > 1).any():
+        pair = labels_per_pair.index[labels_per_pair.to_numpy() > 1][0]
+        raise SiamkitError(f"{path}: the pair {pair} is labelled both 1 (same) and 0 (different); "
+                           "keep the right row")
+    repeated = key.duplicated()
+    if repeated.any():
+        log.warning("%s: %d pair rows repeat an earlier row (either way round) and are counted once",
+                    path, int(repeated.sum()))
+    return table[~repeated.to_numpy()].reset_index(drop=True)
 
 
 def _split_column(table: pd.DataFrame, path: Path) -> np.ndarray:

@@ -64,6 +64,9 @@ def test_explicit_split_column_is_used_and_leaks_are_refused(tmp_path, pairs_tab
     ("a,b\nx.png,y.png\n", "missing column"),
     ("a,b,label\nx.png,y.png,maybe\n", "must be 1 .same. or 0"),
     ("path,label,split\nx.png,1,holdout\n", "must hold train, val or test"),
+    ("a,b,label\nx.png,y.png,1\ny.png,x.png,0\n", "the pair x.png . y.png is labelled both 1 .same. and 0"),
+    ("a,b,label\nx.png,y.png,1\nz.png,,0\n", "row 2 .after the header. has no image in column b"),
+    ("path,label\nx.png,1\n  ,0\n", "row 2 .after the header. has no image in column path"),
 ])
 def test_bad_tables_name_the_problem(tmp_path, content, message):
     (tmp_path / "t.csv").write_text(content)
@@ -74,3 +77,10 @@ def test_bad_tables_name_the_problem(tmp_path, content, message):
 def test_missing_data_names_the_path_and_the_options(tmp_path):
     with pytest.raises(SiamkitError, match="data not found: .*nowhere.*demo:digits"):
         read_source(tmp_path / "nowhere")
+
+
+def test_a_pair_listed_twice_counts_once(tmp_path, caplog):
+    (tmp_path / "t.csv").write_text("a,b,label\nx.png,y.png,1\ny.png,x.png,1\nx.png,z.png,0\nx.png,y.png,1\n")
+    pairs = read_source(tmp_path / "t.csv")
+    assert sorted(zip(pairs.a, pairs.b, pairs.label)) == [("x.png", "y.png", 1), ("x.png", "z.png", 0)]
+    assert "2 pair rows repeat an earlier row" in caplog.text
