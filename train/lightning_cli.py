@@ -27,6 +27,7 @@ from jsonargparse import Namespace
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from pytorch_lightning.trainer.states import TrainerStatus
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
@@ -78,7 +79,8 @@ class RunRecord(SaveConfigCallback):
                 writer.writerows([error.source, error.reason] for error in skipped)
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and trainer.is_global_zero:
+        interrupted = isinstance(exception, (KeyboardInterrupt, SIGTERMException)) or trainer.received_sigterm
+        if interrupted and trainer.is_global_zero:
             print(f"\ninterrupted at step {trainer.global_step}: its state "
                   f"is saved in {_checkpoint_dir(trainer.default_root_dir)}; "
                   "continue with the same command plus `--ckpt_path last`", file=sys.stderr)
@@ -127,6 +129,21 @@ class SiamkitCLI(LightningCLI):
             parser.link_arguments("trainer.default_root_dir", target, compute_fn=_checkpoint_dir)
         parser.link_arguments("trainer.default_root_dir", "predictions.dirpath", compute_fn=_predictions_dir)
         parser.link_arguments("model.image_config", "data.image_config", apply_on="instantiate")
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        # Lightning ends a Ctrl-C with exit code 1, and a SIGTERM to the process group (a cluster's
+        # pre-emption, `timeout`) can reach the DataLoader workers first, whose death then looks
+        # like a failure: both are interruptions (exit 130 / 143; RunRecord printed how to resume)
+        try:
+            super()._run_subcommand(subcommand)
+        except SystemExit as exit:
+            if exit.code == 1 and self.trainer.state.status == TrainerStatus.INTERRUPTED:
+                raise KeyboardInterrupt from None
+            raise
+        except Exception:
+            if self.trainer.received_sigterm:
+                raise SystemExit(128 + signal.SIGTERM) from None
+            raise
 
     def _parse_ckpt_path(self) -> None:
         # Lightning would parse the checkpoint's hyper-parameters into the run's config here, so a
