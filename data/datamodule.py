@@ -208,7 +208,7 @@ class SiameseDataModule(pl.LightningDataModule):
             raise SiamkitError(
                 f"the {split} split of {self.hparams.source} is empty; give it a share in "
                 f"`data.split_fractions` "
-                "or rows with split={split}"
+                f"or rows with split={split}"
             )
         return part
 

@@ -76,9 +76,13 @@ def load_evaluation_data(source: str, split: str = "test", root: str | None = No
                                        max_pairs, rng)
             if part == split:
                 images, labels = np.array([str(data.root / p) for p in subset.path]), np.asarray(subset.label)
-    if not len(pairs[split]):
-        raise SiamkitError(f"the {split} split of {source} has no pairs to evaluate")
-    if not len(pairs["val"]):
+    kinds = set(pairs[split].label)
+    if len(kinds) < 2:
+        held = "no pairs" if not kinds else f"only {'matching' if 1 in kinds else 'non-matching'} pairs"
+        raise SiamkitError(f"the {split} split of {source} holds {held} ({len(pairs[split].label)}), and "
+                           "every metric compares matches with non-matches; give it more images (of more "
+                           "than one class), or choose other split fractions")
+    if len(set(pairs["val"].label)) < 2:  # no threshold can be chosen on it
         del pairs["val"]
     kind = "pairs" if isinstance(data, PairSet) else "classes"
     return EvaluationData(source, split, seed, kind, pairs, images, labels,

@@ -75,6 +75,7 @@ class ContrastiveLoss(SiameseLoss):
 
     def __init__(self, margin: float = 0.5, distance: Distance = "cosine"):
         super().__init__()
+        _check_positive("ContrastiveLoss margin", margin)
         self.margin = margin
         self.distance = distance
 
@@ -130,6 +131,7 @@ class InfoNCELoss(SiameseLoss):
     def __init__(self, temperature: float = 0.07, learnable_temperature: bool = True,
                  gather_across_devices: bool = True, entropy_weight: float = 0.0, queue_size: int = 0):
         super().__init__()
+        _check_positive("InfoNCELoss temperature", temperature)
         if entropy_weight < 0:
             raise ConfigError(f"InfoNCELoss entropy_weight must be >= 0 (SSCD used 30; about 10 suits new "
                               f"set-ups), not {entropy_weight}")
@@ -236,6 +238,7 @@ class TripletLoss(SiameseLoss):
     def __init__(self, margin: float = 0.2, mining: Literal["batch_hard", "semi_hard"] = "batch_hard",
                  distance: Distance = "euclidean"):
         super().__init__()
+        _check_positive("TripletLoss margin", margin)
         self.margin = margin
         self.mining = mining
         self.distance = distance
@@ -261,3 +264,8 @@ class TripletLoss(SiameseLoss):
         chosen = torch.where(semi_hard.any(1), nearest_semi_hard, farthest)
         valid = neg.any(1)
         return _masked_mean(F.relu(d_ap - chosen + self.margin), valid)
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be a number > 0, not {value}")

@@ -28,6 +28,12 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
 
 def load_matching(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
     """Loads ``state`` into ``module``; a file that does not fit says which keys differ."""
+    check_weights_fit(module, state, source)
+    module.load_state_dict(state)
+
+
+def check_weights_fit(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Refuses, naming the keys, weights whose names or shapes differ from ``module``'s."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -39,7 +45,6 @@ def load_matching(module: nn.Module, state: dict[str, torch.Tensor], source: str
         parts = [f"{label}: {listing(keys)}" for label, keys in
                  (("missing", missing), ("unexpected", unexpected), ("different shape", reshaped)) if keys]
         raise ConfigError(f"weights in {source} do not fit {type(module).__name__}: " + "; ".join(parts))
-    module.load_state_dict(state)
 
 
 def is_weights_file(pretrained: Optional[str]) -> bool:

@@ -30,6 +30,11 @@ def non_negative_int(text: str) -> int:
     return _bounded_int(text, 0)
 
 
+def pair_count(text: str) -> int:
+    """A number of pairs to sample: one match and one non-match at least."""
+    return _bounded_int(text, 2)
+
+
 def _bounded_int(text: str, low: int) -> int:
     try:
         value = int(text)

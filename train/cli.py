@@ -19,6 +19,8 @@ TRAINER_COMMANDS = {
     "test": "run the test split through a model",
     "predict": "embed every image of the data source",
 }
+#: exit code of a bug in siamkit: 1, except where 1 has a meaning of its own ("leaks found")
+BUG_EXIT_CODES = {"leaks": 3}
 #: command -> (module, one-line help). Each module has ``main(argv) -> int``.
 TOOL_COMMANDS: dict[str, tuple[str, str]] = {
     "embed": ("siamkit.train.embed", "embed every image of a folder into an index (resumable)"),
@@ -81,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         first_line = (str(error).strip().splitlines() or [""])[0]
         print(f"error: unexpected {type(error).__name__}: {first_line} -- this is a bug in "
               "siamkit; run the same command with --debug for the traceback, and report it", file=sys.stderr)
-        return 1
+        return BUG_EXIT_CODES.get(command, 1)
 
 
 def _usage() -> str:

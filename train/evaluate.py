@@ -16,6 +16,7 @@ from siamkit.train.arguments import (
     device,
     non_negative_int,
     output_folder,
+    pair_count,
     positive_int,
     split_fraction,
     threshold_rule,
@@ -47,8 +48,8 @@ def build_parser() -> ArgumentParser:
                         help="threshold rule on the val split: best_f1 or fmr=X")
     parser.add_argument("--bootstrap", type=non_negative_int, default=200,
                         help="bootstrap resamples for 95%% intervals")
-    parser.add_argument("--max-pairs", type=positive_int, default=100_000,
-                        help="pairs sampled from class-labelled data")
+    parser.add_argument("--max-pairs", type=pair_count, default=100_000,
+                        help="pairs sampled from class-labelled data (at least 2: a match and a non-match)")
     parser.add_argument("--chunk", type=positive_int, default=4096,
                         help="pairs scored at a time (bounds memory)")
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
@@ -75,6 +76,9 @@ def main(argv: list[str]) -> int:
         raise SiamkitError("--calibrate with --background would store a threshold for normalised "
                            "scores, which plain cosines cannot use; calibrate without --background")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise SiamkitError(f"--methods {args.methods!r} names no method; give a comma-separated list "
+                           f"(e.g. {','.join(DEFAULT_METHODS)})")
     model_options = {"device": args.device, "runtime": args.runtime, "threads": args.threads,
                      **_background(args)}
     scorers = [get_scorer(m, **({} if is_classical(m) else model_options)) for m in methods]

@@ -22,7 +22,8 @@ def build_parser() -> ArgumentParser:
         prog="train leaks",
         description="List near-duplicate images that sit on two sides of train / val / test of a training "
                     "source, split as `train fit` splits it; write leaks.csv and leaks.html. Exits 1 when it "
-                    "finds any (so it can gate a pipeline), 0 when there are none.")
+                    "finds any (so it can gate a pipeline), 0 when there are none, 2 on a usage error and 3 "
+                    "on a bug in siamkit (never 1).")
     parser.add_argument("--config",
                         help="a `train fit` config (a file, or a bundled one by name): its data.source, "
                              "data.root and split settings, unless the options below say otherwise")

@@ -17,7 +17,6 @@ import platform
 import signal
 import sys
 import warnings
-import zipfile
 from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
@@ -35,6 +34,13 @@ from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.train.arguments import brief_error, config_path
 from siamkit.train.callbacks import EmbeddingWriter, TrainingSpeed
+from siamkit.train.checkpoint_paths import (
+    CKPT_KEYWORDS,
+    announce_resume,
+    best_checkpoint,
+    check_checkpoint_file,
+    refuse_to_overwrite,
+)
 from siamkit.train.module import SiameseModule
 from siamkit.train.precision import emulated_bf16_note, native_precision
 
@@ -151,8 +157,8 @@ class SiamkitCLI(LightningCLI):
         # to build; a checkpoint only brings weights and loop state, read with weights_only.
         subcommand = self.config.get("subcommand")
         path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if path not in _CKPT_KEYWORDS:
-            _check_checkpoint_file(Path(path))
+        if path not in CKPT_KEYWORDS:
+            check_checkpoint_file(Path(path))
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
@@ -164,10 +170,17 @@ class SiamkitCLI(LightningCLI):
         trainer = config.trainer
         if trainer.logger is None or trainer.logger is True:
             trainer.logger = run_loggers(trainer.default_root_dir or ".")
+        root = Path(trainer.default_root_dir or ".")
+        if root.exists() and not root.is_dir():
+            raise ConfigError(f"--trainer.default_root_dir {root} is a file; a run needs a folder there "
+                              "(choose another path)")
+        if config.ckpt_path == "best":
+            config.ckpt_path = best_checkpoint(self.subcommand,
+                                               Path(_checkpoint_dir(trainer.default_root_dir)))
         if self.subcommand == "fit" and config.ckpt_path is None:
-            _refuse_to_overwrite(Path(_checkpoint_dir(trainer.default_root_dir)))
+            refuse_to_overwrite(Path(_checkpoint_dir(trainer.default_root_dir)))
         if self.subcommand == "fit" and config.ckpt_path == "last":
-            _announce_resume(Path(_checkpoint_dir(trainer.default_root_dir)))
+            announce_resume(Path(_checkpoint_dir(trainer.default_root_dir)))
         uses_cuda = _will_use_cuda(trainer.accelerator)
         if trainer.precision is None:
             trainer.precision = native_precision(uses_cuda)
@@ -183,7 +196,7 @@ class SiamkitCLI(LightningCLI):
 
 # With an OnExceptionCheckpoint configured, Lightning treats every fit without --ckpt_path as
 # an implicit "resume from last" and says so; siamkit never resumes implicitly (see
-# _refuse_to_overwrite), so those notes would only mislead.
+# refuse_to_overwrite), so those notes would only mislead.
 warnings.filterwarnings("ignore", message=r".*fit\(ckpt_path=None\)` was called without a model")
 warnings.filterwarnings("ignore",
                         message=r'.*fit\(ckpt_path="last"\) is set, but there is no last checkpoint')
@@ -200,50 +213,6 @@ def run_loggers(root: str) -> list[Namespace]:
                   init_args=Namespace(save_dir=root, name=Path(root).resolve().name, project="siamkit",
                                       offline=True)),
     ]
-
-
-def _announce_resume(checkpoints: Path) -> None:
-    """``--ckpt_path last`` continues from the newer of last.ckpt and on_exception.ckpt; with
-    neither, Lightning would quietly start from scratch."""
-    candidates = [checkpoints / name for name in ("last.ckpt",
-                                                  "on_exception.ckpt") if (checkpoints / name).is_file()]
-    if not candidates:
-        raise ConfigError(f"--ckpt_path last: {checkpoints} holds no last.ckpt or "
-                          "on_exception.ckpt to resume from. Check --trainer.default_root_dir, "
-                          "or leave --ckpt_path out to start a new run.")
-    newest = max(candidates, key=lambda p: p.stat().st_mtime)
-    step = _checkpoint_step(newest)
-    print(f"resuming from {newest} (step {step})", file=sys.stderr)
-
-
-def _checkpoint_step(path: Path) -> int | str:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
-    except Exception:  # Lightning's own loader will say what is wrong with the file
-        return "unknown"
-
-
-_CKPT_KEYWORDS = (None, "last", "best", "hpc", "registry")
-
-
-def _check_checkpoint_file(path: Path) -> None:
-    """A checkpoint that is missing, truncated or not a torch file, refused before anything runs
-    (torch writes zip archives; a truncated one has lost its central directory)."""
-    if not path.is_file():
-        raise ConfigError(f"--ckpt_path {path}: no such file (checkpoints are in <run folder>/checkpoints/)")
-    if not zipfile.is_zipfile(path):
-        raise ConfigError(f"--ckpt_path {path}: not a checkpoint written by "
-                          "`train fit` (truncated, or another kind of file)")
-
-
-def _refuse_to_overwrite(checkpoints: Path) -> None:
-    """Lightning would silently resume from (or overwrite) an earlier run's checkpoints here."""
-    if checkpoints.is_dir() and any(checkpoints.glob("*.ckpt")):
-        raise ConfigError(
-            f"{checkpoints} already holds checkpoints of an earlier run. Resume "
-            "it with `--ckpt_path last`, or start a new run elsewhere with "
-            "`--trainer.default_root_dir runs/NEW_NAME` (or delete that folder)."
-        )
 
 
 def _checkpoint_dir(root: str | None) -> str:

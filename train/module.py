@@ -18,7 +18,7 @@ from siamkit.models.heads import ProjectionHead
 from siamkit.models.losses import SiameseLoss
 from siamkit.models.normalization import InputNormalization
 from siamkit.models.spec import EncoderSpec
-from siamkit.models.weights import load_matching
+from siamkit.models.weights import check_weights_fit, load_matching
 
 OptimizerCallable = Callable[[Iterable], torch.optim.Optimizer]
 HeadCallable = Callable[[int], nn.Module]
@@ -70,6 +70,11 @@ class SiameseModule(pl.LightningModule):
         init_from: Optional[str] = None,
     ):
         super().__init__()
+        if warmup_steps < 0:
+            raise ConfigError(f"model.warmup_steps must be a whole number >= 0, not {warmup_steps}")
+        if not (backbone_lr_scale >= 0 and layer_decay > 0):
+            raise ConfigError(f"model.backbone_lr_scale must be >= 0 and model.layer_decay > 0, not "
+                              f"{backbone_lr_scale} and {layer_decay}")
         # the injected parts are not hyper-parameters: their weights are in the state dict, the
         # encoder's architecture in the checkpoint's EncoderSpec, and a checkpoint stays loadable
         # with torch's restricted unpickler however they were built
@@ -121,6 +126,11 @@ class SiameseModule(pl.LightningModule):
         if stage == "fit" and hasattr(datamodule, "train_batch_type"):
             check_loss_accepts(self.loss, datamodule.train_batch_type, datamodule.kind)
             self.loss.check_batch_size(datamodule.hparams.batch_size)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Lightning would end a checkpoint of another architecture in a dump of every key
+        check_weights_fit(self, checkpoint.get("state_dict", {}),
+                          "the --ckpt_path checkpoint (a run of another architecture?)")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         try:
@@ -197,7 +207,10 @@ class SiameseModule(pl.LightningModule):
         return self.all_gather(tensor).flatten(0, 1)
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = self.optimizer(self.parameter_groups())
+        try:
+            optimizer = self.optimizer(self.parameter_groups())
+        except ValueError as error:  # torch's own checks: "Invalid learning rate: -1.0"
+            raise ConfigError(f"model.optimizer: {error}") from None
         for group in optimizer.param_groups:
             group["lr"] *= group.pop("lr_scale")
         total = max(1, self.trainer.estimated_stepping_batches)

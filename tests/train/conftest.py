@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,10 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "photos" / f"{i}.png")
     (root / "empty").mkdir()
+    with zipfile.ZipFile(root / "not_a_checkpoint.zip", "w") as archive:
+        archive.writestr("notes.txt", "a zip, but not torch's")
+    (root / "one_class_test.csv").write_text("path,label,split\n" + "".join(
+        f"photos/{i}.png,{'a' if i else 'b'},{'test' if i else 'train'}\n" for i in range(3)))
     shutil.copytree(root / "photos", root / "mixed" / "one_class")  # images beside a sub-folder
     for i in range(2):
         shutil.copy(root / "photos" / f"{i}.png", root / "mixed" / f"loose{i}.png")

@@ -214,3 +214,11 @@ def test_a_bug_is_one_line_with_the_debug_hint(monkeypatch, capsys):
     assert main(["score", "a", "b"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unexpected KeyError" in err and "--debug" in err
+
+
+def test_a_bug_in_leaks_never_passes_for_leaks_found(monkeypatch, capsys):
+    from siamkit.train import leaks
+
+    monkeypatch.setattr(leaks, "main", lambda argv: {}["oops"])
+    assert main(["leaks", "--data", "x", "--out", "y"]) == 3
+    assert "this is a bug in siamkit" in capsys.readouterr().err

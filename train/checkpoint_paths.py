@@ -1,0 +1,77 @@
+"""Which checkpoint a trainer command starts from: ``--ckpt_path last`` (the newer of last.ckpt
+and on_exception.ckpt), ``best``, or a file checked before Lightning reads it; and the refusal
+to start a new run over an earlier run's checkpoints."""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+import torch
+
+from siamkit.errors import ConfigError
+
+
+def announce_resume(checkpoints: Path) -> None:
+    """``--ckpt_path last`` continues from the newer of last.ckpt and on_exception.ckpt; with
+    neither, Lightning would quietly start from scratch."""
+    candidates = [checkpoints / name for name in ("last.ckpt",
+                                                  "on_exception.ckpt") if (checkpoints / name).is_file()]
+    if not candidates:
+        raise ConfigError(f"--ckpt_path last: {checkpoints} holds no last.ckpt or "
+                          "on_exception.ckpt to resume from. Check --trainer.default_root_dir, "
+                          "or leave --ckpt_path out to start a new run.")
+    newest = max(candidates, key=lambda p: p.stat().st_mtime)
+    step = checkpoint_step(newest)
+    print(f"resuming from {newest} (step {step})", file=sys.stderr)
+
+
+def best_checkpoint(subcommand: str, checkpoints: Path) -> str:
+    """``--ckpt_path best``: the run's best checkpoint file (each command is a new process, so
+    Lightning's own "best of this trainer" never exists); a fit resumes from ``last`` instead."""
+    if subcommand == "fit":
+        raise ConfigError("--ckpt_path best: a fit continues from where it stopped, `--ckpt_path last`; "
+                          "to start from the best weights of a run, use --model.init_from RUN_FOLDER")
+    best = sorted(checkpoints.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not best:
+        raise ConfigError(f"--ckpt_path best: {checkpoints} holds no best-*.ckpt (the run monitored no "
+                          "metric, or has not validated yet); pass a checkpoint file, or `last`")
+    return str(best[-1])
+
+
+def checkpoint_step(path: Path) -> int | str:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
+    except Exception:  # Lightning's own loader will say what is wrong with the file
+        return "unknown"
+
+
+CKPT_KEYWORDS = (None, "last", "best", "hpc", "registry")
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """A checkpoint that is missing, truncated or not a torch file, refused before anything runs
+    (torch writes zip archives; a truncated one has lost its central directory)."""
+    if not path.is_file():
+        raise ConfigError(f"--ckpt_path {path}: no such file (checkpoints are in <run folder>/checkpoints/)")
+    not_one = ConfigError(f"--ckpt_path {path}: not a checkpoint written by `train fit` (truncated, or "
+                          "another kind of file)")
+    if not zipfile.is_zipfile(path):
+        raise not_one
+    try:  # memory-mapped: reads the archive's index, not the tensors
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # a zip that is not torch's, or objects beyond tensors and plain values
+        raise not_one from None
+    if not (isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict)):
+        raise not_one
+
+
+def refuse_to_overwrite(checkpoints: Path) -> None:
+    """Lightning would silently resume from (or overwrite) an earlier run's checkpoints here."""
+    if checkpoints.is_dir() and any(checkpoints.glob("*.ckpt")):
+        raise ConfigError(
+            f"{checkpoints} already holds checkpoints of an earlier run. Resume "
+            "it with `--ckpt_path last`, or start a new run elsewhere with "
+            "`--trainer.default_root_dir runs/NEW_NAME` (or delete that folder)."
+        )
