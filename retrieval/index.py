@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -136,29 +137,54 @@ def approximate_index(embeddings: np.ndarray, backend: str, folder: Path | None 
         raise SiamkitError(f"the {backend} backend needs FAISS (pip install faiss-cpu); use --backend "
                            f"exact") from None
     cached = folder / f"index-{backend}.faiss" if folder else None
-    if cached and cached.exists() and cached.stat().st_mtime >= (folder / EMBEDDINGS).stat().st_mtime:
-        index = faiss.read_index(str(cached))
-    else:
-        dim = embeddings.shape[1]
-        if backend == "hnsw":
-            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 80
-        elif backend == "ivf":
-            lists = nlist or max(1, int(4 * np.sqrt(len(embeddings))))
-            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-            sample = np.random.default_rng(0).choice(len(embeddings), min(len(embeddings), 40 * lists),
-                                                     replace=False)
-            index.train(np.ascontiguousarray(embeddings[np.sort(sample)], np.float32))
-        else:
-            raise SiamkitError(f"unknown search backend {backend!r}; choose auto, exact, hnsw or ivf")
-        for start in range(0, len(embeddings), 100_000):
-            index.add(np.ascontiguousarray(embeddings[start:start + 100_000], np.float32))
+    index = _cached_index(cached, embeddings) if cached else None
+    if index is None:
+        index = _build_index(embeddings, backend, hnsw_m, nlist)
         if cached:
-            faiss.write_index(index, str(cached))
+            partial = cached.with_name(f".{cached.name}.partial")
+            faiss.write_index(index, str(partial))
+            os.replace(partial, cached)  # whole or not there: an interrupted write leaves no cache
     if backend == "hnsw":
         index.hnsw.efSearch = ef_search
     else:
         index.nprobe = nprobe
+    return index
+
+
+def _cached_index(cached: Path, embeddings: np.ndarray) -> Any:
+    """The index saved beside the embeddings, while it is newer than they are and whole; None
+    when there is none to trust (a damaged one is said and rebuilt)."""
+    import faiss
+
+    if not cached.exists() or cached.stat().st_mtime < (cached.parent / EMBEDDINGS).stat().st_mtime:
+        return None
+    try:
+        index = faiss.read_index(str(cached))
+    except RuntimeError:
+        index = None
+    if index is None or index.ntotal != len(embeddings) or index.d != embeddings.shape[1]:
+        print(f"{cached} is damaged or out of date: building it again", file=sys.stderr)
+        return None
+    return index
+
+
+def _build_index(embeddings: np.ndarray, backend: str, hnsw_m: int, nlist: int | None) -> Any:
+    import faiss
+
+    dim = embeddings.shape[1]
+    if backend == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+    elif backend == "ivf":
+        lists = nlist or max(1, int(4 * np.sqrt(len(embeddings))))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(len(embeddings), min(len(embeddings), 40 * lists),
+                                                 replace=False)
+        index.train(np.ascontiguousarray(embeddings[np.sort(sample)], np.float32))
+    else:
+        raise SiamkitError(f"unknown search backend {backend!r}; choose auto, exact, hnsw or ivf")
+    for start in range(0, len(embeddings), 100_000):
+        index.add(np.ascontiguousarray(embeddings[start:start + 100_000], np.float32))
     return index
 
 

@@ -15,3 +15,22 @@ def test_exact_search_in_chunks_equals_brute_force():
     expected = np.argsort(-(queries @ database.T), axis=1)[:, :5]
     np.testing.assert_array_equal(ids, expected)
     np.testing.assert_allclose(scores, np.take_along_axis(queries @ database.T, expected, 1), rtol=1e-5)
+
+
+def test_a_damaged_cached_hnsw_index_is_rebuilt(tmp_path, capsys):
+    from siamkit.retrieval.index import EMBEDDINGS, approximate_index
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.save(tmp_path / EMBEDDINGS, vectors)
+    built = approximate_index(vectors, "hnsw", tmp_path)
+    cached = tmp_path / "index-hnsw.faiss"
+    assert cached.exists() and not list(tmp_path.glob(".*partial"))
+    cached.write_bytes(cached.read_bytes()[:500])
+    index = approximate_index(vectors, "hnsw", tmp_path)
+    assert "damaged or out of date: building it again" in capsys.readouterr().err
+    assert index.ntotal == built.ntotal == 300
+    _, ids = index.search(vectors[:5], 1)
+    assert ids[:, 0].tolist() == [0, 1, 2, 3, 4]
+    assert approximate_index(vectors, "hnsw", tmp_path).ntotal == 300 and not capsys.readouterr().err
