@@ -101,6 +101,7 @@ def load_encoder(source: str | Path, runtime: Runtime = "auto", device: str = "c
                                      f"(with model.onnx); {source} is not one")
         return OnnxEncoder(folder, runtime, threads)
     if runtime == "auto" and device == "cpu" and is_folder and (folder / ONNX_FILES["onnx"]).is_file():
+        EncoderCard.read(folder)  # a broken card is the error itself, not a reason to fall back
         try:
             return OnnxEncoder(folder, "onnx", threads)
         except EncoderFolderError as problem:

@@ -151,6 +151,29 @@ def config_path(name: str) -> str:
                       f"(bundled: {', '.join(available)})")
 
 
+def read_config(name: str) -> tuple[str, dict]:
+    """A config file's path (see ``config_path``) and its sections; one line naming the file,
+    line and column when it is empty, not YAML, or not a mapping of sections."""
+    import yaml
+
+    path = config_path(name)
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        tabs = " (YAML indents with spaces, not tabs)" if "\t" in Path(path).read_text() else ""
+        raise ConfigError(f"config {path} is not valid YAML{where}: {problem}{tabs}") from None
+    if not isinstance(config, dict):
+        what = "empty" if config is None else f"a {type(config).__name__}, not sections"
+        raise ConfigError(f"config {path} is {what}; it needs sections such as `model:`, `data:`, "
+                          "`trainer:` (see the bundled demo_digits.yaml)")
+    return path, config
+
+
 _UNION_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Does not validate against any of the Union '
                           r"subtypes\s+Subtypes: \[(?P<types>.*?)\]\n.*Given value: (?P<value>.*)$", re.S)
 _PLAIN_TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false", "NoneType": "null"}

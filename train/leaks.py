@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from siamkit.train.arguments import (
     ArgumentParser,
-    config_path,
     non_negative_int,
     output_folder,
+    read_config,
     split_fraction,
 )
 from siamkit.train.duplicates import add_comparison_arguments, method_from
@@ -95,16 +94,10 @@ def _fill_data_settings(args: argparse.Namespace) -> None:
 
 
 def _config_data(name: str) -> dict:
-    import yaml
-
     from siamkit.errors import ConfigError
 
-    path = config_path(name)
-    try:
-        config = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"cannot read config {path}: {error}") from None
-    data = config.get("data") if isinstance(config, dict) else None
+    path, config = read_config(name)
+    data = config.get("data")
     if not isinstance(data, dict) or "source" not in data:
         raise ConfigError(f"config {path} has no data.source: pass --data SOURCE")
     return data

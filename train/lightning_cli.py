@@ -32,7 +32,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
-from siamkit.train.arguments import brief_error, config_path
+from siamkit.train.arguments import brief_error, read_config
 from siamkit.train.callbacks import EmbeddingWriter, TrainingSpeed
 from siamkit.train.checkpoint_paths import (
     CKPT_KEYWORDS,
@@ -228,13 +228,14 @@ def _will_use_cuda(accelerator: object) -> bool:
 
 
 def resolve_config_arguments(args: list[str]) -> list[str]:
-    """``--config NAME.yaml`` names a bundled config when no such file exists where the user stands."""
+    """``--config NAME.yaml`` names a bundled config when no such file exists where the user stands;
+    each config file is checked to be YAML sections before LightningCLI reads it."""
     resolved = list(args)
     for i, arg in enumerate(resolved):
         if arg in ("--config", "-c") and i + 1 < len(resolved):
-            resolved[i + 1] = config_path(resolved[i + 1])
+            resolved[i + 1] = read_config(resolved[i + 1])[0]
         elif arg.startswith("--config="):
-            resolved[i] = "--config=" + config_path(arg.split("=", 1)[1])
+            resolved[i] = "--config=" + read_config(arg.split("=", 1)[1])[0]
     return resolved
 
 

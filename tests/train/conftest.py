@@ -47,6 +47,14 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
     export_onnx(Encoder.load(encoder_folder), root / "stale_onnx", sample_images()[:2])
     mark_fingerprint(root / "stale_onnx" / "model.onnx", "0123456789abcdef")  # as if from other weights
     shutil.copy(tiny_checkpoint, root / "tiny.ckpt")
+    card = (root / "stale_onnx" / "config.json").read_text()
+    shutil.copytree(root / "stale_onnx", root / "cut_card")
+    (root / "cut_card" / "config.json").write_text(card[:300])
+    shutil.copytree(root / "stale_onnx", root / "unknown_key")
+    (root / "unknown_key" / "config.json").write_text(json.dumps({**json.loads(card), "bogus": 1}))
+    (root / "empty.yaml").write_text("")
+    (root / "tab.yaml").write_text("trainer:\n\tmax_epochs: 1\n")
+    (root / "unclosed.yaml").write_text("trainer: {max_epochs: 1\n")
     (root / "leaky").mkdir()
     rows = ["path,label,split"]
     for i in range(8):

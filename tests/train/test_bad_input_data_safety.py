@@ -76,6 +76,12 @@ CASES = {
                                          "do not fit SiameseModule"),
     "fit: default_root_dir is a file": ([*FIT, "--trainer.default_root_dir", "{zoo}/file.txt"],
                                         "is a file; a run needs a folder there"),
+    "fit: an empty config file": (["fit", "--config", "{zoo}/empty.yaml"],
+                                  "config {zoo}/empty.yaml is empty"),
+    "fit: a config indented with a tab": (["fit", "--config", "{zoo}/tab.yaml"],
+                                          "not valid YAML at line 2, column 1: found character '\\t'"),
+    "leaks: a config that is not YAML": (["leaks", "--config", "{zoo}/unclosed.yaml", "--out", OUT],
+                                         "config {zoo}/unclosed.yaml is not valid YAML at line 2"),
     "fit: images beside a sub-folder": ([*FIT, "--data.source", "{zoo}/mixed"], "data.kind: images"),
 }
 
@@ -120,3 +126,13 @@ def test_file_names_no_list_can_hold_are_skipped_and_named(tmp_path, encoder_fol
     assert main(["duplicates", str(folder), "--method", "pdq", "--out", str(tmp_path / "dups")]) == 0
     page = (tmp_path / "dups" / "duplicates.html").read_text()
     assert "caf\ufffd.png" in page and "rename it" in page
+
+
+@pytest.mark.parametrize("folder, message", [("cut_card", "is not valid JSON"),
+                                             ("unknown_key", "has unknown field(s) bogus")])
+def test_a_broken_card_is_the_one_line_said(folder, message, zoo, capsys):
+    """Not a note about falling back to PyTorch first: PyTorch cannot read a broken card either."""
+    image = str(zoo / "photos" / "0.png")
+    assert main(["score", image, image, "-m", str(zoo / folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
