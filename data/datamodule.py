@@ -139,7 +139,10 @@ class SiameseDataModule(pl.LightningDataModule):
         return f"{self.hparams.source}, {shape}"
 
     def prepare_data(self) -> None:
-        resolve_source(self.hparams.source)
+        # reads and checks the data before Lightning starts the loggers (it does so between
+        # prepare_data and setup), so a run refused for its data leaves no log folder behind;
+        # processes that skip prepare_data (DDP's other ranks) read it in setup
+        self.setup()
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is not None:

@@ -85,11 +85,19 @@ class RunRecord(SaveConfigCallback):
                 writer.writerows([error.source, error.reason] for error in skipped)
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        interrupted = isinstance(exception, (KeyboardInterrupt, SIGTERMException)) or trainer.received_sigterm
+        interrupted = (isinstance(exception, (KeyboardInterrupt, SIGTERMException))
+                       or trainer.received_sigterm or _workers_terminated(exception))
         if interrupted and trainer.is_global_zero:
             print(f"\ninterrupted at step {trainer.global_step}: its state "
                   f"is saved in {_checkpoint_dir(trainer.default_root_dir)}; "
                   "continue with the same command plus `--ckpt_path last`", file=sys.stderr)
+
+
+def _workers_terminated(error: BaseException) -> bool:
+    """torch's error when SIGTERM reached the DataLoader workers before the main process noticed it
+    (the group's signal arrives at every process, in no set order)."""
+    text = str(error)
+    return isinstance(error, RuntimeError) and "DataLoader worker" in text and "Terminated" in text
 
 
 def package_versions() -> dict[str, str]:
@@ -146,8 +154,8 @@ class SiamkitCLI(LightningCLI):
             if exit.code == 1 and self.trainer.state.status == TrainerStatus.INTERRUPTED:
                 raise KeyboardInterrupt from None
             raise
-        except Exception:
-            if self.trainer.received_sigterm:
+        except Exception as error:
+            if self.trainer.received_sigterm or _workers_terminated(error):
                 raise SystemExit(128 + signal.SIGTERM) from None
             raise
 
@@ -174,7 +182,7 @@ class SiamkitCLI(LightningCLI):
         if root.exists() and not root.is_dir():
             raise ConfigError(f"--trainer.default_root_dir {root} is a file; a run needs a folder there "
                               "(choose another path)")
-        if config.ckpt_path == "best":
+        if config.get("ckpt_path") == "best":
             config.ckpt_path = best_checkpoint(self.subcommand,
                                                Path(_checkpoint_dir(trainer.default_root_dir)))
         if self.subcommand == "fit" and config.ckpt_path is None:

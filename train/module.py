@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics.classification import BinaryAUROC, BinaryEER
 
@@ -121,9 +122,11 @@ class SiameseModule(pl.LightningModule):
                               "a model of the same backbone and head)"
                               ) from None
 
-    def setup(self, stage: str) -> None:
+    def prepare_data(self) -> None:
+        # here, not in setup: Lightning starts the loggers (a log folder, a W&B run) between the
+        # two, and a run refused for its data should leave nothing behind
         datamodule = getattr(self.trainer, "datamodule", None)
-        if stage == "fit" and hasattr(datamodule, "train_batch_type"):
+        if self.trainer.state.fn == TrainerFn.FITTING and hasattr(datamodule, "train_batch_type"):
             check_loss_accepts(self.loss, datamodule.train_batch_type, datamodule.kind)
             self.loss.check_batch_size(datamodule.hparams.batch_size)
 

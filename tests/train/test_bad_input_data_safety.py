@@ -11,7 +11,7 @@ import pytest
 
 from siamkit.retrieval.index import EmbeddingIndex
 from siamkit.train.cli import main
-from tests.train.helpers import TINY, assert_one_error_line
+from tests.train.helpers import TINY, TINY_WITH_LOGGERS, assert_one_error_line
 
 OUT = "{zoo}/out"
 RUN_CKPT = "{zoo}/run/checkpoints/last.ckpt"
@@ -136,3 +136,15 @@ def test_a_broken_card_is_the_one_line_said(folder, message, zoo, capsys):
     assert main(["score", image, image, "-m", str(zoo / folder)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--data.source", "{zoo}/leaky/labels.csv", "--data.check_leaks", "error"], "sit in two splits"),
+    (["--data.source", "{zoo}/photos"], "ContrastiveLoss accepts PairBatch or ClassBatch"),
+])
+def test_a_run_refused_for_its_data_leaves_no_logs(extra, message, zoo, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["fit", *TINY_WITH_LOGGERS, *(arg.replace("{zoo}", str(zoo)) for arg in extra)]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [], "no log folder, no W&B run, no checkpoints"
