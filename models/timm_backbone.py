@@ -12,8 +12,15 @@ from torch import nn
 from siamkit.data.image_config import ImageConfig
 from siamkit.errors import ConfigError, WeightsNotFoundError
 from siamkit.models.backbones import Backbone
+from siamkit.models.packaged_weights import (
+    PACKAGED_WEIGHTS,
+    convert_in_order,
+    is_efficientnet_pytorch_layout,
+    packaged_weights_file,
+)
 from siamkit.models.pooling import GeM, check_pooling
 from siamkit.models.spec import records_init_args
+from siamkit.models.weights import load_matching, read_weights
 
 
 class TimmBackbone(Backbone):
@@ -21,8 +28,10 @@ class TimmBackbone(Backbone):
 
     Args:
         name: a timm model name (``timm.list_models()``).
-        pretrained: True (timm's default weights, from the hub cache or downloaded), a local
-            weights file, or False.
+        pretrained: True (timm's default weights, from the hub cache or downloaded); the short
+            name of weights an installed package ships (``efficientnet-lite0``, with
+            ``name: tf_efficientnet_lite0``: see ``siamkit.models.packaged_weights``); a local
+            weights file (timm's naming, or EfficientNet-PyTorch's, converted); or False.
         pooling: "avg" (the model's own global pooling), or "gem" (generalised mean, CNNs only).
     """
 
@@ -37,20 +46,19 @@ class TimmBackbone(Backbone):
         if not timm.is_model(name):
             close = difflib.get_close_matches(name, timm.list_models(), n=5)
             raise ConfigError(f"unknown timm model {name!r}. Close matches: {', '.join(close) or 'none'}")
-        local = pretrained if isinstance(pretrained, str) else None
-        if local and not Path(local).exists():
-            raise WeightsNotFoundError(f"weights file {local} for timm {name} does not exist")
+        local = _weights_file(pretrained, name) if isinstance(pretrained, str) else None
         try:
-            self.net = timm.create_model(name, pretrained=bool(pretrained), num_classes=0,
-                                         pretrained_cfg_overlay={"file": local} if local else None,
+            self.net = timm.create_model(name, pretrained=pretrained is True, num_classes=0,
                                          **({"global_pool": ""} if pooling == "gem" else {}))
         except Exception as error:
-            if not pretrained or local:
+            if pretrained is not True:
                 raise
             raise WeightsNotFoundError(
                 f"cannot get timm's pretrained weights for {name} (not in the hub cache, and downloading "
                 f"failed: {type(error).__name__}). Set `pretrained` to a local weights file, or false."
             ) from None
+        if local:
+            load_matching(self.net, _timm_named(self.net, read_weights(local), str(local)), str(local))
         data = timm.data.resolve_data_config({}, model=self.net)
         self.image_config = ImageConfig(size=data["input_size"][-1], mean=tuple(data["mean"]),
                                         std=tuple(data["std"]),
@@ -79,3 +87,28 @@ class TimmBackbone(Backbone):
     def blocks(self) -> list[nn.Module]:
         children = [m for m in self.net.children() if any(True for _ in m.parameters())]
         return children + [self.pool] if self.pool is not None else children
+
+
+def _weights_file(pretrained: str, name: str) -> Path:
+    """The file ``pretrained`` names: packaged weights by short name, or a local path."""
+    if pretrained in PACKAGED_WEIGHTS:
+        wanted = PACKAGED_WEIGHTS[pretrained].timm_model
+        if name != wanted:
+            raise ConfigError(f"pretrained weights {pretrained!r} are for timm's {wanted}, not {name}: "
+                              f"set name: {wanted}")
+        return packaged_weights_file(pretrained)
+    if not Path(pretrained).exists():
+        known = ", ".join(PACKAGED_WEIGHTS)
+        raise WeightsNotFoundError(f"weights file {pretrained} for timm {name} does not exist (packaged "
+                                   f"weights by short name: {known})")
+    return Path(pretrained)
+
+
+def _timm_named(net: nn.Module, state: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
+    """``state`` under ``net``'s names, without a classifier ``net`` does not have."""
+    own = net.state_dict()
+    if is_efficientnet_pytorch_layout(state):
+        state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
+        return convert_in_order(state, own, source)
+    classifier = net.pretrained_cfg.get("classifier") or ""
+    return {k: v for k, v in state.items() if k in own or not (classifier and k.startswith(classifier + "."))}

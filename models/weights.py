@@ -3,6 +3,7 @@ unpickler), and a clear message naming the keys when a file does not fit the mod
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -19,10 +20,23 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         return load_file(path)
-    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    # memory-mapped where the file allows it (torch's zip format; not the legacy one of older files)
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
+    return state
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """``load_state_dict_file``, with a truncated or foreign file said in one line."""
+    try:
+        state = load_state_dict_file(path)
+    except Exception as error:  # torch's and safetensors' many ways to say "not a weights file"
+        raise ConfigError(f"cannot read weights file {path} ({type(error).__name__}): it is truncated, "
+                          "not a weights file, or holds objects other than tensors") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ConfigError(f"{path} is not a state dict of tensors")
     return state
 
 

@@ -16,6 +16,7 @@ import json
 import platform
 import signal
 import sys
+import threading
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -116,8 +117,17 @@ class InterruptionCheckpoint(OnExceptionCheckpoint):
     make the corrected re-run look like it overwrites an earlier one."""
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        if trainer.global_step > 0:
+        if trainer.global_step == 0:
+            return
+        # torch's DataLoader raises from its SIGCHLD handler when a worker dies, as workers do
+        # when Ctrl-C or SIGTERM reaches the process group: that must not cut this save short
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGCHLD, signal.SIG_DFL) if in_main_thread else None
+        try:
             super().on_exception(trainer, pl_module, exception)
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGCHLD, previous)
 
 
 class _BriefErrorsParser(LightningArgumentParser):
