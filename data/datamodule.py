@@ -144,6 +144,12 @@ class SiameseDataModule(pl.LightningDataModule):
         # processes that skip prepare_data (DDP's other ranks) read it in setup
         self.setup()
 
+    def check_fit_splits(self, validates: bool) -> None:
+        """Training needs images in train (and in val when it validates), said before it starts."""
+        self._split("train")
+        if validates:
+            self._split("val")
+
     def setup(self, stage: str | None = None) -> None:
         if self.data is not None:
             return

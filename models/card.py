@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from siamkit.data.image_config import ImageConfig
 from siamkit.errors import SiamkitError
-from siamkit.models.spec import EncoderSpec
+from siamkit.models.spec import EncoderSpec, ModuleSpec
 
 CONFIG_FILE = "config.json"
 FORMAT = "siamkit-encoder"
@@ -81,6 +81,9 @@ class EncoderCard:
     metrics: dict[str, float] = field(default_factory=dict)
     calibration: Optional[Calibration] = None
     quantization: Optional[Quantization] = None
+    #: the pretrained backbone training started from (its class and arguments, weights named in
+    #: them); None for a model trained from scratch
+    initialised_from: Optional[ModuleSpec] = None
     format: str = FORMAT
     version: int = VERSION
 
@@ -88,6 +91,7 @@ class EncoderCard:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         values["architecture"] = self.architecture.to_dict()
         values["preprocessing"] = self.preprocessing.to_dict()
+        values["initialised_from"] = self.initialised_from.to_dict() if self.initialised_from else None
         for name in ("trained_on", "calibration", "quantization"):
             values[name] = dataclasses.asdict(values[name]) if values[name] is not None else None
         return {"format": self.format, "version": self.version,
@@ -109,6 +113,9 @@ class EncoderCard:
         try:
             values["architecture"] = EncoderSpec.from_dict(values["architecture"], f"{where}: architecture")
             values["preprocessing"] = ImageConfig.from_dict(values["preprocessing"])
+            if values.get("initialised_from") is not None:
+                values["initialised_from"] = ModuleSpec.from_dict(values["initialised_from"],
+                                                                  f"{where}: initialised_from")
             if values.get("trained_on") is not None:
                 trained = dict(values["trained_on"])
                 if trained.get("split_fractions") is not None:

@@ -23,7 +23,7 @@ from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError, Tr
 from siamkit.models.checkpoints import read_checkpoint, run_checkpoint
 from siamkit.models.embedder import Embedder
 from siamkit.models.normalization import InputNormalization
-from siamkit.models.spec import EncoderSpec
+from siamkit.models.spec import EncoderSpec, ModuleSpec
 from siamkit.models.weights import load_matching
 
 WEIGHTS_FILE = "model.safetensors"
@@ -49,7 +49,8 @@ class Encoder(nn.Module, Embedder):
         self.head = head
         self.preprocess = Preprocess(backbone.image_config)
         spec = spec or EncoderSpec.of(backbone, head)
-        self.card = card or EncoderCard(spec, backbone.image_config, self.embedding_dim)
+        self.card = card or EncoderCard(spec, backbone.image_config, self.embedding_dim,
+                                        initialised_from=_start_of(spec))
         self.eval()
 
     @property
@@ -131,6 +132,7 @@ class Encoder(nn.Module, Embedder):
     def from_spec(cls, spec: EncoderSpec, card: Optional[EncoderCard] = None) -> "Encoder":
         """Builds the architecture, untrained (nothing downloaded); ``card``'s provenance is
         kept, its architecture, preprocessing and size are set from what was built."""
+        start = _start_of(spec)
         spec = EncoderSpec(spec.backbone.offline(), spec.head)
         backbone = spec.backbone.build()
         head = spec.head.build(backbone.feature_dim) if spec.head else None
@@ -139,6 +141,18 @@ class Encoder(nn.Module, Embedder):
             encoder.card = EncoderCard(**{**card.__dict__, "architecture": spec,
                                           "preprocessing": backbone.image_config,
                                           "embedding_dim": encoder.embedding_dim})
+        encoder.card.initialised_from = encoder.card.initialised_from or start
+        return encoder
+
+    def starting_point(self) -> Optional["Encoder"]:
+        """The pretrained backbone this encoder was fine-tuned from, as it came: its pooled
+        features, no head (None for a model trained from scratch). Its weights are loaded as at
+        the start of training (from the package, file or hub cache its arguments name)."""
+        start = self.card.initialised_from
+        if start is None:
+            return None
+        encoder = Encoder(start.build(), None)
+        encoder.card.source = f"{self.card.source}@start"
         return encoder
 
     @classmethod
@@ -149,6 +163,11 @@ class Encoder(nn.Module, Embedder):
         encoder = cls(OpenClipBackbone(model_name, pretrained), None)
         encoder.card.source = f"open_clip:{model_name}:{pretrained}"
         return encoder
+
+
+def _start_of(spec: EncoderSpec) -> Optional[ModuleSpec]:
+    """The backbone's spec when it names pretrained weights: what fine-tuning started from."""
+    return spec.backbone if spec.backbone.pretrained else None
 
 
 def fingerprint(module: nn.Module) -> str:

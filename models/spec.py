@@ -125,6 +125,11 @@ class ModuleSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"class_path": self.class_path, "init_args": self.init_args}
 
+    @property
+    def pretrained(self) -> Any:
+        """The pretrained weights the arguments name (a tag, short name, file or True), or None."""
+        return next((self.init_args[k] for k in _PRETRAINED_ARGS if self.init_args.get(k)), None)
+
     def offline(self) -> "ModuleSpec":
         """The same architecture, with nothing to download: weights come from elsewhere."""
         return ModuleSpec(self.class_path, {k: (None if k in _PRETRAINED_ARGS else v)

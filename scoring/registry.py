@@ -24,6 +24,9 @@ CLASSICAL_MODULES = ("siamkit.scoring.histogram", "siamkit.scoring.ssim", "siamk
 #: what `train score` and `train evaluate` run when no method is named: every classical method
 DEFAULT_METHODS = ("histogram", "ssim", "sift", "orb", "phash", "pdq")
 OPEN_CLIP_PREFIX = "open_clip:"
+TIMM_PREFIX = "timm:"
+#: after a fine-tuned model's location: the pretrained backbone it started from, as it came
+START_SUFFIX = "@start"
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,10 @@ def get_scorer(method: str, **options: Any) -> Scorer:
       ``ssim:seed``, ``sift``, ``sift:ransac``, ``orb``, ``phash``; ``options`` override
       its settings (``get_scorer("histogram", bins=(16, 16, 16))``);
     - an encoder folder from ``train export``, a run folder, or a ``.ckpt`` from ``train fit``;
-    - ``open_clip:MODEL[:TAG]``, e.g. ``open_clip:ViT-B-16-plus-240:laion400m_e32``.
+    - ``open_clip:MODEL[:TAG]``, e.g. ``open_clip:ViT-B-16-plus-240:laion400m_e32``;
+    - ``timm:MODEL[:PRETRAINED]``, a pretrained timm backbone's pooled features, e.g.
+      ``timm:tf_efficientnet_lite0:efficientnet-lite0`` (PRETRAINED as ``TimmBackbone`` takes it);
+    - a fine-tuned model's location + ``@start``: the pretrained backbone it was initialised from.
 
     Embedding models also take ``device``, ``runtime`` and ``threads`` (see
     ``siamkit.models.runtime.load_encoder``), and ``background`` (images of unrelated subjects)
@@ -63,11 +69,12 @@ def get_scorer(method: str, **options: Any) -> Scorer:
     name, _, preset = method.partition(":")
     if name in _registry():
         return _classical(name, preset or None, options)
-    if method.startswith(OPEN_CLIP_PREFIX) or _names_a_location(method):
+    if method.startswith((OPEN_CLIP_PREFIX, TIMM_PREFIX)) or _names_a_location(method):
         return _embedding(method, options)
     raise ConfigError(
         f"unknown scoring method {method!r}; valid: {', '.join(available())}, an encoder folder "
-        f"(train export), a .ckpt (train fit), or open_clip:MODEL[:TAG]{_did_you_mean(name)}"
+        f"(train export), a .ckpt (train fit), FOLDER@start, open_clip:MODEL[:TAG] or "
+        f"timm:MODEL[:PRETRAINED]{_did_you_mean(name)}"
     )
 
 
@@ -115,6 +122,18 @@ def _embedding(method: str, options: dict[str, Any]) -> Scorer:
         model_name, _, tag = method[len(OPEN_CLIP_PREFIX):].partition(":")
         encoder = Encoder.from_open_clip(model_name,
                                          options.pop("pretrained", None) or tag or None).to(device)
+    elif method.startswith(TIMM_PREFIX):
+        from siamkit.models.timm_backbone import TimmBackbone
+
+        model_name, _, pretrained = method[len(TIMM_PREFIX):].partition(":")
+        encoder = Encoder(TimmBackbone(model_name, pretrained=pretrained or True), None).to(device)
+    elif method.endswith(START_SUFFIX):
+        trained = method[:-len(START_SUFFIX)]
+        encoder = Encoder.load(trained).starting_point()
+        if encoder is None:
+            raise ConfigError(f"{trained} was trained from scratch (its card names no pretrained start), so "
+                              f"{method} has nothing to score")
+        encoder = encoder.to(device)
     else:
         encoder = load_encoder(method, runtime, device, threads)
     options.setdefault("name", method)
@@ -125,7 +144,8 @@ def _embedding(method: str, options: dict[str, Any]) -> Scorer:
 
 def _names_a_location(method: str) -> bool:
     """An existing path, or one that only a path could be (so a missing encoder is reported as
-    missing, not as an unknown method name)."""
+    missing, not as an unknown method name), possibly with ``@start``."""
+    method = method.removesuffix(START_SUFFIX)
     return Path(method).exists() or "/" in method or method.endswith(".ckpt")
 
 

@@ -82,6 +82,7 @@ def main(argv: list[str]) -> int:
     model_options = {"device": args.device, "runtime": args.runtime, "threads": args.threads,
                      **_background(args)}
     scorers = [get_scorer(m, **({} if is_classical(m) else model_options)) for m in methods]
+    scorers += _starting_points(scorers, methods, model_options)
     _say_runtimes(scorers)
     fractions, seed = _splits_for(args, scorers)
     data = load_evaluation_data(args.data, args.split, args.root, fractions, seed, args.max_pairs,
@@ -95,6 +96,26 @@ def main(argv: list[str]) -> int:
     if args.calibrate:
         _calibrate(scorers, results, data, args.threshold)
     return 0
+
+
+def _starting_points(scorers: list, methods: list[str], options: dict[str, Any]) -> list:
+    """``METHOD@start`` for every fine-tuned model evaluated whose start is not listed already:
+    the pretrained backbone as it came, so the report says whether fine-tuning paid off."""
+    from siamkit.errors import WeightsNotFoundError
+    from siamkit.scoring.registry import OPEN_CLIP_PREFIX, START_SUFFIX, TIMM_PREFIX, get_scorer
+
+    starts = []
+    for method, scorer in zip(methods, scorers):
+        card = getattr(getattr(scorer, "encoder", None), "card", None)
+        start = f"{method}{START_SUFFIX}"
+        as_it_came = method.startswith((OPEN_CLIP_PREFIX, TIMM_PREFIX)) or method.endswith(START_SUFFIX)
+        if card is None or card.initialised_from is None or as_it_came or start in methods:
+            continue
+        try:
+            starts.append(get_scorer(start, device=options["device"]))
+        except WeightsNotFoundError as error:
+            print(f"note: {start} is left out: {error}", file=sys.stderr)
+    return starts
 
 
 def _say_runtimes(scorers: list) -> None:

@@ -129,6 +129,7 @@ class SiameseModule(pl.LightningModule):
         if self.trainer.state.fn == TrainerFn.FITTING and hasattr(datamodule, "train_batch_type"):
             check_loss_accepts(self.loss, datamodule.train_batch_type, datamodule.kind)
             self.loss.check_batch_size(datamodule.hparams.batch_size)
+            datamodule.check_fit_splits(validates=self.trainer.limit_val_batches != 0)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Lightning would end a checkpoint of another architecture in a dump of every key

@@ -1,0 +1,86 @@
+"""Did fine-tuning pay off? An encoder folder records the pretrained backbone it started from,
+and `train evaluate` scores that start beside it (``NAME@start``); the start is also a method
+of its own, as is any pretrained timm backbone (``timm:MODEL:WEIGHTS``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from siamkit.errors import SiamkitError
+from siamkit.models import Encoder, EncoderSpec, ModuleSpec, TimmBackbone
+from siamkit.scoring.registry import get_scorer
+from siamkit.train.cli import main
+
+LITE0 = {"class_path": "siamkit.models.timm_backbone.TimmBackbone",
+         "init_args": {"name": "tf_efficientnet_lite0", "pretrained": "efficientnet-lite0", "pooling": "gem"}}
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(tmp_path_factory):
+    """A Lite0 encoder 'fine-tuned' from the packaged weights (its weights moved), exported."""
+    torch.manual_seed(0)
+    spec = EncoderSpec(ModuleSpec.from_dict(LITE0), ModuleSpec("siamkit.models.heads.ProjectionHead",
+                                                               {"out_dim": 16}))
+    encoder = Encoder.from_spec(spec)
+    encoder.backbone.load_state_dict(TimmBackbone(**LITE0["init_args"]).state_dict())
+    with torch.no_grad():
+        for parameter in encoder.backbone.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    return encoder.save(tmp_path_factory.mktemp("lite0") / "encoder")
+
+
+def test_the_card_records_the_start_and_rebuilds_it_as_it_came(fine_tuned):
+    card = json.loads((fine_tuned / "config.json").read_text())
+    assert card["initialised_from"] == LITE0
+    assert card["architecture"]["backbone"]["init_args"]["pretrained"] is None  # weights come from the folder
+    start = Encoder.load(fine_tuned).starting_point()
+    assert start.head is None and start.embedding_dim == 1280
+    images = torch.from_numpy(np.asarray(Image.fromarray(data.chelsea()).resize((224, 224)))).permute(2, 0, 1)
+    pretrained = Encoder(TimmBackbone(**LITE0["init_args"]), None)
+    with torch.no_grad():
+        np.testing.assert_allclose(start(images[None]), pretrained(images[None]), atol=1e-5)
+
+
+def test_a_model_trained_from_scratch_has_no_start(python_encoder):
+    assert Encoder.load(python_encoder).card.initialised_from is None
+    with pytest.raises(SiamkitError, match="was trained from scratch"):
+        get_scorer(f"{python_encoder}@start")
+
+
+def _pairs(tmp_path):
+    """Crops of four photographs: each crop's match is another crop of its photograph."""
+    rows = ["a,b,label,split"]
+    photos = {"astronaut": data.astronaut(), "coffee": data.coffee(), "chelsea": data.chelsea(),
+              "rocket": data.rocket()}
+    for name, photo in photos.items():
+        for k, (top, left) in enumerate([(0, 0), (40, 60)]):
+            Image.fromarray(photo[top:top + 200, left:left + 200]).save(tmp_path / f"{name}{k}.png")
+    names = list(photos)
+    for i, name in enumerate(names):
+        split = "val" if i < 2 else "test"
+        rows += [f"{name}0.png,{name}1.png,1,{split}",
+                 f"{name}0.png,{names[i ^ 1]}1.png,0,{split}"]
+    (tmp_path / "pairs.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "pairs.csv"
+
+
+def test_evaluate_scores_the_start_beside_the_fine_tuned_model(fine_tuned, tmp_path, capsys):
+    pairs = _pairs(tmp_path)
+    assert main(["evaluate", "--data", str(pairs), "--methods", f"histogram,{fine_tuned}",
+                 "--out", str(tmp_path / "report"), "--bootstrap", "0"]) == 0
+    rows = set(json.loads((tmp_path / "report" / "metrics.json").read_text())["methods"])
+    assert rows == {"histogram", str(fine_tuned), f"{fine_tuned}@start"}
+    assert f"{fine_tuned}@start" in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_a_pretrained_timm_backbone_is_a_method_of_its_own(tmp_path):
+    scorer = get_scorer("timm:tf_efficientnet_lite0:efficientnet-lite0")
+    photo = data.chelsea()
+    assert scorer.score(photo[:200, :200], photo[20:220, 20:220]) > scorer.score(photo[:200, :200],
+                                                                                 data.coffee()[:200, :200])
