@@ -49,3 +49,21 @@ def test_random_factors_stay_in_their_ranges():
 def test_bad_arguments_are_a_config_error():
     with pytest.raises(ConfigError, match="ColorTwist: bad arguments"):
         build_augmentations([{"ColorTwist": {"hue": 0.7}}], 16)
+
+
+def test_importing_the_augmentations_asks_the_network_nothing():
+    """albumentations checks for a newer version of itself on import unless told not to."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "events = []\n"
+            "sys.addaudithook(lambda event, args: events.append(event) if event.startswith("
+            "('socket.', 'urllib.')) else None)\n"
+            "import siamkit.data.augmentations\n"
+            "print(sorted(set(events)))\n")
+    env = {k: v for k, v in os.environ.items() if k != "NO_ALBUMENTATIONS_UPDATE"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
