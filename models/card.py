@@ -84,6 +84,8 @@ class EncoderCard:
     #: the pretrained backbone training started from (its class and arguments, weights named in
     #: them); None for a model trained from scratch
     initialised_from: Optional[ModuleSpec] = None
+    #: WiSE-FT: the backbone is (1 - alpha) * start + alpha * fine-tuned (None: not interpolated)
+    wise_ft_alpha: Optional[float] = None
     format: str = FORMAT
     version: int = VERSION
 

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from siamkit.errors import SiamkitError
-from siamkit.train.arguments import ArgumentParser, output_folder, positive_int
+from siamkit.train.arguments import ArgumentParser, number_between, output_folder, positive_int
 
 
 def build_parser() -> ArgumentParser:
@@ -34,6 +34,14 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--sentence-transformers", action="store_true",
                         help="also make the folder loadable with "
                              "SentenceTransformer(DIR, trust_remote_code=True)")
+    parser.add_argument("--wise-ft", type=number_between(0.0, 1.0, "an interpolation weight"),
+                        metavar="ALPHA",
+                        help="interpolate the backbone toward the pretrained start it was fine-tuned from: "
+                             "(1 - ALPHA) * start + ALPHA * fine-tuned (WiSE-FT; 1 = as trained). Choose "
+                             "ALPHA on val pairs: export a few, `train evaluate --split val` them")
+    parser.add_argument("--features", choices=("head", "backbone"), default="head",
+                        help="what the encoder outputs: the projection head's embedding (default), or the "
+                             "pooled backbone features before it (often more robust; choose on val)")
     parser.add_argument("--force", action="store_true", help="replace an existing encoder folder")
     return parser
 
@@ -42,6 +50,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
     from siamkit.models.encoder import Encoder
+    from siamkit.models.robust_fine_tuning import interpolate_toward_start, without_head
 
     out = args.out
     if not Path(args.ckpt).is_file():
@@ -55,6 +64,10 @@ def main(argv: list[str]) -> int:
     if args.check_data and not args.quantize:
         raise SiamkitError("--check-data checks an int8 model: add --quantize int8, or leave it out")
     encoder = Encoder.from_checkpoint(args.ckpt)
+    if args.wise_ft is not None:
+        interpolate_toward_start(encoder, args.wise_ft)
+    if args.features == "backbone":
+        encoder = without_head(encoder)
     quantize_data = _quantize_data(encoder, args) if args.quantize else None  # checked before any writing
     staging = out.parent / f".{out.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
