@@ -33,11 +33,13 @@ class TimmBackbone(Backbone):
             ``name: tf_efficientnet_lite0``: see ``siamkit.models.packaged_weights``); a local
             weights file (timm's naming, or EfficientNet-PyTorch's, converted); or False.
         pooling: "avg" (the model's own global pooling), or "gem" (generalised mean, CNNs only).
+        image_size: input side in pixels (default: the model's own); CNNs take any size, and a
+            smaller one trains faster where the images are small.
     """
 
     @records_init_args
     def __init__(self, name: str, pretrained: bool | str = False, trainable_blocks: Optional[int] = None,
-                 grad_checkpointing: bool = False, pooling: str = "avg"):
+                 grad_checkpointing: bool = False, pooling: str = "avg", image_size: Optional[int] = None):
         super().__init__()
         import timm
 
@@ -60,23 +62,31 @@ class TimmBackbone(Backbone):
         if local:
             load_matching(self.net, _timm_named(self.net, read_weights(local), str(local)), str(local))
         data = timm.data.resolve_data_config({}, model=self.net)
-        self.image_config = ImageConfig(size=data["input_size"][-1], mean=tuple(data["mean"]),
+        self.image_config = ImageConfig(size=image_size or data["input_size"][-1], mean=tuple(data["mean"]),
                                         std=tuple(data["std"]),
                                         interpolation=data.get("interpolation", "bicubic"))
         self.feature_dim = self.net.num_features
         self.pool = GeM() if pooling == "gem" else None
-        if self.pool is not None:
-            self._check_feature_maps(name)
+        if self.pool is not None or image_size:
+            self._check_feature_maps(name, pooling)
         if grad_checkpointing:
             self.net.set_grad_checkpointing(True)
         self.set_trainable_blocks(trainable_blocks)
 
-    def _check_feature_maps(self, name: str) -> None:
+    def _check_feature_maps(self, name: str, pooling: str) -> None:
+        """One forward pass at the configured size: a size the model cannot take, or GeM on a
+        transformer's tokens, is refused before training."""
         size = self.image_config.size
-        with torch.no_grad():
-            shape = self.net.eval()(torch.zeros(1, 3, size, size)).shape
-        self.net.train()
-        if len(shape) != 4:
+        try:
+            with torch.no_grad():
+                shape = self.net.eval()(torch.zeros(1, 3, size, size)).shape
+        except Exception as error:  # timm's own checks, e.g. a ViT's fixed patch grid
+            first_line = (str(error).splitlines() or [""])[0]
+            raise ConfigError(f"image_size {size} does not fit timm's {name} ({type(error).__name__}: "
+                              f"{first_line}); leave image_size out") from None
+        finally:
+            self.net.train()
+        if pooling == "gem" and len(shape) != 4:
             raise ConfigError(f"pooling: gem needs a CNN's feature maps, and timm's {name} gives "
                               f"{tuple(shape)} (a transformer's tokens); use pooling: avg")
 
