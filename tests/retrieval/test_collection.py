@@ -58,28 +58,37 @@ def test_a_bad_image_at_300_of_301_loses_no_finished_batch(counted, tmp_path):
     assert not (out / "partial").exists()
 
 
-def test_a_crash_mid_batch_is_cut_off_and_new_images_extend_an_index(counted, tmp_path):
-    encoder, seen = counted
-    folder = _folder(tmp_path, 10)
-    out = tmp_path / "index"
-    journal = EmbeddingJournal.open(out, encoder.fingerprint, encoder.embedding_dim)
+def _four_done(encoder, tmp_path, count: int):
+    """A folder of ``count`` images and the journal of a run that embedded the first four."""
+    folder = _folder(tmp_path, count)
+    journal = EmbeddingJournal.open(tmp_path / "index", encoder.fingerprint, encoder.embedding_dim)
     paths = collection.list_images(folder).images
     journal.append(paths[:4], encoder.embed(paths[:4]))
+    return folder, journal, paths
+
+
+def _embed_again(encoder, folder, out) -> None:
+    collection.embed_collection(collection.list_images(folder), encoder, out, "tiny", batch_size=4,
+                                num_workers=0)
+
+
+def test_a_crash_mid_batch_is_cut_off_and_new_images_extend_an_index(counted, tmp_path):
+    encoder, seen = counted
+    folder, journal, _ = _four_done(encoder, tmp_path, 10)
+    out = tmp_path / "index"
     with open(journal.folder / "vectors.f32", "ab") as vectors:  # rows of a batch whose log never came
         vectors.write(b"\x00" * 4 * encoder.embedding_dim * 3)
     with open(journal.folder / "log.jsonl", "a") as log:
         log.write('{"file": "cut off mid-li')
     seen.clear()
-    collection.embed_collection(collection.list_images(folder), encoder, out, "tiny", batch_size=4,
-                                num_workers=0)
+    _embed_again(encoder, folder, out)
     assert sum(seen) == 6
     index = EmbeddingIndex.load(out)
     np.testing.assert_allclose(index.embeddings, encoder.embed(index.files), atol=1e-6)
     for i in range(10, 13):
         (folder / f"{i:04d}.png").write_bytes((folder / "0000.png").read_bytes())
     seen.clear()
-    collection.embed_collection(collection.list_images(folder), encoder, out, "tiny", batch_size=4,
-                                num_workers=0)
+    _embed_again(encoder, folder, out)
     assert sum(seen) == 3 and len(EmbeddingIndex.load(out).files) == 13
 
 
@@ -88,11 +97,8 @@ def test_a_damaged_journal_resumes_from_what_it_can_trust(damage, counted, tmp_p
     """Rows lost from vectors.f32, or a line that is not JSON, mid-log: the images from there on
     are embedded again, and no row of the index is made up."""
     encoder, seen = counted
-    folder = _folder(tmp_path, 8)
+    folder, journal, paths = _four_done(encoder, tmp_path, 8)
     out = tmp_path / "index"
-    journal = EmbeddingJournal.open(out, encoder.fingerprint, encoder.embedding_dim)
-    paths = collection.list_images(folder).images
-    journal.append(paths[:4], encoder.embed(paths[:4]))
     if damage == "cut vectors":
         with open(journal.folder / "vectors.f32", "r+b") as vectors:
             vectors.truncate(4 * encoder.embedding_dim * 2 + 7)
@@ -100,8 +106,7 @@ def test_a_damaged_journal_resumes_from_what_it_can_trust(damage, counted, tmp_p
         lines = (journal.folder / "log.jsonl").read_text().splitlines(keepends=True)
         (journal.folder / "log.jsonl").write_text("".join([*lines[:3], "garbage\n", *lines[3:]]))
     seen.clear()
-    collection.embed_collection(collection.list_images(folder), encoder, out, "tiny", batch_size=4,
-                                num_workers=0)
+    _embed_again(encoder, folder, out)
     assert sum(seen) == (6 if damage == "cut vectors" else 5)
     index = EmbeddingIndex.load(out)
     assert sorted(index.files) == paths
