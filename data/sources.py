@@ -11,9 +11,7 @@ Any table may carry a ``split`` column (train / val / test) instead of fractions
 
 from __future__ import annotations
 
-import logging
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Sequence, Union
@@ -23,12 +21,10 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files
+from siamkit.data.tables import check_empty_cells, read_table, without_repeated_pairs
 from siamkit.errors import ConfigError, SiamkitError
 
-log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
-TABLE_SUFFIXES = {".csv", ".jsonl", ".parquet"}
 SPLITS = ("train", "val", "test")
 SourceKind = Literal["auto", "pairs", "classes", "images"]
 
@@ -168,56 +164,6 @@ def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
     return ImageSet(folder, np.array(paths), np.full(len(paths), "", dtype=object))
 
 
-def find_image_files(folder: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """The image files below ``folder``, sorted, and the other files passed over, each
-    ``{"file", "error"}`` (links to folders are not followed, so a link loop cannot trap it)."""
-    images, skipped = [], []
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            problem = _not_an_image_file(path)
-            (skipped.append({"file": _printable(path), "error": problem}) if problem else images.append(path))
-    return sorted(images), sorted(skipped, key=lambda entry: entry["file"])
-
-
-def _printable(path: str) -> str:
-    """A path as text that any file or page can hold (bytes that are not UTF-8 become U+FFFD)."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def _not_an_image_file(path: str) -> str | None:
-    name = os.path.basename(path)
-    if "\n" in name or "\r" in name:
-        return "its file name has a line break, which lists of file names cannot hold: rename it"
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "its file name is not valid UTF-8, which lists of file names cannot hold: rename it"
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as error:
-        return f"broken link or link loop ({error.strerror})"
-    if not stat.S_ISREG(mode):
-        return "not a regular file"
-    if Path(path).suffix.lower() not in IMAGE_SUFFIXES:
-        return f"not an image file type ({Path(path).suffix or 'no suffix'})"
-    return None
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix == ".jsonl":
-            return pd.read_json(path, lines=True, dtype=False)
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-    except (ValueError, OSError, pd.errors.ParserError) as error:
-        raise SiamkitError(f"cannot read table {path}: {error}") from None
-    raise SiamkitError(f"{path}: unknown table format {suffix!r}; use one of {sorted(TABLE_SUFFIXES)}")
-
-
 def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
     table = read_table(path)
     columns = set(table.columns)
@@ -230,13 +176,13 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
             f"{sorted(columns)}. Pairs need a, b, label (1 same, 0 different); "
             "class-labelled images need path, label; unlabelled images need path."
         )
-    _check_empty_cells(table, sorted(required - {"label"}), path)
+    check_empty_cells(table, sorted(required - {"label"}), path)
     if kind == "pairs":
         labels = pd.to_numeric(table["label"], errors="coerce")
         if labels.isna().any() or not labels.isin([0, 1]).all():
             bad = table["label"][labels.isna() | ~labels.isin([0, 1])].iloc[0]
             raise SiamkitError(f"{path}: column label must be 1 (same) or 0 (different); found {bad!r}")
-        table = _without_repeated_pairs(table.assign(label=labels.astype(np.int64)), path)
+        table = without_repeated_pairs(table.assign(label=labels.astype(np.int64)), path)
         labels = table["label"]
     split = _split_column(table, path)
     if kind == "pairs":
@@ -250,32 +196,6 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
         labels = table["label"].astype(str).map(index).to_numpy(np.int64)
         return ClassSet(root, table["path"].astype(str).to_numpy(), labels, names, split)
     return ImageSet(root, table["path"].astype(str).to_numpy(), split)
-
-
-def _check_empty_cells(table: pd.DataFrame, columns: list[str], path: Path) -> None:
-    for column in columns:
-        empty = table[column].isna() | (table[column].astype(str).str.strip() == "")
-        if empty.any():
-            row = int(np.flatnonzero(empty.to_numpy())[0])
-            raise SiamkitError(f"{path}: row {row + 1} (after the header) has no image in column {column}; "
-                               "fill it in or remove the row")
-
-
-def _without_repeated_pairs(table: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """A pair listed twice (either way round) is counted once; one labelled both same and
-    different is refused."""
-    pairs = zip(table["a"].astype(str), table["b"].astype(str))
-    key = pd.Series([" | ".join(sorted(pair)) for pair in pairs], index=table.index)
-    labels_per_pair = table["label"].groupby(key).nunique()
-    if (labels_per_pair > 1).any():
-        pair = labels_per_pair.index[labels_per_pair.to_numpy() > 1][0]
-        raise SiamkitError(f"{path}: the pair {pair} is labelled both 1 (same) and 0 (different); "
-                           "keep the right row")
-    repeated = key.duplicated()
-    if repeated.any():
-        log.warning("%s: %d pair rows repeat an earlier row (either way round) and are counted once",
-                    path, int(repeated.sum()))
-    return table[~repeated.to_numpy()].reset_index(drop=True)
 
 
 def _split_column(table: pd.DataFrame, path: Path) -> np.ndarray:

@@ -20,9 +20,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files
 from siamkit.data.preprocess import Preprocess
 from siamkit.data.scan import BadImagePolicy
-from siamkit.data.sources import IMAGE_SUFFIXES, find_image_files
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.models.embedder import Embedder
 from siamkit.retrieval.index import META, EmbeddingIndex, IndexFolderError, write_index

@@ -1,0 +1,46 @@
+"""Which files of a folder are images siamkit can list: the rest (other file types, pipes, broken
+links, names no list of file names can hold) come back with the reason, to be reported."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+def find_image_files(folder: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The image files below ``folder``, sorted, and the other files passed over, each
+    ``{"file", "error"}`` (links to folders are not followed, so a link loop cannot trap it)."""
+    images, skipped = [], []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            problem = _not_an_image_file(path)
+            (skipped.append({"file": _printable(path), "error": problem}) if problem else images.append(path))
+    return sorted(images), sorted(skipped, key=lambda entry: entry["file"])
+
+
+def _printable(path: str) -> str:
+    """A path as text that any file or page can hold (bytes that are not UTF-8 become U+FFFD)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _not_an_image_file(path: str) -> str | None:
+    name = os.path.basename(path)
+    if "\n" in name or "\r" in name:
+        return "its file name has a line break, which lists of file names cannot hold: rename it"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its file name is not valid UTF-8, which lists of file names cannot hold: rename it"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return f"broken link or link loop ({error.strerror})"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+        return f"not an image file type ({Path(path).suffix or 'no suffix'})"
+    return None

@@ -1,0 +1,55 @@
+"""Reading a data table (CSV, JSONL, Parquet) and the checks of its rows that need no images:
+an empty image cell named by its row and column, a pair listed twice or labelled both ways."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from siamkit.errors import SiamkitError
+
+log = logging.getLogger(__name__)
+TABLE_SUFFIXES = {".csv", ".jsonl", ".parquet"}
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
+        if suffix == ".jsonl":
+            return pd.read_json(path, lines=True, dtype=False)
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise SiamkitError(f"cannot read table {path}: {error}") from None
+    raise SiamkitError(f"{path}: unknown table format {suffix!r}; use one of {sorted(TABLE_SUFFIXES)}")
+
+
+def check_empty_cells(table: pd.DataFrame, columns: list[str], path: Path) -> None:
+    for column in columns:
+        empty = table[column].isna() | (table[column].astype(str).str.strip() == "")
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            raise SiamkitError(f"{path}: row {row + 1} (after the header) has no image in column {column}; "
+                               "fill it in or remove the row")
+
+
+def without_repeated_pairs(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A pair listed twice (either way round) is counted once; one labelled both same and
+    different is refused."""
+    pairs = zip(table["a"].astype(str), table["b"].astype(str))
+    key = pd.Series([" | ".join(sorted(pair)) for pair in pairs], index=table.index)
+    labels_per_pair = table["label"].groupby(key).nunique()
+    if (labels_per_pair > 1).any():
+        pair = labels_per_pair.index[labels_per_pair.to_numpy() > 1][0]
+        raise SiamkitError(f"{path}: the pair {pair} is labelled both 1 (same) and 0 (different); "
+                           "keep the right row")
+    repeated = key.duplicated()
+    if repeated.any():
+        log.warning("%s: %d pair rows repeat an earlier row (either way round) and are counted once",
+                    path, int(repeated.sum()))
+    return table[~repeated.to_numpy()].reset_index(drop=True)
