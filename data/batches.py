@@ -30,7 +30,11 @@ class Batch(ABC):
     def pin_memory(self: B) -> B:
         return self._map(lambda tensor: tensor.pin_memory())
 
-    def to(self: B, device: torch.device | str, non_blocking: bool = False) -> B:
+    def to(self: B, device: torch.device | str, non_blocking: Optional[bool] = None) -> B:
+        """Copies to a GPU do not wait for the GPU (Lightning passes ``non_blocking`` only to plain
+        tensors, so a batch decides for itself); copies to the CPU do, as their values are read."""
+        if non_blocking is None:
+            non_blocking = torch.device(device).type == "cuda"
         return self._map(lambda tensor: tensor.to(device, non_blocking=non_blocking))
 
     def _map(self: B, function: Callable[[torch.Tensor], torch.Tensor]) -> B:
