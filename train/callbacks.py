@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -109,6 +110,28 @@ class TrainingSpeed(pl.Callback):
                   if pl_module.device.type == "cuda" else "")
         rank_zero_info(f"trained {trainer.global_step} steps: {self.images / self.seconds:.0f} "
                        f"images/s (validation left out){memory}")
+
+
+class EpochLines(pl.Callback):
+    """Without a progress bar (logs, CI, ``scripts/demo.sh``), one line per validation so a long
+    run shows it is alive and how it is doing: epoch, step, the logged losses and scores, the
+    time so far. Silent while a progress bar is on."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.progress_bar_callback is not None or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        shown = {name: float(value) for name, value in trainer.callback_metrics.items()
+                 if name in ("train/loss", "val/roc_auc", "val/eer", "val/recall@1", "train/images_per_sec")}
+        metrics = ", ".join(f"{name} {value:.4g}" for name, value in sorted(shown.items()))
+        minutes, seconds = divmod(int(time.perf_counter() - self._start), 60)
+        print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}, step {trainer.global_step}: "
+              f"{metrics} ({minutes}:{seconds:02d} so far)", file=sys.stderr, flush=True)
 
 
 def peak_gpu_memory_gib(device: torch.device) -> float:

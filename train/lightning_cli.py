@@ -34,7 +34,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.train.arguments import brief_error, read_config
-from siamkit.train.callbacks import EmbeddingWriter, TrainingSpeed
+from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
 from siamkit.train.checkpoint_paths import (
     CKPT_KEYWORDS,
     announce_resume,
@@ -149,6 +149,7 @@ class SiamkitCLI(LightningCLI):
         parser.add_lightning_class_args(InterruptionCheckpoint, "on_exception")
         parser.add_lightning_class_args(EmbeddingWriter, "predictions")
         parser.add_lightning_class_args(TrainingSpeed, "speed")
+        parser.add_lightning_class_args(EpochLines, "epoch_lines")
         for target in ("checkpoint.dirpath", "on_exception.dirpath"):
             parser.link_arguments("trainer.default_root_dir", target, compute_fn=_checkpoint_dir)
         parser.link_arguments("trainer.default_root_dir", "predictions.dirpath", compute_fn=_predictions_dir)

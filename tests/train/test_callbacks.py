@@ -9,7 +9,9 @@ from siamkit.data.batches import ClassBatch, PairBatch
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.models import ContrastiveLoss, TorchvisionBackbone
 from siamkit.train.callbacks import LinearProbeThenFinetune, TrainingSpeed
+from siamkit.train.cli import main
 from siamkit.train.module import SiameseModule
+from tests.train.helpers import TINY
 
 
 class Snapshots(pl.Callback):
@@ -68,3 +70,12 @@ def test_a_pair_is_two_images():
     images, ids = torch.zeros(5, 3, 8, 8), torch.arange(5)
     assert PairBatch(images, images, torch.ones(5), ids, ids).image_count == 10
     assert ClassBatch(torch.zeros(7, 3, 8, 8), torch.zeros(7)).image_count == 7
+
+
+def test_without_a_progress_bar_each_epoch_says_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY, "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2",
+                 "--trainer.limit_val_batches", "1"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2, step 2", "epoch 2/2, step 4"]
+    assert all("val/roc_auc" in line and "train/loss" in line and "so far)" in line for line in lines)
