@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,13 +105,17 @@ def _starting_points(scorers: list, methods: list[str], options: dict[str, Any])
     from siamkit.errors import WeightsNotFoundError
     from siamkit.scoring.registry import OPEN_CLIP_PREFIX, START_SUFFIX, TIMM_PREFIX, get_scorer
 
-    starts = []
+    starts, seen = [], set()
     for method, scorer in zip(methods, scorers):
         card = getattr(getattr(scorer, "encoder", None), "card", None)
         start = f"{method}{START_SUFFIX}"
         as_it_came = method.startswith((OPEN_CLIP_PREFIX, TIMM_PREFIX)) or method.endswith(START_SUFFIX)
         if card is None or card.initialised_from is None or as_it_came or start in methods:
             continue
+        same_start = json.dumps(card.initialised_from.to_dict(), sort_keys=True)
+        if same_start in seen:  # several fine-tuned variants of one start: one row for it
+            continue
+        seen.add(same_start)
         try:
             starts.append(get_scorer(start, device=options["device"]))
         except WeightsNotFoundError as error:

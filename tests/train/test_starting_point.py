@@ -5,6 +5,7 @@ of its own, as is any pretrained timm backbone (``timm:MODEL:WEIGHTS``)."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -71,11 +72,13 @@ def _pairs(tmp_path):
 
 
 def test_evaluate_scores_the_start_beside_the_fine_tuned_model(fine_tuned, tmp_path, capsys):
+    """Once per start: a second variant fine-tuned from the same start adds no second row."""
     pairs = _pairs(tmp_path)
-    assert main(["evaluate", "--data", str(pairs), "--methods", f"histogram,{fine_tuned}",
+    variant = shutil.copytree(fine_tuned, tmp_path / "variant")
+    assert main(["evaluate", "--data", str(pairs), "--methods", f"histogram,{fine_tuned},{variant}",
                  "--out", str(tmp_path / "report"), "--bootstrap", "0"]) == 0
     rows = set(json.loads((tmp_path / "report" / "metrics.json").read_text())["methods"])
-    assert rows == {"histogram", str(fine_tuned), f"{fine_tuned}@start"}
+    assert rows == {"histogram", str(fine_tuned), str(variant), f"{fine_tuned}@start"}
     assert f"{fine_tuned}@start" in (tmp_path / "report" / "report.html").read_text()
 
 
