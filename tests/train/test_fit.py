@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from siamkit.models.encoder import Encoder
@@ -90,11 +91,34 @@ def test_mixed_precision_on_a_gpu_trains_and_exports_a_float32_encoder(precision
     assert gap < 5e-3, gap  # cuDNN convolutions use TF32 by default
 
 
+class InterruptAtStep3(pl.Callback):
+    """Ctrl-C, as Python delivers it: a KeyboardInterrupt in the middle of training."""
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == 3:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_keeps_the_work_and_exits_130(tmp_path, monkeypatch, capsys):
+    """Lightning ends a Ctrl-C with exit code 1 (and ignores further Ctrl-Cs of this process)."""
+    monkeypatch.chdir(tmp_path)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        code = main(["fit", *TINY, "--trainer.max_steps", "20", "--trainer.limit_val_batches", "0",
+                     "--trainer.callbacks+=tests.train.test_fit.InterruptAtStep3"])
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    err = capsys.readouterr().err
+    assert code == 130, err
+    assert "continue with the same command plus `--ckpt_path last`" in err and "bug" not in err
+    assert _step(tmp_path / "runs" / "demo_digits" / "checkpoints" / "on_exception.ckpt") == 3
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_an_interrupted_fit_keeps_the_work_and_resume_continues_it(signum, tmp_path):
-    """The signal goes to the whole process group (a cluster's pre-emption, `timeout`, Ctrl-C in a
-    terminal), DataLoader workers included: exit 143 / 130, never "a bug"."""
+def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path):
+    """SIGTERM to the whole process group (a cluster's pre-emption, `timeout`), DataLoader workers
+    included: exit 143, never "a bug", and the on-exception checkpoint is written whole."""
+    signum = signal.SIGTERM
     args = ["fit", *TINY, "--trainer.max_steps", "400", "--trainer.limit_val_batches", "1",
             "--checkpoint.every_n_train_steps", "4", "--checkpoint.monitor", "null",
             "--data.num_workers", "1"]
@@ -113,8 +137,6 @@ def test_an_interrupted_fit_keeps_the_work_and_resume_continues_it(signum, tmp_p
     stopped_at = _step(interrupted)
     assert 4 <= stopped_at < 78, "stopped mid-epoch, after the periodic checkpoint"
     assert stopped_at >= _step(last), "nothing since the last checkpoint was lost"
-    if signum == signal.SIGINT:
-        return
 
     target = (stopped_at // 4 + 2) * 4  # a few steps more, ending on a periodic checkpoint
     resume = [a if a != "400" else str(target) for a in args] + ["--ckpt_path", "last"]
