@@ -13,4 +13,5 @@ def test_the_models_never_import_lightning_and_the_public_names_import_from_the_
             "from siamkit import EmbeddingIndex, Encoder as E1, Preprocess as P1, get_scorer, load_image\n"
             "from siamkit.scoring import DEFAULT_METHODS, get_scorer as g2, register_scorer\n"
             "assert E1 is Encoder and P1 is Preprocess and get_scorer is g2 and 'orb' in DEFAULT_METHODS")
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr  # the child's traceback, not only its exit code
