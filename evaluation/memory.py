@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,10 @@ class PeakMemory:
 
 
 def _rss() -> int:
-    try:
-        return int(Path("/proc/self/statm").read_text().split()[1]) * 4096
+    try:  # statm counts pages, whose size is the system's (4 KiB on x86, often 16 or 64 KiB on Arm)
+        return int(Path("/proc/self/statm").read_text().split()[1]) * _PAGE_SIZE
     except OSError:
         return 0
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096  # no /proc without it

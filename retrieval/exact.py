@@ -61,10 +61,8 @@ def find_exact_duplicates(paths: list[str], num_workers: int = 2) -> ExactDuplic
 def _digests(path: str) -> tuple[bytes | None, bytes | None, str]:
     """(sha256 of the file's bytes, of its decoded pixels, why either is missing)."""
     try:
-        digest = hashlib.sha256()
         with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+            digest = hashlib.file_digest(handle, "sha256")
     except OSError as error:
         return None, None, f"cannot read {path}: {error.strerror}"
     try:
