@@ -72,9 +72,9 @@ def _path_of(cls: type) -> str:
 def _trusted_class(class_path: Any, field: str) -> type[nn.Module]:
     """The class ``class_path`` names, if siamkit ships it or it was registered; refused before
     any import otherwise."""
-    if class_path in _registered:
+    if isinstance(class_path, str) and class_path in _registered:
         return _registered[class_path]
-    if class_path not in SHIPPED_MODULES:
+    if not isinstance(class_path, str) or class_path not in SHIPPED_MODULES:
         raise ConfigError(f"{field}: class {class_path!r} is not one siamkit builds from a file (it builds "
                           f"only {', '.join(sorted(SHIPPED_MODULES | set(_registered)))}); nothing was "
                           "imported. If it is your own class, call siamkit.models.register_module on it "
@@ -111,7 +111,7 @@ class ModuleSpec:
                 f"{kind.__name__} does not record its constructor arguments, so an encoder made with it "
                 "cannot be saved and rebuilt; decorate its __init__ with @siamkit.models.records_init_args"
             )
-        return cls(f"{kind.__module__}.{kind.__qualname__}", dict(recorded[1]))
+        return cls(_path_of(kind), dict(recorded[1]))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], field: str = "class_path") -> "ModuleSpec":
