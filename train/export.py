@@ -37,11 +37,14 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--wise-ft", type=number_between(0.0, 1.0, "an interpolation weight"),
                         metavar="ALPHA",
                         help="interpolate the backbone toward the pretrained start it was fine-tuned from: "
-                             "(1 - ALPHA) * start + ALPHA * fine-tuned (WiSE-FT; 1 = as trained). Choose "
-                             "ALPHA on val pairs: export a few, `train evaluate --split val` them")
-    parser.add_argument("--features", choices=("head", "backbone"), default="head",
-                        help="what the encoder outputs: the projection head's embedding (default), or the "
-                             "pooled backbone features before it (often more robust; choose on val)")
+                             "(1 - ALPHA) * start + ALPHA * fine-tuned (WiSE-FT; 1 = as trained)")
+    parser.add_argument("--features", choices=("head", "backbone"),
+                        help="what the encoder outputs: the projection head's embedding (the default), or "
+                             "the pooled backbone features before it (often more robust)")
+    parser.add_argument("--choose-on-val", action="store_true",
+                        help="choose --features and --wise-ft (those not given) by ROC-AUC on the val pairs "
+                             "of --check-data or the run's labelled data; prints every variant's figure and "
+                             "records the choice in config.json")
     parser.add_argument("--force", action="store_true", help="replace an existing encoder folder")
     return parser
 
@@ -61,14 +64,19 @@ def main(argv: list[str]) -> int:
             raise SiamkitError(f"{out} already exists and is not empty; choose "
                                "another --out, or add --force to replace it")
         _check_replaceable(out, Path(args.ckpt))
-    if args.check_data and not args.quantize:
-        raise SiamkitError("--check-data checks an int8 model: add --quantize int8, or leave it out")
+    if args.check_data and not (args.quantize or args.choose_on_val):
+        raise SiamkitError("--check-data gives the val pairs of --quantize int8 and --choose-on-val: add one "
+                           "of them, or leave it out")
     encoder = Encoder.from_checkpoint(args.ckpt)
-    if args.wise_ft is not None:
-        interpolate_toward_start(encoder, args.wise_ft)
-    if args.features == "backbone":
-        encoder = without_head(encoder)
-    quantize_data = _quantize_data(encoder, args) if args.quantize else None  # checked before any writing
+    check = _check_data(encoder, args) if args.quantize or args.choose_on_val else None
+    if args.choose_on_val:
+        encoder = _choose(encoder, args, _val_pairs(check, args))
+    else:
+        if args.wise_ft is not None:
+            interpolate_toward_start(encoder, args.wise_ft)
+        if args.features == "backbone":
+            encoder = without_head(encoder)
+    quantize_data = _quantize_data(check, args) if args.quantize else None  # checked before any writing
     staging = out.parent / f".{out.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -120,37 +128,72 @@ def _write(encoder, folder: Path, onnx: bool, sentence_transformers: bool) -> li
     return written
 
 
-def _quantize_data(encoder, args: argparse.Namespace) -> tuple:
-    """(calibration images, their source, val pairs, their source), read before anything is written:
-    both from the check data (the images the encoder is meant for; a run may train on other
-    images, such as regions of whole photographs). The run's own data is split as training split
-    it; other data with the default splits."""
-    from siamkit.data.demo import resolve_source
-    from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS, read_source
-    from siamkit.evaluation.pairs import load_evaluation_data
+def _check_data(encoder, args: argparse.Namespace) -> tuple:
+    """(source, root, split fractions, seed) of the labelled data whose val pairs check the export:
+    --check-data (the images the encoder is meant for; a run may train on other images, such as
+    regions of whole photographs) or else the run's own, split as training split it."""
+    from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS
 
     trained = encoder.card.trained_on
     run = None
     if trained and trained.source:
         run = (trained.source, trained.root, trained.split_fractions or DEFAULT_SPLIT_FRACTIONS,
                trained.split_seed or 0)
-    check = run
     if args.check_data and not (run and args.check_data == run[0]):
-        check = (args.check_data, None, DEFAULT_SPLIT_FRACTIONS, 0)
-    if check is None:
+        return args.check_data, None, DEFAULT_SPLIT_FRACTIONS, 0
+    if run is None:
         raise SiamkitError(f"{args.ckpt} does not say what it was trained on: pass --check-data with "
-                           "labelled pairs or classes to calibrate and check the int8 model")
+                           "labelled pairs or classes whose val split checks the export")
+    return run
+
+
+def _val_pairs(check: tuple, args: argparse.Namespace) -> tuple[list[str], list[str], object]:
+    from siamkit.evaluation.pairs import load_evaluation_data
+
     try:
         pairs = load_evaluation_data(check[0], "val", *check[1:]).pairs["val"]
-    except SiamkitError as error:
-        raise SiamkitError(f"--quantize int8 checks the model on labelled val pairs: {error}; "
-                           "pass --check-data with labelled pairs or classes (e.g. demo:photos)") from None
+    except (SiamkitError, KeyError) as error:
+        needs = "--quantize int8" if args.quantize else "--choose-on-val"
+        raise SiamkitError(f"{needs} checks the model on labelled val pairs, and {check[0]} has none "
+                           f"({error}); pass --check-data with labelled pairs or classes (e.g. demo:photos)"
+                           ) from None
+    return list(pairs.a), list(pairs.b), pairs.label
+
+
+def _choose(encoder, args: argparse.Namespace, pairs: tuple):
+    from siamkit.train.export_choice import ALPHAS, FEATURES, choose_on_val
+
+    if args.wise_ft is not None:
+        alphas = (args.wise_ft,)
+    else:
+        alphas = ALPHAS if encoder.card.initialised_from is not None else (1.0,)
+    features = (args.features,) if args.features else FEATURES
+    chosen, scores = choose_on_val(encoder, pairs, alphas, features)
+    print(f"val ROC-AUC of each variant ({len(pairs[2])} pairs):")
+    for alpha, output, roc_auc in scores:
+        mark = " <- chosen" if (alpha, output) == _choice_of(chosen) else ""
+        print(f"  wise-ft {alpha:.2f}, {output:<8} {roc_auc:.4f}{mark}")
+    return chosen
+
+
+def _choice_of(encoder) -> tuple[float, str]:
+    alpha = encoder.card.wise_ft_alpha
+    return (1.0 if alpha is None else alpha), ("head" if encoder.head is not None else "backbone")
+
+
+def _quantize_data(check: tuple, args: argparse.Namespace) -> tuple:
+    """(calibration images, their source, val pairs, their source), read before anything is
+    written: the training images and val pairs of the check data."""
+    from siamkit.data.demo import resolve_source
+    from siamkit.data.sources import read_source
+
+    pairs = _val_pairs(check, args)
     source, root, fractions, seed = check
     data = read_source(resolve_source(source), root=root, fractions=fractions, seed=seed)
     train = sorted(data.subset(data.split == "train").paths())
     chosen = train[:: max(1, len(train) // args.calibration_images)][:args.calibration_images]
     images = [str(data.root / path) for path in chosen]
-    return images, source, (list(pairs.a), list(pairs.b), pairs.label), check[0]
+    return images, source, pairs, check[0]
 
 
 def _write_int8(folder: Path, images: list[str], calibration_data: str, pairs: tuple, check: str) -> str:

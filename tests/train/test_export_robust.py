@@ -24,6 +24,7 @@ def pretrained_run(tmp_path_factory):
     assert main(["fit", *TINY, "--model.backbone", "siamkit.models.TimmBackbone",
                  "--model.backbone.init_args.name", "test_efficientnet",
                  "--model.backbone.init_args.pretrained", str(root / "start.pth"),
+                 "--model.backbone.init_args.image_size", "32",
                  "--trainer.max_steps", "3", "--trainer.limit_val_batches", "1",
                  "--trainer.default_root_dir", str(root / "run")]) == 0
     return root / "start.pth", root / "run" / "checkpoints" / "last.ckpt"
@@ -76,3 +77,29 @@ def test_interpolating_a_model_trained_from_scratch_is_refused(tiny_checkpoint, 
                  "--wise-ft", "0.5"]) == 2
     assert "was trained from scratch: there is no pretrained start" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_export_is_chosen_on_val_pairs_and_recorded(pretrained_run, tmp_path, capsys):
+    _, checkpoint = pretrained_run
+    assert main(["export", "--ckpt", str(checkpoint), "--out", str(tmp_path / "chosen"),
+                 "--choose-on-val"]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  wise-ft")]
+    assert len(printed) == 10 and sum(line.endswith("<- chosen") for line in printed) == 1
+    figures = {tuple(line.split()[1:3]): float(line.split()[3]) for line in printed}
+    chosen = next(line for line in printed if line.endswith("<- chosen"))
+    assert float(chosen.split()[3]) == max(figures.values())
+    card = json.loads((tmp_path / "chosen" / "config.json").read_text())
+    assert card["metrics"]["export choice val/roc_auc"] == pytest.approx(max(figures.values()), abs=1e-4)
+    alpha, output = chosen.split()[1].rstrip(","), chosen.split()[2]
+    assert card["wise_ft_alpha"] == (None if alpha == "1.00" else float(alpha))
+    assert (card["architecture"]["head"] is None) == (output == "backbone")
+
+
+def test_a_given_setting_narrows_the_choice(pretrained_run, tiny_checkpoint, tmp_path, capsys):
+    _, checkpoint = pretrained_run
+    assert main(["export", "--ckpt", str(checkpoint), "--out", str(tmp_path / "a"), "--choose-on-val",
+                 "--features", "backbone"]) == 0
+    assert sum(line.startswith("  wise-ft") for line in capsys.readouterr().out.splitlines()) == 5
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "b"),
+                 "--choose-on-val"]) == 0
+    assert sum(line.startswith("  wise-ft 1.00") for line in capsys.readouterr().out.splitlines()) == 2
