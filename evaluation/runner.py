@@ -12,8 +12,8 @@ import numpy as np
 from tqdm import tqdm
 
 from siamkit.evaluation import metrics
-from siamkit.evaluation.memory import PeakMemory
 from siamkit.evaluation.pairs import EvaluationData, Pairs
+from siamkit.evaluation.peak_memory import PeakMemory
 from siamkit.scoring.base import Scorer
 
 

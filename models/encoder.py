@@ -22,7 +22,7 @@ from siamkit.data.preprocess import Preprocess
 from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError, TrainingData
 from siamkit.models.checkpoints import read_checkpoint, run_checkpoint
 from siamkit.models.embedder import Embedder
-from siamkit.models.normalization import InputNormalization
+from siamkit.models.input_normalization import InputNormalization
 from siamkit.models.spec import EncoderSpec, ModuleSpec
 from siamkit.models.weights import load_matching
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from siamkit.data.batches import Batch, ClassBatch, PairBatch, TwoViewBatch
 from siamkit.errors import ConfigError
-from siamkit.models.memory import DescriptorQueue
+from siamkit.models.descriptor_queue import DescriptorQueue
 
 Distance = Literal["cosine", "euclidean"]
 

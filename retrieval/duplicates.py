@@ -23,7 +23,7 @@ from siamkit.data.images import load_image
 from siamkit.retrieval.candidates import embedding_pairs, hash_pairs
 from siamkit.retrieval.exact import ExactDuplicates
 from siamkit.retrieval.grouping import Group
-from siamkit.retrieval.normalization import normalized_pairs
+from siamkit.retrieval.score_normalization import normalized_pairs
 from siamkit.retrieval.workers import map_files
 
 #: the shorter side hashed images are decoded to, at least

@@ -40,7 +40,7 @@ from PIL import Image
 
 from siamkit.data.augmentations import OverlayText
 from siamkit.data.demo import PHOTOS, sample_photograph
-from siamkit.evaluation.memory import PeakMemory
+from siamkit.evaluation.peak_memory import PeakMemory
 from siamkit.retrieval.duplicates import Method, picture_features
 from siamkit.retrieval.verification import DEFAULT_MIN_MATCHES, verified_matches
 from siamkit.scoring.registry import get_scorer

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from siamkit.evaluation.memory import PeakMemory
+from siamkit.evaluation.peak_memory import PeakMemory
 from siamkit.retrieval.index import EMBEDDINGS, approximate_index, exact_search
 
 

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from siamkit.cli.program import main as siamkit_main
 from siamkit.data.demo import PHOTOS, sample_photograph
-from siamkit.train.cli import main as siamkit_main
 
 CROP = 256
 

@@ -142,7 +142,7 @@ def photo_folder(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def quantized_folder(tiny_checkpoint, tmp_path_factory) -> Path:
     """The tiny checkpoint exported with model.onnx and model.int8.onnx (checked on digits' val pairs)."""
-    from siamkit.train.cli import main
+    from siamkit.cli.program import main
 
     folder = tmp_path_factory.mktemp("quantized") / "encoder"
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(folder), "--quantize", "int8",

@@ -8,8 +8,8 @@ from pathlib import Path
 from PIL import Image
 from skimage import data
 
+from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
-from siamkit.train.cli import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -33,7 +33,6 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
-from siamkit.train.arguments import brief_error, read_config
 from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
 from siamkit.train.checkpoint_paths import (
     CKPT_KEYWORDS,
@@ -42,7 +41,9 @@ from siamkit.train.checkpoint_paths import (
     check_checkpoint_file,
     refuse_to_overwrite,
 )
+from siamkit.train.config_files import read_config
 from siamkit.train.module import SiameseModule
+from siamkit.train.parser_errors import brief_error
 from siamkit.train.precision import emulated_bf16_note, native_precision
 
 RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "torchmetrics",

@@ -16,8 +16,8 @@ from siamkit.errors import ConfigError, SiamkitError
 from siamkit.models.backbones import Backbone
 from siamkit.models.checkpoints import ENCODER_SPEC_KEY
 from siamkit.models.heads import ProjectionHead
+from siamkit.models.input_normalization import InputNormalization
 from siamkit.models.losses import SiameseLoss
-from siamkit.models.normalization import InputNormalization
 from siamkit.models.spec import EncoderSpec
 from siamkit.models.weights import check_weights_fit, load_matching
 

@@ -110,9 +110,9 @@ def test_demo_photos_split_by_source_photograph():
 def test_an_image_that_breaks_after_the_scan_reaches_the_user_as_one_line(class_folder):
     from torch.utils.data import DataLoader
 
+    from siamkit.cli.program import _message
     from siamkit.data.datasets import ImageListDataset, ImageReader
     from siamkit.data.transforms import build_transform
-    from siamkit.train.cli import _message
 
     dataset = ImageListDataset(["class0/gone.png"], ImageReader(class_folder), build_transform(SMALL))
     with pytest.raises(SiamkitError) as caught:

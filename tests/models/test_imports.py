@@ -15,3 +15,14 @@ def test_the_models_never_import_lightning_and_the_public_names_import_from_the_
             "assert E1 is Encoder and P1 is Preprocess and get_scorer is g2 and 'orb' in DEFAULT_METHODS")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr  # the child's traceback, not only its exit code
+
+
+def test_no_library_package_imports_the_command_line():
+    """Dependency direction: cli -> everything; the library packages never import siamkit.cli."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    library = ("data", "models", "train", "scoring", "evaluation", "retrieval", "siamkit")
+    offenders = [str(path.relative_to(root)) for package in library
+                 for path in (root / package).glob("*.py") if "siamkit.cli" in path.read_text()]
+    assert offenders == []

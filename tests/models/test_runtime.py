@@ -13,6 +13,7 @@ from onnx import TensorProto, helper
 from PIL import Image
 from skimage import data
 
+from siamkit.cli.program import main
 from siamkit.models import quantization
 from siamkit.models.card import EncoderFolderError
 from siamkit.models.encoder import Encoder
@@ -20,7 +21,6 @@ from siamkit.models.onnx_export import mark_fingerprint
 from siamkit.models.quantization import QuantizationError, quantize_int8
 from siamkit.models.runtime import OnnxEncoder, load_encoder
 from siamkit.retrieval.index import EmbeddingIndex
-from siamkit.train.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -51,7 +51,7 @@ def test_a_folder_naming_a_foreign_class_is_refused_before_it_is_imported(encode
     assert "siamkit_test_evil" not in sys.modules and not evil_module.exists()
 
 
-@pytest.mark.parametrize("class_path", ["subprocess.Popen", "siamkit.train.cli.main", "os.system",
+@pytest.mark.parametrize("class_path", ["subprocess.Popen", "siamkit.cli.program.main", "os.system",
                                         "siamkit.models.backbones.nn.Module", 42, None, ["os", "system"]])
 def test_only_shipped_classes_pass(class_path):
     with pytest.raises(SiamkitError, match="is not one siamkit builds"):

@@ -130,7 +130,7 @@ def test_listing_reports_what_it_passes_over(tmp_path):
 def test_ctrl_c_keeps_the_finished_batches_and_the_same_command_continues(encoder_folder, tmp_path,
                                                                           monkeypatch,
                                                                            capsys):
-    from siamkit.train.cli import main
+    from siamkit.cli.program import main
 
     folder = _folder(tmp_path, 40)
     encoder_type = type(Encoder.load(encoder_folder))

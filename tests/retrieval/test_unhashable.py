@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from siamkit.cli.program import main
 from siamkit.scoring.pdq import PDQScorer
-from siamkit.train.cli import main
 
 FLAT = {"tiny_1x1.png": np.full((1, 1, 3), 90), "tiny_3x2.png": np.arange(18).reshape(2, 3, 3) * 14,
         "strip_1x5000.png": np.tile(np.arange(250), 20).reshape(1, 5000, 1).repeat(3, 2),

@@ -55,7 +55,7 @@ def test_classical_methods_never_import_torch(tmp_path: Path, photos):
     code = (
         "import sys; from siamkit import get_scorer; from siamkit.scoring import available\n"
         f"[get_scorer(m).score(r'{tmp_path / 'a.png'}', r'{tmp_path / 'a.png'}') for m in available()]\n"
-        "from siamkit.train.cli import main; main(['score', "
+        "from siamkit.cli.program import main; main(['score', "
         f"r'{tmp_path / 'a.png'}', r'{tmp_path / 'a.png'}'])\n"
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )

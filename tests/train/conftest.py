@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import export_onnx, mark_fingerprint, sample_images
-from siamkit.train.cli import main
 
 
 @pytest.fixture(scope="session")

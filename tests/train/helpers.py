@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from siamkit.train.cli import main
+from siamkit.cli.program import main
 
 #: A tiny, quick version of the digits demo: 16 px, batches of 16, no loader workers ...
 TINY_WITH_LOGGERS = ["--config", "demo_digits.yaml", "--model.backbone.init_args.image_size", "16",

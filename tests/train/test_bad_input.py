@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from siamkit.train.cli import main
+from siamkit.cli.program import main
 from tests.train.helpers import TINY, assert_one_error_line
 
 P, OUT = "{zoo}/photos/0.png", "{zoo}/out"
@@ -223,7 +223,7 @@ def test_bad_input_is_one_line_and_exit_2(case, zoo, tmp_path, monkeypatch, caps
 
 
 def test_a_bug_is_one_line_with_the_debug_hint(monkeypatch, capsys):
-    from siamkit.train import score
+    from siamkit.cli import score
 
     monkeypatch.setattr(score, "main", lambda argv: {}["oops"])
     assert main(["score", "a", "b"]) == 1
@@ -232,7 +232,7 @@ def test_a_bug_is_one_line_with_the_debug_hint(monkeypatch, capsys):
 
 
 def test_a_bug_in_leaks_never_passes_for_leaks_found(monkeypatch, capsys):
-    from siamkit.train import leaks
+    from siamkit.cli import leaks
 
     monkeypatch.setattr(leaks, "main", lambda argv: {}["oops"])
     assert main(["leaks", "--data", "x", "--out", "y"]) == 3

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from siamkit.cli.program import main
 from siamkit.retrieval.index import EmbeddingIndex
-from siamkit.train.cli import main
 from tests.train.helpers import TINY, TINY_WITH_LOGGERS, assert_one_error_line
 
 OUT = "{zoo}/out"

@@ -6,11 +6,11 @@ import time
 import pytorch_lightning as pl
 import torch
 
+from siamkit.cli.program import main
 from siamkit.data.batches import ClassBatch, PairBatch
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.models import ContrastiveLoss, TorchvisionBackbone
 from siamkit.train.callbacks import LinearProbeThenFinetune, TrainingSpeed
-from siamkit.train.cli import main
 from siamkit.train.module import SiameseModule
 from tests.train.helpers import TINY
 

@@ -3,8 +3,8 @@
 import pytest
 import yaml
 
-from siamkit.train.arguments import brief_error
-from siamkit.train.cli import main
+from siamkit.cli.program import main
+from siamkit.train.parser_errors import brief_error
 from tests.train.helpers import TINY, run_train
 
 

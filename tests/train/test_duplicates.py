@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
-from siamkit.train.cli import main
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from siamkit.cli.program import main
 from siamkit.data.demo import resolve_source
 from siamkit.models.encoder import Encoder
-from siamkit.train.cli import main
 
 QUICK = ["--bootstrap", "20"]
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
+from siamkit.cli.program import main
 from siamkit.data.images import load_image
 from siamkit.models import onnx_export
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import ExportParityError, sample_images
 from siamkit.retrieval.index import EmbeddingIndex
-from siamkit.train.cli import main
 
 
 def test_export_writes_a_self_describing_folder(tiny_checkpoint, tmp_path, capsys):

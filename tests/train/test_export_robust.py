@@ -9,8 +9,8 @@ import pytest
 import timm
 import torch
 
+from siamkit.cli.program import main
 from siamkit.models import Encoder
-from siamkit.train.cli import main
 from tests.train.helpers import TINY
 
 

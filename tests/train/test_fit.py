@@ -13,9 +13,9 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import sample_images
-from siamkit.train.cli import main
 from siamkit.train.lightning_cli import run_trainer_command
 from tests.train.helpers import TINY, TINY_WITH_LOGGERS, TRAIN, run_train
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 from siamkit.retrieval.index import EmbeddingIndex
-from siamkit.train.cli import main
 
 
 def test_embed_then_search_finds_the_copy(encoder_folder, photo_folder, tmp_path, capsys):

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from siamkit.cli.program import main
 from siamkit.data.batches import PairBatch
 from siamkit.models import ContrastiveLoss, InfoNCELoss, TimmBackbone, TorchvisionBackbone
-from siamkit.train.cli import main
 from siamkit.train.module import SiameseModule
 from tests.train.helpers import TINY
 

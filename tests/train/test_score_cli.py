@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from siamkit.cli.program import main
 from siamkit.scoring.registry import get_scorer
-from siamkit.train.cli import main
 
 
 @pytest.fixture

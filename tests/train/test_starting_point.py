@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 from skimage import data
 
+from siamkit.cli.program import main
 from siamkit.errors import SiamkitError
 from siamkit.models import Encoder, EncoderSpec, ModuleSpec, TimmBackbone
 from siamkit.scoring.registry import get_scorer
-from siamkit.train.cli import main
 
 LITE0 = {"class_path": "siamkit.models.timm_backbone.TimmBackbone",
          "init_args": {"name": "tf_efficientnet_lite0", "pretrained": "efficientnet-lite0", "pooling": "gem"}}

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from siamkit.cli.program import main
 from siamkit.models.checkpoints import ENCODER_SPEC_KEY
-from siamkit.train.cli import main
 from tests.train.helpers import TINY
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from siamkit.train.arguments import (
+from siamkit.cli.arguments import (
     ArgumentParser,
     add_background_arguments,
     add_runtime_arguments,
@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     from siamkit.retrieval.index import EmbeddingIndex
-    from siamkit.retrieval.normalization import background_images, rerank
+    from siamkit.retrieval.score_normalization import background_images, rerank
 
     index = EmbeddingIndex.load(args.index)
     background = background_images(args.background, args.background_k) if args.background else None

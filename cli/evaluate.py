@@ -8,9 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from siamkit.errors import SiamkitError
-from siamkit.scoring.registry import DEFAULT_METHODS
-from siamkit.train.arguments import (
+from siamkit.cli.arguments import (
     ArgumentParser,
     add_background_arguments,
     add_runtime_arguments,
@@ -22,6 +20,8 @@ from siamkit.train.arguments import (
     split_fraction,
     threshold_rule,
 )
+from siamkit.errors import SiamkitError
+from siamkit.scoring.registry import DEFAULT_METHODS
 
 
 def build_parser() -> ArgumentParser:
@@ -135,7 +135,7 @@ def _background(args: argparse.Namespace) -> dict[str, Any]:
     """The readable images of --background, as get_scorer's options (none without it)."""
     if not args.background:
         return {}
-    from siamkit.retrieval.normalization import background_images
+    from siamkit.retrieval.score_normalization import background_images
 
     return {"background": background_images(args.background, args.background_k),
             "background_k": args.background_k}

@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from siamkit.errors import SiamkitError
-from siamkit.train.arguments import (
+from siamkit.cli.arguments import (
     ArgumentParser,
     add_background_arguments,
     add_runtime_arguments,
@@ -18,6 +17,7 @@ from siamkit.train.arguments import (
     output_folder,
     positive_int,
 )
+from siamkit.errors import SiamkitError
 
 HASHES = ("phash", "pdq", "pdq:dihedral")
 
@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
         check_destination(args.to, folders)
     listings = [list_images(folder) for folder in folders]
     method = method_from(args)
-    from siamkit.train.find_duplicates import find_copies, find_groups
+    from siamkit.cli.find_duplicates import find_copies, find_groups
 
     if args.against:
         return find_copies(args, method, *listings)
@@ -140,7 +140,7 @@ def method_from(args: argparse.Namespace):
                            "labelled data")
     background = None
     if args.background:
-        from siamkit.retrieval.normalization import background_images
+        from siamkit.retrieval.score_normalization import background_images
 
         background = encoder.embed(background_images(args.background, args.background_k))
     return Method(str(Path(args.encoder).resolve()), threshold, encoder=encoder, background=background,

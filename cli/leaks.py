@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from siamkit.train.arguments import (
+from siamkit.cli.arguments import (
     ArgumentParser,
     non_negative_int,
     output_folder,
-    read_config,
     split_fraction,
 )
-from siamkit.train.duplicates import add_comparison_arguments, method_from
+from siamkit.cli.duplicates import add_comparison_arguments, method_from
+from siamkit.train.config_files import read_config
 
 
 def build_parser() -> ArgumentParser:

@@ -23,17 +23,17 @@ TRAINER_COMMANDS = {
 BUG_EXIT_CODES = {"leaks": 3}
 #: command -> (module, one-line help). Each module has ``main(argv) -> int``.
 TOOL_COMMANDS: dict[str, tuple[str, str]] = {
-    "embed": ("siamkit.train.embed", "embed every image of a folder into an index (resumable)"),
-    "search": ("siamkit.train.search", "nearest neighbours of query images in an index"),
-    "duplicates": ("siamkit.train.duplicates",
+    "embed": ("siamkit.cli.embed", "embed every image of a folder into an index (resumable)"),
+    "search": ("siamkit.cli.search", "nearest neighbours of query images in an index"),
+    "duplicates": ("siamkit.cli.duplicates",
                    "group a folder's near-duplicates, or find its copies in another (--against); "
                    "move them out, undoably"),
-    "leaks": ("siamkit.train.leaks", "near-duplicate images on two sides of train / val / test"),
-    "evaluate": ("siamkit.train.evaluate",
+    "leaks": ("siamkit.cli.leaks", "near-duplicate images on two sides of train / val / test"),
+    "evaluate": ("siamkit.cli.evaluate",
                  "score learned models and classical baselines on the same pairs, with a report"),
-    "export": ("siamkit.train.export",
+    "export": ("siamkit.cli.export",
                "write a checkpoint's encoder to a folder (safetensors, ONNX, sentence-transformers)"),
-    "score": ("siamkit.train.score", "how similar two images are, by each method"),
+    "score": ("siamkit.cli.score", "how similar two images are, by each method"),
 }
 
 USAGE = """usage: train COMMAND [options]   (also installed as `siamkit`)

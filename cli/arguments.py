@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import argparse
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Callable
-
-from siamkit.errors import ConfigError
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -136,68 +133,3 @@ def load_encoder_for(args: argparse.Namespace, source: str):
     encoder = load_encoder(source, args.runtime, args.device, args.threads)
     print(f"encoder {source}: {describe(encoder)}", file=sys.stderr)
     return encoder
-
-
-def config_path(name: str) -> str:
-    """A config file the user names, or else a bundled one of that name."""
-    if Path(name).exists():
-        return name
-    bundled = resources.files("siamkit.configs")
-    candidate = bundled / name
-    if candidate.is_file():
-        return str(candidate)
-    available = sorted(p.name for p in bundled.iterdir() if p.name.endswith(".yaml"))
-    raise ConfigError(f"config file {name} not found here, and it is not a bundled config "
-                      f"(bundled: {', '.join(available)})")
-
-
-def read_config(name: str) -> tuple[str, dict]:
-    """A config file's path (see ``config_path``) and its sections; one line naming the file,
-    line and column when it is empty, not YAML, or not a mapping of sections."""
-    import yaml
-
-    path = config_path(name)
-    try:
-        config = yaml.safe_load(Path(path).read_text())
-    except OSError as error:
-        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        tabs = " (YAML indents with spaces, not tabs)" if "\t" in Path(path).read_text() else ""
-        raise ConfigError(f"config {path} is not valid YAML{where}: {problem}{tabs}") from None
-    if not isinstance(config, dict):
-        what = "empty" if config is None else f"a {type(config).__name__}, not sections"
-        raise ConfigError(f"config {path} is {what}; it needs sections such as `model:`, `data:`, "
-                          "`trainer:` (see the bundled demo_digits.yaml)")
-    return path, config
-
-
-_UNION_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Does not validate against any of the Union '
-                          r"subtypes\s+Subtypes: \[(?P<types>.*?)\]\n.*Given value: (?P<value>.*)$", re.S)
-_PLAIN_TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false", "NoneType": "null"}
-_SUBTYPE = re.compile(r"typing\.Literal\[(?P<choices>[^\]]*)\]"
-                      r"|<class '(?P<type>" + "|".join(_PLAIN_TYPES) + ")'>")
-
-
-_TYPE_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Expected a <class \'(?P<type>'
-                         + "|".join(_PLAIN_TYPES) + r")'>\. Got value: (?P<value>.*)$", re.S)
-
-
-def brief_error(message: str) -> str:
-    """jsonargparse's error for a value of the wrong plain type (``data.split_fractions [nan, 0,
-    0]``), or that none of a union's types accepts (``trainer.precision``, ``trainer.max_epochs``),
-    takes two to a dozen lines; one line says it. A union with any other type (a class, a
-    path ...), or any other message, is left whole."""
-    plain = _TYPE_ERROR.search(message)
-    if plain:
-        return f"{plain['key']}: {plain['value'].strip()!r} is not {_PLAIN_TYPES[plain['type']]}"
-    match = _UNION_ERROR.search(message)
-    if not match or _SUBTYPE.sub("", match["types"]).strip(", "):
-        return message
-    subtypes = list(_SUBTYPE.finditer(match["types"]))
-    choices = ", ".join(subtype["choices"] for subtype in subtypes if subtype["choices"])
-    wanted = [*([f"one of {choices}"] if choices else []),
-              *(_PLAIN_TYPES[subtype["type"]] for subtype in subtypes if subtype["type"])]
-    return f"{match['key']}: {match['value'].strip()!r} is not {' or '.join(wanted)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from siamkit.train.arguments import (
+from siamkit.cli.arguments import (
     ArgumentParser,
     add_runtime_arguments,
     device,

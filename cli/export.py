@@ -7,8 +7,8 @@ import argparse
 import shutil
 from pathlib import Path
 
+from siamkit.cli.arguments import ArgumentParser, number_between, output_folder, positive_int
 from siamkit.errors import SiamkitError
-from siamkit.train.arguments import ArgumentParser, number_between, output_folder, positive_int
 
 
 def build_parser() -> ArgumentParser:
@@ -161,7 +161,7 @@ def _val_pairs(check: tuple, args: argparse.Namespace) -> tuple[list[str], list[
 
 
 def _choose(encoder, args: argparse.Namespace, pairs: tuple):
-    from siamkit.train.export_choice import ALPHAS, FEATURES, choose_on_val
+    from siamkit.cli.export_choice import ALPHAS, FEATURES, choose_on_val
 
     if args.wise_ft is not None:
         alphas = (args.wise_ft,)

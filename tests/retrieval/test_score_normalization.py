@@ -6,7 +6,7 @@ import numpy as np
 
 from siamkit.retrieval.candidates import embedding_pairs
 from siamkit.retrieval.index import exact_search
-from siamkit.retrieval.normalization import normalized_pairs, rerank
+from siamkit.retrieval.score_normalization import normalized_pairs, rerank
 from siamkit.scoring.embedding import kth_similarity
 
 

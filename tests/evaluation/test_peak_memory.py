@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from siamkit.evaluation.memory import PeakMemory
+from siamkit.evaluation.peak_memory import PeakMemory
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

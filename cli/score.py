@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import time
 
+from siamkit.cli.arguments import ArgumentParser, add_runtime_arguments
 from siamkit.data.images import load_image
 from siamkit.scoring.registry import DEFAULT_METHODS
-from siamkit.train.arguments import ArgumentParser, add_runtime_arguments
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,45 @@
+"""Config files for ``train fit`` and ``train leaks``: a path the user names, or a bundled config
+of that name, checked to be YAML sections before anything reads it."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from siamkit.errors import ConfigError
+
+
+def config_path(name: str) -> str:
+    """A config file the user names, or else a bundled one of that name."""
+    if Path(name).exists():
+        return name
+    bundled = resources.files("siamkit.configs")
+    candidate = bundled / name
+    if candidate.is_file():
+        return str(candidate)
+    available = sorted(p.name for p in bundled.iterdir() if p.name.endswith(".yaml"))
+    raise ConfigError(f"config file {name} not found here, and it is not a bundled config "
+                      f"(bundled: {', '.join(available)})")
+
+
+def read_config(name: str) -> tuple[str, dict]:
+    """A config file's path (see ``config_path``) and its sections; one line naming the file,
+    line and column when it is empty, not YAML, or not a mapping of sections."""
+    import yaml
+
+    path = config_path(name)
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        tabs = " (YAML indents with spaces, not tabs)" if "\t" in Path(path).read_text() else ""
+        raise ConfigError(f"config {path} is not valid YAML{where}: {problem}{tabs}") from None
+    if not isinstance(config, dict):
+        what = "empty" if config is None else f"a {type(config).__name__}, not sections"
+        raise ConfigError(f"config {path} is {what}; it needs sections such as `model:`, `data:`, "
+                          "`trainer:` (see the bundled demo_digits.yaml)")
+    return path, config
