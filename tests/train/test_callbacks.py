@@ -12,7 +12,7 @@ from siamkit.data.datamodule import SiameseDataModule
 from siamkit.models import ContrastiveLoss, TorchvisionBackbone
 from siamkit.train.callbacks import LinearProbeThenFinetune, TrainingSpeed
 from siamkit.train.module import SiameseModule
-from tests.train.helpers import TINY
+from tests.helpers import TINY
 
 
 class Snapshots(pl.Callback):

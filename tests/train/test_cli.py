@@ -5,7 +5,7 @@ import yaml
 
 from siamkit.cli.program import main
 from siamkit.train.parser_errors import brief_error
-from tests.train.helpers import TINY, run_train
+from tests.helpers import TINY, run_train
 
 
 def test_help_lists_every_command(capsys):

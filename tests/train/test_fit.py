@@ -17,7 +17,7 @@ from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import sample_images
 from siamkit.train.lightning_cli import run_trainer_command
-from tests.train.helpers import TINY, TINY_WITH_LOGGERS, TRAIN, run_train
+from tests.helpers import TINY, TINY_WITH_LOGGERS, TRAIN, run_train
 
 
 def _step(checkpoint: Path) -> int:

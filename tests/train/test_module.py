@@ -14,7 +14,7 @@ from siamkit.cli.program import main
 from siamkit.data.batches import PairBatch
 from siamkit.models import ContrastiveLoss, InfoNCELoss, TimmBackbone, TorchvisionBackbone
 from siamkit.train.module import SiameseModule
-from tests.train.helpers import TINY
+from tests.helpers import TINY
 
 
 def module(**options) -> SiameseModule:

@@ -11,7 +11,7 @@ from siamkit.data.datamodule import SiameseDataModule
 from siamkit.train.lightning_cli import SiamkitCLI, resolve_config_arguments
 from siamkit.train.module import SiameseModule
 from siamkit.train.precision import native_precision
-from tests.train.helpers import TINY
+from tests.helpers import TINY
 
 
 def cpu_bf16(monkeypatch, avx512_bf16: bool, amx: bool = False) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from siamkit.cli.program import main
-from tests.train.helpers import TINY, assert_one_error_line
+from tests.helpers import TINY, assert_one_error_line
 
 P, OUT = "{zoo}/photos/0.png", "{zoo}/out"
 PHOTOS = ["fit", "--config", "demo_photos.yaml", "--model.backbone.init_args.image_size", "16",

@@ -11,7 +11,7 @@ import pytest
 
 from siamkit.cli.program import main
 from siamkit.retrieval.index import EmbeddingIndex
-from tests.train.helpers import TINY, TINY_WITH_LOGGERS, assert_one_error_line
+from tests.helpers import TINY, TINY_WITH_LOGGERS, assert_one_error_line
 
 OUT = "{zoo}/out"
 RUN_CKPT = "{zoo}/run/checkpoints/last.ckpt"

@@ -11,7 +11,7 @@ import torch
 
 from siamkit.cli.program import main
 from siamkit.models import Encoder
-from tests.train.helpers import TINY
+from tests.helpers import TINY
 
 
 @pytest.fixture(scope="module")

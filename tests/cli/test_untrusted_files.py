@@ -12,7 +12,7 @@ import torch
 
 from siamkit.cli.program import main
 from siamkit.models.checkpoints import ENCODER_SPEC_KEY
-from tests.train.helpers import TINY
+from tests.helpers import TINY
 
 
 def _popen(marker: Path) -> dict:
