@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from siamkit.data.bad_images import BadImage
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.retrieval import verification
 from siamkit.retrieval.collection import Listing
@@ -87,29 +88,29 @@ def find_copies(args: argparse.Namespace, method: Method, queries: Listing, refe
     return 0
 
 
-def _unreadable(exact: ExactDuplicates, files: list[str], policy: str) -> list[dict[str, str]]:
-    bad = [{"file": files[i], "error": error} for i, error in sorted(exact.unreadable.items())]
+def _unreadable(exact: ExactDuplicates, files: list[str], policy: str) -> list[BadImage]:
+    bad = [BadImage(files[i], error) for i, error in sorted(exact.unreadable.items())]
     if len(bad) == len(files):
-        raise SiamkitError(f"none of the {len(files)} images could be read ({bad[0]['error']})")
+        raise SiamkitError(f"none of the {len(files)} images could be read ({bad[0].reason})")
     if bad and policy == "error":
-        raise ImageLoadError(f"{bad[0]['error']} ({len(bad)} unreadable images; nothing was compared): fix "
+        raise ImageLoadError(f"{bad[0].reason} ({len(bad)} unreadable images; nothing was compared): fix "
                              "or remove them, or pass --on-bad-image skip")
     return bad
 
 
-def _unhashable(pictures: Pictures, files: list[str], page: str) -> list[dict[str, str]]:
+def _unhashable(pictures: Pictures, files: list[str], page: str) -> list[BadImage]:
     """Pictures with too little detail to hash: listed with the skipped files, compared with none."""
-    unhashable = [{"file": files[i], "error": why} for i, why in sorted(pictures.unhashable.items())]
+    unhashable = [BadImage(files[i], why) for i, why in sorted(pictures.unhashable.items())]
     _report_skipped(unhashable, page)
     return unhashable
 
 
-def _report_skipped(skipped: list[dict[str, str]], page: str) -> None:
+def _report_skipped(skipped: list[BadImage], page: str) -> None:
     if not skipped:
         return
     print(f"skipped {len(skipped)} files (listed in {page}):")
-    for entry in skipped[:10]:
-        print(f"  {entry['file']}: {entry['error']}")
+    for bad in skipped[:10]:
+        print(f"  {bad.file}: {bad.reason}")
     if len(skipped) > 10:
         print(f"  ... and {len(skipped) - 10} more")
 

@@ -66,9 +66,9 @@ def main(argv: list[str]) -> int:
                                    args.sift_min_matches if args.recheck_sift else None)
     if unhashable:
         print(f"{len(unhashable)} images have too little detail to hash and were compared with none "
-              f"(listed in leaks.html), e.g. {unhashable[0]['file']}", file=sys.stderr)
+              f"(listed in leaks.html), e.g. {unhashable[0].file}", file=sys.stderr)
     write_leaks(args.out, leaks, f"{args.data}, {method.name} at similarity >= {method.threshold:.4f}",
-                [{"file": path, "error": str(error)} for path, error in bad.items()] + unhashable)
+                list(bad.values()) + unhashable)
     if not leaks:
         print(f"no near-duplicates across the splits of {args.data} ({len(keep)} images, {method.name})")
         return 0

@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, get_worker_info
 
+from siamkit.data.bad_images import BadImage
 from siamkit.data.batches import Batch, ClassBatch, PairBatch, TwoViewBatch
 from siamkit.data.datasets import (
     ClassImageDataset,
@@ -22,7 +23,6 @@ from siamkit.data.datasets import (
 )
 from siamkit.data.demo import resolve_source
 from siamkit.data.image_config import ImageConfig
-from siamkit.data.images import ImageLoadError
 from siamkit.data.samplers import MPerClassBatchSampler
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import (
@@ -119,7 +119,7 @@ class SiameseDataModule(pl.LightningDataModule):
                             self.image_config.size)  # fail on a bad entry now, not in a worker
         self.mix = ViewMix(mix_views) if mix_views else None
         self.data: DataSet | None = None
-        self.skipped: list[ImageLoadError] = []
+        self.skipped: list[BadImage] = []
 
     @property
     def train_batch_type(self) -> type[Batch]:

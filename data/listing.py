@@ -7,19 +7,21 @@ import os
 import stat
 from pathlib import Path
 
+from siamkit.data.bad_images import BadImage
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
-def find_image_files(folder: Path) -> tuple[list[str], list[dict[str, str]]]:
+def find_image_files(folder: Path) -> tuple[list[str], list[BadImage]]:
     """The image files below ``folder``, sorted, and the other files passed over, each
-    ``{"file", "error"}`` (links to folders are not followed, so a link loop cannot trap it)."""
+    ``BadImage`` (links to folders are not followed, so a link loop cannot trap it)."""
     images, skipped = [], []
     for root, _, names in os.walk(folder):
         for name in names:
             path = os.path.join(root, name)
             problem = _not_an_image_file(path)
-            (skipped.append({"file": _printable(path), "error": problem}) if problem else images.append(path))
-    return sorted(images), sorted(skipped, key=lambda entry: entry["file"])
+            (skipped.append(BadImage(_printable(path), problem)) if problem else images.append(path))
+    return sorted(images), sorted(skipped, key=lambda entry: entry.file)
 
 
 def _printable(path: str) -> str:

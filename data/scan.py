@@ -10,6 +10,7 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from siamkit.data.bad_images import BadImage
 from siamkit.errors import ImageLoadError, SiamkitError
 
 log = logging.getLogger(__name__)
@@ -18,8 +19,8 @@ BadImagePolicy = Literal["error", "skip"]
 
 
 def scan_images(read: Callable[[str], np.ndarray], paths: Sequence[str], on_bad_image: BadImagePolicy,
-                skip_hint: str) -> dict[str, ImageLoadError]:
-    """The unreadable images among ``paths``, each with its error. Under ``error`` any
+                skip_hint: str) -> dict[str, BadImage]:
+    """The unreadable images among ``paths``, each with why. Under ``error`` any
     unreadable image raises one message listing them, ending with ``skip_hint`` (how to set
     the policy to skip); under ``skip`` they are logged and returned."""
 
@@ -33,10 +34,10 @@ def scan_images(read: Callable[[str], np.ndarray], paths: Sequence[str], on_bad_
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(tqdm(pool.map(check, paths), total=len(paths), desc="checking images", unit="img",
                             disable=len(paths) < 2000))
-    bad = {path: error for path, error in zip(paths, results) if error is not None}
+    bad = {path: BadImage.of(error) for path, error in zip(paths, results) if error is not None}
     if not bad:
         return {}
-    listing = "\n".join(f"  {e.source}: {e.reason}" for e in list(bad.values())[:10])
+    listing = "\n".join(f"  {b.file}: {b.reason}" for b in list(bad.values())[:10])
     more = f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""
     if on_bad_image == "error":
         raise SiamkitError(f"{len(bad)} of {len(paths)} images cannot be read:\n{listing}{more}\n"

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from siamkit.data.bad_images import BadImage
 from siamkit.data.demo import resolve_source
 from siamkit.data.images import load_image
 from siamkit.data.scan import BadImagePolicy, scan_images
@@ -41,7 +42,7 @@ class EvaluationData:
     pairs: dict[str, Pairs]
     images: np.ndarray | None = None
     labels: np.ndarray | None = None
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[BadImage] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         test = self.pairs[self.split]
@@ -49,7 +50,7 @@ class EvaluationData:
                 "pairs": len(test), "matches": int(test.label.sum()),
                 "threshold_pairs": len(self.pairs["val"]) if "val" in self.pairs else 0,
                 "retrieval_images": 0 if self.images is None else len(self.images),
-                "skipped_images": self.skipped}
+                "skipped_images": [bad.to_dict() for bad in self.skipped]}
 
 
 def load_evaluation_data(source: str, split: str = "test", root: str | None = None,
@@ -86,7 +87,7 @@ def load_evaluation_data(source: str, split: str = "test", root: str | None = No
         del pairs["val"]
     kind = "pairs" if isinstance(data, PairSet) else "classes"
     return EvaluationData(source, split, seed, kind, pairs, images, labels,
-                          skipped=[e.source for e in bad.values()])
+                          skipped=list(bad.values()))
 
 
 def _touches(data: PairSet | ClassSet, bad: list[str]) -> np.ndarray:

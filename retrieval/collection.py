@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from siamkit.data.bad_images import BadImage
 from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files
 from siamkit.data.preprocess import Preprocess
 from siamkit.data.scan import BadImagePolicy
@@ -32,10 +33,10 @@ from siamkit.retrieval.journal import EmbeddingJournal
 @dataclass
 class Listing:
     """The images found below a folder, and what was passed over while listing (symbolic-link
-    loops, broken links, files of other types), each ``{"file", "error"}``."""
+    loops, broken links, files of other types), each a ``BadImage``."""
 
     images: list[str]
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[BadImage] = field(default_factory=list)
 
 
 def list_images(folder: str | Path) -> Listing:
@@ -83,7 +84,7 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
     if complete is not None and not journal.done:  # new images for an existing index: keep its rows
         for start in range(0, len(complete.files), 100_000):
             journal.append(complete.files[start:start + 100_000], complete.embeddings[start:start + 100_000])
-        journal.append([], np.zeros((0, encoder.embedding_dim), np.float32), complete.meta.get("skipped", []))
+        journal.append([], np.zeros((0, encoder.embedding_dim), np.float32), complete.skipped)
     todo = [path for path in listing.images if path not in journal.done]
     try:
         _embed(todo, encoder, journal, batch_size, num_workers, on_bad_image, len(listing.images))
@@ -93,12 +94,12 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
         raise
     rows = np.array([i for i, f in enumerate(journal.files) if f in wanted], dtype=np.int64)
     if not len(rows):
-        first = journal.skipped[0]["error"] if journal.skipped else "?"
+        first = journal.skipped[0].reason if journal.skipped else "?"
         raise SiamkitError(f"none of the {len(listing.images)} images "
                            f"could be read ({first}); nothing to index")
+    skipped = listing.skipped + [bad for bad in journal.skipped if bad.file in wanted]
     meta = {"encoder": encoder_source, "fingerprint": encoder.fingerprint, "runtime": encoder.runtime,
-            "dim": encoder.embedding_dim,
-            "skipped": listing.skipped + [entry for entry in journal.skipped if entry["file"] in wanted]}
+            "dim": encoder.embedding_dim, "skipped": [bad.to_dict() for bad in skipped]}
     write_index(out, journal.vectors(), journal.files, meta, rows)
     journal.remove()
     return json.loads((out / META).read_text())
@@ -125,12 +126,12 @@ def _embed(paths: list[str], encoder: Embedder, journal: EmbeddingJournal, batch
             names = paths[offset:offset + len(batch["error"])]
             offset += len(names)
             good = [i for i, error in enumerate(batch["error"]) if not error]
-            bad = [{"file": names[i], "error": error} for i, error in enumerate(batch["error"]) if error]
+            bad = [BadImage(names[i], error) for i, error in enumerate(batch["error"]) if error]
             vectors = (encoder.embed_batch(batch["image"][good]) if good
                        else np.zeros((0, encoder.embedding_dim), np.float32))
             journal.append([names[i] for i in good], vectors, bad if on_bad_image == "skip" else ())
             bar.update(len(names))
             if bad and on_bad_image == "error":
-                raise ImageLoadError(f"{bad[0]['error']} ({len(journal.files)} images embedded "
+                raise ImageLoadError(f"{bad[0].reason} ({len(journal.files)} images embedded "
                                      "so far are kept: fix or remove it and run the same "
                                      "command again to continue, or pass --on-bad-image skip)")

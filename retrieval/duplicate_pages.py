@@ -8,6 +8,7 @@ import csv
 import html
 from pathlib import Path
 
+from siamkit.data.bad_images import BadImage, html_section
 from siamkit.pages import thumbnail
 from siamkit.retrieval.grouping import Group
 
@@ -17,7 +18,7 @@ STYLE = ("body{font-family:system-ui,sans-serif;margin:2em} figure{display:inlin
 
 
 def write_groups(out: Path, files: list[str], groups: list[Group], kept: list[tuple[int, str]], title: str,
-                 skipped: list[dict[str, str]] = ()) -> None:
+                 skipped: list[BadImage] = ()) -> None:
     """duplicates.csv: group, file, representative, similarity (to the representative), keep, why."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "duplicates.csv", "w", newline="") as handle:
@@ -36,7 +37,7 @@ def write_groups(out: Path, files: list[str], groups: list[Group], kept: list[tu
 
 
 def write_matches(out: Path, files: list[str], rows: list[tuple], title: str,
-                  skipped: list[dict[str, str]] = ()) -> None:
+                  skipped: list[BadImage] = ()) -> None:
     """matches.csv: query, reference, similarity, stage (same bytes, same pixels, or the method)."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "matches.csv", "w", newline="") as handle:
@@ -56,7 +57,7 @@ def write_matches(out: Path, files: list[str], rows: list[tuple], title: str,
           f"({html.escape(title)})", sections, skipped)
 
 
-def write_leaks(out: Path, leaks: list, title: str, skipped: list[dict[str, str]] = ()) -> None:
+def write_leaks(out: Path, leaks: list, title: str, skipped: list[BadImage] = ()) -> None:
     """leaks.csv: a, split_a, b, split_b, similarity; leaks.html: the pairs side by side."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "leaks.csv", "w", newline="") as handle:
@@ -83,12 +84,7 @@ def _figure(path: str, caption: str, keep: bool = False) -> str:
             f"{html.escape(Path(path).name)}<br>{html.escape(caption)}</figcaption></figure>")
 
 
-def _page(path: Path, heading: str, sections: str, skipped: list[dict[str, str]]) -> None:
-    skipped_section = ""
-    if skipped:
-        items = "".join(f"<li>{html.escape(entry['file'])}: {html.escape(entry['error'])}</li>"
-                        for entry in skipped)
-        skipped_section = f"<h2>{len(skipped)} files skipped</h2><ul>{items}</ul>"
+def _page(path: Path, heading: str, sections: str, skipped: list[BadImage]) -> None:
     path.write_text("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>siamkit"
                     f"</title><style>{STYLE}</style></head><body><h1>{heading}</h1>{sections}"
-                    f"{skipped_section}</body></html>\n")
+                    f"{html_section(list(skipped))}</body></html>\n")

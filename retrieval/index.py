@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from siamkit.data.bad_images import BadImage
 from siamkit.errors import SiamkitError
 from siamkit.retrieval.journal import JOURNAL_DIR
 
@@ -69,6 +70,13 @@ class EmbeddingIndex:
                                    f"(NaN or infinity; first: {files[bad[0]]}), so search would pass them "
                                    f"over; {rebuild}")
         return cls(folder, embeddings, files, meta)
+
+    @property
+    def skipped(self) -> list[BadImage]:
+        """The images the index was asked for and could not hold (an index written by an older
+        siamkit may list plain strings: those are left out)."""
+        entries = self.meta.get("skipped", [])
+        return [BadImage.from_dict(entry) for entry in entries if isinstance(entry, dict)]
 
     def check_encoder(self, fingerprint: str | None, dim: int) -> None:
         """Queries must come from the encoder (and runtime, for int8) that made the index."""

@@ -19,6 +19,8 @@ from typing import Iterable
 
 import numpy as np
 
+from siamkit.data.bad_images import BadImage
+
 JOURNAL_DIR = "partial"
 _VECTORS, _LOG, _META = "vectors.f32", "log.jsonl", "journal.json"
 
@@ -28,7 +30,7 @@ class EmbeddingJournal:
     folder: Path
     dim: int
     files: list[str] = field(default_factory=list)  # images with a row, in row order
-    skipped: list[dict[str, str]] = field(default_factory=list)  # {"file", "error"}
+    skipped: list[BadImage] = field(default_factory=list)
 
     @classmethod
     def open(cls, index_folder: Path, fingerprint: str, dim: int) -> "EmbeddingJournal":
@@ -55,9 +57,9 @@ class EmbeddingJournal:
         with open(folder / _LOG, "rb") as log:
             for line in log:
                 entry = _log_entry(line)
-                if entry is None or ("error" not in entry and len(journal.files) == rows):
+                if entry is None or (isinstance(entry, str) and len(journal.files) == rows):
                     break
-                (journal.skipped.append(entry) if "error" in entry else journal.files.append(entry["file"]))
+                (journal.files.append(entry) if isinstance(entry, str) else journal.skipped.append(entry))
                 kept += len(line)
         with open(folder / _LOG, "r+b") as log:
             log.truncate(kept)
@@ -67,16 +69,16 @@ class EmbeddingJournal:
 
     @property
     def done(self) -> set[str]:
-        return set(self.files) | {entry["file"] for entry in self.skipped}
+        return set(self.files) | {bad.file for bad in self.skipped}
 
-    def append(self, files: list[str], vectors: np.ndarray, skipped: Iterable[dict[str, str]] = ()) -> None:
+    def append(self, files: list[str], vectors: np.ndarray, skipped: Iterable[BadImage] = ()) -> None:
         """Records one finished batch: its rows first, then the log lines that make them count."""
         skipped = list(skipped)
         with open(self.folder / _VECTORS, "ab") as out:
             out.write(np.ascontiguousarray(vectors, np.float32).tobytes())
             out.flush()
             os.fsync(out.fileno())
-        lines = [json.dumps({"file": f}) for f in files] + [json.dumps(entry) for entry in skipped]
+        lines = [json.dumps({"file": f}) for f in files] + [json.dumps(bad.to_dict()) for bad in skipped]
         with open(self.folder / _LOG, "a") as log:
             log.write("".join(line + "\n" for line in lines))
             log.flush()
@@ -94,14 +96,19 @@ class EmbeddingJournal:
         shutil.rmtree(self.folder)
 
 
-def _log_entry(line: bytes) -> dict | None:
-    """A whole log line's ``{"file"}`` or ``{"file", "error"}``; None for a cut-off or damaged one."""
+def _log_entry(line: bytes) -> str | BadImage | None:
+    """A whole log line's file with a row (``{"file"}``), or its ``BadImage`` (``{"file", "reason"}``,
+    ``"error"`` before); None for a cut-off or damaged line."""
     try:
         entry = json.loads(line) if line.endswith(b"\n") else None
     except ValueError:
         return None
-    ok = isinstance(entry, dict) and isinstance(entry.get("file"), str)
-    return entry if ok and isinstance(entry.get("error", ""), str) else None
+    if not (isinstance(entry, dict) and isinstance(entry.get("file"), str)):
+        return None
+    why = entry.get("reason", entry.get("error"))
+    if why is None:
+        return entry["file"]
+    return BadImage(entry["file"], why) if isinstance(why, str) else None
 
 
 def _read_json(path: Path) -> dict | None:

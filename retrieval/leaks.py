@@ -10,6 +10,7 @@ from typing import Optional
 
 import numpy as np
 
+from siamkit.data.bad_images import BadImage
 from siamkit.data.sources import DataSet, PairSet
 from siamkit.retrieval import verification
 from siamkit.retrieval.duplicates import Method, near_pairs, picture_features
@@ -36,13 +37,13 @@ def image_splits(data: DataSet) -> tuple[list[str], np.ndarray]:
 
 
 def find_leaks(paths: list[str], splits: np.ndarray, method: Method, index_folder: Optional[Path] = None,
-               sift_min_matches: Optional[int] = None) -> tuple[list[Leak], list[dict[str, str]]]:
+               sift_min_matches: Optional[int] = None) -> tuple[list[Leak], list[BadImage]]:
     """Pairs at or above ``method``'s threshold whose images are in different splits (with
     ``sift_min_matches``, only those the SIFT re-check confirms), most similar first; and the
-    images a hash could not compare (``{"file", "error"}``: too little detail).
+    images a hash could not compare (too little detail).
     ``index_folder`` keeps an encoder's embeddings (hashes need none)."""
     features = picture_features(method, paths, index_folder)
-    unhashable = [{"file": paths[i], "error": why} for i, why in sorted(features.unhashable.items())]
+    unhashable = [BadImage(paths[i], why) for i, why in sorted(features.unhashable.items())]
     pairs, scores = near_pairs(method, features)
     across = splits[pairs[:, 0]] != splits[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
     pairs, scores = pairs[across], scores[across]

@@ -171,11 +171,11 @@ class EmbeddingWriter(BasePredictionWriter):
             paths = trainer.datamodule.predict_paths()
             root = trainer.datamodule.data.root
             files = [str(root / paths[i]) for i in order[first]]
-            skipped = [{"file": e.source, "error": e.reason or str(e)} for e in trainer.datamodule.skipped]
             write_index(self.dirpath, everything[first], files,
                         {"encoder": str(Path(trainer.ckpt_path).resolve()) if trainer.ckpt_path else None,
                          "fingerprint": fingerprint(_encoder_of(pl_module)),
-                         "dim": everything.shape[1], "skipped": skipped})
+                         "dim": everything.shape[1],
+                         "skipped": [bad.to_dict() for bad in trainer.datamodule.skipped]})
             for r in range(trainer.world_size):
                 (self.dirpath / f".embeddings-rank{r}.npy").unlink()
                 (self.dirpath / f".indices-rank{r}.npy").unlink()

@@ -11,7 +11,6 @@ resolved config plus the package versions in the run's log folder.
 
 from __future__ import annotations
 
-import csv
 import json
 import platform
 import signal
@@ -31,6 +30,7 @@ from pytorch_lightning.trainer.states import TrainerStatus
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
+from siamkit.data.bad_images import write_csv
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
@@ -81,10 +81,7 @@ class RunRecord(SaveConfigCallback):
         (Path(self.log_dir) / "versions.json").write_text(json.dumps(package_versions(), indent=2) + "\n")
         skipped = getattr(trainer.datamodule, "skipped", [])
         if skipped:  # data.on_bad_image: skip -- which images this run went without, and why
-            with open(Path(self.log_dir) / "skipped_images.csv", "w", newline="") as file:
-                writer = csv.writer(file)
-                writer.writerow(["file", "reason"])
-                writer.writerows([error.source, error.reason] for error in skipped)
+            write_csv(Path(self.log_dir) / "skipped_images.csv", skipped)
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         interrupted = (isinstance(exception, (KeyboardInterrupt, SIGTERMException))

@@ -123,7 +123,7 @@ def test_file_names_no_list_can_hold_are_skipped_and_named(tmp_path, encoder_fol
     assert "skipped 2" in capsys.readouterr().out
     index = EmbeddingIndex.load(tmp_path / "index")
     assert sorted(Path(f).name for f in index.files) == ["0.png", "1.png"]
-    reasons = " ".join(entry["error"] for entry in index.meta["skipped"])
+    reasons = " ".join(bad.reason for bad in index.skipped)
     assert "line break" in reasons and "not valid UTF-8" in reasons
     assert main(["duplicates", str(folder), "--method", "pdq", "--out", str(tmp_path / "dups")]) == 0
     page = (tmp_path / "dups" / "duplicates.html").read_text()

@@ -121,7 +121,7 @@ def test_listing_reports_what_it_passes_over(tmp_path):
     os.symlink(folder, folder / "again")  # a link to a folder is not followed: no endless walk
     listing = collection.list_images(folder)
     assert [Path(p).name for p in listing.images] == ["0000.png", "0001.png"]
-    reasons = {Path(entry["file"]).name: entry["error"] for entry in listing.skipped}
+    reasons = {Path(bad.file).name: bad.reason for bad in listing.skipped}
     assert reasons.keys() == {"notes.txt", "loop.jpg", "pipe.png"}
     assert "not an image file type (.txt)" in reasons["notes.txt"] and "link" in reasons["loop.jpg"]
     assert reasons["pipe.png"] == "not a regular file"

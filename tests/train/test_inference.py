@@ -56,7 +56,7 @@ def test_predict_writes_a_searchable_index(tiny_checkpoint, tmp_path, monkeypatc
 
 def test_train_embed_extends_what_train_predict_wrote_skipped_images_and_all(tiny_checkpoint, class_folder,
                                                                             tmp_path, monkeypatch):
-    """Both write the index's skipped images as {"file", "error"}: embed reads predict's."""
+    """Both write the index's skipped images as {"file", "reason"}: embed reads predict's."""
     monkeypatch.chdir(tmp_path)
     (class_folder / "class0" / "broken.png").write_bytes(b"\x89PNG truncated")
     shutil.copytree(tiny_checkpoint.parent.parent, tmp_path / "run")
@@ -65,7 +65,7 @@ def test_train_embed_extends_what_train_predict_wrote_skipped_images_and_all(tin
                  "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
                  "--trainer.default_root_dir", "run", "--ckpt_path", "run/checkpoints/last.ckpt"]) == 0
     skipped = EmbeddingIndex.load(tmp_path / "run" / "predictions").meta["skipped"]
-    assert [(Path(e["file"]).name, "Pillow" in e["error"]) for e in skipped] == [("broken.png", True)]
+    assert [(Path(e["file"]).name, "Pillow" in e["reason"]) for e in skipped] == [("broken.png", True)]
     (class_folder / "class0" / "new.png").write_bytes((class_folder / "class0" / "0.png").read_bytes())
     assert main(["embed", str(class_folder), "--encoder", "run/checkpoints/last.ckpt",
                  "--out", "run/predictions", "--num-workers", "0", "--on-bad-image", "skip"]) == 0
