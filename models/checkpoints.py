@@ -13,7 +13,10 @@ from siamkit.models.card import EncoderFolderError
 
 #: the checkpoint key under which ``SiameseModule`` records its ``EncoderSpec``
 ENCODER_SPEC_KEY = "siamkit_encoder_spec"
-_ENCODER_PREFIXES = ("backbone.", "head.")
+#: where the module keeps its Encoder's weights; checkpoints written before it held an Encoder
+#: (siamkit up to 2026-12-03) have them at the top level, as ``backbone.`` and ``head.``
+ENCODER_PREFIX = "encoder."
+_LEGACY_PREFIXES = ("backbone.", "head.")
 
 
 @dataclass
@@ -37,10 +40,17 @@ def read_checkpoint(path: Path) -> TrainingCheckpoint:
                       dict) or ENCODER_SPEC_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise EncoderFolderError(f"{path} is not a siamkit checkpoint: it lacks the encoder's architecture "
                                  "(was it written by `train fit`?)")
-    state = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(_ENCODER_PREFIXES)}
+    module_state = with_encoder_prefix(checkpoint["state_dict"])
+    state = {key.removeprefix(ENCODER_PREFIX): tensor for key, tensor in module_state.items()
+             if key.startswith(ENCODER_PREFIX)}
     return TrainingCheckpoint(checkpoint[ENCODER_SPEC_KEY], state,
                               checkpoint.get("datamodule_hyper_parameters", {}),
                               checkpoint.get("global_step"), _best_scores(checkpoint.get("callbacks", {})))
+
+
+def with_encoder_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A module state dict in today's layout, whichever layout it was written in."""
+    return {(ENCODER_PREFIX + k if k.startswith(_LEGACY_PREFIXES) else k): v for k, v in state.items()}
 
 
 def run_checkpoint(run: Path) -> Path:

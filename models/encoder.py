@@ -36,7 +36,11 @@ class Encoder(nn.Module, Embedder):
         backbone: a ``Backbone`` (it brings its ``image_config``).
         head: ``(B, D) -> (B, E)``; None uses the backbone's features, L2-normalised.
         spec: how to rebuild backbone and head (``EncoderSpec.of(backbone, head)`` by default).
-        card: the rest of config.json: provenance, metrics, threshold (made when None).
+        card: the rest of config.json: provenance, metrics, threshold (made when first asked
+            for, so a backbone that cannot be rebuilt from a file still trains).
+
+    ``memory_format``: the layout images enter the backbone in (``torch.channels_last`` for a
+    backbone stored that way, as ``SiameseModule(channels_last=True)`` does).
     """
 
     runtime = "torch"
@@ -48,10 +52,21 @@ class Encoder(nn.Module, Embedder):
         self.normalize = InputNormalization(backbone.image_config)
         self.head = head
         self.preprocess = Preprocess(backbone.image_config)
-        spec = spec or EncoderSpec.of(backbone, head)
-        self.card = card or EncoderCard(spec, backbone.image_config, self.embedding_dim,
-                                        initialised_from=_start_of(spec))
+        self.memory_format = torch.contiguous_format
+        self._spec, self._card = spec, card
         self.eval()
+
+    @property
+    def card(self) -> EncoderCard:
+        if self._card is None:
+            spec = self._spec or EncoderSpec.of(self.backbone, self.head)
+            self._card = EncoderCard(spec, self.backbone.image_config, self.embedding_dim,
+                                     initialised_from=_start_of(spec))
+        return self._card
+
+    @card.setter
+    def card(self, card: EncoderCard) -> None:
+        self._card = card
 
     @property
     def embedding_dim(self) -> int:
@@ -66,7 +81,7 @@ class Encoder(nn.Module, Embedder):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) uint8, resized and cropped by ``preprocess`` -> (B, E) float32 unit vectors."""
-        features = self.backbone(self.normalize(images))
+        features = self.backbone(self.normalize(images).contiguous(memory_format=self.memory_format))
         return self.head(features) if self.head is not None else F.normalize(features.float(), dim=-1)
 
     @torch.inference_mode()

@@ -173,7 +173,7 @@ class EmbeddingWriter(BasePredictionWriter):
             files = [str(root / paths[i]) for i in order[first]]
             write_index(self.dirpath, everything[first], files,
                         {"encoder": str(Path(trainer.ckpt_path).resolve()) if trainer.ckpt_path else None,
-                         "fingerprint": fingerprint(_encoder_of(pl_module)),
+                         "fingerprint": fingerprint(pl_module.encoder),
                          "dim": everything.shape[1],
                          "skipped": [bad.to_dict() for bad in trainer.datamodule.skipped]})
             for r in range(trainer.world_size):
@@ -181,7 +181,3 @@ class EmbeddingWriter(BasePredictionWriter):
                 (self.dirpath / f".indices-rank{r}.npy").unlink()
         trainer.strategy.barrier()
 
-
-def _encoder_of(pl_module: pl.LightningModule) -> torch.nn.Module:
-    """The backbone + head as the Encoder's state dict names them, for its fingerprint."""
-    return torch.nn.ModuleDict({"backbone": pl_module.backbone, "head": pl_module.head})

@@ -14,9 +14,9 @@ from torchmetrics.classification import BinaryAUROC, BinaryEER
 from siamkit.data.batches import Batch, ClassBatch, ImageBatch, PairBatch
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.models.backbones import Backbone
-from siamkit.models.checkpoints import ENCODER_SPEC_KEY
+from siamkit.models.checkpoints import ENCODER_SPEC_KEY, with_encoder_prefix
+from siamkit.models.encoder import Encoder
 from siamkit.models.heads import ProjectionHead
-from siamkit.models.input_normalization import InputNormalization
 from siamkit.models.losses import SiameseLoss
 from siamkit.models.spec import EncoderSpec
 from siamkit.models.weights import check_weights_fit, load_matching
@@ -31,13 +31,16 @@ def _adamw(params: Iterable) -> torch.optim.Optimizer:
 
 
 class SiameseModule(pl.LightningModule):
-    """Backbone -> projection head -> L2-normalised embedding, trained with ``loss``.
+    """An ``Encoder`` (normalisation -> backbone -> projection head -> L2-normalised embedding)
+    trained with ``loss``. The encoder is the object ``train export`` writes and ``Encoder.load``
+    reads: checkpoints hold its weights under ``encoder.``.
 
     Args:
         backbone: the image encoder, ``(B, 3, S, S) -> (B, D)``.
         loss: a ``SiameseLoss``; it must accept the data's training batch type.
         head: called with D to build the head, ``(B, D) -> (B, E)``; default a linear
-            ``ProjectionHead`` to 128.
+            ``ProjectionHead`` to 128; None for no head (the backbone's features, L2-normalised,
+            as an ``Encoder`` without a head gives them).
         optimizer: called with parameter groups (default AdamW, lr 1e-3, weight decay 0.05).
             Norms, biases and the loss's temperature get no weight decay.
         backbone_lr_scale: backbone learning rate = optimizer lr x this (the head gets lr).
@@ -61,7 +64,7 @@ class SiameseModule(pl.LightningModule):
         self,
         backbone: Backbone,
         loss: SiameseLoss,
-        head: Optional[HeadCallable] = None,
+        head: Optional[HeadCallable] = ProjectionHead,
         optimizer: OptimizerCallable = _adamw,
         backbone_lr_scale: float = 1.0,
         layer_decay: float = 1.0,
@@ -80,9 +83,7 @@ class SiameseModule(pl.LightningModule):
         # encoder's architecture in the checkpoint's EncoderSpec, and a checkpoint stays loadable
         # with torch's restricted unpickler however they were built
         self.save_hyperparameters(ignore=["backbone", "loss", "head", "optimizer"], logger=False)
-        self.backbone = backbone
-        self.normalize = InputNormalization(backbone.image_config)
-        self.head = (head or ProjectionHead)(backbone.feature_dim)
+        self.encoder = Encoder(backbone, head(backbone.feature_dim) if head is not None else None).train()
         self.loss = loss
         self.optimizer = optimizer
         if init_from:
@@ -93,30 +94,31 @@ class SiameseModule(pl.LightningModule):
         self._class_embeddings: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     @property
+    def backbone(self) -> nn.Module:
+        return self.encoder.backbone
+
+    @property
+    def head(self) -> Optional[nn.Module]:
+        return self.encoder.head
+
+    @property
     def image_config(self):
         return self.backbone.image_config
 
     def configure_model(self) -> None:
         if self.hparams.channels_last:
             self.backbone.to(memory_format=torch.channels_last)
+            self.encoder.memory_format = torch.channels_last
         if self.hparams.compile:
             self.backbone.compile()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) uint8 images (as the data pipeline gives them) -> (B, E) float32 unit vectors."""
-        images = self.normalize(images)
-        if self.hparams.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return self.head(self.backbone(images))
+        return self.encoder(images)
 
     def _initialise_from(self, source: str) -> None:
-        from siamkit.models.encoder import Encoder
-
         try:
-            previous = Encoder.load(source)
-            load_matching(nn.ModuleDict({"backbone": self.backbone, "head": self.head}),
-                          previous.state_dict(),
-                          source)
+            load_matching(self.encoder, Encoder.load(source).state_dict(), source)
         except SiamkitError as error:
             raise ConfigError(f"model.init_from: {error} (init_from needs "
                               "a model of the same backbone and head)"
@@ -132,8 +134,9 @@ class SiameseModule(pl.LightningModule):
             datamodule.check_fit_splits(validates=self.trainer.limit_val_batches != 0)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["state_dict"] = with_encoder_prefix(checkpoint.get("state_dict", {}))
         # Lightning would end a checkpoint of another architecture in a dump of every key
-        check_weights_fit(self, checkpoint.get("state_dict", {}),
+        check_weights_fit(self, checkpoint["state_dict"],
                           "the --ckpt_path checkpoint (a run of another architecture?)")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -131,7 +131,7 @@ def test_the_model_normalises_uint8_images_by_its_backbones_statistics():
     images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
     mean = torch.tensor(model.image_config.mean).view(1, 3, 1, 1)
     std = torch.tensor(model.image_config.std).view(1, 3, 1, 1)
-    torch.testing.assert_close(model.normalize(images), (images / 255.0 - mean) / std)
+    torch.testing.assert_close(model.encoder.normalize(images), (images / 255.0 - mean) / std)
     assert not any("normalize" in key for key in model.state_dict())  # checkpoints hold weights only
 
 
@@ -165,3 +165,31 @@ def test_init_from_refuses_another_architecture_in_one_line(encoder_folder, tmp_
     assert "model.init_from: weights in" in err and "different shape: head.layers" in err
     assert main(["fit", *TINY, "--model.init_from", str(encoder_folder), "--trainer.max_steps", "1",
                  "--trainer.limit_val_batches", "1"]) == 0  # the same architecture starts from it
+
+
+def test_the_module_holds_one_encoder_whose_weights_its_checkpoints_carry(tiny_checkpoint, tmp_path):
+    """Checkpoints keep the Encoder's weights under ``encoder.``; one written before the module
+    held an Encoder (``backbone.`` / ``head.`` at the top, as up to 2026-12-03) still exports,
+    tests and resumes."""
+    from siamkit.models.checkpoints import read_checkpoint
+    from siamkit.models.encoder import Encoder
+
+    checkpoint = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
+    assert {key.split(".")[0] for key in checkpoint["state_dict"]} <= {"encoder", "loss"}
+    legacy = dict(checkpoint, state_dict={key.removeprefix("encoder."): value
+                                          for key, value in checkpoint["state_dict"].items()})
+    torch.save(legacy, tmp_path / "legacy.ckpt")
+    assert read_checkpoint(tmp_path / "legacy.ckpt").encoder_state.keys() == read_checkpoint(
+        tiny_checkpoint).encoder_state.keys()
+    assert Encoder.load(tmp_path / "legacy.ckpt").fingerprint == Encoder.load(tiny_checkpoint).fingerprint
+    assert main(["test", *TINY, "--trainer.limit_test_batches", "1", "--ckpt_path",
+                 str(tmp_path / "legacy.ckpt"), "--trainer.default_root_dir", str(tmp_path / "run")]) == 0
+
+
+def test_no_head_means_the_backbones_features_in_training_and_in_the_encoder():
+    model = module(head=None).eval()
+    assert model.encoder.head is None and model.encoder.embedding_dim == 512
+    images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        features = model.backbone(model.encoder.normalize(images))
+        torch.testing.assert_close(model(images), F.normalize(features))
