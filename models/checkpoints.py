@@ -53,11 +53,17 @@ def with_encoder_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return {(ENCODER_PREFIX + k if k.startswith(_LEGACY_PREFIXES) else k): v for k, v in state.items()}
 
 
+def best_checkpoint_in(checkpoints: Path) -> Path | None:
+    """The newest ``best-*.ckpt`` that ModelCheckpoint kept in a run's checkpoints folder."""
+    best = sorted(checkpoints.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    return best[-1] if best else None
+
+
 def run_checkpoint(run: Path) -> Path:
     """A run folder's best checkpoint (by its monitored metric), else its last one."""
-    best = sorted((run / "checkpoints").glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    best = best_checkpoint_in(run / "checkpoints")
     if best:
-        return best[-1]
+        return best
     if (run / "checkpoints" / "last.ckpt").exists():
         return run / "checkpoints" / "last.ckpt"
     raise EncoderFolderError(f"run folder {run} has no checkpoints yet "

@@ -14,16 +14,23 @@ from siamkit.models.encoder import Encoder
 from siamkit.models.spec import EncoderSpec
 
 
-def interpolate_toward_start(encoder: Encoder, alpha: float) -> Encoder:
-    """The backbone's weights become ``(1 - alpha) * start + alpha * fine-tuned`` (alpha 1 keeps
-    the fine-tuned weights, 0 the start's); the head, which has no start, is kept. In place."""
-    if not 0.0 <= alpha <= 1.0:
-        raise ConfigError(f"the interpolation weight alpha must be from 0 to 1, not {alpha}")
+def start_weights(encoder: Encoder) -> dict[str, torch.Tensor]:
+    """The backbone weights fine-tuning started from, loaded as at the start of training."""
     start = encoder.starting_point()
     if start is None:
         raise ConfigError(f"{encoder.card.source} was trained from scratch: there is no pretrained start "
                           "to interpolate toward (leave --wise-ft out)")
-    start_state = start.backbone.state_dict()
+    return start.backbone.state_dict()
+
+
+def interpolate_toward_start(encoder: Encoder, alpha: float,
+                             start_state: dict[str, torch.Tensor] | None = None) -> Encoder:
+    """The backbone's weights become ``(1 - alpha) * start + alpha * fine-tuned`` (alpha 1 keeps
+    the fine-tuned weights, 0 the start's); the head, which has no start, is kept. In place.
+    ``start_state``: ``start_weights(encoder)``, when the caller has read them already."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"the interpolation weight alpha must be from 0 to 1, not {alpha}")
+    start_state = start_weights(encoder) if start_state is None else start_state
     with torch.no_grad():
         for name, tensor in encoder.backbone.state_dict().items():
             if tensor.is_floating_point():

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from siamkit.errors import ConfigError
+from siamkit.models.checkpoints import best_checkpoint_in
 
 
 def announce_resume(checkpoints: Path) -> None:
@@ -33,11 +34,11 @@ def best_checkpoint(subcommand: str, checkpoints: Path) -> str:
     if subcommand == "fit":
         raise ConfigError("--ckpt_path best: a fit continues from where it stopped, `--ckpt_path last`; "
                           "to start from the best weights of a run, use --model.init_from RUN_FOLDER")
-    best = sorted(checkpoints.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
-    if not best:
+    best = best_checkpoint_in(checkpoints)
+    if best is None:
         raise ConfigError(f"--ckpt_path best: {checkpoints} holds no best-*.ckpt (the run monitored no "
                           "metric, or has not validated yet); pass a checkpoint file, or `last`")
-    return str(best[-1])
+    return str(best)
 
 
 def checkpoint_step(path: Path) -> int | str:
