@@ -69,7 +69,8 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
-    from siamkit.evaluation.pairs import load_evaluation_data
+    from siamkit.data.splits import split_source
+    from siamkit.evaluation.pairs import evaluation_data
     from siamkit.evaluation.runner import evaluate_method
     from siamkit.scoring.registry import get_scorer, is_classical
 
@@ -85,12 +86,12 @@ def main(argv: list[str]) -> int:
     scorers = [get_scorer(m, **({} if is_classical(m) else model_options)) for m in methods]
     scorers += _starting_points(scorers, methods, model_options)
     _say_runtimes(scorers)
-    fractions, seed = _splits_for(args, scorers)
-    data = load_evaluation_data(args.data, args.split, args.root, fractions, seed, args.max_pairs,
-                                args.on_bad_image)
+    dataset, splits = split_source(_splits_asked(args, scorers))
+    _check_training_splits(args, scorers, splits)
+    data = evaluation_data(dataset, splits, args.split, args.max_pairs, args.on_bad_image)
     info = data.describe()
     print(f"evaluating {len(scorers)} methods on {args.data}: split "
-          f"{args.split}, seed {seed}, {info['pairs']} pairs ({info['matches']} "
+          f"{args.split}, seed {splits.seed}, {info['pairs']} pairs ({info['matches']} "
           f"matches), thresholds from {info['threshold_pairs']} val pairs")
     results = [evaluate_method(s, data, args.threshold, args.bootstrap, args.chunk) for s in scorers]
     _write_report(args.out, data, results)
@@ -163,34 +164,40 @@ def _write_report(out: Path, data: Any, results: list) -> None:
     print(f"report: {out / 'report.html'} (also metrics.json, summary.md, roc.png, score_distributions.png)")
 
 
-def _splits_for(args: argparse.Namespace, scorers: list) -> tuple[tuple[float, float, float], int]:
-    """The splits to evaluate with, refusing (or, with --allow-overlap, warning about) any that
-    would let a model be evaluated on images it was trained on."""
-    from siamkit.data.demo import resolve_source
-    from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS
+def _trained_here(args: argparse.Namespace, scorers: list) -> list[tuple[str, Any]]:
+    """(name, split record) of each evaluated model that was trained on --data."""
+    from siamkit.data.splits import SplitRecord
 
-    location = resolve_source(args.data).resolve()
-    trained_here = []
-    for scorer in scorers:
-        encoder = getattr(scorer, "encoder", None)
-        trained = encoder.card.trained_on if encoder is not None else None
-        if trained and trained.source and resolve_source(trained.source).resolve() == location:
-            trained_here.append((scorer.name, trained))
-    fractions = tuple(args.split_fractions) if args.split_fractions else None
-    seed = args.split_seed
-    for name, trained in trained_here:
-        fractions = fractions or trained.split_fractions
-        seed = trained.split_seed if seed is None else seed
-        if trained.split_fractions == fractions and trained.split_seed == seed:
-            continue
-        message = (f"{name} was trained on {args.data} with split fractions {trained.split_fractions} and "
-                   f"seed {trained.split_seed}, but this evaluation splits it with {fractions} and seed "
-                   f"{seed}: its {args.split} split would hold training images")
-        if not args.allow_overlap:
-            raise SiamkitError(message + ". Use the training splits (leave --split-fractions / --split-seed "
-                                         "out), or --allow-overlap to evaluate anyway.")
-        print(f"WARNING: {message}. Its figures are optimistic.", file=sys.stderr)
-    return fractions or DEFAULT_SPLIT_FRACTIONS, 0 if seed is None else seed
+    here = SplitRecord(args.data, args.root)
+    records = [(scorer.name, getattr(scorer, "encoder", None)) for scorer in scorers]
+    return [(name, encoder.card.trained_on) for name, encoder in records
+            if encoder is not None and encoder.card.trained_on and encoder.card.trained_on.same_source(here)]
+
+
+def _splits_asked(args: argparse.Namespace, scorers: list) -> Any:
+    """The split settings to evaluate with: those given, else those a model was trained on
+    this data with, else the defaults."""
+    from siamkit.data.splits import SplitRecord
+
+    trained = _trained_here(args, scorers)
+    base = trained[0][1] if trained else SplitRecord(args.data)
+    return SplitRecord(args.data, args.root or base.root, base.kind,
+                       tuple(args.split_fractions) if args.split_fractions else base.fractions,
+                       base.seed if args.split_seed is None else args.split_seed)
+
+
+def _check_training_splits(args: argparse.Namespace, scorers: list, splits: Any) -> None:
+    """Refuses (or, with --allow-overlap, warns about) splits that would let a model be
+    evaluated on images it was trained on: other settings, or data changed since training."""
+    from siamkit.data.splits import SplitMismatch, check_same_splits
+
+    for name, trained in _trained_here(args, scorers):
+        try:
+            check_same_splits(trained, splits, name)
+        except SplitMismatch as mismatch:
+            if not args.allow_overlap:
+                raise SplitMismatch(f"{mismatch}; or pass --allow-overlap to evaluate anyway") from None
+            print(f"WARNING: {mismatch}. Its figures are optimistic.", file=sys.stderr)
 
 
 def _calibrate(scorers: list, results: list, data: Any, rule: str) -> None:

@@ -19,7 +19,8 @@ def build_parser() -> ArgumentParser:
                     "an int8 model.int8.onnx and a sentence-transformers layout. The folder appears only "
                     "when all of it is written. `train score / evaluate / embed` and Encoder.load take it.")
     parser.add_argument("--ckpt", required=True,
-                        help="checkpoint from `train fit` (e.g. runs/NAME/checkpoints/last.ckpt)")
+                        help="checkpoint from `train fit` (e.g. runs/NAME/checkpoints/last.ckpt), or a run "
+                             "folder for its best checkpoint")
     parser.add_argument("--out", required=True, type=output_folder, help="encoder folder to write")
     parser.add_argument("--onnx", action="store_true", help="also write model.onnx (dynamic batch size)")
     parser.add_argument("--quantize", choices=("int8",),
@@ -52,10 +53,13 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
+    from siamkit.models.checkpoints import run_checkpoint
     from siamkit.models.encoder import Encoder
     from siamkit.models.robust_fine_tuning import interpolate_toward_start, without_head
 
     out = args.out
+    if (Path(args.ckpt) / "checkpoints").is_dir():
+        args.ckpt = str(run_checkpoint(Path(args.ckpt)))
     if not Path(args.ckpt).is_file():
         raise SiamkitError(f"checkpoint {args.ckpt} does not exist "
                            "(checkpoints are in <run folder>/checkpoints/)")
@@ -128,33 +132,32 @@ def _write(encoder, folder: Path, onnx: bool, sentence_transformers: bool) -> li
     return written
 
 
-def _check_data(encoder, args: argparse.Namespace) -> tuple:
-    """(source, root, split fractions, seed) of the labelled data whose val pairs check the export:
-    --check-data (the images the encoder is meant for; a run may train on other images, such as
-    regions of whole photographs) or else the run's own, split as training split it."""
-    from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS
+def _check_data(encoder, args: argparse.Namespace):
+    """The split record of the labelled data whose val pairs check the export: --check-data (the
+    images the encoder is meant for; a run may train on other images, such as regions of whole
+    photographs) or else the run's own, reproduced as training split it."""
+    from siamkit.data.splits import SplitRecord
 
     trained = encoder.card.trained_on
-    run = None
-    if trained and trained.source:
-        run = (trained.source, trained.root, trained.split_fractions or DEFAULT_SPLIT_FRACTIONS,
-               trained.split_seed or 0)
-    if args.check_data and not (run and args.check_data == run[0]):
-        return args.check_data, None, DEFAULT_SPLIT_FRACTIONS, 0
-    if run is None:
+    if args.check_data and not (trained and SplitRecord(args.check_data).same_source(trained)):
+        return SplitRecord(args.check_data)
+    if trained is None:
         raise SiamkitError(f"{args.ckpt} does not say what it was trained on: pass --check-data with "
                            "labelled pairs or classes whose val split checks the export")
-    return run
+    return trained
 
 
-def _val_pairs(check: tuple, args: argparse.Namespace) -> tuple[list[str], list[str], object]:
+def _val_pairs(check, args: argparse.Namespace) -> tuple[list[str], list[str], object]:
+    from siamkit.data.splits import SplitMismatch
     from siamkit.evaluation.pairs import load_evaluation_data
 
     try:
-        pairs = load_evaluation_data(check[0], "val", *check[1:]).pairs["val"]
+        pairs = load_evaluation_data(check, "val").pairs["val"]
+    except SplitMismatch:
+        raise
     except (SiamkitError, KeyError) as error:
         needs = "--quantize int8" if args.quantize else "--choose-on-val"
-        raise SiamkitError(f"{needs} checks the model on labelled val pairs, and {check[0]} has none "
+        raise SiamkitError(f"{needs} checks the model on labelled val pairs, and {check.source} has none "
                            f"({error}); pass --check-data with labelled pairs or classes (e.g. demo:photos)"
                            ) from None
     return list(pairs.a), list(pairs.b), pairs.label
@@ -181,19 +184,17 @@ def _choice_of(encoder) -> tuple[float, str]:
     return (1.0 if alpha is None else alpha), ("head" if encoder.head is not None else "backbone")
 
 
-def _quantize_data(check: tuple, args: argparse.Namespace) -> tuple:
+def _quantize_data(check, args: argparse.Namespace) -> tuple:
     """(calibration images, their source, val pairs, their source), read before anything is
     written: the training images and val pairs of the check data."""
-    from siamkit.data.demo import resolve_source
-    from siamkit.data.sources import read_source
+    from siamkit.data.splits import split_source
 
     pairs = _val_pairs(check, args)
-    source, root, fractions, seed = check
-    data = read_source(resolve_source(source), root=root, fractions=fractions, seed=seed)
+    data, _ = split_source(check)
     train = sorted(data.subset(data.split == "train").paths())
     chosen = train[:: max(1, len(train) // args.calibration_images)][:args.calibration_images]
     images = [str(data.root / path) for path in chosen]
-    return images, source, pairs, check[0]
+    return images, check.source, pairs, check.source
 
 
 def _write_int8(folder: Path, images: list[str], calibration_data: str, pairs: tuple, check: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from siamkit.cli.arguments import (
     ArgumentParser,
@@ -27,6 +28,9 @@ def build_parser() -> ArgumentParser:
                         help="a `train fit` config (a file, or a bundled one by name): its data.source, "
                              "data.root and split settings, unless the options below say otherwise")
     parser.add_argument("--data", help="the training source (data.source): folder, table or demo:NAME")
+    parser.add_argument("--splits-of", metavar="RUN|CKPT|ENCODER|SPLITS_JSON",
+                        help="the splits a run recorded (a run folder, a checkpoint, an encoder folder or a "
+                             "splits.json): its source split as then, refused if the data changed since")
     parser.add_argument("--out", required=True, type=output_folder,
                         help="folder for leaks.csv and leaks.html")
     parser.add_argument("--root", help="folder a table's image paths are relative to (data.root)")
@@ -44,20 +48,19 @@ def main(argv: list[str]) -> int:
     if not args.encoder and not args.method:
         args.method = "pdq"
 
-    from siamkit.data.demo import resolve_source
     from siamkit.data.images import load_image
     from siamkit.data.scan import scan_images
-    from siamkit.data.sources import read_source
+    from siamkit.data.splits import split_source
     from siamkit.errors import SiamkitError
     from siamkit.retrieval.duplicate_pages import write_leaks
     from siamkit.retrieval.leaks import find_leaks, image_splits, leak_summary
 
     if args.encoder and args.method:
         raise SiamkitError("choose one of --encoder and --method")
-    _fill_data_settings(args)
+    record = _recorded_splits(args) if args.splits_of else _asked_splits(args)
     method = method_from(args)
-    data = read_source(resolve_source(args.data), root=args.root, kind=args.kind,
-                       fractions=args.split_fractions, seed=args.split_seed)
+    data, _ = split_source(record)
+    args.data = record.source
     paths, splits = image_splits(data)
     bad = scan_images(lambda path: load_image(path, draft_size=64), paths, args.on_bad_image,
                       "pass --on-bad-image skip")
@@ -77,20 +80,62 @@ def main(argv: list[str]) -> int:
     return 1
 
 
-def _fill_data_settings(args: argparse.Namespace) -> None:
-    """--data, --root and the split settings from --config's data section where not given."""
+def _asked_splits(args: argparse.Namespace):
+    """--data, --root and the split settings, from --config's data section where not given."""
     from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS
+    from siamkit.data.splits import SplitRecord
     from siamkit.errors import ConfigError
 
     data = _config_data(args.config) if args.config else {}
-    defaults = {"data": data.get("source"), "root": data.get("root"), "kind": data.get("kind", "auto"),
-                "split_fractions": data.get("split_fractions", DEFAULT_SPLIT_FRACTIONS),
-                "split_seed": data.get("split_seed", 0)}
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    if args.data is None:
-        raise ConfigError("give the training source: --data SOURCE, or --config with data.source")
+    source = args.data or data.get("source")
+    if source is None:
+        raise ConfigError("give the training source: --data SOURCE, --config with data.source, "
+                          "or --splits-of RUN")
+    return SplitRecord(source, args.root or data.get("root"), args.kind or data.get("kind", "auto"),
+                       tuple(args.split_fractions or data.get("split_fractions", DEFAULT_SPLIT_FRACTIONS)),
+                       data.get("split_seed", 0) if args.split_seed is None else args.split_seed)
+
+
+def _recorded_splits(args: argparse.Namespace):
+    """The record --splits-of points at, with --root where the data moved."""
+    import dataclasses
+
+    from siamkit.errors import ConfigError
+
+    names = ("config", "data", "kind", "split_fractions", "split_seed")
+    given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) is not None]
+    if given:
+        raise ConfigError(f"--splits-of reads the source and split settings from the run; leave out "
+                          f"{', '.join(given)}")
+    record = recorded_splits(Path(args.splits_of))
+    return dataclasses.replace(record, root=args.root) if args.root else record
+
+
+def recorded_splits(path: Path):
+    """The ``SplitRecord`` a run folder, its log folder, a checkpoint, an encoder folder or a
+    splits.json holds."""
+    from siamkit.data.splits import SPLITS_FILE, SplitRecord
+    from siamkit.errors import SiamkitError
+    from siamkit.models.card import CONFIG_FILE, EncoderCard
+    from siamkit.models.checkpoints import read_checkpoint, run_checkpoint
+
+    if path.is_dir() and (path / SPLITS_FILE).is_file():
+        path = path / SPLITS_FILE
+    if path.is_file() and path.suffix == ".json":
+        record = SplitRecord.read(path)
+    elif path.is_file() and path.suffix == ".ckpt":
+        record = read_checkpoint(path).splits
+    elif path.is_dir() and (path / CONFIG_FILE).is_file():
+        record = EncoderCard.read(path).trained_on
+    elif path.is_dir() and (path / "checkpoints").is_dir():
+        record = read_checkpoint(run_checkpoint(path)).splits
+    else:
+        raise SiamkitError(f"--splits-of {path}: expected a run folder, a .ckpt, an encoder folder or a "
+                           f"{SPLITS_FILE}")
+    if record is None:
+        raise SiamkitError(f"{path} does not say what data it was trained on; give --data and the split "
+                           "settings instead")
+    return record
 
 
 def _config_data(name: str) -> dict:

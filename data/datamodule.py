@@ -21,7 +21,6 @@ from siamkit.data.datasets import (
     PairDataset,
     TwoViewDataset,
 )
-from siamkit.data.demo import resolve_source
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.samplers import MPerClassBatchSampler
 from siamkit.data.scan import BadImagePolicy, scan_images
@@ -33,8 +32,8 @@ from siamkit.data.sources import (
     PairSet,
     SourceKind,
     check_split_fractions,
-    read_source,
 )
+from siamkit.data.splits import SplitRecord, check_same_splits, split_source
 from siamkit.data.transforms import (
     COPY_DETECTION_AUGMENT,
     ImagePipeline,
@@ -119,6 +118,9 @@ class SiameseDataModule(pl.LightningDataModule):
                             self.image_config.size)  # fail on a bad entry now, not in a worker
         self.mix = ViewMix(mix_views) if mix_views else None
         self.data: DataSet | None = None
+        #: how ``data`` was split; checkpoints carry it, and a run resumed or tested from one
+        #: refuses data that no longer splits the same way
+        self.split_record: SplitRecord | None = None
         self.skipped: list[BadImage] = []
 
     @property
@@ -153,13 +155,22 @@ class SiameseDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.data is not None:
             return
-        location = resolve_source(self.hparams.source)
-        data = read_source(location, root=self.hparams.root, kind=self.hparams.kind,
-                           fractions=self.hparams.split_fractions, seed=self.hparams.split_seed)
+        hp = self.hparams
+        data, self.split_record = split_source(SplitRecord(hp.source, hp.root, hp.kind,
+                                                           tuple(hp.split_fractions), hp.split_seed))
         self.data = self._drop_bad_images(data)
         self._check_unlabelled_settings()
         if self.hparams.check_leaks != "off":
             self._check_leaks()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"splits": self.split_record.to_dict()} if self.split_record else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "splits" in state_dict:  # checkpoints written before splits were recorded have none
+            self._loaded()
+            check_same_splits(SplitRecord.from_dict(state_dict["splits"]), self.split_record,
+                              "the checkpoint's model")
 
     def _check_leaks(self) -> None:
         from siamkit.retrieval.leaks import find_leaks, image_splits, leak_summary, pdq_method

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
-from siamkit.data.demo import resolve_source
 from siamkit.data.images import load_image
 from siamkit.data.scan import BadImagePolicy, scan_images
-from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS, ClassSet, PairSet, read_source
+from siamkit.data.sources import ClassSet, DataSet, PairSet
+from siamkit.data.splits import SplitRecord, split_source
 from siamkit.errors import SiamkitError
 
 
@@ -35,30 +35,38 @@ class EvaluationData:
     """What every method is scored on. ``pairs[split]`` for "val" (thresholds) and the
     evaluated split; ``images`` / ``labels``: the evaluated split's class-labelled images."""
 
-    source: str
+    splits: SplitRecord
     split: str
-    seed: int
-    kind: str
     pairs: dict[str, Pairs]
     images: np.ndarray | None = None
     labels: np.ndarray | None = None
     skipped: list[BadImage] = field(default_factory=list)
 
+    @property
+    def source(self) -> str:
+        return self.splits.source
+
     def describe(self) -> dict[str, Any]:
         test = self.pairs[self.split]
-        return {"source": self.source, "kind": self.kind, "split": self.split, "seed": self.seed,
+        return {"source": self.source, "kind": self.splits.kind, "split": self.split,
+                "seed": self.splits.seed,
+                "split_fractions": list(self.splits.fractions), "split_digest": self.splits.digest,
                 "pairs": len(test), "matches": int(test.label.sum()),
                 "threshold_pairs": len(self.pairs["val"]) if "val" in self.pairs else 0,
                 "retrieval_images": 0 if self.images is None else len(self.images),
                 "skipped_images": [bad.to_dict() for bad in self.skipped]}
 
 
-def load_evaluation_data(source: str, split: str = "test", root: str | None = None,
-                         split_fractions: tuple[float, float, float] = DEFAULT_SPLIT_FRACTIONS, seed: int = 0,
-                         max_pairs: int = 100_000, on_bad_image: BadImagePolicy = "error") -> EvaluationData:
-    """Reads ``source`` as training does (same splits for the same fractions and seed)."""
-    location = resolve_source(source)
-    data = read_source(location, root=root, fractions=split_fractions, seed=seed)
+def load_evaluation_data(splits: SplitRecord, split: str = "test", max_pairs: int = 100_000,
+                         on_bad_image: BadImagePolicy = "error") -> EvaluationData:
+    """Reads ``splits``' source as training does (refused if it no longer splits as recorded)."""
+    return evaluation_data(*split_source(splits), split, max_pairs, on_bad_image)
+
+
+def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max_pairs: int = 100_000,
+                    on_bad_image: BadImagePolicy = "error") -> EvaluationData:
+    """The pairs of ``data`` (read and split as ``splits`` says) every method is scored on."""
+    source, seed = splits.source, splits.seed
     if not isinstance(data, (PairSet, ClassSet)):
         raise SiamkitError(f"{source} has no labels: evaluation needs labelled pairs (a,b,label) or "
                            "class-labelled images (a folder per class, or path,label)")
@@ -85,9 +93,7 @@ def load_evaluation_data(source: str, split: str = "test", root: str | None = No
                            "than one class), or choose other split fractions")
     if len(set(pairs["val"].label)) < 2:  # no threshold can be chosen on it
         del pairs["val"]
-    kind = "pairs" if isinstance(data, PairSet) else "classes"
-    return EvaluationData(source, split, seed, kind, pairs, images, labels,
-                          skipped=list(bad.values()))
+    return EvaluationData(splits, split, pairs, images, labels, skipped=list(bad.values()))
 
 
 def _touches(data: PairSet | ClassSet, bad: list[str]) -> np.ndarray:

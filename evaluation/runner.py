@@ -45,7 +45,7 @@ def evaluate_method(scorer: Scorer, data: EvaluationData, threshold_rule: str = 
         start = time.perf_counter()
         scores = score_pairs_in_chunks(scorer, test, chunk, f"{scorer.name} ({data.split})")
         seconds = time.perf_counter() - start
-    result: dict[str, Any] = metrics.verification(test.label, scores, bootstrap, data.seed)
+    result: dict[str, Any] = metrics.verification(test.label, scores, bootstrap, data.splits.seed)
     threshold = None
     if "val" in data.pairs:
         val = data.pairs["val"]

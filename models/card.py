@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from siamkit.data.image_config import ImageConfig
+from siamkit.data.splits import SplitRecord
 from siamkit.errors import SiamkitError
 from siamkit.models.spec import EncoderSpec, ModuleSpec
 
@@ -28,17 +29,6 @@ _VERSION_1 = "siamkit-encoder/1"
 
 class EncoderFolderError(SiamkitError):
     """An encoder folder or checkpoint that cannot be used."""
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """The data source and split settings a model was trained with (``train evaluate`` uses
-    them to keep training images out of the evaluated split)."""
-
-    source: Optional[str] = None
-    root: Optional[str] = None
-    split_fractions: Optional[tuple[float, float, float]] = None
-    split_seed: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +67,8 @@ class EncoderCard:
     fingerprint: Optional[str] = None
     source: Optional[str] = None
     global_step: Optional[int] = None
-    trained_on: Optional[TrainingData] = None
+    #: the data and splits training used (commands that read that data reproduce them)
+    trained_on: Optional[SplitRecord] = None
     metrics: dict[str, float] = field(default_factory=dict)
     calibration: Optional[Calibration] = None
     quantization: Optional[Quantization] = None
@@ -94,7 +85,8 @@ class EncoderCard:
         values["architecture"] = self.architecture.to_dict()
         values["preprocessing"] = self.preprocessing.to_dict()
         values["initialised_from"] = self.initialised_from.to_dict() if self.initialised_from else None
-        for name in ("trained_on", "calibration", "quantization"):
+        values["trained_on"] = self.trained_on.to_dict() if self.trained_on else None
+        for name in ("calibration", "quantization"):
             values[name] = dataclasses.asdict(values[name]) if values[name] is not None else None
         return {"format": self.format, "version": self.version,
                 **{k: v for k, v in values.items() if k not in ("format", "version")}}
@@ -118,11 +110,9 @@ class EncoderCard:
             if values.get("initialised_from") is not None:
                 values["initialised_from"] = ModuleSpec.from_dict(values["initialised_from"],
                                                                   f"{where}: initialised_from")
-            if values.get("trained_on") is not None:
-                trained = dict(values["trained_on"])
-                if trained.get("split_fractions") is not None:
-                    trained["split_fractions"] = tuple(trained["split_fractions"])
-                values["trained_on"] = TrainingData(**trained)
+            trained = values.get("trained_on")  # cards of checkpoints that named no source: all null
+            values["trained_on"] = (SplitRecord.from_dict(trained) if trained and trained.get("source")
+                                    else None)
             if values.get("calibration") is not None:
                 values["calibration"] = Calibration(**values["calibration"])
             if values.get("quantization") is not None:

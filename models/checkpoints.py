@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from siamkit.data.splits import SplitRecord
 from siamkit.models.card import EncoderFolderError
 
 #: the checkpoint key under which ``SiameseModule`` records its ``EncoderSpec``
@@ -23,7 +24,7 @@ _LEGACY_PREFIXES = ("backbone.", "head.")
 class TrainingCheckpoint:
     encoder_spec: dict[str, Any]
     encoder_state: dict[str, torch.Tensor]  # the backbone's and head's weights, as the Encoder names them
-    data_hyperparameters: dict[str, Any]
+    splits: SplitRecord | None  # None when the checkpoint does not say what it was trained on
     global_step: int | None
     best_scores: dict[str, float]  # {"best val/roc_auc": value}
 
@@ -44,8 +45,22 @@ def read_checkpoint(path: Path) -> TrainingCheckpoint:
     state = {key.removeprefix(ENCODER_PREFIX): tensor for key, tensor in module_state.items()
              if key.startswith(ENCODER_PREFIX)}
     return TrainingCheckpoint(checkpoint[ENCODER_SPEC_KEY], state,
-                              checkpoint.get("datamodule_hyper_parameters", {}),
+                              _splits(checkpoint),
                               checkpoint.get("global_step"), _best_scores(checkpoint.get("callbacks", {})))
+
+
+def _splits(checkpoint: dict[str, Any]) -> SplitRecord | None:
+    """The DataModule's record of its splits; checkpoints written before it kept one give the
+    split settings of their data hyper-parameters, without a digest."""
+    recorded = checkpoint.get("SiameseDataModule", {}).get("splits")
+    if recorded:
+        return SplitRecord.from_dict(recorded)
+    data = checkpoint.get("datamodule_hyper_parameters", {})
+    if not data.get("source"):
+        return None
+    return SplitRecord.from_dict({"source": data["source"], "root": data.get("root"),
+                                  "kind": data.get("kind", "auto"), "fractions": data.get("split_fractions"),
+                                  "seed": data.get("split_seed")})
 
 
 def with_encoder_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -19,7 +19,7 @@ from torch import nn
 
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.preprocess import Preprocess
-from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError, TrainingData
+from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
 from siamkit.models.checkpoints import read_checkpoint, run_checkpoint
 from siamkit.models.embedder import Embedder
 from siamkit.models.input_normalization import InputNormalization
@@ -131,13 +131,8 @@ class Encoder(nn.Module, Embedder):
         unpickler, which cannot run code from the file."""
         checkpoint = read_checkpoint(Path(path))
         spec = EncoderSpec.from_dict(checkpoint.encoder_spec, f"{path}: encoder architecture")
-        data = checkpoint.data_hyperparameters
-        fractions = data.get("split_fractions")
         card = EncoderCard(spec, ImageConfig(), 0, source=str(path), global_step=checkpoint.global_step,
-                           trained_on=TrainingData(data.get("source"), data.get("root"),
-                                                   tuple(fractions) if fractions else None,
-                                                   data.get("split_seed")),
-                           metrics=checkpoint.best_scores)
+                           trained_on=checkpoint.splits, metrics=checkpoint.best_scores)
         encoder = cls.from_spec(spec, card)
         load_matching(encoder, checkpoint.encoder_state, str(path))
         encoder.card.fingerprint = fingerprint(encoder)

@@ -52,8 +52,9 @@ RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "to
 
 
 class RunRecord(SaveConfigCallback):
-    """Writes ``config.yaml`` (LightningCLI's) and ``versions.json`` into the run's log folder,
-    and says how to continue a run that was interrupted.
+    """Writes ``config.yaml`` (LightningCLI's), ``versions.json`` and ``splits.json`` (how the data
+    was split, with its digest) into the run's log folder, and says how to continue a run that was
+    interrupted.
 
     It writes when the run starts, not at set-up as LightningCLI does: set-up is where the
     module checks that loss and data go together, and a run refused there leaves nothing."""
@@ -79,6 +80,8 @@ class RunRecord(SaveConfigCallback):
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         (Path(self.log_dir) / "versions.json").write_text(json.dumps(package_versions(), indent=2) + "\n")
+        if record := getattr(trainer.datamodule, "split_record", None):
+            record.write(Path(self.log_dir))
         skipped = getattr(trainer.datamodule, "skipped", [])
         if skipped:  # data.on_bad_image: skip -- which images this run went without, and why
             write_csv(Path(self.log_dir) / "skipped_images.csv", skipped)
@@ -211,12 +214,12 @@ class SiamkitCLI(LightningCLI):
             )
 
 
-# With an OnExceptionCheckpoint configured, Lightning treats every fit without --ckpt_path as
-# an implicit "resume from last" and says so; siamkit never resumes implicitly (see
-# refuse_to_overwrite), so those notes would only mislead.
-warnings.filterwarnings("ignore", message=r".*fit\(ckpt_path=None\)` was called without a model")
-warnings.filterwarnings("ignore",
-                        message=r'.*fit\(ckpt_path="last"\) is set, but there is no last checkpoint')
+#: With an OnExceptionCheckpoint configured, Lightning treats every fit without --ckpt_path as
+#: an implicit "resume from last" and says so; siamkit never resumes implicitly (see
+#: refuse_to_overwrite), so those notes would only mislead. (Lightning's texts, checked by
+#: tests/test_internals.py.)
+MISLEADING_NOTES = (r".*fit\(ckpt_path=None\)` was called without a model",
+                    r'.*fit\(ckpt_path="last"\) is set, but there is no last checkpoint')
 
 
 def run_loggers(root: str) -> list[Namespace]:
@@ -263,16 +266,19 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
     sys.argv = [sys.argv[0], command, *resolve_config_arguments(args)]
     no_abbreviations = {"allow_abbrev": False}  # a mistyped --trainer.max_epoch must not pass as max_epochs
     try:
-        return SiamkitCLI(
-            SiameseModule,
-            SiameseDataModule,
-            save_config_callback=RunRecord,
-            save_config_kwargs={"overwrite": True},
-            parser_class=_BriefErrorsParser,
-            auto_configure_optimizers=False,  # the optimizer is model.optimizer; one way to set it
-            parser_kwargs={"allow_abbrev": False,
-                           **{name: no_abbreviations for name in SiamkitCLI.subcommands()}},
-        )
+        with warnings.catch_warnings():
+            for note in MISLEADING_NOTES:
+                warnings.filterwarnings("ignore", message=note)
+            return SiamkitCLI(
+                SiameseModule,
+                SiameseDataModule,
+                save_config_callback=RunRecord,
+                save_config_kwargs={"overwrite": True},
+                parser_class=_BriefErrorsParser,
+                auto_configure_optimizers=False,  # the optimizer is model.optimizer; one way to set it
+                parser_kwargs={"allow_abbrev": False,
+                               **{name: no_abbreviations for name in SiamkitCLI.subcommands()}},
+            )
     except SIGTERMException:
         raise SystemExit(128 + signal.SIGTERM) from None  # Lightning's own exit code would be 0
     finally:

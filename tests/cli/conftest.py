@@ -39,6 +39,7 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
     (root / "bad_only" / "b.jpg").write_text("not an image")
     (root / "file.txt").write_text("an existing file where a folder should go")
     (root / "no_data.yaml").write_text("trainer: {max_epochs: 1}\n")
+    (root / "splits.json").write_text('{"source": "demo:digits", "bogus": 1}')
     os.mkfifo(root / "pipe.jpg")
     (root / "text.ckpt").write_text("not a checkpoint")
     (root / "truncated.ckpt").write_bytes(tiny_checkpoint.read_bytes()[:5000])

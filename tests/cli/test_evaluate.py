@@ -32,9 +32,12 @@ def test_every_output_with_stable_keys(photos_report: Path):
     assert {"metrics.json", "summary.md", "roc.png", "score_distributions.png", "report.html"} <= {
         p.name for p in report.iterdir()}
     document = json.loads((report / "metrics.json").read_text())
+    digest = document["data"].pop("split_digest")
+    assert len(digest) == 64 and int(digest, 16) >= 0
     assert document["data"] | {"skipped_images": []} == {
-        "source": "demo:photos", "kind": "pairs", "split": "test", "seed": 0, "pairs": 96, "matches": 48,
-        "threshold_pairs": 288, "retrieval_images": 0, "skipped_images": []}
+        "source": "demo:photos", "kind": "pairs", "split": "test", "seed": 0,
+        "split_fractions": [0.8, 0.1, 0.1], "pairs": 96, "matches": 48, "threshold_pairs": 288,
+        "retrieval_images": 0, "skipped_images": []}
     assert set(document["methods"]) == {"histogram", "phash", str(photos_report / "encoder")}
     for result in document["methods"].values():
         assert {"roc_auc", "average_precision", "eer", "tpr@fpr=0.01", "tpr@fpr=0.001", "accuracy", "f1",
@@ -74,7 +77,7 @@ def test_a_model_is_never_evaluated_on_its_training_images(tiny_checkpoint, tmp_
     args = ["evaluate", "--data", "demo:digits", "--methods", str(run_folder), "--out", str(tmp_path), *QUICK]
     assert main([*args, "--split-seed", "1"]) == 2
     err = capsys.readouterr().err
-    assert "was trained on demo:digits with split fractions (0.7, 0.15, 0.15) and seed 0" in err
+    assert "was trained on demo:digits split [0.7, 0.15, 0.15] with seed 0, but this splits it" in err
     assert "--allow-overlap" in err
     assert main([*args, "--split", "train"]) == 2  # argparse: not a choice
 

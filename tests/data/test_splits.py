@@ -1,0 +1,49 @@
+import dataclasses
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits, split_source
+
+
+def test_the_record_says_what_was_read_and_the_same_data_gives_the_same_digest(class_folder):
+    data, record = split_source(SplitRecord(str(class_folder), fractions=(0.5, 0.25, 0.25), seed=3))
+    assert record.kind == "classes" and record.counts == {"train": 16, "val": 8, "test": 8}
+    assert len(record.digest) == 64
+    assert split_source(SplitRecord(str(class_folder), fractions=(0.5, 0.25, 0.25), seed=3))[1] == record
+    assert split_source(record)[1] == record  # a record with its digest reproduces itself
+    assert SplitRecord.from_dict(record.to_dict()) == record
+    assert (data.split == "val").sum() == 8
+
+
+def test_another_seed_another_image_or_another_label_changes_the_digest(class_folder):
+    _, record = split_source(SplitRecord(str(class_folder), fractions=(0.5, 0.25, 0.25)))
+    assert split_source(dataclasses.replace(record, seed=1, digest=None))[1].digest != record.digest
+    Image.fromarray(np.zeros((24, 24, 3), np.uint8)).save(class_folder / "class0" / "new.png")
+    with pytest.raises(SplitMismatch, match=r"no longer splits as when the model was trained on it \(then "
+                                            r"16/8/8 train/val/test.*now 17/8/8 train/val/test"):
+        split_source(record)
+    (class_folder / "class0" / "new.png").unlink()
+    (class_folder / "class0" / "0.png").rename(class_folder / "class1" / "moved.png")
+    with pytest.raises(SplitMismatch, match="added, removed or relabelled"):
+        split_source(record)
+
+
+def test_other_settings_on_the_same_source_are_refused_and_another_source_is_no_mismatch(class_folder,
+                                                                                       pairs_table):
+    _, trained = split_source(SplitRecord(str(class_folder), fractions=(0.5, 0.25, 0.25)))
+    _, reseeded = split_source(SplitRecord(str(class_folder), fractions=(0.5, 0.25, 0.25), seed=2))
+    with pytest.raises(SplitMismatch, match=r"split \[0.5, 0.25, 0.25\] with seed 0, but this splits it "
+                                            r"\[0.5, 0.25, 0.25\] with seed 2"):
+        check_same_splits(trained, reseeded)
+    _, other = split_source(SplitRecord(str(pairs_table)))
+    check_same_splits(trained, other)  # evaluating on other data is the point, not a leak
+
+
+def test_cards_written_before_digests_still_read():
+    old = {"source": "demo:digits", "root": None, "split_fractions": [0.7, 0.15, 0.15], "split_seed": 0}
+    record = SplitRecord.from_dict(old)
+    assert record == SplitRecord("demo:digits", None, "auto", (0.7, 0.15, 0.15), 0, None, None)
+    assert SplitRecord.from_dict({"source": "x", "split_fractions": None, "split_seed": None}).fractions == (
+        0.8, 0.1, 0.1)
