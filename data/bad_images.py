@@ -1,11 +1,10 @@
 """One record of an image siamkit could not use, from every stage (listing a folder, checking
 images before training or evaluation, embedding, hashing), written the same way to JSON, CSV
-and HTML."""
+and HTML (the skipped-files list of every page, ``siamkit/templates/page.html``)."""
 
 from __future__ import annotations
 
 import csv
-import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -36,11 +35,3 @@ def write_csv(path: Path, records: Iterable[BadImage]) -> None:
         writer = csv.writer(handle)
         writer.writerow(["file", "reason"])
         writer.writerows([record.file, record.reason] for record in records)
-
-
-def html_section(records: list[BadImage]) -> str:
-    """``<h2>N files skipped</h2>`` and their list, escaped; empty when there are none."""
-    if not records:
-        return ""
-    items = "".join(f"<li>{html.escape(r.file)}: {html.escape(r.reason)}</li>" for r in records)
-    return f"<h2>{len(records)} files skipped</h2><ul>{items}</ul>"

@@ -3,7 +3,6 @@ self-contained report.html (plots and thumbnails inlined, no external requests).
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any, Sequence
@@ -17,7 +16,7 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from siamkit.evaluation.pairs import EvaluationData  # noqa: E402
 from siamkit.evaluation.runner import MethodResult  # noqa: E402
-from siamkit.pages import base64_text, thumbnail  # noqa: E402
+from siamkit.pages import write_page  # noqa: E402
 
 #: (column, metrics.json key) of the summary table; "±" columns carry a 95 % interval.
 COLUMNS = [("ROC-AUC", "roc_auc"), ("AP", "average_precision"), ("EER", "eer"),
@@ -39,13 +38,19 @@ def write_metrics_json(path: Path, data: EvaluationData, results: Sequence[Metho
     path.write_text(json.dumps(document, indent=2, default=float) + "\n")
 
 
-def markdown_table(results: Sequence[MethodResult]) -> str:
+def summary_table(results: Sequence[MethodResult]) -> dict[str, list]:
+    """``{"titles": [column, ...], "rows": [(method, [cell, ...]), ...]}``, best ROC-AUC first,
+    with the columns some method has: what the Markdown and the HTML tables show."""
     columns = [(title, key) for title, key in COLUMNS if any(key in r.metrics for r in results)]
-    lines = ["| method | " + " | ".join(title for title, _ in columns) + " |",
-             "|---|" + "---:|" * len(columns)]
-    for r in sorted(results, key=lambda r: -r.metrics["roc_auc"]["value"]):
-        lines.append(f"| {r.name} | " + " | ".join(_cell(key, r.metrics.get(key)) for _,
-                                                   key in columns) + " |")
+    rows = [(r.name, [_cell(key, r.metrics.get(key)) for _, key in columns])
+            for r in sorted(results, key=lambda r: -r.metrics["roc_auc"]["value"])]
+    return {"titles": [title for title, _ in columns], "rows": rows}
+
+
+def markdown_table(results: Sequence[MethodResult]) -> str:
+    table = summary_table(results)
+    lines = ["| method | " + " | ".join(table["titles"]) + " |", "|---|" + "---:|" * len(table["titles"])]
+    lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in table["rows"]]
     return "\n".join(lines)
 
 
@@ -105,53 +110,9 @@ def hardest_errors(data: EvaluationData, results: Sequence[MethodResult]) -> dic
 def write_html(path: Path, data: EvaluationData, results: Sequence[MethodResult],
                plots: Sequence[Path]) -> None:
     pairs = data.pairs[data.split]
-    info = data.describe()
-    best = best_method(results)
-    sections = []
-    for title, indices in hardest_errors(data, results).items():
-        rows = "".join(_error_row(pairs, i, results) for i in indices)
-        sections.append(f"<h3>{title} of {html.escape(best.name)}</h3>"
-                        f"<table class='errors'><tr><th>A</th><th>B</th><th>scores</th></tr>{rows}</table>")
-    table = _html_table(markdown_table(results))
-    images = "".join(f"<img class='plot' alt='{p.stem}' "
-                     f"src='data:image/png;base64,{base64_text(p.read_bytes())}'>"
-                     for p in plots)
-    document = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>siamkit evaluation: {html.escape(data.source)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; font-size: 13px; }}
-td.num {{ text-align: right; }}
-img.plot {{ max-width: 48%; margin: 0.5em; border: 1px solid #eee; }}
-table.errors img {{ width: 96px; height: 96px; object-fit: contain; background: #f4f4f4; }}
-</style></head><body>
-<h1>Evaluation of {len(results)} methods on {html.escape(data.source)}</h1>
-<p>Split <b>{html.escape(data.split)}</b>, seed {data.seed}:
-{info['pairs']} pairs ({info['matches']} matches);
-thresholds chosen on {info['threshold_pairs']} validation pairs and applied unchanged;
-{info['retrieval_images']} images for retrieval; {len(data.skipped)} unreadable images skipped.
-Every method scored the same pairs. Best by ROC-AUC: <b>{html.escape(best.name)}</b>.
-Intervals are bootstrap 95 % intervals over the pairs.</p>
-<h2>Summary</h2>{table}
-<h2>Plots</h2>{images}
-<h2>Hardest errors</h2>{''.join(sections)}
-</body></html>
-"""
-    path.write_text(document)
-
-
-def _error_row(pairs: Any, i: int, results: Sequence[MethodResult]) -> str:
-    scores = "<br>".join(f"{html.escape(r.name)}: {r.scores[i]:.3f}" for r in results)
-    return (f"<tr><td>{thumbnail(pairs.a[i])}</td><td>{thumbnail(pairs.b[i])}</td><td>{scores}</td></tr>")
-
-
-def _html_table(markdown: str) -> str:
-    lines = markdown.splitlines()
-    header = "".join(f"<th>{html.escape(c.strip())}</th>" for c in lines[0].strip("|").split("|"))
-    rows = ""
-    for line in lines[2:]:
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows += "<tr>" + f"<td>{html.escape(cells[0])}</td>" + "".join(
-            f"<td class='num'>{html.escape(c)}</td>" for c in cells[1:]) + "</tr>"
-    return f"<table><tr>{header}</tr>{rows}</table>"
+    errors = [(title, [(pairs.a[i], pairs.b[i], [(r.name, float(r.scores[i])) for r in results])
+                       for i in indices])
+              for title, indices in hardest_errors(data, results).items()]
+    write_page(path, "evaluation.html", heading=f"Evaluation of {len(results)} methods on {data.source}",
+               split=data.split, seed=data.splits.seed, info=data.describe(), skipped=data.skipped,
+               best=best_method(results).name, table=summary_table(results), plots=plots, errors=errors)

@@ -23,6 +23,7 @@ from torch import nn
 
 from siamkit.data.image_config import IMAGENET_MEAN, IMAGENET_STD, ImageConfig
 from siamkit.errors import ConfigError, WeightsNotFoundError
+from siamkit.internals import open_clip_vision_tower
 from siamkit.models.pooling import GeM, check_pooling
 from siamkit.models.spec import records_init_args
 from siamkit.models.weights import is_weights_file, load_matching, load_state_dict_file
@@ -88,8 +89,7 @@ class OpenClipBackbone(Backbone):
         tag_config = {} if is_weights_file(pretrained) or not pretrained else self._tag_config(model_name,
                                                                                                pretrained)
         quick_gelu = config.get("quick_gelu", False) or tag_config.get("quick_gelu", False)
-        self.visual = open_clip.model._build_vision_tower(config["embed_dim"], config["vision_cfg"],
-                                                          quick_gelu)
+        self.visual = open_clip_vision_tower(config["embed_dim"], config["vision_cfg"], quick_gelu)
         if pretrained:
             self._load(model_name, pretrained, tag_config)
         size = self.visual.image_size

@@ -5,16 +5,11 @@ why)."""
 from __future__ import annotations
 
 import csv
-import html
 from pathlib import Path
 
-from siamkit.data.bad_images import BadImage, html_section
-from siamkit.pages import thumbnail
+from siamkit.data.bad_images import BadImage
+from siamkit.pages import write_page
 from siamkit.retrieval.grouping import Group
-
-STYLE = ("body{font-family:system-ui,sans-serif;margin:2em} figure{display:inline-block;margin:4px;"
-         "text-align:center;vertical-align:top} figcaption{font-size:11px;max-width:110px;overflow:hidden} "
-         ".keep{outline:3px solid #2a7} .why{color:#555;font-size:13px}")
 
 
 def write_groups(out: Path, files: list[str], groups: list[Group], kept: list[tuple[int, str]], title: str,
@@ -30,10 +25,12 @@ def write_groups(out: Path, files: list[str], groups: list[Group], kept: list[tu
                                 if applies)
                 writer.writerow([number, files[member], "yes" if k == 0 else "no", f"{score:.4f}",
                                  "yes" if k == keep else "no", why])
-    sections = "".join(_group_section(number, group, keep, keep_why, files)
-                       for number, (group, (keep, keep_why)) in enumerate(zip(groups[:200], kept)))
-    _page(out / "duplicates.html", f"{len(groups)} groups of near-duplicates ({html.escape(title)})",
-          sections, skipped)
+    shown = [{"number": number, "size": len(group.members), "reason": group.reason, "keep_why": keep_why,
+              "figures": [(files[m], ("representative, " if k == 0 else "") + f"{s:.3f}", k == keep)
+                          for k, (m, s) in enumerate(zip(group.members[:50], group.similarity))]}
+             for number, (group, (keep, keep_why)) in enumerate(zip(groups[:200], kept))]
+    write_page(out / "duplicates.html", "duplicates.html", groups=shown, skipped=list(skipped),
+               heading=f"{len(groups)} groups of near-duplicates ({title})")
 
 
 def write_matches(out: Path, files: list[str], rows: list[tuple], title: str,
@@ -48,13 +45,10 @@ def write_matches(out: Path, files: list[str], rows: list[tuple], title: str,
     by_query: dict[int, list[tuple]] = {}
     for query, reference, score, stage in rows:
         by_query.setdefault(query, []).append((reference, score, stage))
-    sections = "".join(
-        f"<h2>{html.escape(Path(files[query]).name)}: {len(found)} in the reference set</h2><div>"
-        f"{_figure(files[query], 'query', True)}"
-        + "".join(_figure(files[r], f"{score:.3f} ({stage})") for r, score, stage in found[:20]) + "</div>"
-        for query, found in list(by_query.items())[:500])
-    _page(out / "matches.html", f"{len(by_query)} query images with copies in the reference set "
-          f"({html.escape(title)})", sections, skipped)
+    queries = [(files[query], [(files[r], score, stage) for r, score, stage in found])
+               for query, found in list(by_query.items())[:500]]
+    write_page(out / "matches.html", "matches.html", queries=queries, skipped=list(skipped),
+               heading=f"{len(by_query)} query images with copies in the reference set ({title})")
 
 
 def write_leaks(out: Path, leaks: list, title: str, skipped: list[BadImage] = ()) -> None:
@@ -65,26 +59,5 @@ def write_leaks(out: Path, leaks: list, title: str, skipped: list[BadImage] = ()
         writer.writerow(["a", "split_a", "b", "split_b", "similarity"])
         for leak in leaks:
             writer.writerow([leak.a, leak.split_a, leak.b, leak.split_b, f"{leak.similarity:.4f}"])
-    sections = "".join(f"<div>{_figure(leak.a, leak.split_a)}{_figure(leak.b, leak.split_b)}"
-                       f"<span class='why'>{leak.similarity:.3f}</span></div>" for leak in leaks[:500])
-    _page(out / "leaks.html", f"{len(leaks)} near-duplicate pairs across splits ({html.escape(title)})",
-          sections, skipped)
-
-
-def _group_section(number: int, group: Group, keep: int, keep_why: str, files: list[str]) -> str:
-    figures = "".join(
-        _figure(files[m], ("representative, " if k == 0 else "") + f"{s:.3f}", k == keep)
-        for k, (m, s) in enumerate(zip(group.members[:50], group.similarity)))
-    return (f"<h2>group {number} ({len(group.members)} images)</h2><p class='why'>representative: "
-            f"{html.escape(group.reason)}; kept: {html.escape(keep_why)}</p><div>{figures}</div>")
-
-
-def _figure(path: str, caption: str, keep: bool = False) -> str:
-    return (f"<figure{' class=keep' if keep else ''}>{thumbnail(path)}<figcaption>"
-            f"{html.escape(Path(path).name)}<br>{html.escape(caption)}</figcaption></figure>")
-
-
-def _page(path: Path, heading: str, sections: str, skipped: list[BadImage]) -> None:
-    path.write_text("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>siamkit"
-                    f"</title><style>{STYLE}</style></head><body><h1>{heading}</h1>{sections}"
-                    f"{html_section(list(skipped))}</body></html>\n")
+    write_page(out / "leaks.html", "leaks.html", leaks=leaks[:500], skipped=list(skipped),
+               heading=f"{len(leaks)} near-duplicate pairs across splits ({title})")

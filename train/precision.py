@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import torch
 
-
-def cpu_has_native_bf16() -> bool:
-    # torch.cpu's feature checks (cpuinfo) are private, but the only ones that say this
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+from siamkit.internals import cpu_has_native_bf16
 
 
 def native_precision(uses_cuda: bool) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 
-from siamkit.data.bad_images import BadImage, html_section, write_csv
+from siamkit.data.bad_images import BadImage, write_csv
 from siamkit.errors import ImageLoadError
+from siamkit.pages import write_page
 
 
 def test_a_bad_image_reads_back_what_it_writes_and_older_records():
@@ -19,6 +20,8 @@ def test_csv_and_html_carry_the_same_two_fields(tmp_path):
     write_csv(tmp_path / "skipped.csv", records)
     with open(tmp_path / "skipped.csv", newline="") as handle:
         assert [BadImage(**row) for row in csv.DictReader(handle)] == records
-    page = html_section(records)
-    assert page.startswith("<h2>2 files skipped</h2>") and "a &lt;b&gt;.png: truncated" in page
-    assert html_section([]) == ""
+    write_page(tmp_path / "page.html", "leaks.html", heading="leaks", leaks=[], skipped=records)
+    page = (tmp_path / "page.html").read_text()
+    assert "<h2>2 files skipped</h2>" in page and "<li>a &lt;b&gt;.png: truncated</li>" in page
+    write_page(tmp_path / "page.html", "leaks.html", heading="leaks", leaks=[], skipped=[])
+    assert "skipped" not in (tmp_path / "page.html").read_text()

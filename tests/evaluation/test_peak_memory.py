@@ -5,10 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_block_that_holds_64_mb_peaks_at_about_64_mb():
     """In a fresh process: in a long-lived one, the allocator may hand back pages that are
     resident already, and the block then grows nothing."""

@@ -1,0 +1,60 @@
+"""The private library APIs siamkit relies on (listed in DESIGN.md) are still there and still
+behave as siamkit assumes: each test fails when its library changes under siamkit."""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+
+from siamkit.internals import cpu_has_native_bf16, open_clip_vision_tower
+from tests.conftest import TINY_VIT
+
+
+def test_torch_still_has_its_cpu_feature_checks():
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        assert isinstance(getattr(torch.cpu, name)(), bool), name
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert cpu_has_native_bf16() == native
+
+
+def test_open_clip_still_builds_an_image_tower_alone():
+    import open_clip
+
+    parameters = list(inspect.signature(open_clip.model._build_vision_tower).parameters)
+    assert parameters[:3] == ["embed_dim", "vision_cfg", "quick_gelu"]
+    config = open_clip.get_model_config(TINY_VIT)
+    tower = open_clip_vision_tower(config["embed_dim"], config["vision_cfg"], False)
+    assert tower(torch.zeros(2, 3, 32, 32)).shape == (2, config["embed_dim"])
+
+
+def test_lightning_cli_still_calls_the_methods_siamkit_overrides():
+    """SiamkitCLI overrides ``_parse_ckpt_path`` (so a checkpoint's hyper-parameters never build
+    classes) and ``_run_subcommand`` (exit codes of interruptions); RunRecord relies on
+    SaveConfigCallback writing once per run (``already_saved``)."""
+    from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
+
+    from siamkit.train.lightning_cli import SiamkitCLI
+
+    source = inspect.getsource(LightningCLI)
+    assert "self._parse_ckpt_path()" in source and "self._run_subcommand(self.subcommand)" in source
+    for name in ("_parse_ckpt_path", "_run_subcommand"):
+        assert (inspect.signature(getattr(LightningCLI, name)).parameters.keys()
+                == inspect.signature(getattr(SiamkitCLI, name)).parameters.keys()), name
+    assert "self.already_saved" in inspect.getsource(SaveConfigCallback.setup)
+
+
+def test_lightning_still_words_the_notes_siamkit_silences():
+    import re
+
+    from pytorch_lightning.trainer.connectors import checkpoint_connector
+
+    from siamkit.train.lightning_cli import MISLEADING_NOTES
+
+    source = inspect.getsource(checkpoint_connector)
+    said = r"[^{quote}\n]*(?:was called without a model|there is no last checkpoint)[^{quote}\n]*"
+    texts = [text for quote in "\"'"
+             for text in re.findall(quote + "(" + said.format(quote=quote) + ")" + quote, source)]
+    assert texts, "Lightning no longer says either note"
+    for note in MISLEADING_NOTES:
+        assert any(re.match(note, text.replace("{fn}", "fit")) for text in texts), note
