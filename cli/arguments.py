@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Callable, get_args
+
+from siamkit.data.scan import BadImagePolicy
+from siamkit.runtimes import RUNTIMES
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -114,9 +117,15 @@ def add_background_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the k of --background (default 1)")
 
 
+def add_on_bad_image_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--on-bad-image", choices=get_args(BadImagePolicy), default="error",
+                        help="an image that cannot be read: error (default) stops before any work and lists "
+                             "them; skip leaves them out and reports which")
+
+
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     """``--runtime`` and ``--threads`` for the commands that embed images."""
-    parser.add_argument("--runtime", choices=("auto", "torch", "onnx", "int8"), default="auto",
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
                         help="what computes embeddings: auto (onnxruntime when the encoder folder has a "
                              "model.onnx matching its weights and the device is cpu, else PyTorch), torch, "
                              "onnx, or int8 (model.int8.onnx from `train export --quantize int8`)")

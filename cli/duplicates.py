@@ -9,6 +9,7 @@ from pathlib import Path
 from siamkit.cli.arguments import (
     ArgumentParser,
     add_background_arguments,
+    add_on_bad_image_argument,
     add_runtime_arguments,
     device,
     load_encoder_for,
@@ -110,7 +111,7 @@ def add_comparison_arguments(parser: ArgumentParser, default_method: str | None 
                         help="keep only pairs whose SIFT matches agree on one shift, turn and scale")
     parser.add_argument("--sift-min-matches", type=positive_int, default=DEFAULT_MIN_MATCHES,
                         help=f"agreeing SIFT matches that confirm a pair (default {DEFAULT_MIN_MATCHES})")
-    parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
+    add_on_bad_image_argument(parser)
     parser.add_argument("--device", type=device, default="cpu")
     add_runtime_arguments(parser)
     add_background_arguments(parser)

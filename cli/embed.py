@@ -6,6 +6,7 @@ from pathlib import Path
 
 from siamkit.cli.arguments import (
     ArgumentParser,
+    add_on_bad_image_argument,
     add_runtime_arguments,
     device,
     load_encoder_for,
@@ -28,7 +29,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--num-workers", type=non_negative_int, default=2,
                         help="DataLoader processes decoding images (0: decode in this process)")
-    parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
+    add_on_bad_image_argument(parser)
     parser.add_argument("--device", type=device, default="cpu")
     add_runtime_arguments(parser)
     args = parser.parse_args(argv)

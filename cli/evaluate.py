@@ -11,6 +11,7 @@ from typing import Any
 from siamkit.cli.arguments import (
     ArgumentParser,
     add_background_arguments,
+    add_on_bad_image_argument,
     add_runtime_arguments,
     device,
     non_negative_int,
@@ -53,7 +54,7 @@ def build_parser() -> ArgumentParser:
                         help="pairs sampled from class-labelled data (at least 2: a match and a non-match)")
     parser.add_argument("--chunk", type=positive_int, default=4096,
                         help="pairs scored at a time (bounds memory)")
-    parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
+    add_on_bad_image_argument(parser)
     parser.add_argument("--calibrate", action="store_true",
                         help="write the threshold chosen on the val split into each evaluated encoder "
                              "folder's config.json (`train score` and `train duplicates` then use it)")

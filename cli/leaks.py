@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import get_args
 
 from siamkit.cli.arguments import (
     ArgumentParser,
@@ -14,6 +15,7 @@ from siamkit.cli.arguments import (
     split_fraction,
 )
 from siamkit.cli.duplicates import add_comparison_arguments, method_from
+from siamkit.data.sources import SourceKind
 from siamkit.train.config_files import read_config
 
 
@@ -34,7 +36,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--out", required=True, type=output_folder,
                         help="folder for leaks.csv and leaks.html")
     parser.add_argument("--root", help="folder a table's image paths are relative to (data.root)")
-    parser.add_argument("--kind", choices=("auto", "pairs", "classes", "images"),
+    parser.add_argument("--kind", choices=get_args(SourceKind),
                         help="how to read the source (data.kind; default auto)")
     parser.add_argument("--split-fractions", type=split_fraction, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
                         help="as data.split_fractions (default 0.8 0.1 0.1)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 from siamkit.cli.arguments import (
     ArgumentParser,
@@ -12,6 +13,7 @@ from siamkit.cli.arguments import (
     load_encoder_for,
     positive_int,
 )
+from siamkit.retrieval.index import Backend
 
 #: with --background, results are re-ranked from this many times k cosine neighbours
 RERANK_DEPTH = 4
@@ -27,7 +29,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("-k", type=positive_int, default=10, help="neighbours per query")
     parser.add_argument("--encoder",
                         help="encoder for the queries (default: the index's own; must be the same)")
-    parser.add_argument("--backend", choices=("auto", "exact", "hnsw", "ivf"), default="auto",
+    parser.add_argument("--backend", choices=get_args(Backend), default="auto",
                         help="exact (chunked), or a FAISS approximate "
                              "index (auto: exact below 200,000 images)")
     parser.add_argument("--json", action="store_true", help="one JSON object per query")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -25,9 +25,8 @@ import torch
 from siamkit.data.preprocess import Preprocess
 from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
 from siamkit.models.embedder import Embedder
+from siamkit.runtimes import RUNTIMES, Runtime
 
-Runtime = Literal["auto", "torch", "onnx", "int8"]
-RUNTIMES = ("auto", "torch", "onnx", "int8")
 ONNX_FILES = {"onnx": "model.onnx", "int8": "model.int8.onnx"}
 FINGERPRINT_KEY = "siamkit_fingerprint"
 
