@@ -30,33 +30,37 @@ class OverlayText(A.ImageOnlyTransform):
         self.max_scale = max_scale
 
     def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
-        rng = self.py_random
         image = Image.fromarray(img)
-        draw = ImageDraw.Draw(image)
-        height, width = img.shape[:2]
-        for _ in range(rng.randint(1, self.max_items)):
-            color = tuple(rng.randint(0, 255) for _ in range(3))
-            x, y = rng.randint(0, max(0, width - 1)), rng.randint(0, max(0, height - 1))
-            extent = max(2, int(min(width, height) * rng.uniform(0.05, self.max_scale)))
-            choice = rng.random()
-            if choice < 0.5:
-                text = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(rng.randint(3,
-                                                                                                           10)))
-                font = _font(max(6, extent // 2))
-                draw.text((x, y), text, fill=color, font=font)
-            elif choice < 0.8:
-                draw.ellipse((x, y, x + extent, y + extent), fill=color)
-                eye = max(1, extent // 6)
-                draw.ellipse((x + extent // 4, y + extent // 3, x + extent // 4 + eye,
-                              y + extent // 3 + eye), fill=(0, 0, 0))
-                draw.ellipse((x + extent // 2, y + extent // 3, x + extent // 2 + eye,
-                              y + extent // 3 + eye), fill=(0, 0, 0))
-            else:
-                draw.rectangle((x, y, x + extent, y + extent // 2), outline=color, width=max(1, extent // 10))
+        draw_overlays(ImageDraw.Draw(image), image.size, self.max_items, self.max_scale, self.py_random)
         return np.array(image)  # writable, unlike np.asarray's view of Pillow's buffer
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("max_items", "max_scale")
+
+
+def draw_overlays(draw: ImageDraw.ImageDraw, size: tuple[int, int], max_items: int, max_scale: float,
+                  rng: Any) -> None:
+    """1 to ``max_items`` overlays (text, a glyph blob or a box) of random colour and place,
+    each up to ``max_scale`` of the shorter side, drawn with ``rng`` (a ``random.Random``)."""
+    width, height = size
+    for _ in range(rng.randint(1, max_items)):
+        color = tuple(rng.randint(0, 255) for _ in range(3))
+        x, y = rng.randint(0, max(0, width - 1)), rng.randint(0, max(0, height - 1))
+        extent = max(2, int(min(width, height) * rng.uniform(0.05, max_scale)))
+        choice = rng.random()
+        if choice < 0.5:
+            letters = string.ascii_letters + string.digits
+            text = "".join(rng.choice(letters) for _ in range(rng.randint(3, 10)))
+            draw.text((x, y), text, fill=color, font=_font(max(6, extent // 2)))
+        elif choice < 0.8:
+            draw.ellipse((x, y, x + extent, y + extent), fill=color)
+            eye = max(1, extent // 6)
+            draw.ellipse((x + extent // 4, y + extent // 3, x + extent // 4 + eye,
+                          y + extent // 3 + eye), fill=(0, 0, 0))
+            draw.ellipse((x + extent // 2, y + extent // 3, x + extent // 2 + eye,
+                          y + extent // 3 + eye), fill=(0, 0, 0))
+        else:
+            draw.rectangle((x, y, x + extent, y + extent // 2), outline=color, width=max(1, extent // 10))
 
 
 @functools.lru_cache(maxsize=64)
@@ -64,9 +68,9 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
-_GRAY = np.array([0.299, 0.587, 0.114])
-_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
+GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114])
+RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
 
 class ColorTwist(A.ImageOnlyTransform):
@@ -114,9 +118,9 @@ def color_twist_matrix(image: np.ndarray, brightness: float, contrast: float, sa
     rotation = np.array([[1.0, 0.0, 0.0],
                          [0.0, math.cos(angle), -math.sin(angle)],
                          [0.0, math.sin(angle), math.cos(angle)]])
-    turn = _YIQ_TO_RGB @ rotation @ _RGB_TO_YIQ
-    desaturate = saturation * np.eye(3) + (1 - saturation) * np.outer(np.ones(3), _GRAY)
-    gray_mean = _GRAY @ np.array(cv2.mean(image)[:3])
+    turn = YIQ_TO_RGB @ rotation @ RGB_TO_YIQ
+    desaturate = saturation * np.eye(3) + (1 - saturation) * np.outer(np.ones(3), GRAY_WEIGHTS)
+    gray_mean = GRAY_WEIGHTS @ np.array(cv2.mean(image)[:3])
     matrix = np.empty((3, 4))
     matrix[:, :3] = contrast * brightness * turn @ desaturate
     matrix[:, 3] = (1 - contrast) * brightness * gray_mean

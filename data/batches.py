@@ -1,7 +1,8 @@
 """Typed batches: what the DataModule's loaders yield, and what losses declare they accept.
 
-Images are (B, 3, S, S) uint8 tensors as the loaders give them; ``embedded`` returns the same
-batch with each image tensor replaced by its (B, E) embedding, which is what a loss reads.
+Images are (B, 3, S, S) uint8 tensors as the loaders give them; ``map_images`` returns the same
+batch with each image tensor replaced by a function of it: its (B, E) embedding, which is what a
+loss reads, or its augmented copy (``augment_on: device``).
 A loss names the batch types it accepts (``SiameseLoss.accepts``); ``SiameseModule`` checks
 the data's training batch type against them when a run is set up, before the first step.
 """
@@ -16,7 +17,7 @@ from typing import Any, Callable, Optional, TypeVar
 import torch
 from torch.utils.data import default_collate
 
-Embed = Callable[[torch.Tensor], torch.Tensor]
+ImageFunction = Callable[[torch.Tensor], torch.Tensor]
 B = TypeVar("B", bound="Batch")
 
 
@@ -42,8 +43,9 @@ class Batch(ABC):
         return dataclasses.replace(self, **{name: function(getattr(self, name)) for name in fields})
 
     @abstractmethod
-    def embedded(self: B, embed: Embed) -> B:
-        """The batch with each image tensor replaced by its (B, E) embedding."""
+    def map_images(self: B, function: ImageFunction) -> B:
+        """The batch with each image tensor replaced by ``function(images)``: its (B, E) embedding,
+        or its augmented copy."""
 
     @property
     @abstractmethod
@@ -65,8 +67,8 @@ class PairBatch(Batch):
     def __len__(self) -> int:
         return len(self.label)
 
-    def embedded(self: B, embed: Embed) -> B:
-        both = embed(torch.cat([self.a, self.b]))  # one pass through the backbone for both sides
+    def map_images(self: B, function: ImageFunction) -> B:
+        both = function(torch.cat([self.a, self.b]))  # one pass (through the backbone) for both sides
         return dataclasses.replace(self, a=both[: len(self.a)], b=both[len(self.a):])
 
     @property
@@ -96,8 +98,8 @@ class _Images(Batch):
     def __len__(self) -> int:
         return len(self.image)
 
-    def embedded(self: B, embed: Embed) -> B:
-        return dataclasses.replace(self, image=embed(self.image))
+    def map_images(self: B, function: ImageFunction) -> B:
+        return dataclasses.replace(self, image=function(self.image))
 
     @property
     def image_count(self) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 from typing import Any, Literal, Optional
 
 import numpy as np
@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, get_worker_info
 
 from siamkit.data.bad_images import BadImage
 from siamkit.data.batches import Batch, ClassBatch, PairBatch, TwoViewBatch
+from siamkit.data.data_checks import check_leaks, check_unlabelled_settings, without_bad_images
 from siamkit.data.datasets import (
     ClassImageDataset,
     FixedViewPairs,
@@ -21,9 +22,10 @@ from siamkit.data.datasets import (
     PairDataset,
     TwoViewDataset,
 )
+from siamkit.data.device_augmentation import DeviceAugmentation
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.samplers import MPerClassBatchSampler
-from siamkit.data.scan import BadImagePolicy, scan_images
+from siamkit.data.scan import BadImagePolicy
 from siamkit.data.sources import (
     DEFAULT_SPLIT_FRACTIONS,
     ClassSet,
@@ -42,8 +44,6 @@ from siamkit.data.transforms import (
 )
 from siamkit.data.view_mix import ViewMix
 from siamkit.errors import ConfigError, SiamkitError
-
-log = logging.getLogger(__name__)
 
 
 class SiameseDataModule(pl.LightningDataModule):
@@ -74,6 +74,10 @@ class SiameseDataModule(pl.LightningDataModule):
         check_leaks: before training, look for near-duplicate images on two sides of the
             splits (PDQ, no model): ``warn`` (default) says so, ``error`` stops, ``off`` skips
             the check. `train leaks` lists them.
+        augment_on: where training augmentation runs: ``workers`` (the loader's processes,
+            albumentations) or ``device`` (batched on the model's device, the GPU in a GPU run:
+            the loader then only decodes, once per worker, and resizes; see
+            ``siamkit.data.device_augmentation`` for what each transform becomes there).
         image_config: the backbone's preprocessing (linked from the model by the CLI).
     """
 
@@ -94,6 +98,7 @@ class SiameseDataModule(pl.LightningDataModule):
         cache_decoded_mb: int = 512,
         mix_views: float = 0.0,
         check_leaks: str = "warn",
+        augment_on: Literal["workers", "device"] = "workers",
         image_config: Optional[ImageConfig] = None,
     ):
         super().__init__()
@@ -111,11 +116,17 @@ class SiameseDataModule(pl.LightningDataModule):
                               f"image's area), not {list(crop_scale)}")
         if check_leaks not in ("warn", "error", "off"):
             raise ConfigError(f"data.check_leaks must be warn, error or off, not {check_leaks!r}")
+        if augment_on not in ("workers", "device"):
+            raise ConfigError(f"data.augment_on must be workers or device, not {augment_on!r}")
         self.save_hyperparameters(ignore=["image_config"])
         self.image_config = image_config or ImageConfig()
         self.augment = COPY_DETECTION_AUGMENT if augment == "copy_detection" else augment
-        build_augmentations(self.augment or [],
-                            self.image_config.size)  # fail on a bad entry now, not in a worker
+        # fail on a bad entry now, not in a worker or on the device
+        entries = self.augment or COPY_DETECTION_AUGMENT  # the default is for unlabelled images
+        steps = build_augmentations(entries, self.image_config.size)
+        self.device_augmentation = None
+        if augment_on == "device":
+            self.device_augmentation = DeviceAugmentation(steps, self.image_config.size)
         self.mix = ViewMix(mix_views) if mix_views else None
         self.data: DataSet | None = None
         #: how ``data`` was split; checkpoints carry it, and a run resumed or tested from one
@@ -158,10 +169,10 @@ class SiameseDataModule(pl.LightningDataModule):
         hp = self.hparams
         data, self.split_record = split_source(SplitRecord(hp.source, hp.root, hp.kind,
                                                            tuple(hp.split_fractions), hp.split_seed))
-        self.data = self._drop_bad_images(data)
-        self._check_unlabelled_settings()
-        if self.hparams.check_leaks != "off":
-            self._check_leaks()
+        self.data, self.skipped = without_bad_images(data, hp.on_bad_image)
+        check_unlabelled_settings(self.data, hp.source, hp.crops_per_image, self.mix is not None)
+        if hp.check_leaks != "off":
+            check_leaks(self.data, hp.source, hp.check_leaks)
 
     def state_dict(self) -> dict[str, Any]:
         return {"splits": self.split_record.to_dict()} if self.split_record else {}
@@ -172,54 +183,17 @@ class SiameseDataModule(pl.LightningDataModule):
             check_same_splits(SplitRecord.from_dict(state_dict["splits"]), self.split_record,
                               "the checkpoint's model")
 
-    def _check_leaks(self) -> None:
-        from siamkit.retrieval.leaks import find_leaks, image_splits, leak_summary, pdq_method
-
-        paths, splits = image_splits(self.data)
-        leaks, _ = find_leaks(paths, splits, pdq_method())  # an image too flat to hash cannot leak
-        if not leaks:
-            return
-        message = (f"{leak_summary(leaks, self.hparams.source)}: validation and test figures would be "
-                   f"optimistic. `train leaks --data {self.hparams.source} --out DIR` lists them; "
-                   "`data.check_leaks: off` skips this check")
-        if self.hparams.check_leaks == "error":
-            raise ConfigError(message + ", `warn` only warns")
-        log.warning(message)
-
-    def _check_unlabelled_settings(self) -> None:
-        unlabelled = isinstance(self.data, ImageSet)
-        if self.hparams.crops_per_image > 1 and not unlabelled:
-            raise ConfigError("data.crops_per_image applies to unlabelled images (a flat folder, or a "
-                              f"table with `path` only); {self.hparams.source} is labelled: leave it at 1")
-        if self.mix is not None and not unlabelled:
-            raise ConfigError("data.mix_views mixes views of unlabelled images; "
-                              f"{self.hparams.source} is labelled: leave it at 0")
-        if unlabelled and len(self.data) < 2:
-            raise ConfigError(f"{self.hparams.source} holds {len(self.data)} readable "
-                              "image(s); unlabelled training matches each image's "
-                              "views against the other images', so it needs at least two")
-
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Mixes training batches of two views on their device (validation batches are pairs)."""
+        """Augments training batches on their device (``augment_on: device``), then mixes
+        batches of two views (validation batches are pairs)."""
+        if self.device_augmentation is not None and self.trainer is not None and self.trainer.training:
+            batch = batch.map_images(self.device_augmentation.to(self.trainer.strategy.root_device))
         return self.mix(batch) if self.mix is not None and isinstance(batch, TwoViewBatch) else batch
 
     def _loaded(self) -> DataSet:
         if self.data is None:
             self.setup()
         return self.data
-
-    def _drop_bad_images(self, data: DataSet) -> DataSet:
-        """Decodes every image once, up front, so no worker ever meets a bad file mid-epoch."""
-        bad = scan_images(ImageReader(data.root, size=64), data.paths(), self.hparams.on_bad_image,
-                          "set `data.on_bad_image: skip`")
-        if not bad:
-            return data
-        self.skipped = list(bad.values())
-        if isinstance(data, PairSet):
-            keep = ~(np.isin(data.a, list(bad)) | np.isin(data.b, list(bad)))
-        else:
-            keep = ~np.isin(data.path, list(bad))
-        return data.subset(keep)
 
     def _split(self, split: str) -> DataSet:
         data = self._loaded()
@@ -240,6 +214,8 @@ class SiameseDataModule(pl.LightningDataModule):
     def _dataset(self, split: str) -> Dataset:
         part = self._split(split)
         train = split == "train"
+        if train and self.device_augmentation is not None:
+            return self._device_augmented(part)
         transform = build_transform(self.image_config, self.augment if train else None)
         if isinstance(part, PairSet):
             return PairDataset(part, self._reader(transform), transform)
@@ -251,6 +227,19 @@ class SiameseDataModule(pl.LightningDataModule):
         views = ImagePipeline(build_augmentations(self.augment or COPY_DETECTION_AUGMENT,
                                                   self.image_config.size))
         return FixedViewPairs(self._instances(part, views), transform, views, seed=self.hparams.split_seed)
+
+    def _device_augmented(self, part: DataSet) -> Dataset:
+        """Training images for ``augment_on: device``: decoded once per worker (up to
+        ``cache_decoded_mb``) and resized to the square the augmentations start from."""
+        entries = self.augment or COPY_DETECTION_AUGMENT
+        views = ImagePipeline(build_augmentations(entries, self.image_config.size))
+        size = views.decode_size(self.image_config.size)  # never None: pixel crops have no device version
+        resize = build_transform(dataclasses.replace(self.image_config, size=size))
+        if isinstance(part, ImageSet):
+            return TwoViewDataset(self._instances(part, views), resize)
+        reader = ImageReader(self._loaded().root, size, self.hparams.cache_decoded_mb)
+        dataset = PairDataset if isinstance(part, PairSet) else ClassImageDataset
+        return dataset(part, reader, resize)
 
     def _instances(self, part: ImageSet, views: ImagePipeline) -> Instances:
         """Whole images, or ``crops_per_image`` regions of each, decoded in full once per worker

@@ -7,6 +7,13 @@ PyTorch loop on the same model, batches, optimizer and schedule, in the same run
 
     python scripts/bench_train_step.py --recipe     # the copy-detection recipe vs the old photos demo
 
+MFU (model FLOP utilisation): images/s x FLOPs per image per training step / the device's peak.
+The FLOPs per image are 3 x one forward pass's, counted by ``torch.utils.flop_counter`` (matrix
+products and convolutions, 2 FLOPs a multiply-add; the backward pass taken as twice the
+forward); the peak is dense bf16 (989 TFLOP/s for an H100 or H200 SXM, 312 for an A100; others:
+``--peak-tflops``). ``--compile`` sets ``SiameseModule(compile=True)`` and ``--fused`` AdamW's
+fused kernel, on both sides.
+
 Both sides run ``--warmup`` untimed steps first, then ``--steps`` timed ones, alternating
 over ``--rounds`` so drift in machine load hits both alike. Prints, last, one line with
 Lightning's steps/s and its ratio to the hand loop. ``--recipe`` instead times, in hand loops,
@@ -25,19 +32,42 @@ import time
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
 
 from siamkit.data.batches import ClassBatch, PairBatch, TwoViewBatch
 from siamkit.data.view_mix import ViewMix
 from siamkit.models import ContrastiveLoss, InfoNCELoss, OpenClipBackbone, TorchvisionBackbone
 from siamkit.train.module import SiameseModule
 
+#: dense bf16 peak FLOP/s by the name torch gives the device
+PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
-def build_module(backbone: str, image_size: int) -> SiameseModule:
+
+def build_module(backbone: str, image_size: int, compile: bool = False, fused: bool = False) -> SiameseModule:
     family, _, name = backbone.rpartition(":")
     encoder = (OpenClipBackbone(name) if family == "open_clip"
                else TorchvisionBackbone(name, image_size=image_size))
-    return SiameseModule(encoder, ContrastiveLoss(),
-                         optimizer=lambda groups: torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.05))
+    return SiameseModule(encoder, ContrastiveLoss(), compile=compile,
+                         optimizer=lambda groups: torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.05,
+                                                                    fused=fused or None))
+
+
+def training_flops_per_image(module: SiameseModule, image_size: int) -> float:
+    """3 x the forward pass's FLOPs for one image (counted on a batch of 2, in float32 on the CPU)."""
+    images = torch.randint(0, 256, (2, 3, image_size, image_size), dtype=torch.uint8)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        copy.deepcopy(module.encoder).cpu().float()(images)
+    return 3 * counter.get_total_flops() / 2
+
+
+def peak_flops(args) -> float | None:
+    if args.peak_tflops:
+        return args.peak_tflops * 1e12
+    if args.accelerator != "gpu":
+        return None
+    name = torch.cuda.get_device_name()
+    return next((peak for key, peak in PEAK_BF16.items() if key in name), None)
 
 
 def batches(count: int, batch_size: int, image_size: int) -> DataLoader:
@@ -114,6 +144,7 @@ def recipe_ratio(args) -> None:
 def hand_loop_steps_per_second(module: SiameseModule, loader, args, mix=None) -> float:
     device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
     module = module.to(device).train()
+    module.configure_model()  # Lightning calls it; --compile compiles the backbone there
     optimizer = module.optimizer(module.parameter_groups())
     for group in optimizer.param_groups:
         group["lr"] *= group.pop("lr_scale")
@@ -146,6 +177,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--precision", default="32")
     parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument("--compile", action="store_true", help="SiameseModule(compile=True) on both sides")
+    parser.add_argument("--fused", action="store_true", help="AdamW(fused=True) on both sides")
+    parser.add_argument("--peak-tflops", type=float,
+                        help="the device's dense peak for MFU (default: by the device's name)")
     parser.add_argument("--recipe", action="store_true",
                         help="time the copy-detection recipe against the earlier photos objective")
     args = parser.parse_args()
@@ -154,7 +189,8 @@ def main() -> None:
         return
 
     torch.manual_seed(0)
-    template = build_module(args.backbone, args.image_size)
+    template = build_module(args.backbone, args.image_size, args.compile, args.fused)
+    flops = training_flops_per_image(template, args.image_size)
     loader = batches(args.warmup + args.steps, args.batch_size, args.image_size)
     hand, lightning = [], []
     for round_ in range(args.rounds):
@@ -165,8 +201,12 @@ def main() -> None:
     images = best_lightning * args.batch_size
     print(f"{args.backbone} {args.image_size}px batch {args.batch_size} {args.precision} on "
           f"{args.accelerator}: hand loop {best_hand:.2f} steps/s")
+    peak = peak_flops(args)
+    mfu = (f", MFU {100 * images * flops / peak:.1f} % of {peak / 1e12:.0f} TFLOP/s" if peak
+           else ", MFU: give --peak-tflops")
     print(f"Lightning {best_lightning:.2f} steps/s ({images:.0f} images/s) = "
-          f"{best_lightning / best_hand:.3f} x hand loop")
+          f"{best_lightning / best_hand:.3f} x hand loop{mfu} (at {flops / 1e9:.1f} GFLOP per image per "
+          "training step, 3 x the counted forward pass)")
 
 
 if __name__ == "__main__":

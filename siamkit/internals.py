@@ -22,6 +22,13 @@ def cpu_has_native_bf16() -> bool:
     return any(check() for check in checks if check is not None)
 
 
+def is_compile_error(error: BaseException) -> bool:
+    """Whether ``error`` is torch.compile failing (dynamo or inductor: a backend that cannot
+    compile the model here), told by the module torch raises it from, as torch offers no public
+    base class for them."""
+    return type(error).__module__.startswith(("torch._dynamo", "torch._inductor"))
+
+
 def open_clip_vision_tower(embed_dim: int, vision_config: dict[str, Any], quick_gelu: bool) -> Any:
     """open_clip's image tower alone. Its public ``create_model`` builds the text tower too (for
     ViT-B-16, 63 M parameters more to allocate and initialise, then throw away)."""

@@ -201,6 +201,9 @@ class SiamkitCLI(LightningCLI):
             refuse_to_overwrite(Path(_checkpoint_dir(trainer.default_root_dir)))
         if self.subcommand == "fit" and config.ckpt_path == "last":
             announce_resume(Path(_checkpoint_dir(trainer.default_root_dir)))
+        if str(trainer.accelerator) in ("gpu", "cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"--trainer.accelerator {trainer.accelerator}: torch sees no CUDA GPU on this "
+                              "machine; use --trainer.accelerator auto (a GPU where there is one) or cpu")
         uses_cuda = _will_use_cuda(trainer.accelerator)
         if trainer.precision is None:
             trainer.precision = native_precision(uses_cuda)

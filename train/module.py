@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Iterable, Optional
 
 import pytorch_lightning as pl
@@ -13,6 +12,7 @@ from torchmetrics.classification import BinaryAUROC, BinaryEER
 
 from siamkit.data.batches import Batch, ClassBatch, ImageBatch, PairBatch
 from siamkit.errors import ConfigError, SiamkitError
+from siamkit.internals import is_compile_error
 from siamkit.models.backbones import Backbone
 from siamkit.models.checkpoints import ENCODER_SPEC_KEY, with_encoder_prefix
 from siamkit.models.encoder import Encoder
@@ -20,6 +20,7 @@ from siamkit.models.heads import ProjectionHead
 from siamkit.models.losses import SiameseLoss
 from siamkit.models.spec import EncoderSpec
 from siamkit.models.weights import check_weights_fit, load_matching
+from siamkit.train.optimization import parameter_groups, warmup_then_cosine
 
 OptimizerCallable = Callable[[Iterable], torch.optim.Optimizer]
 HeadCallable = Callable[[int], nn.Module]
@@ -92,6 +93,7 @@ class SiameseModule(pl.LightningModule):
             stage: nn.ModuleDict({"roc_auc": BinaryAUROC(), "eer": BinaryEER()}) for stage in STAGES
         })
         self._class_embeddings: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._compiled = False  # whether the compiled backbone has run once (compile errors come then)
 
     @property
     def backbone(self) -> nn.Module:
@@ -114,7 +116,19 @@ class SiameseModule(pl.LightningModule):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) uint8 images (as the data pipeline gives them) -> (B, E) float32 unit vectors."""
-        return self.encoder(images)
+        if not self.hparams.compile or self._compiled:
+            return self.encoder(images)
+        try:  # the first call compiles
+            embeddings = self.encoder(images)
+        except Exception as error:
+            if not is_compile_error(error):
+                raise
+            first_line = (str(error).strip().splitlines() or [""])[0][:200]
+            backbone = type(self.backbone).__name__
+            raise ConfigError(f"model.compile: torch.compile cannot compile {backbone} here "
+                              f"({type(error).__name__}: {first_line}); set model.compile false") from None
+        self._compiled = True
+        return embeddings
 
     def _initialise_from(self, source: str) -> None:
         try:
@@ -149,7 +163,7 @@ class SiameseModule(pl.LightningModule):
         """The objective on the batch's embeddings, in float32 as the head gives them, also under
         mixed precision: autocast would round the similarity matrix to bf16, whose 8 significant
         bits put cosines near 1 on a 0.004 grid, 0.4 in the logits at CLIP's scale of 100."""
-        embedded = batch.embedded(self)
+        embedded = batch.map_images(self)
         with torch.autocast(self.device.type, enabled=False):
             return self.loss(embedded)
 
@@ -172,10 +186,10 @@ class SiameseModule(pl.LightningModule):
         self._evaluation_step("test", batch)
 
     def predict_step(self, batch: ImageBatch, batch_idx: int) -> ImageBatch:
-        return batch.embedded(self)
+        return batch.map_images(self)
 
     def _evaluation_step(self, stage: str, batch: PairBatch | ClassBatch) -> None:
-        embedded = batch.embedded(self)
+        embedded = batch.map_images(self)
         if isinstance(embedded, ClassBatch):
             self._class_embeddings.append((embedded.image, embedded.label))
             return
@@ -221,43 +235,12 @@ class SiameseModule(pl.LightningModule):
         for group in optimizer.param_groups:
             group["lr"] *= group.pop("lr_scale")
         total = max(1, self.trainer.estimated_stepping_batches)
-        warmup = self.hparams.warmup_steps
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            progress = (step - warmup) / max(1, total - warmup)
-            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        schedule = warmup_then_cosine(self.hparams.warmup_steps, total)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def parameter_groups(self) -> list[dict[str, Any]]:
-        """Head and loss at ``lr_scale`` 1; backbone layer groups at ``backbone_lr_scale *
-        layer_decay**depth_from_top``; one-dimensional parameters (norms, biases, scales)
-        without weight decay."""
-        scales: dict[nn.Parameter, float] = {}
-        blocks = self.backbone.blocks()
-        for depth, block in enumerate(reversed(blocks)):
-            for parameter in block.parameters():
-                scales.setdefault(parameter,
-                                  self.hparams.backbone_lr_scale * self.hparams.layer_decay ** depth)
-        for parameter in self.backbone.parameters():  # anything outside the listed groups
-            scales.setdefault(parameter, self.hparams.backbone_lr_scale)
-        # what the backbone's unlock depth trains, even while a schedule (LinearProbeThenFinetune)
-        # has it frozen: frozen parameters get no gradient, so the optimizer leaves them alone
-        trainable = set(self.backbone.trainable_parameters())
-        backbone = set(self.backbone.parameters())
-        groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
-        for parameter in self.parameters():
-            if parameter not in trainable if parameter in backbone else not parameter.requires_grad:
-                continue
-            key = (scales.get(parameter, 1.0), parameter.ndim <= 1)
-            groups.setdefault(key, []).append(parameter)
-        return [
-            {"params": params, "lr_scale": scale, **({"weight_decay": 0.0} if no_decay else {})}
-            for (scale, no_decay), params in sorted(groups.items(), key=lambda item: item[0])
-        ]
+        return parameter_groups(self, self.backbone, self.hparams.backbone_lr_scale, self.hparams.layer_decay)
 
 
 def recall_at_1(embeddings: torch.Tensor, labels: torch.Tensor, chunk: int = 4096) -> torch.Tensor:

@@ -16,14 +16,22 @@ _TYPE_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Expected a <class \'(?
                          + "|".join(_PLAIN_TYPES) + r")'>\. Got value: (?P<value>.*)$", re.S)
 
 
+_LITERAL_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Expected a typing\.Literal'
+                            r"\[(?P<choices>[^\]]*)\]\. Got value: (?P<value>.*)$", re.S)
+
+
 def brief_error(message: str) -> str:
     """jsonargparse's error for a value of the wrong plain type (``data.split_fractions [nan, 0,
-    0]``), or that none of a union's types accepts (``trainer.precision``, ``trainer.max_epochs``),
+    0]``), outside a Literal's choices (``data.kind foo``), or that none of a union's types
+    accepts (``trainer.precision``, ``trainer.max_epochs``),
     takes two to a dozen lines; one line says it. A union with any other type (a class, a
     path ...), or any other message, is left whole."""
     plain = _TYPE_ERROR.search(message)
     if plain:
         return f"{plain['key']}: {plain['value'].strip()!r} is not {_PLAIN_TYPES[plain['type']]}"
+    literal = _LITERAL_ERROR.search(message)
+    if literal:
+        return f"{literal['key']}: {literal['value'].strip()!r} is not one of {literal['choices']}"
     match = _UNION_ERROR.search(message)
     if not match or _SUBTYPE.sub("", match["types"]).strip(", "):
         return message

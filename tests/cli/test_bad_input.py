@@ -5,6 +5,7 @@ looks complete."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from siamkit.cli.program import main
 from tests.helpers import TINY, assert_one_error_line
@@ -183,6 +184,15 @@ CASES = {
                                        "int8", "--calibration-images", "0"], "not a whole number >= 1"),
     "fit: a leak between splits": (["fit", *TINY, "--data.source", "{zoo}/leaky/labels.csv",
                                     "--data.check_leaks", "error"], "sit in two splits"),
+    **({} if torch.cuda.is_available() else {
+        "fit: a GPU run without a GPU": (["fit", *TINY, "--trainer.accelerator", "gpu"],
+                                         "--trainer.accelerator gpu: torch sees no CUDA GPU")}),
+    "fit: augment on the device with a transform it lacks": (["fit", *TINY, "--data.augment_on", "device"],
+                                                             "augmentation Affine has no device version"),
+    "fit: augment_on gpu": (["fit", *TINY, "--data.augment_on", "gpu"],
+                            "data.augment_on: 'gpu' is not one of 'workers', 'device'"),
+    "fit: an unknown data kind": (["fit", *TINY, "--data.kind", "photos"],
+                                  "data.kind: 'photos' is not one of 'auto', 'pairs', 'classes', 'images'"),
     "fit: an unknown leak check": (["fit", *TINY, "--data.check_leaks", "maybe"],
                                     "data.check_leaks must be warn, error or off, not 'maybe'"),
     "fit: batch size 0": (["fit", *TINY, "--data.batch_size", "0"],

@@ -155,3 +155,27 @@ def test_a_leak_between_splits_is_reported_before_training(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         SiameseDataModule(str(tmp_path / "labels.csv"), num_workers=0, check_leaks="off").setup("fit")
     assert "near-duplicate" not in caplog.text
+
+
+@pytest.mark.parametrize("source", ["classes", "photographs"])
+def test_with_augment_on_device_the_loader_only_decodes_and_training_batches_are_augmented_there(
+        source, class_folder):
+    from types import SimpleNamespace
+
+    augment = [{"RandomResizedCrop": {"scale": [0.25, 1.0]}}, {"HorizontalFlip": {}},
+               {"ColorTwist": {"p": 1}}]
+    location = str(class_folder) if source == "classes" else "demo:photographs"
+    data = SiameseDataModule(location, image_config=SMALL, batch_size=8, num_workers=0, check_leaks="off",
+                             split_fractions=(0.5, 0.25, 0.25), augment=augment, augment_on="device",
+                             crops_per_image=1 if source == "classes" else 4)
+    batch = next(iter(data.train_dataloader()))
+    images = batch.image if source == "classes" else batch.a
+    assert images.shape[-2:] == (37, 37)  # 16 px / sqrt(0.25 * 3/4): the smallest crop keeps 16 px
+    data.trainer = SimpleNamespace(training=True, strategy=SimpleNamespace(root_device=torch.device("cpu")))
+    augmented = data.on_after_batch_transfer(batch, 0)
+    assert all(getattr(augmented, name).shape[-2:] == (16, 16) for name in ("image", "a", "b")
+               if hasattr(augmented, name))
+    data.trainer.training = False  # validation batches are left as the loader made them
+    assert data.on_after_batch_transfer(batch, 0) is batch
+    if source == "photographs":
+        assert torch.equal(batch.a, batch.b) and not torch.equal(augmented.a, augmented.b)

@@ -9,9 +9,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 
 from siamkit.cli.program import main
 from siamkit.data.batches import PairBatch
+from siamkit.errors import ConfigError
 from siamkit.models import ContrastiveLoss, InfoNCELoss, TimmBackbone, TorchvisionBackbone
 from siamkit.train.module import SiameseModule
 from tests.helpers import TINY
@@ -57,7 +59,7 @@ def test_the_loss_stays_in_float32_under_mixed_precision():
     a, b = F.normalize(torch.randn(2, 64, 16), dim=-1)
 
     class Embedded(PairBatch):  # a batch that is already embedded: the backbone is left out
-        def embedded(self, embed):
+        def map_images(self, function):
             return self
 
     embedded = Embedded(a, b, torch.ones(64), torch.arange(64), torch.arange(64))
@@ -193,3 +195,24 @@ def test_no_head_means_the_backbones_features_in_training_and_in_the_encoder():
     with torch.no_grad():
         features = model.backbone(model.encoder.normalize(images))
         torch.testing.assert_close(model(images), F.normalize(features))
+
+
+def test_a_backbone_torch_cannot_compile_is_one_line_at_the_first_step(class_folder, tmp_path):
+    import pytorch_lightning as pl
+
+    from siamkit.data.datamodule import SiameseDataModule
+
+    def no_compiler(graph, inputs):
+        raise RuntimeError("no C++ compiler here")
+
+    backbone = TorchvisionBackbone("resnet18", image_size=16, small_input=True)
+    backbone.compile = lambda: nn.Module.compile(backbone, backend=no_compiler)
+    module = SiameseModule(backbone, ContrastiveLoss(), compile=True)
+    data = SiameseDataModule(str(class_folder), image_config=backbone.image_config, batch_size=8,
+                             num_workers=0, split_fractions=(0.5, 0.25, 0.25), check_leaks="off")
+    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu", default_root_dir=tmp_path)
+    expected = (r"^model.compile: torch.compile cannot compile TorchvisionBackbone here "
+                r"\(BackendCompilerFailed: .*\); set model.compile false$")
+    with pytest.raises(ConfigError, match=expected):
+        trainer.fit(module, data)
