@@ -5,6 +5,7 @@ with one quality per image and nothing read back to the host, for ``augment_on: 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -21,39 +22,44 @@ _TO_YCBCR = [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688
 def jpeg_quantized(images: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) RGB in [0, 255] and (B,) qualities 1..100 -> the decoded JPEG, (B, 3, H, W)."""
     n, _, h, w = images.shape
+    constants = _constants(images.device)
     padded = F.pad(images, (0, -w % 16, 0, -h % 16), mode="replicate")
-    to_ycbcr = torch.tensor(_TO_YCBCR, device=images.device)
-    ycbcr = torch.einsum("ij,bjhw->bihw", to_ycbcr, padded)
+    ycbcr = torch.einsum("ij,bjhw->bihw", constants["to_ycbcr"], padded)
     luma, chroma = ycbcr[:, :1], F.avg_pool2d(ycbcr[:, 1:], 2)  # chroma centred on 0, not 128
-    luma = _quantized(luma - 128, _tables(_LUMA, quality)) + 128
-    chroma = _quantized(chroma, _tables(_CHROMA, quality))
+    basis = constants["basis"]
+    luma = _quantized(luma - 128, _tables(constants["luma"], quality), basis) + 128
+    chroma = _quantized(chroma, _tables(constants["chroma"], quality), basis)
     chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)
-    rgb = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(to_ycbcr), torch.cat([luma, chroma], 1))
+    rgb = torch.einsum("ij,bjhw->bihw", constants["from_ycbcr"], torch.cat([luma, chroma], 1))
     return rgb[..., :h, :w].clamp(0, 255)
 
 
-def _tables(base: list[int], quality: torch.Tensor) -> torch.Tensor:
+@functools.lru_cache(maxsize=8)
+def _constants(device: torch.device) -> dict[str, torch.Tensor]:
+    """The colour matrices, tables and DCT basis, copied to ``device`` once (a copy to a GPU from
+    ordinary memory waits for it)."""
+    to_ycbcr = torch.tensor(_TO_YCBCR, dtype=torch.float64)
+    k, i = torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij")
+    basis = torch.cos((2 * i + 1) * k * math.pi / 16) * math.sqrt(2 / 8)  # the orthonormal DCT-II
+    basis[0] /= math.sqrt(2)
+    constants = {"to_ycbcr": to_ycbcr, "from_ycbcr": torch.linalg.inv(to_ycbcr), "basis": basis,
+                 "luma": torch.tensor(_LUMA).reshape(1, 8, 8),
+                 "chroma": torch.tensor(_CHROMA).reshape(1, 8, 8)}
+    return {name: value.to(device, torch.float32) for name, value in constants.items()}
+
+
+def _tables(base: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
     """(B, 8, 8): IJG's scaling of the standard table by quality."""
     quality = quality.clamp(1, 100)
     scale = torch.where(quality < 50, 5000 / quality, 200 - 2 * quality)
-    table = torch.tensor(base, dtype=torch.float32, device=quality.device).reshape(1, 8, 8)
-    return ((table * scale[:, None, None] + 50) / 100).floor().clamp(1, 255)
+    return ((base * scale[:, None, None] + 50) / 100).floor().clamp(1, 255)
 
 
-def _quantized(planes: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
+def _quantized(planes: torch.Tensor, tables: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
     """Each 8x8 block's DCT coefficients rounded to multiples of its image's table."""
     n, c, h, w = planes.shape
     blocks = planes.reshape(n, c, h // 8, 8, w // 8, 8).transpose(3, 4)  # (n, c, bh, bw, 8, 8)
-    basis = _dct_basis(planes.device)
     coefficients = basis @ blocks @ basis.T
     table = tables[:, None, None, None]
     restored = basis.T @ ((coefficients / table).round() * table) @ basis
     return restored.transpose(3, 4).reshape(n, c, h, w)
-
-
-def _dct_basis(device: torch.device) -> torch.Tensor:
-    """The orthonormal 8-point DCT-II matrix."""
-    k, i = torch.meshgrid(torch.arange(8.0, device=device), torch.arange(8.0, device=device), indexing="ij")
-    basis = torch.cos((2 * i + 1) * k * math.pi / 16) * math.sqrt(2 / 8)
-    basis[0] /= math.sqrt(2)
-    return basis

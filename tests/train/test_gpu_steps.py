@@ -59,3 +59,35 @@ def test_steps_between_logging_steps_do_not_wait_for_the_gpu(tmp_path):
     assert {"loss", "train/images_per_sec",
             "train/peak_gpu_memory_gib"} <= set(trainer.progress_bar_metrics) | set(
         trainer.logged_metrics)
+
+
+def test_augmenting_on_the_gpu_waits_for_it_neither(tmp_path):
+    from siamkit.data.datamodule import SiameseDataModule
+    from siamkit.models import InfoNCELoss
+
+    watch = NoWaitsBetweenLogs()
+    backbone = TorchvisionBackbone("resnet18", image_size=32, small_input=True)
+    data = SiameseDataModule("demo:photographs", image_config=backbone.image_config, batch_size=16,
+                             num_workers=0, crops_per_image=16, augment="copy_detection", augment_on="device",
+                             check_leaks="off")
+    trainer = pl.Trainer(accelerator="gpu", devices=1, precision="bf16-mixed", max_steps=2 * EVERY,
+                         log_every_n_steps=EVERY, logger=False, enable_checkpointing=False,
+                         limit_val_batches=0, callbacks=[watch])
+    try:
+        trainer.fit(SiameseModule(backbone, InfoNCELoss()), datamodule=data)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert watch.quiet_batches == 6
+
+
+def test_the_device_augmentations_give_the_same_images_on_the_gpu():
+    import albumentations as A
+
+    from siamkit.data.device_augmentation import DeviceAugmentation
+
+    images = torch.randint(0, 256, (4, 3, 48, 48), dtype=torch.uint8)
+    for transform in (A.HorizontalFlip(p=1), A.ToGray(p=1), A.ImageCompression(quality_range=(30, 30), p=1),
+                      A.GaussianBlur(blur_limit=(5, 5), sigma_limit=(1, 1), p=1)):
+        augment = DeviceAugmentation([transform], 48)
+        on_cpu, on_gpu = augment(images), augment.cuda()(images.cuda()).cpu()
+        assert (on_cpu.int() - on_gpu.int()).abs().max() <= 1, type(transform).__name__
