@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Every GPU check of siamkit in one go, for a lent machine (about 7 minutes on an H100 or H200),
+# ending in one table: the CUDA tests, augmentation in the workers against on the GPU for the
+# photo demo's recipe, ViT-B-16 training steps (Lightning against a hand loop, MFU) as they come
+# and with --compile --fused, and a short photo-demo fit with augmentation on the GPU.
+#
+#   here, once:   bash scripts/gpu_wheels.sh        # what the machine lacks, into .whl/
+#   there:        bash scripts/gpu_check.sh         # (device run, carry [".whl"], timeout 600)
+#   here, dry:    PYTHON=.venv/bin/python ACCELERATOR=cpu bash scripts/gpu_check.sh   # the plumbing,
+#                                                   # on tiny sizes (the figures mean nothing)
+#
+# The machine has no siamkit install and no network: its folders are copied into one package on
+# PYTHONPATH, the carried wheels installed into /tmp/site, and pytest runs from a folder without a
+# siamkit/ directory in it. W&B and pdqhash are absent there: runs use no logger and no leak check.
+# Full logs go to $OUT (the device tool brings them back) or /tmp/gpu_check.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+case $PYTHON in */*) PYTHON=$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON") ;; esac  # tests run elsewhere
+ACCELERATOR=${ACCELERATOR:-gpu}
+LOGS=${OUT:-/tmp/gpu_check}
+mkdir -p "$LOGS"
+repo=$PWD
+
+package=$(mktemp -d)
+mkdir "$package/siamkit"
+cp -r siamkit/* "$package/siamkit/"
+for folder in cli configs data evaluation models retrieval scoring train; do cp -r "$folder" "$package/siamkit/$folder"; done
+export PYTHONPATH=$package
+if [ -d .whl ]; then
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=$package:/tmp/site
+fi
+export WANDB_MODE=offline HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1
+testroot=$(mktemp -d)
+cp -r tests pyproject.toml "$testroot/"
+
+if [ "$ACCELERATOR" = gpu ]; then
+  workers=14; batch=256; vit=(--backbone open_clip:ViT-B-16 --image-size 224 --batch-size 256 --steps 20 --warmup 5)
+  augment=(--workers 14 --batch-size 256 --steps 60 --warmup 15 --rounds 2); epochs=4
+else
+  workers=2; batch=32; vit=(--backbone resnet18 --image-size 32 --batch-size 16 --steps 3 --warmup 1)
+  augment=(--workers 2 --batch-size 32 --steps 8 --warmup 3 --rounds 1); epochs=1
+fi
+precision=$([ "$ACCELERATOR" = gpu ] && echo bf16-mixed || echo 32)
+results=()
+step() {  # step NAME LOGFILE COMMAND...: runs it, keeps its log, and its last line for the table
+  local name=$1 log=$LOGS/$2; shift 2
+  local start=$SECONDS
+  echo "== $name" >&2
+  "$@" >"$log" 2>&1
+  local status=$?
+  results+=("$(printf '| %-26s | %4s | %4ss | %s |' "$name" "$status" "$((SECONDS - start))" "$(grep -v '^\s*$' "$log" | tail -1 | cut -c1-240)")")
+}
+
+step "CUDA tests" cuda_tests.log bash -c "cd '$testroot' && '$PYTHON' -m pytest -q -p no:cacheprovider -m gpu \
+  tests/train/test_gpu_steps.py tests/train/test_mixed_precision.py tests/train/test_fit.py"
+step "augment: workers vs GPU" augment_on.log "$PYTHON" scripts/bench_augment_on.py --accelerator "$ACCELERATOR" "${augment[@]}"
+step "train step" train_step.log "$PYTHON" scripts/bench_train_step.py "${vit[@]}" --rounds 1 \
+  --precision "$precision" --accelerator "$ACCELERATOR"
+step "train step, compile+fused" train_step_compiled.log "$PYTHON" scripts/bench_train_step.py "${vit[@]}" \
+  --rounds 1 --precision "$precision" --accelerator "$ACCELERATOR" --compile --fused
+demo=$(mktemp -d)
+step "photo demo fit, GPU augment" demo_fit.log "$PYTHON" -m siamkit.cli.program fit --config demo_photos.yaml \
+  --trainer.accelerator "$ACCELERATOR" --data.augment_on device --data.num_workers "$workers" \
+  --data.batch_size "$batch" --trainer.max_epochs "$epochs" --trainer.logger false --data.check_leaks off \
+  --trainer.enable_progress_bar false --trainer.default_root_dir "$demo"
+
+echo
+echo "| check                      | exit | time | last line of its log ($LOGS) |"
+echo "|---|---:|---:|---|"
+printf '%s\n' "${results[@]}"
+cd "$repo"
