@@ -1,6 +1,6 @@
-"""The checks the DataModule makes of its data once it is read, before training starts: images
-that cannot be decoded, settings that only apply to unlabelled images, near-duplicates across
-the splits."""
+"""The checks the DataModule makes before training starts: of its arguments, and of its data
+once read (images that cannot be decoded, settings that only apply to unlabelled images,
+near-duplicates across the splits)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,30 @@ import numpy as np
 from siamkit.data.bad_images import BadImage
 from siamkit.data.datasets import ImageReader
 from siamkit.data.scan import BadImagePolicy, scan_images
-from siamkit.data.sources import DataSet, ImageSet, PairSet
+from siamkit.data.sources import DataSet, ImageSet, PairSet, check_split_fractions
 from siamkit.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+def check_settings(counts: dict[str, int], split_fractions: tuple[float, float, float],
+                   crop_scale: tuple[float, float], check_leaks: str, augment_on: str) -> None:
+    """The DataModule's arguments, before anything is read."""
+    lowest = {"num_workers": 0, "cache_decoded_mb": 0}
+    for name, value in counts.items():
+        if value < lowest.get(name, 1):
+            raise ConfigError(f"data.{name} must be a whole number >= {lowest.get(name, 1)}, not {value}")
+    try:
+        check_split_fractions(split_fractions)
+    except ConfigError as error:
+        raise ConfigError(f"data.split_fractions: {error}") from None
+    if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
+        raise ConfigError(f"data.crop_scale must be [low, high] with 0 < low <= high <= 1 (shares of an "
+                          f"image's area), not {list(crop_scale)}")
+    if check_leaks not in ("warn", "error", "off"):
+        raise ConfigError(f"data.check_leaks must be warn, error or off, not {check_leaks!r}")
+    if augment_on not in ("workers", "device"):
+        raise ConfigError(f"data.augment_on must be workers or device, not {augment_on!r}")
 
 
 def without_bad_images(data: DataSet, policy: BadImagePolicy) -> tuple[DataSet, list[BadImage]]:

@@ -12,7 +12,12 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, get_worker_info
 
 from siamkit.data.bad_images import BadImage
 from siamkit.data.batches import Batch, ClassBatch, PairBatch, TwoViewBatch
-from siamkit.data.data_checks import check_leaks, check_unlabelled_settings, without_bad_images
+from siamkit.data.data_checks import (
+    check_leaks,
+    check_settings,
+    check_unlabelled_settings,
+    without_bad_images,
+)
 from siamkit.data.datasets import (
     ClassImageDataset,
     FixedViewPairs,
@@ -33,7 +38,6 @@ from siamkit.data.sources import (
     ImageSet,
     PairSet,
     SourceKind,
-    check_split_fractions,
 )
 from siamkit.data.splits import SplitRecord, check_same_splits, split_source
 from siamkit.data.transforms import (
@@ -43,7 +47,7 @@ from siamkit.data.transforms import (
     build_transform,
 )
 from siamkit.data.view_mix import ViewMix
-from siamkit.errors import ConfigError, SiamkitError
+from siamkit.errors import SiamkitError
 
 
 class SiameseDataModule(pl.LightningDataModule):
@@ -102,28 +106,15 @@ class SiameseDataModule(pl.LightningDataModule):
         image_config: Optional[ImageConfig] = None,
     ):
         super().__init__()
-        for name, value, low in (("batch_size", batch_size, 1), ("m_per_class", m_per_class, 1),
-                                 ("num_workers", num_workers, 0), ("crops_per_image", crops_per_image, 1),
-                                 ("cache_decoded_mb", cache_decoded_mb, 0)):
-            if value < low:
-                raise ConfigError(f"data.{name} must be a whole number >= {low}, not {value}")
-        try:
-            check_split_fractions(split_fractions)
-        except ConfigError as error:
-            raise ConfigError(f"data.split_fractions: {error}") from None
-        if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
-            raise ConfigError(f"data.crop_scale must be [low, high] with 0 < low <= high <= 1 (shares of an "
-                              f"image's area), not {list(crop_scale)}")
-        if check_leaks not in ("warn", "error", "off"):
-            raise ConfigError(f"data.check_leaks must be warn, error or off, not {check_leaks!r}")
-        if augment_on not in ("workers", "device"):
-            raise ConfigError(f"data.augment_on must be workers or device, not {augment_on!r}")
+        check_settings(dict(batch_size=batch_size, m_per_class=m_per_class, num_workers=num_workers,
+                             crops_per_image=crops_per_image, cache_decoded_mb=cache_decoded_mb),
+                        split_fractions, crop_scale, check_leaks, augment_on)
         self.save_hyperparameters(ignore=["image_config"])
         self.image_config = image_config or ImageConfig()
         self.augment = COPY_DETECTION_AUGMENT if augment == "copy_detection" else augment
-        # fail on a bad entry now, not in a worker or on the device
-        entries = self.augment or COPY_DETECTION_AUGMENT  # the default is for unlabelled images
-        steps = build_augmentations(entries, self.image_config.size)
+        # fail on a bad entry now, not in a worker or on the device (left out, unlabelled images
+        # get the copy-detection set)
+        steps = build_augmentations(self.augment or COPY_DETECTION_AUGMENT, self.image_config.size)
         self.device_augmentation = None
         if augment_on == "device":
             self.device_augmentation = DeviceAugmentation(steps, self.image_config.size)
@@ -170,6 +161,8 @@ class SiameseDataModule(pl.LightningDataModule):
         data, self.split_record = split_source(SplitRecord(hp.source, hp.root, hp.kind,
                                                            tuple(hp.split_fractions), hp.split_seed))
         self.data, self.skipped = without_bad_images(data, hp.on_bad_image)
+        if self.device_augmentation is not None and not self._train_augmentations():
+            self.device_augmentation = DeviceAugmentation([], self.image_config.size)
         check_unlabelled_settings(self.data, hp.source, hp.crops_per_image, self.mix is not None)
         if hp.check_leaks != "off":
             check_leaks(self.data, hp.source, hp.check_leaks)
@@ -222,17 +215,16 @@ class SiameseDataModule(pl.LightningDataModule):
         if isinstance(part, ClassSet):
             return ClassImageDataset(part, self._reader(transform), transform)
         if train:
-            transform = build_transform(self.image_config, self.augment or COPY_DETECTION_AUGMENT)
+            transform = build_transform(self.image_config, self._train_augmentations())
             return TwoViewDataset(self._instances(part, transform), transform)
-        views = ImagePipeline(build_augmentations(self.augment or COPY_DETECTION_AUGMENT,
+        views = ImagePipeline(build_augmentations(self._train_augmentations(),
                                                   self.image_config.size))
         return FixedViewPairs(self._instances(part, views), transform, views, seed=self.hparams.split_seed)
 
     def _device_augmented(self, part: DataSet) -> Dataset:
         """Training images for ``augment_on: device``: decoded once per worker (up to
         ``cache_decoded_mb``) and resized to the square the augmentations start from."""
-        entries = self.augment or COPY_DETECTION_AUGMENT
-        views = ImagePipeline(build_augmentations(entries, self.image_config.size))
+        views = ImagePipeline(build_augmentations(self._train_augmentations(), self.image_config.size))
         size = views.decode_size(self.image_config.size)  # never None: pixel crops have no device version
         resize = build_transform(dataclasses.replace(self.image_config, size=size))
         if isinstance(part, ImageSet):
@@ -240,6 +232,12 @@ class SiameseDataModule(pl.LightningDataModule):
         reader = ImageReader(self._loaded().root, size, self.hparams.cache_decoded_mb)
         dataset = PairDataset if isinstance(part, PairSet) else ClassImageDataset
         return dataset(part, reader, resize)
+
+    def _train_augmentations(self) -> list[dict[str, Any]]:
+        """``data.augment``; left out, the copy-detection set for unlabelled images, none for labelled."""
+        if self.augment is not None:
+            return self.augment
+        return COPY_DETECTION_AUGMENT if isinstance(self._loaded(), ImageSet) else []
 
     def _instances(self, part: ImageSet, views: ImagePipeline) -> Instances:
         """Whole images, or ``crops_per_image`` regions of each, decoded in full once per worker
