@@ -130,7 +130,9 @@ class EpochLines(pl.Callback):
                  if name in ("train/loss", "val/roc_auc", "val/eer", "val/recall@1", "train/images_per_sec")}
         metrics = ", ".join(f"{name} {value:.4g}" for name, value in sorted(shown.items()))
         minutes, seconds = divmod(int(time.perf_counter() - self._start), 60)
-        print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}, step {trainer.global_step}: "
+        epochs = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
+        steps = f"/{trainer.max_steps}" if trainer.max_steps and trainer.max_steps > 0 else ""
+        print(f"epoch {trainer.current_epoch + 1}{epochs}, step {trainer.global_step}{steps}: "
               f"{metrics} ({minutes}:{seconds:02d} so far)", file=sys.stderr, flush=True)
 
 

@@ -82,3 +82,11 @@ def test_without_a_progress_bar_each_epoch_says_one_line(tmp_path, monkeypatch, 
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch ")]
     assert [line.split(":")[0] for line in lines] == ["epoch 1/2, step 2", "epoch 2/2, step 4"]
     assert all("val/roc_auc" in line and "train/loss" in line and "so far)" in line for line in lines)
+
+
+def test_a_run_bounded_by_steps_says_its_steps_not_a_negative_epoch_count(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY, "--trainer.max_epochs", "-1", "--trainer.max_steps", "2",
+                 "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1, step 2/2"]
