@@ -7,7 +7,7 @@ import inspect
 
 import torch
 
-from siamkit.internals import cpu_has_native_bf16, open_clip_vision_tower
+from siamkit.internals import cpu_has_native_bf16, is_compile_error, open_clip_vision_tower
 from tests.conftest import TINY_VIT
 
 
@@ -58,3 +58,11 @@ def test_lightning_still_words_the_notes_siamkit_silences():
     assert texts, "Lightning no longer says either note"
     for note in MISLEADING_NOTES:
         assert any(re.match(note, text.replace("{fn}", "fit")) for text in texts), note
+
+
+def test_torch_compile_failures_still_come_from_dynamo_and_inductor():
+    from torch._dynamo.exc import BackendCompilerFailed, Unsupported
+
+    for kind in (BackendCompilerFailed, Unsupported):
+        assert is_compile_error(kind.__new__(kind)), kind
+    assert not is_compile_error(RuntimeError("a bug of our own"))
