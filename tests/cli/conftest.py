@@ -20,7 +20,14 @@ from siamkit.models.onnx_export import export_onnx, mark_fingerprint, sample_ima
 @pytest.fixture(scope="session")
 def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
     root = tmp_path_factory.mktemp("zoo")
-    rng = np.random.default_rng(0)
+    _write_data_cases(root, np.random.default_rng(0))
+    _write_model_cases(root, encoder_folder, tiny_checkpoint)
+    _write_index_cases(root, encoder_folder)
+    return root
+
+
+def _write_data_cases(root: Path, rng: np.random.Generator) -> None:
+    """Folders, tables, configs and files that are not what a command expects."""
     (root / "photos").mkdir()
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "photos" / f"{i}.png")
@@ -41,18 +48,6 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
     (root / "no_data.yaml").write_text("trainer: {max_epochs: 1}\n")
     (root / "splits.json").write_text('{"source": "demo:digits", "bogus": 1}')
     os.mkfifo(root / "pipe.jpg")
-    (root / "text.ckpt").write_text("not a checkpoint")
-    (root / "truncated.ckpt").write_bytes(tiny_checkpoint.read_bytes()[:5000])
-    shutil.copytree(encoder_folder, root / "encoder")
-    shutil.copytree(encoder_folder, root / "stale_onnx")
-    export_onnx(Encoder.load(encoder_folder), root / "stale_onnx", sample_images()[:2])
-    mark_fingerprint(root / "stale_onnx" / "model.onnx", "0123456789abcdef")  # as if from other weights
-    shutil.copy(tiny_checkpoint, root / "tiny.ckpt")
-    card = (root / "stale_onnx" / "config.json").read_text()
-    shutil.copytree(root / "stale_onnx", root / "cut_card")
-    (root / "cut_card" / "config.json").write_text(card[:300])
-    shutil.copytree(root / "stale_onnx", root / "unknown_key")
-    (root / "unknown_key" / "config.json").write_text(json.dumps({**json.loads(card), "bogus": 1}))
     (root / "empty.yaml").write_text("")
     (root / "tab.yaml").write_text("trainer:\n\tmax_epochs: 1\n")
     (root / "unclosed.yaml").write_text("trainer: {max_epochs: 1\n")
@@ -68,12 +63,32 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
         '{"format": "siamkit-moves/1", "moves": 1}\n'
         + json.dumps({"source": str(root / "gone.png"),
                       "destination": str(root / "moved" / "gone.png")}) + "\n")
+
+
+def _write_model_cases(root: Path, encoder_folder: Path, tiny_checkpoint: Path) -> None:
+    """Checkpoints and encoder folders, whole, cut, stale or edited."""
+    (root / "text.ckpt").write_text("not a checkpoint")
+    (root / "truncated.ckpt").write_bytes(tiny_checkpoint.read_bytes()[:5000])
+    shutil.copytree(encoder_folder, root / "encoder")
+    shutil.copytree(encoder_folder, root / "stale_onnx")
+    export_onnx(Encoder.load(encoder_folder), root / "stale_onnx", sample_images()[:2])
+    mark_fingerprint(root / "stale_onnx" / "model.onnx", "0123456789abcdef")  # as if from other weights
+    shutil.copy(tiny_checkpoint, root / "tiny.ckpt")
+    card = (root / "stale_onnx" / "config.json").read_text()
+    shutil.copytree(root / "stale_onnx", root / "cut_card")
+    (root / "cut_card" / "config.json").write_text(card[:300])
+    shutil.copytree(root / "stale_onnx", root / "unknown_key")
+    (root / "unknown_key" / "config.json").write_text(json.dumps({**json.loads(card), "bogus": 1}))
     shutil.copytree(encoder_folder, root / "cut_weights")
     weights = root / "cut_weights" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     shutil.copytree(encoder_folder, root / "edited_dim")
     card = json.loads((root / "edited_dim" / "config.json").read_text())
     (root / "edited_dim" / "config.json").write_text(json.dumps({**card, "embedding_dim": 32}))
+
+
+def _write_index_cases(root: Path, encoder_folder: Path) -> None:
+    """An index of the photos, and copies of it cut, with a NaN, or of another width."""
     assert main(["embed", str(root / "photos"), "--encoder", str(encoder_folder), "--out",
                  str(root / "index"),
                  "--num-workers", "0"]) == 0
@@ -88,4 +103,3 @@ def zoo(tmp_path_factory, encoder_folder, tiny_checkpoint) -> Path:
     np.save(root / "other_dim" / "embeddings.npy", np.ones((3, 8), np.float32))
     meta = json.loads((root / "other_dim" / "index.json").read_text())
     (root / "other_dim" / "index.json").write_text(json.dumps({**meta, "dim": 8}))
-    return root
