@@ -121,11 +121,20 @@ class InterruptionCheckpoint(OnExceptionCheckpoint):
         if trainer.global_step == 0:
             return
         # torch's DataLoader raises from its SIGCHLD handler when a worker dies, as workers do
-        # when Ctrl-C or SIGTERM reaches the process group: that must not cut this save short
+        # when Ctrl-C or SIGTERM reaches the process group: that must not cut this save short.
+        # A worker that dies late can still raise before the handler is swapped: save again.
         in_main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGCHLD, signal.SIG_DFL) if in_main_thread else None
+        previous = signal.getsignal(signal.SIGCHLD) if in_main_thread else None
         try:
-            super().on_exception(trainer, pl_module, exception)
+            for attempt in range(2):
+                try:
+                    if in_main_thread:
+                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    super().on_exception(trainer, pl_module, exception)
+                    return
+                except RuntimeError as error:
+                    if attempt or "DataLoader worker" not in str(error):
+                        raise
         finally:
             if in_main_thread:
                 signal.signal(signal.SIGCHLD, previous)

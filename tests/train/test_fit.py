@@ -134,6 +134,7 @@ def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path):
     assert process.returncode == 128 + signum, output
     assert "continue with the same command plus `--ckpt_path last`" in output and "bug" not in output
     interrupted = tmp_path / "runs" / "demo_digits" / "checkpoints" / "on_exception.ckpt"
+    assert interrupted.exists(), output
     stopped_at = _step(interrupted)
     assert 4 <= stopped_at < 78, "stopped mid-epoch, after the periodic checkpoint"
     assert stopped_at >= _step(last), "nothing since the last checkpoint was lost"
@@ -146,6 +147,27 @@ def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path):
     assert "Restored all states from the checkpoint" in log and "on_exception.ckpt" in log
     assert f"resuming from runs/demo_digits/checkpoints/on_exception.ckpt (step {stopped_at})" in log
     assert _step(last) == target
+
+
+def test_a_worker_death_reported_mid_save_does_not_lose_the_interruption_checkpoint(tmp_path):
+    """A DataLoader worker that dies late is reported (a RuntimeError from torch's SIGCHLD handler)
+    wherever the main process is, the first attempt at the save included: it is made again."""
+    from types import SimpleNamespace
+
+    from siamkit.train.lightning_cli import InterruptionCheckpoint
+
+    saved = []
+
+    def save_checkpoint(path, *args, **kwargs):
+        if not saved:
+            saved.append("interrupted")
+            raise RuntimeError("DataLoader worker (pid 1234) is killed by signal: Terminated. ")
+        saved.append(path)
+
+    trainer = SimpleNamespace(global_step=5, save_checkpoint=save_checkpoint)
+    InterruptionCheckpoint(dirpath=tmp_path).on_exception(trainer, None, SystemExit(143))
+    assert saved == ["interrupted", str(tmp_path / "on_exception.ckpt")]
+    assert signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL  # as the test found it
 
 
 @pytest.mark.slow
