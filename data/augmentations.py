@@ -127,4 +127,35 @@ def color_twist_matrix(image: np.ndarray, brightness: float, contrast: float, sa
     return matrix
 
 
-OWN_TRANSFORMS: dict[str, type] = {"OverlayText": OverlayText, "ColorTwist": ColorTwist}
+class PictureInPicture(A.ImageOnlyTransform):
+    """The image shrunk to ``scale`` of its side and placed at a random spot of a canvas of its
+    own size in a random colour: the copy inside a frame, a screenshot or a collage.
+
+    Args:
+        scale: the shrunk image's side as a share of the canvas's, drawn from this range.
+    """
+
+    def __init__(self, scale: tuple[float, float] = (0.3, 0.7), p: float = 0.5):
+        super().__init__(p=p)
+        if not 0 < scale[0] <= scale[1] <= 1:
+            raise ValueError(f"scale must be (low, high) with 0 < low <= high <= 1, not {scale}")
+        self.scale = tuple(scale)
+
+    def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
+        rng = self.py_random
+        height, width = img.shape[:2]
+        share = rng.uniform(*self.scale)
+        inner = cv2.resize(img, (max(1, round(width * share)), max(1, round(height * share))),
+                           interpolation=cv2.INTER_AREA)
+        canvas = np.empty_like(img)
+        canvas[:] = [rng.randint(0, 255) for _ in range(3)]
+        top, left = rng.randint(0, height - inner.shape[0]), rng.randint(0, width - inner.shape[1])
+        canvas[top:top + inner.shape[0], left:left + inner.shape[1]] = inner
+        return canvas
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("scale",)
+
+
+OWN_TRANSFORMS: dict[str, type] = {"OverlayText": OverlayText, "ColorTwist": ColorTwist,
+                                   "PictureInPicture": PictureInPicture}

@@ -12,6 +12,10 @@
   as unlabelled images (``photographs.csv``: ``path,split``), for copy-detection training on
   random regions; the test photographs are left out, so a model trained on them is
   evaluated on ``demo:photos``' test pairs of photographs it has never seen.
+- ``photos-hard``: pairs like ``photos``' of the validation and test photographs only, with
+  edits that no bundled augmentation set trains on (crops to a fifth of the area, quarter
+  turns, picture-in-picture, JPEG at quality 5-12): robustness to unseen edits, chosen on its
+  val split, reported on its test split.
 
 Each set is written once to ``$SIAMKIT_CACHE/demo/NAME`` (default ``~/.cache/siamkit``)
 as ordinary files, so users can see the format their own data needs.
@@ -19,6 +23,7 @@ as ordinary files, so users can see the format their own data needs.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -29,7 +34,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from siamkit.data.augmentations import OverlayText
+from siamkit.data.augmentations import OverlayText, PictureInPicture
 from siamkit.data.images import load_image
 from siamkit.errors import ConfigError
 
@@ -106,9 +111,18 @@ def sample_photograph(filename: str) -> np.ndarray:
     return load_image(folder / filename)
 
 
-def _copy_transform(split: str, seed: int) -> A.Compose:
-    """Training copies: moderate edits. Validation and test copies: harder ones."""
-    if split == "train":
+def _copy_transform(split: str, seed: int, hard: bool = False) -> A.Compose:
+    """Training copies: moderate edits. Validation and test copies: harder ones. ``hard``: the
+    edits no siamkit augmentation set trained on (crops to a fifth of the area, quarter turns,
+    picture-in-picture, JPEG at quality 5-12), for ``demo:photos-hard``."""
+    if hard:
+        steps = [
+            A.RandomResizedCrop(size=(PATCH, PATCH), scale=(0.15, 0.25), p=1.0),
+            A.RandomRotate90(p=0.75),
+            PictureInPicture(scale=(0.4, 0.7), p=0.5),
+            A.ImageCompression(quality_range=(5, 12), p=1.0),
+        ]
+    elif split == "train":
         steps = [
             A.RandomResizedCrop(size=(PATCH, PATCH), scale=(0.6, 1.0), p=1.0),
             A.HorizontalFlip(p=0.5),
@@ -145,24 +159,26 @@ def _patches(image: np.ndarray, count: int, rng: np.random.Generator) -> list[np
     return out
 
 
-def _build_photos(out: Path) -> None:
-    rng = np.random.default_rng(0)
+def _build_photos(out: Path, hard: bool = False) -> None:
+    rng = np.random.default_rng(2 if hard else 0)
     extra = np.random.default_rng(1)  # the extra validation draws leave the others' stream as it was
     rows = ["a,b,label,split"]
-    jobs = [(split, name) for split, names in PHOTOS.items() for name in names]
-    for split, filename in tqdm(jobs, desc="making demo:photos", unit="photo"):
+    jobs = [(split, name) for split, names in PHOTOS.items() for name in names
+            if not (hard and split == "train")]
+    for split, filename in tqdm(jobs, desc=f"making demo:photos{'-hard' if hard else ''}", unit="photo"):
         name = Path(filename).stem
         (out / name).mkdir()
         draws = [("", rng)] + [(f"d{d}", extra) for d in range(1, VAL_DRAWS if split == "val" else 1)]
         for prefix, draw_rng in draws:
-            rows += _draw(out, split, filename, prefix, draw_rng)
+            rows += _draw(out, split, filename, prefix, draw_rng, hard)
     (out / "pairs.csv").write_text("\n".join(rows) + "\n")
 
 
-def _draw(out: Path, split: str, filename: str, prefix: str, rng: np.random.Generator) -> list[str]:
+def _draw(out: Path, split: str, filename: str, prefix: str, rng: np.random.Generator,
+          hard: bool = False) -> list[str]:
     """Patches of one photograph (``NAME/{prefix}p{n}.jpg``), their copies and the pair rows."""
     name = Path(filename).stem
-    copy = _copy_transform(split, seed=int(rng.integers(1 << 31)))
+    copy = _copy_transform(split, seed=int(rng.integers(1 << 31)), hard=hard)
     rows = []
     for p, patch in enumerate(_patches(sample_photograph(filename), PATCHES_PER_PHOTO, rng)):
         original = f"{name}/{prefix}p{p}.jpg"
@@ -198,5 +214,7 @@ def _build_photographs(out: Path) -> None:
     (out / "photographs.csv").write_text("\n".join(rows) + "\n")
 
 
-_BUILDERS = {"digits": _build_digits, "photos": _build_photos, "photographs": _build_photographs}
-_ENTRY = {"digits": "labels.csv", "photos": "pairs.csv", "photographs": "photographs.csv"}
+_BUILDERS = {"digits": _build_digits, "photos": _build_photos, "photographs": _build_photographs,
+             "photos-hard": functools.partial(_build_photos, hard=True)}
+_ENTRY = {"digits": "labels.csv", "photos": "pairs.csv", "photographs": "photographs.csv",
+          "photos-hard": "pairs.csv"}

@@ -24,62 +24,36 @@ onto 256 layers per image size, which the images then share.
 from __future__ import annotations
 
 import math
-import random
 from typing import Callable
 
 import albumentations as A
 import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw
 from torch import nn
 
+from siamkit.data import augmentations
 from siamkit.data.augmentations import (
     GRAY_WEIGHTS,
-    RGB_TO_YIQ,
-    YIQ_TO_RGB,
     ColorTwist,
     OverlayText,
-    draw_overlays,
 )
+from siamkit.data.device_draws import Warp, uniform, where_chosen
+from siamkit.data.device_own_transforms import BatchColorTwist, BatchOverlayText, PictureInPicture
 from siamkit.data.jpeg_quantization import jpeg_quantized
 from siamkit.errors import ConfigError
 
 
-def _uniform(images: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    """(B,) draws from [low, high] on the images' device."""
-    return torch.empty(len(images), device=images.device).uniform_(low, high)
-
-
-def _where_chosen(p: float, changed: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-    """Each image changed with probability ``p``, chosen on the device."""
-    chosen = torch.rand(len(images), device=images.device) < p
-    return torch.where(chosen[:, None, None, None], changed, images)
-
-
-class _Warp(nn.Module):
-    """Images through per-image affine maps (B, 2, 3) of normalised coordinates, bilinear,
-    zeros outside, to ``size`` px (their own size when None)."""
-
-    size: int | None = None
-
-    def warp(self, images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-        size = self.size or images.shape[-1]
-        grid = F.affine_grid(theta, [len(images), 3, size, size], align_corners=False)
-        return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-class RandomResizedCrop(_Warp):
+class RandomResizedCrop(Warp):
     def __init__(self, crop: A.RandomResizedCrop):
         super().__init__()
         self.size, self.scale, self.ratio, self.p = crop.size[0], crop.scale, crop.ratio, crop.p
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        area = _uniform(images, *self.scale)
-        ratio = _uniform(images, math.log(self.ratio[0]), math.log(self.ratio[1])).exp()
+        area = uniform(images, *self.scale)
+        ratio = uniform(images, math.log(self.ratio[0]), math.log(self.ratio[1])).exp()
         width, height = (area * ratio).sqrt().clamp(max=1), (area / ratio).sqrt().clamp(max=1)
-        left, top = _uniform(images, 0, 1) * (1 - width), _uniform(images, 0, 1) * (1 - height)
+        left, top = uniform(images, 0, 1) * (1 - width), uniform(images, 0, 1) * (1 - height)
         crop = torch.rand(len(images), device=images.device) < self.p  # else the whole image
         width, height = torch.where(crop, width, 1.0), torch.where(crop, height, 1.0)
         left, top = torch.where(crop, left, 0.0), torch.where(crop, top, 0.0)
@@ -89,17 +63,32 @@ class RandomResizedCrop(_Warp):
         return self.warp(images, theta)
 
 
-class Rotate(_Warp):
+class Rotate(Warp):
     def __init__(self, rotate: A.Rotate):
         super().__init__()
         self.limit, self.p = rotate.limit, rotate.p
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        angle = torch.deg2rad(_uniform(images, *self.limit))
+        angle = torch.deg2rad(uniform(images, *self.limit))
         theta = torch.zeros(len(images), 2, 3, device=images.device)
         theta[:, 0, 0], theta[:, 0, 1] = angle.cos(), -angle.sin()
         theta[:, 1, 0], theta[:, 1, 1] = angle.sin(), angle.cos()
-        return _where_chosen(self.p, self.warp(images, theta), images)
+        return where_chosen(self.p, self.warp(images, theta), images)
+
+
+class RandomRotate90(nn.Module):
+    """Quarter turns, counter-clockwise as ``np.rot90``: each image k of 0-3, drawn uniformly."""
+
+    def __init__(self, rotate: A.RandomRotate90):
+        super().__init__()
+        self.p = rotate.p
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        turns = torch.randint(4, (len(images),), device=images.device)[:, None, None, None]
+        turned = images
+        for k in (1, 2, 3):
+            turned = torch.where(turns == k, images.rot90(k, dims=(-2, -1)), turned)
+        return where_chosen(self.p, turned, images)
 
 
 class Flip(nn.Module):
@@ -108,7 +97,7 @@ class Flip(nn.Module):
         self.dim, self.p = -1 if isinstance(flip, A.HorizontalFlip) else -2, flip.p
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return _where_chosen(self.p, images.flip(self.dim), images)
+        return where_chosen(self.p, images.flip(self.dim), images)
 
 
 class ToGray(nn.Module):
@@ -119,7 +108,7 @@ class ToGray(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         gray = torch.einsum("c,bchw->bhw", self.weights, images)[:, None].expand_as(images)
-        return _where_chosen(self.p, gray, images)
+        return where_chosen(self.p, gray, images)
 
 
 class GaussianBlur(nn.Module):
@@ -128,7 +117,7 @@ class GaussianBlur(nn.Module):
         self.kernel, self.sigma, self.p = max(blur.blur_limit) | 1, blur.sigma_limit, blur.p
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        sigma = _uniform(images, *self.sigma)
+        sigma = uniform(images, *self.sigma)
         offsets = torch.arange(self.kernel, device=images.device) - self.kernel // 2
         weights = torch.exp(-offsets[None] ** 2 / (2 * sigma[:, None] ** 2))
         weights = (weights / weights.sum(1, keepdim=True)).repeat_interleave(3, dim=0)  # (B*3, k)
@@ -136,7 +125,7 @@ class GaussianBlur(nn.Module):
         x, half = images.reshape(1, n * c, h, w), self.kernel // 2
         x = F.conv2d(F.pad(x, (half, half, 0, 0), mode="reflect"), weights[:, None, None, :], groups=n * c)
         x = F.conv2d(F.pad(x, (0, 0, half, half), mode="reflect"), weights[:, None, :, None], groups=n * c)
-        return _where_chosen(self.p, x.reshape(n, c, h, w), images)
+        return where_chosen(self.p, x.reshape(n, c, h, w), images)
 
 
 class ImageCompression(nn.Module):
@@ -145,79 +134,16 @@ class ImageCompression(nn.Module):
         self.quality, self.p = compression.quality_range, compression.p
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        quality = _uniform(images, self.quality[0], self.quality[1] + 1).floor().clamp(max=self.quality[1])
-        return _where_chosen(self.p, jpeg_quantized(images * 255, quality) / 255, images)
-
-
-class BatchColorTwist(nn.Module):
-    """``ColorTwist``, each image its own draw of brightness, contrast, saturation and hue."""
-
-    def __init__(self, twist: ColorTwist):
-        super().__init__()
-        self.brightness, self.contrast, self.saturation = twist.brightness, twist.contrast, twist.saturation
-        self.hue, self.p = twist.hue, twist.p
-        for name, matrix in (("gray", GRAY_WEIGHTS), ("to_yiq", RGB_TO_YIQ), ("from_yiq", YIQ_TO_RGB)):
-            self.register_buffer(name, torch.as_tensor(matrix, dtype=torch.float32), persistent=False)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        factors = [_uniform(images, 1 - x, 1 + x).clamp(min=0) for x in (self.brightness, self.contrast,
-                                                                         self.saturation)]
-        twisted = self.twist(images, *factors, _uniform(images, -self.hue, self.hue))
-        return _where_chosen(self.p, twisted, images)
-
-    def twist(self, images: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor,
-              saturation: torch.Tensor, hue: torch.Tensor) -> torch.Tensor:
-        """Each image by its own factors, (B,) each: ``color_twist_matrix``, batched."""
-        angle = 2 * math.pi * hue
-        rotation = torch.zeros(len(images), 3, 3, device=images.device)
-        rotation[:, 0, 0] = 1
-        rotation[:, 1, 1], rotation[:, 1, 2] = angle.cos(), -angle.sin()
-        rotation[:, 2, 1], rotation[:, 2, 2] = angle.sin(), angle.cos()
-        turn = self.from_yiq @ rotation @ self.to_yiq
-        kept = saturation[:, None, None]
-        desaturate = kept * torch.eye(3, device=images.device) + (1 - kept) * self.gray.expand(3, 3)
-        matrix = (contrast * brightness)[:, None, None] * turn @ desaturate
-        gray_mean = torch.einsum("c,bc->b", self.gray, images.mean(dim=(2, 3)))
-        offset = ((1 - contrast) * brightness * gray_mean)[:, None, None, None]
-        return (torch.einsum("bij,bjhw->bihw", matrix, images) + offset).clamp(0, 1)
-
-
-class BatchOverlayText(nn.Module):
-    """``OverlayText``: overlays drawn by the loader path's own routine onto transparent layers,
-    ``LAYERS`` of them per image size, once (seeded from torch's generator); each image is
-    covered by a random one with probability ``p``."""
-
-    LAYERS = 256
-
-    def __init__(self, overlay: OverlayText):
-        super().__init__()
-        self.max_items, self.max_scale, self.p = overlay.max_items, overlay.max_scale, overlay.p
-        self._layers: dict[tuple, torch.Tensor] = {}
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        layers = self._layers_for(images.shape[-1], images.shape[-2], images.device)
-        chosen = layers[torch.randint(len(layers), (len(images),), device=images.device)]
-        alpha = chosen[:, 3:]
-        return _where_chosen(self.p, images * (1 - alpha) + chosen[:, :3] * alpha, images)
-
-    def _layers_for(self, width: int, height: int, device: torch.device) -> torch.Tensor:
-        key = (width, height, device)
-        if key not in self._layers:
-            rng = random.Random(int(torch.randint(2**31, (1,))))
-            drawn = []
-            for _ in range(self.LAYERS):
-                layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
-                draw_overlays(ImageDraw.Draw(layer), (width, height), self.max_items, self.max_scale, rng)
-                drawn.append(torch.from_numpy(np.asarray(layer).copy()))
-            self._layers[key] = (torch.stack(drawn).permute(0, 3, 1, 2).float() / 255).to(device)
-        return self._layers[key]
+        quality = uniform(images, self.quality[0], self.quality[1] + 1).floor().clamp(max=self.quality[1])
+        return where_chosen(self.p, jpeg_quantized(images * 255, quality) / 255, images)
 
 
 #: albumentations (or siamkit) transform -> its device version, built from the same object
 DEVICE_VERSIONS: dict[type, Callable[..., nn.Module]] = {
     A.RandomResizedCrop: RandomResizedCrop, A.Rotate: Rotate, A.HorizontalFlip: Flip, A.VerticalFlip: Flip,
     A.ToGray: ToGray, A.GaussianBlur: GaussianBlur, A.ImageCompression: ImageCompression,
-    ColorTwist: BatchColorTwist, OverlayText: BatchOverlayText,
+    A.RandomRotate90: RandomRotate90, ColorTwist: BatchColorTwist, OverlayText: BatchOverlayText,
+    augmentations.PictureInPicture: PictureInPicture,
 }
 #: settings a device version does not follow: (transform, attribute, the only value it follows)
 _FOLLOWS_ONLY = [(A.RandomResizedCrop, "interpolation", cv2.INTER_LINEAR),

@@ -189,6 +189,9 @@ CASES = {
                                          "--trainer.accelerator gpu: torch sees no CUDA GPU")}),
     "fit: augment on the device with a transform it lacks": (["fit", *TINY, "--data.augment_on", "device"],
                                                              "augmentation Affine has no device version"),
+    "fit: a picture in picture larger than its canvas": (
+        ["fit", *TINY, "--data.augment", "[{PictureInPicture: {scale: [0.5, 1.5]}}]"],
+        "augmentation PictureInPicture: bad arguments"),
     "fit: augment_on gpu": (["fit", *TINY, "--data.augment_on", "gpu"],
                             "data.augment_on: 'gpu' is not one of 'workers', 'device'"),
     "fit: an unknown data kind": (["fit", *TINY, "--data.kind", "photos"],

@@ -107,6 +107,17 @@ def test_demo_photos_split_by_source_photograph():
     assert Image.open(pairs.root / first).size == (128, 128)
 
 
+def test_the_hard_edit_set_holds_only_validation_and_test_photographs_edited_hard():
+    pairs = read_source(resolve_source("demo:photos-hard"))
+    photo = np.array([p.split("/")[0] for p in pairs.a])
+    assert set(pairs.split) == {"val", "test"} and (pairs.split == "val").sum() == 288
+    for split in ("val", "test"):
+        assert set(photo[pairs.split == split]) == {f.rsplit(".", 1)[0] for f in PHOTOS[split]}
+    original, copy = (np.asarray(Image.open(pairs.root / p).convert("RGB"), float)
+                      for p in (pairs.a[0], pairs.b[0]))
+    assert copy.shape == original.shape and np.abs(copy - original).mean() > 20  # a fifth, turned, JPEG 5-12
+
+
 def test_an_image_that_breaks_after_the_scan_reaches_the_user_as_one_line(class_folder):
     from torch.utils.data import DataLoader
 

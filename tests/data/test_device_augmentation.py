@@ -11,7 +11,7 @@ import pytest
 import torch
 from skimage import data
 
-from siamkit.data.augmentations import ColorTwist, OverlayText, color_twist_matrix
+from siamkit.data.augmentations import ColorTwist, OverlayText, PictureInPicture, color_twist_matrix
 from siamkit.data.device_augmentation import BatchColorTwist, DeviceAugmentation
 from siamkit.data.transforms import COPY_DETECTION_AUGMENT, build_augmentations
 from siamkit.errors import ConfigError
@@ -94,6 +94,24 @@ def test_each_image_draws_its_own_parameters_and_p_is_kept():
     assert 16 <= flipped <= 48 and flipped + sum(np.array_equal(out, PHOTO) for out in flips) == 64
 
 
+def test_quarter_turns_are_numpys_and_each_image_draws_its_own():
+    square = PHOTO[:, :, :]
+    turns = {np.rot90(square, k).tobytes(): k for k in range(4)}
+    outputs = on_device(A.RandomRotate90(p=1), square, copies=32)
+    drawn = [turns.get(out.tobytes()) for out in outputs]
+    assert None not in drawn and set(drawn) == {0, 1, 2, 3}
+
+
+def test_picture_in_picture_leaves_the_same_share_of_canvas_on_both_paths():
+    picture = PictureInPicture(scale=(0.5, 0.5), p=1)
+
+    def canvas_share(image: np.ndarray) -> float:
+        return float((np.abs(image.astype(int) - image[0, 0].astype(int)).max(-1) <= 2).mean())
+
+    assert abs(canvas_share(in_loader(picture)) - 0.75) <= 0.03
+    assert all(abs(canvas_share(out) - 0.75) <= 0.05 for out in on_device(picture, copies=8))
+
+
 def test_overlays_cover_part_of_the_image_and_p_0_leaves_it():
     torch.manual_seed(0)
     covered = on_device(OverlayText(p=1), copies=16)
@@ -127,7 +145,8 @@ def test_nothing_reads_a_value_back_from_the_device():
                 self.found.append(str(func))
             return func(*args, **(kwargs or {}))
 
-    augment = DeviceAugmentation(build_augmentations(COPY_DETECTION_AUGMENT, 32), 32)
+    entries = [*COPY_DETECTION_AUGMENT, {"RandomRotate90": {}}, {"PictureInPicture": {}}]
+    augment = DeviceAugmentation(build_augmentations(entries, 32), 32)
     images = torch.randint(0, 256, (8, 3, 55, 55), dtype=torch.uint8)
     augment(images)  # draws the overlay layers, once
     with HostReads() as mode:
