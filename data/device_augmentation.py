@@ -33,13 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from siamkit.data import augmentations
-from siamkit.data.augmentations import (
-    GRAY_WEIGHTS,
-    ColorTwist,
-    OverlayText,
-)
+from siamkit.data import device_own_transforms as own
+from siamkit.data.augmentations import GRAY_WEIGHTS
 from siamkit.data.device_draws import Warp, uniform, where_chosen
-from siamkit.data.device_own_transforms import BatchColorTwist, BatchOverlayText, PictureInPicture
 from siamkit.data.jpeg_quantization import jpeg_quantized
 from siamkit.errors import ConfigError
 
@@ -142,8 +138,8 @@ class ImageCompression(nn.Module):
 DEVICE_VERSIONS: dict[type, Callable[..., nn.Module]] = {
     A.RandomResizedCrop: RandomResizedCrop, A.Rotate: Rotate, A.HorizontalFlip: Flip, A.VerticalFlip: Flip,
     A.ToGray: ToGray, A.GaussianBlur: GaussianBlur, A.ImageCompression: ImageCompression,
-    A.RandomRotate90: RandomRotate90, ColorTwist: BatchColorTwist, OverlayText: BatchOverlayText,
-    augmentations.PictureInPicture: PictureInPicture,
+    A.RandomRotate90: RandomRotate90, augmentations.ColorTwist: own.ColorTwist,
+    augmentations.OverlayText: own.OverlayText, augmentations.PictureInPicture: own.PictureInPicture,
 }
 #: settings a device version does not follow: (transform, attribute, the only value it follows)
 _FOLLOWS_ONLY = [(A.RandomResizedCrop, "interpolation", cv2.INTER_LINEAR),

@@ -12,21 +12,14 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from siamkit.data import augmentations
-from siamkit.data.augmentations import (
-    GRAY_WEIGHTS,
-    RGB_TO_YIQ,
-    YIQ_TO_RGB,
-    ColorTwist,
-    OverlayText,
-    draw_overlays,
-)
+from siamkit.data.augmentations import GRAY_WEIGHTS, RGB_TO_YIQ, YIQ_TO_RGB, draw_overlays
 from siamkit.data.device_draws import Warp, uniform, where_chosen
 
 
-class BatchColorTwist(nn.Module):
+class ColorTwist(nn.Module):
     """``ColorTwist``, each image its own draw of brightness, contrast, saturation and hue."""
 
-    def __init__(self, twist: ColorTwist):
+    def __init__(self, twist: augmentations.ColorTwist):
         super().__init__()
         self.brightness, self.contrast, self.saturation = twist.brightness, twist.contrast, twist.saturation
         self.hue, self.p = twist.hue, twist.p
@@ -56,14 +49,14 @@ class BatchColorTwist(nn.Module):
         return (torch.einsum("bij,bjhw->bihw", matrix, images) + offset).clamp(0, 1)
 
 
-class BatchOverlayText(nn.Module):
+class OverlayText(nn.Module):
     """``OverlayText``: overlays drawn by the loader path's own routine onto transparent layers,
     ``LAYERS`` of them per image size, once (seeded from torch's generator); each image is
     covered by a random one with probability ``p``."""
 
     LAYERS = 256
 
-    def __init__(self, overlay: OverlayText):
+    def __init__(self, overlay: augmentations.OverlayText):
         super().__init__()
         self.max_items, self.max_scale, self.p = overlay.max_items, overlay.max_scale, overlay.p
         self._layers: dict[tuple, torch.Tensor] = {}

@@ -11,8 +11,9 @@ import pytest
 import torch
 from skimage import data
 
+from siamkit.data import device_own_transforms
 from siamkit.data.augmentations import ColorTwist, OverlayText, PictureInPicture, color_twist_matrix
-from siamkit.data.device_augmentation import BatchColorTwist, DeviceAugmentation
+from siamkit.data.device_augmentation import DeviceAugmentation
 from siamkit.data.transforms import COPY_DETECTION_AUGMENT, build_augmentations
 from siamkit.errors import ConfigError
 
@@ -39,8 +40,9 @@ def test_the_colour_twist_is_the_loader_paths_matrix():
     factors = [rng.uniform(0.6, 1.4, 4) for _ in range(3)] + [rng.uniform(-0.1, 0.1, 4)]
     photos = (data.astronaut(), data.coffee(), data.chelsea(), data.rocket())
     images = np.stack([cv2.resize(image, (32, 32)) for image in photos])
-    twisted = BatchColorTwist(ColorTwist()).twist(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255,
-                                                  *(torch.tensor(f, dtype=torch.float32) for f in factors))
+    batch = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+    twisted = device_own_transforms.ColorTwist(ColorTwist()).twist(
+        batch, *(torch.tensor(f, dtype=torch.float32) for f in factors))
     for k, image in enumerate(images):
         expected = cv2.transform(image, color_twist_matrix(image, *(f[k] for f in factors)))
         got = (twisted[k].permute(1, 2, 0).numpy() * 255).round()
