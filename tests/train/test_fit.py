@@ -165,9 +165,10 @@ def test_a_worker_death_reported_mid_save_does_not_lose_the_interruption_checkpo
         saved.append(path)
 
     trainer = SimpleNamespace(global_step=5, save_checkpoint=save_checkpoint)
+    handler = signal.getsignal(signal.SIGCHLD)
     InterruptionCheckpoint(dirpath=tmp_path).on_exception(trainer, None, SystemExit(143))
     assert saved == ["interrupted", str(tmp_path / "on_exception.ckpt")]
-    assert signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL  # as the test found it
+    assert signal.getsignal(signal.SIGCHLD) == handler  # put back as it was
 
 
 @pytest.mark.slow
