@@ -82,11 +82,6 @@ class SplitRecord:
     def same_source(self, other: "SplitRecord") -> bool:
         return _location(self.source) == _location(other.source)
 
-    def describe(self) -> str:
-        counts = ", ".join(f"{self.counts[s]} {s}" for s in SPLITS) if self.counts else "not counted"
-        return (f"{self.source} ({self.kind}) split {list(self.fractions)} with seed {self.seed}: {counts}"
-                + (f", digest {self.digest[:12]}" if self.digest else ""))
-
 
 def split_source(record: SplitRecord) -> tuple[DataSet, SplitRecord]:
     """Reads and splits ``record``'s source; returns the data and the record of what was read.
