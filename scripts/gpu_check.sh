@@ -13,9 +13,8 @@
 # PYTHONPATH, the carried wheels installed into /tmp/site, and pytest runs from a folder without a
 # siamkit/ directory in it. W&B and pdqhash are absent there: runs use no logger and no leak check.
 # Full logs go to $OUT (the device tool brings them back) or /tmp/gpu_check.
-# The fine-tuning recipes (issue 28) want a call of their own, about 5 minutes there:
-#   python3 scripts/compare_recipes.py --accelerator gpu --steps 600 --image-size 224 --batch-size 64
-# (with the same PYTHONPATH: run it after this script in one command, or repeat its set-up).
+# `bash scripts/gpu_check.sh recipes` instead compares the fine-tuning recipes of
+# scripts/compare_recipes.py at GPU scale (600 steps of 64 at 224 px; a call of its own there).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -41,9 +40,11 @@ cp -r tests pyproject.toml "$testroot/"
 if [ "$ACCELERATOR" = gpu ]; then
   workers=14; batch=256; vit=(--backbone open_clip:ViT-B-16 --image-size 224 --batch-size 256 --steps 20 --warmup 5)
   augment=(--workers 14 --batch-size 256 --steps 50 --warmup 15 --rounds 1); epochs=4
+  recipes=(--steps 600 --image-size 224 --batch-size 64)
 else
   workers=2; batch=32; vit=(--backbone resnet18 --image-size 32 --batch-size 16 --steps 3 --warmup 1)
   augment=(--workers 2 --batch-size 32 --steps 8 --warmup 3 --rounds 1); epochs=1
+  recipes=(--steps 4 --image-size 64 --batch-size 16)
 fi
 precision=$([ "$ACCELERATOR" = gpu ] && echo bf16-mixed || echo 32)
 results=()
@@ -56,18 +57,23 @@ step() {  # step NAME LOGFILE COMMAND...: runs it, keeps its log, and its last l
   results+=("$(printf '| %-26s | %4s | %4ss | %s |' "$name" "$status" "$((SECONDS - start))" "$(grep -v '^\s*$' "$log" | tail -1 | cut -c1-240)")")
 }
 
-step "CUDA tests" cuda_tests.log bash -c "cd '$testroot' && '$PYTHON' -m pytest -q -p no:cacheprovider -m gpu \
-  tests/train/test_gpu_steps.py tests/train/test_mixed_precision.py tests/train/test_fit.py"
-step "augment: workers vs GPU" augment_on.log "$PYTHON" scripts/bench_augment_on.py --accelerator "$ACCELERATOR" "${augment[@]}"
-step "train step" train_step.log "$PYTHON" scripts/bench_train_step.py "${vit[@]}" --rounds 1 \
-  --precision "$precision" --accelerator "$ACCELERATOR"
-step "train step, compile+fused" train_step_compiled.log "$PYTHON" scripts/bench_train_step.py "${vit[@]}" \
-  --rounds 1 --precision "$precision" --accelerator "$ACCELERATOR" --compile --fused
-demo=$(mktemp -d)
-step "photo demo fit, GPU augment" demo_fit.log "$PYTHON" -m siamkit.cli.program fit --config demo_photos.yaml \
-  --trainer.accelerator "$ACCELERATOR" --data.augment_on device --data.num_workers "$workers" \
-  --data.batch_size "$batch" --trainer.max_epochs "$epochs" --trainer.logger false --data.check_leaks off \
-  --trainer.enable_progress_bar false --trainer.default_root_dir "$demo"
+if [ "${1:-checks}" = recipes ]; then
+  step "fine-tuning recipes on val" recipes.log "$PYTHON" scripts/compare_recipes.py --accelerator "$ACCELERATOR" \
+    "${recipes[@]}"
+else
+  step "CUDA tests" cuda_tests.log bash -c "cd '$testroot' && '$PYTHON' -m pytest -q -p no:cacheprovider -m gpu \
+    tests/train/test_gpu_steps.py tests/train/test_mixed_precision.py tests/train/test_fit.py"
+  step "augment: workers vs GPU" augment_on.log "$PYTHON" scripts/bench_augment_on.py --accelerator "$ACCELERATOR" "${augment[@]}"
+  step "train step" train_step.log "$PYTHON" scripts/bench_train_step.py "${vit[@]}" --rounds 1 \
+    --precision "$precision" --accelerator "$ACCELERATOR"
+  step "train step, compile+fused" train_step_compiled.log "$PYTHON" scripts/bench_train_step.py "${vit[@]}" \
+    --rounds 1 --precision "$precision" --accelerator "$ACCELERATOR" --compile --fused
+  demo=$(mktemp -d)
+  step "photo demo fit, GPU augment" demo_fit.log "$PYTHON" -m siamkit.cli.program fit --config demo_photos.yaml \
+    --trainer.accelerator "$ACCELERATOR" --data.augment_on device --data.num_workers "$workers" \
+    --data.batch_size "$batch" --trainer.max_epochs "$epochs" --trainer.logger false --data.check_leaks off \
+    --trainer.enable_progress_bar false --trainer.default_root_dir "$demo"
+fi
 
 echo
 echo "| check                      | exit | time | last line of its log ($LOGS) |"
