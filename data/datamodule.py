@@ -8,6 +8,7 @@ from typing import Any, Literal, Optional
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.trainer.states import TrainerFn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, get_worker_info
 
 from siamkit.data.bad_images import BadImage
@@ -171,7 +172,10 @@ class SiameseDataModule(pl.LightningDataModule):
         return {"splits": self.split_record.to_dict()} if self.split_record else {}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if "splits" in state_dict:  # checkpoints written before splits were recorded have none
+        # checkpoints written before splits were recorded have none; predict embeds every image,
+        # split or not, so data that changed since is no leak there
+        predicting = self.trainer is not None and self.trainer.state.fn == TrainerFn.PREDICTING
+        if "splits" in state_dict and not predicting:
             self._loaded()
             check_same_splits(SplitRecord.from_dict(state_dict["splits"]), self.split_record,
                               "the checkpoint's model")

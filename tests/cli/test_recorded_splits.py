@@ -55,6 +55,8 @@ def test_data_changed_since_training_is_refused_by_every_command_in_one_line(cla
         assert len(lines) == 1 and "no longer splits as when" in lines[0], (name, lines)
         assert "16/8/8 train/val/test" in lines[0], (name, lines)
     assert not out.exists() or not any(out.rglob("*.json"))
+    predict = ["predict" if arg == "test" else arg for arg in commands["test"]]
+    assert main(predict) == 0  # embedding every image, the new one too, is no leak
 
 
 def test_evaluate_may_go_on_with_a_warning_and_leaks_reproduce_a_run(class_run, class_folder, tmp_path,
