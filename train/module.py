@@ -93,7 +93,7 @@ class SiameseModule(pl.LightningModule):
             stage: nn.ModuleDict({"roc_auc": BinaryAUROC(), "eer": BinaryEER()}) for stage in STAGES
         })
         self._class_embeddings: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self._compiled = False  # whether the compiled backbone has run once (compile errors come then)
+        self._compiled = False  # whether the compiled backbone has trained a step (compile errors come first)
 
     @property
     def backbone(self) -> nn.Module:
@@ -118,7 +118,7 @@ class SiameseModule(pl.LightningModule):
         """(B, 3, S, S) uint8 images (as the data pipeline gives them) -> (B, E) float32 unit vectors."""
         if not self.hparams.compile or self._compiled:
             return self.encoder(images)
-        try:  # the first call compiles
+        try:  # the first calls compile: for inference, and for training (with the backward pass)
             embeddings = self.encoder(images)
         except Exception as error:
             if not is_compile_error(error):
@@ -127,7 +127,7 @@ class SiameseModule(pl.LightningModule):
             backbone = type(self.backbone).__name__
             raise ConfigError(f"model.compile: torch.compile cannot compile {backbone} here "
                               f"({type(error).__name__}: {first_line}); set model.compile false") from None
-        self._compiled = True
+        self._compiled = self.training and torch.is_grad_enabled()
         return embeddings
 
     def _initialise_from(self, source: str) -> None:
