@@ -87,8 +87,9 @@ def main(argv: list[str]) -> int:
     scorers = [get_scorer(m, **({} if is_classical(m) else model_options)) for m in methods]
     scorers += _starting_points(scorers, methods, model_options)
     _say_runtimes(scorers)
-    dataset, splits = split_source(_splits_asked(args, scorers))
-    _check_training_splits(args, scorers, splits)
+    trained = _trained_here(args, scorers)
+    dataset, splits = split_source(_splits_asked(args, trained))
+    _check_training_splits(args, trained, splits)
     data = evaluation_data(dataset, splits, args.split, args.max_pairs, args.on_bad_image)
     info = data.describe()
     print(f"evaluating {len(scorers)} methods on {args.data}: split "
@@ -175,26 +176,25 @@ def _trained_here(args: argparse.Namespace, scorers: list) -> list[tuple[str, An
             if encoder is not None and encoder.card.trained_on and encoder.card.trained_on.same_source(here)]
 
 
-def _splits_asked(args: argparse.Namespace, scorers: list) -> Any:
+def _splits_asked(args: argparse.Namespace, trained: list[tuple[str, Any]]) -> Any:
     """The split settings to evaluate with: those given, else those a model was trained on
     this data with, else the defaults."""
     from siamkit.data.splits import SplitRecord
 
-    trained = _trained_here(args, scorers)
     base = trained[0][1] if trained else SplitRecord(args.data)
     return SplitRecord(args.data, args.root or base.root, base.kind,
                        tuple(args.split_fractions) if args.split_fractions else base.fractions,
                        base.seed if args.split_seed is None else args.split_seed)
 
 
-def _check_training_splits(args: argparse.Namespace, scorers: list, splits: Any) -> None:
+def _check_training_splits(args: argparse.Namespace, trained: list[tuple[str, Any]], splits: Any) -> None:
     """Refuses (or, with --allow-overlap, warns about) splits that would let a model be
     evaluated on images it was trained on: other settings, or data changed since training."""
     from siamkit.data.splits import SplitMismatch, check_same_splits
 
-    for name, trained in _trained_here(args, scorers):
+    for name, record in trained:
         try:
-            check_same_splits(trained, splits, name)
+            check_same_splits(record, splits, name)
         except SplitMismatch as mismatch:
             if not args.allow_overlap:
                 raise SplitMismatch(f"{mismatch}; or pass --allow-overlap to evaluate anyway") from None

@@ -73,20 +73,21 @@ def main(argv: list[str]) -> int:
                            "of them, or leave it out")
     encoder = Encoder.from_checkpoint(args.ckpt)
     check = _check_data(encoder, args) if args.quantize or args.choose_on_val else None
+    data, pairs = _val_pairs(check, args) if check else (None, None)  # read once, before any writing
     if args.choose_on_val:
-        encoder = _choose(encoder, args, _val_pairs(check, args))
+        encoder = _choose(encoder, args, pairs)
     else:
         if args.wise_ft is not None:
             interpolate_toward_start(encoder, args.wise_ft)
         if args.features == "backbone":
             encoder = without_head(encoder)
-    quantize_data = _quantize_data(check, args) if args.quantize else None  # checked before any writing
+    calibration = _calibration_images(data, args.calibration_images) if args.quantize else None
     staging = out.parent / f".{out.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:
         written = _write(encoder, staging, args.onnx or bool(args.quantize), args.sentence_transformers)
-        if quantize_data:
-            written.append(_write_int8(staging, *quantize_data))
+        if calibration:
+            written.append(_write_int8(staging, calibration, pairs, check.source))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -147,20 +148,21 @@ def _check_data(encoder, args: argparse.Namespace):
     return trained
 
 
-def _val_pairs(check, args: argparse.Namespace) -> tuple[list[str], list[str], object]:
-    from siamkit.data.splits import SplitMismatch
-    from siamkit.evaluation.pairs import load_evaluation_data
+def _val_pairs(check, args: argparse.Namespace) -> tuple[object, tuple[list[str], list[str], object]]:
+    """The check data as split (refused if it no longer splits as recorded) and its val pairs
+    (a paths, b paths, labels)."""
+    from siamkit.data.splits import split_source
+    from siamkit.evaluation.pairs import evaluation_data
 
+    data, splits = split_source(check)
     try:
-        pairs = load_evaluation_data(check, "val").pairs["val"]
-    except SplitMismatch:
-        raise
+        pairs = evaluation_data(data, splits, "val").pairs["val"]
     except (SiamkitError, KeyError) as error:
         needs = "--quantize int8" if args.quantize else "--choose-on-val"
         raise SiamkitError(f"{needs} checks the model on labelled val pairs, and {check.source} has none "
                            f"({error}); pass --check-data with labelled pairs or classes (e.g. demo:photos)"
                            ) from None
-    return list(pairs.a), list(pairs.b), pairs.label
+    return data, (list(pairs.a), list(pairs.b), pairs.label)
 
 
 def _choose(encoder, args: argparse.Namespace, pairs: tuple):
@@ -184,23 +186,16 @@ def _choice_of(encoder) -> tuple[float, str]:
     return (1.0 if alpha is None else alpha), ("head" if encoder.head is not None else "backbone")
 
 
-def _quantize_data(check, args: argparse.Namespace) -> tuple:
-    """(calibration images, their source, val pairs, their source), read before anything is
-    written: the training images and val pairs of the check data."""
-    from siamkit.data.splits import split_source
-
-    pairs = _val_pairs(check, args)
-    data, _ = split_source(check)
+def _calibration_images(data, count: int) -> list[str]:
+    """``count`` training images of the check data, spread over its sorted listing."""
     train = sorted(data.subset(data.split == "train").paths())
-    chosen = train[:: max(1, len(train) // args.calibration_images)][:args.calibration_images]
-    images = [str(data.root / path) for path in chosen]
-    return images, check.source, pairs, check.source
+    return [str(data.root / path) for path in train[:: max(1, len(train) // count)][:count]]
 
 
-def _write_int8(folder: Path, images: list[str], calibration_data: str, pairs: tuple, check: str) -> str:
+def _write_int8(folder: Path, images: list[str], pairs: tuple, source: str) -> str:
     from siamkit.models.quantization import quantize_int8
 
-    record = quantize_int8(folder, images, calibration_data, pairs, check)
-    return (f"{record.file} (ROC-AUC on {record.check_pairs} val pairs of {check}: int8 "
+    record = quantize_int8(folder, images, source, pairs, source)
+    return (f"{record.file} (ROC-AUC on {record.check_pairs} val pairs of {source}: int8 "
             f"{record.roc_auc_int8:.4f}, float {record.roc_auc_float:.4f}; cosine to float >= "
             f"{record.cosine_min:.4f})")
