@@ -95,8 +95,17 @@ class TimmBackbone(Backbone):
         return self.pool(features) if self.pool is not None else features
 
     def blocks(self) -> list[nn.Module]:
-        children = [m for m in self.net.children() if any(True for _ in m.parameters())]
-        return children + [self.pool] if self.pool is not None else children
+        """The stem, each stage (a transformer's blocks one by one) and the final layers, as
+        timm groups them for its own layer-wise learning rates (``group_matcher``)."""
+        from timm.models import group_parameters
+
+        if not hasattr(self.net, "group_matcher"):
+            blocks = [m for m in self.net.children() if any(True for _ in m.parameters())]
+        else:
+            named = dict(self.net.named_parameters())
+            groups = group_parameters(self.net, self.net.group_matcher(coarse=True))
+            blocks = [nn.ParameterList(named[name] for name in names) for _, names in sorted(groups.items())]
+        return blocks + [self.pool] if self.pool is not None else blocks
 
 
 def _weights_file(pretrained: str, name: str) -> Path:

@@ -96,3 +96,14 @@ def test_gem_pooling_for_cnn_backbones_and_a_clear_refusal_for_a_transformer():
         TimmBackbone("test_vit", pooling="gem")
     with pytest.raises(ConfigError, match="pooling 'max'"):
         TorchvisionBackbone("resnet18", pooling="max")
+
+
+def test_timm_layer_groups_are_its_stages_and_hold_every_parameter_once():
+    # layer-wise rates and unlock depths act per stage, as timm's own group_matcher splits the model
+    efficientnet = TimmBackbone("test_efficientnet", pooling="gem")
+    groups = efficientnet.blocks()
+    assert len(groups) == 1 + len(efficientnet.net.blocks) + 1  # stem, each stage (head with the last), GeM
+    grouped = [id(p) for group in groups for p in group.parameters()]
+    assert sorted(grouped) == sorted(id(p) for p in efficientnet.parameters())
+    vit = TimmBackbone("test_vit")  # the position embedding and class token sit in the first group
+    assert {id(vit.net.pos_embed), id(vit.net.cls_token)} <= {id(p) for p in vit.blocks()[0].parameters()}
