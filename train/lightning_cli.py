@@ -2,9 +2,10 @@
 
 Every run gets, whatever its config says: ``speed`` (TrainingSpeed: images/s and peak GPU
 memory, logged and printed at the end); a ``checkpoint`` (ModelCheckpoint: best by
-``val/roc_auc`` and ``last.ckpt``) and an ``on_exception`` checkpoint (written when the run
-is interrupted by Ctrl-C or SIGTERM, or fails), both in ``DEFAULT_ROOT_DIR/checkpoints``,
-so ``--ckpt_path last`` resumes from whichever is newer; the fastest precision the hardware
+``val/roc_auc``), a ``last_checkpoint`` (``last.ckpt``, the weights at each validation) and an
+``on_exception`` checkpoint (written when the run is interrupted by Ctrl-C or SIGTERM, or
+fails), all in ``DEFAULT_ROOT_DIR/checkpoints``, so ``--ckpt_path last`` resumes from whichever
+is newer; the fastest precision the hardware
 runs natively when the config sets none (``precision.native_precision``); and a copy of the
 resolved config plus the package versions in the run's log folder.
 """
@@ -15,7 +16,6 @@ import json
 import platform
 import signal
 import sys
-import threading
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import NoReturn
 import torch
 from jsonargparse import Namespace
 from pytorch_lightning import LightningModule, Trainer
-from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.trainer.states import TrainerStatus
 from pytorch_lightning.utilities.exceptions import SIGTERMException
@@ -34,6 +34,7 @@ from siamkit.data.bad_images import write_csv
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
+from siamkit.train.checkpoint_callbacks import InterruptionCheckpoint
 from siamkit.train.checkpoint_paths import (
     CKPT_KEYWORDS,
     announce_resume,
@@ -112,34 +113,6 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-class InterruptionCheckpoint(OnExceptionCheckpoint):
-    """Lightning's on-exception checkpoint, skipped when no training step has run yet: a run
-    that fails in set-up (bad data, say) has no work to keep, and its checkpoint would only
-    make the corrected re-run look like it overwrites an earlier one."""
-
-    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        if trainer.global_step == 0:
-            return
-        # torch's DataLoader raises from its SIGCHLD handler when a worker dies, as workers do
-        # when Ctrl-C or SIGTERM reaches the process group: that must not cut this save short.
-        # A worker that dies late can still raise before the handler is swapped: save again.
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.getsignal(signal.SIGCHLD) if in_main_thread else None
-        try:
-            for attempt in range(2):
-                try:
-                    if in_main_thread:
-                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    super().on_exception(trainer, pl_module, exception)
-                    return
-                except RuntimeError as error:
-                    if attempt or "DataLoader worker" not in str(error):
-                        raise
-        finally:
-            if in_main_thread:
-                signal.signal(signal.SIGCHLD, previous)
-
-
 class _BriefErrorsParser(LightningArgumentParser):
     """On a bad option prints one usage line, not the 80-line synopsis, before the error, and
     a value that fits none of an option's types as one line of what fits."""
@@ -155,15 +128,28 @@ class SiamkitCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.monitor": "val/roc_auc", "checkpoint.mode": "max",
-                             "checkpoint.save_last": True, "checkpoint.filename": "best-{epoch}-{step}"})
+                             "checkpoint.filename": "best-{epoch}-{step}"})
+        # Lightning 2.6's save_last copies only a new best (a resume from it loses the epochs since):
+        # last.ckpt comes from a second ModelCheckpoint, with no monitor, at each validation
+        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
+        parser.set_defaults({"last_checkpoint.filename": "last",
+                             "last_checkpoint.enable_version_counter": False})
         parser.add_lightning_class_args(InterruptionCheckpoint, "on_exception")
         parser.add_lightning_class_args(EmbeddingWriter, "predictions")
         parser.add_lightning_class_args(TrainingSpeed, "speed")
         parser.add_lightning_class_args(EpochLines, "epoch_lines")
-        for target in ("checkpoint.dirpath", "on_exception.dirpath"):
+        for target in ("checkpoint.dirpath", "last_checkpoint.dirpath", "on_exception.dirpath"):
             parser.link_arguments("trainer.default_root_dir", target, compute_fn=_checkpoint_dir)
         parser.link_arguments("trainer.default_root_dir", "predictions.dirpath", compute_fn=_predictions_dir)
         parser.link_arguments("model.image_config", "data.image_config", apply_on="instantiate")
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        """A config without ``trainer.precision`` gets the machine's fastest for this backbone, also
+        in the run's config.yaml."""
+        trainer = (self.config[self.subcommand] if self.subcommand else self.config).trainer
+        if trainer.precision is None:
+            trainer.precision = native_precision(_will_use_cuda(trainer.accelerator), self.model.backbone)
+        return super().instantiate_trainer(**kwargs, precision=trainer.precision)
 
     def _run_subcommand(self, subcommand: str) -> None:
         # Lightning ends a Ctrl-C with exit code 1, and a SIGTERM to the process group (a cluster's
@@ -214,8 +200,6 @@ class SiamkitCLI(LightningCLI):
             raise ConfigError(f"--trainer.accelerator {trainer.accelerator}: torch sees no CUDA GPU on this "
                               "machine; use --trainer.accelerator auto (a GPU where there is one) or cpu")
         uses_cuda = _will_use_cuda(trainer.accelerator)
-        if trainer.precision is None:
-            trainer.precision = native_precision(uses_cuda)
         note = emulated_bf16_note(trainer.precision, uses_cuda)
         if note:
             rank_zero_warn(note)

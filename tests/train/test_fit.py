@@ -46,6 +46,17 @@ def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, m
         assert main([command, *TINY, "--ckpt_path", last, f"--trainer.limit_{limit}_batches", "2"]) == 0
 
 
+def test_last_checkpoint_holds_the_latest_weights_when_the_best_came_earlier(tmp_path, monkeypatch):
+    # the monitored epoch stays 0, so only the first validation is a best; Lightning 2.6's own
+    # save_last would leave last.ckpt at that step, and a resume would lose the steps since
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY, "--trainer.max_steps", "4", "--trainer.val_check_interval", "2",
+                 "--trainer.limit_val_batches", "1", "--checkpoint.monitor", "epoch"]) == 0
+    checkpoints = tmp_path / "runs" / "demo_digits" / "checkpoints"
+    assert [p.name for p in checkpoints.glob("best-*.ckpt")] == ["best-epoch=0-step=2.ckpt"]
+    assert _step(checkpoints / "last.ckpt") == 4
+
+
 def test_fit_refuses_to_overwrite_an_earlier_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["fit", *TINY, "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1"]) == 0
@@ -120,7 +131,7 @@ def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path):
     included: exit 143, never "a bug", and the on-exception checkpoint is written whole."""
     signum = signal.SIGTERM
     args = ["fit", *TINY, "--trainer.max_steps", "400", "--trainer.limit_val_batches", "1",
-            "--checkpoint.every_n_train_steps", "4", "--checkpoint.monitor", "null",
+            "--last_checkpoint.every_n_train_steps", "4",
             "--data.num_workers", "1"]
     process = subprocess.Popen([TRAIN, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
@@ -154,7 +165,7 @@ def test_a_worker_death_reported_mid_save_does_not_lose_the_interruption_checkpo
     wherever the main process is, the first attempt at the save included: it is made again."""
     from types import SimpleNamespace
 
-    from siamkit.train.lightning_cli import InterruptionCheckpoint
+    from siamkit.train.checkpoint_callbacks import InterruptionCheckpoint
 
     saved = []
 
