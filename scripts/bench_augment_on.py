@@ -1,6 +1,7 @@
-"""Training images per second of the photo demo's recipe (``demo_photos.yaml``: regions of the
-bundled photographs, the copy-detection augmentations, ResNet-18 at 64 px) with its augmentation
-in the loader's workers (albumentations, the reference) against on the model's device
+"""Training images per second of the photo demo's recipe from scratch
+(``demo_photos_scratch.yaml``: regions of the bundled photographs, the copy-detection
+augmentations, ResNet-18 at 64 px) with its augmentation in the loader's workers
+(albumentations, the reference) against on the model's device
 (``data.augment_on: device``), in the same run.
 
     python scripts/bench_augment_on.py [--accelerator gpu] [--workers 14] [--batch-size 256]
@@ -52,7 +53,7 @@ class StepClock(pl.Callback):
 def fit_rate(augment_on: str, args: argparse.Namespace) -> float:
     with tempfile.TemporaryDirectory() as run:
         cli = run_trainer_command("fit", [
-            "--config", "demo_photos.yaml", "--data.augment_on", augment_on,
+            "--config", "demo_photos_scratch.yaml", "--data.augment_on", augment_on,
             "--model.backbone.init_args.image_size", str(args.image_size),
             "--data.batch_size", str(args.batch_size), "--data.num_workers", str(args.workers),
             "--data.check_leaks", "off", "--trainer.accelerator", args.accelerator,

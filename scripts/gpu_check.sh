@@ -14,7 +14,9 @@
 # siamkit/ directory in it. W&B and pdqhash are absent there: runs use no logger and no leak check.
 # Full logs go to $OUT (the device tool brings them back) or /tmp/gpu_check.
 # `bash scripts/gpu_check.sh recipes` instead compares the fine-tuning recipes of
-# scripts/compare_recipes.py at GPU scale (600 steps of 64 at 224 px; a call of its own there).
+# scripts/compare_recipes.py at GPU scale (600 steps of 64 at 224 px; a call of its own there);
+# `bash scripts/gpu_check.sh demo` runs the photo demo's config with the GPU's steps and size
+# (demo_photos.yaml, 200 epochs at 224 px), exports it chosen on val and scores the test pairs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -41,10 +43,12 @@ if [ "$ACCELERATOR" = gpu ]; then
   workers=14; batch=256; vit=(--backbone open_clip:ViT-B-16 --image-size 224 --batch-size 256 --steps 20 --warmup 5)
   augment=(--workers 14 --batch-size 256 --steps 50 --warmup 15 --rounds 1); epochs=4
   recipes=(--steps 600 --image-size 224 --batch-size 64)
+  demo_size=(--trainer.max_epochs 200 --model.backbone.init_args.image_size 224)
 else
   workers=2; batch=32; vit=(--backbone resnet18 --image-size 32 --batch-size 16 --steps 3 --warmup 1)
   augment=(--workers 2 --batch-size 32 --steps 8 --warmup 3 --rounds 1); epochs=1
   recipes=(--steps 4 --image-size 64 --batch-size 16)
+  demo_size=(--trainer.max_steps 4 --data.crops_per_image 8)
 fi
 precision=$([ "$ACCELERATOR" = gpu ] && echo bf16-mixed || echo 32)
 results=()
@@ -60,6 +64,16 @@ step() {  # step NAME LOGFILE COMMAND...: runs it, keeps its log, and its last l
 if [ "${1:-checks}" = recipes ]; then
   step "fine-tuning recipes on val" recipes.log "$PYTHON" scripts/compare_recipes.py --accelerator "$ACCELERATOR" \
     "${recipes[@]}"
+elif [ "$1" = demo ]; then
+  demo=$(mktemp -d)
+  step "photo demo fit" demo_fit.log "$PYTHON" -m siamkit.cli.program fit --config demo_photos.yaml \
+    "${demo_size[@]}" --trainer.accelerator "$ACCELERATOR" --data.num_workers "$workers" --trainer.logger false \
+    --data.check_leaks off --trainer.enable_progress_bar false --trainer.default_root_dir "$demo"
+  step "export, chosen on val" demo_export.log "$PYTHON" -m siamkit.cli.program export \
+    --ckpt "$demo/checkpoints/last.ckpt" --out "$demo/encoder" --choose-on-val --check-data demo:photos
+  step "demo:photos test" demo_evaluate.log "$PYTHON" -m siamkit.cli.program evaluate --data demo:photos \
+    --methods "histogram,sift,timm:tf_efficientnet_lite0:efficientnet-lite0,$demo/encoder" --out "$LOGS/demo_report"
+  cat "$LOGS/demo_report/summary.md" 2>/dev/null
 else
   step "CUDA tests" cuda_tests.log bash -c "cd '$testroot' && '$PYTHON' -m pytest -q -p no:cacheprovider -m gpu \
     tests/train/test_gpu_steps.py tests/train/test_mixed_precision.py tests/train/test_fit.py"
@@ -69,7 +83,7 @@ else
   step "train step, compile+fused" train_step_compiled.log "$PYTHON" scripts/bench_train_step.py "${vit[@]}" \
     --rounds 1 --precision "$precision" --accelerator "$ACCELERATOR" --compile --fused
   demo=$(mktemp -d)
-  step "photo demo fit, GPU augment" demo_fit.log "$PYTHON" -m siamkit.cli.program fit --config demo_photos.yaml \
+  step "photo demo fit, GPU augment" demo_fit.log "$PYTHON" -m siamkit.cli.program fit --config demo_photos_scratch.yaml \
     --trainer.accelerator "$ACCELERATOR" --data.augment_on device --data.num_workers "$workers" \
     --data.batch_size "$batch" --trainer.max_epochs "$epochs" --trainer.logger false --data.check_leaks off \
     --trainer.enable_progress_bar false --trainer.default_root_dir "$demo"

@@ -11,7 +11,7 @@ from siamkit.cli.program import main
 from tests.helpers import TINY, assert_one_error_line
 
 P, OUT = "{zoo}/photos/0.png", "{zoo}/out"
-PHOTOS = ["fit", "--config", "demo_photos.yaml", "--model.backbone.init_args.image_size", "16",
+PHOTOS = ["fit", "--config", "demo_photos_scratch.yaml", "--model.backbone.init_args.image_size", "16",
           "--data.batch_size", "8", "--data.num_workers", "0", "--trainer.logger", "false",
           "--trainer.enable_progress_bar", "false"]
 EVALUATE_MODEL = ["evaluate", "--data", "demo:photos", "--out", OUT, "--methods", "{zoo}/encoder"]

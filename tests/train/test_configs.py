@@ -21,7 +21,7 @@ NO_HUB_WEIGHTS = {
 
 def test_the_expected_configs_ship():
     assert {"clip_siamese.yaml", "resnet_siamese.yaml", "demo_digits.yaml", "demo_photos.yaml",
-            "resnet_triplet.yaml"} <= set(CONFIGS)
+            "demo_photos_scratch.yaml", "resnet_triplet.yaml"} <= set(CONFIGS)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -53,3 +53,14 @@ def test_clip_config_is_the_seed_articles_model():
     assert backbone.model_name == "ViT-B-16-plus-240"
     assert cli.model.backbone.image_config.size == 240
     assert cli.model.backbone.image_config.mean == pytest.approx((0.48145466, 0.4578275, 0.40821073))
+
+
+def test_the_photo_demo_fine_tunes_the_packaged_pretrained_network():
+    def start_of(config: str):  # what `train evaluate` scores as NAME@start
+        args = resolve_config_arguments(["--config", config, "--trainer.logger", "false"])
+        model = SiamkitCLI(SiameseModule, SiameseDataModule, args=args, run=False,
+                           auto_configure_optimizers=False).model
+        return model.encoder.card.initialised_from
+
+    assert start_of("demo_photos.yaml").init_args["pretrained"] == "efficientnet-lite0"
+    assert start_of("demo_photos_scratch.yaml") is None

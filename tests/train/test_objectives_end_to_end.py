@@ -46,14 +46,14 @@ def test_triplet_on_class_labelled_images(class_folder, tmp_path, monkeypatch):
 
 
 def test_copy_detection_on_regions_of_unlabelled_photographs(tmp_path, monkeypatch):
-    """demo_photos.yaml's recipe: regions of whole photographs, two views each, InfoNCE with the
-    KoLeo term, GeM pooling; here with a quarter of the second views mixed."""
+    """The photo demos' recipe (demo_photos_scratch.yaml): regions of whole photographs, two views
+    each, InfoNCE with the KoLeo term, GeM pooling; here with a quarter of the second views mixed."""
     monkeypatch.chdir(tmp_path)
     mixed = []
     mix = ViewMix.__call__
     monkeypatch.setattr(ViewMix, "__call__", lambda self, batch: mixed.append(len(batch)) or mix(self, batch))
-    cli = run_trainer_command("fit", ["--config", "demo_photos.yaml", *QUICK, "--data.batch_size", "8",
-                                      "--model.backbone.init_args.image_size", "32",
+    cli = run_trainer_command("fit", ["--config", "demo_photos_scratch.yaml", *QUICK,
+                                      "--data.batch_size", "8", "--model.backbone.init_args.image_size", "32",
                                       "--data.crops_per_image", "4", "--data.mix_views", "0.25"])
     assert cli.datamodule.train_batch_type is TwoViewBatch and mixed and set(mixed) == {8}
     assert len(cli.datamodule.train_dataloader().dataset) == 12 * 4  # the training photographs' regions
