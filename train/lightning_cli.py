@@ -5,9 +5,9 @@ memory, logged and printed at the end); a ``checkpoint`` (ModelCheckpoint: best 
 ``val/roc_auc``), a ``last_checkpoint`` (``last.ckpt``, the weights at each validation) and an
 ``on_exception`` checkpoint (written when the run is interrupted by Ctrl-C or SIGTERM, or
 fails), all in ``DEFAULT_ROOT_DIR/checkpoints``, so ``--ckpt_path last`` resumes from whichever
-is newer; the fastest precision the hardware
-runs natively when the config sets none (``precision.native_precision``); and a copy of the
-resolved config plus the package versions in the run's log folder.
+is newer; the fastest precision the hardware runs the backbone in natively when the config sets
+none (``precision.native_precision``); and a copy of the resolved config plus the package
+versions in the run's log folder.
 """
 
 from __future__ import annotations
