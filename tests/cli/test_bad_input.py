@@ -237,6 +237,8 @@ CASES = {
     "fit: GeM on a ViT": ([*DIGITS, "--model.backbone", "siamkit.models.TimmBackbone",
                            "--model.backbone.init_args.name", "test_vit",
                            "--model.backbone.init_args.pooling", "gem"], "needs a CNN's feature maps"),
+    "fit: a negative interval for last.ckpt": ([*DIGITS, "--last_checkpoint.every_n_train_steps", "-1"],
+                                               "every_n_train_steps=-1. Must be >= 0"),
 }
 
 
