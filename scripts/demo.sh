@@ -40,4 +40,4 @@ rm -rf reports/demo_photos
   --methods "histogram,ssim,sift,phash,pdq,timm:tf_efficientnet_lite0:efficientnet-lite0,$photo_models"
 echo
 echo "demo done. Reports: reports/demo_digits/report.html, reports/demo_photos/report.html"
-echo "encoders (calibrated): runs/demo_digits/encoder, $photo_models"
+echo "encoders (calibrated): runs/demo_digits/encoder, ${photo_models//,/, }"
