@@ -1,6 +1,6 @@
 """Duplicate finding, siamkit against imagededup's hashes, in one process; then a scale run.
 
-    python scripts/bench_duplicates.py [--encoder runs/demo_photos/encoder] [--scale]
+    python scripts/bench_duplicates.py [--encoder runs/demo_photos_scratch/encoder] [--scale]
 
 The set is built the way imagededup's benchmark builds its transformed UKBench: originals plus
 edited copies of each (a crop, a 90-degree turn, strong colour change, JPEG at quality 15, text
