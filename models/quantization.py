@@ -5,7 +5,10 @@ Static quantization (QDQ format, int8 weights per output channel, uint8 activati
 form onnxruntime runs fastest on CPUs with integer dot-product instructions. Activation ranges
 come from the calibration images' 99.999th percentiles, which follow the float model more
 closely than min / max (measured in docs/benchmarks.md); the projection head stays in float (a
-few thousandths of the compute, and its error lands directly on the embedding). The int8
+few thousandths of the compute, and its error lands directly on the embedding), and so does
+the arithmetic on tensor shapes (e.g. the padding timm's "same"-padded convolutions work out at
+run time, which int8 would round into wrong pad widths: a fine-tuned EfficientNet-Lite0 lost
+0.19 of val ROC-AUC that way, none without it; docs/benchmarks.md). The int8
 model is then checked against the float one: cosine between their embeddings of the
 calibration and check images, and ROC-AUC of both on the check pairs. A drop of more than
 ``MAX_ROC_AUC_DROP`` removes the file.
@@ -107,16 +110,17 @@ def _quantize(source: Path, target: Path, float_encoder: OnnxEncoder,
         except Exception as error:  # onnxruntime raises many types for a graph it cannot handle
             raise QuantizationError(f"onnxruntime cannot prepare this encoder's graph for quantization "
                                     f"({type(error).__name__}: {error}); export without --quantize") from None
-        nodes = onnx.load(str(prepared)).graph.node
-        head = [node.name for node in nodes if node.name.startswith("/head/")]
-        if not any(node.op_type in INT8_OPERATORS and node.name not in head for node in nodes):
+        graph = onnx.load(str(prepared)).graph
+        nodes = graph.node
+        in_float = [node.name for node in nodes if node.name.startswith("/head/")] + _shape_arithmetic(graph)
+        if not any(node.op_type in INT8_OPERATORS and node.name not in in_float for node in nodes):
             raise QuantizationError("this encoder's backbone has no operator onnxruntime computes in int8 "
                                     f"({', '.join(sorted(INT8_OPERATORS))}), so int8 would gain nothing; "
                                     "export without --quantize")
         try:
             quantize_static(str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ,
                             per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=head)
+                            calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=in_float)
         except Exception as error:
             target.unlink(missing_ok=True)
             raise QuantizationError(f"onnxruntime cannot quantize this encoder's graph "
@@ -126,3 +130,20 @@ def _quantize(source: Path, target: Path, float_encoder: OnnxEncoder,
 def _roc_auc(embeddings: np.ndarray, rows: tuple[list[int], list[int]], labels: np.ndarray) -> float:
     scores = (embeddings[rows[0]] * embeddings[rows[1]]).sum(1)
     return float(roc_auc_score(labels, scores))
+
+
+def _shape_arithmetic(graph) -> list[str]:
+    """The nodes that compute from tensor shapes only (``Shape`` and what follows from it and
+    constants), in graph order: quantizing them would round sizes, not activations."""
+    constant = {tensor.name for tensor in graph.initializer}
+    from_shapes: set[str] = set()
+    names = []
+    for node in graph.node:  # ONNX lists nodes in topological order
+        if node.op_type == "Constant":
+            constant.update(node.output)
+            continue
+        data = [name for name in node.input if name and name not in constant]
+        if node.op_type == "Shape" or (data and all(name in from_shapes for name in data)):
+            from_shapes.update(node.output)
+            names.append(node.name)
+    return names
