@@ -1,6 +1,6 @@
 """The checks the DataModule makes before training starts: of its arguments, and of its data
 once read (images that cannot be decoded, settings that only apply to unlabelled images,
-near-duplicates across the splits)."""
+near-duplicates across the splits, the labelled data that validates a run)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from siamkit.data.bad_images import BadImage
 from siamkit.data.datasets import ImageReader
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import DataSet, ImageSet, PairSet, check_split_fractions
-from siamkit.errors import ConfigError
+from siamkit.data.splits import SplitRecord, split_source
+from siamkit.errors import ConfigError, SiamkitError
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,23 @@ def without_bad_images(data: DataSet, policy: BadImagePolicy) -> tuple[DataSet, 
     return data.subset(keep), list(bad.values())
 
 
+def labelled_val_split(source: str, policy: BadImagePolicy) -> tuple[DataSet, list[BadImage]]:
+    """``data.val_data``: the val split of ``source`` (labelled pairs, or class-labelled images),
+    split as `train evaluate` and `train export --check-data` split it, without unreadable images."""
+    try:
+        data, _ = split_source(SplitRecord(source))
+    except SiamkitError as error:
+        raise ConfigError(f"data.val_data: {error}") from None
+    if isinstance(data, ImageSet):
+        raise ConfigError(f"data.val_data: {source} has no labels; give labelled pairs (a,b,label) or "
+                          "class-labelled images whose val split validates the run (e.g. demo:photos)")
+    data, skipped = without_bad_images(data.subset(data.split == "val"), policy)
+    if not len(data):
+        raise ConfigError(f"data.val_data: {source} has no val split to validate with; give it rows with "
+                          "split=val, or leave data.val_data out to validate on the source's own val split")
+    return data, skipped
+
+
 def check_unlabelled_settings(data: DataSet, source: str, crops_per_image: int, mixes_views: bool) -> None:
     unlabelled = isinstance(data, ImageSet)
     if crops_per_image > 1 and not unlabelled:
@@ -63,17 +81,23 @@ def check_unlabelled_settings(data: DataSet, source: str, crops_per_image: int, 
                           "image's views against the other images', so it needs at least two")
 
 
-def check_leaks(data: DataSet, source: str, mode: str) -> None:
-    """Near-duplicates (PDQ) on two sides of the splits: ``warn`` logs them, ``error`` stops."""
+def check_leaks(data: DataSet, source: str, mode: str, val_data: DataSet | None = None) -> None:
+    """Near-duplicates (PDQ) on two sides of the splits, ``val_data``'s images counting as val:
+    ``warn`` logs them, ``error`` stops."""
     from siamkit.retrieval.leaks import find_leaks, image_splits, leak_summary, pdq_method
 
     paths, splits = image_splits(data)
+    checked = source
+    if val_data is not None:
+        val_paths, _ = image_splits(val_data)
+        paths, splits = paths + val_paths, np.concatenate([splits, np.full(len(val_paths), "val")])
+        checked = f"{source} and data.val_data"
     leaks, _ = find_leaks(paths, splits, pdq_method())  # an image too flat to hash cannot leak
     if not leaks:
         return
-    message = (f"{leak_summary(leaks, source)}: validation and test figures would be optimistic. "
-               f"`train leaks --data {source} --out DIR` lists them; `data.check_leaks: off` skips this "
-               "check")
+    message = (f"{leak_summary(leaks, checked)}: validation and test figures would be optimistic. "
+               f"`train leaks --data {source} --out DIR` lists those within {source}; "
+               "`data.check_leaks: off` skips this check")
     if mode == "error":
         raise ConfigError(message + ", `warn` only warns")
     log.warning(message)

@@ -9,7 +9,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.trainer.states import TrainerFn
-from torch.utils.data import DataLoader, Dataset, RandomSampler, get_worker_info
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from siamkit.data.bad_images import BadImage
 from siamkit.data.batches import Batch, ClassBatch, PairBatch, TwoViewBatch
@@ -17,6 +17,7 @@ from siamkit.data.data_checks import (
     check_leaks,
     check_settings,
     check_unlabelled_settings,
+    labelled_val_split,
     without_bad_images,
 )
 from siamkit.data.datasets import (
@@ -27,6 +28,7 @@ from siamkit.data.datasets import (
     Instances,
     PairDataset,
     TwoViewDataset,
+    init_worker,
 )
 from siamkit.data.device_augmentation import DeviceAugmentation
 from siamkit.data.image_config import ImageConfig
@@ -79,6 +81,11 @@ class SiameseDataModule(pl.LightningDataModule):
         check_leaks: before training, look for near-duplicate images on two sides of the
             splits (PDQ, no model): ``warn`` (default) says so, ``error`` stops, ``off`` skips
             the check. `train leaks` lists them.
+        val_data: labelled pairs or classes (a table, folder or ``demo:NAME``) whose val split
+            validates the run in place of the source's own: for unlabelled images, pairs with
+            the edits the model is for (``demo:photos`` for ``demo:photographs``), so that
+            ``val/roc_auc`` and ``best-*.ckpt`` answer that question rather than one about the
+            training augmentations.
         augment_on: where training augmentation runs: ``workers`` (the loader's processes,
             albumentations) or ``device`` (batched on the model's device, the GPU in a GPU run:
             the loader then only decodes, once per worker, and resizes; see
@@ -103,6 +110,7 @@ class SiameseDataModule(pl.LightningDataModule):
         cache_decoded_mb: int = 512,
         mix_views: float = 0.0,
         check_leaks: str = "warn",
+        val_data: Optional[str] = None,
         augment_on: Literal["workers", "device"] = "workers",
         image_config: Optional[ImageConfig] = None,
     ):
@@ -125,6 +133,7 @@ class SiameseDataModule(pl.LightningDataModule):
         #: refuses data that no longer splits the same way
         self.split_record: SplitRecord | None = None
         self.skipped: list[BadImage] = []
+        self.val_data: DataSet | None = None
 
     @property
     def train_batch_type(self) -> type[Batch]:
@@ -165,8 +174,11 @@ class SiameseDataModule(pl.LightningDataModule):
         if self.device_augmentation is not None and not self._train_augmentations():
             self.device_augmentation = DeviceAugmentation([], self.image_config.size)
         check_unlabelled_settings(self.data, hp.source, hp.crops_per_image, self.mix is not None)
+        if hp.val_data:
+            self.val_data, skipped = labelled_val_split(hp.val_data, hp.on_bad_image)
+            self.skipped += skipped
         if hp.check_leaks != "off":
-            check_leaks(self.data, hp.source, hp.check_leaks)
+            check_leaks(self.data, hp.source, hp.check_leaks, self.val_data)
 
     def state_dict(self) -> dict[str, Any]:
         return {"splits": self.split_record.to_dict()} if self.split_record else {}
@@ -194,6 +206,8 @@ class SiameseDataModule(pl.LightningDataModule):
 
     def _split(self, split: str) -> DataSet:
         data = self._loaded()
+        if split == "val" and self.val_data is not None:
+            return self.val_data
         part = data.subset(data.split == split)
         if not len(part):
             raise SiamkitError(
@@ -203,10 +217,11 @@ class SiameseDataModule(pl.LightningDataModule):
             )
         return part
 
-    def _reader(self, transform: ImagePipeline) -> ImageReader:
-        """Decodes with as little detail as ``transform`` can use: JPEGs at a fraction of
-        their size where even its smallest random crop keeps the backbone's resolution."""
-        return ImageReader(self._loaded().root, transform.decode_size(self.image_config.size))
+    def _reader(self, transform: ImagePipeline, data: DataSet | None = None) -> ImageReader:
+        """Decodes ``data`` (default: the source) with as little detail as ``transform`` can use:
+        JPEGs at a fraction of their size where even its smallest random crop keeps the
+        backbone's resolution."""
+        return ImageReader((data or self._loaded()).root, transform.decode_size(self.image_config.size))
 
     def _dataset(self, split: str) -> Dataset:
         part = self._split(split)
@@ -215,9 +230,9 @@ class SiameseDataModule(pl.LightningDataModule):
             return self._device_augmented(part)
         transform = build_transform(self.image_config, self.augment if train else None)
         if isinstance(part, PairSet):
-            return PairDataset(part, self._reader(transform), transform)
+            return PairDataset(part, self._reader(transform, part), transform)
         if isinstance(part, ClassSet):
-            return ClassImageDataset(part, self._reader(transform), transform)
+            return ClassImageDataset(part, self._reader(transform, part), transform)
         if train:
             transform = build_transform(self.image_config, self._train_augmentations())
             return TwoViewDataset(self._instances(part, transform), transform)
@@ -281,16 +296,5 @@ class SiameseDataModule(pl.LightningDataModule):
     def _loader(self, dataset: Dataset, **kwargs: Any) -> DataLoader:
         workers = self.hparams.num_workers
         return DataLoader(dataset, num_workers=workers, persistent_workers=workers > 0,
-                          worker_init_fn=_init_worker, collate_fn=dataset.batch_type.collate,
+                          worker_init_fn=init_worker, collate_fn=dataset.batch_type.collate,
                           pin_memory=torch.cuda.is_available(), **kwargs)
-
-
-def _init_worker(worker_id: int) -> None:
-    """Each worker its own augmentation seed. (Not cv2.setNumThreads: in a worker forked from
-    a process whose OpenCV thread pool has run, resizing the pool deadlocks.)"""
-    info = get_worker_info()
-    instances = getattr(info.dataset, "instances", None)
-    for offset, pipeline in enumerate((getattr(info.dataset, "transform", None),
-                                       getattr(instances, "crop", None))):
-        if isinstance(pipeline, ImagePipeline):
-            pipeline.reseed((info.seed + offset) % 2**32)

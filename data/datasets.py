@@ -11,7 +11,7 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from siamkit.data.batches import ClassBatch, ImageBatch, PairBatch, TwoViewBatch
 from siamkit.data.images import load_image
@@ -173,3 +173,14 @@ class ImageListDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {"image": self.transform(self.read(self.paths[i])), "index": torch.tensor(i)}
+
+
+def init_worker(worker_id: int) -> None:
+    """Each worker its own augmentation seed. (Not cv2.setNumThreads: in a worker forked from
+    a process whose OpenCV thread pool has run, resizing the pool deadlocks.)"""
+    info = get_worker_info()
+    instances = getattr(info.dataset, "instances", None)
+    for offset, pipeline in enumerate((getattr(info.dataset, "transform", None),
+                                       getattr(instances, "crop", None))):
+        if isinstance(pipeline, ImagePipeline):
+            pipeline.reseed((info.seed + offset) % 2**32)

@@ -12,12 +12,13 @@ esac
 bash scripts/setup.sh
 export WANDB_SILENT=true
 
-train() {  # train CONFIG DATA [EXPORT OPTION...]: a fresh run of the config, exported with int8
+train() {  # train CONFIG DATA [EXPORT OPTION...]: a fresh run of the config, its best checkpoint on
+  # the val split (the photo runs validate on demo:photos' val pairs) exported with int8
   local config=$1 data=$2 run=runs/${1%.yaml}
   shift 2
   rm -rf "$run"  # the demo's own run folder: start fresh every time
   .venv/bin/train fit --config "$config" --trainer.default_root_dir "$run" --trainer.enable_progress_bar false
-  .venv/bin/train export --ckpt "$run/checkpoints/last.ckpt" --out "$run/encoder" --quantize int8 \
+  .venv/bin/train export --ckpt "$run" --out "$run/encoder" --quantize int8 \
     --check-data "$data" "$@"
 }
 

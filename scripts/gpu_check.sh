@@ -70,7 +70,7 @@ elif [ "$1" = demo ]; then
     "${demo_size[@]}" --trainer.accelerator "$ACCELERATOR" --data.num_workers "$workers" --trainer.logger false \
     --data.check_leaks off --trainer.enable_progress_bar false --trainer.default_root_dir "$demo"
   step "export, chosen on val" demo_export.log "$PYTHON" -m siamkit.cli.program export \
-    --ckpt "$demo/checkpoints/last.ckpt" --out "$demo/encoder" --choose-on-val --check-data demo:photos
+    --ckpt "$demo" --out "$demo/encoder" --choose-on-val --check-data demo:photos
   step "demo:photos test" demo_evaluate.log "$PYTHON" -m siamkit.cli.program evaluate --data demo:photos \
     --methods "histogram,sift,timm:tf_efficientnet_lite0:efficientnet-lite0,$demo/encoder" --out "$LOGS/demo_report"
   cat "$LOGS/demo_report/summary.md" 2>/dev/null

@@ -57,5 +57,6 @@ def test_copy_detection_on_regions_of_unlabelled_photographs(tmp_path, monkeypat
                                       "--data.crops_per_image", "4", "--data.mix_views", "0.25"])
     assert cli.datamodule.train_batch_type is TwoViewBatch and mixed and set(mixed) == {8}
     assert len(cli.datamodule.train_dataloader().dataset) == 12 * 4  # the training photographs' regions
+    assert len(cli.datamodule.val_dataloader().dataset) == 288  # demo:photos' val pairs (data.val_data)
     assert type(cli.model.backbone.net.avgpool).__name__ == "GeM" and cli.model.loss.entropy_weight > 0
     assert "train/loss" in losses(cli) and "val/roc_auc" in losses(cli)
