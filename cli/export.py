@@ -29,7 +29,8 @@ def build_parser() -> ArgumentParser:
                              "stays within 0.005 of the float model's")
     parser.add_argument("--check-data",
                         help="labelled pairs or classes whose training images calibrate the int8 model and "
-                             "whose val split checks it (default: the run's training data, if labelled)")
+                             "whose val split checks it (default: the run's data.val_data, else its training "
+                             "data, if labelled)")
     parser.add_argument("--calibration-images", type=positive_int, default=64,
                         help="training images that set the int8 ranges (default 64)")
     parser.add_argument("--sentence-transformers", action="store_true",
@@ -136,12 +137,14 @@ def _write(encoder, folder: Path, onnx: bool, sentence_transformers: bool) -> li
 def _check_data(encoder, args: argparse.Namespace):
     """The split record of the labelled data whose val pairs check the export: --check-data (the
     images the encoder is meant for; a run may train on other images, such as regions of whole
-    photographs) or else the run's own, reproduced as training split it."""
+    photographs), else the data the run validated on (``data.val_data``), else the run's own,
+    reproduced as training split it."""
     from siamkit.data.splits import SplitRecord
 
     trained = encoder.card.trained_on
-    if args.check_data and not (trained and SplitRecord(args.check_data).same_source(trained)):
-        return SplitRecord(args.check_data)
+    check_data = args.check_data or encoder.card.validated_on
+    if check_data and not (trained and SplitRecord(check_data).same_source(trained)):
+        return SplitRecord(check_data)
     if trained is None:
         raise SiamkitError(f"{args.ckpt} does not say what it was trained on: pass --check-data with "
                            "labelled pairs or classes whose val split checks the export")

@@ -69,6 +69,9 @@ class EncoderCard:
     global_step: Optional[int] = None
     #: the data and splits training used (commands that read that data reproduce them)
     trained_on: Optional[SplitRecord] = None
+    #: the run's ``data.val_data``, whose val split its validation metrics (and its best
+    #: checkpoint) were measured on; None: the val split of ``trained_on``
+    validated_on: Optional[str] = None
     metrics: dict[str, float] = field(default_factory=dict)
     calibration: Optional[Calibration] = None
     quantization: Optional[Quantization] = None

@@ -25,6 +25,7 @@ class TrainingCheckpoint:
     encoder_spec: dict[str, Any]
     encoder_state: dict[str, torch.Tensor]  # the backbone's and head's weights, as the Encoder names them
     splits: SplitRecord | None  # None when the checkpoint does not say what it was trained on
+    val_data: str | None  # the run's data.val_data: what its validation (and best checkpoint) used
     global_step: int | None
     best_scores: dict[str, float]  # {"best val/roc_auc": value}
 
@@ -46,6 +47,7 @@ def read_checkpoint(path: Path) -> TrainingCheckpoint:
              if key.startswith(ENCODER_PREFIX)}
     return TrainingCheckpoint(checkpoint[ENCODER_SPEC_KEY], state,
                               _splits(checkpoint),
+                              checkpoint.get("datamodule_hyper_parameters", {}).get("val_data"),
                               checkpoint.get("global_step"), _best_scores(checkpoint.get("callbacks", {})))
 
 

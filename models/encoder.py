@@ -132,7 +132,8 @@ class Encoder(nn.Module, Embedder):
         checkpoint = read_checkpoint(Path(path))
         spec = EncoderSpec.from_dict(checkpoint.encoder_spec, f"{path}: encoder architecture")
         card = EncoderCard(spec, ImageConfig(), 0, source=str(path), global_step=checkpoint.global_step,
-                           trained_on=checkpoint.splits, metrics=checkpoint.best_scores)
+                           trained_on=checkpoint.splits, validated_on=checkpoint.val_data,
+                           metrics=checkpoint.best_scores)
         encoder = cls.from_spec(spec, card)
         load_matching(encoder, checkpoint.encoder_state, str(path))
         encoder.card.fingerprint = fingerprint(encoder)

@@ -12,17 +12,17 @@ esac
 bash scripts/setup.sh
 export WANDB_SILENT=true
 
-train() {  # train CONFIG DATA [EXPORT OPTION...]: a fresh run of the config, its best checkpoint on
-  # the val split (the photo runs validate on demo:photos' val pairs) exported with int8
-  local config=$1 data=$2 run=runs/${1%.yaml}
-  shift 2
+train() {  # train CONFIG [EXPORT OPTION...]: a fresh run of the config, its best checkpoint on the
+  # val split exported with int8, checked on those val pairs (the photo runs validate on
+  # demo:photos' val pairs: data.val_data)
+  local config=$1 run=runs/${1%.yaml}
+  shift
   rm -rf "$run"  # the demo's own run folder: start fresh every time
   .venv/bin/train fit --config "$config" --trainer.default_root_dir "$run" --trainer.enable_progress_bar false
-  .venv/bin/train export --ckpt "$run" --out "$run/encoder" --quantize int8 \
-    --check-data "$data" "$@"
+  .venv/bin/train export --ckpt "$run" --out "$run/encoder" --quantize int8 "$@"
 }
 
-train demo_digits.yaml demo:digits
+train demo_digits.yaml
 rm -rf reports/demo_digits
 .venv/bin/train evaluate --data demo:digits --methods histogram,ssim,sift,phash,pdq,runs/demo_digits/encoder \
   --out reports/demo_digits --calibrate
@@ -31,9 +31,9 @@ rm -rf reports/demo_digits
 # and WiSE-FT weight are chosen on the validation pairs. The table shows that network as it comes
 # (224 px) and, as runs/demo_photos/encoder@start, its start at the demo's size, untrained
 photo_models=runs/demo_photos/encoder
-train demo_photos.yaml demo:photos --choose-on-val
+train demo_photos.yaml --choose-on-val
 if [ "${1:-}" = --with-scratch ]; then
-  train demo_photos_scratch.yaml demo:photos
+  train demo_photos_scratch.yaml
   photo_models+=,runs/demo_photos_scratch/encoder
 fi
 rm -rf reports/demo_photos

@@ -103,3 +103,14 @@ def test_a_given_setting_narrows_the_choice(pretrained_run, tiny_checkpoint, tmp
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "b"),
                  "--choose-on-val"]) == 0
     assert sum(line.startswith("  wise-ft 1.00") for line in capsys.readouterr().out.splitlines()) == 2
+
+
+def test_without_check_data_the_export_is_chosen_on_the_data_the_run_validated_on(tiny_checkpoint, tmp_path,
+                                                                                 capsys):
+    checkpoint = torch.load(tiny_checkpoint, weights_only=True)
+    checkpoint["datamodule_hyper_parameters"]["val_data"] = "demo:photos"  # as `--data.val_data` records it
+    torch.save(checkpoint, tmp_path / "validated.ckpt")
+    assert main(["export", "--ckpt", str(tmp_path / "validated.ckpt"), "--out", str(tmp_path / "out"),
+                 "--choose-on-val"]) == 0
+    assert "val ROC-AUC of each variant (288 pairs)" in capsys.readouterr().out  # demo:photos' val pairs
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["validated_on"] == "demo:photos"
