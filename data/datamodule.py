@@ -217,11 +217,10 @@ class SiameseDataModule(pl.LightningDataModule):
             )
         return part
 
-    def _reader(self, transform: ImagePipeline, data: DataSet | None = None) -> ImageReader:
-        """Decodes ``data`` (default: the source) with as little detail as ``transform`` can use:
-        JPEGs at a fraction of their size where even its smallest random crop keeps the
-        backbone's resolution."""
-        return ImageReader((data or self._loaded()).root, transform.decode_size(self.image_config.size))
+    def _reader(self, transform: ImagePipeline, data: DataSet) -> ImageReader:
+        """Decodes ``data``'s images with as little detail as ``transform`` can use: JPEGs at a
+        fraction of their size where even its smallest random crop keeps the backbone's resolution."""
+        return ImageReader(data.root, transform.decode_size(self.image_config.size))
 
     def _dataset(self, split: str) -> Dataset:
         part = self._split(split)
@@ -263,7 +262,7 @@ class SiameseDataModule(pl.LightningDataModule):
         and cut to the detail the views need."""
         hp = self.hparams
         if hp.crops_per_image == 1:
-            return Instances(part, self._reader(views))
+            return Instances(part, self._reader(views, part))
         size = views.decode_size(self.image_config.size) or 2 * self.image_config.size
         reader = ImageReader(self._loaded().root, None, hp.cache_decoded_mb)
         return Instances(part, reader, hp.crops_per_image, size, hp.crop_scale)
@@ -287,7 +286,8 @@ class SiameseDataModule(pl.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         """Every image of the source (all splits), in a stable order: see ``predict_paths``."""
         transform = build_transform(self.image_config)
-        dataset = ImageListDataset(list(self.predict_paths()), self._reader(transform), transform)
+        reader = self._reader(transform, self._loaded())
+        dataset = ImageListDataset(list(self.predict_paths()), reader, transform)
         return self._loader(dataset, batch_size=self.hparams.batch_size)
 
     def predict_paths(self) -> np.ndarray:
