@@ -7,7 +7,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from siamkit.cli.arguments import ArgumentParser, number_between, output_folder, positive_int
+from siamkit.cli.arguments import ArgumentParser, number_between, output_folder, positive_int, scale_list
 from siamkit.errors import SiamkitError
 
 
@@ -43,10 +43,14 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--features", choices=("head", "backbone"),
                         help="what the encoder outputs: the projection head's embedding (the default), or "
                              "the pooled backbone features before it (often more robust)")
+    parser.add_argument("--scales", type=scale_list, metavar="S,S,...",
+                        help="embed at each of these multiples of the input size and average (multi-scale "
+                             "descriptors, e.g. 0.7071,1,1.4142; CNN backbones only); default 1")
     parser.add_argument("--choose-on-val", action="store_true",
-                        help="choose --features and --wise-ft (those not given) by ROC-AUC on the val pairs "
-                             "of --check-data or the run's labelled data; prints every variant's figure and "
-                             "records the choice in config.json")
+                        help="choose --features, --wise-ft and --scales (those not given; scales: 1 or "
+                             "0.7071,1,1.4142) by ROC-AUC on the val pairs of --check-data or the run's "
+                             "labelled data; prints every variant's figure and records the choice in "
+                             "config.json")
     parser.add_argument("--force", action="store_true", help="replace an existing encoder folder")
     return parser
 
@@ -56,7 +60,7 @@ def main(argv: list[str]) -> int:
 
     from siamkit.models.checkpoints import run_checkpoint
     from siamkit.models.encoder import Encoder
-    from siamkit.models.robust_fine_tuning import interpolate_toward_start, without_head
+    from siamkit.models.export_variants import at_scales, interpolate_toward_start, without_head
 
     out = args.out
     if (Path(args.ckpt) / "checkpoints").is_dir():
@@ -73,6 +77,8 @@ def main(argv: list[str]) -> int:
         raise SiamkitError("--check-data gives the val pairs of --quantize int8 and --choose-on-val: add one "
                            "of them, or leave it out")
     encoder = Encoder.from_checkpoint(args.ckpt)
+    if args.scales:
+        encoder = at_scales(encoder, args.scales)
     check = _check_data(encoder, args) if args.quantize or args.choose_on_val else None
     data, pairs = _val_pairs(check, args) if check else (None, None)  # read once, before any writing
     if args.choose_on_val:
@@ -169,24 +175,31 @@ def _val_pairs(check, args: argparse.Namespace) -> tuple[object, tuple[list[str]
 
 
 def _choose(encoder, args: argparse.Namespace, pairs: tuple):
-    from siamkit.cli.export_choice import ALPHAS, FEATURES, choose_on_val
+    from siamkit.cli.export_choice import ALPHAS, FEATURES, SCALES, choose_on_val
 
     if args.wise_ft is not None:
         alphas = (args.wise_ft,)
     else:
         alphas = ALPHAS if encoder.card.initialised_from is not None else (1.0,)
     features = (args.features,) if args.features else FEATURES
-    chosen, scores = choose_on_val(encoder, pairs, alphas, features)
+    if args.scales:
+        scales = (encoder.scales,)
+    else:
+        scales = SCALES if getattr(encoder.backbone, "any_input_size", False) else ((1.0,),)
+    chosen, variants = choose_on_val(encoder, pairs, alphas, features, scales)
     print(f"val ROC-AUC of each variant ({len(pairs[2])} pairs):")
-    for alpha, output, roc_auc in scores:
-        mark = " <- chosen" if (alpha, output) == _choice_of(chosen) else ""
-        print(f"  wise-ft {alpha:.2f}, {output:<8} {roc_auc:.4f}{mark}")
+    for variant in variants:
+        mark = " <- chosen" if variant[:3] == _choice_of(chosen) else ""
+        sizes = ",".join(f"{s:g}" for s in variant.scales)
+        print(f"  wise-ft {variant.alpha:.2f}, {variant.output:<8} at {sizes:<20} "
+              f"{variant.roc_auc:.4f}{mark}")
     return chosen
 
 
-def _choice_of(encoder) -> tuple[float, str]:
+def _choice_of(encoder) -> tuple[float, str, tuple[float, ...]]:
     alpha = encoder.card.wise_ft_alpha
-    return (1.0 if alpha is None else alpha), ("head" if encoder.head is not None else "backbone")
+    output = "head" if encoder.head is not None else "backbone"
+    return (1.0 if alpha is None else alpha), output, encoder.scales
 
 
 def _calibration_images(data, count: int) -> list[str]:

@@ -37,6 +37,8 @@ class Backbone(nn.Module):
     image_config: ImageConfig
     #: the unlock depth the backbone was configured with (None: everything trains)
     trainable_blocks: Optional[int] = None
+    #: whether it takes images of other sizes than ``image_config``'s (a CNN with global pooling)
+    any_input_size: bool = False
 
     def blocks(self) -> list[nn.Module]:
         """Layer groups, input side first (stem, stages / transformer blocks, final norm)."""
@@ -194,6 +196,8 @@ class TorchvisionBackbone(Backbone):
         small_input: a 3x3 stride-1 stem without max-pooling, for images of 32-64 px.
         pooling: "avg" (torchvision's), or "gem" (generalised mean, learnable p from 3: SSCD's).
     """
+
+    any_input_size = True
 
     @records_init_args
     def __init__(self, name: str = "resnet50", weights: Optional[str] = None, image_size: int = 224,

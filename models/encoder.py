@@ -8,6 +8,7 @@ metrics, calibrated threshold).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Optional
@@ -19,6 +20,7 @@ from torch import nn
 
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.preprocess import Preprocess
+from siamkit.errors import ConfigError
 from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
 from siamkit.models.checkpoints import read_checkpoint, run_checkpoint
 from siamkit.models.embedder import Embedder
@@ -40,7 +42,8 @@ class Encoder(nn.Module, Embedder):
             for, so a backbone that cannot be rebuilt from a file still trains).
 
     ``memory_format``: the layout images enter the backbone in (``torch.channels_last`` for a
-    backbone stored that way, as ``SiameseModule(channels_last=True)`` does).
+    backbone stored that way, as ``SiameseModule(channels_last=True)`` does). ``scales``: the
+    spec's input sizes (see ``EncoderSpec``; ``at_scales`` makes a multi-scale encoder).
     """
 
     runtime = "torch"
@@ -53,6 +56,11 @@ class Encoder(nn.Module, Embedder):
         self.head = head
         self.preprocess = Preprocess(backbone.image_config)
         self.memory_format = torch.contiguous_format
+        self.scales = spec.scales if spec is not None else (1.0,)
+        if self.scales != (1.0,) and not getattr(backbone, "any_input_size", False):
+            raise ConfigError(f"{type(backbone).__name__} takes only its own input size "
+                              f"({backbone.image_config.size} px), so it cannot embed at scales "
+                              f"{list(self.scales)}; it embeds at scales [1] only")
         self._spec, self._card = spec, card
         self.eval()
 
@@ -81,7 +89,18 @@ class Encoder(nn.Module, Embedder):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) uint8, resized and cropped by ``preprocess`` -> (B, E) float32 unit vectors."""
-        features = self.backbone(self.normalize(images).contiguous(memory_format=self.memory_format))
+        normalized = self.normalize(images)
+        return mean_direction([self.output(self.pooled_features(normalized, scale)) for scale in self.scales])
+
+    def pooled_features(self, normalized: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """Normalised (B, 3, S, S) images, resized to ``scale`` * S -> the backbone's (B, D) features."""
+        if scale != 1.0:
+            size = round(self.image_config.size * scale)
+            normalized = F.interpolate(normalized, size=(size, size), mode="bilinear", align_corners=False)
+        return self.backbone(normalized.contiguous(memory_format=self.memory_format))
+
+    def output(self, features: torch.Tensor) -> torch.Tensor:
+        """Pooled features -> embeddings: the head's, or the features L2-normalised."""
         return self.head(features) if self.head is not None else F.normalize(features.float(), dim=-1)
 
     @torch.inference_mode()
@@ -144,7 +163,7 @@ class Encoder(nn.Module, Embedder):
         """Builds the architecture, untrained (nothing downloaded); ``card``'s provenance is
         kept, its architecture, preprocessing and size are set from what was built."""
         start = _start_of(spec)
-        spec = EncoderSpec(spec.backbone.offline(), spec.head)
+        spec = dataclasses.replace(spec, backbone=spec.backbone.offline())
         backbone = spec.backbone.build()
         head = spec.head.build(backbone.feature_dim) if spec.head else None
         encoder = cls(backbone, head, spec)
@@ -162,7 +181,7 @@ class Encoder(nn.Module, Embedder):
         start = self.card.initialised_from
         if start is None:
             return None
-        encoder = Encoder(start.build(), None)
+        encoder = Encoder(start.build(), None, EncoderSpec(start, None, self.scales))
         encoder.card.source = f"{self.card.source}@start"
         return encoder
 
@@ -181,11 +200,21 @@ def _start_of(spec: EncoderSpec) -> Optional[ModuleSpec]:
     return spec.backbone if spec.backbone.pretrained else None
 
 
-def fingerprint(module: nn.Module) -> str:
-    """Which weights made an embedding: sha256 of the state dict's names and values, the same
-    for a checkpoint and the folder exported from it."""
+def mean_direction(embeddings: list[torch.Tensor]) -> torch.Tensor:
+    """Unit vectors of each scale -> the unit vector of their sum (one scale: itself)."""
+    if len(embeddings) == 1:
+        return embeddings[0]
+    return F.normalize(torch.stack(embeddings).float().sum(0), dim=-1)
+
+
+def fingerprint(encoder: Encoder) -> str:
+    """Which weights, at which input sizes, made an embedding: sha256 of the state dict's names
+    and values (and of the scales, when more than one), the same for a checkpoint and the folder
+    exported from it."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
+    if encoder.scales != (1.0,):
+        digest.update(repr(encoder.scales).encode())
+    for name, tensor in sorted(encoder.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:16]

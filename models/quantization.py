@@ -106,7 +106,9 @@ def _quantize(source: Path, target: Path, float_encoder: OnnxEncoder,
     with tempfile.TemporaryDirectory(prefix="siamkit-quantize-") as scratch:
         prepared = Path(scratch) / "prepared.onnx"
         try:
-            quant_pre_process(str(source), str(prepared))
+            # auto_merge: a multi-scale encoder's resize sizes come from its input's shape, which
+            # symbolic shape inference cannot follow without merging the dimensions it names
+            quant_pre_process(str(source), str(prepared), auto_merge=True)
         except Exception as error:  # onnxruntime raises many types for a graph it cannot handle
             raise QuantizationError(f"onnxruntime cannot prepare this encoder's graph for quantization "
                                     f"({type(error).__name__}: {error}); export without --quantize") from None

@@ -139,12 +139,19 @@ class ModuleSpec:
         return _trusted_class(self.class_path, "class_path")(*args, **self.init_args)
 
 
+#: the input sizes an encoder may embed at, as multiples of its own (``EncoderSpec.scales``)
+SCALE_RANGE = (0.25, 4.0)
+
+
 @dataclass(frozen=True)
 class EncoderSpec:
-    """A backbone and an optional head (built with the backbone's feature size)."""
+    """A backbone and an optional head (built with the backbone's feature size). ``scales``:
+    the input sizes the embedding is taken at, as multiples of the backbone's; with more than
+    one, the embedding is the normalised mean of each size's (multi-scale descriptors)."""
 
     backbone: ModuleSpec
     head: Optional[ModuleSpec] = None
+    scales: tuple[float, ...] = (1.0,)
 
     @classmethod
     def of(cls, backbone: nn.Module, head: Optional[nn.Module]) -> "EncoderSpec":
@@ -157,7 +164,20 @@ class EncoderSpec:
             raise ConfigError(f"{where} must be a mapping with a backbone, not {values!r}")
         head = values.get("head")
         return cls(ModuleSpec.from_dict(values["backbone"], f"{where}.backbone"),
-                   ModuleSpec.from_dict(head, f"{where}.head") if head else None)
+                   ModuleSpec.from_dict(head, f"{where}.head") if head else None,
+                   check_scales(values.get("scales", [1.0]), f"{where}.scales"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"backbone": self.backbone.to_dict(), "head": self.head.to_dict() if self.head else None}
+        return {"backbone": self.backbone.to_dict(), "head": self.head.to_dict() if self.head else None,
+                "scales": list(self.scales)}
+
+
+def check_scales(scales: Any, field: str) -> tuple[float, ...]:
+    """``scales`` as a tuple of distinct sizes within ``SCALE_RANGE``, or a ``ConfigError``."""
+    low, high = SCALE_RANGE
+    if (not isinstance(scales, (list, tuple)) or not scales or len(set(scales)) != len(scales)
+            or not all(isinstance(s, (int, float)) and not isinstance(s, bool) and low <= s <= high
+                       for s in scales)):
+        raise ConfigError(f"{field} must be distinct input-size multiples from {low:g} to {high:g} "
+                          f"(e.g. [0.7071, 1, 1.4142]), not {scales!r}")
+    return tuple(float(s) for s in scales)

@@ -66,6 +66,7 @@ class TimmBackbone(Backbone):
                                         std=tuple(data["std"]),
                                         interpolation=data.get("interpolation", "bicubic"))
         self.feature_dim = self.net.num_features
+        self.any_input_size = not self.net.pretrained_cfg.get("fixed_input_size", False)
         self.pool = GeM() if pooling == "gem" else None
         if self.pool is not None or image_size:
             self._check_feature_maps(name, pooling)

@@ -85,6 +85,9 @@ def _write_model_cases(root: Path, encoder_folder: Path, tiny_checkpoint: Path) 
     shutil.copytree(encoder_folder, root / "edited_dim")
     card = json.loads((root / "edited_dim" / "config.json").read_text())
     (root / "edited_dim" / "config.json").write_text(json.dumps({**card, "embedding_dim": 32}))
+    shutil.copytree(encoder_folder, root / "zero_scale")
+    card["architecture"]["scales"] = [0, 1]
+    (root / "zero_scale" / "config.json").write_text(json.dumps(card))
 
 
 def _write_index_cases(root: Path, encoder_folder: Path) -> None:

@@ -1,16 +1,21 @@
-"""Export options that keep what the pretrained start knew: WiSE-FT interpolation toward the
-start (recorded in the card) and the pooled backbone features instead of the head's output."""
+"""Export variants: WiSE-FT interpolation toward the pretrained start (recorded in the card), the
+pooled backbone features instead of the head's output, embedding at several input sizes, and the
+choice among them on val pairs."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import timm
 import torch
 
 from siamkit.cli.program import main
-from siamkit.models import Encoder
+from siamkit.errors import ConfigError
+from siamkit.models import Encoder, TimmBackbone
+from siamkit.models.export_variants import at_scales
+from siamkit.models.runtime import load_encoder
 from tests.helpers import TINY
 
 
@@ -83,26 +88,28 @@ def test_the_export_is_chosen_on_val_pairs_and_recorded(pretrained_run, tmp_path
     _, checkpoint = pretrained_run
     assert main(["export", "--ckpt", str(checkpoint), "--out", str(tmp_path / "chosen"),
                  "--choose-on-val"]) == 0
-    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  wise-ft")]
-    assert len(printed) == 10 and sum(line.endswith("<- chosen") for line in printed) == 1
-    figures = {tuple(line.split()[1:3]): float(line.split()[3]) for line in printed}
-    chosen = next(line for line in printed if line.endswith("<- chosen"))
-    assert float(chosen.split()[3]) == max(figures.values())
+    printed = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  wise-ft")]
+    assert len(printed) == 20 and sum(line[-1] == "chosen" for line in printed) == 1  # 5 alphas x 2 x 2
+    figures = {(alpha, output, scales): float(line[5]) for line in printed
+               for alpha, output, scales in [(line[1].rstrip(","), line[2], line[4])]}
+    assert len(figures) == 20 and {key[2] for key in figures} == {"1", "0.707107,1,1.41421"}
+    chosen = next(line for line in printed if line[-1] == "chosen")
+    assert float(chosen[5]) == max(figures.values())
     card = json.loads((tmp_path / "chosen" / "config.json").read_text())
     assert card["metrics"]["export choice val/roc_auc"] == pytest.approx(max(figures.values()), abs=1e-4)
-    alpha, output = chosen.split()[1].rstrip(","), chosen.split()[2]
-    assert card["wise_ft_alpha"] == (None if alpha == "1.00" else float(alpha))
-    assert (card["architecture"]["head"] is None) == (output == "backbone")
+    assert card["wise_ft_alpha"] == (None if chosen[1] == "1.00," else float(chosen[1].rstrip(",")))
+    assert (card["architecture"]["head"] is None) == (chosen[2] == "backbone")
+    assert ",".join(f"{s:g}" for s in card["architecture"]["scales"]) == chosen[4]
 
 
 def test_a_given_setting_narrows_the_choice(pretrained_run, tiny_checkpoint, tmp_path, capsys):
     _, checkpoint = pretrained_run
     assert main(["export", "--ckpt", str(checkpoint), "--out", str(tmp_path / "a"), "--choose-on-val",
-                 "--features", "backbone"]) == 0
+                 "--features", "backbone", "--scales", "1"]) == 0
     assert sum(line.startswith("  wise-ft") for line in capsys.readouterr().out.splitlines()) == 5
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "b"),
                  "--choose-on-val"]) == 0
-    assert sum(line.startswith("  wise-ft 1.00") for line in capsys.readouterr().out.splitlines()) == 2
+    assert sum(line.startswith("  wise-ft 1.00") for line in capsys.readouterr().out.splitlines()) == 4
 
 
 def test_without_check_data_the_export_is_chosen_on_the_data_the_run_validated_on(tiny_checkpoint, tmp_path,
@@ -114,3 +121,40 @@ def test_without_check_data_the_export_is_chosen_on_the_data_the_run_validated_o
                  "--choose-on-val"]) == 0
     assert "val ROC-AUC of each variant (288 pairs)" in capsys.readouterr().out  # demo:photos' val pairs
     assert json.loads((tmp_path / "out" / "config.json").read_text())["validated_on"] == "demo:photos"
+
+
+def test_a_multi_scale_export_embeds_the_mean_of_its_sizes_in_every_runtime(tiny_checkpoint, tmp_path,
+                                                                            photos):
+    for name, scales in (("single", []), ("multi", ["--scales", "0.75,1"])):
+        assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / name), "--onnx",
+                     *scales]) == 0
+    card = json.loads((tmp_path / "multi" / "config.json").read_text())
+    assert card["architecture"]["scales"] == [0.75, 1.0]
+    single, multi = Encoder.load(tmp_path / "single"), Encoder.load(tmp_path / "multi")
+    assert multi.scales == (0.75, 1.0) and multi.fingerprint != single.fingerprint  # indexes tell them apart
+    batch = multi.preprocess.batch(list(photos.values()))
+    with torch.no_grad():
+        normalized = single.normalize(batch)
+        smaller = torch.nn.functional.interpolate(normalized, size=(12, 12), mode="bilinear")  # 0.75 x 16 px
+        each = [single.output(single.backbone(images)) for images in (smaller, normalized)]
+    torch.testing.assert_close(multi(batch), torch.nn.functional.normalize(each[0] + each[1], dim=-1))
+    assert not torch.allclose(multi(batch), single(batch), atol=1e-3)
+    onnx = load_encoder(tmp_path / "multi", runtime="onnx")
+    np.testing.assert_allclose(onnx.embed_batch(batch), multi.embed_batch(batch), atol=1e-5)
+
+
+def test_a_multi_scale_fine_tune_compares_with_its_start_at_the_same_sizes_and_quantizes(pretrained_run,
+                                                                                       tmp_path):
+    _, checkpoint = pretrained_run
+    assert main(["export", "--ckpt", str(checkpoint), "--out", str(tmp_path / "multi"), "--scales", "0.75,1",
+                 "--quantize", "int8", "--check-data", "demo:digits", "--calibration-images", "16"]) == 0
+    card = json.loads((tmp_path / "multi" / "config.json").read_text())
+    assert card["quantization"]["roc_auc_int8"] > 0
+    assert Encoder.load(tmp_path / "multi").starting_point().scales == (0.75, 1.0)
+
+
+def test_a_backbone_of_one_input_size_cannot_embed_at_several():
+    vit = Encoder(TimmBackbone("test_vit"), None)
+    with pytest.raises(ConfigError, match=r"TimmBackbone takes only its own input size \(160 px\), so it "
+                                          r"cannot embed at scales \[0.75, 1.0\]"):
+        at_scales(vit, (0.75, 1.0))

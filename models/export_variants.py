@@ -1,7 +1,9 @@
-"""Keeping what the pretrained start knew, at export: weight-space interpolation toward the
-start (WiSE-FT, Wortsman et al. 2022, "Robust fine-tuning of zero-shot models") and the pooled
-backbone features instead of the projection head's output (SimCLR, Chen et al. 2020: the
-representation before the head transfers better). Both are chosen on validation pairs."""
+"""What an export may change about a trained encoder, each chosen on validation pairs:
+weight-space interpolation toward the pretrained start (WiSE-FT, Wortsman et al. 2022, "Robust
+fine-tuning of zero-shot models"), the pooled backbone features instead of the projection head's
+output (SimCLR, Chen et al. 2020: the representation before the head transfers better), and
+embedding at several input sizes (multi-scale descriptors, Radenovic et al. 2018, "Fine-tuning
+CNN image retrieval with no human annotation")."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import torch
 
 from siamkit.errors import ConfigError
 from siamkit.models.encoder import Encoder
-from siamkit.models.spec import EncoderSpec
 
 
 def start_weights(encoder: Encoder) -> dict[str, torch.Tensor]:
@@ -40,9 +41,22 @@ def interpolate_toward_start(encoder: Encoder, alpha: float,
     return encoder
 
 
+#: the sizes a multi-scale export embeds at: the input size and a factor of sqrt(2) either side
+MULTI_SCALE = (2 ** -0.5, 1.0, 2 ** 0.5)
+
+
 def without_head(encoder: Encoder) -> Encoder:
     """The same encoder giving its backbone's pooled features (L2-normalised), head left out."""
-    architecture = EncoderSpec(encoder.card.architecture.backbone, None)
+    architecture = dataclasses.replace(encoder.card.architecture, head=None)
     card = dataclasses.replace(encoder.card, architecture=architecture, fingerprint=None, calibration=None,
                                embedding_dim=encoder.backbone.feature_dim)
     return Encoder(encoder.backbone, None, card.architecture, card)
+
+
+def at_scales(encoder: Encoder, scales: tuple[float, ...]) -> Encoder:
+    """The same encoder embedding at each of ``scales`` (multiples of its input size), its
+    embedding the normalised mean of theirs (a backbone with a fixed input size is refused)."""
+    architecture = dataclasses.replace(encoder.card.architecture, scales=scales)
+    card = dataclasses.replace(encoder.card, architecture=architecture, fingerprint=None, calibration=None)
+    return Encoder(encoder.backbone, encoder.head, card.architecture, card)
+
