@@ -16,6 +16,7 @@ calibration and check images, and ROC-AUC of both on the check pairs. A drop of 
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Sequence
@@ -107,8 +108,10 @@ def _quantize(source: Path, target: Path, float_encoder: OnnxEncoder,
         prepared = Path(scratch) / "prepared.onnx"
         try:
             # auto_merge: a multi-scale encoder's resize sizes come from its input's shape, which
-            # symbolic shape inference cannot follow without merging the dimensions it names
-            quant_pre_process(str(source), str(prepared), auto_merge=True)
+            # symbolic shape inference cannot follow without merging the dimensions it names. In the
+            # scratch folder: on a graph it cannot finish, it saves a copy into the working directory
+            with contextlib.chdir(scratch):
+                quant_pre_process(str(source.resolve()), str(prepared), auto_merge=True)
         except Exception as error:  # onnxruntime raises many types for a graph it cannot handle
             raise QuantizationError(f"onnxruntime cannot prepare this encoder's graph for quantization "
                                     f"({type(error).__name__}: {error}); export without --quantize") from None

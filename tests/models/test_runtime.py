@@ -128,6 +128,25 @@ def test_duplicates_and_evaluate_take_onnx_by_themselves_and_say_so(quantized_fo
     assert "runtime: onnxruntime on model.onnx" in capsys.readouterr().err
 
 
+def test_a_graph_onnxruntime_cannot_prepare_leaves_the_working_directory_clean(quantized_folder, tmp_path,
+                                                                              monkeypatch):
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    def incomplete(model, *args, **kwargs):  # what onnxruntime does with a graph it cannot finish
+        onnx.save_model(model, "sym_shape_infer_temp.onnx")
+        raise Exception("Incomplete symbolic shape inference")
+
+    monkeypatch.setattr(SymbolicShapeInference, "infer_shapes", staticmethod(incomplete))
+    folder, work = tmp_path / "encoder", tmp_path / "work"
+    shutil.copytree(quantized_folder, folder)
+    (folder / "model.int8.onnx").unlink()
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with pytest.raises(QuantizationError, match="cannot prepare this encoder's graph for quantization"):
+        quantize_int8(folder, [data.coffee()], "here", (["a"], ["b"], np.array([1])), "here")
+    assert list(work.iterdir()) == [] and not (folder / "model.int8.onnx").exists()
+
+
 def test_calibration_images_beyond_whole_batches_are_left_out(quantized_folder, jpegs, tmp_path):
     """onnxruntime's calibrator cannot stack a short last batch; 20 images calibrate as 16."""
     folder = tmp_path / "encoder"
