@@ -27,13 +27,13 @@ rm -rf reports/demo_digits
 .venv/bin/train evaluate --data demo:digits --methods histogram,ssim,sift,phash,pdq,runs/demo_digits/encoder \
   --out reports/demo_digits --calibrate
 
-# the photos model fine-tunes ImageNet EfficientNet-Lite0; its output (head or backbone features)
-# and WiSE-FT weight are chosen on the validation pairs. The table shows that network as it comes
-# (224 px) and, as runs/demo_photos/encoder@start, its start at the demo's size, untrained
+# the photos model fine-tunes ImageNet EfficientNet-Lite0; its output (head or backbone features),
+# WiSE-FT weight and input sizes are chosen on the validation pairs. The table shows that network
+# as it comes (224 px) and, as runs/demo_photos/encoder@start, its start at the demo's sizes, untrained
 photo_models=runs/demo_photos/encoder
 train demo_photos.yaml --choose-on-val
 if [ "${1:-}" = --with-scratch ]; then
-  train demo_photos_scratch.yaml
+  train demo_photos_scratch.yaml --choose-on-val
   photo_models+=,runs/demo_photos_scratch/encoder
 fi
 rm -rf reports/demo_photos
