@@ -51,9 +51,10 @@ def without_bad_images(data: DataSet, policy: BadImagePolicy) -> tuple[DataSet, 
     return data.subset(keep), list(bad.values())
 
 
-def labelled_val_split(source: str, policy: BadImagePolicy) -> tuple[DataSet, list[BadImage]]:
-    """``data.val_data``: the val split of ``source`` (labelled pairs, or class-labelled images),
-    split as `train evaluate` and `train export --check-data` split it, without unreadable images."""
+def labelled_val_data(source: str, policy: BadImagePolicy) -> tuple[DataSet, list[BadImage]]:
+    """``data.val_data``: the val and test splits of ``source`` (labelled pairs, or class-labelled
+    images), split as `train evaluate` and `train export --check-data` split it, without
+    unreadable images; it must have a val split."""
     try:
         data, _ = split_source(SplitRecord(source))
     except SiamkitError as error:
@@ -61,8 +62,8 @@ def labelled_val_split(source: str, policy: BadImagePolicy) -> tuple[DataSet, li
     if isinstance(data, ImageSet):
         raise ConfigError(f"data.val_data: {source} has no labels; give labelled pairs (a,b,label) or "
                           "class-labelled images whose val split validates the run (e.g. demo:photos)")
-    data, skipped = without_bad_images(data.subset(data.split == "val"), policy)
-    if not len(data):
+    data, skipped = without_bad_images(data.subset(data.split != "train"), policy)
+    if not (data.split == "val").any():
         raise ConfigError(f"data.val_data: {source} has no val split to validate with; give it rows with "
                           "split=val, or leave data.val_data out to validate on the source's own val split")
     return data, skipped
@@ -82,15 +83,15 @@ def check_unlabelled_settings(data: DataSet, source: str, crops_per_image: int, 
 
 
 def check_leaks(data: DataSet, source: str, mode: str, val_data: DataSet | None = None) -> None:
-    """Near-duplicates (PDQ) on two sides of the splits, ``val_data``'s images counting as val:
-    ``warn`` logs them, ``error`` stops."""
+    """Near-duplicates (PDQ) on two sides of the splits, ``val_data``'s images in theirs (val,
+    test): ``warn`` logs them, ``error`` stops."""
     from siamkit.retrieval.leaks import find_leaks, image_splits, leak_summary, pdq_method
 
     paths, splits = image_splits(data)
     checked = source
     if val_data is not None:
-        val_paths, _ = image_splits(val_data)
-        paths, splits = paths + val_paths, np.concatenate([splits, np.full(len(val_paths), "val")])
+        val_paths, val_splits = image_splits(val_data)
+        paths, splits = paths + val_paths, np.concatenate([splits, val_splits])
         checked = f"{source} and data.val_data"
     leaks, _ = find_leaks(paths, splits, pdq_method())  # an image too flat to hash cannot leak
     if not leaks:

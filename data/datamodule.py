@@ -17,7 +17,7 @@ from siamkit.data.data_checks import (
     check_leaks,
     check_settings,
     check_unlabelled_settings,
-    labelled_val_split,
+    labelled_val_data,
     without_bad_images,
 )
 from siamkit.data.datasets import (
@@ -82,10 +82,10 @@ class SiameseDataModule(pl.LightningDataModule):
             splits (PDQ, no model): ``warn`` (default) says so, ``error`` stops, ``off`` skips
             the check. `train leaks` lists them.
         val_data: labelled pairs or classes (a table, folder or ``demo:NAME``) whose val split
-            validates the run in place of the source's own: for unlabelled images, pairs with
-            the edits the model is for (``demo:photos`` for ``demo:photographs``), so that
-            ``val/roc_auc`` and ``best-*.ckpt`` answer that question rather than one about the
-            training augmentations.
+            validates the run (and whose test split ``train test`` scores) in place of the
+            source's own: for unlabelled images, pairs with the edits the model is for
+            (``demo:photos`` for ``demo:photographs``), so that ``val/roc_auc`` and
+            ``best-*.ckpt`` answer that question rather than one about the training augmentations.
         augment_on: where training augmentation runs: ``workers`` (the loader's processes,
             albumentations) or ``device`` (batched on the model's device, the GPU in a GPU run:
             the loader then only decodes, once per worker, and resizes; see
@@ -175,7 +175,7 @@ class SiameseDataModule(pl.LightningDataModule):
             self.device_augmentation = DeviceAugmentation([], self.image_config.size)
         check_unlabelled_settings(self.data, hp.source, hp.crops_per_image, self.mix is not None)
         if hp.val_data:
-            self.val_data, skipped = labelled_val_split(hp.val_data, hp.on_bad_image)
+            self.val_data, skipped = labelled_val_data(hp.val_data, hp.on_bad_image)
             self.skipped += skipped
         if hp.check_leaks != "off":
             check_leaks(self.data, hp.source, hp.check_leaks, self.val_data)
@@ -205,16 +205,14 @@ class SiameseDataModule(pl.LightningDataModule):
         return self.data
 
     def _split(self, split: str) -> DataSet:
-        data = self._loaded()
-        if split == "val" and self.val_data is not None:
-            return self.val_data
+        """The source's ``split``; with ``val_data``, that data's val and test splits instead."""
+        data, source = self._loaded(), self.hparams.source
+        if split != "train" and self.val_data is not None:
+            data, source = self.val_data, self.hparams.val_data
         part = data.subset(data.split == split)
         if not len(part):
-            raise SiamkitError(
-                f"the {split} split of {self.hparams.source} is empty; give it a share in "
-                f"`data.split_fractions` "
-                f"or rows with split={split}"
-            )
+            raise SiamkitError(f"the {split} split of {source} is empty; give it a share in "
+                               f"`data.split_fractions` or rows with split={split}")
         return part
 
     def _reader(self, transform: ImagePipeline, data: DataSet) -> ImageReader:

@@ -68,33 +68,42 @@ def test_unlabelled_images_give_two_views_and_fixed_validation_pairs(class_folde
     assert labels.tolist() == [1.0, 0.0, 1.0, 0.0]
 
 
-def test_val_data_validates_a_run_on_unlabelled_images_with_its_labelled_val_pairs(class_folder, pairs_table):
+def test_val_data_validates_and_tests_a_run_on_unlabelled_images_with_its_labelled_pairs(class_folder,
+                                                                                        pairs_table):
     pairs_table.write_text("a,b,label,split\nimg0.png,img1.png,1,train\nimg0.png,img2.png,0,train\n"
-                           "img6.png,img7.png,1,val\nimg8.png,img9.png,1,val\nimg6.png,img9.png,0,val\n")
+                           "img6.png,img7.png,1,val\nimg8.png,img9.png,1,val\nimg6.png,img9.png,0,val\n"
+                           "img10.png,img11.png,0,test\n")
     data = SiameseDataModule(str(class_folder / "class0"), image_config=SMALL, num_workers=0, batch_size=4,
                              split_fractions=(0.5, 0.25, 0.25), val_data=str(pairs_table))
     assert data.train_batch_type is TwoViewBatch
-    batches = list(data.val_dataloader())
-    assert all(type(b) is PairBatch for b in batches)
-    assert torch.cat([b.label for b in batches]).tolist() == [1.0, 1.0, 0.0], "the table's val rows only"
-    assert data.test_dataloader().dataset.instances.data.root == class_folder / "class0"
+    for loader, labels in ((data.val_dataloader(), [1.0, 1.0, 0.0]), (data.test_dataloader(), [0.0])):
+        batches = list(loader)
+        assert all(type(b) is PairBatch for b in batches)
+        assert torch.cat([b.label for b in batches]).tolist() == labels, "the table's rows of that split only"
+    assert data.train_dataloader().dataset.instances.data.root == class_folder / "class0"
+    pairs_table.write_text("a,b,label,split\nimg6.png,img7.png,1,val\n")
+    without_test = SiameseDataModule(str(class_folder / "class0"), num_workers=0, val_data=str(pairs_table))
+    with pytest.raises(SiamkitError, match=f"the test split of {pairs_table} is empty"):
+        without_test.test_dataloader()
 
 
 def test_a_leak_between_the_training_images_and_val_data_is_reported(tmp_path, caplog):
     from skimage import data as samples
 
-    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera"):
         Image.fromarray(getattr(samples, name)()).resize((48, 48)).save(tmp_path / f"{name}.png")
     (tmp_path / "photos.csv").write_text("path,split\nastronaut.png,train\ncoffee.png,train\n"
                                          "chelsea.png,val\n")
     Image.open(tmp_path / "astronaut.png").save(tmp_path / "astronaut_copy.jpg", quality=70)
-    (tmp_path / "pairs.csv").write_text("a,b,label,split\nrocket.png,astronaut_copy.jpg,0,val\n")
+    Image.open(tmp_path / "coffee.png").save(tmp_path / "coffee_copy.jpg", quality=70)
+    (tmp_path / "pairs.csv").write_text("a,b,label,split\nrocket.png,astronaut_copy.jpg,0,val\n"
+                                        "camera.png,coffee_copy.jpg,0,test\n")
     data = SiameseDataModule(str(tmp_path / "photos.csv"), num_workers=0,
                              val_data=str(tmp_path / "pairs.csv"))
     with caplog.at_level("WARNING"):
         data.setup("fit")
-    assert "1 near-duplicate pairs of" in caplog.text and "and data.val_data" in caplog.text
-    assert "1 train / val" in caplog.text
+    assert "2 near-duplicate pairs of" in caplog.text and "and data.val_data" in caplog.text
+    assert "1 train / val" in caplog.text and "1 test / train" in caplog.text
 
 
 def test_training_decodes_enough_detail_for_its_smallest_random_crop(class_folder):
