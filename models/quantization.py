@@ -104,6 +104,7 @@ def _quantize(source: Path, target: Path, float_encoder: OnnxEncoder,
             batch = next(self.batches, None)
             return None if batch is None else {"images": batch.numpy()}
 
+    source = source.resolve()  # before the working directory changes below
     with tempfile.TemporaryDirectory(prefix="siamkit-quantize-") as scratch:
         prepared = Path(scratch) / "prepared.onnx"
         try:
@@ -111,7 +112,7 @@ def _quantize(source: Path, target: Path, float_encoder: OnnxEncoder,
             # symbolic shape inference cannot follow without merging the dimensions it names. In the
             # scratch folder: on a graph it cannot finish, it saves a copy into the working directory
             with contextlib.chdir(scratch):
-                quant_pre_process(str(source.resolve()), str(prepared), auto_merge=True)
+                quant_pre_process(str(source), str(prepared), auto_merge=True)
         except Exception as error:  # onnxruntime raises many types for a graph it cannot handle
             raise QuantizationError(f"onnxruntime cannot prepare this encoder's graph for quantization "
                                     f"({type(error).__name__}: {error}); export without --quantize") from None

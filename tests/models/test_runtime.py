@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -147,15 +148,16 @@ def test_a_graph_onnxruntime_cannot_prepare_leaves_the_working_directory_clean(q
     assert list(work.iterdir()) == [] and not (folder / "model.int8.onnx").exists()
 
 
-def test_calibration_images_beyond_whole_batches_are_left_out(quantized_folder, jpegs, tmp_path):
-    """onnxruntime's calibrator cannot stack a short last batch; 20 images calibrate as 16."""
-    folder = tmp_path / "encoder"
-    shutil.copytree(quantized_folder, folder)
+def test_calibration_images_beyond_whole_batches_are_left_out(quantized_folder, jpegs, tmp_path, monkeypatch):
+    """onnxruntime's calibrator cannot stack a short last batch; 20 images calibrate as 16. The
+    folder is given relative to the working directory, as `train export --out DIR` gives it."""
+    shutil.copytree(quantized_folder, tmp_path / "encoder")
+    monkeypatch.chdir(tmp_path)
     paths = sorted(str(p) for p in jpegs.glob("*.jpg"))
     pairs = ([paths[0], paths[1]], [paths[0], paths[2]], np.array([1, 0]))
-    record = quantize_int8(folder, (paths * 4)[:20], "jpegs", pairs, "jpegs", max_roc_auc_drop=1.0)
+    record = quantize_int8(Path("encoder"), (paths * 4)[:20], "jpegs", pairs, "jpegs", max_roc_auc_drop=1.0)
     assert record.calibration_images == quantization.CALIBRATION_BATCH
-    assert (folder / "model.int8.onnx").exists()
+    assert (tmp_path / "encoder" / "model.int8.onnx").exists()
 
 
 def test_shape_arithmetic_stays_out_of_int8(tmp_path):
