@@ -2,7 +2,7 @@
 # Sets up .venv (if needed), trains on the two bundled demo sets, and evaluates each model
 # against the classical baselines on its held-out test split (reports in reports/).
 #   bash scripts/demo.sh                  # digits from scratch; photos: fine-tuning a pretrained network
-#   bash scripts/demo.sh --with-scratch   # the photos recipe from scratch too, in the same table (+6 min)
+#   bash scripts/demo.sh --with-scratch   # the photos recipe from scratch too, in the same table (+8 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
