@@ -100,9 +100,10 @@ def main(argv: list[str]) -> int:
         raise
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
+    sizes = "" if encoder.scales == (1.0,) else " x " + ",".join(f"{s:g}" for s in encoder.scales)
     print(f"encoder: {encoder.card.architecture.backbone.class_path.rsplit('.', 1)[-1]} "
           f"-> {encoder.embedding_dim}-d embeddings, "
-          f"{encoder.image_config.size} px; fingerprint {encoder.fingerprint}")
+          f"{encoder.image_config.size} px{sizes}; fingerprint {encoder.fingerprint}")
     print(f"wrote {out}/: " + "; ".join(written))
     return 0
 

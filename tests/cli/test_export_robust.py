@@ -124,10 +124,11 @@ def test_without_check_data_the_export_is_chosen_on_the_data_the_run_validated_o
 
 
 def test_a_multi_scale_export_embeds_the_mean_of_its_sizes_in_every_runtime(tiny_checkpoint, tmp_path,
-                                                                            photos):
+                                                                            photos, capsys):
     for name, scales in (("single", []), ("multi", ["--scales", "0.75,1"])):
         assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / name), "--onnx",
                      *scales]) == 0
+    assert "-d embeddings, 16 px x 0.75,1; fingerprint" in capsys.readouterr().out
     card = json.loads((tmp_path / "multi" / "config.json").read_text())
     assert card["architecture"]["scales"] == [0.75, 1.0]
     single, multi = Encoder.load(tmp_path / "single"), Encoder.load(tmp_path / "multi")
