@@ -100,12 +100,17 @@ def main(argv: list[str]) -> int:
         raise
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
-    sizes = "" if encoder.scales == (1.0,) else " x " + ",".join(f"{s:g}" for s in encoder.scales)
-    print(f"encoder: {encoder.card.architecture.backbone.class_path.rsplit('.', 1)[-1]} "
-          f"-> {encoder.embedding_dim}-d embeddings, "
-          f"{encoder.image_config.size} px{sizes}; fingerprint {encoder.fingerprint}")
+    print(f"encoder: {_summary(encoder)}")
     print(f"wrote {out}/: " + "; ".join(written))
     return 0
+
+
+def _summary(encoder) -> str:
+    """``TimmBackbone -> 1280-d embeddings, 64 px x 0.7071,1,1.4142; fingerprint ...``"""
+    backbone = encoder.card.architecture.backbone.class_path.rsplit(".", 1)[-1]
+    sizes = "" if encoder.scales == (1.0,) else " x " + ",".join(f"{s:g}" for s in encoder.scales)
+    return (f"{backbone} -> {encoder.embedding_dim}-d embeddings, {encoder.image_config.size} px{sizes}; "
+            f"fingerprint {encoder.fingerprint}")
 
 
 def _check_replaceable(out: Path, checkpoint: Path) -> None:
