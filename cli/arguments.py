@@ -68,13 +68,11 @@ def number_between(low: float, high: float, what: str) -> Callable[[str], float]
 def scale_list(text: str) -> tuple[float, ...]:
     """``--scales``: comma-separated multiples of an encoder's input size (``0.7071,1,1.4142``)."""
     from siamkit.errors import ConfigError
-    from siamkit.models.spec import check_scales
+    from siamkit.models.spec import SCALE_RANGE, check_scales
 
     try:
         return check_scales([float(part) for part in text.split(",")], "--scales")
     except (ValueError, ConfigError):
-        from siamkit.models.spec import SCALE_RANGE
-
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of distinct input-size "
                                          f"multiples from {SCALE_RANGE[0]:g} to {SCALE_RANGE[1]:g} "
                                          "(e.g. 0.7071,1,1.4142)") from None

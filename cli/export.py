@@ -191,7 +191,7 @@ def _choose(encoder, args: argparse.Namespace, pairs: tuple):
     if args.scales:
         scales = (encoder.scales,)
     else:
-        scales = SCALES if getattr(encoder.backbone, "any_input_size", False) else ((1.0,),)
+        scales = SCALES if encoder.any_input_size else ((1.0,),)
     chosen, variants = choose_on_val(encoder, pairs, alphas, features, scales)
     print(f"val ROC-AUC of each variant ({len(pairs[2])} pairs):")
     for variant in variants:

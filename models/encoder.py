@@ -57,7 +57,7 @@ class Encoder(nn.Module, Embedder):
         self.preprocess = Preprocess(backbone.image_config)
         self.memory_format = torch.contiguous_format
         self.scales = spec.scales if spec is not None else (1.0,)
-        if self.scales != (1.0,) and not getattr(backbone, "any_input_size", False):
+        if self.scales != (1.0,) and not self.any_input_size:
             raise ConfigError(f"{type(backbone).__name__} takes only its own input size "
                               f"({backbone.image_config.size} px), so it cannot embed at scales "
                               f"{list(self.scales)}; it embeds at scales [1] only")
@@ -75,6 +75,12 @@ class Encoder(nn.Module, Embedder):
     @card.setter
     def card(self, card: EncoderCard) -> None:
         self._card = card
+
+    @property
+    def any_input_size(self) -> bool:
+        """Whether the backbone takes other sizes than its own (a CNN with global pooling), and so
+        the encoder can embed at several (``scales``)."""
+        return getattr(self.backbone, "any_input_size", False)
 
     @property
     def embedding_dim(self) -> int:

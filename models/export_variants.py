@@ -59,4 +59,3 @@ def at_scales(encoder: Encoder, scales: tuple[float, ...]) -> Encoder:
     architecture = dataclasses.replace(encoder.card.architecture, scales=scales)
     card = dataclasses.replace(encoder.card, architecture=architecture, fingerprint=None, calibration=None)
     return Encoder(encoder.backbone, encoder.head, card.architecture, card)
-
