@@ -1,12 +1,12 @@
 """The on-exception checkpoint every run gets (``last.ckpt`` and the best checkpoint are
-Lightning's ModelCheckpoint, configured in ``lightning_cli``)."""
+Lightning's ModelCheckpoint, configured in ``lightning_cli``), and what keeps it whole."""
 
 from __future__ import annotations
 
 import signal
 import threading
 
-from pytorch_lightning import LightningModule, Trainer
+from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.callbacks import OnExceptionCheckpoint
 
 
@@ -16,23 +16,27 @@ class InterruptionCheckpoint(OnExceptionCheckpoint):
     make the corrected re-run look like it overwrites an earlier one."""
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        if trainer.global_step == 0:
-            return
-        # torch's DataLoader raises from its SIGCHLD handler when a worker dies, as workers do
-        # when Ctrl-C or SIGTERM reaches the process group: that must not cut this save short.
-        # A worker that dies late can still raise before the handler is swapped: save again.
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.getsignal(signal.SIGCHLD) if in_main_thread else None
-        try:
-            for attempt in range(2):
-                try:
-                    if in_main_thread:
-                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    super().on_exception(trainer, pl_module, exception)
-                    return
-                except RuntimeError as error:
-                    if attempt or "DataLoader worker" not in str(error):
-                        raise
-        finally:
-            if in_main_thread:
-                signal.signal(signal.SIGCHLD, previous)
+        if trainer.global_step > 0:
+            super().on_exception(trainer, pl_module, exception)
+
+
+class QuietWorkerDeaths(Callback):
+    """Once a run is failing or interrupted, a DataLoader worker's death is no news.
+
+    torch raises from its SIGCHLD handler when a worker dies, as the train and val loaders'
+    persistent workers do, each at its own moment, when Ctrl-C or SIGTERM reaches the process
+    group. Raised inside Lightning's on-exception hooks, that error ends the loop over the
+    callbacks before the checkpoint callbacks (always last) keep the work. This callback goes
+    first: it sets SIGCHLD back to the default until ``restore`` (the CLI's, when the run ends)."""
+
+    def __init__(self) -> None:
+        self._previous = None
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        if threading.current_thread() is threading.main_thread() and self._previous is None:
+            self._previous = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGCHLD, self._previous)
+            self._previous = None

@@ -34,7 +34,7 @@ from siamkit.data.bad_images import write_csv
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
-from siamkit.train.checkpoint_callbacks import InterruptionCheckpoint
+from siamkit.train.checkpoint_callbacks import InterruptionCheckpoint, QuietWorkerDeaths
 from siamkit.train.checkpoint_paths import (
     CKPT_KEYWORDS,
     announce_resume,
@@ -149,7 +149,10 @@ class SiamkitCLI(LightningCLI):
         trainer = (self.config[self.subcommand] if self.subcommand else self.config).trainer
         if trainer.precision is None:
             trainer.precision = native_precision(_will_use_cuda(trainer.accelerator), self.model.backbone)
-        return super().instantiate_trainer(**kwargs, precision=trainer.precision)
+        instance = super().instantiate_trainer(**kwargs, precision=trainer.precision)
+        self.quiet_worker_deaths = QuietWorkerDeaths()
+        instance.callbacks.insert(0, self.quiet_worker_deaths)  # first of the on-exception hooks
+        return instance
 
     def _run_subcommand(self, subcommand: str) -> None:
         # Lightning ends a Ctrl-C with exit code 1, and a SIGTERM to the process group (a cluster's
@@ -165,6 +168,8 @@ class SiamkitCLI(LightningCLI):
             if self.trainer.received_sigterm or _workers_terminated(error):
                 raise SystemExit(128 + signal.SIGTERM) from None
             raise
+        finally:
+            self.quiet_worker_deaths.restore()
 
     def _parse_ckpt_path(self) -> None:
         # Lightning would parse the checkpoint's hyper-parameters into the run's config here, so a

@@ -160,26 +160,31 @@ def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path):
     assert _step(last) == target
 
 
-def test_a_worker_death_reported_mid_save_does_not_lose_the_interruption_checkpoint(tmp_path):
-    """A DataLoader worker that dies late is reported (a RuntimeError from torch's SIGCHLD handler)
-    wherever the main process is, the first attempt at the save included: it is made again."""
-    from types import SimpleNamespace
+class WorkerDiesDuringTheHooks(InterruptAtStep3):
+    """...and a DataLoader worker's death reported while Lightning runs the on-exception hooks."""
 
-    from siamkit.train.checkpoint_callbacks import InterruptionCheckpoint
+    def on_exception(self, *args) -> None:
+        os.kill(os.getpid(), signal.SIGCHLD)
 
-    saved = []
 
-    def save_checkpoint(path, *args, **kwargs):
-        if not saved:
-            saved.append("interrupted")
-            raise RuntimeError("DataLoader worker (pid 1234) is killed by signal: Terminated. ")
-        saved.append(path)
+def test_a_worker_death_during_the_on_exception_hooks_does_not_lose_the_checkpoint(tmp_path, monkeypatch):
+    """torch's SIGCHLD handler raises when a worker has died; raised inside one of the hooks it would
+    end the loop over them before the checkpoint callbacks, which Lightning always runs last."""
+    monkeypatch.chdir(tmp_path)
 
-    trainer = SimpleNamespace(global_step=5, save_checkpoint=save_checkpoint)
-    handler = signal.getsignal(signal.SIGCHLD)
-    InterruptionCheckpoint(dirpath=tmp_path).on_exception(trainer, None, SystemExit(143))
-    assert saved == ["interrupted", str(tmp_path / "on_exception.ckpt")]
-    assert signal.getsignal(signal.SIGCHLD) == handler  # put back as it was
+    def torch_like(signum, frame):
+        raise RuntimeError("DataLoader worker (pid 1234) is killed by signal: Interrupt. ")
+
+    handlers = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGCHLD, torch_like)
+    try:
+        code = main(["fit", *TINY, "--trainer.max_steps", "20", "--trainer.limit_val_batches", "0",
+                     "--trainer.callbacks+=tests.train.test_fit.WorkerDiesDuringTheHooks"])
+        assert signal.getsignal(signal.SIGCHLD) is torch_like  # put back once the run has ended
+    finally:
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGCHLD, handlers[1])
+    assert code == 130
+    assert _step(tmp_path / "runs" / "demo_digits" / "checkpoints" / "on_exception.ckpt") == 3
 
 
 @pytest.mark.slow
