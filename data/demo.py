@@ -16,6 +16,9 @@
   edits that no bundled augmentation set trains on (crops to a fifth of the area, quarter
   turns, picture-in-picture, JPEG at quality 5-12): robustness to unseen edits, chosen on its
   val split, reported on its test split.
+- ``photos-unseen``: the same patches with the crops and JPEG of ``photos-hard`` and, instead of
+  its quarter turns and picture-in-picture (which a recipe may train on), a perspective warp and
+  noise: edits that no siamkit recipe trains on.
 
 Each set is written once to ``$SIAMKIT_CACHE/demo/NAME`` (default ``~/.cache/siamkit``)
 as ordinary files, so users can see the format their own data needs.
@@ -111,15 +114,25 @@ def sample_photograph(filename: str) -> np.ndarray:
     return load_image(folder / filename)
 
 
-def _copy_transform(split: str, seed: int, hard: bool = False) -> A.Compose:
-    """Training copies: moderate edits. Validation and test copies: harder ones. ``hard``: the
-    edits no siamkit augmentation set trained on (crops to a fifth of the area, quarter turns,
-    picture-in-picture, JPEG at quality 5-12), for ``demo:photos-hard``."""
-    if hard:
+def _copy_transform(edits: str, split: str, seed: int) -> A.Compose:
+    """The copies' edits. ``demo``: moderate ones for training copies, harder ones for validation
+    and test copies. ``hard``: edits that no siamkit augmentation set trained on (crops to a fifth
+    of the area, quarter turns, picture-in-picture, JPEG at quality 5-12), for
+    ``demo:photos-hard``. ``unseen``: the crops and JPEG of ``hard`` with a perspective warp and
+    noise instead of the turns and picture-in-picture, which a recipe may train on, for
+    ``demo:photos-unseen``."""
+    if edits == "hard":
         steps = [
             A.RandomResizedCrop(size=(PATCH, PATCH), scale=(0.15, 0.25), p=1.0),
             A.RandomRotate90(p=0.75),
             PictureInPicture(scale=(0.4, 0.7), p=0.5),
+            A.ImageCompression(quality_range=(5, 12), p=1.0),
+        ]
+    elif edits == "unseen":
+        steps = [
+            A.RandomResizedCrop(size=(PATCH, PATCH), scale=(0.15, 0.25), p=1.0),
+            A.Perspective(scale=(0.05, 0.12), p=0.7),
+            A.GaussNoise(std_range=(0.05, 0.15), p=0.5),
             A.ImageCompression(quality_range=(5, 12), p=1.0),
         ]
     elif split == "train":
@@ -159,26 +172,29 @@ def _patches(image: np.ndarray, count: int, rng: np.random.Generator) -> list[np
     return out
 
 
-def _build_photos(out: Path, hard: bool = False) -> None:
+def _build_photos(out: Path, edits: str = "demo") -> None:
+    """``photos`` (``edits="demo"``), or the harder sets of the validation and test photographs
+    only, whose patches are the same draws (the same generator seed) under other edits."""
+    hard = edits != "demo"
     rng = np.random.default_rng(2 if hard else 0)
     extra = np.random.default_rng(1)  # the extra validation draws leave the others' stream as it was
     rows = ["a,b,label,split"]
     jobs = [(split, name) for split, names in PHOTOS.items() for name in names
             if not (hard and split == "train")]
-    for split, filename in tqdm(jobs, desc=f"making demo:photos{'-hard' if hard else ''}", unit="photo"):
+    for split, filename in tqdm(jobs, desc=f"making demo:photos{'-' + edits if hard else ''}", unit="photo"):
         name = Path(filename).stem
         (out / name).mkdir()
         draws = [("", rng)] + [(f"d{d}", extra) for d in range(1, VAL_DRAWS if split == "val" else 1)]
         for prefix, draw_rng in draws:
-            rows += _draw(out, split, filename, prefix, draw_rng, hard)
+            rows += _draw(out, split, filename, prefix, draw_rng, edits)
     (out / "pairs.csv").write_text("\n".join(rows) + "\n")
 
 
 def _draw(out: Path, split: str, filename: str, prefix: str, rng: np.random.Generator,
-          hard: bool = False) -> list[str]:
+          edits: str) -> list[str]:
     """Patches of one photograph (``NAME/{prefix}p{n}.jpg``), their copies and the pair rows."""
     name = Path(filename).stem
-    copy = _copy_transform(split, seed=int(rng.integers(1 << 31)), hard=hard)
+    copy = _copy_transform(edits, split, seed=int(rng.integers(1 << 31)))
     rows = []
     for p, patch in enumerate(_patches(sample_photograph(filename), PATCHES_PER_PHOTO, rng)):
         original = f"{name}/{prefix}p{p}.jpg"
@@ -215,6 +231,7 @@ def _build_photographs(out: Path) -> None:
 
 
 _BUILDERS = {"digits": _build_digits, "photos": _build_photos, "photographs": _build_photographs,
-             "photos-hard": functools.partial(_build_photos, hard=True)}
+             "photos-hard": functools.partial(_build_photos, edits="hard"),
+             "photos-unseen": functools.partial(_build_photos, edits="unseen")}
 _ENTRY = {"digits": "labels.csv", "photos": "pairs.csv", "photographs": "photographs.csv",
-          "photos-hard": "pairs.csv"}
+          "photos-hard": "pairs.csv", "photos-unseen": "pairs.csv"}

@@ -145,15 +145,27 @@ def test_demo_photos_split_by_source_photograph():
     assert Image.open(pairs.root / first).size == (128, 128)
 
 
-def test_the_hard_edit_set_holds_only_validation_and_test_photographs_edited_hard():
-    pairs = read_source(resolve_source("demo:photos-hard"))
+@pytest.mark.parametrize("name", ["demo:photos-hard", "demo:photos-unseen"])
+def test_the_hard_edit_sets_hold_only_validation_and_test_photographs_edited_hard(name):
+    pairs = read_source(resolve_source(name))
     photo = np.array([p.split("/")[0] for p in pairs.a])
     assert set(pairs.split) == {"val", "test"} and (pairs.split == "val").sum() == 288
     for split in ("val", "test"):
         assert set(photo[pairs.split == split]) == {f.rsplit(".", 1)[0] for f in PHOTOS[split]}
     original, copy = (np.asarray(Image.open(pairs.root / p).convert("RGB"), float)
                       for p in (pairs.a[0], pairs.b[0]))
-    assert copy.shape == original.shape and np.abs(copy - original).mean() > 20  # a fifth, turned, JPEG 5-12
+    assert copy.shape == original.shape and np.abs(copy - original).mean() > 20  # a fifth, JPEG 5-12
+
+
+def test_the_unseen_edits_are_made_from_the_same_patches_as_the_hard_ones():
+    hard, unseen = (read_source(resolve_source(name)) for name in ("demo:photos-hard", "demo:photos-unseen"))
+    assert list(hard.a) == list(unseen.a) and list(hard.label) == list(unseen.label)
+
+    def first(pairs, column):
+        return np.asarray(Image.open(pairs.root / getattr(pairs, column)[0]))
+
+    assert np.array_equal(first(hard, "a"), first(unseen, "a"))
+    assert not np.array_equal(first(hard, "b"), first(unseen, "b"))
 
 
 def test_an_image_that_breaks_after_the_scan_reaches_the_user_as_one_line(class_folder):
