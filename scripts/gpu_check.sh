@@ -16,7 +16,8 @@
 # `bash scripts/gpu_check.sh recipes` instead compares the fine-tuning recipes of
 # scripts/compare_recipes.py at GPU scale (600 steps of 64 at 224 px; a call of its own there);
 # `bash scripts/gpu_check.sh demo` runs the photo demo's config with the GPU's steps and size
-# (demo_photos.yaml, 200 epochs at 224 px), exports it chosen on val and scores the test pairs.
+# (demo_photos.yaml, 200 epochs at 224 px), exports it chosen on val and scores the test pairs,
+# and those of demo:photos-hard and demo:photos-unseen (edits the recipe never trains on).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -74,6 +75,11 @@ elif [ "$1" = demo ]; then
   step "demo:photos test" demo_evaluate.log "$PYTHON" -m siamkit.cli.program evaluate --data demo:photos \
     --methods "histogram,sift,timm:tf_efficientnet_lite0:efficientnet-lite0,$demo/encoder" --out "$LOGS/demo_report"
   cat "$LOGS/demo_report/summary.md" 2>/dev/null
+  for edits in hard unseen; do  # edits the recipe never trains on: does it keep its start's robustness?
+    step "demo:photos-$edits test" "demo_$edits.log" "$PYTHON" -m siamkit.cli.program evaluate \
+      --data "demo:photos-$edits" --methods "histogram,sift,$demo/encoder" --out "$LOGS/demo_$edits"
+    cut -d'|' -f1-3 "$LOGS/demo_$edits/summary.md" 2>/dev/null
+  done
 else
   step "CUDA tests" cuda_tests.log bash -c "cd '$testroot' && '$PYTHON' -m pytest -q -p no:cacheprovider -m gpu \
     tests/train/test_gpu_steps.py tests/train/test_mixed_precision.py tests/train/test_fit.py"
