@@ -46,6 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="a new folder for the images and pairs.csv")
     out = parser.parse_args().out
+    if out.exists():
+        parser.error(f"{out} exists: name a new folder")
     out.mkdir(parents=True)
     photographs = {Path(f).stem: sample_photograph(f) for f in PHOTOS["val"] + PHOTOS["test"]}
     photographs |= {path.stem: load_image(path) for path in MORE}
