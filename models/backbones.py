@@ -24,6 +24,7 @@ from torch import nn
 from siamkit.data.image_config import IMAGENET_MEAN, IMAGENET_STD, ImageConfig
 from siamkit.errors import ConfigError, WeightsNotFoundError
 from siamkit.internals import open_clip_vision_tower
+from siamkit.models.hub import hub_downloads, not_downloaded
 from siamkit.models.pooling import GeM, check_pooling
 from siamkit.models.spec import records_init_args
 from siamkit.models.weights import is_weights_file, load_matching, load_state_dict_file
@@ -130,15 +131,16 @@ class OpenClipBackbone(Backbone):
                                            f"open_clip {model_name} does not exist")
             path, source = Path(pretrained), pretrained
         else:
-            try:
-                path = open_clip.pretrained.download_pretrained(tag_config)
-            except Exception as error:  # offline, hub unreachable, gated repo ...
-                raise WeightsNotFoundError(
-                    f"cannot get pretrained weights for open_clip {model_name} tag {pretrained!r} "
-                    f"(not in the hub cache, and downloading failed: {type(error).__name__}). "
-                    f"Point `pretrained` at a local weights file (e.g. open_clip_pytorch_model.bin for "
-                    f"{model_name}/{pretrained}), or set it to null to train from scratch."
-                ) from None
+            with hub_downloads() as online:
+                try:
+                    path = open_clip.pretrained.download_pretrained(tag_config)
+                except Exception as error:  # offline, hub unreachable, gated repo ...
+                    raise WeightsNotFoundError(
+                        f"cannot get pretrained weights for open_clip {model_name} tag {pretrained!r} "
+                        f"(not in the hub cache, and {not_downloaded(error, online)}). Point `pretrained` "
+                        f"at a local weights file (e.g. open_clip_pytorch_model.bin for "
+                        f"{model_name}/{pretrained}), or set it to null to train from scratch."
+                    ) from None
             source = f"{model_name}/{pretrained}"
         state = load_state_dict_file(path)
         if any(k.startswith("visual.") for k in state):

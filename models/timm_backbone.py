@@ -12,6 +12,7 @@ from torch import nn
 from siamkit.data.image_config import ImageConfig
 from siamkit.errors import ConfigError, WeightsNotFoundError
 from siamkit.models.backbones import Backbone
+from siamkit.models.hub import hub_downloads, not_downloaded
 from siamkit.models.packaged_weights import (
     PACKAGED_WEIGHTS,
     convert_in_order,
@@ -49,16 +50,7 @@ class TimmBackbone(Backbone):
             close = difflib.get_close_matches(name, timm.list_models(), n=5)
             raise ConfigError(f"unknown timm model {name!r}. Close matches: {', '.join(close) or 'none'}")
         local = _weights_file(pretrained, name) if isinstance(pretrained, str) else None
-        try:
-            self.net = timm.create_model(name, pretrained=pretrained is True, num_classes=0,
-                                         **({"global_pool": ""} if pooling == "gem" else {}))
-        except Exception as error:
-            if pretrained is not True:
-                raise
-            raise WeightsNotFoundError(
-                f"cannot get timm's pretrained weights for {name} (not in the hub cache, and downloading "
-                f"failed: {type(error).__name__}). Set `pretrained` to a local weights file, or false."
-            ) from None
+        self.net = _create_net(name, pretrained is True, pooling)
         if local:
             load_matching(self.net, _timm_named(self.net, read_weights(local), str(local)), str(local))
         data = timm.data.resolve_data_config({}, model=self.net)
@@ -107,6 +99,22 @@ class TimmBackbone(Backbone):
             groups = group_parameters(self.net, self.net.group_matcher(coarse=True))
             blocks = [nn.ParameterList(named[name] for name in names) for _, names in sorted(groups.items())]
         return blocks + [self.pool] if self.pool is not None else blocks
+
+
+def _create_net(name: str, from_hub: bool, pooling: str) -> nn.Module:
+    import timm
+
+    options = {"num_classes": 0, **({"global_pool": ""} if pooling == "gem" else {})}
+    if not from_hub:
+        return timm.create_model(name, **options)
+    with hub_downloads() as online:
+        try:
+            return timm.create_model(name, pretrained=True, **options)
+        except Exception as error:
+            raise WeightsNotFoundError(
+                f"cannot get timm's pretrained weights for {name} (not in the hub cache, and "
+                f"{not_downloaded(error, online)}). Set `pretrained` to a local weights file, or false."
+            ) from None
 
 
 def _weights_file(pretrained: str, name: str) -> Path:
