@@ -17,7 +17,9 @@ class InterruptionCheckpoint(OnExceptionCheckpoint):
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         if trainer.global_step > 0:
-            super().on_exception(trainer, pl_module, exception)
+            # The whole state, to resume from; said outright, as Lightning otherwise logs that
+            # `weights_only` defaulted to False, which reads like a checkpoint loaded unsafely.
+            trainer.save_checkpoint(self.ckpt_path, weights_only=False)
 
 
 class QuietWorkerDeaths(Callback):

@@ -144,6 +144,7 @@ def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path):
     output = process.communicate(timeout=60)[0]
     assert process.returncode == 128 + signum, output
     assert "continue with the same command plus `--ckpt_path last`" in output and "bug" not in output
+    assert "weights_only" not in output, "Lightning's note of an unsafe-sounding default"
     interrupted = tmp_path / "runs" / "demo_digits" / "checkpoints" / "on_exception.ckpt"
     assert interrupted.exists(), output
     stopped_at = _step(interrupted)
