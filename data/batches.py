@@ -82,9 +82,14 @@ class TwoViewBatch(PairBatch):
     1), and each image's index is its match group, so the rest of the batch are negatives.
     A loss accepts it only by naming it: pair losses that need labelled non-matches do not.
 
+    ``image_index`` (B,) and ``box`` (B, 4) say where each instance comes from: the image, and
+    the region of it (x0, y0, x1, y1, as shares of its width and height).
+
     After ``ViewMix``: ``b[i]`` is ``own_share[i]`` of its own instance and the rest of
     instance ``other_b[i]`` (a group id; its own where unmixed, with ``own_share`` 1)."""
 
+    image_index: Optional[torch.Tensor] = None
+    box: Optional[torch.Tensor] = None
     other_b: Optional[torch.Tensor] = None
     own_share: Optional[torch.Tensor] = None
 

@@ -58,18 +58,26 @@ class Instances:
         self.crop = None
         if per_image > 1:
             region = A.RandomResizedCrop(size=(size, size), scale=tuple(scale), ratio=(3 / 4, 4 / 3))
-            self.crop = ImagePipeline([region])
+            self.crop = ImagePipeline([region], save_applied_params=True)
 
     def __len__(self) -> int:
         return len(self.data) * self.per_image
 
     def __call__(self, k: int, seed: int | None = None) -> np.ndarray:
+        return self.region(k, seed)[0]
+
+    def region(self, k: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Instance ``k`` and its box in its image: (x0, y0, x1, y1) as shares of the image's
+        width and height, (0, 0, 1, 1) for the whole image."""
         image = self.read(self.data.path[k // self.per_image])
         if self.crop is None:
-            return image
+            return image, np.array([0, 0, 1, 1], np.float32)
         if seed is not None:
             self.crop.reseed(seed)
-        return self.crop(image)
+        output = self.crop.compose(image=image)
+        (_, params), = output["applied_transforms"]
+        height, width = image.shape[:2]
+        return output["image"], np.array(params["crop_coords"], np.float32) / [width, height, width, height]
 
 
 class PairDataset(Dataset):
@@ -124,10 +132,11 @@ class TwoViewDataset(Dataset):
         return len(self.instances)
 
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
-        image = self.instances(k)
+        image, box = self.instances.region(k)
         group = torch.tensor(k)
         return {"a": self.transform(image), "b": self.transform(image), "label": torch.tensor(1.0),
-                "group_a": group, "group_b": group}
+                "group_a": group, "group_b": group, "box": torch.from_numpy(box),
+                "image_index": torch.tensor(k // self.instances.per_image)}
 
 
 class FixedViewPairs(Dataset):

@@ -31,8 +31,8 @@ class ImagePipeline:
     would all copy; ``reseed`` gives each worker (and each fixed validation view) its own.
     """
 
-    def __init__(self, steps: list[A.BasicTransform]):
-        self.compose = A.Compose(steps)
+    def __init__(self, steps: list[A.BasicTransform], save_applied_params: bool = False):
+        self.compose = A.Compose(steps, save_applied_params=save_applied_params)
 
     def __call__(self, image: np.ndarray) -> Any:
         return self.compose(image=image)["image"]

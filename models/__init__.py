@@ -12,8 +12,9 @@ from siamkit.models.backbones import Backbone, OpenClipBackbone, TorchvisionBack
 from siamkit.models.card import EncoderCard, EncoderFolderError
 from siamkit.models.encoder import Encoder
 from siamkit.models.heads import ProjectionHead
+from siamkit.models.infonce import InfoNCELoss
 from siamkit.models.input_normalization import InputNormalization
-from siamkit.models.losses import ContrastiveLoss, InfoNCELoss, SiameseLoss, TripletLoss
+from siamkit.models.losses import ContrastiveLoss, SiameseLoss, TripletLoss
 from siamkit.models.pooling import GeM
 from siamkit.models.spec import EncoderSpec, ModuleSpec, records_init_args, register_module
 from siamkit.models.timm_backbone import TimmBackbone

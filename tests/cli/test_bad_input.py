@@ -225,6 +225,8 @@ CASES = {
                                              "--model.head.init_args.out_dim", "32"], "different shape"),
     "fit: a negative entropy weight": ([*PHOTOS, "--model.loss.init_args.entropy_weight", "-1"],
                                        "entropy_weight must be >= 0"),
+    "fit: a region overlap beyond 1": ([*PHOTOS, "--model.loss.init_args.region_overlap", "1.5"],
+                                       "region_overlap must be between 0 and 1"),
     "fit: a queue not a multiple of the batch": ([*PHOTOS, "--model.loss.init_args.queue_size", "50"],
                                                  "queue_size 50 is not a multiple of the batch size 8"),
     "fit: one unlabelled image": ([*PHOTOS, "--data.source", "{zoo}/one"], "needs at least two"),

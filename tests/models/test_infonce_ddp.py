@@ -9,7 +9,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from siamkit.data.batches import PairBatch
-from siamkit.models.losses import InfoNCELoss
+from siamkit.models.infonce import InfoNCELoss
 
 
 def _batch() -> PairBatch:

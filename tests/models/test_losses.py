@@ -7,7 +7,8 @@ import torch
 
 from siamkit.data.batches import ClassBatch, PairBatch, TwoViewBatch
 from siamkit.errors import ConfigError
-from siamkit.models.losses import ContrastiveLoss, InfoNCELoss, TripletLoss, koleo
+from siamkit.models.infonce import InfoNCELoss, koleo, shared_content
+from siamkit.models.losses import ContrastiveLoss, TripletLoss
 
 A = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
 B = torch.tensor([[0.6, 0.8], [0.8, 0.6]])
@@ -157,3 +158,33 @@ def test_infonce_with_nothing_mixed_equals_the_plain_loss():
     unmixed = TwoViewBatch(a, b, torch.ones(6), groups, groups, other_b=groups, own_share=torch.ones(6))
     loss = InfoNCELoss(temperature=0.1, entropy_weight=1.0)
     assert loss(unmixed).item() == pytest.approx(loss(plain).item(), rel=1e-6)
+
+
+def test_shared_content_by_hand():
+    boxes = torch.tensor([[0.0, 0.0, 0.5, 0.5],    # image 0, top left quarter
+                          [0.25, 0.0, 0.75, 0.5],  # image 0, half of it shared with the first
+                          [0.0, 0.0, 0.2, 0.2],    # image 0, wholly inside the first
+                          [0.0, 0.0, 0.5, 0.5]])   # image 1, the first's box
+    images = torch.tensor([0, 0, 0, 1])
+    expected = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1]], dtype=torch.bool)
+    assert torch.equal(shared_content(images, boxes, 0.4), expected)
+    assert not shared_content(images, boxes, 0.5)[0, 1], "exactly half is not more than half"
+
+
+def test_regions_sharing_content_are_left_out_as_known_matches_are():
+    a, b = _unit(4, 1), _unit(4, 2)
+    groups = torch.arange(4)
+    boxes = torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.1, 0.1, 0.6, 0.6], [0.5, 0.5, 1.0, 1.0],
+                          [0.0, 0.0, 0.5, 0.5]])
+    regions = TwoViewBatch(a, b, torch.ones(4), groups, groups, image_index=torch.tensor([0, 0, 0, 1]),
+                           box=boxes)
+    one_group = torch.tensor([0, 0, 2, 3])  # regions 0 and 1 share 0.64 of either
+    as_one = TwoViewBatch(a, b, torch.ones(4), one_group, one_group)
+    plain = TwoViewBatch(a, b, torch.ones(4), groups, groups)
+    loss = InfoNCELoss(temperature=0.1, entropy_weight=1.0, region_overlap=0.5)
+    assert loss(regions).item() == pytest.approx(loss(as_one).item(), rel=1e-6)
+    assert loss(regions).item() != pytest.approx(loss(plain).item(), rel=1e-3)
+    off = InfoNCELoss(temperature=0.1, entropy_weight=1.0)
+    assert off(regions).item() == pytest.approx(off(plain).item(), rel=1e-6)
+    with pytest.raises(ConfigError, match="region_overlap must be between 0 and 1"):
+        InfoNCELoss(region_overlap=1.5)
