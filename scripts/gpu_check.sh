@@ -22,6 +22,11 @@
 # and those of demo:photos-hard and demo:photos-unseen (edits the recipe never trains on).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-checks}
+case $mode in
+  checks | recipes | demo) ;;
+  *) echo "usage: bash scripts/gpu_check.sh [checks|recipes|demo]" >&2; exit 2 ;;
+esac
 PYTHON=${PYTHON:-python3}
 case $PYTHON in */*) PYTHON=$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON") ;; esac  # tests run elsewhere
 ACCELERATOR=${ACCELERATOR:-gpu}
@@ -64,10 +69,10 @@ step() {  # step NAME LOGFILE COMMAND...: runs it, keeps its log, and its last l
   results+=("$(printf '| %-26s | %4s | %4ss | %s |' "$name" "$status" "$((SECONDS - start))" "$(grep -v '^\s*$' "$log" | tail -1 | cut -c1-240)")")
 }
 
-if [ "${1:-checks}" = recipes ]; then
+if [ "$mode" = recipes ]; then
   step "fine-tuning recipes on val" recipes.log "$PYTHON" scripts/compare_recipes.py --accelerator "$ACCELERATOR" \
     "${recipes[@]}"
-elif [ "$1" = demo ]; then
+elif [ "$mode" = demo ]; then
   demo=$(mktemp -d)
   step "photo demo fit" demo_fit.log "$PYTHON" -m siamkit.cli.program fit --config demo_photos.yaml \
     "${demo_size[@]}" --trainer.accelerator "$ACCELERATOR" --data.num_workers "$workers" --trainer.logger false \
