@@ -114,37 +114,37 @@ def sample_photograph(filename: str) -> np.ndarray:
     return load_image(folder / filename)
 
 
-def _copy_transform(edits: str, split: str, seed: int) -> A.Compose:
-    """The copies' edits. ``demo``: moderate ones for training copies, harder ones for validation
-    and test copies. ``hard``: edits that no siamkit augmentation set trained on (crops to a fifth
-    of the area, quarter turns, picture-in-picture, JPEG at quality 5-12), for
-    ``demo:photos-hard``. ``unseen``: the crops and JPEG of ``hard`` with a perspective warp and
-    noise instead of the turns and picture-in-picture, which a recipe may train on, for
+def copy_edits(edits: str, split: str, seed: int, size: int = PATCH) -> A.Compose:
+    """The copies' edits, ending at ``size`` px. ``demo``: moderate ones for training copies,
+    harder ones for validation and test copies. ``hard``: edits that no siamkit augmentation set
+    trained on (crops to a fifth of the area, quarter turns, picture-in-picture, JPEG at quality
+    5-12), for ``demo:photos-hard``. ``unseen``: the crops and JPEG of ``hard`` with a perspective
+    warp and noise instead of the turns and picture-in-picture, which a recipe may train on, for
     ``demo:photos-unseen``."""
     if edits == "hard":
         steps = [
-            A.RandomResizedCrop(size=(PATCH, PATCH), scale=(0.15, 0.25), p=1.0),
+            A.RandomResizedCrop(size=(size, size), scale=(0.15, 0.25), p=1.0),
             A.RandomRotate90(p=0.75),
             PictureInPicture(scale=(0.4, 0.7), p=0.5),
             A.ImageCompression(quality_range=(5, 12), p=1.0),
         ]
     elif edits == "unseen":
         steps = [
-            A.RandomResizedCrop(size=(PATCH, PATCH), scale=(0.15, 0.25), p=1.0),
+            A.RandomResizedCrop(size=(size, size), scale=(0.15, 0.25), p=1.0),
             A.Perspective(scale=(0.05, 0.12), p=0.7),
             A.GaussNoise(std_range=(0.05, 0.15), p=0.5),
             A.ImageCompression(quality_range=(5, 12), p=1.0),
         ]
     elif split == "train":
         steps = [
-            A.RandomResizedCrop(size=(PATCH, PATCH), scale=(0.6, 1.0), p=1.0),
+            A.RandomResizedCrop(size=(size, size), scale=(0.6, 1.0), p=1.0),
             A.HorizontalFlip(p=0.5),
             A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02, p=0.8),
             A.ImageCompression(quality_range=(50, 90), p=0.5),
         ]
     else:
         steps = [
-            A.RandomResizedCrop(size=(PATCH, PATCH), scale=(0.4, 0.8), p=1.0),
+            A.RandomResizedCrop(size=(size, size), scale=(0.4, 0.8), p=1.0),
             A.Rotate(limit=25, p=0.7),
             A.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.06, p=1.0),
             A.GaussianBlur(blur_limit=(3, 7), p=0.5),
@@ -194,7 +194,7 @@ def _draw(out: Path, split: str, filename: str, prefix: str, rng: np.random.Gene
           edits: str) -> list[str]:
     """Patches of one photograph (``NAME/{prefix}p{n}.jpg``), their copies and the pair rows."""
     name = Path(filename).stem
-    copy = _copy_transform(edits, split, seed=int(rng.integers(1 << 31)))
+    copy = copy_edits(edits, split, seed=int(rng.integers(1 << 31)))
     rows = []
     for p, patch in enumerate(_patches(sample_photograph(filename), PATCHES_PER_PHOTO, rng)):
         original = f"{name}/{prefix}p{p}.jpg"

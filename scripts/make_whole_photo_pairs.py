@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import albumentations as A
 import matplotlib
 import numpy as np
 import skimage
 from PIL import Image
 
-from siamkit.data.augmentations import PictureInPicture
-from siamkit.data.demo import PHOTOS, sample_photograph
+from siamkit.data.demo import PHOTOS, copy_edits, sample_photograph
 from siamkit.data.images import load_image
 
 SIDE = 256
@@ -51,9 +49,7 @@ def main() -> None:
     out.mkdir(parents=True)
     photographs = {Path(f).stem: sample_photograph(f) for f in PHOTOS["val"] + PHOTOS["test"]}
     photographs |= {path.stem: load_image(path) for path in MORE}
-    edit = A.Compose([A.RandomResizedCrop(size=(SIDE, SIDE), scale=(0.15, 0.25), p=1.0),
-                      A.RandomRotate90(p=0.75), PictureInPicture(scale=(0.4, 0.7), p=0.5),
-                      A.ImageCompression(quality_range=(5, 12), p=1.0)], seed=7)
+    edit = copy_edits("hard", "test", seed=7, size=SIDE)
     for name, image in photographs.items():
         image = square(image)
         Image.fromarray(image).save(out / f"{name}.jpg", quality=95)
