@@ -74,10 +74,9 @@ class Instances:
             return image, np.array([0, 0, 1, 1], np.float32)
         if seed is not None:
             self.crop.reseed(seed)
-        output = self.crop.compose(image=image)
-        (_, params), = output["applied_transforms"]
+        region, ((_, params),) = self.crop.with_params(image)
         height, width = image.shape[:2]
-        return output["image"], np.array(params["crop_coords"], np.float32) / [width, height, width, height]
+        return region, np.array(params["crop_coords"], np.float32) / [width, height, width, height]
 
 
 class PairDataset(Dataset):

@@ -37,6 +37,11 @@ class ImagePipeline:
     def __call__(self, image: np.ndarray) -> Any:
         return self.compose(image=image)["image"]
 
+    def with_params(self, image: np.ndarray) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
+        """The output and each step's (name, applied parameters); needs ``save_applied_params``."""
+        output = self.compose(image=image)
+        return output["image"], output["applied_transforms"]
+
     def reseed(self, seed: int) -> None:
         self.compose.set_random_seed(seed)
 
