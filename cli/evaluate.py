@@ -71,6 +71,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
     from siamkit.data.splits import split_source
+    from siamkit.evaluation.comparisons import compare
     from siamkit.evaluation.pairs import evaluation_data
     from siamkit.evaluation.runner import evaluate_method
     from siamkit.scoring.registry import get_scorer, is_classical
@@ -85,7 +86,8 @@ def main(argv: list[str]) -> int:
     model_options = {"device": args.device, "runtime": args.runtime, "threads": args.threads,
                      **_background(args)}
     scorers = [get_scorer(m, **({} if is_classical(m) else model_options)) for m in methods]
-    scorers += _starting_points(scorers, methods, model_options)
+    starts, start_of = _starting_points(scorers, methods, model_options)
+    scorers += starts
     _say_runtimes(scorers)
     trained = _trained_here(args, scorers)
     dataset, splits = split_source(_splits_asked(args, trained))
@@ -96,34 +98,42 @@ def main(argv: list[str]) -> int:
           f"{args.split}, seed {splits.seed}, {info['pairs']} pairs ({info['matches']} "
           f"matches), thresholds from {info['threshold_pairs']} val pairs")
     results = [evaluate_method(s, data, args.threshold, args.bootstrap, args.chunk) for s in scorers]
-    _write_report(args.out, data, results)
+    classical = {scorer.name for method, scorer in zip(methods, scorers) if is_classical(method)}
+    comparisons = compare(results, data.pairs[data.split].label, start_of, classical, args.bootstrap,
+                          splits.seed)
+    _write_report(args.out, data, results, comparisons)
     if args.calibrate:
         _calibrate(scorers, results, data, args.threshold)
     return 0
 
 
-def _starting_points(scorers: list, methods: list[str], options: dict[str, Any]) -> list:
+def _starting_points(scorers: list, methods: list[str], options: dict[str, Any]) -> tuple[list, dict]:
     """``METHOD@start`` for every fine-tuned model evaluated whose start is not listed already:
-    the pretrained backbone as it came, so the report says whether fine-tuning paid off."""
+    the pretrained backbone as it came, so the report says whether fine-tuning paid off; and each
+    trained model's start by name (None for one trained from scratch, or whose start is missing)."""
     from siamkit.errors import WeightsNotFoundError
-    from siamkit.scoring.registry import OPEN_CLIP_PREFIX, START_SUFFIX, TIMM_PREFIX, get_scorer
+    from siamkit.scoring.registry import OPEN_CLIP_PREFIX, START_SUFFIX, TIMM_PREFIX, get_scorer, is_classical
 
-    starts, seen = [], set()
+    starts, start_of, seen = [], {}, {}
     for method, scorer in zip(methods, scorers):
+        as_it_came = method.startswith((OPEN_CLIP_PREFIX, TIMM_PREFIX)) or method.endswith(START_SUFFIX)
+        if is_classical(method) or as_it_came:
+            continue
         card = getattr(getattr(scorer, "encoder", None), "card", None)
         start = f"{method}{START_SUFFIX}"
-        as_it_came = method.startswith((OPEN_CLIP_PREFIX, TIMM_PREFIX)) or method.endswith(START_SUFFIX)
-        if card is None or card.initialised_from is None or as_it_came or start in methods:
+        if card is None or card.initialised_from is None or start in methods:
+            start_of[scorer.name] = start if start in methods else None
             continue
         same_start = json.dumps(card.initialised_from.to_dict(), sort_keys=True)
-        if same_start in seen:  # several fine-tuned variants of one start: one row for it
-            continue
-        seen.add(same_start)
-        try:
-            starts.append(get_scorer(start, device=options["device"]))
-        except WeightsNotFoundError as error:
-            print(f"note: {start} is left out: {error}", file=sys.stderr)
-    return starts
+        if same_start not in seen:  # several fine-tuned variants of one start: one row for it
+            seen[same_start] = None
+            try:
+                starts.append(get_scorer(start, device=options["device"]))
+                seen[same_start] = start
+            except WeightsNotFoundError as error:
+                print(f"note: {start} is left out: {error}", file=sys.stderr)
+        start_of[scorer.name] = seen[same_start]
+    return starts, start_of
 
 
 def _say_runtimes(scorers: list) -> None:
@@ -144,9 +154,9 @@ def _background(args: argparse.Namespace) -> dict[str, Any]:
             "background_k": args.background_k}
 
 
-def _write_report(out: Path, data: Any, results: list) -> None:
+def _write_report(out: Path, data: Any, results: list, comparisons: list) -> None:
     from siamkit.evaluation.report import (
-        markdown_table,
+        markdown_summary,
         plot_distributions,
         plot_roc,
         write_html,
@@ -158,11 +168,11 @@ def _write_report(out: Path, data: Any, results: list) -> None:
     plots = [out / "roc.png", out / "score_distributions.png"]
     plot_roc(plots[0], labels, results)
     plot_distributions(plots[1], labels, results)
-    write_metrics_json(out / "metrics.json", data, results)
-    table = markdown_table(results)
-    (out / "summary.md").write_text(table + "\n")
-    write_html(out / "report.html", data, results, plots)
-    print(table)
+    write_metrics_json(out / "metrics.json", data, results, comparisons)
+    summary = markdown_summary(results, comparisons)
+    (out / "summary.md").write_text(summary + "\n")
+    write_html(out / "report.html", data, results, comparisons, plots)
+    print(summary)
     print(f"report: {out / 'report.html'} (also metrics.json, summary.md, roc.png, score_distributions.png)")
 
 

@@ -14,7 +14,7 @@ from similarity rows computed in chunks so memory stays bounded.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
@@ -79,22 +79,32 @@ def at_threshold(labels: np.ndarray, scores: np.ndarray, threshold: float) -> di
             "true_match_rate": float(predicted[labels == 1].mean()) if (labels == 1).any() else float("nan")}
 
 
+def bootstrap_draws(labels: np.ndarray, count: int, seed: int) -> Iterator[np.ndarray]:
+    """Up to ``count`` resamples of the pairs (indices, drawn with replacement), the same ones for
+    every method given the same seed; a draw with one class only is passed over (it has no curve)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        pick = rng.integers(0, len(labels), len(labels))
+        if labels[pick].min() != labels[pick].max():
+            yield pick
+
+
+def interval(samples: Sequence[float]) -> list[float]:
+    """The 95 % percentile interval of bootstrap samples; NaN without any."""
+    return np.percentile(samples, [2.5, 97.5]).tolist() if len(samples) else [float("nan")] * 2
+
+
 def verification(labels: np.ndarray, scores: np.ndarray, bootstrap: int = 200, seed: int = 0
                  ) -> dict[str, dict[str, float | list[float]]]:
     """Each metric's value and bootstrap 95 % interval: ``{name: {"value", "ci95": [lo, hi]}}``."""
     labels, scores = np.asarray(labels), np.asarray(scores, np.float64)
-    rng = np.random.default_rng(seed)
     samples: dict[str, list[float]] = {name: [] for name in VERIFICATION}
-    for _ in range(bootstrap):
-        pick = rng.integers(0, len(labels), len(labels))
-        if labels[pick].min() == labels[pick].max():
-            continue  # a resample with one class has no curve
+    for pick in bootstrap_draws(labels, bootstrap, seed):
         for name, metric in VERIFICATION.items():
             samples[name].append(metric(labels[pick], scores[pick]))
     result = {}
     for name, metric in VERIFICATION.items():
-        ci = np.percentile(samples[name], [2.5, 97.5]).tolist() if samples[name] else [float("nan")] * 2
-        result[name] = {"value": float(metric(labels, scores)), "ci95": ci}
+        result[name] = {"value": float(metric(labels, scores)), "ci95": interval(samples[name])}
     return result
 
 

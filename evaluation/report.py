@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
+from siamkit.evaluation.comparisons import Comparison  # noqa: E402
 from siamkit.evaluation.pairs import EvaluationData  # noqa: E402
 from siamkit.evaluation.runner import MethodResult  # noqa: E402
 from siamkit.pages import write_page  # noqa: E402
@@ -32,9 +33,11 @@ def best_method(results: Sequence[MethodResult]) -> MethodResult:
     return max(results, key=lambda r: r.metrics["roc_auc"]["value"])
 
 
-def write_metrics_json(path: Path, data: EvaluationData, results: Sequence[MethodResult]) -> None:
+def write_metrics_json(path: Path, data: EvaluationData, results: Sequence[MethodResult],
+                       comparisons: Sequence[Comparison]) -> None:
     document = {"data": data.describe(), "best_method": best_method(results).name,
-                "methods": {r.name: r.metrics for r in results}}
+                "methods": {r.name: r.metrics for r in results},
+                "comparisons": [c.to_dict() for c in comparisons]}
     path.write_text(json.dumps(document, indent=2, default=float) + "\n")
 
 
@@ -47,11 +50,31 @@ def summary_table(results: Sequence[MethodResult]) -> dict[str, list]:
     return {"titles": [title for title, _ in columns], "rows": rows}
 
 
-def markdown_table(results: Sequence[MethodResult]) -> str:
-    table = summary_table(results)
-    lines = ["| method | " + " | ".join(table["titles"]) + " |", "|---|" + "---:|" * len(table["titles"])]
+def comparison_table(comparisons: Sequence[Comparison]) -> dict[str, list]:
+    """Did training pay off, as ``summary_table`` gives its table: one row a comparison."""
+    rows = [(c.method, [f"{c.role}, {c.against}", _signed(c.difference, c.ci95), c.verdict])
+            for c in comparisons]
+    return {"titles": ["against", "ROC-AUC difference (paired 95 % interval)", "verdict"], "rows": rows}
+
+
+def markdown_summary(results: Sequence[MethodResult], comparisons: Sequence[Comparison]) -> str:
+    """The summary table and, when a trained model was evaluated, whether its training paid off."""
+    text = _markdown("method", summary_table(results))
+    if comparisons:
+        text += ("\n\nDid training pay off? Each trained model's ROC-AUC less another method's, on the "
+                 "same pairs:\n\n" + _markdown("trained model", comparison_table(comparisons)))
+    return text
+
+
+def _markdown(first: str, table: dict[str, list]) -> str:
+    lines = [f"| {first} | " + " | ".join(table["titles"]) + " |", "|---|" + "---:|" * len(table["titles"])]
     lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in table["rows"]]
     return "\n".join(lines)
+
+
+def _signed(value: float, ci95: tuple[float, float]) -> str:
+    low, high = ci95
+    return f"{value:+.3f}" + ("" if np.isnan(low) else f" ({low:+.3f} to {high:+.3f})")
 
 
 def _cell(key: str, value: Any) -> str:
@@ -108,11 +131,12 @@ def hardest_errors(data: EvaluationData, results: Sequence[MethodResult]) -> dic
 
 
 def write_html(path: Path, data: EvaluationData, results: Sequence[MethodResult],
-               plots: Sequence[Path]) -> None:
+               comparisons: Sequence[Comparison], plots: Sequence[Path]) -> None:
     pairs = data.pairs[data.split]
     errors = [(title, [(pairs.a[i], pairs.b[i], [(r.name, float(r.scores[i])) for r in results])
                        for i in indices])
               for title, indices in hardest_errors(data, results).items()]
     write_page(path, "evaluation.html", heading=f"Evaluation of {len(results)} methods on {data.source}",
                split=data.split, seed=data.splits.seed, info=data.describe(), skipped=data.skipped,
-               best=best_method(results).name, table=summary_table(results), plots=plots, errors=errors)
+               best=best_method(results).name, table=summary_table(results),
+               comparisons=comparison_table(comparisons) if comparisons else None, plots=plots, errors=errors)

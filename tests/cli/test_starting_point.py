@@ -77,9 +77,16 @@ def test_evaluate_scores_the_start_beside_the_fine_tuned_model(fine_tuned, tmp_p
     variant = shutil.copytree(fine_tuned, tmp_path / "variant")
     assert main(["evaluate", "--data", str(pairs), "--methods", f"histogram,{fine_tuned},{variant}",
                  "--out", str(tmp_path / "report"), "--bootstrap", "0"]) == 0
-    rows = set(json.loads((tmp_path / "report" / "metrics.json").read_text())["methods"])
-    assert rows == {"histogram", str(fine_tuned), str(variant), f"{fine_tuned}@start"}
+    document = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert set(document["methods"]) == {"histogram", str(fine_tuned), str(variant), f"{fine_tuned}@start"}
     assert f"{fine_tuned}@start" in (tmp_path / "report" / "report.html").read_text()
+    start = f"{fine_tuned}@start"
+    assert [(c["method"], c["against"]) for c in document["comparisons"]] == [
+        (str(fine_tuned), start), (str(fine_tuned), "histogram"),
+        (str(variant), start), (str(variant), "histogram")]
+    summary = capsys.readouterr().out
+    assert "Did training pay off?" in summary and f"| {variant} | its start, {start} |" in summary
+    assert "Did training pay off?" in (tmp_path / "report" / "report.html").read_text()
 
 
 def test_a_pretrained_timm_backbone_is_a_method_of_its_own(tmp_path):

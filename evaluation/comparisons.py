@@ -1,0 +1,68 @@
+"""Did training pay off? Each trained model's ROC-AUC less that of its pretrained start and of
+the best classical method, on the same pairs, with a paired bootstrap interval: both methods are
+scored on each resample of the pairs, so the interval is the difference's own. Two methods'
+intervals side by side overlap long before their difference is in doubt when both find the same
+pairs hard."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from siamkit.evaluation.metrics import bootstrap_draws, interval
+from siamkit.evaluation.runner import MethodResult
+
+START = "its start"
+BEST_CLASSICAL = "the best classical method"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    method: str
+    against: str
+    role: str  # START or BEST_CLASSICAL
+    difference: float  # the method's ROC-AUC less the other's
+    ci95: tuple[float, float]
+
+    @property
+    def verdict(self) -> str:
+        low, high = self.ci95
+        if math.isnan(low):
+            return "no interval (--bootstrap 0)"
+        return "better" if low > 0 else "worse" if high < 0 else "no clear difference"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "against": self.against, "role": self.role,
+                "roc_auc_difference": self.difference, "ci95": list(self.ci95), "verdict": self.verdict}
+
+
+def paired_difference(labels: np.ndarray, scores: np.ndarray, reference: np.ndarray, bootstrap: int,
+                      seed: int) -> tuple[float, tuple[float, float]]:
+    """ROC-AUC of ``scores`` less that of ``reference`` on the same pairs, and its 95 % interval."""
+    labels = np.asarray(labels)
+    samples = [roc_auc_score(labels[pick], scores[pick]) - roc_auc_score(labels[pick], reference[pick])
+               for pick in bootstrap_draws(labels, bootstrap, seed)]
+    low, high = interval(samples)
+    return float(roc_auc_score(labels, scores) - roc_auc_score(labels, reference)), (low, high)
+
+
+def compare(results: Sequence[MethodResult], labels: np.ndarray, starts: dict[str, str | None],
+            classical: set[str], bootstrap: int, seed: int) -> list[Comparison]:
+    """``starts``: each trained model's name and its start's (None when it has none here);
+    ``classical``: the names of the classical methods among ``results``."""
+    by_name = {r.name: r for r in results}
+    baselines = [r for r in results if r.name in classical]
+    best = max(baselines, key=lambda r: r.metrics["roc_auc"]["value"]) if baselines else None
+    comparisons = []
+    for method, start in starts.items():
+        for role, other in ((START, by_name.get(start)), (BEST_CLASSICAL, best)):
+            if other is None:
+                continue
+            scores = by_name[method].scores
+            comparisons.append(Comparison(method, other.name, role,
+                                          *paired_difference(labels, scores, other.scores, bootstrap, seed)))
+    return comparisons
