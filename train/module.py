@@ -94,6 +94,9 @@ class SiameseModule(pl.LightningModule):
         })
         self._class_embeddings: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._compiled = False  # whether the compiled backbone has trained a step (compile errors come first)
+        if not compile:  # the model summary's shapes and FLOPs, from one image (compiling for it would cost)
+            size = self.image_config.size
+            self.example_input_array = torch.zeros(1, 3, size, size, dtype=torch.uint8)
 
     @property
     def backbone(self) -> nn.Module:

@@ -87,6 +87,15 @@ def test_compile_option_compiles_the_backbone():
     model = module(compile=True)
     model.configure_model()
     assert model.backbone._compiled_call_impl is not None
+    assert model.example_input_array is None, "no compile for the model summary's sake"
+
+
+def test_the_model_summary_shows_the_shapes_and_flops_of_one_image():
+    from pytorch_lightning.utilities.model_summary import ModelSummary
+
+    summary = ModelSummary(module(), max_depth=1)
+    assert summary.in_sizes[0] == [1, 3, 32, 32] and summary.out_sizes[0] == [1, 128]
+    assert summary.total_flops > 10**7  # a ResNet-18's multiply-adds at 32 px, not Lightning's 0
 
 
 def test_timm_backbone_trains_through_the_module():
