@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
     if args.background and args.calibrate:
         raise SiamkitError("--calibrate with --background would store a threshold for normalised "
                            "scores, which plain cosines cannot use; calibrate without --background")
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = list(dict.fromkeys(m.strip() for m in args.methods.split(",") if m.strip()))  # each once
     if not methods:
         raise SiamkitError(f"--methods {args.methods!r} names no method; give a comma-separated list "
                            f"(e.g. {','.join(DEFAULT_METHODS)})")

@@ -17,11 +17,12 @@ QUICK = ["--bootstrap", "20"]
 
 @pytest.fixture(scope="module")
 def photos_report(tmp_path_factory, tiny_checkpoint) -> Path:
-    """histogram, phash and an exported encoder on demo:photos (the folder left as it was)."""
+    """histogram, phash and an exported encoder on demo:photos (the folder left as it was;
+    histogram named twice)."""
     out = tmp_path_factory.mktemp("evaluate")
     encoder = Encoder.from_checkpoint(tiny_checkpoint).save(out / "encoder")
     card = (encoder / "config.json").read_bytes()
-    assert main(["evaluate", "--data", "demo:photos", "--methods", f"histogram,phash,{encoder}",
+    assert main(["evaluate", "--data", "demo:photos", "--methods", f"histogram,phash,{encoder},histogram",
                  "--out", str(out / "report"), *QUICK]) == 0
     assert (encoder / "config.json").read_bytes() == card, "evaluation reads; only --calibrate writes"
     return out
@@ -39,6 +40,9 @@ def test_every_output_with_stable_keys(photos_report: Path):
         "split_fractions": [0.8, 0.1, 0.1], "pairs": 96, "matches": 48, "threshold_pairs": 288,
         "retrieval_images": 0, "skipped_images": []}
     assert set(document["methods"]) == {"histogram", "phash", str(photos_report / "encoder")}
+    assert (report / "summary.md").read_text().count("| histogram |") == 1, "named twice, scored once"
+    assert [(c["method"], c["against"]) for c in document["comparisons"]] == [
+        (str(photos_report / "encoder"), "histogram")], "trained from scratch: no start, the best classical"
     for result in document["methods"].values():
         assert {"roc_auc", "average_precision", "eer", "tpr@fpr=0.01", "tpr@fpr=0.001", "accuracy", "f1",
                 "threshold", "pairs_per_second", "peak_memory_mb"} <= set(result)
