@@ -158,6 +158,7 @@ def _write_report(out: Path, data: Any, results: list, comparisons: list) -> Non
     from siamkit.evaluation.report import (
         markdown_summary,
         plot_distributions,
+        plot_paid_off,
         plot_roc,
         write_html,
         write_metrics_json,
@@ -168,12 +169,16 @@ def _write_report(out: Path, data: Any, results: list, comparisons: list) -> Non
     plots = [out / "roc.png", out / "score_distributions.png"]
     plot_roc(plots[0], labels, results)
     plot_distributions(plots[1], labels, results)
+    paid_off = out / "paid_off.png" if comparisons else None
+    if paid_off:
+        plot_paid_off(paid_off, comparisons)
     write_metrics_json(out / "metrics.json", data, results, comparisons)
     summary = markdown_summary(results, comparisons)
     (out / "summary.md").write_text(summary + "\n")
-    write_html(out / "report.html", data, results, comparisons, plots)
+    write_html(out / "report.html", data, results, comparisons, plots, paid_off)
     print(summary)
-    print(f"report: {out / 'report.html'} (also metrics.json, summary.md, roc.png, score_distributions.png)")
+    written = ", ".join(p.name for p in [*plots, paid_off] if p)
+    print(f"report: {out / 'report.html'} (also metrics.json, summary.md, {written})")
 
 
 def _trained_here(args: argparse.Namespace, scorers: list) -> list[tuple[str, Any]]:

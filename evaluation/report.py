@@ -101,6 +101,24 @@ def plot_roc(path: Path, labels: np.ndarray, results: Sequence[MethodResult]) ->
     plt.close(figure)
 
 
+def plot_paid_off(path: Path, comparisons: Sequence[Comparison]) -> None:
+    """Each comparison's ROC-AUC difference and paired interval, against the line of no gain."""
+    figure, axes = plt.subplots(figsize=(7, 1.4 + 0.55 * len(comparisons)))
+    for row, c in enumerate(comparisons):
+        low, high = c.ci95
+        error = None if np.isnan(low) else [[c.difference - low], [high - c.difference]]
+        colour = {"better": "tab:green", "worse": "tab:red"}.get(c.verdict, "tab:grey")
+        axes.errorbar(c.difference, row, xerr=error, fmt="o", color=colour, capsize=4)
+    axes.axvline(0, color="black", linewidth=1)
+    axes.set_yticks(range(len(comparisons)), [f"{c.method}\nless {c.against}" for c in comparisons],
+                    fontsize=7)
+    axes.invert_yaxis()
+    axes.set(xlabel="ROC-AUC difference, paired 95 % interval", title="Did training pay off?")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def plot_distributions(path: Path, labels: np.ndarray, results: Sequence[MethodResult]) -> None:
     columns = min(3, len(results))
     rows = -(-len(results) // columns)
@@ -131,7 +149,7 @@ def hardest_errors(data: EvaluationData, results: Sequence[MethodResult]) -> dic
 
 
 def write_html(path: Path, data: EvaluationData, results: Sequence[MethodResult],
-               comparisons: Sequence[Comparison], plots: Sequence[Path]) -> None:
+               comparisons: Sequence[Comparison], plots: Sequence[Path], paid_off: Path | None) -> None:
     pairs = data.pairs[data.split]
     errors = [(title, [(pairs.a[i], pairs.b[i], [(r.name, float(r.scores[i])) for r in results])
                        for i in indices])
@@ -139,4 +157,5 @@ def write_html(path: Path, data: EvaluationData, results: Sequence[MethodResult]
     write_page(path, "evaluation.html", heading=f"Evaluation of {len(results)} methods on {data.source}",
                split=data.split, seed=data.splits.seed, info=data.describe(), skipped=data.skipped,
                best=best_method(results).name, table=summary_table(results),
-               comparisons=comparison_table(comparisons) if comparisons else None, plots=plots, errors=errors)
+               comparisons=comparison_table(comparisons) if comparisons else None, paid_off=paid_off,
+               plots=plots, errors=errors)

@@ -30,8 +30,9 @@ def photos_report(tmp_path_factory, tiny_checkpoint) -> Path:
 
 def test_every_output_with_stable_keys(photos_report: Path):
     report = photos_report / "report"
-    assert {"metrics.json", "summary.md", "roc.png", "score_distributions.png", "report.html"} <= {
-        p.name for p in report.iterdir()}
+    written = {"metrics.json", "summary.md", "roc.png", "score_distributions.png", "paid_off.png",
+               "report.html"}
+    assert written <= {p.name for p in report.iterdir()}
     document = json.loads((report / "metrics.json").read_text())
     digest = document["data"].pop("split_digest")
     assert len(digest) == 64 and int(digest, 16) >= 0
@@ -112,7 +113,7 @@ def test_report_opens_in_headless_chromium_without_errors(photos_report: Path, t
     problems = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page = browser.new_page(viewport={"width": 1300, "height": 1500})
         page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: problems.append(str(error)))
         page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
@@ -125,6 +126,6 @@ def test_report_opens_in_headless_chromium_without_errors(photos_report: Path, t
         browser.close()
     assert problems == []
     assert table_visible
-    assert len(plots) == 2 and all(loaded and top < 1000 for loaded, top in plots)  # in the screenshot
+    assert len(plots) == 3 and all(loaded and top < 1500 for loaded, top in plots)  # in the screenshot
     assert thumbnails == 2 * 2 * 8  # false and missed matches, both images of each pair
     assert (tmp_path / "report.png").stat().st_size > 20_000
