@@ -61,13 +61,16 @@ def markdown_summary(results: Sequence[MethodResult], comparisons: Sequence[Comp
     """The summary table and, when a trained model was evaluated, whether its training paid off."""
     text = _markdown("method", summary_table(results))
     if comparisons:
+        table = _markdown("trained model", comparison_table(comparisons), words=("against", "verdict"))
         text += ("\n\nDid training pay off? Each trained model's ROC-AUC less another method's, on the "
-                 "same pairs:\n\n" + _markdown("trained model", comparison_table(comparisons)))
+                 f"same pairs:\n\n{table}")
     return text
 
 
-def _markdown(first: str, table: dict[str, list]) -> str:
-    lines = [f"| {first} | " + " | ".join(table["titles"]) + " |", "|---|" + "---:|" * len(table["titles"])]
+def _markdown(first: str, table: dict[str, list], words: Sequence[str] = ()) -> str:
+    """Columns of figures right-aligned, the columns titled in ``words`` left-aligned."""
+    lines = [f"| {first} | " + " | ".join(table["titles"]) + " |",
+             "|---|" + "".join("---|" if title in words else "---:|" for title in table["titles"])]
     lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in table["rows"]]
     return "\n".join(lines)
 

@@ -86,6 +86,7 @@ def test_evaluate_scores_the_start_beside_the_fine_tuned_model(fine_tuned, tmp_p
         (str(variant), start), (str(variant), "histogram")]
     summary = capsys.readouterr().out
     assert "Did training pay off?" in summary and f"| {variant} | its start, {start} |" in summary
+    assert "|---|---|---:|---|" in summary, "words left, the difference right"
     assert "Did training pay off?" in (tmp_path / "report" / "report.html").read_text()
 
 
