@@ -194,7 +194,10 @@ class SiameseDataModule(pl.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Augments training batches on their device (``augment_on: device``), then mixes
-        batches of two views (validation batches are pairs)."""
+        batches of two views (validation batches are pairs). Anything but a batch (the model
+        summary's example images) passes untouched."""
+        if not isinstance(batch, Batch):
+            return batch
         if self.device_augmentation is not None and self.trainer is not None and self.trainer.training:
             batch = batch.map_images(self.device_augmentation.to(self.trainer.strategy.root_device))
         return self.mix(batch) if self.mix is not None and isinstance(batch, TwoViewBatch) else batch

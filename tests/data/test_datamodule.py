@@ -236,6 +236,7 @@ def test_with_augment_on_device_the_loader_only_decodes_and_training_batches_are
     augmented = data.on_after_batch_transfer(batch, 0)
     assert all(getattr(augmented, name).shape[-2:] == (16, 16) for name in ("image", "a", "b")
                if hasattr(augmented, name))
+    assert data.on_after_batch_transfer(images, 0) is images, "the model summary's example images"
     data.trainer.training = False  # validation batches are left as the loader made them
     assert data.on_after_batch_transfer(batch, 0) is batch
     if source == "photographs":

@@ -77,6 +77,16 @@ def test_bf16_mixed_precision_trains_on_cpu(tmp_path, monkeypatch):
                  "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1"]) == 0
 
 
+def test_the_model_summary_with_augmentation_on_the_device(tmp_path, monkeypatch, capsys):
+    """Lightning passes the summary's example images through the data module's batch hook, which
+    augments training batches only."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY, "--data.augment_on", "device", "--data.augment", "[{HorizontalFlip: {}}]",
+                 "--trainer.enable_model_summary", "true", "--trainer.max_steps", "1",
+                 "--trainer.limit_val_batches", "1"]) == 0
+    assert "Total FLOPs: 0" not in capsys.readouterr().out
+
+
 def test_fit_with_logging_turned_off(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["fit", *TINY, "--trainer.log_every_n_steps", "0", "--trainer.max_steps", "2",
