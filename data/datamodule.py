@@ -193,9 +193,8 @@ class SiameseDataModule(pl.LightningDataModule):
                               "the checkpoint's model")
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Augments training batches on their device (``augment_on: device``), then mixes
-        batches of two views (validation batches are pairs). Anything but a batch (the model
-        summary's example images) passes untouched."""
+        """Augments training batches on their device (``augment_on: device``), then mixes batches
+        of two views; anything else (the model summary's example images) passes untouched."""
         if not isinstance(batch, Batch):
             return batch
         if self.device_augmentation is not None and self.trainer is not None and self.trainer.training:
