@@ -115,8 +115,8 @@ def plot_paid_off(path: Path, comparisons: Sequence[Comparison]) -> None:
     axes.axvline(0, color="black", linewidth=1)
     axes.set_yticks(range(len(comparisons)), [f"{c.method}\nless {c.against}" for c in comparisons],
                     fontsize=7)
-    axes.invert_yaxis()
-    axes.set(xlabel="ROC-AUC difference, paired 95 % interval", title="Did training pay off?")
+    axes.set(xlabel="ROC-AUC difference, paired 95 % interval", title="Did training pay off?",
+             ylim=(len(comparisons) - 0.5, -0.5))  # the first on top, half a row of margin
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
