@@ -13,6 +13,7 @@ versions in the run's log folder.
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import signal
 import sys
@@ -221,6 +222,14 @@ class SiamkitCLI(LightningCLI):
 #: tests/test_internals.py.)
 MISLEADING_NOTES = (r".*fit\(ckpt_path=None\)` was called without a model",
                     r'.*fit\(ckpt_path="last"\) is set, but there is no last checkpoint')
+#: Notes no user can act on, at every fit: Lightning's own use of a pytree API that torch
+#: deprecated, and Lightning's advertisement for its cloud logger.
+UNACTIONABLE_NOTES = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
+ADVERTISEMENT = "💡 Tip:"
+
+
+def _no_advertisement(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(ADVERTISEMENT)
 
 
 def run_loggers(root: str) -> list[Namespace]:
@@ -266,9 +275,11 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
     given = sys.argv
     sys.argv = [sys.argv[0], command, *resolve_config_arguments(args)]
     no_abbreviations = {"allow_abbrev": False}  # a mistyped --trainer.max_epoch must not pass as max_epochs
+    lightning_notes = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    lightning_notes.addFilter(_no_advertisement)
     try:
         with warnings.catch_warnings():
-            for note in MISLEADING_NOTES:
+            for note in MISLEADING_NOTES + UNACTIONABLE_NOTES:
                 warnings.filterwarnings("ignore", message=note)
             return SiamkitCLI(
                 SiameseModule,
@@ -284,3 +295,4 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
         raise SystemExit(128 + signal.SIGTERM) from None  # Lightning's own exit code would be 0
     finally:
         sys.argv = given
+        lightning_notes.removeFilter(_no_advertisement)

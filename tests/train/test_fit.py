@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,18 @@ def test_the_model_summary_with_augmentation_on_the_device(tmp_path, monkeypatch
                  "--trainer.enable_model_summary", "true", "--trainer.max_steps", "1",
                  "--trainer.limit_val_batches", "1"]) == 0
     assert "Total FLOPs: 0" not in capsys.readouterr().out
+
+
+def test_fit_says_nothing_a_user_cannot_act_on(tmp_path, monkeypatch, capsys, caplog):
+    """Lightning's deprecated pytree call and its cloud-logger advertisement, at every fit."""
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["fit", *TINY, "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1"]) == 0
+    said = capsys.readouterr()
+    text = "\n".join([said.out, said.err, caplog.text, *(str(w.message) for w in caught)])
+    assert "GPU available" in text  # Lightning's other notes still reach the user
+    assert "LeafSpec" not in text and "litlogger" not in text
 
 
 def test_fit_with_logging_turned_off(tmp_path, monkeypatch):
