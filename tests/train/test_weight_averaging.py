@@ -18,7 +18,7 @@ def _encoder_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
 
 
-def test_with_an_ema_of_the_weights_the_export_holds_the_average(tmp_path):
+def test_with_an_ema_of_the_weights_the_export_holds_the_average(tmp_path, recwarn):
     assert main(["fit", *TINY, "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3",
                  "--trainer.limit_val_batches", "1", "--trainer.default_root_dir", str(tmp_path), *EMA]) == 0
     assert main(["export", "--ckpt", str(tmp_path / "checkpoints" / "last.ckpt"),
@@ -31,3 +31,4 @@ def test_with_an_ema_of_the_weights_the_export_holds_the_average(tmp_path):
     for key, value in averaged.items():
         torch.testing.assert_close(exported[key], value)
     assert any(not torch.equal(averaged[k], trained[k]) for k in averaged if averaged[k].is_floating_point())
+    assert not [w for w in recwarn if "configure_model" in str(w.message)], "siamkit shards nothing"
