@@ -77,7 +77,13 @@ def _markdown(first: str, table: dict[str, list], words: Sequence[str] = ()) -> 
 
 def _signed(value: float, ci95: tuple[float, float]) -> str:
     low, high = ci95
-    return f"{value:+.3f}" + ("" if np.isnan(low) else f" ({low:+.3f} to {high:+.3f})")
+    return _figure(value) + ("" if np.isnan(low) else f" ({_figure(low)} to {_figure(high)})")
+
+
+def _figure(value: float) -> str:
+    """Three decimals, or one significant digit where three would round a bound to zero and hide
+    the sign its verdict rests on."""
+    return f"{value:+.3f}" if value == 0 or round(value, 3) != 0 else f"{value:+.1g}"
 
 
 def _cell(key: str, value: Any) -> str:

@@ -9,6 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from siamkit.evaluation import metrics
 from siamkit.evaluation.comparisons import BEST_CLASSICAL, START, Comparison, compare, paired_difference
+from siamkit.evaluation.report import comparison_table
 from siamkit.evaluation.runner import MethodResult
 
 
@@ -63,3 +64,12 @@ def test_each_trained_model_against_its_start_and_the_best_classical_method():
                                                               ("model", BEST_CLASSICAL, "sift"),
                                                               ("scratch", BEST_CLASSICAL, "sift")]
     assert compare(results, labels, {"model": None}, set(), 20, 0) == []
+
+
+def test_a_bound_that_three_decimals_would_round_to_zero_keeps_its_sign():
+    rows = comparison_table([Comparison("m", "s", START, 0.079, (0.0003, 0.164)),
+                             Comparison("m", "s", START, -0.05, (-0.12, -0.00004)),
+                             Comparison("m", "s", START, 0.0, (0.0, 0.0))])["rows"]
+    assert [(cells[1], cells[2]) for _, cells in rows] == [
+        ("+0.079 (+0.0003 to +0.164)", "better"), ("-0.050 (-0.120 to -4e-05)", "worse"),
+        ("+0.000 (+0.000 to +0.000)", "no clear difference")]
