@@ -42,7 +42,7 @@ def test_the_card_records_the_start_and_rebuilds_it_as_it_came(fine_tuned):
     assert card["architecture"]["backbone"]["init_args"]["pretrained"] is None  # weights come from the folder
     start = Encoder.load(fine_tuned).starting_point()
     assert start.head is None and start.embedding_dim == 1280
-    images = torch.from_numpy(np.asarray(Image.fromarray(data.chelsea()).resize((224, 224)))).permute(2, 0, 1)
+    images = torch.from_numpy(np.array(Image.fromarray(data.chelsea()).resize((224, 224)))).permute(2, 0, 1)
     pretrained = Encoder(TimmBackbone(**LITE0["init_args"]), None)
     with torch.no_grad():
         np.testing.assert_allclose(start(images[None]), pretrained(images[None]), atol=1e-5)
