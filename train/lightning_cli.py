@@ -223,9 +223,9 @@ class SiamkitCLI(LightningCLI):
 MISLEADING_NOTES = (r".*fit\(ckpt_path=None\)` was called without a model",
                     r'.*fit\(ckpt_path="last"\) is set, but there is no last checkpoint')
 #: Notes no user can act on: Lightning's own use of a pytree API that torch deprecated (every
-#: fit), a warning that an EMA of the weights cannot shard layers made in configure_model (siamkit's
-#: sets the memory format and compiles there, and never shards), and Lightning's advertisement for its
-#: cloud logger (every fit).
+#: fit); a warning that an EMA of the weights cannot shard layers made in configure_model, where
+#: siamkit only sets the memory format and compiles; and Lightning's advertisement for its cloud
+#: logger (every fit).
 UNACTIONABLE_NOTES = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",
                       r"You.re using the WeightAveraging callback with a model that overrides")
 ADVERTISEMENT = "💡 Tip:"
