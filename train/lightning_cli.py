@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import torch
-from jsonargparse import Namespace
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -44,6 +43,7 @@ from siamkit.train.checkpoint_paths import (
     refuse_to_overwrite,
 )
 from siamkit.train.config_files import read_config
+from siamkit.train.loggers import run_loggers
 from siamkit.train.module import SiameseModule
 from siamkit.train.parser_errors import brief_error
 from siamkit.train.precision import emulated_bf16_note, native_precision
@@ -233,19 +233,6 @@ ADVERTISEMENT = "💡 Tip:"
 
 def _no_advertisement(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith(ADVERTISEMENT)
-
-
-def run_loggers(root: str) -> list[Namespace]:
-    """The loggers of a run unless ``trainer.logger`` names others: ``metrics.csv`` (CSVLogger)
-    in ROOT/logs/version_N, and W&B, offline, in ROOT/wandb. They follow
-    ``trainer.default_root_dir``, so a run's files stay in one folder."""
-    return [
-        Namespace(class_path="pytorch_lightning.loggers.CSVLogger",
-                  init_args=Namespace(save_dir=root, name="logs")),
-        Namespace(class_path="pytorch_lightning.loggers.WandbLogger",
-                  init_args=Namespace(save_dir=root, name=Path(root).resolve().name, project="siamkit",
-                                      offline=True)),
-    ]
 
 
 def _checkpoint_dir(root: str | None) -> str:

@@ -33,7 +33,7 @@ def test_config_instantiates(name, tmp_path, monkeypatch):
     cli = SiamkitCLI(SiameseModule, SiameseDataModule, args=args, run=False, auto_configure_optimizers=False)
     model, data = cli.model, cli.datamodule
     # one run folder: checkpoints, metrics.csv and W&B all follow the overridden root
-    assert [type(logger).__name__ for logger in cli.trainer.loggers] == ["CSVLogger", "WandbLogger"]
+    assert [type(logger).__name__ for logger in cli.trainer.loggers] == ["CSVLogger", "QuietWandbLogger"]
     assert {Path(logger.save_dir) for logger in cli.trainer.loggers} == {run}
     assert Path(cli.trainer.checkpoint_callback.dirpath) == run / "checkpoints"
     assert data.image_config == model.backbone.image_config  # the link: data preprocesses for this backbone

@@ -1,0 +1,32 @@
+"""The loggers every run gets unless ``trainer.logger`` names others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jsonargparse import Namespace
+from pytorch_lightning.loggers import WandbLogger
+
+
+class QuietWandbLogger(WandbLogger):
+    """Lightning's WandbLogger, less the ``anonymous`` argument it always hands ``wandb.init``:
+    wandb 0.31 warns at every run that the setting has no effect, which no user can act on."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self._wandb_init.get("anonymous") is None:
+            del self._wandb_init["anonymous"]
+
+
+def run_loggers(root: str) -> list[Namespace]:
+    """The loggers of a run: ``metrics.csv`` (CSVLogger) in ROOT/logs/version_N, and W&B,
+    offline, in ROOT/wandb. They follow ``trainer.default_root_dir``, so a run's files stay in
+    one folder."""
+    return [
+        Namespace(class_path="pytorch_lightning.loggers.CSVLogger",
+                  init_args=Namespace(save_dir=root, name="logs")),
+        Namespace(class_path="siamkit.train.loggers.QuietWandbLogger",
+                  init_args=Namespace(save_dir=root, name=Path(root).resolve().name, project="siamkit",
+                                      offline=True)),
+    ]
