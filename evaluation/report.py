@@ -38,7 +38,19 @@ def write_metrics_json(path: Path, data: EvaluationData, results: Sequence[Metho
     document = {"data": data.describe(), "best_method": best_method(results).name,
                 "methods": {r.name: r.metrics for r in results},
                 "comparisons": [c.to_dict() for c in comparisons]}
-    path.write_text(json.dumps(document, indent=2, default=float) + "\n")
+    path.write_text(json.dumps(_nan_as_null(document), indent=2, default=float, allow_nan=False) + "\n")
+
+
+def _nan_as_null(value: Any) -> Any:
+    """JSON has no NaN (Python's json would write one that strict readers refuse): an interval
+    that was not computed (``--bootstrap 0``) is written as null."""
+    if isinstance(value, dict):
+        return {key: _nan_as_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_as_null(item) for item in value]
+    if isinstance(value, (float, np.floating)) and np.isnan(value):
+        return None
+    return value
 
 
 def summary_table(results: Sequence[MethodResult]) -> dict[str, list]:
@@ -91,7 +103,7 @@ def _cell(key: str, value: Any) -> str:
         return ""
     if isinstance(value, dict):
         low, high = value["ci95"]
-        return f"{value['value']:.3f} ({low:.3f}-{high:.3f})"
+        return f"{value['value']:.3f}" + ("" if np.isnan(low) else f" ({low:.3f}-{high:.3f})")
     if key in ("pairs_per_second", "peak_memory_mb"):
         return f"{value:.1f}" if value < 10 else f"{value:.0f}"
     return f"{value:.3f}"

@@ -52,6 +52,22 @@ def test_every_output_with_stable_keys(photos_report: Path):
         assert low <= result["roc_auc"]["value"] <= high
 
 
+def test_without_bootstrap_no_interval_is_shown_and_metrics_json_stays_json(photos_report: Path):
+    out = photos_report / "no-bootstrap"
+    assert main(["evaluate", "--data", "demo:photos", "--methods", f"histogram,{photos_report / 'encoder'}",
+                 "--out", str(out), "--bootstrap", "0"]) == 0
+
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    document = json.loads((out / "metrics.json").read_text(), parse_constant=refuse)
+    assert document["methods"]["histogram"]["roc_auc"]["ci95"] == [None, None]
+    assert document["comparisons"][0]["ci95"] == [None, None]
+    assert document["comparisons"][0]["verdict"] == "no interval (--bootstrap 0)"
+    for page in ("summary.md", "report.html"):
+        assert "(nan" not in (out / page).read_text().lower(), page  # e.g. 0.802 (nan-nan)
+
+
 def test_calibrate_writes_the_chosen_threshold_into_the_encoder_folder(photos_report: Path, capsys):
     encoder = photos_report / "encoder"
     assert main(["evaluate", "--data", "demo:photos", "--methods", str(encoder), "--out",
