@@ -27,6 +27,7 @@ class Comparison:
     role: str  # START or BEST_CLASSICAL
     difference: float  # the method's ROC-AUC less the other's
     ci95: tuple[float, float]
+    chosen_on: str | None = None  # the split the best classical method was picked on
 
     @property
     def verdict(self) -> str:
@@ -37,7 +38,8 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "against": self.against, "role": self.role,
-                "roc_auc_difference": self.difference, "ci95": list(self.ci95), "verdict": self.verdict}
+                "roc_auc_difference": self.difference, "ci95": list(self.ci95), "verdict": self.verdict,
+                "chosen_on": self.chosen_on}
 
 
 def paired_difference(labels: np.ndarray, scores: np.ndarray, reference: np.ndarray, bootstrap: int,
@@ -51,12 +53,17 @@ def paired_difference(labels: np.ndarray, scores: np.ndarray, reference: np.ndar
 
 
 def compare(results: Sequence[MethodResult], labels: np.ndarray, starts: dict[str, str | None],
-            classical: set[str], bootstrap: int, seed: int) -> list[Comparison]:
+            classical: set[str], bootstrap: int, seed: int, split: str = "test") -> list[Comparison]:
     """``starts``: each trained model's name and its start's (None when it has none here);
-    ``classical``: the names of the classical methods among ``results``."""
+    ``classical``: the names of the classical methods among ``results``, of which the one with
+    the highest ROC-AUC on the val pairs is the reference (on the evaluated ``split`` where there
+    are no val pairs): picking it on the pairs it is then compared on would favour whichever
+    method those pairs happen to suit."""
     by_name = {r.name: r for r in results}
     baselines = [r for r in results if r.name in classical]
-    best = max(baselines, key=lambda r: r.metrics["roc_auc"]["value"]) if baselines else None
+    on_val = all(r.val_roc_auc is not None for r in baselines)
+    best = max(baselines, key=lambda r: r.val_roc_auc if on_val else r.metrics["roc_auc"]["value"],
+               default=None)
     comparisons = []
     for method, start in starts.items():
         for role, other in ((START, by_name.get(start)), (BEST_CLASSICAL, best)):
@@ -64,5 +71,7 @@ def compare(results: Sequence[MethodResult], labels: np.ndarray, starts: dict[st
                 continue
             scores = by_name[method].scores
             comparisons.append(Comparison(method, other.name, role,
-                                          *paired_difference(labels, scores, other.scores, bootstrap, seed)))
+                                          *paired_difference(labels, scores, other.scores, bootstrap, seed),
+                                          chosen_on=("val" if on_val else split) if role == BEST_CLASSICAL
+                                          else None))
     return comparisons

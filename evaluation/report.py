@@ -64,9 +64,13 @@ def summary_table(results: Sequence[MethodResult]) -> dict[str, list]:
 
 def comparison_table(comparisons: Sequence[Comparison]) -> dict[str, list]:
     """Did training pay off, as ``summary_table`` gives its table: one row a comparison."""
-    rows = [(c.method, [f"{c.role}, {c.against}", _signed(c.difference, c.ci95), c.verdict])
-            for c in comparisons]
+    rows = [(c.method, [_against(c), _signed(c.difference, c.ci95), c.verdict]) for c in comparisons]
     return {"titles": ["against", "ROC-AUC difference (paired 95 % interval)", "verdict"], "rows": rows}
+
+
+def _against(c: Comparison) -> str:
+    chosen = f" on {c.chosen_on}" if c.chosen_on else ""  # where the best classical method was picked
+    return f"{c.role}{chosen}, {c.against}"
 
 
 def markdown_summary(results: Sequence[MethodResult], comparisons: Sequence[Comparison]) -> str:

@@ -49,8 +49,10 @@ def test_the_same_scores_make_no_difference_and_no_bootstrap_no_interval():
     assert Comparison("a", "b", START, difference, ci95).verdict == "no interval (--bootstrap 0)"
 
 
-def _result(name: str, scores: np.ndarray, labels: np.ndarray) -> MethodResult:
-    return MethodResult(name, {"roc_auc": {"value": roc_auc_score(labels, scores)}}, scores, None)
+def _result(name: str, scores: np.ndarray, labels: np.ndarray, val_roc_auc: float | None = None
+            ) -> MethodResult:
+    return MethodResult(name, {"roc_auc": {"value": roc_auc_score(labels, scores)}}, scores, None,
+                        val_roc_auc)
 
 
 def test_each_trained_model_against_its_start_and_the_best_classical_method():
@@ -64,6 +66,17 @@ def test_each_trained_model_against_its_start_and_the_best_classical_method():
                                                               ("model", BEST_CLASSICAL, "sift"),
                                                               ("scratch", BEST_CLASSICAL, "sift")]
     assert compare(results, labels, {"model": None}, set(), 20, 0) == []
+    assert {c.chosen_on for c in found} == {None, "test"}  # no val pairs: the best on the evaluated split
+
+
+def test_the_best_classical_method_is_picked_on_the_val_pairs_not_on_those_it_is_compared_on():
+    labels, better, reference = _hard_pairs()
+    noise = np.random.default_rng(1).normal(size=len(labels))
+    results = [_result("model", better, labels, 0.9), _result("sift", reference, labels, 0.6),
+               _result("histogram", noise, labels, 0.7)]  # sift leads on these pairs, histogram on val
+    [found] = compare(results, labels, {"model": None}, {"sift", "histogram"}, 20, 0)
+    assert (found.against, found.chosen_on) == ("histogram", "val")
+    assert comparison_table([found])["rows"][0][1][0] == "the best classical method on val, histogram"
 
 
 def test_a_bound_that_three_decimals_would_round_to_zero_keeps_its_sign():
