@@ -100,7 +100,7 @@ def main(argv: list[str]) -> int:
     results = [evaluate_method(s, data, args.threshold, args.bootstrap, args.chunk) for s in scorers]
     classical = {scorer.name for method, scorer in zip(methods, scorers) if is_classical(method)}
     comparisons = compare(results, data.pairs[data.split].label, start_of, classical, args.bootstrap,
-                          splits.seed)
+                          splits.seed, data.split)
     _write_report(args.out, data, results, comparisons)
     if args.calibrate:
         _calibrate(scorers, results, data, args.threshold)

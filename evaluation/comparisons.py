@@ -61,8 +61,8 @@ def compare(results: Sequence[MethodResult], labels: np.ndarray, starts: dict[st
     method those pairs happen to suit."""
     by_name = {r.name: r for r in results}
     baselines = [r for r in results if r.name in classical]
-    on_val = all(r.val_roc_auc is not None for r in baselines)
-    best = max(baselines, key=lambda r: r.val_roc_auc if on_val else r.metrics["roc_auc"]["value"],
+    on_val = all("val_roc_auc" in r.metrics for r in baselines)
+    best = max(baselines, key=lambda r: r.metrics["val_roc_auc"] if on_val else r.metrics["roc_auc"]["value"],
                default=None)
     comparisons = []
     for method, start in starts.items():

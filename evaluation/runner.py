@@ -24,7 +24,6 @@ class MethodResult:
     metrics: dict[str, Any]
     scores: np.ndarray  # (P,) on the evaluated split's pairs
     threshold: float | None
-    val_roc_auc: float | None = None  # on the val pairs, where there are any: what choices rest on
 
 
 def score_pairs_in_chunks(scorer: Scorer, pairs: Pairs, chunk: int, desc: str) -> np.ndarray:
@@ -48,15 +47,14 @@ def evaluate_method(scorer: Scorer, data: EvaluationData, threshold_rule: str = 
         scores = score_pairs_in_chunks(scorer, test, chunk, f"{scorer.name} ({data.split})")
         seconds = time.perf_counter() - start
     result: dict[str, Any] = metrics.verification(test.label, scores, bootstrap, data.splits.seed)
-    threshold = val_roc_auc = None
+    threshold = None
     if "val" in data.pairs:
         val = data.pairs["val"]
         val_scores = scores if data.split == "val" else score_pairs_in_chunks(scorer, val, chunk,
                                                                               f"{scorer.name} (val)")
         threshold = metrics.choose_threshold(val.label, val_scores, threshold_rule)
-        val_roc_auc = float(roc_auc_score(val.label, val_scores))
         result["threshold"] = {"value": threshold, "rule": threshold_rule, "chosen_on": "val"}
-        result["val_roc_auc"] = val_roc_auc
+        result["val_roc_auc"] = float(roc_auc_score(val.label, val_scores))  # what picks between methods
         result.update(metrics.at_threshold(test.label, scores, threshold))
     if data.images is not None:
         features = scorer.features_many(list(data.images))
@@ -64,4 +62,4 @@ def evaluate_method(scorer: Scorer, data: EvaluationData, threshold_rule: str = 
                                         data.labels))
     result["pairs_per_second"] = len(test) / seconds
     result["peak_memory_mb"] = memory.peak_mb
-    return MethodResult(scorer.name, result, scores, threshold, val_roc_auc)
+    return MethodResult(scorer.name, result, scores, threshold)

@@ -51,8 +51,8 @@ def test_the_same_scores_make_no_difference_and_no_bootstrap_no_interval():
 
 def _result(name: str, scores: np.ndarray, labels: np.ndarray, val_roc_auc: float | None = None
             ) -> MethodResult:
-    return MethodResult(name, {"roc_auc": {"value": roc_auc_score(labels, scores)}}, scores, None,
-                        val_roc_auc)
+    on_val = {} if val_roc_auc is None else {"val_roc_auc": val_roc_auc}
+    return MethodResult(name, {"roc_auc": {"value": roc_auc_score(labels, scores)}, **on_val}, scores, None)
 
 
 def test_each_trained_model_against_its_start_and_the_best_classical_method():
