@@ -43,7 +43,7 @@ from siamkit.train.checkpoint_paths import (
     refuse_to_overwrite,
 )
 from siamkit.train.config_files import read_config
-from siamkit.train.loggers import run_loggers
+from siamkit.train.loggers import end_wandb_runs, run_loggers
 from siamkit.train.module import SiameseModule
 from siamkit.train.parser_errors import brief_error
 from siamkit.train.precision import emulated_bf16_note, native_precision
@@ -159,8 +159,10 @@ class SiamkitCLI(LightningCLI):
         # Lightning ends a Ctrl-C with exit code 1, and a SIGTERM to the process group (a cluster's
         # pre-emption, `timeout`) can reach the DataLoader workers first, whose death then looks
         # like a failure: both are interruptions (exit 130 / 143; RunRecord printed how to resume)
+        succeeded = False
         try:
             super()._run_subcommand(subcommand)
+            succeeded = True
         except SystemExit as exit:
             if exit.code == 1 and self.trainer.state.status == TrainerStatus.INTERRUPTED:
                 raise KeyboardInterrupt from None
@@ -171,6 +173,7 @@ class SiamkitCLI(LightningCLI):
             raise
         finally:
             self.quiet_worker_deaths.restore()
+            end_wandb_runs(self.trainer.loggers, succeeded)
 
     def _parse_ckpt_path(self) -> None:
         # Lightning would parse the checkpoint's hyper-parameters into the run's config here, so a

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from jsonargparse import Namespace
-from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.loggers import Logger, WandbLogger
 
 
 class QuietWandbLogger(WandbLogger):
@@ -30,3 +30,13 @@ def run_loggers(root: str) -> list[Namespace]:
                   init_args=Namespace(save_dir=root, name=Path(root).resolve().name, project="siamkit",
                                       offline=True)),
     ]
+
+
+def end_wandb_runs(loggers: Iterable[Logger], succeeded: bool) -> None:
+    """Ends the W&B runs a command's loggers started. Lightning leaves them open, and its next
+    WandbLogger in the same process (a notebook, a script calling two commands) would log into
+    the first one's run."""
+    for logger in loggers:
+        # the private attribute: the public one would start a run just to end it
+        if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            logger._experiment.finish(exit_code=0 if succeeded else 1)

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import pytorch_lightning as pl
 import torch
+import wandb
 
 from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
@@ -38,6 +39,7 @@ def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, m
     assert {"train/loss", "train/images_per_sec", "val/roc_auc", "val/eer",
             "val/recall@1"} <= set(metrics.columns)
     assert list((run / "wandb").glob("offline-run-*")), "W&B logs offline without an account"
+    assert wandb.run is None, "the command ended its W&B run, so the next one starts its own"
     checkpoints = {p.name for p in (run / "checkpoints").iterdir()}
     assert "last.ckpt" in checkpoints and any(n.startswith("best-") for n in checkpoints)
     assert _step(run / "checkpoints" / "last.ckpt") >= 3

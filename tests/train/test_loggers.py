@@ -1,6 +1,6 @@
 import wandb
 
-from siamkit.train.loggers import QuietWandbLogger
+from siamkit.train.loggers import QuietWandbLogger, end_wandb_runs
 
 
 def test_wandb_is_not_handed_the_setting_it_warns_about(tmp_path, monkeypatch):
@@ -12,3 +12,20 @@ def test_wandb_is_not_handed_the_setting_it_warns_about(tmp_path, monkeypatch):
     QuietWandbLogger(save_dir=str(tmp_path), project="siamkit", offline=True).experiment
     assert handed["dir"] == str(tmp_path)
     assert "anonymous" not in handed
+
+
+class _Run:
+    def __init__(self):
+        self.exit_codes = []
+
+    def finish(self, exit_code):
+        self.exit_codes.append(exit_code)
+
+
+def test_a_failed_command_ends_its_run_as_failed_and_a_run_never_started_is_left_alone(tmp_path):
+    started, never_started = (QuietWandbLogger(save_dir=str(tmp_path), offline=True) for _ in range(2))
+    started._experiment = run = _Run()
+    end_wandb_runs([never_started, started], succeeded=False)
+    end_wandb_runs([started], succeeded=True)
+    assert run.exit_codes == [1, 0]
+    assert never_started._experiment is None
