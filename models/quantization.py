@@ -2,7 +2,12 @@
 kept only when it ranks labelled pairs as well as the float model.
 
 Static quantization (QDQ format, int8 weights per output channel, uint8 activations) is the
-form onnxruntime runs fastest on CPUs with integer dot-product instructions. Activation ranges
+form onnxruntime runs fastest on CPUs with integer dot-product instructions. The weights use 7 of
+the 8 bits (``reduce_range``): CPUs without VNNI (AVX2, early AVX-512) add pairs of uint8 x int8
+products in 16 bits, which saturate at full range; a fine-tuned EfficientNet-Lite0 quantized on
+an AVX2 machine then embedded some images at cosine 0.37 to float and lost 0.0065 of val
+ROC-AUC (0.0039 with 7 bits, at the same speed; docs/benchmarks.md). A file made on one machine
+runs on others, so every file gets the 7 bits. Activation ranges
 come from the calibration images' 99.999th percentiles, which follow the float model more
 closely than min / max (measured in docs/benchmarks.md); the projection head stays in float (a
 few thousandths of the compute, and its error lands directly on the embedding), and so does
@@ -125,7 +130,8 @@ def _quantize(source: Path, target: Path, float_encoder: OnnxEncoder,
                                     "export without --quantize")
         try:
             quantize_static(str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            per_channel=True, reduce_range=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=in_float)
         except Exception as error:
             target.unlink(missing_ok=True)
