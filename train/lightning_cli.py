@@ -47,6 +47,7 @@ from siamkit.train.loggers import end_wandb_runs, run_loggers
 from siamkit.train.module import SiameseModule
 from siamkit.train.parser_errors import brief_error
 from siamkit.train.precision import emulated_bf16_note, native_precision
+from siamkit.train.time_budget import TimeBudget
 
 RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "torchmetrics",
                      "open_clip_torch",
@@ -139,6 +140,7 @@ class SiamkitCLI(LightningCLI):
         parser.add_lightning_class_args(EmbeddingWriter, "predictions")
         parser.add_lightning_class_args(TrainingSpeed, "speed")
         parser.add_lightning_class_args(EpochLines, "epoch_lines")
+        parser.add_lightning_class_args(TimeBudget, "time_budget")
         for target in ("checkpoint.dirpath", "last_checkpoint.dirpath", "on_exception.dirpath"):
             parser.link_arguments("trainer.default_root_dir", target, compute_fn=_checkpoint_dir)
         parser.link_arguments("trainer.default_root_dir", "predictions.dirpath", compute_fn=_predictions_dir)

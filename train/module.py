@@ -237,10 +237,19 @@ class SiameseModule(pl.LightningModule):
             raise ConfigError(f"model.optimizer: {error}") from None
         for group in optimizer.param_groups:
             group["lr"] *= group.pop("lr_scale")
-        total = max(1, self.trainer.estimated_stepping_batches)
-        schedule = warmup_then_cosine(self.hparams.warmup_steps, total)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._schedule())
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def refit_schedule(self) -> int:
+        """Refits the schedule to the trainer's length, which a time budget changed; returns its
+        last step."""
+        scheduler = self.trainer.lr_scheduler_configs[0].scheduler
+        scheduler.lr_lambdas = [self._schedule()] * len(scheduler.lr_lambdas)
+        return self.trainer.estimated_stepping_batches
+
+    def _schedule(self) -> Callable[[int], float]:
+        total = max(1, self.trainer.estimated_stepping_batches)
+        return warmup_then_cosine(self.hparams.warmup_steps, total)
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         return parameter_groups(self, self.backbone, self.hparams.backbone_lr_scale, self.hparams.layer_decay)

@@ -1,0 +1,72 @@
+"""``TimeBudget``: train for at most so many minutes, with the learning-rate schedule ending there."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Optional
+
+import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_info
+
+from siamkit.errors import ConfigError
+
+
+class TimeBudget(pl.Callback):
+    """Fits a run into a number of minutes of wall time, validation included.
+
+    After each epoch, the number of epochs is set to what the time left and the epochs so far say
+    will fit (never more than ``trainer.max_epochs``), and the warm-up-then-cosine schedule is
+    refitted so the rate still decays to zero at the last step. Stopping a schedule part-way
+    (Lightning's ``max_time``) leaves the rate high at the end, which costs accuracy at a fixed
+    budget (Li et al. 2020, "Budgeted Training"). So a demo takes about as long on a slow machine
+    as on a fast one, doing fewer steps there; the line it prints says how many, to rerun with
+    ``--trainer.max_epochs``. Each fit, a resumed one too, gets the whole budget.
+
+    Args:
+        minutes: the budget, from the start of fitting (left out: train for trainer.max_epochs).
+    """
+
+    def __init__(self, minutes: Optional[float] = None):
+        if minutes is not None and not (isinstance(minutes, (int, float)) and 0 < minutes < math.inf):
+            raise ConfigError(f"time_budget.minutes must be a number of minutes > 0, not {minutes!r} "
+                              "(leave it out to train for trainer.max_epochs)")
+        self.minutes = minutes
+        self._fit_start = self._train_start = 0.0
+        self._epoch_ends: list[float] = []
+        self._max_epochs = -1
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._fit_start = time.perf_counter()
+        self._epoch_ends = []
+        self._max_epochs = trainer.max_epochs if trainer.max_epochs is not None else -1
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._train_start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.minutes is None:
+            return
+        now = time.perf_counter()
+        self._epoch_ends.append(now)
+        epochs = trainer.strategy.broadcast(self._epochs_that_fit(trainer.current_epoch + 1, now))
+        if epochs == trainer.max_epochs:
+            return
+        trainer.fit_loop.max_epochs = epochs  # every process stops at the same epoch: rank 0's
+        last_step = pl_module.refit_schedule()
+        rank_zero_info(f"time budget of {self.minutes:g} min: {epochs} epochs fit at "
+                       f"{self._per_epoch():.1f} s each; the learning rate now reaches zero at step "
+                       f"{last_step} (--trainer.max_epochs {epochs} trains as long without a budget)")
+
+    def _epochs_that_fit(self, done: int, now: float) -> int:
+        left = self.minutes * 60 - (now - self._fit_start)
+        epochs = done + max(0, math.floor(left / self._per_epoch()))
+        return min(epochs, self._max_epochs) if self._max_epochs > 0 else epochs
+
+    def _per_epoch(self) -> float:
+        """Seconds an epoch takes, validation at its end included. The first one also starts the
+        workers and picks kernels, so it is left out once there are others."""
+        ends = self._epoch_ends
+        if len(ends) == 1:
+            return ends[0] - self._train_start
+        return (ends[-1] - ends[0]) / (len(ends) - 1)
