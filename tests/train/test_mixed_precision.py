@@ -15,6 +15,7 @@ BACKBONES = {
     "open_clip": lambda: OpenClipBackbone(TINY_VIT),
     "resnet": lambda: TorchvisionBackbone("resnet18", image_size=32, small_input=True),
 }
+BATCH = 8
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA GPU")])]
 
@@ -24,9 +25,9 @@ DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipi
 def test_a_bf16_mixed_step_agrees_with_float32(name, device):
     torch.manual_seed(0)
     model = SiameseModule(BACKBONES[name](), InfoNCELoss()).to(device).train()
-    images = torch.randint(0, 256, (2, 32, 3, 32, 32), dtype=torch.uint8, device=device)
-    ids = torch.arange(32, device=device)
-    batch = PairBatch(images[0], images[1], torch.ones(32, device=device), ids, ids)
+    images = torch.randint(0, 256, (2, BATCH, 3, 32, 32), dtype=torch.uint8, device=device)
+    ids = torch.arange(BATCH, device=device)
+    batch = PairBatch(images[0], images[1], torch.ones(BATCH, device=device), ids, ids)
 
     def step(mixed: bool) -> tuple[torch.Tensor, torch.Tensor]:
         model.zero_grad(set_to_none=True)
