@@ -16,6 +16,7 @@ from skimage import data
 from siamkit.cli.program import main
 from siamkit.errors import SiamkitError
 from siamkit.models import Encoder, EncoderSpec, ModuleSpec, TimmBackbone
+from siamkit.models.export_variants import at_scales
 from siamkit.scoring.registry import get_scorer
 
 LITE0 = {"class_path": "siamkit.models.timm_backbone.TimmBackbone",
@@ -88,6 +89,16 @@ def test_evaluate_scores_the_start_beside_the_fine_tuned_model(fine_tuned, tmp_p
     assert "Did training pay off?" in summary and f"| {variant} | its start, {start} |" in summary
     assert "|---|---|---:|---|" in summary, "words left, the difference right"
     assert "Did training pay off?" in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_a_variant_at_other_input_sizes_is_compared_with_its_start_at_those_sizes(fine_tuned, tmp_path):
+    pairs = _pairs(tmp_path)
+    multi = at_scales(Encoder.load(fine_tuned), (0.75, 1.0)).save(tmp_path / "multi")
+    assert main(["evaluate", "--data", str(pairs), "--methods", f"{fine_tuned},{multi}",
+                 "--out", str(tmp_path / "report"), "--bootstrap", "0"]) == 0
+    document = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert [(c["method"], c["against"]) for c in document["comparisons"]] == [
+        (str(fine_tuned), f"{fine_tuned}@start"), (str(multi), f"{multi}@start")]
 
 
 def test_a_pretrained_timm_backbone_is_a_method_of_its_own(tmp_path):
