@@ -129,10 +129,17 @@ def _starting_points(scorers: list, methods: list[str], options: dict[str, Any])
         if same_start not in seen:
             seen[same_start] = None
             try:
-                starts.append(get_scorer(start, device=options["device"]))
-                seen[same_start] = start
+                start_scorer = get_scorer(start, device=options["device"])
             except WeightsNotFoundError as error:
                 print(f"note: {start} is left out: {error}", file=sys.stderr)
+            else:
+                if start_scorer.encoder.fingerprint == scorer.encoder.fingerprint:
+                    # a pretrained network saved as it came, never trained: it is its own start
+                    del seen[same_start]
+                    start_of[scorer.name] = None
+                    continue
+                starts.append(start_scorer)
+                seen[same_start] = start
         start_of[scorer.name] = seen[same_start]
     return starts, start_of
 

@@ -101,6 +101,15 @@ def test_a_variant_at_other_input_sizes_is_compared_with_its_start_at_those_size
         (str(fine_tuned), f"{fine_tuned}@start"), (str(multi), f"{multi}@start")]
 
 
+def test_a_pretrained_network_saved_untrained_gets_no_second_row_for_its_start(tmp_path):
+    untrained = Encoder(TimmBackbone(**LITE0["init_args"], image_size=64), None).save(tmp_path / "as_it_came")
+    assert main(["evaluate", "--data", str(_pairs(tmp_path)), "--methods", f"histogram,{untrained}",
+                 "--out", str(tmp_path / "report"), "--bootstrap", "0"]) == 0
+    document = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert set(document["methods"]) == {"histogram", str(untrained)}
+    assert [(c["method"], c["against"]) for c in document["comparisons"]] == [(str(untrained), "histogram")]
+
+
 def test_a_pretrained_timm_backbone_is_a_method_of_its_own(tmp_path):
     scorer = get_scorer("timm:tf_efficientnet_lite0:efficientnet-lite0")
     photo = data.chelsea()
