@@ -91,23 +91,19 @@ def test_evaluate_scores_the_start_beside_the_fine_tuned_model(fine_tuned, tmp_p
     assert "Did training pay off?" in (tmp_path / "report" / "report.html").read_text()
 
 
-def test_a_variant_at_other_input_sizes_is_compared_with_its_start_at_those_sizes(fine_tuned, tmp_path):
-    pairs = _pairs(tmp_path)
+def test_each_variant_is_compared_with_its_own_start_and_an_untrained_one_is_its_own(fine_tuned, tmp_path):
+    """A variant at other input sizes gets its start at those sizes; a pretrained network saved
+    as it came, never trained, gets no second, identical row."""
     multi = at_scales(Encoder.load(fine_tuned), (0.75, 1.0)).save(tmp_path / "multi")
-    assert main(["evaluate", "--data", str(pairs), "--methods", f"{fine_tuned},{multi}",
+    untrained = Encoder(TimmBackbone(**LITE0["init_args"], image_size=64), None).save(tmp_path / "as_it_came")
+    methods = f"{fine_tuned},{multi},{untrained}"
+    assert main(["evaluate", "--data", str(_pairs(tmp_path)), "--methods", methods,
                  "--out", str(tmp_path / "report"), "--bootstrap", "0"]) == 0
     document = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert set(document["methods"]) == {str(fine_tuned), str(multi), str(untrained), f"{fine_tuned}@start",
+                                        f"{multi}@start"}
     assert [(c["method"], c["against"]) for c in document["comparisons"]] == [
         (str(fine_tuned), f"{fine_tuned}@start"), (str(multi), f"{multi}@start")]
-
-
-def test_a_pretrained_network_saved_untrained_gets_no_second_row_for_its_start(tmp_path):
-    untrained = Encoder(TimmBackbone(**LITE0["init_args"], image_size=64), None).save(tmp_path / "as_it_came")
-    assert main(["evaluate", "--data", str(_pairs(tmp_path)), "--methods", f"histogram,{untrained}",
-                 "--out", str(tmp_path / "report"), "--bootstrap", "0"]) == 0
-    document = json.loads((tmp_path / "report" / "metrics.json").read_text())
-    assert set(document["methods"]) == {"histogram", str(untrained)}
-    assert [(c["method"], c["against"]) for c in document["comparisons"]] == [(str(untrained), "histogram")]
 
 
 def test_a_pretrained_timm_backbone_is_a_method_of_its_own(tmp_path):

@@ -21,18 +21,18 @@ class _Clock:
 
 
 def test_a_budget_cuts_the_epochs_and_the_schedule_still_ends_at_zero(tmp_path, monkeypatch, caplog):
-    # readings: fit start 10, train start 20, epoch ends 30, 40, ...: 10 s an epoch, and 40 s
-    # left of 60 after the first, so 1 + 4 = 5 of the 20 epochs fit
+    # readings: fit start 10, train start 20, epoch ends 30, 40: 10 s an epoch, and 10 s left of
+    # 30 after the first, so 1 + 1 = 2 of the 20 epochs fit
     monkeypatch.setattr(time_budget, "time", _Clock())
     monkeypatch.chdir(tmp_path)
     args = [*SHORT, "--trainer.max_epochs", "20", "--trainer.limit_train_batches", "1",
-            "--time_budget.minutes", "1", "--model.warmup_steps", "0"]
+            "--time_budget.minutes", "0.5", "--model.warmup_steps", "0"]
     trainer = run_trainer_command("fit", args).trainer
-    assert trainer.current_epoch == 5 and trainer.global_step == 5
-    assert ("time budget of 1 min: 5 epochs fit at 10.0 s each; the learning rate now reaches zero at "
-            "step 5 (--trainer.max_epochs 5") in caplog.text
+    assert trainer.current_epoch == 2 and trainer.global_step == 2
+    assert ("time budget of 0.5 min: 2 epochs fit at 10.0 s each; the learning rate now reaches zero at "
+            "step 2 (--trainer.max_epochs 2") in caplog.text
     schedule = trainer.lr_scheduler_configs[0].scheduler.lr_lambdas[0]
-    assert schedule(4) < 0.1 and schedule(5) == 0.0
+    assert schedule(1) == pytest.approx(0.5) and schedule(2) == 0.0  # over 20 steps, step 1 would be 0.99
 
 
 @pytest.mark.parametrize("minutes", [0, -2, float("inf"), float("nan")])
