@@ -48,6 +48,7 @@ from siamkit.train.module import SiameseModule
 from siamkit.train.parser_errors import brief_error
 from siamkit.train.precision import emulated_bf16_note, native_precision
 from siamkit.train.time_budget import TimeBudget
+from siamkit.train.trainer_annotations import integers_before_floats
 
 RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "torchmetrics",
                      "open_clip_torch",
@@ -272,6 +273,7 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
     no_abbreviations = {"allow_abbrev": False}  # a mistyped --trainer.max_epoch must not pass as max_epochs
     lightning_notes = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     lightning_notes.addFilter(_no_advertisement)
+    integers_before_floats(Trainer.__init__)  # so --trainer.limit_train_batches 1 is one batch, not 100%
     try:
         with warnings.catch_warnings():
             for note in MISLEADING_NOTES + UNACTIONABLE_NOTES:

@@ -13,7 +13,7 @@ import torch
 
 from siamkit.cli.program import main
 from siamkit.errors import ConfigError
-from siamkit.models import Encoder, TimmBackbone
+from siamkit.models import Encoder, TimmBackbone, quantization
 from siamkit.models.export_variants import at_scales
 from siamkit.models.runtime import load_encoder
 from tests.helpers import TINY
@@ -145,12 +145,16 @@ def test_a_multi_scale_export_embeds_the_mean_of_its_sizes_in_every_runtime(tiny
 
 
 def test_a_multi_scale_fine_tune_compares_with_its_start_at_the_same_sizes_and_quantizes(pretrained_run,
-                                                                                       tmp_path):
+                                                                                       tmp_path, monkeypatch):
     _, checkpoint = pretrained_run
+    # a 3-step network's ROC-AUC on the digits moves by thousandths with the
+    # CPU's rounding (0.0063 lost on one CI machine, 0.0009 gained here); the allowed drop has its
+    # own test, this one asks that int8 follows the float multi-scale graph
+    monkeypatch.setattr(quantization, "MAX_ROC_AUC_DROP", 1.0)
     assert main(["export", "--ckpt", str(checkpoint), "--out", str(tmp_path / "multi"), "--scales", "0.75,1",
                  "--quantize", "int8", "--check-data", "demo:digits", "--calibration-images", "16"]) == 0
     card = json.loads((tmp_path / "multi" / "config.json").read_text())
-    assert card["quantization"]["roc_auc_int8"] > 0
+    assert card["quantization"]["cosine_mean"] > 0.99
     assert Encoder.load(tmp_path / "multi").starting_point().scales == (0.75, 1.0)
 
 

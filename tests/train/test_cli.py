@@ -1,7 +1,10 @@
 """The program's surface: help, config resolution, and one clear message (exit 2) per user error."""
 
+import typing
+
 import pytest
 import yaml
+from pytorch_lightning import Trainer
 
 from siamkit.cli.program import main
 from siamkit.train.parser_errors import brief_error
@@ -20,6 +23,18 @@ def test_fit_help_and_print_config(capsys):
     assert main(["fit", "--config", "demo_digits.yaml", "--print_config"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["data"]["source"] == "demo:digits"
+
+
+def test_a_whole_number_of_batches_stays_whole_whatever_typing_cached_first(capsys, monkeypatch):
+    # as when lightning_fabric's Optional[Union[float, int]] was in typing's cache as Lightning's
+    # trainer module was imported: jsonargparse would then read "1" as 1.0, every batch
+    for limit in ("limit_train_batches", "val_check_interval"):
+        monkeypatch.setitem(Trainer.__init__.__annotations__, limit, typing.Union[float, int, None])
+    assert main(["fit", *TINY, "--trainer.limit_train_batches", "1", "--trainer.val_check_interval", "0.5",
+                 "--print_config"]) == 0
+    trainer = yaml.safe_load(capsys.readouterr().out)["trainer"]
+    assert trainer["limit_train_batches"] == 1 and isinstance(trainer["limit_train_batches"], int)
+    assert trainer["val_check_interval"] == 0.5
 
 
 def _error(capsys, args) -> str:
