@@ -27,6 +27,12 @@ def run_train(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Co
                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
+def start_train(args: list[str], cwd: Path, output) -> subprocess.Popen:
+    """``train ARGS`` in the background, stdout and stderr going to the open file ``output``."""
+    return subprocess.Popen([TRAIN, *args], cwd=cwd, stdout=output, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
 #: files whose presence says a command finished: a refused command leaves none of them
 COMPLETE_MARKERS = ("index.json", "config.json", "metrics.json", "duplicates.csv")
 

@@ -19,7 +19,7 @@ from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import sample_images
 from siamkit.train.lightning_cli import run_trainer_command
-from tests.helpers import TINY, TINY_WITH_LOGGERS, TRAIN, run_train
+from tests.helpers import TINY, TINY_WITH_LOGGERS, TRAIN, run_train, start_train
 
 
 def _step(checkpoint: Path) -> int:
@@ -216,19 +216,24 @@ def test_a_worker_death_during_the_on_exception_hooks_does_not_lose_the_checkpoi
 
 
 @pytest.mark.slow
-def test_fit_with_two_ddp_processes_on_cpu(tmp_path):
-    result = run_train(["fit", *TINY, "--trainer.strategy", "ddp", "--trainer.devices", "2",
-                        "--trainer.accelerator", "cpu", "--trainer.max_steps", "3",
-                        "--trainer.limit_val_batches", "2"], tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr
-    assert _step(tmp_path / "runs" / "demo_digits" / "checkpoints" / "last.ckpt") == 3
+def test_fit_and_predict_with_two_ddp_processes_on_cpu(tiny_checkpoint, tmp_path):
+    """Lightning starts the second process by running the command again. The two commands run side
+    by side: each spends most of its time importing, once per process, one process after the other."""
+    ddp = ["--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu"]
+    for folder in ("fit", "predict"):
+        (tmp_path / folder).mkdir()
+    with open(tmp_path / "predict.log", "w") as log:
+        predicting = start_train(["predict", *TINY, *ddp, "--trainer.limit_predict_batches", "3",
+                                  "--ckpt_path", str(tiny_checkpoint)], tmp_path / "predict", log)
+        fit = run_train(["fit", *TINY, *ddp, "--trainer.max_steps", "3", "--trainer.limit_val_batches", "2"],
+                        tmp_path / "fit")
+        predicting.wait(timeout=300)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in fit.stdout + fit.stderr
+    assert _step(tmp_path / "fit" / "runs" / "demo_digits" / "checkpoints" / "last.ckpt") == 3
 
-    result = run_train(["predict", *TINY, "--trainer.strategy", "ddp", "--trainer.devices", "2",
-                        "--trainer.accelerator", "cpu", "--trainer.limit_predict_batches", "3",
-                        "--ckpt_path", "runs/demo_digits/checkpoints/last.ckpt"], tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    predictions = tmp_path / "runs" / "demo_digits" / "predictions"
+    assert predicting.returncode == 0, (tmp_path / "predict.log").read_text()[-3000:]
+    predictions = tmp_path / "predict" / "runs" / "demo_digits" / "predictions"
     files = (predictions / "files.txt").read_text().splitlines()
     assert len(files) == len(set(files)) == 2 * 3 * 16  # both processes' shares (3 batches of 16), each once
     assert [Path(f).name for f in files[:3]] == ["0000.png", "0001.png", "0002.png"]  # in the data's order
