@@ -176,8 +176,10 @@ def test_an_image_that_breaks_after_the_scan_reaches_the_user_as_one_line(class_
     from siamkit.data.transforms import build_transform
 
     dataset = ImageListDataset(["class0/gone.png"], ImageReader(class_folder), build_transform(SMALL))
+    batches = iter(DataLoader(dataset, num_workers=1))
     with pytest.raises(SiamkitError) as caught:
-        next(iter(DataLoader(dataset, num_workers=1)))
+        next(batches)
+    batches._shutdown_workers()  # now: left to the garbage collector, a later test waits 5 s for it
     gone = class_folder / "class0" / "gone.png"
     assert _message(caught.value) == f"cannot read image {gone}: file not found"
 
