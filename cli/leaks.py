@@ -50,7 +50,6 @@ def main(argv: list[str]) -> int:
     if not args.encoder and not args.method:
         args.method = "pdq"
 
-    from siamkit.data.images import load_image
     from siamkit.data.scan import scan_images
     from siamkit.data.splits import split_source
     from siamkit.errors import SiamkitError
@@ -64,8 +63,7 @@ def main(argv: list[str]) -> int:
     data, _ = split_source(record)
     args.data = record.source
     paths, splits = image_splits(data)
-    bad = scan_images(lambda path: load_image(path, draft_size=64), paths, args.on_bad_image,
-                      "pass --on-bad-image skip")
+    bad = scan_images(paths, args.on_bad_image, "pass --on-bad-image skip")
     keep = [i for i, path in enumerate(paths) if path not in bad]
     leaks, unhashable = find_leaks([paths[i] for i in keep], splits[keep], method, args.out / "index",
                                    args.sift_min_matches if args.recheck_sift else None)

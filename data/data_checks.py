@@ -9,7 +9,6 @@ import logging
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
-from siamkit.data.datasets import ImageReader
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import DataSet, ImageSet, PairSet, check_split_fractions
 from siamkit.data.splits import SplitRecord, split_source
@@ -41,7 +40,7 @@ def check_settings(counts: dict[str, int], split_fractions: tuple[float, float, 
 def without_bad_images(data: DataSet, policy: BadImagePolicy) -> tuple[DataSet, list[BadImage]]:
     """Decodes every image once, up front, so no worker ever meets a bad file mid-epoch; with
     ``policy`` skip, the data without them and which they were (``error`` stops, naming them)."""
-    bad = scan_images(ImageReader(data.root, size=64), data.paths(), policy, "set `data.on_bad_image: skip`")
+    bad = scan_images(data.paths(), policy, "set `data.on_bad_image: skip`", data.root)
     if not bad:
         return data, []
     if isinstance(data, PairSet):

@@ -38,6 +38,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from siamkit.data.augmentations import OverlayText, PictureInPicture
+from siamkit.data.cache import cache_dir
 from siamkit.data.images import load_image
 from siamkit.errors import ConfigError
 
@@ -57,10 +58,6 @@ COPIES_PER_PATCH = 2
 #: settings are chosen on differences larger than the noise of a few dozen pairs.
 VAL_DRAWS = 4
 PATCH = 128
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("SIAMKIT_CACHE", Path.home() / ".cache" / "siamkit"))
 
 
 def resolve_source(source: str) -> Path:

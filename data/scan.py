@@ -5,36 +5,46 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Literal, Sequence
+from pathlib import Path
+from typing import Literal, Sequence
 
-import numpy as np
 from tqdm import tqdm
 
 from siamkit.data.bad_images import BadImage
+from siamkit.data.images import load_image
+from siamkit.data.scan_record import ScanRecord
 from siamkit.errors import ImageLoadError, SiamkitError
 
 log = logging.getLogger(__name__)
 
 BadImagePolicy = Literal["error", "skip"]
+#: the scan decodes images at about this size (JPEGs skip the detail beyond it)
+SCAN_SIZE = 64
 
 
-def scan_images(read: Callable[[str], np.ndarray], paths: Sequence[str], on_bad_image: BadImagePolicy,
-                skip_hint: str) -> dict[str, BadImage]:
-    """The unreadable images among ``paths``, each with why. Under ``error`` any
+def scan_images(paths: Sequence[str], on_bad_image: BadImagePolicy, skip_hint: str,
+                root: Path = Path()) -> dict[str, BadImage]:
+    """The unreadable images among ``paths`` (below ``root``), each with why. Under ``error`` any
     unreadable image raises one message listing them, ending with ``skip_hint`` (how to set
-    the policy to skip); under ``skip`` they are logged and returned."""
+    the policy to skip); under ``skip`` they are logged and returned. Images that decoded in an
+    earlier scan and have not changed since are not decoded again (``ScanRecord``)."""
 
     def check(path: str) -> ImageLoadError | None:
         try:
-            read(path)
+            load_image(root / path, draft_size=SCAN_SIZE)
         except ImageLoadError as error:
             return error
         return None
 
+    record = ScanRecord(root)
+    stamps = {path: record.stamp(path) for path in paths}
+    unchecked = [path for path, stamp in stamps.items() if not record.unchanged(path, stamp)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(tqdm(pool.map(check, paths), total=len(paths), desc="checking images", unit="img",
-                            disable=len(paths) < 2000))
-    bad = {path: BadImage.of(error) for path, error in zip(paths, results) if error is not None}
+        results = list(tqdm(pool.map(check, unchecked), total=len(unchecked), desc="checking images",
+                            unit="img", disable=len(unchecked) < 2000))
+    record.add((path, stamps[path]) for path, error in zip(unchecked, results)
+               if error is None and stamps[path] is not None)
+    bad = {path: BadImage.of(error) for path, error in zip(unchecked, results) if error is not None}
     if not bad:
         return {}
     listing = "\n".join(f"  {b.file}: {b.reason}" for b in list(bad.values())[:10])

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
-from siamkit.data.images import load_image
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, PairSet
 from siamkit.data.splits import SplitRecord, split_source
@@ -70,8 +69,7 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
     if not isinstance(data, (PairSet, ClassSet)):
         raise SiamkitError(f"{source} has no labels: evaluation needs labelled pairs (a,b,label) or "
                            "class-labelled images (a folder per class, or path,label)")
-    bad = scan_images(lambda p: load_image(data.root / p, draft_size=64), data.paths(), on_bad_image,
-                      "pass --on-bad-image skip")
+    bad = scan_images(data.paths(), on_bad_image, "pass --on-bad-image skip", data.root)
     rng = np.random.default_rng(seed)
     pairs, images, labels = {}, None, None
     for part in dict.fromkeys(("val", split)):  # once when split is "val"

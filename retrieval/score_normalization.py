@@ -17,12 +17,11 @@ from siamkit.scoring.embedding import kth_similarity
 
 def background_images(folder: str | Path, k: int) -> list[str]:
     """The readable images of a ``--background`` folder, at least ``k`` of them."""
-    from siamkit.data.images import load_image
     from siamkit.data.scan import scan_images
     from siamkit.retrieval.collection import list_images
 
     images = list_images(folder).images
-    bad = scan_images(lambda path: load_image(path, draft_size=64), images, "skip", "")
+    bad = scan_images(images, "skip", "")
     readable = [path for path in images if path not in bad]
     if len(readable) < k:
         raise SiamkitError(f"--background {folder}: {len(readable)} readable images, and "
