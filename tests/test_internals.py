@@ -30,14 +30,15 @@ def test_open_clip_still_builds_an_image_tower_alone():
 
 def test_lightning_cli_still_calls_the_methods_siamkit_overrides():
     """SiamkitCLI overrides ``_parse_ckpt_path`` (so a checkpoint's hyper-parameters never build
-    classes) and ``_run_subcommand`` (exit codes of interruptions); RunRecord relies on
-    SaveConfigCallback writing once per run (``already_saved``)."""
+    classes), ``_run_subcommand`` (exit codes of interruptions) and ``subcommands`` (only the one
+    run gets a parser); RunRecord relies on SaveConfigCallback writing once per run (``already_saved``)."""
     from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
 
     from siamkit.train.lightning_cli import SiamkitCLI
 
     source = inspect.getsource(LightningCLI)
     assert "self._parse_ckpt_path()" in source and "self._run_subcommand(self.subcommand)" in source
+    assert "for subcommand in self.subcommands():" in source
     for name in ("_parse_ckpt_path", "_run_subcommand"):
         assert (inspect.signature(getattr(LightningCLI, name)).parameters.keys()
                 == inspect.signature(getattr(SiamkitCLI, name)).parameters.keys()), name

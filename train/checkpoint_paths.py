@@ -14,6 +14,11 @@ from siamkit.errors import ConfigError
 from siamkit.models.checkpoints import best_checkpoint_in
 
 
+def checkpoint_dir(root: str | None) -> str:
+    """Where a run whose ``trainer.default_root_dir`` is ``root`` keeps its checkpoints."""
+    return str(Path(root or ".") / "checkpoints")
+
+
 def announce_resume(checkpoints: Path) -> None:
     """``--ckpt_path last`` continues from the newer of last.ckpt and on_exception.ckpt; with
     neither, Lightning would quietly start from scratch."""

@@ -12,25 +12,21 @@ versions in the run's log folder.
 
 from __future__ import annotations
 
-import json
 import logging
-import platform
 import signal
 import sys
 import warnings
-from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
 import torch
-from pytorch_lightning import LightningModule, Trainer
+from pytorch_lightning import Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.trainer.states import TrainerStatus
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
-from siamkit.data.bad_images import write_csv
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
@@ -40,6 +36,7 @@ from siamkit.train.checkpoint_paths import (
     announce_resume,
     best_checkpoint,
     check_checkpoint_file,
+    checkpoint_dir,
     refuse_to_overwrite,
 )
 from siamkit.train.config_files import read_config
@@ -47,73 +44,9 @@ from siamkit.train.loggers import end_wandb_runs, run_loggers
 from siamkit.train.module import SiameseModule
 from siamkit.train.parser_errors import brief_error
 from siamkit.train.precision import emulated_bf16_note, native_precision
+from siamkit.train.run_record import RunRecord, workers_terminated
 from siamkit.train.time_budget import TimeBudget
 from siamkit.train.trainer_annotations import integers_before_floats
-
-RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "torchmetrics",
-                     "open_clip_torch",
-                     "timm", "albumentations", "numpy", "pillow", "jsonargparse")
-
-
-class RunRecord(SaveConfigCallback):
-    """Writes ``config.yaml`` (LightningCLI's), ``versions.json`` and ``splits.json`` (how the data
-    was split, with its digest) into the run's log folder, and says how to continue a run that was
-    interrupted.
-
-    It writes when the run starts, not at set-up as LightningCLI does: set-up is where the
-    module checks that loss and data go together, and a run refused there leaves nothing."""
-
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        self.log_dir = trainer.log_dir  # a collective call: every rank must make it, not only rank 0
-        self.stage = stage
-
-    def _record(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        super().setup(trainer, pl_module, self.stage)  # once: LightningCLI's callback keeps track
-
-    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._record(trainer, pl_module)
-
-    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._record(trainer, pl_module)
-
-    def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._record(trainer, pl_module)
-
-    def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._record(trainer, pl_module)
-
-    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        (Path(self.log_dir) / "versions.json").write_text(json.dumps(package_versions(), indent=2) + "\n")
-        if record := getattr(trainer.datamodule, "split_record", None):
-            record.write(Path(self.log_dir))
-        skipped = getattr(trainer.datamodule, "skipped", [])
-        if skipped:  # data.on_bad_image: skip -- which images this run went without, and why
-            write_csv(Path(self.log_dir) / "skipped_images.csv", skipped)
-
-    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        interrupted = (isinstance(exception, (KeyboardInterrupt, SIGTERMException))
-                       or trainer.received_sigterm or _workers_terminated(exception))
-        if interrupted and trainer.is_global_zero:
-            print(f"\ninterrupted at step {trainer.global_step}: its state "
-                  f"is saved in {_checkpoint_dir(trainer.default_root_dir)}; "
-                  "continue with the same command plus `--ckpt_path last`", file=sys.stderr)
-
-
-def _workers_terminated(error: BaseException) -> bool:
-    """torch's error when SIGTERM reached the DataLoader workers before the main process noticed it
-    (the group's signal arrives at every process, in no set order)."""
-    text = str(error)
-    return isinstance(error, RuntimeError) and "DataLoader worker" in text and "Terminated" in text
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version(), "cuda": torch.version.cuda or "none"}
-    for name in RECORDED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 class _BriefErrorsParser(LightningArgumentParser):
@@ -128,6 +61,14 @@ class _BriefErrorsParser(LightningArgumentParser):
 
 
 class SiamkitCLI(LightningCLI):
+    def __init__(self, *args, command: str | None = None, **kwargs):
+        self._command = command  # the one subcommand to parse: parsers for all four took 0.6 s more
+        super().__init__(*args, **kwargs)
+
+    def subcommands(self) -> dict[str, set[str]]:
+        every = LightningCLI.subcommands()
+        return {self._command: every[self._command]} if self._command else every
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.monitor": "val/roc_auc", "checkpoint.mode": "max",
@@ -143,7 +84,7 @@ class SiamkitCLI(LightningCLI):
         parser.add_lightning_class_args(EpochLines, "epoch_lines")
         parser.add_lightning_class_args(TimeBudget, "time_budget")
         for target in ("checkpoint.dirpath", "last_checkpoint.dirpath", "on_exception.dirpath"):
-            parser.link_arguments("trainer.default_root_dir", target, compute_fn=_checkpoint_dir)
+            parser.link_arguments("trainer.default_root_dir", target, compute_fn=checkpoint_dir)
         parser.link_arguments("trainer.default_root_dir", "predictions.dirpath", compute_fn=_predictions_dir)
         parser.link_arguments("model.image_config", "data.image_config", apply_on="instantiate")
 
@@ -171,7 +112,7 @@ class SiamkitCLI(LightningCLI):
                 raise KeyboardInterrupt from None
             raise
         except Exception as error:
-            if self.trainer.received_sigterm or _workers_terminated(error):
+            if self.trainer.received_sigterm or workers_terminated(error):
                 raise SystemExit(128 + signal.SIGTERM) from None
             raise
         finally:
@@ -203,11 +144,11 @@ class SiamkitCLI(LightningCLI):
                               "(choose another path)")
         if config.get("ckpt_path") == "best":
             config.ckpt_path = best_checkpoint(self.subcommand,
-                                               Path(_checkpoint_dir(trainer.default_root_dir)))
+                                               Path(checkpoint_dir(trainer.default_root_dir)))
         if self.subcommand == "fit" and config.ckpt_path is None:
-            refuse_to_overwrite(Path(_checkpoint_dir(trainer.default_root_dir)))
+            refuse_to_overwrite(Path(checkpoint_dir(trainer.default_root_dir)))
         if self.subcommand == "fit" and config.ckpt_path == "last":
-            announce_resume(Path(_checkpoint_dir(trainer.default_root_dir)))
+            announce_resume(Path(checkpoint_dir(trainer.default_root_dir)))
         if str(trainer.accelerator) in ("gpu", "cuda") and not torch.cuda.is_available():
             raise ConfigError(f"--trainer.accelerator {trainer.accelerator}: torch sees no CUDA GPU on this "
                               "machine; use --trainer.accelerator auto (a GPU where there is one) or cpu")
@@ -239,10 +180,6 @@ ADVERTISEMENT = "💡 Tip:"
 
 def _no_advertisement(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith(ADVERTISEMENT)
-
-
-def _checkpoint_dir(root: str | None) -> str:
-    return str(Path(root or ".") / "checkpoints")
 
 
 def _predictions_dir(root: str | None) -> str:
@@ -285,8 +222,8 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
                 save_config_kwargs={"overwrite": True},
                 parser_class=_BriefErrorsParser,
                 auto_configure_optimizers=False,  # the optimizer is model.optimizer; one way to set it
-                parser_kwargs={"allow_abbrev": False,
-                               **{name: no_abbreviations for name in SiamkitCLI.subcommands()}},
+                parser_kwargs={"allow_abbrev": False, command: no_abbreviations},
+                command=command,
             )
     except SIGTERMException:
         raise SystemExit(128 + signal.SIGTERM) from None  # Lightning's own exit code would be 0
