@@ -45,6 +45,7 @@ from siamkit.train.module import SiameseModule
 from siamkit.train.parser_errors import brief_error
 from siamkit.train.precision import emulated_bf16_note, native_precision
 from siamkit.train.run_record import RunRecord, workers_terminated
+from siamkit.train.startup_notes import StartupNotes
 from siamkit.train.time_budget import TimeBudget
 from siamkit.train.trainer_annotations import integers_before_floats
 
@@ -63,7 +64,9 @@ class _BriefErrorsParser(LightningArgumentParser):
 class SiamkitCLI(LightningCLI):
     def __init__(self, *args, command: str | None = None, **kwargs):
         self._command = command  # the one subcommand to parse: parsers for all four took 0.6 s more
-        super().__init__(*args, **kwargs)
+        self.startup_notes = StartupNotes()
+        with self.startup_notes.holding():  # LightningCLI runs the command within
+            super().__init__(*args, **kwargs)
 
     def subcommands(self) -> dict[str, set[str]]:
         every = LightningCLI.subcommands()
@@ -97,6 +100,7 @@ class SiamkitCLI(LightningCLI):
         instance = super().instantiate_trainer(**kwargs, precision=trainer.precision)
         self.quiet_worker_deaths = QuietWorkerDeaths()
         instance.callbacks.insert(0, self.quiet_worker_deaths)  # first of the on-exception hooks
+        instance.callbacks.insert(1, self.startup_notes)  # before the model summary
         return instance
 
     def _run_subcommand(self, subcommand: str) -> None:

@@ -102,7 +102,17 @@ def test_fit_says_nothing_a_user_cannot_act_on(tmp_path, monkeypatch, capsys, ca
     said = capsys.readouterr()
     text = "\n".join([said.out, said.err, caplog.text, *(str(w.message) for w in caught)])
     assert "GPU available" in text  # Lightning's other notes still reach the user
+    assert text.index("Seed set to 0") < text.index("GPU available") < text.index("trained 1 steps")
     assert "LeafSpec" not in text and "litlogger" not in text
+
+
+def test_a_command_refused_before_its_run_starts_says_only_why(tmp_path, monkeypatch, capsys, caplog):
+    """Not after Lightning's notes on the seed and the devices, which a run that starts prints."""
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.INFO):
+        assert main(["fit", *TINY, "--data.source", "nowhere"]) == 2
+    assert capsys.readouterr().err.startswith("error: data not found: nowhere does not exist")
+    assert "Seed set to" not in caplog.text and "GPU available" not in caplog.text
 
 
 def test_fit_with_logging_turned_off(tmp_path, monkeypatch):
