@@ -42,7 +42,10 @@ class ScanRecord:
 
     def add(self, passed: Iterable[tuple[str, Stamp]]) -> None:
         """Records the images that decoded, each with its stamp from before it was decoded."""
-        self.passed.update(passed)
+        new = dict(passed)
+        if not new:
+            return
+        self.passed.update(new)
         content = json.dumps({"root": self.root, "passed": self.passed})
         part = self.file.with_name(f"{self.file.name}.{os.getpid()}.part")
         try:
