@@ -46,11 +46,21 @@ def distance_matrix(x: torch.Tensor, distance: Distance) -> torch.Tensor:
     return torch.cdist(x, x).clamp_min(0)
 
 
-def all_pairs(embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
-                                                                       torch.Tensor]:
-    """Every unordered pair i < j of a class-labelled batch: (P, E), (P, E), (P,) 1 same class."""
+def all_pair_distances(embeddings: torch.Tensor, labels: torch.Tensor,
+                       distance: Distance) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every unordered pair i < j of a class-labelled batch: (P,) distances, (P,) 1 same class.
+
+    Read from the (N, N) matrix of distances, not computed from rows picked per pair: the
+    gradient of picked rows adds each embedding's N - 1 pair gradients up in whatever order the
+    CPU's threads finish (``index_put_`` with accumulate), so two runs of one config and seed
+    trained different models. The Euclidean matrix is computed without the matrix-product
+    shortcut, as exact as ``pair_distance``."""
     i, j = torch.triu_indices(len(labels), len(labels), offset=1, device=labels.device)
-    return embeddings[i], embeddings[j], (labels[i] == labels[j]).float()
+    if distance == "cosine":
+        matrix = 1.0 - embeddings @ embeddings.T
+    else:
+        matrix = torch.cdist(embeddings, embeddings, compute_mode="donot_use_mm_for_euclid_dist")
+    return matrix[i, j], (labels[i] == labels[j]).float()
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -79,10 +89,9 @@ class ContrastiveLoss(SiameseLoss):
 
     def forward(self, batch: PairBatch | ClassBatch) -> torch.Tensor:
         if isinstance(batch, ClassBatch):
-            a, b, same = all_pairs(batch.image, batch.label)
+            d, same = all_pair_distances(batch.image, batch.label, self.distance)
         else:
-            a, b, same = batch.a, batch.b, batch.label.float()
-        d = pair_distance(a, b, self.distance)
+            d, same = pair_distance(batch.a, batch.b, self.distance), batch.label.float()
         matches = masked_mean(0.5 * d.pow(2), same)
         non_matches = masked_mean(0.5 * F.relu(self.margin - d).pow(2), 1.0 - same)
         return matches + non_matches

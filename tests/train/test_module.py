@@ -12,7 +12,7 @@ from PIL import Image
 from torch import nn
 
 from siamkit.cli.program import main
-from siamkit.data.batches import PairBatch
+from siamkit.data.batches import ClassBatch, PairBatch
 from siamkit.errors import ConfigError
 from siamkit.models import ContrastiveLoss, InfoNCELoss, TimmBackbone, TorchvisionBackbone
 from siamkit.train.module import SiameseModule
@@ -225,3 +225,23 @@ def test_a_backbone_torch_cannot_compile_is_one_line_at_the_first_step(class_fol
                 r"\(BackendCompilerFailed: .*\); set model.compile false$")
     with pytest.raises(ConfigError, match=expected):
         trainer.fit(module, data)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+def test_a_class_batch_step_has_the_same_gradients_every_time(distance):
+    """Two runs of one config and seed train one model: the contrastive loss over all pairs of a
+    class batch once took its pairs as picked rows, whose gradients the CPU's threads add up in
+    no set order (this test then failed)."""
+    torch.manual_seed(0)
+    model = SiameseModule(TorchvisionBackbone("resnet18", image_size=16, small_input=True),
+                          ContrastiveLoss(distance=distance)).train()
+    batch = ClassBatch(torch.randint(0, 256, (64, 3, 16, 16), dtype=torch.uint8),
+                       torch.arange(16).repeat_interleave(4))
+
+    def gradients() -> torch.Tensor:
+        model.zero_grad(set_to_none=True)
+        model.compute_loss(batch).backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    first = gradients()
+    assert all(torch.equal(first, gradients()) for _ in range(2))
