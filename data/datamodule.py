@@ -7,7 +7,6 @@ from typing import Any, Literal, Optional
 
 import numpy as np
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.trainer.states import TrainerFn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
@@ -28,7 +27,7 @@ from siamkit.data.datasets import (
     Instances,
     PairDataset,
     TwoViewDataset,
-    init_worker,
+    seeded_loader,
 )
 from siamkit.data.device_augmentation import DeviceAugmentation
 from siamkit.data.image_config import ImageConfig
@@ -294,7 +293,4 @@ class SiameseDataModule(pl.LightningDataModule):
         return self._loaded().paths()
 
     def _loader(self, dataset: Dataset, **kwargs: Any) -> DataLoader:
-        workers = self.hparams.num_workers
-        return DataLoader(dataset, num_workers=workers, persistent_workers=workers > 0,
-                          worker_init_fn=init_worker, collate_fn=dataset.batch_type.collate,
-                          pin_memory=torch.cuda.is_available(), **kwargs)
+        return seeded_loader(dataset, self.hparams.num_workers, **kwargs)

@@ -7,11 +7,12 @@ its loader collates them into, as ``batch_type``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import albumentations as A
 import numpy as np
 import torch
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from siamkit.data.batches import ClassBatch, ImageBatch, PairBatch, TwoViewBatch
 from siamkit.data.images import load_image
@@ -183,12 +184,26 @@ class ImageListDataset(Dataset):
         return {"image": self.transform(self.read(self.paths[i])), "index": torch.tensor(i)}
 
 
+def seeded_loader(dataset: Dataset, workers: int, **kwargs: Any) -> DataLoader:
+    """A DataLoader whose augmentation is seeded from torch's generator (which ``seed_everything``
+    sets): in each worker, or here when there are none (albumentations would draw a seed of its own)."""
+    if not workers:
+        _seed_augmentation(dataset, int(torch.randint(2**31, ())))
+    return DataLoader(dataset, num_workers=workers, persistent_workers=workers > 0,
+                      worker_init_fn=init_worker, collate_fn=dataset.batch_type.collate,
+                      pin_memory=torch.cuda.is_available(), **kwargs)
+
+
+def _seed_augmentation(dataset: Dataset, seed: int) -> None:
+    instances = getattr(dataset, "instances", None)
+    for offset, pipeline in enumerate((getattr(dataset, "transform", None),
+                                       getattr(instances, "crop", None))):
+        if isinstance(pipeline, ImagePipeline):
+            pipeline.reseed((seed + offset) % 2**32)
+
+
 def init_worker(worker_id: int) -> None:
     """Each worker its own augmentation seed. (Not cv2.setNumThreads: in a worker forked from
     a process whose OpenCV thread pool has run, resizing the pool deadlocks.)"""
     info = get_worker_info()
-    instances = getattr(info.dataset, "instances", None)
-    for offset, pipeline in enumerate((getattr(info.dataset, "transform", None),
-                                       getattr(instances, "crop", None))):
-        if isinstance(pipeline, ImagePipeline):
-            pipeline.reseed((info.seed + offset) % 2**32)
+    _seed_augmentation(info.dataset, info.seed)

@@ -53,6 +53,20 @@ def test_class_batches_are_m_per_class_and_preprocessed_for_the_backbone(class_f
     assert sorted(np.unique(batch.label, return_counts=True)[1]) == [4, 4]
 
 
+def test_with_no_loader_workers_the_augmentation_follows_torchs_seed(class_folder):
+    """As in the workers: albumentations left alone would draw a seed of its own, and two runs of
+    one config and seed would train on different views."""
+
+    def first_batch() -> torch.Tensor:
+        torch.manual_seed(0)
+        data = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=0, batch_size=8,
+                                 augment=[{"Affine": {"rotate": [-40, 40], "p": 1}}],
+                                 split_fractions=(0.5, 0.25, 0.25))
+        return next(iter(data.train_dataloader())).image
+
+    assert torch.equal(first_batch(), first_batch())
+
+
 def test_unlabelled_images_give_two_views_and_fixed_validation_pairs(class_folder):
     data = SiameseDataModule(str(class_folder / "class0"), image_config=SMALL, num_workers=0, batch_size=2,
                              split_fractions=(0.5, 0.25, 0.25), augment="copy_detection")
