@@ -227,6 +227,15 @@ def test_a_backbone_torch_cannot_compile_is_one_line_at_the_first_step(class_fol
         trainer.fit(module, data)
 
 
+def same_gradients_twice(model: SiameseModule, batch) -> bool:
+    def gradients() -> torch.Tensor:
+        model.zero_grad(set_to_none=True)
+        model.compute_loss(batch).backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    return torch.equal(gradients(), gradients())
+
+
 @pytest.mark.parametrize("distance", ["cosine", "euclidean"])
 def test_a_class_batch_step_has_the_same_gradients_every_time(distance):
     """Two runs of one config and seed train one model: the contrastive loss over all pairs of a
@@ -237,11 +246,14 @@ def test_a_class_batch_step_has_the_same_gradients_every_time(distance):
                           ContrastiveLoss(distance=distance)).train()
     batch = ClassBatch(torch.randint(0, 256, (64, 3, 16, 16), dtype=torch.uint8),
                        torch.arange(16).repeat_interleave(4))
+    assert same_gradients_twice(model, batch)
 
-    def gradients() -> torch.Tensor:
-        model.zero_grad(set_to_none=True)
-        model.compute_loss(batch).backward()
-        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
 
-    first = gradients()
-    assert torch.equal(first, gradients())
+def test_an_infonce_step_with_the_koleo_term_has_the_same_gradients_every_time():
+    """The photo demo's loss (InfoNCE on pairs, KoLeo's nearest-neighbour term) the same way."""
+    torch.manual_seed(0)
+    loss = InfoNCELoss(temperature=0.05, learnable_temperature=True, entropy_weight=10.0)
+    model = SiameseModule(TorchvisionBackbone("resnet18", image_size=16, small_input=True), loss).train()
+    images = torch.randint(0, 256, (2, 32, 3, 16, 16), dtype=torch.uint8)
+    ids = torch.arange(32)
+    assert same_gradients_twice(model, PairBatch(images[0], images[1], torch.ones(32), ids, ids))
