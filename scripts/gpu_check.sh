@@ -12,7 +12,7 @@
 # The machine has no siamkit install and no network: its folders are copied into one package on
 # PYTHONPATH, the carried wheels installed into /tmp/site, and pytest runs from a folder without a
 # siamkit/ directory in it. W&B and pdqhash are absent there: runs use no logger and no leak check.
-# Full logs go to $OUT (the device tool brings them back) or /tmp/gpu_check.
+# Logs and the reports' tables go to $OUT (the device tool brings back 8 files) or /tmp/gpu_check.
 # `bash scripts/gpu_check.sh recipes` instead compares the fine-tuning recipes of
 # scripts/compare_recipes.py at GPU scale (600 steps of 64 at 224 px; a call of its own there);
 # `bash scripts/gpu_check.sh demo` runs the photo demo's config with the GPU's steps and size
@@ -67,7 +67,12 @@ step() {  # step NAME LOGFILE COMMAND...: runs it, keeps its log, and its last l
   echo "== $name" >&2
   "$@" >"$log" 2>&1
   local status=$?
-  results+=("$(printf '| %-26s | %4s | %4ss | %s |' "$name" "$status" "$((SECONDS - start))" "$(grep -v '^\s*$' "$log" | tail -1 | cut -c1-240)")")
+  results+=("$(printf '| %-28s | %4s | %4ss | %s |' "$name" "$status" "$((SECONDS - start))" "$(grep -v '^\s*$' "$log" | tail -1 | cut -c1-240)")")
+}
+# A report folder holds more files than the device tool brings back from $OUT (8 at most): only its
+# table comes back, and is printed
+keep_summary() {  # keep_summary REPORT_DIR NAME
+  cp "$1/summary.md" "$LOGS/$2" 2>/dev/null && cat "$LOGS/$2"
 }
 
 if [ "$mode" = recipes ]; then
@@ -81,12 +86,12 @@ elif [ "$mode" = demo ]; then
   step "export, chosen on val" demo_export.log "$PYTHON" -m siamkit.cli.program export \
     --ckpt "$demo" --out "$demo/encoder" --choose-on-val --check-data demo:photos
   step "demo:photos test" demo_evaluate.log "$PYTHON" -m siamkit.cli.program evaluate --data demo:photos \
-    --methods "histogram,sift,timm:tf_efficientnet_lite0:efficientnet-lite0,$demo/encoder" --out "$LOGS/demo_report"
-  cat "$LOGS/demo_report/summary.md" 2>/dev/null
+    --methods "histogram,sift,timm:tf_efficientnet_lite0:efficientnet-lite0,$demo/encoder" --out "$demo/photos"
+  keep_summary "$demo/photos" demo_photos.md
   for edits in hard unseen; do  # edits the recipe never trains on: does it keep its start's robustness?
     step "demo:photos-$edits test" "demo_$edits.log" "$PYTHON" -m siamkit.cli.program evaluate \
-      --data "demo:photos-$edits" --methods "histogram,sift,$demo/encoder" --out "$LOGS/demo_$edits"
-    cut -d'|' -f1-3 "$LOGS/demo_$edits/summary.md" 2>/dev/null
+      --data "demo:photos-$edits" --methods "histogram,sift,$demo/encoder" --out "$demo/$edits"
+    keep_summary "$demo/$edits" "demo_$edits.md" | cut -d'|' -f1-3
   done
 else
   step "CUDA tests" cuda_tests.log bash -c "cd '$testroot' && '$PYTHON' -m pytest -q -p no:cacheprovider -m gpu \
@@ -104,7 +109,7 @@ else
 fi
 
 echo
-echo "| check                      | exit | time | last line of its log ($LOGS) |"
+echo "| check                        | exit | time | last line of its log ($LOGS) |"
 echo "|---|---:|---:|---|"
 printf '%s\n' "${results[@]}"
 cd "$repo"
