@@ -45,6 +45,19 @@ def test_lightning_cli_still_calls_the_methods_siamkit_overrides():
     assert "self.already_saved" in inspect.getsource(SaveConfigCallback.setup)
 
 
+def test_the_best_checkpoint_overrides_a_method_lightning_still_asks_and_keeps_its_state_key():
+    """BestCheckpoint declines NaN in ``check_monitor_top_k``, which ModelCheckpoint still asks
+    before keeping a top-k checkpoint, and keeps ModelCheckpoint's state key, under which runs
+    saved before it hold their best."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from siamkit.train.checkpoint_callbacks import BestCheckpoint
+
+    assert "if self.check_monitor_top_k(trainer, current):" in inspect.getsource(ModelCheckpoint)
+    options = {"monitor": "val/roc_auc", "mode": "max"}
+    assert BestCheckpoint(**options).state_key == ModelCheckpoint(**options).state_key
+
+
 def test_lightning_still_words_the_notes_siamkit_silences():
     import re
 

@@ -1,13 +1,34 @@
-"""The on-exception checkpoint every run gets (``last.ckpt`` and the best checkpoint are
-Lightning's ModelCheckpoint, configured in ``lightning_cli``), and what keeps it whole."""
+"""The checkpoints every run gets beside ``last.ckpt`` (Lightning's ModelCheckpoint, configured in
+``lightning_cli``): the best by a validation metric, and one on an exception, and what keeps
+that one whole."""
 
 from __future__ import annotations
 
 import signal
 import threading
+from typing import Optional
 
+import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.callbacks import OnExceptionCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """Lightning's best-by-a-metric checkpoint, which keeps none for an undefined (NaN) value.
+
+    Lightning ranks NaN below every number but still keeps the first such epoch while fewer
+    than ``save_top_k`` are kept, and then never replaces it while the metric stays undefined
+    (ROC-AUC on val pairs of one kind): a run folder's export would take that epoch's weights.
+    Without a best, it takes ``last.ckpt``."""
+
+    def check_monitor_top_k(self, trainer: Trainer, current: Optional[torch.Tensor] = None) -> bool:
+        if current is not None and torch.isnan(current):
+            return False
+        return super().check_monitor_top_k(trainer, current)
+
+    @property
+    def state_key(self) -> str:  # ModelCheckpoint's, so that runs from before this class resume their best
+        return "ModelCheckpoint" + super().state_key.removeprefix(type(self).__qualname__)
 
 
 class InterruptionCheckpoint(OnExceptionCheckpoint):

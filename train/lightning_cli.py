@@ -1,13 +1,13 @@
 """LightningCLI for ``fit / validate / test / predict``.
 
 Every run gets, whatever its config says: ``speed`` (TrainingSpeed: images/s and peak GPU
-memory, logged and printed at the end); a ``checkpoint`` (ModelCheckpoint: best by
-``val/roc_auc``), a ``last_checkpoint`` (``last.ckpt``, the weights at each validation) and an
-``on_exception`` checkpoint (written when the run is interrupted by Ctrl-C or SIGTERM, or
-fails), all in ``DEFAULT_ROOT_DIR/checkpoints``, so ``--ckpt_path last`` resumes from whichever
-is newer; the fastest precision the hardware runs the backbone in natively when the config sets
-none (``precision.native_precision``); and a copy of the resolved config plus the package
-versions in the run's log folder.
+memory, logged and printed at the end); a ``checkpoint`` (BestCheckpoint: best by
+``val/roc_auc``, none while it is undefined), a ``last_checkpoint`` (``last.ckpt``, the
+weights at each validation) and an ``on_exception`` checkpoint (written when the run is
+interrupted by Ctrl-C or SIGTERM, or fails), all in ``DEFAULT_ROOT_DIR/checkpoints``, so
+``--ckpt_path last`` resumes from whichever is newer; the fastest precision the hardware runs
+the backbone in natively when the config sets none (``precision.native_precision``); and a copy
+of the resolved config plus the package versions in the run's log folder.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
-from siamkit.train.checkpoint_callbacks import InterruptionCheckpoint, QuietWorkerDeaths
+from siamkit.train.checkpoint_callbacks import BestCheckpoint, InterruptionCheckpoint, QuietWorkerDeaths
 from siamkit.train.checkpoint_paths import (
     CKPT_KEYWORDS,
     announce_resume,
@@ -73,7 +73,7 @@ class SiamkitCLI(LightningCLI):
         return {self._command: every[self._command]} if self._command else every
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(BestCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.monitor": "val/roc_auc", "checkpoint.mode": "max",
                              "checkpoint.filename": "best-{epoch}-{step}"})
         # Lightning 2.6's save_last copies only a new best (a resume from it loses the epochs since):

@@ -8,7 +8,6 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
-from torchmetrics.classification import BinaryAUROC, BinaryEER
 
 from siamkit.data.batches import Batch, ClassBatch, ImageBatch, PairBatch
 from siamkit.errors import ConfigError, SiamkitError
@@ -21,6 +20,7 @@ from siamkit.models.losses import SiameseLoss
 from siamkit.models.spec import EncoderSpec
 from siamkit.models.weights import check_weights_fit, load_matching
 from siamkit.train.optimization import parameter_groups, warmup_then_cosine
+from siamkit.train.pair_metrics import PairMetrics
 
 OptimizerCallable = Callable[[Iterable], torch.optim.Optimizer]
 HeadCallable = Callable[[int], nn.Module]
@@ -89,9 +89,7 @@ class SiameseModule(pl.LightningModule):
         self.optimizer = optimizer
         if init_from:
             self._initialise_from(init_from)
-        self.metrics = nn.ModuleDict({
-            stage: nn.ModuleDict({"roc_auc": BinaryAUROC(), "eer": BinaryEER()}) for stage in STAGES
-        })
+        self.metrics = nn.ModuleDict({stage: PairMetrics(stage) for stage in STAGES})
         self._class_embeddings: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._compiled = False  # whether the compiled backbone has trained a step (compile errors come first)
         if not compile:  # the model summary's shapes and FLOPs, from one image (compiling for it would cost)
@@ -196,13 +194,9 @@ class SiameseModule(pl.LightningModule):
         if isinstance(embedded, ClassBatch):
             self._class_embeddings.append((embedded.image, embedded.label))
             return
-        self._update_pair_metrics(stage, (embedded.a * embedded.b).sum(-1), embedded.label)
+        self.metrics[stage].update((embedded.a * embedded.b).sum(-1), embedded.label)
         if type(embedded) in self.loss.accepts:
             self.log(f"{stage}/loss", self.loss(embedded), batch_size=len(embedded), sync_dist=True)
-
-    def _update_pair_metrics(self, stage: str, scores: torch.Tensor, labels: torch.Tensor) -> None:
-        for metric in self.metrics[stage].values():
-            metric.update(scores.float(), labels.long())
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_metrics("val")
@@ -219,11 +213,12 @@ class SiameseModule(pl.LightningModule):
             # scores of all i < j pairs read off the similarity matrix: (P,) floats, not (P, E) copies
             i, j = torch.triu_indices(len(labels), len(labels), offset=1, device=labels.device)
             similarity = embeddings @ embeddings.T
-            self._update_pair_metrics(stage, similarity[i, j], labels[i] == labels[j])
+            self.metrics[stage].update(similarity[i, j], labels[i] == labels[j])
             self.log(f"{stage}/recall@1", recall_at_1(embeddings, labels), prog_bar=stage == "val")
-        for name, metric in self.metrics[stage].items():
-            self.log(f"{stage}/{name}", metric.compute(), prog_bar=stage == "val" and name == "roc_auc")
-            metric.reset()
+        # the sanity check's few batches say nothing of the whole split
+        values = self.metrics[stage].compute(say_when_undefined=not self.trainer.sanity_checking)
+        for name, value in values.items():
+            self.log(f"{stage}/{name}", value, prog_bar=stage == "val" and name == "roc_auc")
 
     def _gathered(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.trainer.world_size == 1:

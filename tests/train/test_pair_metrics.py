@@ -1,0 +1,57 @@
+"""ROC-AUC and EER of a stage's pairs: their values, and NaN with a reason where pairs of one kind
+give them no meaning (torchmetrics would say 0 for both, an EER of 0 reading as perfect), and no
+best checkpoint on such a value."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from siamkit.train.lightning_cli import run_trainer_command
+from siamkit.train.pair_metrics import PairMetrics
+from tests.conftest import write_image
+from tests.train.test_objectives_end_to_end import QUICK, SMALL_RESNET
+
+
+def test_the_metrics_of_pairs_of_both_kinds_then_of_one_kind_after_a_reset():
+    metrics = PairMetrics("val")
+    metrics.update(torch.tensor([0.9, 0.4, 0.6, 0.1]), torch.tensor([1.0, 1.0, 0.0, 0.0]))
+    values = metrics.compute()
+    assert float(values["roc_auc"]) == pytest.approx(0.75) and float(values["eer"]) == pytest.approx(0.5)
+    metrics.update(torch.tensor([0.9, 0.4]), torch.tensor([0.0, 0.0]))
+    assert all(math.isnan(value) for value in metrics.compute().values())
+
+
+MATCHES = ["img6.png,img7.png,1,val", "img8.png,img9.png,1,val"]
+VAL_ROWS = {"all matches": MATCHES,
+            "matches first": [*MATCHES, "img6.png,img8.png,0,val", "img7.png,img9.png,0,val"]}
+
+
+@pytest.mark.parametrize("val", VAL_ROWS)
+def test_val_pairs_of_one_kind_log_nan_say_why_once_and_keep_no_best(val, tmp_path, monkeypatch, caplog):
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        write_image(tmp_path / f"img{i}.png", rng)
+    rows = ["a,b,label,split", *(f"img{i}.png,img{(i + 1) % 6}.png,{i % 2},train" for i in range(6)),
+            *VAL_ROWS[val], "img10.png,img11.png,1,test"]
+    (tmp_path / "pairs.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.chdir(tmp_path)
+    quick = [option for option in QUICK if option not in ("--trainer.fast_dev_run", "true")]
+    cli = run_trainer_command("fit", ["--config", "resnet_siamese.yaml", *SMALL_RESNET, *quick,
+                                      "--data.source", "pairs.csv", "--data.batch_size", "2",
+                                      "--data.check_leaks", "off", "--data.augment", "null",
+                                      "--trainer.max_epochs", "2", "--trainer.num_sanity_val_steps", "1"])
+    roc_auc, eer = (float(cli.trainer.callback_metrics[f"val/{name}"]) for name in ("roc_auc", "eer"))
+    said = [record.getMessage() for record in caplog.records if "undefined" in record.getMessage()]
+    best = list(tmp_path.rglob("best-*.ckpt"))
+    if val == "matches first":  # the sanity check's one batch held matches alone; the split has both
+        assert not math.isnan(roc_auc) and not math.isnan(eer) and said == [] and len(best) == 1
+    else:
+        assert math.isnan(roc_auc) and math.isnan(eer)
+        assert best == [] and list(tmp_path.rglob("last.ckpt")), "no epoch is the best on an undefined metric"
+        assert said == ["val/roc_auc and val/eer are undefined on the val pairs, which hold no non-matches: "
+                        "logged as nan. Give the val split pairs of both kinds, or more of its batches "
+                        "(trainer.limit_val_batches)"]
