@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 from siamkit.cli.arguments import ArgumentParser, number_between, output_folder, positive_int, scale_list
@@ -26,7 +27,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--quantize", choices=("int8",),
                         help="also write model.int8.onnx (implies --onnx): static quantization calibrated on "
                              "the training images of --check-data, kept only if its ROC-AUC on its val pairs "
-                             "stays within 0.005 of the float model's")
+                             "stays within 0.005 of the float model's (otherwise a note says so)")
     parser.add_argument("--check-data",
                         help="labelled pairs or classes whose training images calibrate the int8 model and "
                              "whose val split checks it (default: the run's data.val_data, else its training "
@@ -94,7 +95,7 @@ def main(argv: list[str]) -> int:
     try:
         written = _write(encoder, staging, args.onnx or bool(args.quantize), args.sentence_transformers)
         if calibration:
-            written.append(_write_int8(staging, calibration, pairs, check.source))
+            written += _write_int8(staging, calibration, pairs, check.source)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -214,10 +215,16 @@ def _calibration_images(data, count: int) -> list[str]:
     return [str(data.root / path) for path in train[:: max(1, len(train) // count)][:count]]
 
 
-def _write_int8(folder: Path, images: list[str], pairs: tuple, source: str) -> str:
-    from siamkit.models.quantization import quantize_int8
+def _write_int8(folder: Path, images: list[str], pairs: tuple, source: str) -> list[str]:
+    """model.int8.onnx, or nothing where it ranks the val pairs worse than the float model by more
+    than allowed (the float export stands: it is what the user has, and took the time)."""
+    from siamkit.models.quantization import Int8RanksWorse, quantize_int8
 
-    record = quantize_int8(folder, images, source, pairs, source)
-    return (f"{record.file} (ROC-AUC on {record.check_pairs} val pairs of {source}: int8 "
+    try:
+        record = quantize_int8(folder, images, source, pairs, source)
+    except Int8RanksWorse as refused:
+        print(f"note: {refused}", file=sys.stderr)
+        return []
+    return [f"{record.file} (ROC-AUC on {record.check_pairs} val pairs of {source}: int8 "
             f"{record.roc_auc_int8:.4f}, float {record.roc_auc_float:.4f}; cosine to float >= "
-            f"{record.cosine_min:.4f})")
+            f"{record.cosine_min:.4f})"]

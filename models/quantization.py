@@ -16,7 +16,7 @@ run time, which int8 would round into wrong pad widths: a fine-tuned EfficientNe
 0.19 of val ROC-AUC that way, none without it; docs/benchmarks.md). The int8
 model is then checked against the float one: cosine between their embeddings of the
 calibration and check images, and ROC-AUC of both on the check pairs. A drop of more than
-``MAX_ROC_AUC_DROP`` removes the file.
+``MAX_ROC_AUC_DROP`` removes the file (``Int8RanksWorse``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ CALIBRATION_BATCH = 16
 
 class QuantizationError(SiamkitError):
     """The encoder cannot be quantized, or its int8 model ranks pairs worse than allowed."""
+
+
+class Int8RanksWorse(QuantizationError):
+    """The int8 model was made, and ranks the check pairs worse than allowed: it is not kept."""
 
 
 def quantize_int8(folder: str | Path, calibration: Sequence[ImageInput], calibration_data: str,
@@ -78,11 +82,10 @@ def quantize_int8(folder: str | Path, calibration: Sequence[ImageInput], calibra
                           float(cosine.mean()), check_data, len(labels), *roc)
     if roc[0] - roc[1] > allowed:
         target.unlink()
-        raise QuantizationError(
+        raise Int8RanksWorse(
             f"the int8 model's ROC-AUC on {len(labels)} val pairs of {check_data} is {roc[1]:.4f}, "
-            f"{roc[0] - roc[1]:.4f} below the float model's {roc[0]:.4f} (allowed: {allowed}); "
-            f"{target.name} was not kept. Use the float model (--onnx), or calibrate on more images "
-            "(--calibration-images)")
+            f"{roc[0] - roc[1]:.4f} below the float model's {roc[0]:.4f} (allowed: {allowed}), so "
+            f"{target.name} was not kept: use the float model")
     card.quantization = record
     card.write(folder)
     return record

@@ -15,7 +15,8 @@ SECONDS=0  # the demo's ten minutes start once .venv is there
 
 train() {  # train CONFIG [FIT OPTION...] [-- EXPORT OPTION...]: a fresh run of the config, its best
   # checkpoint on the val split exported with int8, checked on those val pairs (the photo runs
-  # validate on demo:photos' val pairs: data.val_data)
+  # validate on demo:photos' val pairs: data.val_data); an int8 model that ranks them worse is
+  # left out with a note
   local config=$1 run=runs/${1%.yaml} fit=()
   shift
   while [ $# -gt 0 ] && [ "$1" != -- ]; do fit+=("$1"); shift; done

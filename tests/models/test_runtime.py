@@ -82,14 +82,18 @@ def test_a_stale_onnx_file_is_never_used(quantized_folder, tmp_path, capsys):
     assert "is stale" in capsys.readouterr().err
 
 
-def test_an_int8_model_that_ranks_worse_is_refused_and_nothing_is_written(tiny_checkpoint, tmp_path,
-                                                                          monkeypatch, capsys):
+def test_an_int8_model_that_ranks_worse_is_left_out_and_the_float_export_stands(tiny_checkpoint, tmp_path,
+                                                                                monkeypatch, capsys):
     monkeypatch.setattr(quantization, "MAX_ROC_AUC_DROP", -1.0)  # any int8 model now falls short
     out = tmp_path / "encoder"
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(out), "--quantize", "int8",
-                 "--calibration-images", "8"]) == 2
-    assert "model.int8.onnx was not kept" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []
+                 "--calibration-images", "8"]) == 0
+    note = capsys.readouterr().err.strip().splitlines()[-1]
+    assert note.startswith("note: the int8 model's ROC-AUC on ") and "so model.int8.onnx was not kept" in note
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["encoder"]
+    assert sorted(path.name for path in out.iterdir()) == ["config.json", "model.onnx", "model.safetensors"]
+    assert json.loads((out / "config.json").read_text())["quantization"] is None
+    assert load_encoder(out, runtime="onnx").embed([data.coffee()]).shape[0] == 1
 
 
 def test_quantizing_needs_the_float_model(quantized_folder, tmp_path):
