@@ -1,6 +1,7 @@
 """Every use siamkit makes of a library's private API outside ``SiamkitCLI``, wrapped here and
 nowhere else, each because no public API does the job (tests/test_internals.py fails when a
-library changes under one; DESIGN.md lists them all).
+library changes under one, and covers SiamkitCLI's overrides and the Lightning behaviour siamkit
+builds on).
 
 Imports are lazy: ``siamkit.models`` must not pull in open_clip until an open_clip backbone is
 built, nor anything Lightning.

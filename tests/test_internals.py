@@ -1,5 +1,6 @@
-"""The private library APIs siamkit relies on (listed in DESIGN.md) are still there and still
-behave as siamkit assumes: each test fails when its library changes under siamkit."""
+"""The private library APIs siamkit relies on (siamkit/internals.py and SiamkitCLI's overrides),
+and the library behaviour it builds on, are still there and still behave as siamkit assumes: each
+test fails when its library changes under siamkit."""
 
 from __future__ import annotations
 
