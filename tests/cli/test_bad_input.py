@@ -87,8 +87,9 @@ CASES = {
                                                    "needs an encoder folder from `train export`"),
     "evaluate: --runtime onnx without model.onnx": ([*EVALUATE_MODEL, "--runtime", "onnx"],
                                                     "has no model.onnx"),
-    "score: --runtime int8 without model.int8.onnx": (["score", P, P, "-m", "{zoo}/encoder", "--runtime",
-                                                       "int8"], "has no model.int8.onnx"),
+    "score: --runtime int8 without model.int8.onnx": (
+        ["score", P, P, "-m", "{zoo}/encoder", "--runtime", "int8"],
+        "has no model.int8.onnx; export writes it with --quantize int8 where int8 ranks the val pairs"),
     "duplicates: neither --encoder nor --method": (["duplicates", "{zoo}/photos", "--out", OUT],
                                                    "choose what finds duplicates"),
     "duplicates: --background without --threshold": (["duplicates", "{zoo}/photos", "--encoder",
