@@ -257,10 +257,12 @@ def test_fit_and_predict_with_two_ddp_processes_on_cpu(tiny_checkpoint, tmp_path
 @pytest.mark.slow
 def test_demo_digits_recipe_reaches_held_out_roc_auc_of_0_99(tmp_path, monkeypatch):
     """The demo's recipe in a third of its epochs (0.996 on the test split, measured; 0.998 in 6,
-    0.9998 in all 12), which cuts this test's cost to a third."""
+    0.9998 in all 12), which cuts this test's cost to a third; without the validations, which
+    change nothing in training (0.99566 with and without them) and cost 4 s."""
     monkeypatch.chdir(tmp_path)
     quiet = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
-    assert main(["fit", "--config", "demo_digits.yaml", "--trainer.max_epochs", "4", *quiet]) == 0
+    assert main(["fit", "--config", "demo_digits.yaml", "--trainer.max_epochs", "4",
+                 "--trainer.limit_val_batches", "0", *quiet]) == 0
     last = tmp_path / "runs" / "demo_digits" / "checkpoints" / "last.ckpt"
     cli = run_trainer_command("test", ["--config", "demo_digits.yaml", *quiet, "--ckpt_path", str(last)])
     results = cli.trainer.callback_metrics
