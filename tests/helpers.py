@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 from siamkit.cli.program import main
 
 #: A tiny, quick version of the digits demo: 16 px, batches of 16, no loader workers ...
@@ -53,3 +55,8 @@ def assert_one_error_line(case: tuple[list[str], str], zoo: Path, tmp_path: Path
     assert expected.replace("{zoo}", str(zoo)) in errors[0]
     assert not any((zoo / "out" / marker).exists() for marker in COMPLETE_MARKERS)
     assert not list(tmp_path.rglob("*.ckpt")) and not list(tmp_path.rglob("config.yaml"))
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    """The training step a checkpoint was saved at."""
+    return torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"]

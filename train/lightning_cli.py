@@ -215,6 +215,12 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
     lightning_notes = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     lightning_notes.addFilter(_no_advertisement)
     integers_before_floats(Trainer.__init__)  # so --trainer.limit_train_batches 1 is one batch, not 100%
+    # When Ctrl-C or SIGTERM reaches the process group, a DataLoader worker's death is reported by
+    # torch's SIGCHLD handler raising wherever the main process is; inside a log line being written
+    # (Lightning logs "Received SIGTERM"), logging would print that error with the whole call stack.
+    # Python's documented setting for production: errors inside logging are dropped (the loader
+    # itself still notices a worker that died).
+    raise_logging_errors, logging.raiseExceptions = logging.raiseExceptions, False
     try:
         with warnings.catch_warnings():
             for note in MISLEADING_NOTES + UNACTIONABLE_NOTES:
@@ -234,3 +240,4 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
     finally:
         sys.argv = given
         lightning_notes.removeFilter(_no_advertisement)
+        logging.raiseExceptions = raise_logging_errors

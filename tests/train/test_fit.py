@@ -1,18 +1,13 @@
-"""End to end through the `train` program: fit, the run folder, evaluation commands,
-interruption and resume, DDP."""
+"""End to end through the `train` program: fit, the run folder, evaluation commands, DDP
+(interruption and resume: test_interruptions.py)."""
 
 import logging
-import os
-import signal
-import subprocess
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import pytorch_lightning as pl
 import torch
 import wandb
 
@@ -20,11 +15,7 @@ from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import sample_images
 from siamkit.train.lightning_cli import run_trainer_command
-from tests.helpers import TINY, TINY_WITH_LOGGERS, TRAIN, run_train, start_train
-
-
-def _step(checkpoint: Path) -> int:
-    return torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"]
+from tests.helpers import TINY, TINY_WITH_LOGGERS, checkpoint_step, run_train, start_train
 
 
 def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, monkeypatch):
@@ -43,7 +34,7 @@ def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, m
     assert wandb.run is None, "the command ended its W&B run, so the next one starts its own"
     checkpoints = {p.name for p in (run / "checkpoints").iterdir()}
     assert "last.ckpt" in checkpoints and any(n.startswith("best-") for n in checkpoints)
-    assert _step(run / "checkpoints" / "last.ckpt") >= 3
+    assert checkpoint_step(run / "checkpoints" / "last.ckpt") >= 3
 
     last = str(run / "checkpoints" / "last.ckpt")
     for command, limit in (("validate", "val"), ("test", "test"), ("predict", "predict")):
@@ -58,7 +49,7 @@ def test_last_checkpoint_holds_the_latest_weights_when_the_best_came_earlier(tmp
                  "--trainer.limit_val_batches", "1", "--checkpoint.monitor", "epoch"]) == 0
     checkpoints = tmp_path / "runs" / "demo_digits" / "checkpoints"
     assert [p.name for p in checkpoints.glob("best-*.ckpt")] == ["best-epoch=0-step=2.ckpt"]
-    assert _step(checkpoints / "last.ckpt") == 4
+    assert checkpoint_step(checkpoints / "last.ckpt") == 4
 
 
 def test_fit_refuses_to_overwrite_an_earlier_run(tmp_path, monkeypatch, capsys):
@@ -140,94 +131,6 @@ def test_mixed_precision_on_a_gpu_trains_and_exports_a_float32_encoder(precision
     assert gap < 5e-3, gap  # cuDNN convolutions use TF32 by default
 
 
-class InterruptAtStep3(pl.Callback):
-    """Ctrl-C, as Python delivers it: a KeyboardInterrupt in the middle of training."""
-
-    def on_train_batch_end(self, trainer, *args) -> None:
-        if trainer.global_step == 3:
-            raise KeyboardInterrupt
-
-
-def test_ctrl_c_keeps_the_work_and_exits_130(tmp_path, monkeypatch, capsys):
-    """Lightning ends a Ctrl-C with exit code 1 (and ignores further Ctrl-Cs of this process)."""
-    monkeypatch.chdir(tmp_path)
-    handler = signal.getsignal(signal.SIGINT)
-    try:
-        code = main(["fit", *TINY, "--trainer.max_steps", "20", "--trainer.limit_val_batches", "0",
-                     "--trainer.callbacks+=tests.train.test_fit.InterruptAtStep3"])
-    finally:
-        signal.signal(signal.SIGINT, handler)
-    err = capsys.readouterr().err
-    assert code == 130, err
-    assert "continue with the same command plus `--ckpt_path last`" in err and "bug" not in err
-    assert _step(tmp_path / "runs" / "demo_digits" / "checkpoints" / "on_exception.ckpt") == 3
-
-
-@pytest.mark.slow
-def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path, monkeypatch, capsys, caplog):
-    """SIGTERM to the whole process group (a cluster's pre-emption, `timeout`), DataLoader workers
-    included: exit 143, never "a bug", and the on-exception checkpoint is written whole. The
-    resumed run needs no process of its own: it runs here."""
-    signum = signal.SIGTERM
-    args = ["fit", *TINY, "--trainer.max_steps", "400", "--trainer.limit_val_batches", "1",
-            "--last_checkpoint.every_n_train_steps", "4",
-            "--data.num_workers", "1"]
-    process = subprocess.Popen([TRAIN, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
-    last = tmp_path / "runs" / "demo_digits" / "checkpoints" / "last.ckpt"
-    deadline = time.time() + 120
-    while not last.exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    assert last.exists(), process.communicate()[0]
-    os.killpg(process.pid, signum)
-    output = process.communicate(timeout=60)[0]
-    assert process.returncode == 128 + signum, output
-    assert "continue with the same command plus `--ckpt_path last`" in output and "bug" not in output
-    assert "weights_only" not in output, "Lightning's note of an unsafe-sounding default"
-    interrupted = tmp_path / "runs" / "demo_digits" / "checkpoints" / "on_exception.ckpt"
-    assert interrupted.exists(), output
-    stopped_at = _step(interrupted)
-    assert 4 <= stopped_at < 78, "stopped mid-epoch, after the periodic checkpoint"
-    assert stopped_at >= _step(last), "nothing since the last checkpoint was lost"
-
-    target = (stopped_at // 4 + 2) * 4  # a few steps more, ending on a periodic checkpoint
-    resume = [a if a != "400" else str(target) for a in args] + ["--ckpt_path", "last"]
-    monkeypatch.chdir(tmp_path)
-    with caplog.at_level(logging.INFO):
-        assert main(resume) == 0
-    log = capsys.readouterr().err + caplog.text
-    assert "Restored all states from the checkpoint" in log and "on_exception.ckpt" in log
-    assert f"resuming from runs/demo_digits/checkpoints/on_exception.ckpt (step {stopped_at})" in log
-    assert _step(last) == target
-
-
-class WorkerDiesDuringTheHooks(InterruptAtStep3):
-    """...and a DataLoader worker's death reported while Lightning runs the on-exception hooks."""
-
-    def on_exception(self, *args) -> None:
-        os.kill(os.getpid(), signal.SIGCHLD)
-
-
-def test_a_worker_death_during_the_on_exception_hooks_does_not_lose_the_checkpoint(tmp_path, monkeypatch):
-    """torch's SIGCHLD handler raises when a worker has died; raised inside one of the hooks it would
-    end the loop over them before the checkpoint callbacks, which Lightning always runs last."""
-    monkeypatch.chdir(tmp_path)
-
-    def torch_like(signum, frame):
-        raise RuntimeError("DataLoader worker (pid 1234) is killed by signal: Interrupt. ")
-
-    handlers = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGCHLD, torch_like)
-    try:
-        code = main(["fit", *TINY, "--trainer.max_steps", "20", "--trainer.limit_val_batches", "0",
-                     "--trainer.callbacks+=tests.train.test_fit.WorkerDiesDuringTheHooks"])
-        assert signal.getsignal(signal.SIGCHLD) is torch_like  # put back once the run has ended
-    finally:
-        signal.signal(signal.SIGINT, handlers[0])
-        signal.signal(signal.SIGCHLD, handlers[1])
-    assert code == 130
-    assert _step(tmp_path / "runs" / "demo_digits" / "checkpoints" / "on_exception.ckpt") == 3
-
-
 @pytest.mark.slow
 def test_fit_and_predict_with_two_ddp_processes_on_cpu(tiny_checkpoint, tmp_path):
     """Lightning starts the second process by running the command again. The two commands run side
@@ -243,7 +146,7 @@ def test_fit_and_predict_with_two_ddp_processes_on_cpu(tiny_checkpoint, tmp_path
         predicting.wait(timeout=300)
     assert fit.returncode == 0, fit.stderr[-3000:]
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in fit.stdout + fit.stderr
-    assert _step(tmp_path / "fit" / "runs" / "demo_digits" / "checkpoints" / "last.ckpt") == 3
+    assert checkpoint_step(tmp_path / "fit" / "runs" / "demo_digits" / "checkpoints" / "last.ckpt") == 3
 
     assert predicting.returncode == 0, (tmp_path / "predict.log").read_text()[-3000:]
     predictions = tmp_path / "predict" / "runs" / "demo_digits" / "predictions"
