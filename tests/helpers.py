@@ -21,6 +21,16 @@ TINY_WITH_LOGGERS = ["--config", "demo_digits.yaml", "--model.backbone.init_args
 #: ... and without the CSV / W&B loggers.
 TINY = [*TINY_WITH_LOGGERS, "--trainer.logger", "false"]
 
+#: A fit on the CPU in float32, without loader workers, loggers, progress bar or model summary ...
+QUIET_CPU_FIT = ["--trainer.logger", "false", "--trainer.precision", "32", "--trainer.accelerator", "cpu",
+                 "--trainer.devices", "1", "--data.num_workers", "0",
+                 "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+#: ... of one batch of each stage.
+ONE_BATCH_FIT = ["--trainer.fast_dev_run", "true", *QUIET_CPU_FIT]
+#: A ResNet-18 from scratch at 32 px, for the bundled configs that name a ResNet.
+SMALL_RESNET = ["--model.backbone.init_args.name", "resnet18", "--model.backbone.init_args.weights", "null",
+                "--model.backbone.init_args.image_size", "32"]
+
 TRAIN = str(Path(sys.executable).parent / "train")
 
 

@@ -7,12 +7,7 @@ from siamkit.data.batches import PairBatch, TwoViewBatch
 from siamkit.data.view_mix import ViewMix
 from siamkit.train.lightning_cli import run_trainer_command
 from tests.conftest import TINY_VIT
-
-QUICK = ["--trainer.fast_dev_run", "true", "--trainer.logger", "false", "--trainer.precision", "32",
-         "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--data.num_workers", "0",
-         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
-SMALL_RESNET = ["--model.backbone.init_args.name", "resnet18", "--model.backbone.init_args.weights", "null",
-                "--model.backbone.init_args.image_size", "32"]
+from tests.helpers import ONE_BATCH_FIT, SMALL_RESNET
 
 
 def losses(cli) -> dict[str, float]:
@@ -21,7 +16,7 @@ def losses(cli) -> dict[str, float]:
 
 def test_contrastive_on_labelled_pairs(pairs_table, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cli = run_trainer_command("fit", ["--config", "resnet_siamese.yaml", *SMALL_RESNET, *QUICK,
+    cli = run_trainer_command("fit", ["--config", "resnet_siamese.yaml", *SMALL_RESNET, *ONE_BATCH_FIT,
                                       "--data.source", str(pairs_table), "--data.batch_size", "4",
                                       "--data.augment", "null"])
     assert type(cli.model.loss).__name__ == "ContrastiveLoss"
@@ -30,7 +25,8 @@ def test_contrastive_on_labelled_pairs(pairs_table, tmp_path, monkeypatch):
 
 def test_infonce_on_copy_detection_photos(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cli = run_trainer_command("fit", ["--config", "clip_siamese.yaml", *QUICK, "--data.batch_size", "8",
+    cli = run_trainer_command("fit", ["--config", "clip_siamese.yaml", *ONE_BATCH_FIT,
+                                      "--data.batch_size", "8",
                                       "--model.backbone.init_args.model_name", TINY_VIT,
                                       "--model.backbone.init_args.pretrained", "null"])
     assert type(cli.model.loss).__name__ == "InfoNCELoss"
@@ -39,7 +35,7 @@ def test_infonce_on_copy_detection_photos(tmp_path, monkeypatch):
 
 def test_triplet_on_class_labelled_images(class_folder, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cli = run_trainer_command("fit", ["--config", "resnet_triplet.yaml", *SMALL_RESNET, *QUICK,
+    cli = run_trainer_command("fit", ["--config", "resnet_triplet.yaml", *SMALL_RESNET, *ONE_BATCH_FIT,
                                       "--data.source", str(class_folder), "--data.batch_size", "8"])
     assert type(cli.model.loss).__name__ == "TripletLoss"
     assert "train/loss" in losses(cli) and "val/recall@1" in losses(cli)
@@ -52,7 +48,7 @@ def test_copy_detection_on_regions_of_unlabelled_photographs(tmp_path, monkeypat
     mixed = []
     mix = ViewMix.__call__
     monkeypatch.setattr(ViewMix, "__call__", lambda self, batch: mixed.append(len(batch)) or mix(self, batch))
-    cli = run_trainer_command("fit", ["--config", "demo_photos_scratch.yaml", *QUICK,
+    cli = run_trainer_command("fit", ["--config", "demo_photos_scratch.yaml", *ONE_BATCH_FIT,
                                       "--data.batch_size", "8", "--model.backbone.init_args.image_size", "32",
                                       "--data.crops_per_image", "4", "--data.mix_views", "0.25"])
     assert cli.datamodule.train_batch_type is TwoViewBatch and mixed and set(mixed) == {8}

@@ -13,7 +13,7 @@ import torch
 from siamkit.train.lightning_cli import run_trainer_command
 from siamkit.train.pair_metrics import PairMetrics
 from tests.conftest import write_image
-from tests.train.test_objectives_end_to_end import QUICK, SMALL_RESNET
+from tests.helpers import QUIET_CPU_FIT, SMALL_RESNET
 
 
 def test_the_metrics_of_pairs_of_both_kinds_then_of_one_kind_after_a_reset():
@@ -39,8 +39,7 @@ def test_val_pairs_of_one_kind_log_nan_say_why_once_and_keep_no_best(val, tmp_pa
             *VAL_ROWS[val], "img10.png,img11.png,1,test"]
     (tmp_path / "pairs.csv").write_text("\n".join(rows) + "\n")
     monkeypatch.chdir(tmp_path)
-    quick = [option for option in QUICK if option not in ("--trainer.fast_dev_run", "true")]
-    cli = run_trainer_command("fit", ["--config", "resnet_siamese.yaml", *SMALL_RESNET, *quick,
+    cli = run_trainer_command("fit", ["--config", "resnet_siamese.yaml", *SMALL_RESNET, *QUIET_CPU_FIT,
                                       "--data.source", "pairs.csv", "--data.batch_size", "2",
                                       "--data.check_leaks", "off", "--data.augment", "null",
                                       "--trainer.max_epochs", "2", "--trainer.num_sanity_val_steps", "1"])
