@@ -86,8 +86,11 @@ def build_augmentations(entries: list[dict[str, Any]], size: int) -> list[A.Basi
                 f"augmentation entry {entry!r} must be one mapping {{TransformName: {{arg: value}}}}"
             )
         ((name, kwargs),) = entry.items()
-        kwargs = dict(kwargs or {})
         cls = _transform_class(name)
+        if not isinstance(kwargs, (dict, type(None))):
+            raise ConfigError(f"augmentation {name}: its arguments must be a mapping {{arg: value}}, "
+                              f"not {kwargs!r}")
+        kwargs = dict(kwargs or {})
         accepted = _parameters(cls)
         if unknown := set(kwargs) - accepted:
             raise ConfigError(f"augmentation {name}: unknown argument(s) "
@@ -108,7 +111,8 @@ def _transform_class(name: str) -> type:
     known = [n for n in dir(A) if isinstance(getattr(A, n), type)] + list(OWN_TRANSFORMS)
     close = difflib.get_close_matches(name, known, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise ConfigError(f"unknown augmentation {name!r}: not an albumentations transform.{hint}")
+    raise ConfigError(f"unknown augmentation {name!r}: not an albumentations transform.{hint} Each entry "
+                      "is {TransformName: {arg: value}}, e.g. {HorizontalFlip: {p: 0.5}}")
 
 
 def _parameters(cls: type) -> set[str]:

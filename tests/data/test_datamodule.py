@@ -137,6 +137,10 @@ def test_augmentation_entries_are_checked_at_start_up():
         SiameseDataModule("demo:digits", augment=[{"HorizontalFlp": {}}])
     with pytest.raises(ConfigError, match=r"unknown argument\(s\) \['limitt'\]"):
         build_augmentations([{"Rotate": {"limitt": 3}}], 16)
+    with pytest.raises(ConfigError, match=r"unknown augmentation 'name'.*\{TransformName: \{arg: value\}\}"):
+        build_augmentations([{"name": "CLAHE"}], 16)
+    with pytest.raises(ConfigError, match="augmentation CLAHE: its arguments must be a mapping .*, not 0.5"):
+        build_augmentations([{"CLAHE": 0.5}], 16)
     crop = build_augmentations([{"RandomResizedCrop": {"scale": [0.5, 1.0]}}], 24)[0]
     assert tuple(crop.size) == (24, 24), "size defaults to the backbone's"
 
