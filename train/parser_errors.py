@@ -16,19 +16,26 @@ _TYPE_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Expected a <class \'(?
                          + "|".join(_PLAIN_TYPES) + r")'>\. Got value: (?P<value>.*)$", re.S)
 
 
+_TUPLE_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Expected a tuple with (?P<count>\d+) elements\. '
+                          r"Got value: (?P<value>.*)$", re.S)
+
+
 _LITERAL_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Expected a typing\.Literal'
                             r"\[(?P<choices>[^\]]*)\]\. Got value: (?P<value>.*)$", re.S)
 
 
 def brief_error(message: str) -> str:
     """jsonargparse's error for a value of the wrong plain type (``data.split_fractions [nan, 0,
-    0]``), outside a Literal's choices (``data.kind foo``), or that none of a union's types
-    accepts (``trainer.precision``, ``trainer.max_epochs``),
-    takes two to a dozen lines; one line says it. A union with any other type (a class, a
-    path ...), or any other message, is left whole."""
+    0]``), of the wrong length (``data.crop_scale [0.5]``), outside a Literal's choices
+    (``data.kind foo``), or that none of a union's types accepts (``trainer.precision``,
+    ``trainer.max_epochs``), takes two to a dozen lines; one line says it. A union with any
+    other type (a class, a path ...), or any other message, is left whole."""
     plain = _TYPE_ERROR.search(message)
     if plain:
         return f"{plain['key']}: {plain['value'].strip()!r} is not {_PLAIN_TYPES[plain['type']]}"
+    pair = _TUPLE_ERROR.search(message)
+    if pair:
+        return f"{pair['key']}: {pair['value'].strip()!r} is not a list of {pair['count']} values"
     literal = _LITERAL_ERROR.search(message)
     if literal:
         return f"{literal['key']}: {literal['value'].strip()!r} is not one of {literal['choices']}"

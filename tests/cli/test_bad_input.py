@@ -201,6 +201,8 @@ CASES = {
     "fit: a picture in picture larger than its canvas": (
         ["fit", *TINY, "--data.augment", "[{PictureInPicture: {scale: [0.5, 1.5]}}]"],
         "augmentation PictureInPicture: bad arguments"),
+    "fit: one number for a range": (["fit", *TINY, "--data.crop_scale", "[0.5]"],
+                                    "data.crop_scale: '[0.5]' is not a list of 2 values"),
     "fit: an augmentation entry in another form": (["fit", *TINY, "--data.augment", "[{name: CLAHE}]"],
                                                     "unknown augmentation 'name'"),
     "fit: augment_on gpu": (["fit", *TINY, "--data.augment_on", "gpu"],
