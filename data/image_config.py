@@ -15,6 +15,8 @@ from typing import Any, Literal
 import albumentations as A
 import cv2
 
+from siamkit.errors import ConfigError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -39,6 +41,10 @@ class ImageConfig:
     std: tuple[float, float, float] = IMAGENET_STD
     interpolation: Literal["nearest", "bilinear", "bicubic", "area"] = "bicubic"
     resize: Literal["shortest", "squash"] = "shortest"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise ConfigError(f"image_size must be a whole number of pixels >= 1, not {self.size!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from siamkit.errors import ConfigError
 from siamkit.models.spec import records_init_args
 
 
@@ -30,6 +31,9 @@ class ProjectionHead(nn.Module):
     def __init__(self, in_dim: int, out_dim: int = 128, hidden_dim: Optional[int] = None,
                  batch_norm: bool = False):
         super().__init__()
+        for name, size in (("out_dim", out_dim), ("hidden_dim", hidden_dim)):
+            if size is not None and size < 1:
+                raise ConfigError(f"ProjectionHead {name} must be a whole number >= 1, not {size}")
         if hidden_dim is None:
             self.layers = nn.Linear(in_dim, out_dim)
         else:

@@ -54,13 +54,13 @@ class TimmBackbone(Backbone):
         if local:
             load_matching(self.net, _timm_named(self.net, read_weights(local), str(local)), str(local))
         data = timm.data.resolve_data_config({}, model=self.net)
-        self.image_config = ImageConfig(size=image_size or data["input_size"][-1], mean=tuple(data["mean"]),
-                                        std=tuple(data["std"]),
+        size = data["input_size"][-1] if image_size is None else image_size
+        self.image_config = ImageConfig(size=size, mean=tuple(data["mean"]), std=tuple(data["std"]),
                                         interpolation=data.get("interpolation", "bicubic"))
         self.feature_dim = self.net.num_features
         self.any_input_size = not self.net.pretrained_cfg.get("fixed_input_size", False)
         self.pool = GeM() if pooling == "gem" else None
-        if self.pool is not None or image_size:
+        if self.pool is not None or image_size is not None:
             self._check_feature_maps(name, pooling)
         if grad_checkpointing:
             self.net.set_grad_checkpointing(True)

@@ -77,9 +77,9 @@ class SiameseModule(pl.LightningModule):
         super().__init__()
         if warmup_steps < 0:
             raise ConfigError(f"model.warmup_steps must be a whole number >= 0, not {warmup_steps}")
-        if not (backbone_lr_scale >= 0 and layer_decay > 0):
-            raise ConfigError(f"model.backbone_lr_scale must be >= 0 and model.layer_decay > 0, not "
-                              f"{backbone_lr_scale} and {layer_decay}")
+        if not (backbone_lr_scale >= 0 and 0 < layer_decay <= 1):
+            raise ConfigError(f"model.backbone_lr_scale must be >= 0 and model.layer_decay in (0, 1] "
+                              f"(1: off), not {backbone_lr_scale} and {layer_decay}")
         # the injected parts are not hyper-parameters: their weights are in the state dict, the
         # encoder's architecture in the checkpoint's EncoderSpec, and a checkpoint stays loadable
         # with torch's restricted unpickler however they were built
