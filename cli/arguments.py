@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, get_args
 
 from siamkit.data.scan import BadImagePolicy
+from siamkit.folders import why_unwritable
 from siamkit.runtimes import RUNTIMES
 
 
@@ -99,10 +100,13 @@ def device(text: str) -> str:
 
 
 def output_folder(text: str) -> Path:
-    """A folder to write into: absent (it is made) or a folder, never an existing file."""
+    """A folder to write into: absent (it is made) or a folder, never an existing file, and
+    somewhere this process can write."""
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a file, not a folder: choose another path")
+    if reason := why_unwritable(path):
+        raise argparse.ArgumentTypeError(f"{text}: {reason}; choose a folder you can write to")
     return path
 
 

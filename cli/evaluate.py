@@ -22,6 +22,7 @@ from siamkit.cli.arguments import (
     threshold_rule,
 )
 from siamkit.errors import SiamkitError
+from siamkit.folders import why_unwritable
 from siamkit.scoring.registry import DEFAULT_METHODS
 
 
@@ -83,6 +84,8 @@ def main(argv: list[str]) -> int:
     if not methods:
         raise SiamkitError(f"--methods {args.methods!r} names no method; give a comma-separated list "
                            f"(e.g. {','.join(DEFAULT_METHODS)})")
+    if args.calibrate:
+        _check_calibration_folders(methods)
     model_options = {"device": args.device, "runtime": args.runtime, "threads": args.threads,
                      **_background(args)}
     scorers = [get_scorer(m, **({} if is_classical(m) else model_options)) for m in methods]
@@ -222,6 +225,17 @@ def _check_training_splits(args: argparse.Namespace, trained: list[tuple[str, An
             if not args.allow_overlap:
                 raise SplitMismatch(f"{mismatch}; or pass --allow-overlap to evaluate anyway") from None
             print(f"WARNING: {mismatch}. Its figures are optimistic.", file=sys.stderr)
+
+
+def _check_calibration_folders(methods: list[str]) -> None:
+    """--calibrate writes into each encoder folder evaluated: one it cannot write to is refused
+    before the evaluation, not after it."""
+    from siamkit.models.card import CONFIG_FILE
+
+    for folder in map(Path, methods):
+        if (folder / CONFIG_FILE).is_file() and (reason := why_unwritable(folder)):
+            raise SiamkitError(f"--calibrate: {reason}; copy the encoder folder somewhere you can write "
+                               "to, or leave --calibrate out")
 
 
 def _calibrate(scorers: list, results: list, data: Any, rule: str) -> None:

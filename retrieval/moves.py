@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from siamkit.errors import SiamkitError
+from siamkit.folders import why_unwritable
 
 MANIFEST = "siamkit-moves.jsonl"
 FORMAT = "siamkit-moves/1"
@@ -35,6 +36,8 @@ def check_destination(to: Path, sources: list[Path]) -> None:
                                "again; choose a folder outside it")
     if to.exists() and (not to.is_dir() or any(to.iterdir())):
         raise SiamkitError(f"--to {to} exists and is not an empty folder; choose a new folder")
+    if reason := why_unwritable(to):
+        raise SiamkitError(f"--to {to}: {reason}; choose a folder you can write to")
 
 
 def move_files(files: list[str], root: Path, to: Path) -> Path:

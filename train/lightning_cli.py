@@ -29,6 +29,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
+from siamkit.folders import why_unwritable
 from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
 from siamkit.train.checkpoint_callbacks import BestCheckpoint, InterruptionCheckpoint, QuietWorkerDeaths
 from siamkit.train.checkpoint_paths import (
@@ -146,6 +147,9 @@ class SiamkitCLI(LightningCLI):
         if root.exists() and not root.is_dir():
             raise ConfigError(f"--trainer.default_root_dir {root} is a file; a run needs a folder there "
                               "(choose another path)")
+        if reason := why_unwritable(root):
+            raise ConfigError(f"--trainer.default_root_dir {root}: {reason}; choose a folder you can write "
+                              "to")
         if config.get("ckpt_path") == "best":
             config.ckpt_path = best_checkpoint(self.subcommand,
                                                Path(checkpoint_dir(trainer.default_root_dir)))

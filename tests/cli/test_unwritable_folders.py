@@ -1,0 +1,49 @@
+"""Every command that writes, asked to write where nothing can be written: one line, exit 2,
+before any work starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from siamkit.cli.program import main
+from tests.helpers import TINY, assert_one_error_line
+
+NOWHERE = "/proc/siamkit-out"  # a virtual file system: no folder can be made in it, not even by root
+CANNOT = "/proc/siamkit-out: nothing can be written in /proc"
+CASES = {
+    "embed": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", NOWHERE], CANNOT),
+    "evaluate": (["evaluate", "--data", "demo:photos", "--methods", "histogram", "--out", NOWHERE], CANNOT),
+    "export": (["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", NOWHERE], CANNOT),
+    "duplicates": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", NOWHERE], CANNOT),
+    "duplicates, moving": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", "{zoo}/out", "--action",
+                            "move", "--to", NOWHERE], f"--to {CANNOT}"),
+    "leaks": (["leaks", "--data", "demo:digits", "--out", NOWHERE], CANNOT),
+    "fit": (["fit", *TINY, "--trainer.default_root_dir", NOWHERE], f"--trainer.default_root_dir {CANNOT}"),
+    "a folder below a file": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out",
+                               "{zoo}/file.txt/index"],
+                              "file.txt is a file; choose a folder you can write to"),
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("case", CASES)
+def test_an_output_folder_that_cannot_be_written_is_one_line_before_any_work(case, zoo, tmp_path, monkeypatch,
+                                                                             capsys):
+    assert_one_error_line(CASES[case], zoo, tmp_path, monkeypatch, capsys)
+    assert not Path(NOWHERE).exists()
+
+
+def test_calibrating_an_encoder_folder_that_cannot_be_written_is_refused_before_the_evaluation(
+        zoo, tmp_path, monkeypatch, capsys):
+    from siamkit.cli import evaluate
+
+    encoder = zoo / "encoder"
+    read_only = f"nothing can be written in {encoder} (Read-only file system)"
+    monkeypatch.setattr(evaluate, "why_unwritable", lambda folder: read_only if folder == encoder else None)
+    code = main(["evaluate", "--data", "demo:photos", "--methods", f"histogram,{encoder}", "--out",
+                 str(tmp_path / "report"), "--calibrate"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--calibrate: {read_only}" in err, err
+    assert "evaluating" not in err and not (tmp_path / "report").exists()
