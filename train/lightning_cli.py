@@ -19,17 +19,14 @@ import warnings
 from pathlib import Path
 from typing import NoReturn
 
-import torch
 from pytorch_lightning import Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.trainer.states import TrainerStatus
 from pytorch_lightning.utilities.exceptions import SIGTERMException
-from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
-from siamkit.folders import why_unwritable
 from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
 from siamkit.train.checkpoint_callbacks import BestCheckpoint, InterruptionCheckpoint, QuietWorkerDeaths
 from siamkit.train.checkpoint_paths import (
@@ -44,11 +41,12 @@ from siamkit.train.config_files import read_config
 from siamkit.train.loggers import end_wandb_runs, run_loggers
 from siamkit.train.module import SiameseModule
 from siamkit.train.parser_errors import brief_error
-from siamkit.train.precision import emulated_bf16_note, native_precision
+from siamkit.train.precision import native_precision
 from siamkit.train.run_record import RunRecord, workers_terminated
 from siamkit.train.startup_notes import StartupNotes
 from siamkit.train.time_budget import TimeBudget
 from siamkit.train.trainer_annotations import integers_before_floats
+from siamkit.train.trainer_settings import check_trainer_settings, will_use_cuda
 
 
 class _BriefErrorsParser(LightningArgumentParser):
@@ -97,7 +95,7 @@ class SiamkitCLI(LightningCLI):
         in the run's config.yaml."""
         trainer = (self.config[self.subcommand] if self.subcommand else self.config).trainer
         if trainer.precision is None:
-            trainer.precision = native_precision(_will_use_cuda(trainer.accelerator), self.model.backbone)
+            trainer.precision = native_precision(will_use_cuda(trainer.accelerator), self.model.backbone)
         instance = super().instantiate_trainer(**kwargs, precision=trainer.precision)
         self.quiet_worker_deaths = QuietWorkerDeaths()
         instance.callbacks.insert(0, self.quiet_worker_deaths)  # first of the on-exception hooks
@@ -143,13 +141,7 @@ class SiamkitCLI(LightningCLI):
         trainer = config.trainer
         if trainer.logger is None or trainer.logger is True:
             trainer.logger = run_loggers(trainer.default_root_dir or ".")
-        root = Path(trainer.default_root_dir or ".")
-        if root.exists() and not root.is_dir():
-            raise ConfigError(f"--trainer.default_root_dir {root} is a file; a run needs a folder there "
-                              "(choose another path)")
-        if reason := why_unwritable(root):
-            raise ConfigError(f"--trainer.default_root_dir {root}: {reason}; choose a folder you can write "
-                              "to")
+        check_trainer_settings(trainer)
         if config.get("ckpt_path") == "best":
             config.ckpt_path = best_checkpoint(self.subcommand,
                                                Path(checkpoint_dir(trainer.default_root_dir)))
@@ -157,18 +149,6 @@ class SiamkitCLI(LightningCLI):
             refuse_to_overwrite(Path(checkpoint_dir(trainer.default_root_dir)))
         if self.subcommand == "fit" and config.ckpt_path == "last":
             announce_resume(Path(checkpoint_dir(trainer.default_root_dir)))
-        if str(trainer.accelerator) in ("gpu", "cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"--trainer.accelerator {trainer.accelerator}: torch sees no CUDA GPU on this "
-                              "machine; use --trainer.accelerator auto (a GPU where there is one) or cpu")
-        uses_cuda = _will_use_cuda(trainer.accelerator)
-        note = emulated_bf16_note(trainer.precision, uses_cuda)
-        if note:
-            rank_zero_warn(note)
-        if str(trainer.precision) in ("16", "16-mixed") and not uses_cuda:
-            raise ConfigError(
-                f"precision {trainer.precision} (float16 mixed precision) needs a CUDA GPU, and this run is "
-                "on the CPU. Use `--trainer.precision bf16-mixed` (works on CPU and recent GPUs) or 32."
-            )
 
 
 #: With an OnExceptionCheckpoint configured, Lightning treats every fit without --ckpt_path as
@@ -192,10 +172,6 @@ def _no_advertisement(record: logging.LogRecord) -> bool:
 
 def _predictions_dir(root: str | None) -> str:
     return str(Path(root or ".") / "predictions")
-
-
-def _will_use_cuda(accelerator: object) -> bool:
-    return str(accelerator) in ("auto", "gpu", "cuda") and torch.cuda.is_available()
 
 
 def resolve_config_arguments(args: list[str]) -> list[str]:
