@@ -37,7 +37,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--data", required=True, help="pairs table, class folder / table, or demo:NAME")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                         help="comma-separated: classical methods (histogram, ssim, sift, orb, phash, with "
-                             ":preset), run folders, encoder folders, .ckpt files, open_clip:MODEL[:TAG] "
+                             ":preset), run folders, encoder folders, .ckpt files, open_clip:MODEL:TAG "
                              f"(default {','.join(DEFAULT_METHODS)})")
     parser.add_argument("--out", required=True, type=output_folder, help="folder for the report")
     parser.add_argument("--split", default="test", choices=("test", "val"),

@@ -15,7 +15,7 @@ def main(argv: list[str]) -> int:
         prog="train score",
         description="Score how similar image A and image B are (higher = more similar) with each method.",
         epilog="Methods: histogram, ssim, sift, orb, phash, any with a preset (histogram:seed, ssim:seed, "
-               "sift:ransac ...), an encoder folder, a .ckpt, or open_clip:MODEL[:TAG].",
+               "sift:ransac ...), an encoder folder, a .ckpt, or open_clip:MODEL:TAG.",
     )
     parser.add_argument("a", help="first image")
     parser.add_argument("b", help="second image")

@@ -3,7 +3,7 @@
 Classical methods register themselves where they are defined (``@register_scorer``); their
 modules are imported on the first look-up, and none of them imports torch. Anything else is
 an embedding model: an exported encoder folder, a run folder, a ``train fit`` checkpoint
-(``.ckpt``), or ``open_clip:MODEL[:TAG]``, loaded only when asked for.
+(``.ckpt``), or ``open_clip:MODEL:TAG``, loaded only when asked for.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def get_scorer(method: str, **options: Any) -> Scorer:
       ``ssim:seed``, ``sift``, ``sift:ransac``, ``orb``, ``phash``; ``options`` override
       its settings (``get_scorer("histogram", bins=(16, 16, 16))``);
     - an encoder folder from ``train export``, a run folder, or a ``.ckpt`` from ``train fit``;
-    - ``open_clip:MODEL[:TAG]``, e.g. ``open_clip:ViT-B-16-plus-240:laion400m_e32``;
+    - ``open_clip:MODEL:TAG``, e.g. ``open_clip:ViT-B-16-plus-240:laion400m_e32``;
     - ``timm:MODEL[:PRETRAINED]``, a pretrained timm backbone's pooled features, e.g.
       ``timm:tf_efficientnet_lite0:efficientnet-lite0`` (PRETRAINED as ``TimmBackbone`` takes it);
     - a fine-tuned model's location + ``@start``: the pretrained backbone it was initialised from.
@@ -73,7 +73,7 @@ def get_scorer(method: str, **options: Any) -> Scorer:
         return _embedding(method, options)
     raise ConfigError(
         f"unknown scoring method {method!r}; valid: {', '.join(available())}, an encoder folder "
-        f"(train export), a .ckpt (train fit), FOLDER@start, open_clip:MODEL[:TAG] or "
+        f"(train export), a .ckpt (train fit), FOLDER@start, open_clip:MODEL:TAG or "
         f"timm:MODEL[:PRETRAINED]{_did_you_mean(name)}"
     )
 
@@ -120,8 +120,15 @@ def _embedding(method: str, options: dict[str, Any]) -> Scorer:
     background, k = options.pop("background", None), options.pop("background_k", 1)
     if method.startswith(OPEN_CLIP_PREFIX):
         model_name, _, tag = method[len(OPEN_CLIP_PREFIX):].partition(":")
-        encoder = Encoder.from_open_clip(model_name,
-                                         options.pop("pretrained", None) or tag or None).to(device)
+        pretrained = options.pop("pretrained", None) or tag or None
+        if pretrained is None:
+            import open_clip
+
+            tags = ", ".join(open_clip.list_pretrained_tags_by_model(model_name)) or "none"
+            raise ConfigError(f"{method} names no pretrained weights, and an untrained CLIP scores nothing: "
+                              f"write open_clip:{model_name}:TAG with one of its tags ({tags}) or a local "
+                              "weights file")
+        encoder = Encoder.from_open_clip(model_name, pretrained).to(device)
     elif method.startswith(TIMM_PREFIX):
         from siamkit.models.timm_backbone import TimmBackbone
 

@@ -84,3 +84,9 @@ def test_every_method_scores_one_pixel_thin_and_very_long_images(shape):
         # 1e-6: float32 rounding; ssim:seed scores a one-pixel image about 1 against any photograph
         # of its mean brightness (the article's way: the second image shrunk to the first's size)
         assert np.isfinite(across) and scorer.score(photo, photo) >= across - 1e-6, method
+
+
+def test_a_clip_score_without_pretrained_weights_is_refused():
+    """An untrained image tower would score pairs as noise, under CLIP's name."""
+    with pytest.raises(ConfigError, match="open_clip:ViT-B-32 names no pretrained weights.*openai"):
+        get_scorer("open_clip:ViT-B-32")
