@@ -77,6 +77,9 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     complete = _complete_index(out, encoder)
+    if complete is None and (out / META).is_file():
+        print(f"note: {out} holds an index of another encoder (or one that cannot be read); it is replaced "
+              "once this one is complete, and kept if you stop before (Ctrl-C)", file=sys.stderr)
     wanted = set(listing.images)
     if complete is not None and set(complete.files) == wanted and not (out / "partial").exists():
         return complete.meta

@@ -153,3 +153,14 @@ def test_ctrl_c_keeps_the_finished_batches_and_the_same_command_continues(encode
         self, images))
     assert main(command) == 0
     assert sum(calls) == 24 and len(EmbeddingIndex.load(tmp_path / "index").files) == 40
+
+
+def test_an_index_of_another_encoder_is_replaced_with_a_note(encoder_folder, tmp_path, capsys):
+    encoder, other = Encoder.load(encoder_folder), Encoder.load(encoder_folder)
+    other.card.fingerprint = "another encoder's"
+    folder, out = _folder(tmp_path, 3), tmp_path / "index"
+    _embed_again(encoder, folder, out)
+    assert "note:" not in capsys.readouterr().err
+    _embed_again(other, folder, out)
+    assert f"note: {out} holds an index of another encoder" in capsys.readouterr().err
+    assert EmbeddingIndex.load(out).meta["fingerprint"] == "another encoder's"
