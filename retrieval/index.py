@@ -98,6 +98,11 @@ class EmbeddingIndex:
     def search(self, queries: np.ndarray, k: int = 10, backend: Backend = "auto", **options: Any
                ) -> tuple[np.ndarray, np.ndarray]:
         """(Q, E) unit vectors -> (scores, ids), each (Q, k), best first."""
+        queries = np.asarray(queries)
+        if queries.ndim != 2 or queries.shape[1] != self.embeddings.shape[1]:
+            raise ValueError(f"queries must be (Q, {self.embeddings.shape[1]}) embeddings, as the index "
+                             f"holds (embed them with its encoder, {self.meta.get('encoder')}); got shape "
+                             f"{queries.shape}")
         k = min(k, len(self.files))
         if backend == "auto":
             backend = "hnsw" if len(self.files) >= APPROXIMATE_FROM else "exact"

@@ -34,3 +34,18 @@ def test_a_damaged_cached_hnsw_index_is_rebuilt(tmp_path, capsys):
     _, ids = index.search(vectors[:5], 1)
     assert ids[:, 0].tolist() == [0, 1, 2, 3, 4]
     assert approximate_index(vectors, "hnsw", tmp_path).ntotal == 300 and not capsys.readouterr().err
+
+
+def test_queries_of_another_shape_are_refused_with_what_the_index_holds(tmp_path):
+    import pytest
+
+    from siamkit.retrieval.index import EmbeddingIndex, write_index
+
+    vectors = np.eye(4, dtype=np.float32)
+    write_index(tmp_path, vectors, ["a", "b", "c", "d"], {"encoder": "encoders/mine", "fingerprint": "x",
+                                                          "dim": 4})
+    index = EmbeddingIndex.load(tmp_path)
+    assert index.search(vectors[:1], k=1)[1].tolist() == [[0]]
+    for queries in (np.ones((1, 7), np.float32), np.ones(4, np.float32)):
+        with pytest.raises(ValueError, match=r"queries must be \(Q, 4\) embeddings.*encoders/mine"):
+            index.search(queries, k=1)
