@@ -7,11 +7,14 @@ from pathlib import Path
 
 
 def why_unwritable(folder: Path) -> str | None:
-    """None where ``folder`` (existing or to be made) can be written, else why not: its nearest
-    existing ancestor is a file, or a probe folder cannot be made there (permissions, a read-only
-    file system, a virtual one like /proc). The probe is removed at once."""
+    """None where ``folder`` (existing or to be made) can be written, else why not: a link to
+    nothing on its path, its nearest existing ancestor a file, or a probe folder that cannot be
+    made there (permissions, a read-only file system, a virtual one like /proc). The probe is
+    removed at once."""
     ancestor = folder.absolute()
     while not ancestor.exists():
+        if ancestor.is_symlink():
+            return f"{ancestor} is a link to nothing ({ancestor.readlink()})"
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         return f"{ancestor} is a file"

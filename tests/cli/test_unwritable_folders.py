@@ -35,6 +35,14 @@ def test_an_output_folder_that_cannot_be_written_is_one_line_before_any_work(cas
     assert not Path(NOWHERE).exists()
 
 
+def test_a_link_to_nothing_on_the_path_is_one_line(zoo, tmp_path, monkeypatch, capsys):
+    (tmp_path / "gone").symlink_to(tmp_path / "nothing")
+    out = str(tmp_path / "gone" / "index")
+    case = (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", out],
+            f"{tmp_path / 'gone'} is a link to nothing ({tmp_path / 'nothing'})")
+    assert_one_error_line(case, zoo, tmp_path, monkeypatch, capsys)
+
+
 def test_calibrating_an_encoder_folder_that_cannot_be_written_is_refused_before_the_evaluation(
         zoo, tmp_path, monkeypatch, capsys):
     from siamkit.cli import evaluate
