@@ -81,6 +81,14 @@ def check_unlabelled_settings(data: DataSet, source: str, crops_per_image: int, 
                           "image's views against the other images', so it needs at least two")
 
 
+def check_train_classes(labels: np.ndarray, source: str) -> None:
+    """A class-labelled objective learns what tells classes apart: one class teaches nothing (no
+    negatives; a triplet loss of 0 at every step)."""
+    if len(np.unique(labels)) < 2:
+        raise ConfigError(f"the train split of {source} holds images of one class only; learning what "
+                          "tells classes apart needs two or more (a folder per class)")
+
+
 def check_leaks(data: DataSet, source: str, mode: str, val_data: DataSet | None = None) -> None:
     """Near-duplicates (PDQ) on two sides of the splits, ``val_data``'s images in theirs (val,
     test): ``warn`` logs them, ``error`` stops."""

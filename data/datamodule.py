@@ -15,6 +15,7 @@ from siamkit.data.batches import Batch, ClassBatch, PairBatch, TwoViewBatch
 from siamkit.data.data_checks import (
     check_leaks,
     check_settings,
+    check_train_classes,
     check_unlabelled_settings,
     labelled_val_data,
     without_bad_images,
@@ -270,6 +271,7 @@ class SiameseDataModule(pl.LightningDataModule):
         dataset = self._dataset("train")
         if isinstance(dataset, ClassImageDataset):
             hp = self.hparams
+            check_train_classes(dataset.data.label, hp.source)
             sampler = MPerClassBatchSampler(RandomSampler(dataset), dataset.data.label, hp.batch_size,
                                             hp.m_per_class, drop_last=True, seed=hp.split_seed)
             return self._loader(dataset, batch_sampler=sampler)

@@ -261,3 +261,15 @@ def test_with_augment_on_device_the_loader_only_decodes_and_training_batches_are
     assert data.on_after_batch_transfer(batch, 0) is batch
     if source == "photographs":
         assert torch.equal(batch.a, batch.b) and not torch.equal(augmented.a, augmented.b)
+
+
+def test_class_labelled_training_needs_two_classes(class_folder):
+    import shutil
+
+    for other in ("class1", "class2", "class3"):
+        shutil.rmtree(class_folder / other)
+    data = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=0, batch_size=4,
+                             check_leaks="off")
+    with pytest.raises(ConfigError, match=r"train split of .*classes holds images of one class only"):
+        data.train_dataloader()
+    assert len(data.val_dataloader().dataset), "evaluating one class is still allowed"
