@@ -1,6 +1,7 @@
 """Which checkpoint a trainer command starts from: ``--ckpt_path last`` (the newer of last.ckpt
 and on_exception.ckpt), ``best``, or a file checked before Lightning reads it; and the refusal
-to start a new run over an earlier run's checkpoints."""
+to start a new run over an earlier run's checkpoints, or to test, validate or predict with the
+config's model as built when the run has checkpoints."""
 
 from __future__ import annotations
 
@@ -81,3 +82,14 @@ def refuse_to_overwrite(checkpoints: Path) -> None:
             "it with `--ckpt_path last`, or start a new run elsewhere with "
             "`--trainer.default_root_dir runs/NEW_NAME` (or delete that folder)."
         )
+
+
+def check_model_as_built(command: str, checkpoints: Path) -> None:
+    """validate / test / predict without --ckpt_path use the config's model as built (pretrained
+    weights where it names them, untrained otherwise): refused where the run folder holds
+    checkpoints, the ones the user meant; said where it holds none."""
+    if checkpoints.is_dir() and any(checkpoints.glob("*.ckpt")):
+        raise ConfigError(f"train {command} without --ckpt_path would use the config's model as built, "
+                          f"not the run in {checkpoints}: pass --ckpt_path best, last or a checkpoint file")
+    print(f"note: train {command} without --ckpt_path uses the config's model as built (its pretrained "
+          "weights where it names them, else untrained ones)", file=sys.stderr)

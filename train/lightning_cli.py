@@ -34,6 +34,7 @@ from siamkit.train.checkpoint_paths import (
     announce_resume,
     best_checkpoint,
     check_checkpoint_file,
+    check_model_as_built,
     checkpoint_dir,
     refuse_to_overwrite,
 )
@@ -149,6 +150,9 @@ class SiamkitCLI(LightningCLI):
             refuse_to_overwrite(Path(checkpoint_dir(trainer.default_root_dir)))
         if self.subcommand == "fit" and config.ckpt_path == "last":
             announce_resume(Path(checkpoint_dir(trainer.default_root_dir)))
+        if (self.subcommand in ("validate", "test", "predict") and config.ckpt_path is None
+                and not config.model.get("init_from")):
+            check_model_as_built(self.subcommand, Path(checkpoint_dir(trainer.default_root_dir)))
 
 
 #: With an OnExceptionCheckpoint configured, Lightning treats every fit without --ckpt_path as

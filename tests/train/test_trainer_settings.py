@@ -1,5 +1,5 @@
-"""Trainer options Lightning leaves unchecked until it divides by them mid-run: one line, exit 2,
-before the run starts."""
+"""Trainer options Lightning leaves unchecked until it divides by them mid-run, and a test
+without --ckpt_path beside a run's checkpoints: one line, exit 2, before the run starts."""
 
 from __future__ import annotations
 
@@ -29,3 +29,21 @@ def test_a_share_of_an_epoch_is_still_a_validation_interval(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     assert main(["fit", *TINY, "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1",
                  "--trainer.val_check_interval", "0.5"]) == 0
+
+
+def test_testing_without_a_checkpoint_where_the_run_has_them_is_refused(tiny_checkpoint, tmp_path,
+                                                                        monkeypatch, capsys):
+    """`train test --config C` after `train fit --config C` means the run, not the config's model
+    as built: its untrained weights would print figures that look like the run's."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny_checkpoint.parent.parent, tmp_path / "run")
+    for command in ("validate", "test", "predict"):
+        assert main([command, *TINY, "--trainer.default_root_dir", "run"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert f"train {command} without --ckpt_path would use the config's model as built" in err
+    assert main(["test", *TINY, "--trainer.default_root_dir", "elsewhere",
+                 "--trainer.limit_test_batches", "1"]) == 0
+    assert "note: train test without --ckpt_path uses the config's model as built" in capsys.readouterr().err
