@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
     # bad names fail before any work
     runtime = {"runtime": args.runtime, "threads": args.threads}
     scorers = [get_scorer(method, **({} if is_classical(method) else runtime))
-               for method in args.methods or DEFAULT_METHODS]
+               for method in dict.fromkeys(args.methods or DEFAULT_METHODS)]  # each once, as in evaluate
     a, b = load_image(args.a), load_image(args.b)
     results = []
     for scorer in scorers:

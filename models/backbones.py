@@ -67,6 +67,15 @@ class Backbone(nn.Module):
         return [parameter for block in blocks for parameter in block.parameters()]
 
 
+def check_open_clip_model(model_name: str) -> None:
+    import open_clip
+
+    if model_name not in open_clip.list_models():
+        close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
+        raise ConfigError(f"unknown open_clip model {model_name!r}. "
+                          f"Close matches: {', '.join(close) or 'none'}")
+
+
 class OpenClipBackbone(Backbone):
     """The image tower of an open_clip model.
 
@@ -84,10 +93,7 @@ class OpenClipBackbone(Backbone):
         super().__init__()
         import open_clip
 
-        if model_name not in open_clip.list_models():
-            close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
-            raise ConfigError(f"unknown open_clip model {model_name!r}. "
-                              f"Close matches: {', '.join(close) or 'none'}")
+        check_open_clip_model(model_name)
         config = open_clip.get_model_config(model_name)
         tag_config = {} if is_weights_file(pretrained) or not pretrained else self._tag_config(model_name,
                                                                                                pretrained)

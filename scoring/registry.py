@@ -66,16 +66,14 @@ def get_scorer(method: str, **options: Any) -> Scorer:
     ``siamkit.models.runtime.load_encoder``), and ``background`` (images of unrelated subjects)
     with ``background_k`` for score normalisation (``NormalizedEmbeddingScorer``).
     """
+    if not method.strip():
+        raise ConfigError(f"an empty scoring method name; valid: {_valid_methods()}")
     name, _, preset = method.partition(":")
     if name in _registry():
         return _classical(name, preset or None, options)
     if method.startswith((OPEN_CLIP_PREFIX, TIMM_PREFIX)) or _names_a_location(method):
         return _embedding(method, options)
-    raise ConfigError(
-        f"unknown scoring method {method!r}; valid: {', '.join(available())}, an encoder folder "
-        f"(train export), a .ckpt (train fit), FOLDER@start, open_clip:MODEL:TAG or "
-        f"timm:MODEL[:PRETRAINED]{_did_you_mean(name)}"
-    )
+    raise ConfigError(f"unknown scoring method {method!r}; valid: {_valid_methods()}{_did_you_mean(name)}")
 
 
 def is_classical(method: str) -> bool:
@@ -90,6 +88,11 @@ def available() -> list[str]:
             for entry in (name, *(f"{name}:{preset}" for preset in registration.presets))]
 
 
+def _valid_methods() -> str:
+    return (f"{', '.join(available())}, an encoder folder (train export), a .ckpt (train fit), FOLDER@start, "
+            "open_clip:MODEL:TAG or timm:MODEL[:PRETRAINED]")
+
+
 def _registry() -> dict[str, Registration]:
     for module in CLASSICAL_MODULES:
         importlib.import_module(module)  # registers its scorers, once
@@ -99,8 +102,8 @@ def _registry() -> dict[str, Registration]:
 def _classical(name: str, preset: str | None, options: dict[str, Any]) -> Scorer:
     registration = _registry()[name]
     if preset is not None and preset not in registration.presets:
-        raise ConfigError(f"{name} has no preset {preset!r}; its presets: "
-                          f"{', '.join(registration.presets) or 'none'}")
+        presets = f"its presets: {', '.join(registration.presets)}" if registration.presets else "it has none"
+        raise ConfigError(f"{name} has no preset {preset!r}; {presets}")
     settings = {**(registration.presets[preset] if preset else {}), **options, **registration.fixed}
     settings.setdefault("name", f"{name}:{preset}" if preset else name)
     fields = {f.name for f in dataclasses.fields(registration.cls)}
@@ -124,6 +127,9 @@ def _embedding(method: str, options: dict[str, Any]) -> Scorer:
         if pretrained is None:
             import open_clip
 
+            from siamkit.models.backbones import check_open_clip_model
+
+            check_open_clip_model(model_name)
             tags = ", ".join(open_clip.list_pretrained_tags_by_model(model_name)) or "none"
             raise ConfigError(f"{method} names no pretrained weights, and an untrained CLIP scores nothing: "
                               f"write open_clip:{model_name}:TAG with one of its tags ({tags}) or a local "

@@ -37,6 +37,12 @@ def test_json_output(two_images, capsys):
         assert 0 < row["seconds"] < 60, row
 
 
+def test_a_method_named_twice_is_scored_once(two_images, capsys):
+    assert main(["score", *two_images, "-m", "phash", "-m", "histogram", "-m", "phash", "--json"]) == 0
+    methods = [json.loads(line)["method"] for line in capsys.readouterr().out.splitlines()]
+    assert methods == ["phash", "histogram"]
+
+
 def test_bad_input_is_one_message_and_exit_2(two_images, capsys):
     assert main(["score", two_images[0], "missing.png"]) == 2
     assert "cannot read image missing.png: file not found" in capsys.readouterr().err

@@ -28,6 +28,14 @@ def test_unknown_preset_and_option():
         get_scorer("ssim:fast")
     with pytest.raises(ConfigError, match="no option.*window"):
         get_scorer("ssim", window=7)
+    with pytest.raises(ConfigError, match="phash has no preset 'x'; it has none"):
+        get_scorer("phash:x")
+
+
+@pytest.mark.parametrize("method", ["", "  "])
+def test_an_empty_method_name_is_refused_not_read_as_the_current_folder(method):
+    with pytest.raises(ConfigError, match="an empty scoring method name; valid: histogram"):
+        get_scorer(method)
 
 
 def test_inputs_as_paths_arrays_and_pil_give_the_same_score(tmp_path: Path, photos):
@@ -90,3 +98,6 @@ def test_a_clip_score_without_pretrained_weights_is_refused():
     """An untrained image tower would score pairs as noise, under CLIP's name."""
     with pytest.raises(ConfigError, match="open_clip:ViT-B-32 names no pretrained weights.*openai"):
         get_scorer("open_clip:ViT-B-32")
+    for method in ("open_clip:", "open_clip:ViT-B-3"):  # no model to list tags of
+        with pytest.raises(ConfigError, match="unknown open_clip model .*Close matches"):
+            get_scorer(method)
