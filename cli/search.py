@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import get_args
 
 from siamkit.cli.arguments import (
     ArgumentParser,
     add_background_arguments,
+    add_on_bad_image_argument,
     add_runtime_arguments,
     device,
     load_encoder_for,
@@ -24,7 +26,7 @@ def main(argv: list[str]) -> int:
         prog="train search",
         description="Find the images of an index (train embed) "
                     "nearest to each query image, by cosine similarity.")
-    parser.add_argument("queries", nargs="+", help="query images")
+    parser.add_argument("queries", nargs="+", help="query images, or folders whose images are all queries")
     parser.add_argument("--index", required=True, help="index folder from `train embed`")
     parser.add_argument("-k", type=positive_int, default=10, help="neighbours per query")
     parser.add_argument("--encoder",
@@ -36,25 +38,27 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--device", type=device, default="cpu")
     add_runtime_arguments(parser)
     add_background_arguments(parser)
+    add_on_bad_image_argument(parser)
     args = parser.parse_args(argv)
 
     from siamkit.retrieval.index import EmbeddingIndex
     from siamkit.retrieval.score_normalization import background_images, rerank
 
+    queries = _query_images(args.queries, args.on_bad_image)
     index = EmbeddingIndex.load(args.index)
     background = background_images(args.background, args.background_k) if args.background else None
     if args.runtime == "auto" and index.meta.get("runtime") == "int8":
         args.runtime = "int8"  # the queries must be embedded as the index was
     encoder = load_encoder_for(args, args.encoder or index.meta["encoder"])
     index.check_encoder(encoder.fingerprint, encoder.embedding_dim)
-    queries = encoder.embed_batch(encoder.preprocess.batch(args.queries))  # all readable before any search
+    embeddings = encoder.embed(queries)
     if background is None:
-        scores, ids = index.search(queries, args.k, args.backend)
+        scores, ids = index.search(embeddings, args.k, args.backend)
     else:  # normalised scores: re-rank a deeper list of cosine neighbours
-        scores, ids = index.search(queries, RERANK_DEPTH * args.k, args.backend)
-        scores, ids = rerank(scores, ids, queries, index.embeddings, encoder.embed(background),
+        scores, ids = index.search(embeddings, RERANK_DEPTH * args.k, args.backend)
+        scores, ids = rerank(scores, ids, embeddings, index.embeddings, encoder.embed(background),
                              args.background_k, args.k)
-    for query, row_scores, row_ids in zip(args.queries, scores, ids):
+    for query, row_scores, row_ids in zip(queries, scores, ids):
         hits = [{"file": index.files[i], "score": float(s)} for s, i in zip(row_scores, row_ids) if i >= 0]
         if args.json:
             print(json.dumps({"query": query, "neighbours": hits}))
@@ -63,3 +67,17 @@ def main(argv: list[str]) -> int:
         for rank, hit in enumerate(hits, 1):
             print(f"  {rank:3d}  {hit['score']:.4f}  {hit['file']}")
     return 0
+
+
+def _query_images(arguments: list[str], on_bad_image: str) -> list[str]:
+    """Each argument's image, or a folder's images; all decoded once before anything loads."""
+    from siamkit.data.scan import scan_images
+    from siamkit.errors import SiamkitError
+    from siamkit.retrieval.collection import list_images
+
+    paths = [path for argument in arguments
+             for path in (list_images(argument).images if Path(argument).is_dir() else [argument])]
+    bad = scan_images(paths, on_bad_image, "pass --on-bad-image skip")
+    if queries := [path for path in paths if path not in bad]:
+        return queries
+    raise SiamkitError(f"none of the {len(paths)} query images can be read")

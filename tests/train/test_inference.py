@@ -28,6 +28,31 @@ def test_embed_then_search_finds_the_copy(encoder_folder, photo_folder, tmp_path
     assert hits[0]["score"] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_search_takes_a_folder_of_queries_and_reads_them_all_before_loading_anything(
+        encoder_folder, photo_folder, tmp_path, capsys):
+    index_dir = tmp_path / "index"
+    assert main(["embed", str(photo_folder), "--encoder", str(encoder_folder), "--out", str(index_dir),
+                 "--num-workers", "0"]) == 0
+    capsys.readouterr()
+    assert main(["search", str(photo_folder / "more"), "--index", str(index_dir), "-k", "1", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(Path(r["query"]).name, Path(r["neighbours"][0]["file"]).parent.name) for r in rows] \
+        == [("p0_copy.png", "more")]
+
+    (photo_folder / "more" / "broken.png").write_bytes(b"\x89PNG cut")
+    assert main(["search", str(photo_folder / "more"), "--index", str(tmp_path / "no_index")]) == 2
+    error = capsys.readouterr().err  # the queries are read first: the missing index is not reached
+    assert "1 of 2 images cannot be read" in error and "broken.png" in error
+    assert "--on-bad-image skip" in error
+    assert main(["search", str(photo_folder / "more"), "--index", str(index_dir), "--on-bad-image", "skip",
+                 "--json"]) == 0
+    assert [Path(json.loads(line)["query"]).name for line in capsys.readouterr().out.splitlines()] \
+        == ["p0_copy.png"]
+    assert main(["search", str(photo_folder / "more" / "broken.png"), "--index", str(index_dir),
+                 "--on-bad-image", "skip"]) == 2
+    assert "none of the 1 query images can be read" in capsys.readouterr().err
+
+
 def test_search_refuses_an_index_of_another_encoder(encoder_folder, photo_folder, tmp_path, capsys):
     main(["embed", str(photo_folder), "--encoder", str(encoder_folder), "--out", str(tmp_path / "index"),
           "--num-workers", "0"])
