@@ -11,6 +11,9 @@ from pathlib import Path
 from siamkit.cli.arguments import ArgumentParser, number_between, output_folder, positive_int, scale_list
 from siamkit.errors import SiamkitError
 
+#: training images that set the int8 ranges unless --calibration-images says otherwise
+CALIBRATION_IMAGES = 64
+
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
@@ -32,8 +35,8 @@ def build_parser() -> ArgumentParser:
                         help="labelled pairs or classes whose training images calibrate the int8 model and "
                              "whose val split checks it (default: the run's data.val_data, else its training "
                              "data, if labelled)")
-    parser.add_argument("--calibration-images", type=positive_int, default=64,
-                        help="training images that set the int8 ranges (default 64)")
+    parser.add_argument("--calibration-images", type=positive_int,
+                        help=f"training images that set the int8 ranges (default {CALIBRATION_IMAGES})")
     parser.add_argument("--sentence-transformers", action="store_true",
                         help="also make the folder loadable with "
                              "SentenceTransformer(DIR, trust_remote_code=True)")
@@ -77,6 +80,9 @@ def main(argv: list[str]) -> int:
     if args.check_data and not (args.quantize or args.choose_on_val):
         raise SiamkitError("--check-data gives the val pairs of --quantize int8 and --choose-on-val: add one "
                            "of them, or leave it out")
+    if args.calibration_images is not None and not args.quantize:
+        raise SiamkitError("--calibration-images sets the ranges of --quantize int8: add it, or leave "
+                           "--calibration-images out")
     encoder = Encoder.from_checkpoint(args.ckpt)
     if args.scales:
         encoder = at_scales(encoder, args.scales)
@@ -89,7 +95,8 @@ def main(argv: list[str]) -> int:
             interpolate_toward_start(encoder, args.wise_ft)
         if args.features == "backbone":
             encoder = without_head(encoder)
-    calibration = _calibration_images(data, args.calibration_images) if args.quantize else None
+    count = args.calibration_images or CALIBRATION_IMAGES
+    calibration = _calibration_images(data, count) if args.quantize else None
     staging = out.parent / f".{out.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:

@@ -22,6 +22,7 @@ calibration and check images, and ROC-AUC of both on the check pairs. A drop of 
 from __future__ import annotations
 
 import contextlib
+import io
 import tempfile
 from pathlib import Path
 from typing import Sequence
@@ -131,11 +132,12 @@ def _quantize(source: Path, target: Path, float_encoder: OnnxEncoder,
             raise QuantizationError("this encoder's backbone has no operator onnxruntime computes in int8 "
                                     f"({', '.join(sorted(INT8_OPERATORS))}), so int8 would gain nothing; "
                                     "export without --quantize")
-        try:
-            quantize_static(str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ,
-                            per_channel=True, reduce_range=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=in_float)
+        try:  # its percentile calibrator prints its settings to stdout: not for the user
+            with contextlib.redirect_stdout(io.StringIO()):
+                quantize_static(str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ,
+                                per_channel=True, reduce_range=True,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=in_float)
         except Exception as error:
             target.unlink(missing_ok=True)
             raise QuantizationError(f"onnxruntime cannot quantize this encoder's graph "

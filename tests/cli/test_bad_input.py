@@ -15,6 +15,7 @@ PHOTOS = ["fit", "--config", "demo_photos_scratch.yaml", "--model.backbone.init_
           "--data.batch_size", "8", "--data.num_workers", "0", "--trainer.logger", "false",
           "--trainer.enable_progress_bar", "false"]
 EVALUATE_MODEL = ["evaluate", "--data", "demo:photos", "--out", OUT, "--methods", "{zoo}/encoder"]
+EXPORT = ["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", OUT]
 DIGITS = ["fit", "--config", "demo_digits.yaml", "--trainer.logger", "false", "--data.num_workers", "0"]
 CASES = {
     "score: a named pipe": (["score", "{zoo}/pipe.jpg", P], "is a named pipe, not an image file"),
@@ -177,20 +178,18 @@ CASES = {
                                        "cannot read checkpoint"),
     "export: over an encoder": (["export", "--ckpt", "{zoo}/truncated.ckpt", "--out", "{zoo}/encoder"],
                                 "already exists and is not empty"),
-    "export: --check-data without --quantize": (["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", OUT,
-                                                 "--check-data", "demo:photos"],
+    "export: --check-data without --quantize": ([*EXPORT, "--check-data", "demo:photos"],
                                                 "add one of them, or leave it out"),
-    "export: int8 checked on unlabelled data": (["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", OUT,
-                                                 "--quantize", "int8", "--check-data", "{zoo}/photos"],
-                                                "checks the model on labelled val pairs"),
-    "export: no calibration images": (["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", OUT, "--quantize",
-                                       "int8", "--calibration-images", "0"], "not a whole number >= 1"),
-    "export: a scale of 0": (["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", OUT, "--scales", "0,1"],
+    "export: int8 checked on unlabelled data": ([*EXPORT, "--quantize", "int8", "--check-data",
+                                                 "{zoo}/photos"], "checks the model on labelled val pairs"),
+    "export: no calibration images": ([*EXPORT, "--quantize", "int8", "--calibration-images", "0"],
+                                      "not a whole number >= 1"),
+    "export: calibration images without --quantize": ([*EXPORT, "--calibration-images", "8"],
+                                                      "sets the ranges of --quantize int8: add it"),
+    "export: a scale of 0": ([*EXPORT, "--scales", "0,1"],
                              "'0,1' is not a comma-separated list of distinct input-size multiples"),
-    "export: a scale twice": (["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", OUT, "--scales", "1,1"],
-                              "is not a comma-separated list of distinct"),
-    "export: scales in words": (["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", OUT, "--scales", "big"],
-                                "is not a comma-separated list of distinct"),
+    "export: a scale twice": ([*EXPORT, "--scales", "1,1"], "is not a comma-separated list of distinct"),
+    "export: scales in words": ([*EXPORT, "--scales", "big"], "is not a comma-separated list of distinct"),
     "fit: a leak between splits": (["fit", *TINY, "--data.source", "{zoo}/leaky/labels.csv",
                                     "--data.check_leaks", "error"], "sit in two splits"),
     **({} if torch.cuda.is_available() else {
