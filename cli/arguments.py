@@ -31,6 +31,19 @@ def non_negative_int(text: str) -> int:
     return _bounded_int(text, 0)
 
 
+#: fewer bootstrap resamples give a 95 % interval that is noise (one gives an interval of width 0)
+MIN_RESAMPLES = 20
+
+
+def resample_count(text: str) -> int:
+    """--bootstrap: 0 (no intervals) or enough resamples for a 95 % interval."""
+    value = _bounded_int(text, 0)
+    if 0 < value < MIN_RESAMPLES:
+        raise argparse.ArgumentTypeError(f"{text!r} resamples cannot bound a 95 % interval: give 0 (no "
+                                         f"intervals) or at least {MIN_RESAMPLES} (default 200)")
+    return value
+
+
 def pair_count(text: str) -> int:
     """A number of pairs to sample: one match and one non-match at least."""
     return _bounded_int(text, 2)

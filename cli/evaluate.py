@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.cli.arguments import (
+    MIN_RESAMPLES,
     ArgumentParser,
     add_background_arguments,
     add_on_bad_image_argument,
@@ -18,6 +19,7 @@ from siamkit.cli.arguments import (
     output_folder,
     pair_count,
     positive_int,
+    resample_count,
     split_fraction,
     threshold_rule,
 )
@@ -49,8 +51,8 @@ def build_parser() -> ArgumentParser:
                         help="as in training (default: the model's own, else 0)")
     parser.add_argument("--threshold", default="best_f1", type=threshold_rule,
                         help="threshold rule on the val split: best_f1 or fmr=X")
-    parser.add_argument("--bootstrap", type=non_negative_int, default=200,
-                        help="bootstrap resamples for 95%% intervals")
+    parser.add_argument("--bootstrap", type=resample_count, default=200,
+                        help=f"bootstrap resamples for 95%% intervals (0: none, else >= {MIN_RESAMPLES})")
     parser.add_argument("--max-pairs", type=pair_count, default=100_000,
                         help="pairs sampled from class-labelled data (at least 2: a match and a non-match)")
     parser.add_argument("--chunk", type=positive_int, default=4096,

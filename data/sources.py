@@ -115,6 +115,7 @@ def read_source(
             "a pairs / labels table (.csv, .jsonl, .parquet), or a bundled set (demo:digits, demo:photos)."
         )
     fractions = check_split_fractions(fractions)
+    _check_root(root, location)
     if location.is_dir():
         data = _read_folder(location, kind)
     else:
@@ -138,6 +139,17 @@ def check_split_fractions(fractions: Sequence[float]) -> tuple[float, float, flo
         raise ConfigError(f"split fractions {list(fractions)} must be three "
                           "numbers from 0 to 1 (train, val, test) summing to 1")
     return tuple(float(f) for f in fractions)  # type: ignore[return-value]
+
+
+def _check_root(root: str | Path | None, location: Path) -> None:
+    if root is None:
+        return
+    if location.is_dir():
+        raise ConfigError(f"root {root} is for tables, whose image paths it resolves; {location} is a "
+                          "folder, whose images are found inside it: leave root out")
+    if not Path(root).is_dir():
+        raise ConfigError(f"root {root} does not exist (or is not a folder); it is the folder that the image "
+                          f"paths of {location} are relative to")
 
 
 def _read_folder(folder: Path, kind: SourceKind) -> DataSet:

@@ -14,7 +14,8 @@ P, OUT = "{zoo}/photos/0.png", "{zoo}/out"
 PHOTOS = ["fit", "--config", "demo_photos_scratch.yaml", "--model.backbone.init_args.image_size", "16",
           "--data.batch_size", "8", "--data.num_workers", "0", "--trainer.logger", "false",
           "--trainer.enable_progress_bar", "false"]
-EVALUATE_MODEL = ["evaluate", "--data", "demo:photos", "--out", OUT, "--methods", "{zoo}/encoder"]
+EVALUATE = ["evaluate", "--data", "demo:photos", "--out", OUT]
+EVALUATE_MODEL = [*EVALUATE, "--methods", "{zoo}/encoder"]
 EXPORT = ["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", OUT]
 DIGITS = ["fit", "--config", "demo_digits.yaml", "--trainer.logger", "false", "--data.num_workers", "0"]
 CASES = {
@@ -154,17 +155,15 @@ CASES = {
                                                 "is not a siamkit split record (TypeError"),
     "leaks: threshold 2": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--threshold", "2"],
                            "'2' is not a similarity between -1 and 1"),
-    "evaluate: fmr=abc": (["evaluate", "--data", "demo:photos", "--out", OUT, "--threshold", "fmr=abc"],
-                          "use best_f1, or fmr=X with 0 < X < 1"),
-    "evaluate: fmr=5": (["evaluate", "--data", "demo:photos", "--out", OUT, "--threshold", "fmr=5"],
-                        "use best_f1, or fmr=X"),
+    "evaluate: fmr=abc": ([*EVALUATE, "--threshold", "fmr=abc"], "use best_f1, or fmr=X with 0 < X < 1"),
+    "evaluate: fmr=5": ([*EVALUATE, "--threshold", "fmr=5"], "use best_f1, or fmr=X"),
     "evaluate: --out is a file": (["evaluate", "--data", "demo:photos", "--out", "{zoo}/file.txt"],
                                   "is a file, not a folder"),
-    "evaluate: negative bootstrap": (["evaluate", "--data", "demo:photos", "--out", OUT, "--bootstrap", "-1"],
-                                     "not a whole number >= 0"),
+    "evaluate: negative bootstrap": ([*EVALUATE, "--bootstrap", "-1"], "not a whole number >= 0"),
+    "evaluate: one bootstrap resample": ([*EVALUATE, "--bootstrap", "1"], "cannot bound a 95 % interval"),
+    "evaluate: a --root that is not there": ([*EVALUATE, "--root", "{zoo}/nope"], "nope does not exist"),
     "evaluate: missing data": (["evaluate", "--data", "{zoo}/nope.csv", "--out", OUT], "not found"),
-    "evaluate: cuda without a GPU": (["evaluate", "--data", "demo:photos", "--out", OUT, "--device", "cuda"],
-                                     "no CUDA GPU is available here"),
+    "evaluate: cuda without a GPU": ([*EVALUATE, "--device", "cuda"], "no CUDA GPU is available here"),
     "evaluate: an empty --background": ([*EVALUATE_MODEL, "--background", "{zoo}/empty"], "holds no images"),
     "evaluate: an unreadable --background": ([*EVALUATE_MODEL, "--background", "{zoo}/bad_only"],
                                              "0 readable images"),

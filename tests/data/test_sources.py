@@ -84,3 +84,12 @@ def test_a_pair_listed_twice_counts_once(tmp_path, caplog):
     pairs = read_source(tmp_path / "t.csv")
     assert sorted(zip(pairs.a, pairs.b, pairs.label)) == [("x.png", "y.png", 1), ("x.png", "z.png", 0)]
     assert "2 pair rows repeat an earlier row" in caplog.text
+
+
+def test_a_root_that_is_not_a_folder_or_is_given_for_a_folder_is_refused(tmp_path, pairs_table, class_folder):
+    """It used to be read as the images' folder (every image "not found") or ignored."""
+    with pytest.raises(SiamkitError, match=f"root {tmp_path / 'gone'} does not exist .* image paths of"):
+        read_source(pairs_table, root=tmp_path / "gone")
+    with pytest.raises(SiamkitError, match="is for tables, whose image paths it resolves.*leave root out"):
+        read_source(class_folder, root=tmp_path)
+    assert len(read_source(pairs_table, root=pairs_table.parent)) == len(read_source(pairs_table))
