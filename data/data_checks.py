@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def check_settings(counts: dict[str, int], split_fractions: tuple[float, float, float],
                    crop_scale: tuple[float, float], check_leaks: str, augment_on: str) -> None:
     """The DataModule's arguments, before anything is read."""
-    lowest = {"num_workers": 0, "cache_decoded_mb": 0}
+    lowest = {"num_workers": 0, "cache_decoded_mb": 0, "split_seed": 0}
     for name, value in counts.items():
         if value < lowest.get(name, 1):
             raise ConfigError(f"data.{name} must be a whole number >= {lowest.get(name, 1)}, not {value}")

@@ -116,7 +116,8 @@ class SiameseDataModule(pl.LightningDataModule):
     ):
         super().__init__()
         check_settings(dict(batch_size=batch_size, m_per_class=m_per_class, num_workers=num_workers,
-                             crops_per_image=crops_per_image, cache_decoded_mb=cache_decoded_mb),
+                             crops_per_image=crops_per_image, cache_decoded_mb=cache_decoded_mb,
+                             split_seed=split_seed),
                         split_fractions, crop_scale, check_leaks, augment_on)
         self.save_hyperparameters(ignore=["image_config"])
         self.image_config = image_config or ImageConfig()

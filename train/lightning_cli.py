@@ -17,8 +17,9 @@ import signal
 import sys
 import warnings
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from lightning_fabric.utilities.seed import max_seed_value, min_seed_value
 from pytorch_lightning import Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
@@ -90,6 +91,15 @@ class SiamkitCLI(LightningCLI):
             parser.link_arguments("trainer.default_root_dir", target, compute_fn=checkpoint_dir)
         parser.link_arguments("trainer.default_root_dir", "predictions.dirpath", compute_fn=_predictions_dir)
         parser.link_arguments("model.image_config", "data.image_config", apply_on="instantiate")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        seed = (self.config[subcommand] if subcommand else self.config).get("seed_everything")
+        in_bounds = min_seed_value <= seed <= max_seed_value if isinstance(seed, int) else True
+        if not in_bounds:
+            raise ConfigError(f"seed_everything must be a whole number from {min_seed_value} to "
+                              f"{max_seed_value}, true (a random one) or false, not {seed}")
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         """A config without ``trainer.precision`` gets the machine's fastest for this backbone, also

@@ -1,5 +1,6 @@
-"""Trainer options Lightning leaves unchecked until it divides by them mid-run, and a test
-without --ckpt_path beside a run's checkpoints: one line, exit 2, before the run starts."""
+"""Trainer options Lightning leaves unchecked until it divides by them mid-run, seeds out of
+numpy's range, and a test without --ckpt_path beside a run's checkpoints: one line, exit 2,
+before the run starts."""
 
 from __future__ import annotations
 
@@ -9,17 +10,20 @@ from siamkit.cli.program import main
 from tests.helpers import TINY
 
 CASES = {
-    "accumulate_grad_batches": ("0", "--trainer.accumulate_grad_batches must be a whole number >= 1, not 0"),
-    "check_val_every_n_epoch": ("0", "--trainer.check_val_every_n_epoch must be a whole number >= 1, not 0"),
-    "val_check_interval": ("0", "--trainer.val_check_interval must be a whole number of batches >= 1"),
+    "trainer.accumulate_grad_batches": ("0", "--trainer.accumulate_grad_batches must be a whole number >= 1"),
+    "trainer.check_val_every_n_epoch": ("0", "--trainer.check_val_every_n_epoch must be a whole number >= 1"),
+    "trainer.val_check_interval": ("0", "--trainer.val_check_interval must be a whole number of batches"),
+    # numpy's seeding raised these mid-start-up, reported as a bug in siamkit
+    "seed_everything": ("-5", "seed_everything must be a whole number from 0 to 4294967295, true"),
+    "data.split_seed": ("-1", "data.split_seed must be a whole number >= 0, not -1"),
 }
 
 
 @pytest.mark.parametrize("option", CASES)
-def test_a_count_of_zero_is_one_line_before_the_run(option, tmp_path, monkeypatch, capsys):
+def test_a_count_out_of_range_is_one_line_before_the_run(option, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     value, expected = CASES[option]
-    code = main(["fit", *TINY, "--trainer.max_steps", "2", f"--trainer.{option}", value])
+    code = main(["fit", *TINY, "--trainer.max_steps", "2", f"--{option}", value])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and expected in err, err
     assert not list(tmp_path.rglob("*.ckpt")) and not list(tmp_path.rglob("config.yaml"))
