@@ -59,7 +59,18 @@ class _BriefErrorsParser(LightningArgumentParser):
         print(f"usage: {self.prog} --config CONFIG [--section.key VALUE ...]", file=file or sys.stderr)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        super().error(brief_error(message), ex)
+        super().error(brief_error(message, _keys(self)), ex)
+
+
+def _keys(parser: LightningArgumentParser) -> list[str]:
+    """Every key the parser and its subcommands' parsers take, to say which one was meant."""
+    keys = []
+    for action in parser._actions:
+        keys.append(action.dest)
+        if isinstance(action.choices, dict):  # a subcommand's parsers
+            keys += [key for sub in action.choices.values() if isinstance(sub, LightningArgumentParser)
+                     for key in _keys(sub)]
+    return keys
 
 
 class SiamkitCLI(LightningCLI):

@@ -3,7 +3,11 @@ here and nowhere else (tests/train/test_cli.py checks the texts it expects)."""
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import re
+import sys
+from typing import Iterable
 
 _UNION_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Does not validate against any of the Union '
                           r"subtypes\s+Subtypes: \[(?P<types>.*?)\]\n.*Given value: (?P<value>.*)$", re.S)
@@ -24,12 +28,27 @@ _LITERAL_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Expected a typing\.
                             r"\[(?P<choices>[^\]]*)\]\. Got value: (?P<value>.*)$", re.S)
 
 
-def brief_error(message: str) -> str:
+_UNKNOWN_OPTION = re.compile(r"Option '(?P<option>[^']+)' is not accepted")
+_CLASS_PATH = re.compile(r"class_path\s*=?\s*'(?P<path>[\w.]+)'")
+_KEY = re.compile(r'Parser key "(?P<key>[^"]+)"')
+_UNKNOWN_KEY = re.compile(r"^unrecognized arguments: --(?P<key>[\w.]+)"
+                          r"|does not accept option '(?P<option>[\w.]+)'")
+#: a callable type's arguments, which the caller passes (an optimizer's params, a head's input size)
+_CALLABLE_ARGUMENTS = re.compile(r"Callable\[\[(?P<arguments>[^\]]*)\]")
+
+
+def brief_error(message: str, known_keys: Iterable[str] = ()) -> str:
     """jsonargparse's error for a value of the wrong plain type (``data.split_fractions [nan, 0,
     0]``), of the wrong length (``data.crop_scale [0.5]``), outside a Literal's choices
     (``data.kind foo``), or that none of a union's types accepts (``trainer.precision``,
-    ``trainer.max_epochs``), takes two to a dozen lines; one line says it. A union with any
-    other type (a class, a path ...), or any other message, is left whole."""
+    ``trainer.max_epochs``), takes two to a dozen lines; one line says it, as it does for an
+    option a class does not take (``model.loss.init_args.temprature``), with the options it
+    does. A key none of ``known_keys`` is gets the closest of them. A union with any other type
+    (a class, a path ...), or any other message, is left whole."""
+    if unknown := _UNKNOWN_OPTION.search(message):
+        return _unknown_class_option(message, unknown["option"])
+    if key := _UNKNOWN_KEY.search(message):
+        return message + _did_you_mean(key["key"] or key["option"], known_keys)
     plain = _TYPE_ERROR.search(message)
     if plain:
         return f"{plain['key']}: {plain['value'].strip()!r} is not {_PLAIN_TYPES[plain['type']]}"
@@ -47,3 +66,23 @@ def brief_error(message: str) -> str:
     wanted = [*([f"one of {choices}"] if choices else []),
               *(_PLAIN_TYPES[subtype["type"]] for subtype in subtypes if subtype["type"])]
     return f"{match['key']}: {match['value'].strip()!r} is not {' or '.join(wanted)}"
+
+
+def _unknown_class_option(message: str, option: str) -> str:
+    key, path = _KEY.search(message), _CLASS_PATH.search(message)
+    if not (key and path):
+        return message
+    module, _, name = path["path"].rpartition(".")
+    cls = getattr(sys.modules.get(module), name, None)  # imported already: jsonargparse resolved it
+    options = [] if cls is None else [
+        parameter.name for parameter in inspect.signature(cls).parameters.values()
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
+    if callable_type := _CALLABLE_ARGUMENTS.search(message):
+        options = options[len(callable_type["arguments"].split(",")):]
+    listed = f"; its options: {', '.join(options)}" if options else ""
+    return f"{key['key']}: {name} has no option {option!r}{_did_you_mean(option, options)}{listed}"
+
+
+def _did_you_mean(key: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, [k for k in known if not k.endswith(".help")], n=1)
+    return f" (did you mean {close[0]}?)" if close else ""

@@ -57,13 +57,29 @@ def test_unknown_command(capsys):
 def test_mistyped_key_on_the_command_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     err = _error(capsys, ["fit", *TINY, "--trainer.max_epoch", "3"])  # not max_epochs
-    assert "unrecognized arguments: --trainer.max_epoch" in err and len(err.splitlines()) <= 4
+    assert "unrecognized arguments: --trainer.max_epoch 3 (did you mean trainer.max_epochs?)" in err
+    assert len(err.splitlines()) <= 4
 
 
 def test_mistyped_key_in_a_config_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "typo.yaml").write_text("data:\n  batchsize: 8\n")
-    assert "batchsize" in _error(capsys, ["fit", *TINY, "--config", "typo.yaml"])
+    err = _error(capsys, ["fit", *TINY, "--config", "typo.yaml"])
+    assert "does not accept option 'data.batchsize' (did you mean data.batch_size?)" in err
+
+
+@pytest.mark.parametrize("option, expected", [
+    ("--model.loss.init_args.temprature", "model.loss: ContrastiveLoss has no option 'temprature'"),
+    ("--model.optimizer.init_args.lrr", "model.optimizer: AdamW has no option 'lrr' (did you mean lr?); "
+                                        "its options: lr, betas,"),  # not params: the module passes them
+    ("--model.head.init_args.out_dims", "model.head: ProjectionHead has no option 'out_dims' (did you mean "
+                                        "out_dim?); its options: out_dim, hidden_dim, batch_norm"),
+])
+def test_an_option_a_class_does_not_take_is_one_line_with_the_ones_it_does(option, expected, tmp_path,
+                                                                           monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    err = _error(capsys, ["fit", *TINY, option, "1"])
+    assert expected in err and len(err.splitlines()) <= 3, err
 
 
 def test_missing_data_folder(tmp_path, monkeypatch, capsys):
