@@ -4,7 +4,6 @@ value ends in one line naming the option and the fix, with exit code 2."""
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Callable, get_args
 
@@ -94,22 +93,13 @@ def scale_list(text: str) -> tuple[float, ...]:
 
 def device(text: str) -> str:
     """``cpu``, ``cuda``, ``cuda:N`` or ``mps``, and only one that this machine has."""
-    if text == "cpu":
-        return text
-    if not re.fullmatch(r"cuda(:\d+)?|mps", text):
-        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use cpu, cuda, cuda:N or mps")
-    import torch
+    from siamkit.devices import check_device
+    from siamkit.errors import ConfigError
 
-    if text == "mps":
-        if not torch.backends.mps.is_available():
-            raise argparse.ArgumentTypeError("mps: no Apple GPU here; use cpu")
-        return text
-    if not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError(f"{text}: no CUDA GPU is available here; use cpu")
-    index = int(text.partition(":")[2] or 0)
-    if index >= torch.cuda.device_count():
-        raise argparse.ArgumentTypeError(f"{text}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
-    return text
+    try:
+        return check_device(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def output_folder(text: str) -> Path:

@@ -20,6 +20,7 @@ from torch import nn
 
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.preprocess import Preprocess
+from siamkit.devices import check_device
 from siamkit.errors import ConfigError
 from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
 from siamkit.models.checkpoints import read_checkpoint, run_checkpoint
@@ -132,6 +133,7 @@ class Encoder(nn.Module, Embedder):
     def load(cls, source: str | Path, device: str | torch.device = "cpu") -> "Encoder":
         """From an encoder folder (safetensors + config.json), a run folder, or a ``train fit``
         checkpoint."""
+        check_device(str(device))
         source = Path(source)
         if source.is_dir() and not (source / CONFIG_FILE).exists() and (source / "checkpoints").is_dir():
             source = run_checkpoint(source)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from siamkit.devices import check_device
 from siamkit.errors import ConfigError
 from siamkit.scoring.base import Scorer
 
@@ -118,7 +119,7 @@ def _embedding(method: str, options: dict[str, Any]) -> Scorer:
     from siamkit.models.runtime import load_encoder
     from siamkit.scoring.embedding import EmbeddingScorer, NormalizedEmbeddingScorer
 
-    device = options.pop("device", "cpu")
+    device = check_device(str(options.pop("device", "cpu")))
     runtime, threads = options.pop("runtime", "auto"), options.pop("threads", None)
     background, k = options.pop("background", None), options.pop("background_k", 1)
     if method.startswith(OPEN_CLIP_PREFIX):

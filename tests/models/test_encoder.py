@@ -83,3 +83,20 @@ def test_a_folder_with_mismatched_files_is_refused(encoder_folder, tmp_path):
     shutil.copy(other / "model.safetensors", folder / "model.safetensors")
     with pytest.raises(EncoderFolderError, match="is not the file .* was written with"):
         Encoder.load(folder)
+
+
+@pytest.mark.parametrize("device, message", [
+    ("gpu", "unknown device 'gpu': use cpu, cuda, cuda:N or mps"),
+    ("cuda:7", "cuda:7: this machine has" if torch.cuda.is_available() else "cuda:7: no CUDA GPU is"),
+])
+def test_a_device_this_machine_lacks_is_named_before_anything_loads(python_encoder: Path, device, message):
+    """torch's own error for it came after the weights were read, and read as a crash."""
+    from siamkit.errors import ConfigError
+    from siamkit.scoring.registry import get_scorer
+
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has that GPU")
+    with pytest.raises(ConfigError, match=message):
+        Encoder.load(python_encoder, device=device)
+    with pytest.raises(ConfigError, match=message):
+        get_scorer(str(python_encoder), device=device)
