@@ -115,6 +115,8 @@ def _unidentified_reason(source: ImageInput) -> str:
 
 def _check_size(image: Image.Image, max_pixels: int, name: str) -> None:
     width, height = image.size
+    if width * height == 0:
+        raise ImageLoadError(name, f"{width}x{height} pixels: the image has none")
     if width * height > max_pixels:
         raise ImageLoadError(
             name, f"{width}x{height} pixels exceeds the limit of {max_pixels:,} (decompression bomb?)"
@@ -147,6 +149,14 @@ def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise ImageLoadError(name, f"array of shape {array.shape} is not an image (H, W[, 3|4])")
+    if array.size == 0:
+        raise ImageLoadError(name, f"array of shape {array.shape} has no pixels")
+    if not (array.dtype == bool or np.issubdtype(array.dtype, np.integer)
+            or np.issubdtype(array.dtype, np.floating)):
+        raise ImageLoadError(name, f"array of dtype {array.dtype} is not an image (integers, floats "
+                                   "or booleans expected)")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise ImageLoadError(name, "array holds NaN or infinite values")
     if array.dtype != np.uint8:
         array = _rescale_to_uint8(array)
     if array.ndim == 2:

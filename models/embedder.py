@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from typing import Iterable, Optional
 
@@ -43,8 +44,12 @@ class Embedder(ABC):
         """The calibrated same / different decision threshold on cosine similarity, if set."""
         return self.card.calibration.threshold if self.card.calibration else None
 
-    def embed(self, images: Iterable[ImageInput], batch_size: int = 64) -> np.ndarray:
-        """Images (paths, bytes, arrays, PIL) -> (N, E) float32 unit vectors."""
+    def embed(self, images: Iterable[ImageInput] | str | os.PathLike, batch_size: int = 64) -> np.ndarray:
+        """Images (paths, bytes, arrays, PIL) -> (N, E) float32 unit vectors; one path -> (1, E)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number >= 1, not {batch_size}")
+        if isinstance(images, (str, os.PathLike)):  # not its characters, each read as a file name
+            images = [images]
         rows, batch = [], []
         for image in images:
             batch.append(image)

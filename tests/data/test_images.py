@@ -1,5 +1,6 @@
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,18 @@ def test_inputs_other_than_paths(tmp_path):
     assert load_image(buffer.getvalue()).shape == (10, 20, 3)
     assert load_image(_solid()).shape == (10, 20, 3)
     assert load_image(np.zeros((5, 6), np.float32)).shape == (5, 6, 3)
+
+
+@pytest.mark.parametrize("source, reason", [
+    (np.zeros((0, 4, 3), np.uint8), "array of shape (0, 4, 3) has no pixels"),
+    (Image.new("RGB", (0, 5)), "0x5 pixels: the image has none"),
+    (np.full((4, 4, 3), np.nan), "array holds NaN or infinite values"),  # they became black
+    (np.ones((4, 4, 3), complex), "array of dtype complex128 is not an image"),
+    (np.array([[1, "a"]], dtype=object), "array of dtype object is not an image"),
+])
+def test_inputs_that_are_no_picture_raise_image_load_error(source, reason):
+    with pytest.raises(ImageLoadError, match=re.escape(reason)):
+        load_image(source)
 
 
 def _truncated(tmp_path: Path) -> Path:
