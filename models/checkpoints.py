@@ -94,3 +94,23 @@ def _best_scores(callbacks: dict[str, Any]) -> dict[str, float]:
         if isinstance(state, dict) and state.get("monitor") and state.get("best_model_score") is not None:
             scores[f"best {state['monitor']}"] = float(state["best_model_score"])
     return scores
+
+
+def architecture_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """Where two ``EncoderSpec`` dicts differ, one ``key: A here, B in the checkpoint`` each; a
+    part of another class differs by its class alone."""
+    flat_theirs, flat_ours = _flatten(theirs), _flatten(ours)
+    differing = [key for key in sorted(set(flat_theirs) | set(flat_ours))
+                 if flat_theirs.get(key) != flat_ours.get(key)]
+    other_classes = {key.removesuffix("class_path") for key in differing if key.endswith(".class_path")}
+    return [f"{key}: {flat_ours.get(key)!r} here, {flat_theirs.get(key)!r} in the checkpoint"
+            for key in differing
+            if key.endswith(".class_path") or not any(key.startswith(part) for part in other_classes)]
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}".replace("init_args.", "")
+        flat.update(_flatten(value, f"{name}.") if isinstance(value, dict) else {name: value})
+    return flat

@@ -13,7 +13,7 @@ from siamkit.data.batches import Batch, ClassBatch, ImageBatch, PairBatch
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.internals import is_compile_error
 from siamkit.models.backbones import Backbone
-from siamkit.models.checkpoints import ENCODER_SPEC_KEY, with_encoder_prefix
+from siamkit.models.checkpoints import ENCODER_SPEC_KEY, architecture_differences, with_encoder_prefix
 from siamkit.models.encoder import Encoder
 from siamkit.models.heads import ProjectionHead
 from siamkit.models.losses import SiameseLoss
@@ -151,8 +151,22 @@ class SiameseModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["state_dict"] = with_encoder_prefix(checkpoint.get("state_dict", {}))
         # Lightning would end a checkpoint of another architecture in a dump of every key
-        check_weights_fit(self, checkpoint["state_dict"],
-                          "the --ckpt_path checkpoint (a run of another architecture?)")
+        try:
+            check_weights_fit(self, checkpoint["state_dict"], "the --ckpt_path checkpoint")
+        except ConfigError:
+            differences = self._differences_from(checkpoint.get(ENCODER_SPEC_KEY))
+            if not differences:
+                raise
+            raise ConfigError(f"the --ckpt_path checkpoint was trained with another architecture than this "
+                              f"config builds ({'; '.join(differences[:4])}): give the config of its run "
+                              "(a copy is logs/version_N/config.yaml in its run folder)") from None
+
+    def _differences_from(self, architecture: Optional[dict[str, Any]]) -> list[str]:
+        try:
+            ours = EncoderSpec.of(self.backbone, self.head).to_dict()
+        except ConfigError:  # a backbone that cannot be described: its weights' names say it
+            return []
+        return architecture_differences(architecture, ours) if architecture else []
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         try:

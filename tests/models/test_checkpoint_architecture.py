@@ -1,0 +1,22 @@
+"""What `--ckpt_path` with a config of another architecture says differs."""
+
+from siamkit.models.checkpoints import architecture_differences
+
+RESNET = {"backbone": {"class_path": "siamkit.models.backbones.TorchvisionBackbone",
+                       "init_args": {"name": "resnet18", "image_size": 32}},
+          "head": {"class_path": "siamkit.models.heads.ProjectionHead", "init_args": {"out_dim": 64}},
+          "scales": [1.0]}
+TIMM = {**RESNET, "backbone": {"class_path": "siamkit.models.timm_backbone.TimmBackbone",
+                               "init_args": {"name": "tf_efficientnet_lite0", "pooling": "gem"}}}
+
+
+def test_a_part_of_another_class_differs_by_its_class_alone():
+    assert architecture_differences(RESNET, TIMM) == [
+        "backbone.class_path: 'siamkit.models.timm_backbone.TimmBackbone' here, "
+        "'siamkit.models.backbones.TorchvisionBackbone' in the checkpoint"]
+
+
+def test_arguments_of_the_same_class_are_named_and_equal_specs_have_none():
+    ours = {**RESNET, "head": {**RESNET["head"], "init_args": {"out_dim": 32}}}
+    assert architecture_differences(RESNET, ours) == ["head.out_dim: 32 here, 64 in the checkpoint"]
+    assert architecture_differences(RESNET, RESNET) == []
