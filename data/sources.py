@@ -172,6 +172,9 @@ def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
     if kind == "pairs":
         raise ConfigError(f"{folder} is a folder; labelled pairs come as a table "
                           "(.csv, .jsonl, .parquet) with columns a, b, label")
+    if kind == "classes":
+        raise ConfigError(f"{folder} has no sub-folders, and kind classes reads a folder per class: move "
+                          "each class's images into its own folder, or leave kind auto (unlabelled images)")
     paths = [os.path.relpath(image, folder) for image in find_image_files(folder)[0]]
     return ImageSet(folder, np.array(paths), np.full(len(paths), "", dtype=object))
 

@@ -37,6 +37,8 @@ def test_class_folder_split_within_classes_without_overlap(class_folder):
 def test_flat_folder_is_unlabelled_images(class_folder):
     data = read_source(class_folder / "class0")
     assert isinstance(data, ImageSet) and len(data) == 8
+    with pytest.raises(SiamkitError, match="has no sub-folders, and kind classes reads a folder per class"):
+        read_source(class_folder / "class0", kind="classes")  # was read as unlabelled images
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
