@@ -32,6 +32,9 @@ def read_config(name: str) -> tuple[str, dict]:
         config = yaml.safe_load(Path(path).read_text())
     except OSError as error:
         raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"config {path} is not UTF-8 text (byte {error.start}); save it as UTF-8 "
+                          "YAML") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -51,6 +51,7 @@ def _write_data_cases(root: Path, rng: np.random.Generator) -> None:
     (root / "empty.yaml").write_text("")
     (root / "tab.yaml").write_text("trainer:\n\tmax_epochs: 1\n")
     (root / "unclosed.yaml").write_text("trainer: {max_epochs: 1\n")
+    (root / "latin1.yaml").write_bytes("data: {source: caf\u00e9}\n".encode("latin-1"))
     (root / "leaky").mkdir()
     rows = ["path,label,split"]
     for i in range(8):

@@ -82,6 +82,8 @@ CASES = {
                                           "not valid YAML at line 2, column 1: found character '\\t'"),
     "leaks: a config that is not YAML": (["leaks", "--config", "{zoo}/unclosed.yaml", "--out", OUT],
                                          "config {zoo}/unclosed.yaml is not valid YAML at line 2"),
+    "fit: a config that is not UTF-8": (["fit", "--config", "{zoo}/latin1.yaml"],
+                                        "config {zoo}/latin1.yaml is not UTF-8 text (byte 18)"),
     "fit: an empty validation split": ([*FIT, "--data.split_fractions", "[0.9, 0.0, 0.1]"],
                                        "or rows with split=val"),
     "fit: images beside a sub-folder": ([*FIT, "--data.source", "{zoo}/mixed"], "data.kind: images"),
