@@ -33,6 +33,13 @@ _CLASS_PATH = re.compile(r"class_path\s*=?\s*'(?P<path>[\w.]+)'")
 _KEY = re.compile(r'Parser key "(?P<key>[^"]+)"')
 _UNKNOWN_KEY = re.compile(r"^unrecognized arguments: --(?P<key>[\w.]+)"
                           r"|does not accept option '(?P<option>[\w.]+)'")
+_NOT_A_SUBCLASS = re.compile(r"Import path (?:(?P<path>\S+) )?does not correspond to a subclass of "
+                             r"(?P<base>\w+)")
+_GIVEN = re.compile(r"Expected a path but (?P<value>\S+)|Given value: (?P<given>.+)$", re.M)
+_NOT_A_CLASS = re.compile(r"Expected a dot import path string: (?P<value>.+)$", re.M)
+#: a class each part of a model may name, for the messages about a value that names none
+_EXAMPLE_CLASSES = {"model.backbone": "siamkit.models.TimmBackbone",
+                    "model.head": "siamkit.models.ProjectionHead", "model.loss": "siamkit.models.InfoNCELoss"}
 #: a callable type's arguments, which the caller passes (an optimizer's params, a head's input size)
 _CALLABLE_ARGUMENTS = re.compile(r"Callable\[\[(?P<arguments>[^\]]*)\]")
 
@@ -43,10 +50,14 @@ def brief_error(message: str, known_keys: Iterable[str] = ()) -> str:
     (``data.kind foo``), or that none of a union's types accepts (``trainer.precision``,
     ``trainer.max_epochs``), takes two to a dozen lines; one line says it, as it does for an
     option a class does not take (``model.loss.init_args.temprature``), with the options it
-    does. A key none of ``known_keys`` is gets the closest of them. A union with any other type
+    does, and for a value that names no class or a class of another kind (``model.backbone
+    resnet18``). A key none of ``known_keys`` is gets the closest of them. A union with any other type
     (a class, a path ...), or any other message, is left whole."""
     if unknown := _UNKNOWN_OPTION.search(message):
         return _unknown_class_option(message, unknown["option"])
+    wrong = _NOT_A_SUBCLASS.search(message) or _NOT_A_CLASS.search(message)
+    if wrong and (key := _KEY.search(message)):
+        return _not_a_class(key["key"], wrong, _GIVEN.search(message))
     if key := _UNKNOWN_KEY.search(message):
         return message + _did_you_mean(key["key"] or key["option"], known_keys)
     plain = _TYPE_ERROR.search(message)
@@ -81,6 +92,14 @@ def _unknown_class_option(message: str, option: str) -> str:
         options = options[len(callable_type["arguments"].split(",")):]
     listed = f"; its options: {', '.join(options)}" if options else ""
     return f"{key['key']}: {name} has no option {option!r}{_did_you_mean(option, options)}{listed}"
+
+
+def _not_a_class(key: str, wrong: re.Match, given: re.Match | None) -> str:
+    example = f", such as {_EXAMPLE_CLASSES[key]}" if key in _EXAMPLE_CLASSES else ""
+    if "base" in wrong.groupdict():
+        path = wrong["path"] or (given and (given["value"] or given["given"])) or "the value"
+        return f"{key}: {path} is not a {wrong['base']}: give the class_path of one{example}"
+    return f"{key}: {wrong['value'].strip()!r} names no class: give a class_path{example}, and its init_args"
 
 
 def _did_you_mean(key: str, known: Iterable[str]) -> str:

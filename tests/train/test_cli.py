@@ -68,6 +68,19 @@ def test_mistyped_key_in_a_config_file(tmp_path, monkeypatch, capsys):
     assert "does not accept option 'data.batchsize' (did you mean data.batch_size?)" in err
 
 
+@pytest.mark.parametrize("option, value, expected", [
+    ("--model.backbone", "resnet18", "model.backbone: 'resnet18' names no class: give a class_path, such as "
+                                     "siamkit.models.TimmBackbone, and its init_args"),
+    ("--model.loss", "os.system", "model.loss: os.system is not a SiameseLoss: give the class_path of one"),
+    ("--trainer.callbacks+", "builtins.print", "trainer.callbacks: builtins.print is not a Callback"),
+])
+def test_a_value_that_names_no_class_of_the_kind_is_one_line(option, value, expected, tmp_path, monkeypatch,
+                                                            capsys):
+    monkeypatch.chdir(tmp_path)
+    err = _error(capsys, ["fit", *TINY, f"{option}={value}"])
+    assert expected in err and len(err.splitlines()) <= 3, err
+
+
 @pytest.mark.parametrize("option, expected", [
     ("--model.loss.init_args.temprature", "model.loss: ContrastiveLoss has no option 'temprature'"),
     ("--model.optimizer.init_args.lrr", "model.optimizer: AdamW has no option 'lrr' (did you mean lr?); "
