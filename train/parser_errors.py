@@ -45,14 +45,14 @@ _CALLABLE_ARGUMENTS = re.compile(r"Callable\[\[(?P<arguments>[^\]]*)\]")
 
 
 def brief_error(message: str, known_keys: Iterable[str] = ()) -> str:
-    """jsonargparse's error for a value of the wrong plain type (``data.split_fractions [nan, 0,
-    0]``), of the wrong length (``data.crop_scale [0.5]``), outside a Literal's choices
-    (``data.kind foo``), or that none of a union's types accepts (``trainer.precision``,
-    ``trainer.max_epochs``), takes two to a dozen lines; one line says it, as it does for an
-    option a class does not take (``model.loss.init_args.temprature``), with the options it
-    does, and for a value that names no class or a class of another kind (``model.backbone
-    resnet18``). A key none of ``known_keys`` is gets the closest of them. A union with any other type
-    (a class, a path ...), or any other message, is left whole."""
+    """One line for jsonargparse's errors that take two to twenty: a value of the wrong plain
+    type (``data.split_fractions [nan, 0, 0]``), of the wrong length (``data.crop_scale [0.5]``),
+    outside a Literal's choices (``data.kind foo``), or that none of a union's plain types
+    accepts (``trainer.precision``); an option a class does not take (``model.loss.init_args.
+    temprature``, with the options it does take); a value that names no class, or a class of
+    another kind (``model.backbone resnet18``). A key that none of ``known_keys`` is gets the
+    closest of them. A union with any other type (a class, a path ...), or any other message,
+    is left whole."""
     if unknown := _UNKNOWN_OPTION.search(message):
         return _unknown_class_option(message, unknown["option"])
     wrong = _NOT_A_SUBCLASS.search(message) or _NOT_A_CLASS.search(message)
@@ -85,9 +85,12 @@ def _unknown_class_option(message: str, option: str) -> str:
         return message
     module, _, name = path["path"].rpartition(".")
     cls = getattr(sys.modules.get(module), name, None)  # imported already: jsonargparse resolved it
-    options = [] if cls is None else [
-        parameter.name for parameter in inspect.signature(cls).parameters.values()
-        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
+    try:
+        parameters = inspect.signature(cls).parameters.values() if cls is not None else []
+    except (TypeError, ValueError):  # a class without a signature Python can read
+        parameters = []
+    options = [parameter.name for parameter in parameters
+               if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
     if callable_type := _CALLABLE_ARGUMENTS.search(message):
         options = options[len(callable_type["arguments"].split(",")):]
     listed = f"; its options: {', '.join(options)}" if options else ""
