@@ -52,7 +52,7 @@ class HistogramScorer(Scorer):
     and re-compression that copies go through.
 
     Args:
-        bins: bins per channel.
+        bins: bins per channel (one number: the same for each).
         color_space: "rgb" or "hsv".
         metric: correlation (-1..1), intersection (0..1 for L1-normalised histograms),
             chi_square or bhattacharyya (distances d, reported as 1 / (1 + d) and 1 - d).
@@ -60,7 +60,7 @@ class HistogramScorer(Scorer):
         ignore_white: zero the pure-white bin (the article's way to ignore white backgrounds).
     """
 
-    bins: tuple[int, int, int] = (8, 8, 8)
+    bins: tuple[int, int, int] | int = (8, 8, 8)
     color_space: Literal["rgb", "hsv"] = "rgb"
     metric: Metric = "chi_square"
     normalize: Literal["l1", "minmax"] = "l1"
@@ -75,7 +75,8 @@ class HistogramScorer(Scorer):
             raise ConfigError(f"histogram color_space {self.color_space!r} is unknown; choose rgb or hsv")
         if self.normalize not in ("l1", "minmax"):
             raise ConfigError(f"histogram normalize {self.normalize!r} is unknown; choose l1 or minmax")
-        object.__setattr__(self, "bins", tuple(int(b) for b in self.bins))
+        bins = (self.bins,) * 3 if isinstance(self.bins, int) else self.bins  # 8 means 8 per channel
+        object.__setattr__(self, "bins", tuple(int(b) for b in bins))
         if len(self.bins) != 3 or not all(1 <= b <= 256 for b in self.bins):
             raise ConfigError(f"histogram bins {self.bins} must be three numbers between 1 and 256")
 

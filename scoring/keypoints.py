@@ -59,6 +59,13 @@ class KeypointScorer(Scorer):
             raise ConfigError(f"ratio must be in (0, 1], not {self.ratio}")
         if self.contrast_threshold < 0:
             raise ConfigError(f"contrast_threshold must be >= 0, not {self.contrast_threshold}")
+        if self.max_keypoints < 1:  # OpenCV would read 0 as "all" for SIFT, and find none for ORB
+            raise ConfigError(f"max_keypoints must be a whole number >= 1, not {self.max_keypoints}")
+        if self.max_side is not None and self.max_side < 1:
+            raise ConfigError(f"max_side must be a number of pixels >= 1 or None (the image's own), not "
+                              f"{self.max_side}")
+        if not self.ransac_threshold > 0:
+            raise ConfigError(f"ransac_threshold must be a number of pixels > 0, not {self.ransac_threshold}")
 
     def _detector(self) -> cv2.Feature2D:
         if self.detector == "sift":

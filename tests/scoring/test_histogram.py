@@ -78,6 +78,7 @@ def test_bad_options_name_the_fix():
         get_scorer("histogram", metric="euclid")
     with pytest.raises(ConfigError, match="bins"):
         get_scorer("histogram", bins=(0, 8, 8))
+    assert get_scorer("histogram", bins=4).bins == (4, 4, 4)  # an int raised a TypeError
 
 
 @pytest.mark.slow

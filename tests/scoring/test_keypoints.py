@@ -43,7 +43,8 @@ def test_matrix_reuses_features_and_matches_pairs(photos):
 
 
 @pytest.mark.parametrize("setting", [{"ratio": 0.0}, {"ratio": 1.5}, {"contrast_threshold": -0.01},
-                                     {"detector": "surf"}])
+                                     {"detector": "surf"}, {"max_keypoints": 0}, {"max_side": 0},
+                                     {"ransac_threshold": -1.0}])  # the last three scored 0 or all
 def test_bad_settings_are_refused(setting):
     with pytest.raises(ConfigError, match=next(iter(setting))):
         KeypointScorer(**setting)
