@@ -10,7 +10,7 @@ import numpy as np
 
 from siamkit.data.bad_images import BadImage
 from siamkit.data.scan import BadImagePolicy, scan_images
-from siamkit.data.sources import DataSet, ImageSet, PairSet, check_split_fractions
+from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, check_split_fractions
 from siamkit.data.splits import SplitRecord, split_source
 from siamkit.errors import ConfigError, SiamkitError
 
@@ -87,6 +87,24 @@ def check_train_classes(labels: np.ndarray, source: str) -> None:
     if len(np.unique(labels)) < 2:
         raise ConfigError(f"the train split of {source} holds images of one class only; learning what "
                           "tells classes apart needs two or more (a folder per class)")
+
+
+def check_val_pairs(part: DataSet, source: str) -> None:
+    """Validation ranks matches above non-matches: a val split that can give only one kind has
+    no ROC-AUC to choose the best checkpoint by."""
+    if isinstance(part, PairSet):
+        kinds = set(np.unique(part.label).tolist())
+        missing = "non-matches (label 0)" if kinds == {1} else "matches (label 1)" if kinds == {0} else None
+    elif isinstance(part, ClassSet):
+        _, counts = np.unique(part.label, return_counts=True)
+        missing = ("non-matches: it holds one class" if len(counts) < 2
+                   else "matches: no class in it has two images" if counts.max() < 2 else None)
+    else:
+        return
+    if missing:
+        raise ConfigError(f"the val split of {source} can give no {missing}, so validation has no ROC-AUC; "
+                          "give it more images or other split fractions, or train without validating "
+                          "(--trainer.limit_val_batches 0)")
 
 
 def check_leaks(data: DataSet, source: str, mode: str, val_data: DataSet | None = None) -> None:

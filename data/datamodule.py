@@ -17,6 +17,7 @@ from siamkit.data.data_checks import (
     check_settings,
     check_train_classes,
     check_unlabelled_settings,
+    check_val_pairs,
     labelled_val_data,
     without_bad_images,
 )
@@ -34,14 +35,7 @@ from siamkit.data.device_augmentation import DeviceAugmentation
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.samplers import MPerClassBatchSampler
 from siamkit.data.scan import BadImagePolicy
-from siamkit.data.sources import (
-    DEFAULT_SPLIT_FRACTIONS,
-    ClassSet,
-    DataSet,
-    ImageSet,
-    PairSet,
-    SourceKind,
-)
+from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS, ClassSet, DataSet, ImageSet, PairSet, SourceKind
 from siamkit.data.splits import SplitRecord, check_same_splits, split_source
 from siamkit.data.transforms import (
     COPY_DETECTION_AUGMENT,
@@ -163,7 +157,7 @@ class SiameseDataModule(pl.LightningDataModule):
         """Training needs images in train (and in val when it validates), said before it starts."""
         self._split("train")
         if validates:
-            self._split("val")
+            check_val_pairs(self._split("val"), self.hparams.val_data or self.hparams.source)
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is not None:

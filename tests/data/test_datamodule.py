@@ -273,3 +273,20 @@ def test_class_labelled_training_needs_two_classes(class_folder):
     with pytest.raises(ConfigError, match=r"train split of .*classes holds images of one class only"):
         data.train_dataloader()
     assert len(data.val_dataloader().dataset), "evaluating one class is still allowed"
+
+
+def test_a_val_split_that_gives_one_kind_of_pair_is_refused_before_training(class_folder, pairs_table):
+    """Validation's ROC-AUC, which picks the best checkpoint, was NaN at every epoch."""
+    import shutil
+
+    pairs_table.write_text("a,b,label,split\nimg0.png,img1.png,0,train\nimg6.png,img7.png,1,val\n")
+    data = SiameseDataModule(str(class_folder / "class0"), num_workers=0, val_data=str(pairs_table))
+    with pytest.raises(ConfigError, match=r"val split of .*pairs.csv can give no non-matches \(label 0\).*"
+                                          r"--trainer.limit_val_batches 0"):
+        data.check_fit_splits(validates=True)
+    data.check_fit_splits(validates=False)
+    for other in ("class1", "class2", "class3"):
+        shutil.rmtree(class_folder / other)
+    one_class = SiameseDataModule(str(class_folder / "class0"), num_workers=0, val_data=str(class_folder))
+    with pytest.raises(ConfigError, match="can give no non-matches: it holds one class"):
+        one_class.check_fit_splits(validates=True)

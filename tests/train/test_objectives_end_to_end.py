@@ -16,6 +16,11 @@ def losses(cli) -> dict[str, float]:
 
 def test_contrastive_on_labelled_pairs(pairs_table, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # groups 4 and 5 validate: a random split of six groups leaves val without a non-match
+    rows = [row.split(",") for row in pairs_table.read_text().split()[1:]]
+    split = {f"img{i}.png": "train" if i < 8 else "val" for i in range(12)}
+    kept = [f"{a},{b},{label},{split[a]}\n" for a, b, label in rows if split[a] == split[b]]
+    pairs_table.write_text("a,b,label,split\n" + "".join(kept))
     cli = run_trainer_command("fit", ["--config", "resnet_siamese.yaml", *SMALL_RESNET, *ONE_BATCH_FIT,
                                       "--data.source", str(pairs_table), "--data.batch_size", "4",
                                       "--data.augment", "null"])
@@ -36,7 +41,8 @@ def test_infonce_on_copy_detection_photos(tmp_path, monkeypatch):
 def test_triplet_on_class_labelled_images(class_folder, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cli = run_trainer_command("fit", ["--config", "resnet_triplet.yaml", *SMALL_RESNET, *ONE_BATCH_FIT,
-                                      "--data.source", str(class_folder), "--data.batch_size", "8"])
+                                      "--data.source", str(class_folder), "--data.batch_size", "8",
+                                      "--data.split_fractions", "[0.5, 0.25, 0.25]"])  # 2 val images a class
     assert type(cli.model.loss).__name__ == "TripletLoss"
     assert "train/loss" in losses(cli) and "val/recall@1" in losses(cli)
 
