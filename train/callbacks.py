@@ -109,7 +109,7 @@ class TrainingSpeed(pl.Callback):
         memory = (f", peak GPU memory {peak_gpu_memory_gib(pl_module.device):.1f} GiB"
                   if pl_module.device.type == "cuda" else "")
         rank_zero_info(f"trained {trainer.global_step} steps: {self.images / self.seconds:.0f} "
-                       f"images/s (validation left out){memory}")
+                       f"images/s (training time only, validation not counted){memory}")
 
 
 class EpochLines(pl.Callback):
