@@ -43,7 +43,7 @@ Train, evaluate and export Siamese / contrastive image-similarity models.
 commands:
 {commands}
 
-`train COMMAND --help` describes a command. `--debug` shows tracebacks.
+`train COMMAND --help` describes a command. `--debug` shows tracebacks; `--version` the version.
 Example: train fit --config demo_digits.yaml
 """
 
@@ -55,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.remove("--debug")
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
+        return 0
+    if args[0] in ("-V", "--version"):
+        from importlib.metadata import version
+
+        print(f"siamkit {version('siamkit')}")
         return 0
     command, rest = args[0], args[1:]
     try:

@@ -13,13 +13,15 @@ def config_path(name: str) -> str:
     """A config file the user names, or else a bundled one of that name."""
     if Path(name).exists():
         return name
-    bundled = resources.files("siamkit.configs")
-    candidate = bundled / name
+    candidate = resources.files("siamkit.configs") / name
     if candidate.is_file():
         return str(candidate)
-    available = sorted(p.name for p in bundled.iterdir() if p.name.endswith(".yaml"))
     raise ConfigError(f"config file {name} not found here, and it is not a bundled config "
-                      f"(bundled: {', '.join(available)})")
+                      f"(bundled: {', '.join(bundled_configs())})")
+
+
+def bundled_configs() -> list[str]:
+    return sorted(p.name for p in resources.files("siamkit.configs").iterdir() if p.name.endswith(".yaml"))
 
 
 def read_config(name: str) -> tuple[str, dict]:

@@ -40,6 +40,8 @@ _NOT_A_CLASS = re.compile(r"Expected a dot import path string: (?P<value>.+)$", 
 #: a class each part of a model may name, for the messages about a value that names none
 _EXAMPLE_CLASSES = {"model.backbone": "siamkit.models.TimmBackbone",
                     "model.head": "siamkit.models.ProjectionHead", "model.loss": "siamkit.models.InfoNCELoss"}
+_REQUIRED = re.compile(r"(?:Problem with given class_path '(?P<path>[\w.]+)':\s+)?"
+                       r"the following arguments are required: (?P<names>.+)$", re.M)
 #: a callable type's arguments, which the caller passes (an optimizer's params, a head's input size)
 _CALLABLE_ARGUMENTS = re.compile(r"Callable\[\[(?P<arguments>[^\]]*)\]")
 
@@ -50,9 +52,11 @@ def brief_error(message: str, known_keys: Iterable[str] = ()) -> str:
     outside a Literal's choices (``data.kind foo``), or that none of a union's plain types
     accepts (``trainer.precision``); an option a class does not take (``model.loss.init_args.
     temprature``, with the options it does take); a value that names no class, or a class of
-    another kind (``model.backbone resnet18``). A key that none of ``known_keys`` is gets the
-    closest of them. A union with any other type (a class, a path ...), or any other message,
-    is left whole."""
+    another kind (``model.backbone resnet18``); a class or a command without what it needs. A
+    key that none of ``known_keys`` is gets the closest of them. A union with any other type (a
+    class, a path ...), or any other message, is left whole."""
+    if required := _REQUIRED.search(message):
+        return _missing(required, _KEY.search(message))
     if unknown := _UNKNOWN_OPTION.search(message):
         return _unknown_class_option(message, unknown["option"])
     wrong = _NOT_A_SUBCLASS.search(message) or _NOT_A_CLASS.search(message)
@@ -95,6 +99,19 @@ def _unknown_class_option(message: str, option: str) -> str:
         options = options[len(callable_type["arguments"].split(",")):]
     listed = f"; its options: {', '.join(options)}" if options else ""
     return f"{key['key']}: {name} has no option {option!r}{_did_you_mean(option, options)}{listed}"
+
+
+def _missing(required: re.Match, key: re.Match | None) -> str:
+    if required["path"] and key:
+        name = required["path"].rpartition(".")[2]
+        return f"{key['key']}: {name} needs {required['names']} (in its init_args)"
+    if not required["names"].startswith(("fit.", "validate.", "test.", "predict.")):
+        return required.string
+    from siamkit.train.config_files import bundled_configs
+
+    names = ", ".join(name.partition(".")[2] for name in required["names"].split(", "))
+    return (f"no {names}: give a config with --config FILE, or a bundled one by name "
+            f"({', '.join(bundled_configs())})")
 
 
 def _not_a_class(key: str, wrong: re.Match, given: re.Match | None) -> str:

@@ -1,6 +1,7 @@
 """The program's surface: help, config resolution, and one clear message (exit 2) per user error."""
 
 import typing
+from importlib.metadata import version
 
 import pytest
 import yaml
@@ -16,6 +17,18 @@ def test_help_lists_every_command(capsys):
     out = capsys.readouterr().out
     for command in ("fit", "validate", "test", "predict"):
         assert f"  {command}" in out
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"siamkit {version('siamkit')}"
+
+
+def test_a_command_without_a_config_names_what_is_missing_and_the_bundled_configs(capsys):
+    err = _error(capsys, ["fit"])
+    assert "no model.backbone, model.loss, data.source: give a config with --config FILE" in err
+    assert "demo_digits.yaml" in err and len(err.splitlines()) <= 3
+    message = ('Parser key "model.backbone":\n'
+               "  Problem with given class_path 'siamkit.models.TimmBackbone':\n"
+               "    the following arguments are required: name")
+    assert brief_error(message) == "model.backbone: TimmBackbone needs name (in its init_args)"
 
 
 def test_fit_help_and_print_config(capsys):
