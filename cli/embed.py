@@ -34,8 +34,9 @@ def main(argv: list[str]) -> int:
     add_runtime_arguments(parser)
     args = parser.parse_args(argv)
 
-    from siamkit.retrieval.collection import embed_collection, list_images
+    from siamkit.retrieval.collection import check_index_destination, embed_collection, list_images
 
+    check_index_destination(args.out)
     listing = list_images(args.images)
     encoder = load_encoder_for(args, args.encoder)
     meta = embed_collection(listing, encoder, args.out, str(Path(args.encoder).resolve()), args.batch_size,

@@ -27,7 +27,7 @@ from siamkit.data.scan import BadImagePolicy
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.models.embedder import Embedder
 from siamkit.retrieval.index import META, EmbeddingIndex, IndexFolderError, write_index
-from siamkit.retrieval.journal import EmbeddingJournal
+from siamkit.retrieval.journal import JOURNAL_DIR, EmbeddingJournal
 
 
 @dataclass
@@ -70,6 +70,16 @@ class _Images(Dataset):
             return {"image": self.blank, "error": str(error)}
 
 
+def check_index_destination(out: Path) -> None:
+    """An index goes into a new or empty folder, or one that holds an index (or its journal):
+    its files.txt and embeddings.npy would overwrite other files of those names."""
+    others = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if others and not ((out / META).is_file() or (out / JOURNAL_DIR).is_dir()):
+        listed = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+        raise SiamkitError(f"--out {out} holds other files ({listed}) and no index: choose a new or empty "
+                           "folder, or an index folder to extend")
+
+
 def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encoder_source: str,
                      batch_size: int = 64, num_workers: int = 2,
                      on_bad_image: BadImagePolicy = "error") -> dict[str, Any]:
@@ -81,7 +91,7 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
         print(f"note: {out} holds an index of another encoder (or one that cannot be read); it is replaced "
               "once this one is complete, and kept if you stop before (Ctrl-C)", file=sys.stderr)
     wanted = set(listing.images)
-    if complete is not None and set(complete.files) == wanted and not (out / "partial").exists():
+    if complete is not None and set(complete.files) == wanted and not (out / JOURNAL_DIR).exists():
         return complete.meta
     journal = EmbeddingJournal.open(out, encoder.fingerprint, encoder.embedding_dim)
     if complete is not None and not journal.done:  # new images for an existing index: keep its rows

@@ -28,6 +28,16 @@ def test_embed_then_search_finds_the_copy(encoder_folder, photo_folder, tmp_path
     assert hits[0]["score"] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_embed_into_a_folder_of_other_files_is_refused_before_any_work(encoder_folder, photo_folder, tmp_path,
+                                                                        capsys):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "files.txt").write_text("my own list\n")
+    assert main(["embed", str(photo_folder), "--encoder", str(encoder_folder), "--out",
+                 str(tmp_path / "notes")]) == 2
+    assert "holds other files (files.txt) and no index: choose a new" in capsys.readouterr().err
+    assert (tmp_path / "notes" / "files.txt").read_text() == "my own list\n"
+
+
 def test_search_takes_a_folder_of_queries_and_reads_them_all_before_loading_anything(
         encoder_folder, photo_folder, tmp_path, capsys):
     index_dir = tmp_path / "index"
