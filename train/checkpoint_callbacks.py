@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import signal
 import threading
+import warnings
 from typing import Optional
 
 import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+from pytorch_lightning.utilities.rank_zero import rank_zero_info
 
 
 class BestCheckpoint(ModelCheckpoint):
@@ -20,6 +22,17 @@ class BestCheckpoint(ModelCheckpoint):
     than ``save_top_k`` are kept, and then never replaces it while the metric stays undefined
     (ROC-AUC on val pairs of one kind): a run folder's export would take that epoch's weights.
     Without a best, it takes ``last.ckpt``."""
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        with warnings.catch_warnings():  # a run that has not validated: said at its end, in words
+            warnings.filterwarnings("ignore", message=r"`ModelCheckpoint\(monitor=.*could not find the")
+            super().on_train_epoch_end(trainer, pl_module)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        if self.monitor and self.monitor not in trainer.callback_metrics:
+            rank_zero_info(f"note: the run did not validate, so it has no best checkpoint by {self.monitor}; "
+                           "last.ckpt holds its weights")
 
     def check_monitor_top_k(self, trainer: Trainer, current: Optional[torch.Tensor] = None) -> bool:
         if current is not None and torch.isnan(current):

@@ -85,7 +85,8 @@ def test_the_model_summary_with_augmentation_on_the_device(tmp_path, monkeypatch
 
 
 def test_fit_says_nothing_a_user_cannot_act_on(tmp_path, monkeypatch, capsys, caplog):
-    """Lightning's deprecated pytree call and its cloud-logger advertisement, at every fit."""
+    """Lightning's deprecated pytree call and its cloud-logger advertisement, at every fit, and
+    its hint that the module never logs the monitored metric, when the run only ended first."""
     monkeypatch.chdir(tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -95,6 +96,8 @@ def test_fit_says_nothing_a_user_cannot_act_on(tmp_path, monkeypatch, capsys, ca
     assert "GPU available" in text  # Lightning's other notes still reach the user
     assert text.index("Seed set to 0") < text.index("GPU available") < text.index("trained 1 steps")
     assert "LeafSpec" not in text and "litlogger" not in text
+    assert "could not find the monitored key" not in text
+    assert "note: the run did not validate, so it has no best checkpoint by val/roc_auc; last.ckpt" in text
 
 
 def test_a_command_refused_before_its_run_starts_says_only_why(tmp_path, monkeypatch, capsys, caplog):
