@@ -108,7 +108,8 @@ class TrainingSpeed(pl.Callback):
             return
         memory = (f", peak GPU memory {peak_gpu_memory_gib(pl_module.device):.1f} GiB"
                   if pl_module.device.type == "cuda" else "")
-        rank_zero_info(f"trained {trainer.global_step} steps: {self.images / self.seconds:.0f} "
+        steps = trainer.global_step
+        rank_zero_info(f"trained {steps} step{'' if steps == 1 else 's'}: {self.images / self.seconds:.0f} "
                        f"images/s (training time only, validation not counted){memory}")
 
 

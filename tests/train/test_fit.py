@@ -94,7 +94,7 @@ def test_fit_says_nothing_a_user_cannot_act_on(tmp_path, monkeypatch, capsys, ca
     said = capsys.readouterr()
     text = "\n".join([said.out, said.err, caplog.text, *(str(w.message) for w in caught)])
     assert "GPU available" in text  # Lightning's other notes still reach the user
-    assert text.index("Seed set to 0") < text.index("GPU available") < text.index("trained 1 steps")
+    assert text.index("Seed set to 0") < text.index("GPU available") < text.index("trained 1 step:")
     assert "LeafSpec" not in text and "litlogger" not in text
     assert "could not find the monitored key" not in text
     assert "note: the run did not validate, so it has no best checkpoint by val/roc_auc; last.ckpt" in text
