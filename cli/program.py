@@ -57,9 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_usage())
         return 0
     if args[0] in ("-V", "--version"):
-        from importlib.metadata import version
+        from siamkit import __version__
 
-        print(f"siamkit {version('siamkit')}")
+        print(f"siamkit {__version__}")
         return 0
     command, rest = args[0], args[1:]
     try:

@@ -18,7 +18,7 @@ def test_help_lists_every_command(capsys):
     for command in ("fit", "validate", "test", "predict"):
         assert f"  {command}" in out
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.strip() == f"siamkit {version('siamkit')}"
+    assert capsys.readouterr().out.strip() == f"siamkit {version('siamkit')}", "as in pyproject.toml"
 
 
 def test_a_command_without_a_config_names_what_is_missing_and_the_bundled_configs(capsys):
