@@ -50,8 +50,9 @@ class TimeBudget(pl.Callback):
         now = time.perf_counter()
         self._epoch_ends.append(now)
         epochs = trainer.strategy.broadcast(self._epochs_that_fit(trainer.current_epoch + 1, now))
-        if epochs == trainer.max_epochs:
-            return
+        if trainer.max_epochs <= epochs <= trainer.max_epochs + 1:
+            return  # one epoch more is not worth a new schedule: the estimate flickers by one from
+            # epoch to epoch, and each change would reshape the learning rate and print a line
         trainer.fit_loop.max_epochs = epochs  # every process stops at the same epoch: rank 0's
         last_step = pl_module.refit_schedule()
         rank_zero_info(f"time budget of {self.minutes:g} min: {epochs} epochs fit at "

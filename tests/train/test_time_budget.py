@@ -39,3 +39,21 @@ def test_a_budget_cuts_the_epochs_and_the_schedule_still_ends_at_zero(tmp_path, 
 def test_a_budget_must_be_some_minutes(minutes):
     with pytest.raises(ConfigError, match="time_budget.minutes must be a number of minutes > 0"):
         TimeBudget(minutes)
+
+
+def test_the_plan_changes_for_an_epoch_less_but_not_for_one_more(monkeypatch):
+    """The estimate flickered 45, 46, 45, 46 ... in the demo: a new schedule and a line each epoch."""
+    from types import SimpleNamespace
+
+    class Trainer:
+        fit_loop = SimpleNamespace(max_epochs=50)
+        current_epoch = 0
+        strategy = SimpleNamespace(broadcast=lambda value: value)
+        max_epochs = property(lambda self: self.fit_loop.max_epochs)
+
+    trainer, replans, budget = Trainer(), [], TimeBudget(6.7)
+    module = SimpleNamespace(refit_schedule=lambda: replans.append(trainer.max_epochs) or 0)
+    for estimate in (46, 47, 45, 46, 44, 46, 47):
+        monkeypatch.setattr(budget, "_epochs_that_fit", lambda done, now, estimate=estimate: estimate)
+        budget.on_train_epoch_end(trainer, module)
+    assert replans == [46, 45, 44, 46]
