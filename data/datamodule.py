@@ -172,7 +172,7 @@ class SiameseDataModule(pl.LightningDataModule):
         if hp.val_data:
             self.val_data, skipped = labelled_val_data(hp.val_data, hp.on_bad_image)
             self.skipped += skipped
-        if hp.check_leaks != "off":
+        if hp.check_leaks != "off" and not self._predicting():  # predict embeds every image, split or not
             check_leaks(self.data, hp.source, hp.check_leaks, self.val_data)
 
     def state_dict(self) -> dict[str, Any]:
@@ -181,8 +181,7 @@ class SiameseDataModule(pl.LightningDataModule):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # checkpoints written before splits were recorded have none; predict embeds every image,
         # split or not, so data that changed since is no leak there
-        predicting = self.trainer is not None and self.trainer.state.fn == TrainerFn.PREDICTING
-        if "splits" in state_dict and not predicting:
+        if "splits" in state_dict and not self._predicting():
             self._loaded()
             check_same_splits(SplitRecord.from_dict(state_dict["splits"]), self.split_record,
                               "the checkpoint's model")
@@ -195,6 +194,9 @@ class SiameseDataModule(pl.LightningDataModule):
         if self.device_augmentation is not None and self.trainer is not None and self.trainer.training:
             batch = batch.map_images(self.device_augmentation.to(self.trainer.strategy.root_device))
         return self.mix(batch) if self.mix is not None and isinstance(batch, TwoViewBatch) else batch
+
+    def _predicting(self) -> bool:
+        return self.trainer is not None and self.trainer.state.fn == TrainerFn.PREDICTING
 
     def _loaded(self) -> DataSet:
         if self.data is None:

@@ -182,5 +182,7 @@ class EmbeddingWriter(BasePredictionWriter):
             for r in range(trainer.world_size):
                 (self.dirpath / f".embeddings-rank{r}.npy").unlink()
                 (self.dirpath / f".indices-rank{r}.npy").unlink()
+            rank_zero_info(f"embedded {len(files)} images ({everything.shape[1]}-d) into {self.dirpath}: "
+                           f"train search QUERY --index {self.dirpath}")
         trainer.strategy.barrier()
 

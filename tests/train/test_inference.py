@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def test_search_refuses_an_index_of_another_encoder(encoder_folder, photo_folder
     assert "not with the query's encoder" in capsys.readouterr().err
 
 
-def test_predict_writes_a_searchable_index(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+def test_predict_writes_a_searchable_index(tiny_checkpoint, tmp_path, monkeypatch, capsys, caplog):
+    """It says where, and no leak check: predict embeds every image, whichever split it is in."""
+    caplog.set_level(logging.INFO)
     monkeypatch.chdir(tmp_path)
     shutil.copytree(tiny_checkpoint.parent.parent, tmp_path / "run")
     assert main(["predict", "--config", "demo_digits.yaml", "--model.backbone.init_args.image_size", "16",
@@ -82,6 +85,9 @@ def test_predict_writes_a_searchable_index(tiny_checkpoint, tmp_path, monkeypatc
                  "--ckpt_path", "run/checkpoints/last.ckpt"]) == 0
     index = EmbeddingIndex.load(tmp_path / "run" / "predictions")
     assert index.embeddings.shape == (128, 64) and len(set(index.files)) == 128  # 2 batches of 64
+    said = capsys.readouterr().err + caplog.text
+    assert "embedded 128 images (64-d) into run/predictions: train search QUERY --index" in said
+    assert "sit in two splits" not in said  # demo:digits holds five such pairs
     encoder = Encoder.from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
     index.check_encoder(encoder.fingerprint, encoder.embedding_dim)
     capsys.readouterr()
