@@ -143,9 +143,10 @@ class OpenClipBackbone(Backbone):
                 except Exception as error:  # offline, hub unreachable, gated repo ...
                     raise WeightsNotFoundError(
                         f"cannot get pretrained weights for open_clip {model_name} tag {pretrained!r} "
-                        f"(not in the hub cache, and {not_downloaded(error, online)}). Point `pretrained` "
-                        f"at a local weights file (e.g. open_clip_pytorch_model.bin for "
-                        f"{model_name}/{pretrained}), or set it to null to train from scratch."
+                        f"(not in the hub cache, and {not_downloaded(error, online)}). Give a local weights "
+                        f"file in place of the tag (e.g. open_clip_pytorch_model.bin for {model_name}/"
+                        f"{pretrained}): in a config `pretrained: FILE` (or null to train from scratch), "
+                        f"as a scoring method open_clip:{model_name}:FILE."
                     ) from None
             source = f"{model_name}/{pretrained}"
         state = load_state_dict_file(path)

@@ -113,7 +113,8 @@ def _create_net(name: str, from_hub: bool, pooling: str) -> nn.Module:
         except Exception as error:
             raise WeightsNotFoundError(
                 f"cannot get timm's pretrained weights for {name} (not in the hub cache, and "
-                f"{not_downloaded(error, online)}). Set `pretrained` to a local weights file, or false."
+                f"{not_downloaded(error, online)}). Give a local weights file: in a config "
+                f"`pretrained: FILE` (or false to train from scratch), as a scoring method timm:{name}:FILE."
             ) from None
 
 
