@@ -30,8 +30,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from siamkit.data.datamodule import _init_worker
-from siamkit.data.datasets import ClassImageDataset, ImageReader
+from siamkit.data.datasets import ClassImageDataset, ImageReader, init_worker
 from siamkit.data.demo import resolve_source
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.sources import read_source
@@ -65,7 +64,7 @@ class DecodeOnly(Dataset):
 
 
 def images_per_second(dataset: Dataset, workers: int, batch_size: int = 32) -> float:
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, worker_init_fn=_init_worker)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, worker_init_fn=init_worker)
     start = time.perf_counter()
     count = sum(len(batch["label"]) if isinstance(batch, dict) else len(batch) for batch in loader)
     return count / (time.perf_counter() - start)
