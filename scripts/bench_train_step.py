@@ -184,6 +184,9 @@ def main() -> None:
     parser.add_argument("--recipe", action="store_true",
                         help="time the copy-detection recipe against the earlier photos objective")
     args = parser.parse_args()
+    if not (args.steps >= 1 and args.warmup >= 1 and args.rounds >= 1 and args.batch_size >= 1
+            and args.image_size >= 1):
+        parser.error("--steps, --warmup, --rounds, --batch-size and --image-size must be >= 1")
     if args.recipe:
         recipe_ratio(args)
         return
