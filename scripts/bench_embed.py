@@ -29,6 +29,7 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from siamkit.data.demo import PHOTOS, sample_photograph
+from siamkit.data.splits import SplitRecord
 from siamkit.evaluation.pairs import load_evaluation_data
 from siamkit.models import ProjectionHead, TorchvisionBackbone
 from siamkit.models.encoder import Encoder
@@ -73,7 +74,7 @@ def resnet50_folder(folder: Path, images: list[str]) -> Path:
 
 def quantize(folder: Path, images: list[str]) -> None:
     """As `train export --quantize int8` does, but always kept: the figures are the result."""
-    val = load_evaluation_data("demo:photos", "val").pairs["val"]
+    val = load_evaluation_data(SplitRecord("demo:photos"), "val").pairs["val"]
     record = quantize_int8(folder, images[:64], "bench JPEGs", (list(val.a), list(val.b), val.label),
                            "demo:photos", max_roc_auc_drop=float("inf"))
     print(f"  int8 of {folder.name}: val ROC-AUC float {record.roc_auc_float:.4f} "
@@ -82,7 +83,7 @@ def quantize(folder: Path, images: list[str]) -> None:
 
 
 def photos_test_roc_auc(encoder) -> float:
-    test = load_evaluation_data("demo:photos", "test").pairs["test"]
+    test = load_evaluation_data(SplitRecord("demo:photos"), "test").pairs["test"]
     images = list(dict.fromkeys([*test.a, *test.b]))
     vectors = dict(zip(images, encoder.embed(images)))
     return float(roc_auc_score(test.label, [vectors[a] @ vectors[b] for a, b in zip(test.a, test.b)]))
@@ -108,6 +109,8 @@ def main() -> None:
     parser.add_argument("--encoder", help="a trained encoder folder with model.onnx: float vs int8")
     parser.add_argument("--sweep", action="store_true", help="onnxruntime under other workers / threads")
     args = parser.parse_args()
+    if args.images < 64:
+        parser.error("--images must be >= 64: the encoder's batch norm and int8 ranges are set on 64 of them")
     scratch = Path(tempfile.mkdtemp(prefix="siamkit-bench-embed-"))
     (scratch / "jpegs").mkdir()
     images = write_jpegs(scratch / "jpegs", args.images)
