@@ -30,6 +30,7 @@ against an exact search on the first 100,000. Ratios are printed last.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -216,6 +217,10 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true", help="also the 1,000,000 x 256 candidate-stage run")
     parser.add_argument("--rows", type=int, default=3, help="rows of the grid of originals")
     args = parser.parse_args()
+    if args.rows < 1:
+        parser.error("--rows must be >= 1")
+    if importlib.util.find_spec("imagededup") is None:
+        parser.error("the comparison needs imagededup: pip install -e \".[bench]\"")
     from siamkit.models.runtime import load_encoder
 
     scratch = Path(tempfile.mkdtemp(prefix="siamkit-bench-duplicates-"))
