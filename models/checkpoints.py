@@ -10,7 +10,9 @@ from typing import Any
 import torch
 
 from siamkit.data.splits import SplitRecord
+from siamkit.errors import ConfigError
 from siamkit.models.card import EncoderFolderError
+from siamkit.models.spec import EncoderSpec
 
 #: the checkpoint key under which ``SiameseModule`` records its ``EncoderSpec``
 ENCODER_SPEC_KEY = "siamkit_encoder_spec"
@@ -96,14 +98,27 @@ def _best_scores(callbacks: dict[str, Any]) -> dict[str, float]:
     return scores
 
 
+def refuse_another_architecture(encoder: Any, architecture: dict[str, Any] | None, what: str,
+                                fix: str) -> None:
+    """For weights that do not fit ``encoder``: what differs between ``what``'s architecture and
+    the encoder's, where both can be described (else the weights' names, raised after, say it)."""
+    try:
+        ours = EncoderSpec.of(encoder.backbone, encoder.head).to_dict()
+    except ConfigError:
+        return
+    if differences := architecture_differences(architecture, ours) if architecture else []:
+        raise ConfigError(f"{what} was trained with another architecture than this config builds "
+                          f"({'; '.join(differences[:4])}): {fix}") from None
+
+
 def architecture_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> list[str]:
-    """Where two ``EncoderSpec`` dicts differ, one ``key: A here, B in the checkpoint`` each; a
+    """Where two ``EncoderSpec`` dicts differ, one ``key: A in the config, B in the file`` each; a
     part of another class differs by its class alone."""
     flat_theirs, flat_ours = _flatten(theirs), _flatten(ours)
     differing = [key for key in sorted(set(flat_theirs) | set(flat_ours))
                  if flat_theirs.get(key) != flat_ours.get(key)]
     other_classes = {key.removesuffix("class_path") for key in differing if key.endswith(".class_path")}
-    return [f"{key}: {flat_ours.get(key)!r} here, {flat_theirs.get(key)!r} in the checkpoint"
+    return [f"{key}: {flat_ours.get(key)!r} in the config, {flat_theirs.get(key)!r} in the file"
             for key in differing
             if key.endswith(".class_path") or not any(key.startswith(part) for part in other_classes)]
 

@@ -13,7 +13,7 @@ from siamkit.data.batches import Batch, ClassBatch, ImageBatch, PairBatch
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.internals import is_compile_error
 from siamkit.models.backbones import Backbone
-from siamkit.models.checkpoints import ENCODER_SPEC_KEY, architecture_differences, with_encoder_prefix
+from siamkit.models.checkpoints import ENCODER_SPEC_KEY, refuse_another_architecture, with_encoder_prefix
 from siamkit.models.encoder import Encoder
 from siamkit.models.heads import ProjectionHead
 from siamkit.models.losses import SiameseLoss
@@ -132,12 +132,17 @@ class SiameseModule(pl.LightningModule):
         return embeddings
 
     def _initialise_from(self, source: str) -> None:
+        fix = "init_from needs a model of the same backbone and head"
         try:
-            load_matching(self.encoder, Encoder.load(source).state_dict(), source)
+            start = Encoder.load(source)
         except SiamkitError as error:
-            raise ConfigError(f"model.init_from: {error} (init_from needs "
-                              "a model of the same backbone and head)"
-                              ) from None
+            raise ConfigError(f"model.init_from: {error} ({fix})") from None
+        try:
+            load_matching(self.encoder, start.state_dict(), source)
+        except ConfigError as error:
+            refuse_another_architecture(self.encoder, start.card.architecture.to_dict(),
+                                        f"model.init_from {source}", fix)
+            raise ConfigError(f"model.init_from: {error} ({fix})") from None
 
     def prepare_data(self) -> None:
         # here, not in setup: Lightning starts the loggers (a log folder, a W&B run) between the
@@ -154,19 +159,10 @@ class SiameseModule(pl.LightningModule):
         try:
             check_weights_fit(self, checkpoint["state_dict"], "the --ckpt_path checkpoint")
         except ConfigError:
-            differences = self._differences_from(checkpoint.get(ENCODER_SPEC_KEY))
-            if not differences:
-                raise
-            raise ConfigError(f"the --ckpt_path checkpoint was trained with another architecture than this "
-                              f"config builds ({'; '.join(differences[:4])}): give the config of its run "
-                              "(a copy is logs/version_N/config.yaml in its run folder)") from None
-
-    def _differences_from(self, architecture: Optional[dict[str, Any]]) -> list[str]:
-        try:
-            ours = EncoderSpec.of(self.backbone, self.head).to_dict()
-        except ConfigError:  # a backbone that cannot be described: its weights' names say it
-            return []
-        return architecture_differences(architecture, ours) if architecture else []
+            refuse_another_architecture(self.encoder, checkpoint.get(ENCODER_SPEC_KEY),
+                                        "the --ckpt_path checkpoint", "give the config of its run (a copy "
+                                        "is logs/version_N/config.yaml in its run folder)")
+            raise
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         try:

@@ -70,7 +70,7 @@ CASES = {
                                              "not a checkpoint written by `train fit`"),
     "test: a checkpoint of another architecture": (["test", *TINY, "--ckpt_path", "{zoo}/tiny.ckpt",
                                                     "--model.head.init_args.out_dim", "32"],
-                                                   "(head.out_dim: 32 here, 64 in the checkpoint)"),
+                                                   "(head.out_dim: 32 in the config, 64 in the file)"),
     "fit: resume another architecture": ([*FIT, "--ckpt_path", "{zoo}/tiny.ckpt",
                                           "--model.head.init_args.out_dim", "32"],
                                          "config of its run (a copy is logs/version_N/config.yaml"),

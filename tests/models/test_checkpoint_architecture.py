@@ -12,11 +12,11 @@ TIMM = {**RESNET, "backbone": {"class_path": "siamkit.models.timm_backbone.TimmB
 
 def test_a_part_of_another_class_differs_by_its_class_alone():
     assert architecture_differences(RESNET, TIMM) == [
-        "backbone.class_path: 'siamkit.models.timm_backbone.TimmBackbone' here, "
-        "'siamkit.models.backbones.TorchvisionBackbone' in the checkpoint"]
+        "backbone.class_path: 'siamkit.models.timm_backbone.TimmBackbone' in the config, "
+        "'siamkit.models.backbones.TorchvisionBackbone' in the file"]
 
 
 def test_arguments_of_the_same_class_are_named_and_equal_specs_have_none():
     ours = {**RESNET, "head": {**RESNET["head"], "init_args": {"out_dim": 32}}}
-    assert architecture_differences(RESNET, ours) == ["head.out_dim: 32 here, 64 in the checkpoint"]
+    assert architecture_differences(RESNET, ours) == ["head.out_dim: 32 in the config, 64 in the file"]
     assert architecture_differences(RESNET, RESNET) == []
