@@ -3,6 +3,7 @@ without running code from the file (torch's restricted ``weights_only`` unpickle
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,8 @@ def run_checkpoint(run: Path) -> Path:
     if best:
         return best
     if (run / "checkpoints" / "last.ckpt").exists():
+        print(f"note: run folder {run} has no best checkpoint (it did not validate, or its metric was "
+              "undefined), so its last.ckpt is used", file=sys.stderr)
         return run / "checkpoints" / "last.ckpt"
     raise EncoderFolderError(f"run folder {run} has no checkpoints yet "
                              "(expected checkpoints/best-*.ckpt or last.ckpt)")
