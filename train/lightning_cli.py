@@ -107,8 +107,7 @@ class SiamkitCLI(LightningCLI):
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         seed = (self.config[subcommand] if subcommand else self.config).get("seed_everything")
-        in_bounds = min_seed_value <= seed <= max_seed_value if isinstance(seed, int) else True
-        if not in_bounds:
+        if isinstance(seed, int) and not min_seed_value <= seed <= max_seed_value:  # true / false pass
             raise ConfigError(f"seed_everything must be a whole number from {min_seed_value} to "
                               f"{max_seed_value}, true (a random one) or false, not {seed}")
 
