@@ -179,6 +179,11 @@ def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
     return ImageSet(folder, np.array(paths), np.full(len(paths), "", dtype=object))
 
 
+def _label_word_as_number(value: object) -> object:
+    """A CSV's true / false as 1 / 0, as JSONL's and Parquet's booleans read."""
+    return {"true": 1, "false": 0}.get(value.strip().lower(), value) if isinstance(value, str) else value
+
+
 def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
     table = read_table(path)
     columns = set(table.columns)
@@ -193,10 +198,11 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
         )
     check_empty_cells(table, sorted(required - {"label"}), path)
     if kind == "pairs":
-        labels = pd.to_numeric(table["label"], errors="coerce")
+        labels = pd.to_numeric(table["label"].map(_label_word_as_number), errors="coerce")
         if labels.isna().any() or not labels.isin([0, 1]).all():
             bad = table["label"][labels.isna() | ~labels.isin([0, 1])].iloc[0]
-            raise SiamkitError(f"{path}: column label must be 1 (same) or 0 (different); found {bad!r}")
+            raise SiamkitError(f"{path}: column label must be 1 (same) or 0 (different), or true / false; "
+                               f"found {bad!r}")
         table = without_repeated_pairs(table.assign(label=labels.astype(np.int64)), path)
         labels = table["label"]
     split = _split_column(table, path)

@@ -51,6 +51,11 @@ def test_jsonl_and_parquet_tables(pairs_table, suffix):
     assert isinstance(read_source(target), PairSet)
 
 
+def test_pair_labels_may_be_true_and_false_in_a_csv_as_in_jsonl(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b,label\nx.png,y.png,True\nx.png,z.png,false\n")
+    assert read_source(tmp_path / "t.csv", fractions=(1, 0, 0)).label.tolist() == [1, 0]
+
+
 def test_explicit_split_column_is_used_and_leaks_are_refused(tmp_path, pairs_table):
     text = pairs_table.read_text().splitlines()
     good = [text[0] + ",split"] + [f"{row},{'train' if i < 6 else 'test'}" for i, row in enumerate(text[1:])]
