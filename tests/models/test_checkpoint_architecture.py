@@ -1,6 +1,7 @@
-"""What `--ckpt_path` with a config of another architecture says differs."""
+"""Which checkpoint a run folder gives, and what `--ckpt_path` with a config of another
+architecture says differs."""
 
-from siamkit.models.checkpoints import architecture_differences
+from siamkit.models.checkpoints import architecture_differences, run_checkpoint
 
 RESNET = {"backbone": {"class_path": "siamkit.models.backbones.TorchvisionBackbone",
                        "init_args": {"name": "resnet18", "image_size": 32}},
@@ -20,3 +21,14 @@ def test_arguments_of_the_same_class_are_named_and_equal_specs_have_none():
     ours = {**RESNET, "head": {**RESNET["head"], "init_args": {"out_dim": 32}}}
     assert architecture_differences(RESNET, ours) == ["head.out_dim: 32 in the config, 64 in the file"]
     assert architecture_differences(RESNET, RESNET) == []
+
+
+def test_a_run_folder_without_a_best_checkpoint_says_its_last_is_used(tmp_path, capsys):
+    """Export, scoring and evaluation took last.ckpt silently where one expects the best."""
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").touch()
+    assert run_checkpoint(tmp_path) == tmp_path / "checkpoints" / "last.ckpt"
+    assert f"run folder {tmp_path} has no best checkpoint (it did not validate, or its metric was " \
+           "undefined), so its last.ckpt is used" in capsys.readouterr().err
+    (tmp_path / "checkpoints" / "best-epoch=0-step=2.ckpt").touch()
+    assert run_checkpoint(tmp_path).name == "best-epoch=0-step=2.ckpt" and not capsys.readouterr().err
