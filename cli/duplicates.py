@@ -19,6 +19,7 @@ from siamkit.cli.arguments import (
     positive_int,
 )
 from siamkit.errors import SiamkitError
+from siamkit.wording import counted
 
 HASHES = ("phash", "pdq", "pdq:dihedral")
 
@@ -153,5 +154,5 @@ def _undo(args: argparse.Namespace) -> int:
         raise SiamkitError("--undo MANIFEST takes no image folder, --action or --to")
     from siamkit.retrieval.moves import undo_moves
 
-    print(f"moved {undo_moves(args.undo)} files back to where they were")
+    print(f"moved {counted(undo_moves(args.undo), 'file')} back to where they were")
     return 0

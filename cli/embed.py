@@ -14,6 +14,7 @@ from siamkit.cli.arguments import (
     output_folder,
     positive_int,
 )
+from siamkit.wording import counted
 
 
 def main(argv: list[str]) -> int:
@@ -42,6 +43,6 @@ def main(argv: list[str]) -> int:
     meta = embed_collection(listing, encoder, args.out, str(Path(args.encoder).resolve()), args.batch_size,
                             args.num_workers, args.on_bad_image)
     skipped = meta["skipped"]
-    print(f"embedded {meta['count']} images ({meta['dim']}-d) into {args.out}"
+    print(f"embedded {counted(meta['count'], 'image')} ({meta['dim']}-d) into {args.out}"
           + (f"; skipped {len(skipped)} (listed in {Path(args.out) / 'index.json'})" if skipped else ""))
     return 0

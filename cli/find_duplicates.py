@@ -24,6 +24,7 @@ from siamkit.retrieval.exact import ExactDuplicates, find_exact_duplicates
 from siamkit.retrieval.grouping import group_pairs
 from siamkit.retrieval.keep import choose_kept
 from siamkit.retrieval.moves import move_files
+from siamkit.wording import counted
 
 
 def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> int:
@@ -33,12 +34,13 @@ def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> i
     _report_skipped(skipped, "duplicates.html")
     pictures = exact.pictures(range(len(files)))
     picture_files = [files[images[0]] for images in pictures.values()]
-    print(f"{len(files)} images: {len(files) - len(exact.unreadable) - len(pictures)} exact copies, "
-          f"{len(pictures)} distinct pictures go on to {Path(method.name).name}")
+    copies = len(files) - len(exact.unreadable) - len(pictures)
+    print(f"{counted(len(files), 'image')}: {counted(copies, 'exact copy', 'exact copies')}, "
+          f"{counted(len(pictures), 'distinct picture')} go on to {Path(method.name).name}")
     features = picture_features(method, picture_files, args.out / "index", args.batch_size, args.num_workers)
     skipped += _unhashable(features, picture_files, "duplicates.html")
     pairs, scores = near_pairs(method, features)
-    print(f"{len(pairs)} pairs of pictures at similarity >= {method.threshold:.4f}")
+    print(f"{counted(len(pairs), 'pair')} of pictures at similarity >= {method.threshold:.4f}")
     if args.recheck_sift and len(pairs):
         confirmed = verification.confirmed(pairs, picture_files, picture_files, args.sift_min_matches,
                                            args.num_workers)
@@ -47,7 +49,7 @@ def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> i
     groups = expand_groups(group_pairs(pairs, scores, len(pictures), args.grouping), pictures, exact)
     kept = [choose_kept([files[m] for m in group.members], args.keep) for group in groups]
     write_groups(args.out, files, groups, kept, _title(method, args), skipped)
-    print(f"{len(groups)} groups ({sum(len(g.members) for g in groups)} images): "
+    print(f"{counted(len(groups), 'group')} ({counted(sum(len(g.members) for g in groups), 'image')}): "
           f"{args.out / 'duplicates.csv'}, {args.out / 'duplicates.html'}")
     if args.action == "move":
         others = [files[m] for group, (keep, _) in zip(groups, kept) for k, m in enumerate(group.members)
@@ -108,7 +110,7 @@ def _unhashable(pictures: Pictures, files: list[str], page: str) -> list[BadImag
 def _report_skipped(skipped: list[BadImage], page: str) -> None:
     if not skipped:
         return
-    print(f"skipped {len(skipped)} files (listed in {page}):")
+    print(f"skipped {counted(len(skipped), 'file')} (listed in {page}):")
     for bad in skipped[:10]:
         print(f"  {bad.file}: {bad.reason}")
     if len(skipped) > 10:
@@ -124,4 +126,4 @@ def _move(files: list[str], root: Path, to: Path) -> None:
         print("nothing to move")
         return
     manifest = move_files(files, root, to)
-    print(f"moved {len(files)} files to {to}; undo with `train duplicates --undo {manifest}`")
+    print(f"moved {counted(len(files), 'file')} to {to}; undo with `train duplicates --undo {manifest}`")

@@ -17,6 +17,7 @@ from siamkit.cli.arguments import (
 from siamkit.cli.duplicates import add_comparison_arguments, method_from
 from siamkit.data.sources import SourceKind
 from siamkit.train.config_files import read_config
+from siamkit.wording import counted
 
 
 def build_parser() -> ArgumentParser:
@@ -68,12 +69,13 @@ def main(argv: list[str]) -> int:
     leaks, unhashable = find_leaks([paths[i] for i in keep], splits[keep], method, args.out / "index",
                                    args.sift_min_matches if args.recheck_sift else None)
     if unhashable:
-        print(f"{len(unhashable)} images have too little detail to hash and were compared with none "
+        print(f"compared with none: {counted(len(unhashable), 'image')} with too little detail to hash "
               f"(listed in leaks.html), e.g. {unhashable[0].file}", file=sys.stderr)
     write_leaks(args.out, leaks, f"{args.data}, {method.name} at similarity >= {method.threshold:.4f}",
                 list(bad.values()) + unhashable)
     if not leaks:
-        print(f"no near-duplicates across the splits of {args.data} ({len(keep)} images, {method.name})")
+        print(f"no near-duplicates across the splits of {args.data} "
+              f"({counted(len(keep), 'image')}, {method.name})")
         return 0
     print(leak_summary(leaks, args.data) + f": {args.out / 'leaks.csv'}, {args.out / 'leaks.html'}",
           file=sys.stderr)

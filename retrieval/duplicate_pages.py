@@ -10,6 +10,7 @@ from pathlib import Path
 from siamkit.data.bad_images import BadImage
 from siamkit.pages import write_page
 from siamkit.retrieval.grouping import Group
+from siamkit.wording import counted
 
 
 def write_groups(out: Path, files: list[str], groups: list[Group], kept: list[tuple[int, str]], title: str,
@@ -30,7 +31,7 @@ def write_groups(out: Path, files: list[str], groups: list[Group], kept: list[tu
                           for k, (m, s) in enumerate(zip(group.members[:50], group.similarity))]}
              for number, (group, (keep, keep_why)) in enumerate(zip(groups[:200], kept))]
     write_page(out / "duplicates.html", "duplicates.html", groups=shown, skipped=list(skipped),
-               heading=f"{len(groups)} groups of near-duplicates ({title})")
+               heading=f"{counted(len(groups), 'group')} of near-duplicates ({title})")
 
 
 def write_matches(out: Path, files: list[str], rows: list[tuple], title: str,

@@ -14,6 +14,7 @@ from siamkit.data.bad_images import BadImage
 from siamkit.data.sources import DataSet, PairSet
 from siamkit.retrieval import verification
 from siamkit.retrieval.duplicates import Method, near_pairs, picture_features
+from siamkit.wording import counted
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,6 @@ def leak_summary(leaks: list[Leak], source: str) -> str:
         key = " / ".join(sorted((leak.split_a, leak.split_b)))
         counts[key] = counts.get(key, 0) + 1
     first = leaks[0]
-    return (f"{len(leaks)} near-duplicate pairs of {source} sit in two splits "
+    return (f"{counted(len(leaks), 'near-duplicate pair')} of {source} in two splits "
             f"({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))}), e.g. {first.a} ({first.split_a}) "
             f"and {first.b} ({first.split_b}) at {first.similarity:.3f}")

@@ -16,6 +16,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch.optim import Optimizer
 
 from siamkit.errors import ConfigError
+from siamkit.wording import counted
 
 
 class LinearProbeThenFinetune(BaseFinetuning):
@@ -182,7 +183,7 @@ class EmbeddingWriter(BasePredictionWriter):
             for r in range(trainer.world_size):
                 (self.dirpath / f".embeddings-rank{r}.npy").unlink()
                 (self.dirpath / f".indices-rank{r}.npy").unlink()
-            rank_zero_info(f"embedded {len(files)} images ({everything.shape[1]}-d) into {self.dirpath}: "
-                           f"train search QUERY --index {self.dirpath}")
+            rank_zero_info(f"embedded {counted(len(files), 'image')} ({everything.shape[1]}-d) into "
+                           f"{self.dirpath}: train search QUERY --index {self.dirpath}")
         trainer.strategy.barrier()
 

@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_info
 
 from siamkit.errors import ConfigError
+from siamkit.wording import counted
 
 
 class TimeBudget(pl.Callback):
@@ -55,7 +56,7 @@ class TimeBudget(pl.Callback):
             # epoch to epoch, and each change would reshape the learning rate and print a line
         trainer.fit_loop.max_epochs = epochs  # every process stops at the same epoch: rank 0's
         last_step = pl_module.refit_schedule()
-        rank_zero_info(f"time budget of {self.minutes:g} min: {epochs} epochs fit at "
+        rank_zero_info(f"time budget of {self.minutes:g} min: room for {counted(epochs, 'epoch')} at "
                        f"{self._per_epoch():.1f} s each; the learning rate now reaches zero at step "
                        f"{last_step} (--trainer.max_epochs {epochs} trains as long without a budget)")
 

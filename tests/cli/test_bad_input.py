@@ -190,7 +190,7 @@ CASES = {
     "export: a scale twice": ([*EXPORT, "--scales", "1,1"], "is not a comma-separated list of distinct"),
     "export: scales in words": ([*EXPORT, "--scales", "big"], "is not a comma-separated list of distinct"),
     "fit: a leak between splits": (["fit", *TINY, "--data.source", "{zoo}/leaky/labels.csv",
-                                    "--data.check_leaks", "error"], "sit in two splits"),
+                                    "--data.check_leaks", "error"], "in two splits ("),
     **({} if torch.cuda.is_available() else {
         "fit: a GPU run without a GPU": (["fit", *TINY, "--trainer.accelerator", "gpu"],
                                          "--trainer.accelerator gpu: torch sees no CUDA GPU")}),

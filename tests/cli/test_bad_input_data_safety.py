@@ -143,7 +143,7 @@ def test_a_broken_card_is_the_one_line_said(folder, message, zoo, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--data.source", "{zoo}/leaky/labels.csv", "--data.check_leaks", "error"], "sit in two splits"),
+    (["--data.source", "{zoo}/leaky/labels.csv", "--data.check_leaks", "error"], "in two splits ("),
     (["--data.source", "{zoo}/photos"], "ContrastiveLoss accepts PairBatch or ClassBatch"),
 ])
 def test_a_run_refused_for_its_data_leaves_no_logs(extra, message, zoo, tmp_path, monkeypatch, capsys):

@@ -231,7 +231,7 @@ def test_a_leak_between_splits_is_reported_before_training(tmp_path, caplog):
     (tmp_path / "labels.csv").write_text("\n".join([*rows, "coffee_test.jpg,1,test"]) + "\n")
     with caplog.at_level("WARNING"):
         SiameseDataModule(str(tmp_path / "labels.csv"), num_workers=0).setup("fit")
-    assert "1 near-duplicate pairs" in caplog.text and "1 test / train" in caplog.text
+    assert "1 near-duplicate pair of" in caplog.text and "1 test / train" in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING"):
         SiameseDataModule(str(tmp_path / "labels.csv"), num_workers=0, check_leaks="off").setup("fit")

@@ -58,4 +58,4 @@ def test_flat_images_in_two_splits_are_no_leak(folder, tmp_path, capsys):
         rows.append(f"{name},{i % 2},train")
     (folder / "labels.csv").write_text("\n".join(rows) + "\n")
     assert main(["leaks", "--data", str(folder / "labels.csv"), "--out", str(tmp_path / "leaks")]) == 0
-    assert "6 images have too little detail to hash" in capsys.readouterr().err
+    assert "compared with none: 6 images with too little detail to hash" in capsys.readouterr().err

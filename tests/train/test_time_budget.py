@@ -29,7 +29,7 @@ def test_a_budget_cuts_the_epochs_and_the_schedule_still_ends_at_zero(tmp_path, 
             "--time_budget.minutes", "0.5", "--model.warmup_steps", "0"]
     trainer = run_trainer_command("fit", args).trainer
     assert trainer.current_epoch == 2 and trainer.global_step == 2
-    assert ("time budget of 0.5 min: 2 epochs fit at 10.0 s each; the learning rate now reaches zero at "
+    assert ("time budget of 0.5 min: room for 2 epochs at 10.0 s each; the learning rate now reaches zero at "
             "step 2 (--trainer.max_epochs 2") in caplog.text
     schedule = trainer.lr_scheduler_configs[0].scheduler.lr_lambdas[0]
     assert schedule(1) == pytest.approx(0.5) and schedule(2) == 0.0  # over 20 steps, step 1 would be 0.99

@@ -1,0 +1,8 @@
+from siamkit.wording import counted
+
+
+def test_one_is_singular_and_every_other_count_plural():
+    assert counted(1, "image") == "1 image"
+    assert [counted(n, "group") for n in (0, 2)] == ["0 groups", "2 groups"]
+    assert counted(1, "exact copy", "exact copies") == "1 exact copy"
+    assert counted(3, "exact copy", "exact copies") == "3 exact copies"
