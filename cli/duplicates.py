@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
     if args.action == "move":
         check_destination(args.to, folders)
     listings = [list_images(folder) for folder in folders]
-    method = method_from(args)
+    method = method_from(args, [image for listing in listings for image in listing.images])
     from siamkit.cli.find_duplicates import find_copies, find_groups
 
     if args.against:
@@ -118,9 +118,9 @@ def add_comparison_arguments(parser: ArgumentParser, default_method: str | None 
     add_background_arguments(parser)
 
 
-def method_from(args: argparse.Namespace):
+def method_from(args: argparse.Namespace, compared: list[str]):
     """The ``Method`` that ``--encoder`` (with the runtime and background options) or
-    ``--method`` names."""
+    ``--method`` names, to compare the images ``compared``."""
     from siamkit.retrieval.duplicates import Method
 
     if args.background and not args.encoder:
@@ -144,7 +144,7 @@ def method_from(args: argparse.Namespace):
     if args.background:
         from siamkit.retrieval.score_normalization import background_images
 
-        background = encoder.embed(background_images(args.background, args.background_k))
+        background = encoder.embed(background_images(args.background, args.background_k, compared))
     return Method(str(Path(args.encoder).resolve()), threshold, encoder=encoder, background=background,
                   background_k=args.background_k)
 

@@ -97,6 +97,8 @@ def main(argv: list[str]) -> int:
     trained = _trained_here(args, scorers)
     dataset, splits = split_source(_splits_asked(args, trained))
     _check_training_splits(args, trained, splits)
+    if args.background:
+        _check_background_apart(model_options["background"], dataset, args.background)
     data = evaluation_data(dataset, splits, args.split, args.max_pairs, args.on_bad_image)
     info = data.describe()
     print(f"evaluating {len(scorers)} methods on {args.data}: split "
@@ -165,6 +167,13 @@ def _background(args: argparse.Namespace) -> dict[str, Any]:
 
     return {"background": background_images(args.background, args.background_k),
             "background_k": args.background_k}
+
+
+def _check_background_apart(background: list[str], dataset: Any, folder: str) -> None:
+    from siamkit.retrieval.leaks import image_splits
+    from siamkit.retrieval.score_normalization import check_apart
+
+    check_apart(background, image_splits(dataset)[0], folder)
 
 
 def _write_report(out: Path, data: Any, results: list, comparisons: list) -> None:

@@ -60,10 +60,10 @@ def main(argv: list[str]) -> int:
     if args.encoder and args.method:
         raise SiamkitError("choose one of --encoder and --method")
     record = _recorded_splits(args) if args.splits_of else _asked_splits(args)
-    method = method_from(args)
     data, _ = split_source(record)
     args.data = record.source
     paths, splits = image_splits(data)
+    method = method_from(args, paths)
     bad = scan_images(paths, args.on_bad_image, "pass --on-bad-image skip")
     keep = [i for i, path in enumerate(paths) if path not in bad]
     leaks, unhashable = find_leaks([paths[i] for i in keep], splits[keep], method, args.out / "index",

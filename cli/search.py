@@ -46,7 +46,8 @@ def main(argv: list[str]) -> int:
 
     queries = _query_images(args.queries, args.on_bad_image)
     index = EmbeddingIndex.load(args.index)
-    background = background_images(args.background, args.background_k) if args.background else None
+    background = (background_images(args.background, args.background_k, queries + index.files)
+                  if args.background else None)
     if args.runtime == "auto" and index.meta.get("runtime") == "int8":
         args.runtime = "int8"  # the queries must be embedded as the index was
     encoder = load_encoder_for(args, args.encoder or index.meta["encoder"])

@@ -8,15 +8,18 @@ threshold does not apply to them."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
 from siamkit.errors import SiamkitError
 from siamkit.scoring.embedding import kth_similarity
+from siamkit.wording import counted
 
 
-def background_images(folder: str | Path, k: int) -> list[str]:
-    """The readable images of a ``--background`` folder, at least ``k`` of them."""
+def background_images(folder: str | Path, k: int, compared: Iterable[str] = ()) -> list[str]:
+    """The readable images of a ``--background`` folder, at least ``k`` of them, none of them
+    among the ``compared`` images."""
     from siamkit.data.scan import scan_images
     from siamkit.retrieval.collection import list_images
 
@@ -26,7 +29,21 @@ def background_images(folder: str | Path, k: int) -> list[str]:
     if len(readable) < k:
         raise SiamkitError(f"--background {folder}: {len(readable)} readable images, and "
                            f"--background-k {k} needs at least that many")
+    check_apart(readable, compared, folder)
     return readable
+
+
+def check_apart(background: Iterable[str], compared: Iterable[str], folder: str | Path) -> None:
+    """A compared image in the background is its own nearest background image: every score it
+    takes part in drops by about 1, and its matches are lost."""
+    def resolved(paths: Iterable[str]) -> set[str]:
+        return {str(Path(path).resolve()) for path in paths}
+
+    shared = resolved(background) & resolved(compared)
+    if shared:
+        raise SiamkitError(f"--background {folder} holds images that are also compared "
+                           f"({counted(len(shared), 'image')}, e.g. {min(shared)}): a background is "
+                           "images of unrelated subjects; pass a folder of other images")
 
 
 def normalized_pairs(pairs_at, features: np.ndarray, queries: np.ndarray | None, background: np.ndarray,

@@ -16,6 +16,7 @@ from tests.helpers import TINY, TINY_WITH_LOGGERS, assert_one_error_line
 OUT = "{zoo}/out"
 RUN_CKPT = "{zoo}/run/checkpoints/last.ckpt"
 FIT = ["fit", *TINY]
+APART = "holds images that are also compared"
 CASES = {
     "export --force over the run folder being exported": (
         ["export", "--ckpt", RUN_CKPT, "--out", "{zoo}/run", "--force"],
@@ -48,6 +49,17 @@ CASES = {
                                          "data.crop_scale must be"),
     "leaks: images beside a sub-folder": (["leaks", "--data", "{zoo}/mixed", "--out", OUT],
                                           "mixes 2 images at its top level"),
+    "search: a --background that holds the index's images": (
+        ["search", "{zoo}/photos/0.png", "--index", "{zoo}/index", "--background", "{zoo}/photos"], APART),
+    "duplicates: a --background that holds the images": (
+        ["duplicates", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--threshold", "0.5", "--out", OUT,
+         "--background", "{zoo}/photos"], APART),
+    "leaks: a --background that holds the images": (
+        ["leaks", "--data", "{zoo}/leaky/labels.csv", "--encoder", "{zoo}/encoder", "--threshold", "0.5",
+         "--out", OUT, "--background", "{zoo}/leaky"], APART),
+    "evaluate: a --background that holds the images": (
+        ["evaluate", "--data", "{zoo}/leaky/labels.csv", "--methods", "{zoo}/encoder", "--out", OUT,
+         "--background", "{zoo}/leaky"], APART),
     "search: NaN rows in the index": (["search", "{zoo}/photos/0.png", "--index", "{zoo}/nan_index"],
                                       "1 rows of embeddings.npy are not finite numbers"),
     "evaluate: --methods names none": (["evaluate", "--data", "demo:digits", "--out", OUT, "--methods", ","],
