@@ -26,6 +26,7 @@ from siamkit.cli.arguments import (
 from siamkit.errors import SiamkitError
 from siamkit.folders import why_unwritable
 from siamkit.scoring.registry import DEFAULT_METHODS
+from siamkit.wording import counted
 
 
 def build_parser() -> ArgumentParser:
@@ -101,7 +102,7 @@ def main(argv: list[str]) -> int:
         _check_background_apart(model_options["background"], dataset, args.background)
     data = evaluation_data(dataset, splits, args.split, args.max_pairs, args.on_bad_image)
     info = data.describe()
-    print(f"evaluating {len(scorers)} methods on {args.data}: split "
+    print(f"evaluating {counted(len(scorers), 'method')} on {args.data}: split "
           f"{args.split}, seed {splits.seed}, {info['pairs']} pairs ({info['matches']} "
           f"matches), thresholds from {info['threshold_pairs']} val pairs")
     results = [evaluate_method(s, data, args.threshold, args.bootstrap, args.chunk) for s in scorers]

@@ -84,7 +84,8 @@ def find_copies(args: argparse.Namespace, method: Method, queries: Listing, refe
     write_matches(args.out, files, rows, _title(method, args), skipped)
     copied = sorted({query for query, *_ in rows})
     print(f"{len(copied)} of {count} query images have copies among {len(references.images)} reference "
-          f"images ({len(rows)} matches): {args.out / 'matches.csv'}, {args.out / 'matches.html'}")
+          f"images ({counted(len(rows), 'match', 'matches')}): "
+          f"{args.out / 'matches.csv'}, {args.out / 'matches.html'}")
     if args.action == "move":
         _move([files[q] for q in copied], Path(args.images), args.to)
     return 0

@@ -24,6 +24,7 @@ from scipy.sparse.csgraph import connected_components
 from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files
 from siamkit.data.tables import check_empty_cells, read_table, without_repeated_pairs
 from siamkit.errors import ConfigError, SiamkitError
+from siamkit.wording import counted
 
 SPLITS = ("train", "val", "test")
 SourceKind = Literal["auto", "pairs", "classes", "images"]
@@ -157,7 +158,7 @@ def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
     loose = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if subfolders and loose and kind in ("auto", "classes"):
         raise ConfigError(
-            f"{folder} mixes {len(loose)} images at its top level (e.g. {loose[0].name}) with "
+            f"{folder} mixes {counted(len(loose), 'image')} at its top level (e.g. {loose[0].name}) with "
             f"{len(subfolders)} sub-folder(s) (e.g. {subfolders[0].name}/), so it is neither class folders "
             "nor one folder of unlabelled images. Move every image into a folder per class, or read all of "
             "them as unlabelled images with data.kind: images (`train leaks --kind images`)")

@@ -18,6 +18,7 @@ from siamkit.evaluation.comparisons import Comparison  # noqa: E402
 from siamkit.evaluation.pairs import EvaluationData  # noqa: E402
 from siamkit.evaluation.runner import MethodResult  # noqa: E402
 from siamkit.pages import write_page  # noqa: E402
+from siamkit.wording import counted
 
 #: (column, metrics.json key) of the summary table; "±" columns carry a 95 % interval.
 COLUMNS = [("ROC-AUC", "roc_auc"), ("AP", "average_precision"), ("EER", "eer"),
@@ -179,7 +180,8 @@ def write_html(path: Path, data: EvaluationData, results: Sequence[MethodResult]
     errors = [(title, [(pairs.a[i], pairs.b[i], [(r.name, float(r.scores[i])) for r in results])
                        for i in indices])
               for title, indices in hardest_errors(data, results).items()]
-    write_page(path, "evaluation.html", heading=f"Evaluation of {len(results)} methods on {data.source}",
+    heading = f"Evaluation of {counted(len(results), 'method')} on {data.source}"
+    write_page(path, "evaluation.html", heading=heading,
                split=data.split, seed=data.splits.seed, info=data.describe(), skipped=data.skipped,
                best=best_method(results).name, table=summary_table(results),
                comparisons=comparison_table(comparisons) if comparisons else None, paid_off=paid_off,

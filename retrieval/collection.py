@@ -28,6 +28,7 @@ from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.models.embedder import Embedder
 from siamkit.retrieval.index import META, EmbeddingIndex, IndexFolderError, write_index
 from siamkit.retrieval.journal import JOURNAL_DIR, EmbeddingJournal
+from siamkit.wording import counted
 
 
 @dataclass
@@ -145,6 +146,6 @@ def _embed(paths: list[str], encoder: Embedder, journal: EmbeddingJournal, batch
             journal.append([names[i] for i in good], vectors, bad if on_bad_image == "skip" else ())
             bar.update(len(names))
             if bad and on_bad_image == "error":
-                raise ImageLoadError(f"{bad[0].reason} ({len(journal.files)} images embedded "
+                raise ImageLoadError(f"{bad[0].reason} ({counted(len(journal.files), 'image')} embedded "
                                      "so far are kept: fix or remove it and run the same "
                                      "command again to continue, or pass --on-bad-image skip)")

@@ -23,6 +23,7 @@ import numpy as np
 from siamkit.data.bad_images import BadImage
 from siamkit.errors import SiamkitError
 from siamkit.retrieval.journal import JOURNAL_DIR
+from siamkit.wording import counted
 
 EMBEDDINGS, FILES, META = "embeddings.npy", "files.txt", "index.json"
 FORMAT = "siamkit-index/1"
@@ -66,7 +67,8 @@ class EmbeddingIndex:
                                    f"not agree, or it is not a siamkit index; {rebuild}")
         bad = _non_finite_rows(embeddings)
         if len(bad):
-            raise IndexFolderError(f"{folder}: {len(bad)} rows of {EMBEDDINGS} are not finite numbers "
+            raise IndexFolderError(f"{folder}: {EMBEDDINGS} holds numbers that are not finite in "
+                                   f"{counted(len(bad), 'row')} "
                                    f"(NaN or infinity; first: {files[bad[0]]}), so search would pass them "
                                    f"over; {rebuild}")
         return cls(folder, embeddings, files, meta)

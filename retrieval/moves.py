@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from siamkit.errors import SiamkitError
 from siamkit.folders import why_unwritable
+from siamkit.wording import counted
 
 MANIFEST = "siamkit-moves.jsonl"
 FORMAT = "siamkit-moves/1"
@@ -115,7 +116,7 @@ def _read_manifest(manifest: Path) -> list[tuple[Path, Path, str | None]]:
 def _manifest_problem(manifest: Path, count: object, entries: list[tuple[Path, Path, str | None]]) -> str:
     folder = manifest.parent.resolve()
     if count != len(entries):
-        return f"lists {len(entries)} moves where its header says {count}"
+        return f"lists {counted(len(entries), 'move')} where its header says {count}"
     for names, what in ((sorted(str(e[0]) for e in entries), "source"),
                         (sorted(str(e[1]) for e in entries), "destination")):
         repeated = next((a for a, b in zip(names, names[1:]) if a == b), None)

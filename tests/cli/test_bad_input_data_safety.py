@@ -61,7 +61,7 @@ CASES = {
         ["evaluate", "--data", "{zoo}/leaky/labels.csv", "--methods", "{zoo}/encoder", "--out", OUT,
          "--background", "{zoo}/leaky"], APART),
     "search: NaN rows in the index": (["search", "{zoo}/photos/0.png", "--index", "{zoo}/nan_index"],
-                                      "1 rows of embeddings.npy are not finite numbers"),
+                                      "embeddings.npy holds numbers that are not finite in 1 row "),
     "evaluate: --methods names none": (["evaluate", "--data", "demo:digits", "--out", OUT, "--methods", ","],
                                        "--methods ',' names no method"),
     "evaluate: --max-pairs 1": (["evaluate", "--data", "demo:digits", "--out", OUT, "--max-pairs", "1"],

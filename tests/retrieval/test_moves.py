@@ -44,7 +44,7 @@ def _edit(manifest, edit):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda lines: lines[:2], "lists 1 moves where its header says 3"),
+    (lambda lines: lines[:2], "lists 1 move where its header says 3"),
     (lambda lines: [{**lines[0], "moves": 4}, *lines[1:], lines[1]], "twice"),
     (lambda lines: [*lines[:3], {**lines[3], "destination": "/etc/precious.txt"}], "outside its own folder"),
     (lambda lines: [*lines[:3], {**lines[3], "destination": "c.png"}], "outside its own folder"),
