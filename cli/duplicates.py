@@ -19,6 +19,7 @@ from siamkit.cli.arguments import (
     positive_int,
 )
 from siamkit.errors import SiamkitError
+from siamkit.runtimes import START_SUFFIX
 from siamkit.wording import counted
 
 HASHES = ("phash", "pdq", "pdq:dihedral")
@@ -136,6 +137,9 @@ def method_from(args: argparse.Namespace, compared: list[str]):
         return Method(args.method, threshold, scorer=scorer)
     encoder = load_encoder_for(args, args.encoder)
     threshold = args.threshold if args.threshold is not None else encoder.threshold
+    if threshold is None and args.encoder.endswith(START_SUFFIX):
+        raise SiamkitError(f"{args.encoder} has no calibrated threshold (no folder of its own to hold one): "
+                           "pass --threshold")
     if threshold is None:
         raise SiamkitError(f"encoder {args.encoder} has no calibrated threshold: pass --threshold, or "
                            f"calibrate it with `train evaluate --methods ...,{args.encoder} --calibrate` on "

@@ -120,7 +120,8 @@ def _starting_points(scorers: list, methods: list[str], options: dict[str, Any])
     the pretrained backbone as it came, so the report says whether fine-tuning paid off; and each
     trained model's start by name (None for one trained from scratch, or whose start is missing)."""
     from siamkit.errors import WeightsNotFoundError
-    from siamkit.scoring.registry import OPEN_CLIP_PREFIX, START_SUFFIX, TIMM_PREFIX, get_scorer, is_classical
+    from siamkit.runtimes import START_SUFFIX
+    from siamkit.scoring.registry import OPEN_CLIP_PREFIX, TIMM_PREFIX, get_scorer, is_classical
 
     starts, start_of, seen = [], {}, {}
     for method, scorer in zip(methods, scorers):
@@ -137,7 +138,7 @@ def _starting_points(scorers: list, methods: list[str], options: dict[str, Any])
         if same_start not in seen:
             seen[same_start] = None
             try:
-                start_scorer = get_scorer(start, device=options["device"])
+                start_scorer = get_scorer(start, **{**options, "runtime": "auto"})  # it has no ONNX file
             except WeightsNotFoundError as error:
                 print(f"note: {start} is left out: {error}", file=sys.stderr)
             else:

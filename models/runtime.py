@@ -25,7 +25,7 @@ import torch
 from siamkit.data.preprocess import Preprocess
 from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
 from siamkit.models.embedder import Embedder
-from siamkit.runtimes import RUNTIMES, Runtime
+from siamkit.runtimes import RUNTIMES, START_SUFFIX, Runtime
 
 ONNX_FILES = {"onnx": "model.onnx", "int8": "model.int8.onnx"}
 FINGERPRINT_KEY = "siamkit_fingerprint"
@@ -92,6 +92,8 @@ def load_encoder(source: str | Path, runtime: Runtime = "auto", device: str = "c
         raise EncoderFolderError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
     if threads:
         torch.set_num_threads(threads)
+    if str(source).endswith(START_SUFFIX):
+        return _starting_point(str(source), runtime, device)
     folder = Path(source)
     is_folder = (folder / CONFIG_FILE).is_file()
     if runtime in ONNX_FILES:
@@ -108,6 +110,22 @@ def load_encoder(source: str | Path, runtime: Runtime = "auto", device: str = "c
         except EncoderFolderError as problem:
             print(f"note: {problem}; using PyTorch meanwhile", file=sys.stderr)
     return Encoder.load(source, device=device)
+
+
+def _starting_point(source: str, runtime: Runtime, device: str) -> Embedder:
+    """``FOLDER@start``, in PyTorch: a start has no ONNX file of its own."""
+    from siamkit.errors import ConfigError
+    from siamkit.models.encoder import Encoder
+
+    if runtime in ONNX_FILES:
+        raise EncoderFolderError(f"--runtime {runtime}: {source} is a pretrained network as it came, with no "
+                                 "ONNX file; use --runtime auto or torch")
+    trained = source.removesuffix(START_SUFFIX)
+    start = Encoder.load(trained, device=device).starting_point()
+    if start is None:
+        raise ConfigError(f"{trained} was trained from scratch (its card names no pretrained start), so "
+                          f"{source} names no network")
+    return start.to(device)
 
 
 def describe(encoder: Embedder) -> str:

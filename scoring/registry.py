@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from siamkit.devices import check_device
 from siamkit.errors import ConfigError
+from siamkit.runtimes import START_SUFFIX
 from siamkit.scoring.base import Scorer
 
 #: modules whose scorers register themselves on import
@@ -26,8 +27,6 @@ CLASSICAL_MODULES = ("siamkit.scoring.histogram", "siamkit.scoring.ssim", "siamk
 DEFAULT_METHODS = ("histogram", "ssim", "sift", "orb", "phash", "pdq")
 OPEN_CLIP_PREFIX = "open_clip:"
 TIMM_PREFIX = "timm:"
-#: after a fine-tuned model's location: the pretrained backbone it started from, as it came
-START_SUFFIX = "@start"
 
 
 @dataclass(frozen=True)
@@ -141,13 +140,6 @@ def _embedding(method: str, options: dict[str, Any]) -> Scorer:
 
         model_name, _, pretrained = method[len(TIMM_PREFIX):].partition(":")
         encoder = Encoder(TimmBackbone(model_name, pretrained=pretrained or True), None).to(device)
-    elif method.endswith(START_SUFFIX):
-        trained = method[:-len(START_SUFFIX)]
-        encoder = Encoder.load(trained).starting_point()
-        if encoder is None:
-            raise ConfigError(f"{trained} was trained from scratch (its card names no pretrained start), so "
-                              f"{method} has nothing to score")
-        encoder = encoder.to(device)
     else:
         encoder = load_encoder(method, runtime, device, threads)
     options.setdefault("name", method)

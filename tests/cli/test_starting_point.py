@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,57 @@ def test_a_pretrained_timm_backbone_is_a_method_of_its_own(tmp_path):
     photo = data.chelsea()
     assert scorer.score(photo[:200, :200], photo[20:220, 20:220]) > scorer.score(photo[:200, :200],
                                                                                  data.coffee()[:200, :200])
+
+
+def test_the_start_embeds_and_searches_as_any_encoder_does(fine_tuned, tmp_path, capsys):
+    """``FOLDER@start`` wherever a command takes an encoder; its index is searched with it again."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("astronaut", "coffee", "rocket"):
+        Image.fromarray(getattr(data, name)()[:160, :160]).save(photos / f"{name}.png")
+    start = f"{fine_tuned}@start"
+    assert main(["embed", str(photos), "--encoder", start, "--out", str(tmp_path / "index"),
+                 "--num-workers", "0"]) == 0
+    meta = json.loads((tmp_path / "index" / "index.json").read_text())
+    assert meta["fingerprint"] == Encoder.load(fine_tuned).starting_point().fingerprint
+    capsys.readouterr()
+    assert main(["search", str(photos / "coffee.png"), "--index", str(tmp_path / "index"), "-k", "1",
+                 "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["neighbours"]
+    assert [Path(hit["file"]).name for hit in found] == ["coffee.png"]
+    assert found[0]["score"] == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("command, message", [
+    (["embed", "{photos}", "--encoder", "{start}", "--out", "{photos}/index", "--runtime", "int8"],
+     "is a pretrained network as it came, with no ONNX file"),
+    (["duplicates", "{photos}", "--encoder", "{start}", "--out", "{photos}/found"],
+     "has no calibrated threshold (no folder of its own to hold one): pass --threshold"),
+])
+def test_what_the_start_cannot_do_is_said(command, message, fine_tuned, tmp_path, capsys):
+    Image.fromarray(data.coffee()).save(tmp_path / "coffee.png")
+    assert main([arg.format(photos=tmp_path, start=f"{fine_tuned}@start") for arg in command]) == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_with_a_background_the_start_is_normalised_as_the_model_is(fine_tuned, tmp_path, monkeypatch):
+    """Else "did it pay off?" would compare normalised scores with plain cosines."""
+    from siamkit.scoring import embedding
+
+    background = tmp_path / "background"
+    background.mkdir()
+    for name in ("camera", "moon"):
+        Image.fromarray(getattr(data, name)()).convert("RGB").save(background / f"{name}.png")
+    normalised = []
+    monkeypatch.setattr(embedding.NormalizedEmbeddingScorer, "__init__", _recording(
+        embedding.NormalizedEmbeddingScorer.__init__, normalised))
+    assert main(["evaluate", "--data", str(_pairs(tmp_path)), "--methods", str(fine_tuned), "--out",
+                 str(tmp_path / "report"), "--bootstrap", "0", "--background", str(background)]) == 0
+    assert sorted(normalised) == [str(fine_tuned), f"{fine_tuned}@start"]
+
+
+def _recording(init, names: list):
+    def recorded(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        names.append(self.name)
+    return recorded
