@@ -28,13 +28,18 @@ class RunRecord(SaveConfigCallback):
     interrupted.
 
     It writes when the run starts, not at set-up as LightningCLI does: set-up is where the
-    module checks that loss and data go together, and a run refused there leaves nothing."""
+    module checks that loss and data go together, and a run refused there leaves nothing. Only a
+    fit (a resumed one too) replaces a record already there."""
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         self.log_dir = trainer.log_dir  # a collective call: every rank must make it, not only rank 0
         self.stage = stage
 
     def _record(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.stage != "fit" and (Path(self.log_dir) / self.config_filename).exists():
+            return  # without a log folder of its own (no logger), a validate / test / predict would
+            # overwrite the record of the fit in the run folder, splits.json included, which
+            # `train leaks --splits-of RUN` reads
         super().setup(trainer, pl_module, self.stage)  # once: LightningCLI's callback keeps track
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:

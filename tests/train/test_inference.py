@@ -97,14 +97,18 @@ def test_predict_writes_a_searchable_index(tiny_checkpoint, tmp_path, monkeypatc
 
 def test_train_embed_extends_what_train_predict_wrote_skipped_images_and_all(tiny_checkpoint, class_folder,
                                                                             tmp_path, monkeypatch):
-    """Both write the index's skipped images as {"file", "reason"}: embed reads predict's."""
+    """Both write the index's skipped images as {"file", "reason"}: embed reads predict's. The fit's
+    record in the run folder stays as it was: predicting on other data, without a logger, had
+    replaced its config.yaml and splits.json (which `train leaks --splits-of RUN` reads)."""
     monkeypatch.chdir(tmp_path)
     (class_folder / "class0" / "broken.png").write_bytes(b"\x89PNG truncated")
     shutil.copytree(tiny_checkpoint.parent.parent, tmp_path / "run")
+    record = {name: (tmp_path / "run" / name).read_text() for name in ("config.yaml", "splits.json")}
     assert main(["predict", "--config", "demo_digits.yaml", "--model.backbone.init_args.image_size", "16",
                  "--data.source", str(class_folder), "--data.on_bad_image", "skip", "--data.num_workers", "0",
                  "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
                  "--trainer.default_root_dir", "run", "--ckpt_path", "run/checkpoints/last.ckpt"]) == 0
+    assert {name: (tmp_path / "run" / name).read_text() for name in record} == record
     skipped = EmbeddingIndex.load(tmp_path / "run" / "predictions").meta["skipped"]
     assert [(Path(e["file"]).name, "Pillow" in e["reason"]) for e in skipped] == [("broken.png", True)]
     (class_folder / "class0" / "new.png").write_bytes((class_folder / "class0" / "0.png").read_bytes())
