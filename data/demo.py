@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -61,9 +62,9 @@ PATCH = 128
 
 
 def resolve_source(source: str) -> Path:
-    """``demo:NAME`` -> the materialised set's table or folder; any other string unchanged."""
+    """``demo:NAME`` -> the materialised set's table or folder; any other string a local path."""
     if not source.startswith(DEMO_PREFIX):
-        return Path(source)
+        return local_source(source)
     name = source[len(DEMO_PREFIX):]
     if name not in _BUILDERS:
         raise ConfigError(f"unknown demo data {source!r}; bundled sets: "
@@ -82,6 +83,17 @@ def resolve_source(source: str) -> Path:
         shutil.rmtree(building, ignore_errors=True)
         raise
     return target / _ENTRY[name]
+
+
+def local_source(source: str) -> Path:
+    """A data source's path (``~`` expanded: a YAML config's ``~/photos`` is not the shell's)."""
+    if not source.strip():
+        raise ConfigError("the data source is empty: point it at a folder of images, a pairs / labels table "
+                          "(.csv, .jsonl, .parquet) or a bundled set (demo:digits, demo:photos)")
+    if re.match(r"[a-z][a-z0-9+.-]*://", source, re.IGNORECASE):
+        raise ConfigError(f"data source {source} is a URL, and siamkit reads local files only (it downloads "
+                          "nothing): copy the data here and point at the copy")
+    return Path(source).expanduser()
 
 
 def _build_digits(out: Path) -> None:

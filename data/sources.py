@@ -115,6 +115,9 @@ def read_source(
             f"data not found: {location} does not exist. Point `data.source` at a folder of images, "
             "a pairs / labels table (.csv, .jsonl, .parquet), or a bundled set (demo:digits, demo:photos)."
         )
+    if location.is_file() and location.suffix.lower() in IMAGE_SUFFIXES:
+        raise ConfigError(f"data source {location} is one image; point at a folder of images (such as "
+                          f"{location.parent}) or a pairs / labels table (.csv, .jsonl, .parquet)")
     fractions = check_split_fractions(fractions)
     _check_root(root, location)
     if location.is_dir():

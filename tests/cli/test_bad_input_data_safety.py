@@ -60,6 +60,12 @@ CASES = {
     "evaluate: a --background that holds the images": (
         ["evaluate", "--data", "{zoo}/leaky/labels.csv", "--methods", "{zoo}/encoder", "--out", OUT,
          "--background", "{zoo}/leaky"], APART),
+    "evaluate: an empty data source (had read the current folder)": (
+        ["evaluate", "--data", "", "--methods", "histogram", "--out", OUT], "the data source is empty"),
+    "leaks: a URL as the data source": (["leaks", "--data", "https://example.com/pairs.csv", "--out", OUT],
+                                        "is a URL, and siamkit reads local files only"),
+    "fit: one image as the data source": ([*FIT, "--data.source", "{zoo}/photos/0.png"],
+                                          "is one image; point at a folder of images (such as"),
     "search: NaN rows in the index": (["search", "{zoo}/photos/0.png", "--index", "{zoo}/nan_index"],
                                       "embeddings.npy holds numbers that are not finite in 1 row "),
     "evaluate: --methods names none": (["evaluate", "--data", "demo:digits", "--out", OUT, "--methods", ","],

@@ -100,3 +100,11 @@ def test_a_root_that_is_not_a_folder_or_is_given_for_a_folder_is_refused(tmp_pat
     with pytest.raises(SiamkitError, match="is for tables, whose image paths it resolves.*leave root out"):
         read_source(class_folder, root=tmp_path)
     assert len(read_source(pairs_table, root=pairs_table.parent)) == len(read_source(pairs_table))
+
+
+def test_a_source_under_the_home_folder_is_found_as_the_shell_would(class_folder, monkeypatch):
+    """A YAML config's ``~/photos`` reaches siamkit unexpanded."""
+    from siamkit.data.demo import resolve_source
+
+    monkeypatch.setenv("HOME", str(class_folder.parent))
+    assert resolve_source(f"~/{class_folder.name}") == class_folder
