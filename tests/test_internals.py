@@ -75,6 +75,17 @@ def test_lightning_still_words_the_notes_siamkit_silences():
         assert any(re.match(note, text.replace("{fn}", "fit")) for text in texts), note
 
 
+def test_lightning_still_words_the_resume_note_siamkit_silences():
+    import re
+
+    from pytorch_lightning.callbacks import model_checkpoint
+
+    from siamkit.train.lightning_cli import RESUMED_FOLDER_NOTE
+
+    said = re.findall(r'f"(Checkpoint directory [^"]*)"', inspect.getsource(model_checkpoint))
+    assert said and all(re.match(RESUMED_FOLDER_NOTE, text) for text in said), said
+
+
 def test_torch_compile_failures_still_come_from_dynamo_and_inductor():
     from torch._dynamo.exc import BackendCompilerFailed, Unsupported
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+import warnings
 
 import pytest
 import pytorch_lightning as pl
@@ -68,8 +69,10 @@ def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path, m
     target = (stopped_at // 4 + 2) * 4  # a few steps more, ending on a periodic checkpoint
     resume = [a if a != "400" else str(target) for a in args] + ["--ckpt_path", "last"]
     monkeypatch.chdir(tmp_path)
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO), warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
         assert main(resume) == 0
+    assert not [w for w in warned if "exists and is not empty" in str(w.message)], "where else would it go?"
     log = capsys.readouterr().err + caplog.text
     assert "Restored all states from the checkpoint" in log and "on_exception.ckpt" in log
     assert f"resuming from runs/demo_digits/checkpoints/on_exception.ckpt (step {stopped_at})" in log
