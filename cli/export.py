@@ -62,16 +62,11 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
-    from siamkit.models.checkpoints import run_checkpoint
     from siamkit.models.encoder import Encoder
     from siamkit.models.export_variants import at_scales, interpolate_toward_start, without_head
 
     out = args.out
-    if (Path(args.ckpt) / "checkpoints").is_dir():
-        args.ckpt = str(run_checkpoint(Path(args.ckpt)))
-    if not Path(args.ckpt).is_file():
-        raise SiamkitError(f"checkpoint {args.ckpt} does not exist "
-                           "(checkpoints are in <run folder>/checkpoints/)")
+    args.ckpt = str(_checkpoint_of(Path(args.ckpt)))
     if out.exists() and any(out.iterdir()):
         if not args.force:
             raise SiamkitError(f"{out} already exists and is not empty; choose "
@@ -119,6 +114,23 @@ def _summary(encoder) -> str:
     sizes = "" if encoder.scales == (1.0,) else " x " + ",".join(f"{s:g}" for s in encoder.scales)
     return (f"{backbone} -> {encoder.embedding_dim}-d embeddings, {encoder.image_config.size} px{sizes}; "
             f"fingerprint {encoder.fingerprint}")
+
+
+def _checkpoint_of(given: Path) -> Path:
+    """--ckpt: a .ckpt file, or a run folder's best checkpoint."""
+    from siamkit.models.card import CONFIG_FILE
+    from siamkit.models.checkpoints import refuse_checkpoint_folder, run_checkpoint
+
+    if (given / "checkpoints").is_dir():
+        return run_checkpoint(given)
+    refuse_checkpoint_folder(given, "--ckpt")
+    if (given / CONFIG_FILE).is_file():
+        raise SiamkitError(f"--ckpt {given} is an encoder folder, exported already; export reads a run "
+                           "folder or a .ckpt from `train fit`")
+    if not given.is_file():
+        raise SiamkitError(f"checkpoint {given} does not exist (checkpoints are in <run "
+                           "folder>/checkpoints/)")
+    return given
 
 
 def _check_replaceable(out: Path, checkpoint: Path) -> None:

@@ -92,6 +92,13 @@ def run_checkpoint(run: Path) -> Path:
                              "(expected checkpoints/best-*.ckpt or last.ckpt)")
 
 
+def refuse_checkpoint_folder(path: Path, what: str) -> None:
+    """A run's ``checkpoints/`` given where its run folder or one of its files is meant."""
+    if path.is_dir() and any(path.glob("*.ckpt")):
+        raise EncoderFolderError(f"{what} {path} is a folder of checkpoints: pass its run folder "
+                                 f"{path.parent} (for its best checkpoint) or one .ckpt file in it")
+
+
 def _best_scores(callbacks: dict[str, Any]) -> dict[str, float]:
     """``{"best val/roc_auc": value}`` from the checkpoint's ModelCheckpoint states."""
     scores = {}

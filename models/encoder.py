@@ -23,7 +23,7 @@ from siamkit.data.preprocess import Preprocess
 from siamkit.devices import check_device
 from siamkit.errors import ConfigError
 from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
-from siamkit.models.checkpoints import read_checkpoint, run_checkpoint
+from siamkit.models.checkpoints import read_checkpoint, refuse_checkpoint_folder, run_checkpoint
 from siamkit.models.embedder import Embedder
 from siamkit.models.input_normalization import InputNormalization
 from siamkit.models.spec import EncoderSpec, ModuleSpec
@@ -137,6 +137,7 @@ class Encoder(nn.Module, Embedder):
         source = Path(source)
         if source.is_dir() and not (source / CONFIG_FILE).exists() and (source / "checkpoints").is_dir():
             source = run_checkpoint(source)
+        refuse_checkpoint_folder(source, "encoder")
         if source.is_file() and source.suffix == ".ckpt":
             return cls.from_checkpoint(source).to(device)
         if not source.exists():

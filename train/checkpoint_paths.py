@@ -60,6 +60,9 @@ CKPT_KEYWORDS = (None, "last", "best", "hpc", "registry")
 def check_checkpoint_file(path: Path) -> None:
     """A checkpoint that is missing, truncated or not a torch file, refused before anything runs
     (torch writes zip archives; a truncated one has lost its central directory)."""
+    if path.is_dir():
+        raise ConfigError(f"--ckpt_path {path} is a folder: pass a .ckpt file (a run keeps them in <run "
+                          "folder>/checkpoints/), or best / last for this run's own")
     if not path.is_file():
         raise ConfigError(f"--ckpt_path {path}: no such file (checkpoints are in <run folder>/checkpoints/)")
     not_one = ConfigError(f"--ckpt_path {path}: not a checkpoint written by `train fit` (truncated, or "
