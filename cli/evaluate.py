@@ -25,7 +25,7 @@ from siamkit.cli.arguments import (
 )
 from siamkit.errors import SiamkitError
 from siamkit.folders import why_unwritable
-from siamkit.scoring.registry import DEFAULT_METHODS
+from siamkit.scoring.registry import DEFAULT_METHODS, METHOD_FORMS
 from siamkit.wording import counted
 
 
@@ -39,9 +39,7 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("--data", required=True, help="pairs table, class folder / table, or demo:NAME")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                        help="comma-separated: classical methods (histogram, ssim, sift, orb, phash, with "
-                             ":preset), run folders, encoder folders, .ckpt files, open_clip:MODEL:TAG "
-                             f"(default {','.join(DEFAULT_METHODS)})")
+                        help=f"comma-separated: {METHOD_FORMS} (default {','.join(DEFAULT_METHODS)})")
     parser.add_argument("--out", required=True, type=output_folder, help="folder for the report")
     parser.add_argument("--split", default="test", choices=("test", "val"),
                         help="split to evaluate (default test)")

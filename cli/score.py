@@ -5,33 +5,32 @@ from __future__ import annotations
 import json
 import time
 
-from siamkit.cli.arguments import ArgumentParser, add_runtime_arguments
+from siamkit.cli.arguments import ArgumentParser, add_runtime_arguments, device
 from siamkit.data.images import load_image
-from siamkit.scoring.registry import DEFAULT_METHODS
+from siamkit.scoring.registry import DEFAULT_METHODS, METHOD_FORMS
 
 
 def main(argv: list[str]) -> int:
     parser = ArgumentParser(
         prog="train score",
         description="Score how similar image A and image B are (higher = more similar) with each method.",
-        epilog="Methods: histogram, ssim, sift, orb, phash, any with a preset (histogram:seed, ssim:seed, "
-               "sift:ransac ...), an encoder folder, a .ckpt, or open_clip:MODEL:TAG.",
+        epilog=f"Methods: {METHOD_FORMS}.",
     )
     parser.add_argument("a", help="first image")
     parser.add_argument("b", help="second image")
     parser.add_argument("--method", "-m", action="append", dest="methods", metavar="M",
                         help=f"a method (repeatable; default: {', '.join(DEFAULT_METHODS)})")
     parser.add_argument("--json", action="store_true", help="one JSON object per method, one per line")
+    parser.add_argument("--device", type=device, default="cpu", help="where models run (default cpu)")
     add_runtime_arguments(parser)
     args = parser.parse_args(argv)
 
     from siamkit.scoring.registry import get_scorer, is_classical
 
-    # bad names fail before any work
-    runtime = {"runtime": args.runtime, "threads": args.threads}
-    scorers = [get_scorer(method, **({} if is_classical(method) else runtime))
+    a, b = load_image(args.a), load_image(args.b)  # before any model loads
+    options = {"device": args.device, "runtime": args.runtime, "threads": args.threads}
+    scorers = [get_scorer(method, **({} if is_classical(method) else options))
                for method in dict.fromkeys(args.methods or DEFAULT_METHODS)]  # each once, as in evaluate
-    a, b = load_image(args.a), load_image(args.b)
     results = []
     for scorer in scorers:
         start = time.perf_counter()

@@ -27,6 +27,11 @@ CLASSICAL_MODULES = ("siamkit.scoring.histogram", "siamkit.scoring.ssim", "siamk
 DEFAULT_METHODS = ("histogram", "ssim", "sift", "orb", "phash", "pdq")
 OPEN_CLIP_PREFIX = "open_clip:"
 TIMM_PREFIX = "timm:"
+#: every form a method may take, for the commands' help
+METHOD_FORMS = (f"classical methods ({', '.join(DEFAULT_METHODS)}; some with :PRESET, e.g. histogram:seed, "
+                "sift:ransac, pdq:dihedral), encoder folders, run folders, .ckpt files, FOLDER@start (the "
+                f"pretrained network a model was fine-tuned from), {TIMM_PREFIX}MODEL[:WEIGHTS] and "
+                f"{OPEN_CLIP_PREFIX}MODEL:TAG")
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,15 @@ def test_a_clip_score_without_pretrained_weights_is_refused():
     for method in ("open_clip:", "open_clip:ViT-B-3"):  # no model to list tags of
         with pytest.raises(ConfigError, match="unknown open_clip model .*Close matches"):
             get_scorer(method)
+
+
+def test_the_help_names_every_classical_method_and_only_presets_that_exist():
+    import re
+
+    from siamkit.scoring.registry import DEFAULT_METHODS, METHOD_FORMS
+
+    assert all(name in METHOD_FORMS for name in DEFAULT_METHODS)
+    presets = re.findall(r"\b(?:%s):\w+" % "|".join(DEFAULT_METHODS), METHOD_FORMS)
+    assert len(presets) == 3
+    for preset in presets:
+        get_scorer(preset)

@@ -1,0 +1,25 @@
+"""Bad input to the commands that score with methods (`train score`, `train evaluate`): one line,
+exit 2, and nothing loaded that the error makes useless."""
+
+from __future__ import annotations
+
+import pytest
+
+from siamkit.models.encoder import Encoder
+from tests.helpers import assert_one_error_line
+
+P = "{zoo}/photos/0.png"
+CASES = {
+    "score: an unknown device": (["score", P, P, "-m", "{zoo}/encoder", "--device", "tpu9"],
+                                 "unknown device 'tpu9'"),
+    "score: a missing image": (["score", "{zoo}/nope.png", P, "-m", "{zoo}/encoder"], "file not found"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_refused_before_any_model_loads(case, zoo, tmp_path, monkeypatch, capsys):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a model was loaded first")
+
+    monkeypatch.setattr(Encoder, "load", no_loading)
+    assert_one_error_line(CASES[case], zoo, tmp_path, monkeypatch, capsys)
