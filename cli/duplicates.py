@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from siamkit.cli.arguments import (
@@ -144,6 +145,8 @@ def method_from(args: argparse.Namespace, compared: list[str]):
         raise SiamkitError(f"encoder {args.encoder} has no calibrated threshold: pass --threshold, or "
                            f"calibrate it with `train evaluate --methods ...,{args.encoder} --calibrate` on "
                            "labelled data")
+    if args.threshold is None:
+        _note_a_class_threshold(encoder, args.encoder)
     background = None
     if args.background:
         from siamkit.retrieval.score_normalization import background_images
@@ -151,6 +154,15 @@ def method_from(args: argparse.Namespace, compared: list[str]):
         background = encoder.embed(background_images(args.background, args.background_k, compared))
     return Method(str(Path(args.encoder).resolve()), threshold, encoder=encoder, background=background,
                   background_k=args.background_k)
+
+
+def _note_a_class_threshold(encoder, name: str) -> None:
+    """A threshold calibrated for a model trained on classes says "same class", not "a copy"."""
+    trained_on = encoder.card.trained_on
+    if trained_on is not None and trained_on.kind == "classes":
+        print(f"note: {name} was trained on classes ({trained_on.source}), so its calibrated threshold "
+              f"{encoder.threshold:.4f} takes two images of one class as the same; to find only copies, "
+              "pass a --threshold nearer 1", file=sys.stderr)
 
 
 def _undo(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 from pathlib import Path
@@ -232,3 +233,19 @@ def test_leaks_reads_source_and_splits_from_a_fit_config(tmp_path):
     assert _rows(tmp_path / "config" / "leaks.csv") == _rows(tmp_path / "flags" / "leaks.csv")
     main(["leaks", "--config", str(config), "--split-seed", "3", "--out", str(tmp_path / "reseeded")])
     assert _rows(tmp_path / "reseeded" / "leaks.csv") != _rows(tmp_path / "config" / "leaks.csv")
+
+
+def test_a_threshold_calibrated_on_classes_is_said_to_mean_one_class(encoder_folder, photo_folder, tmp_path,
+                                                                    capsys):
+    """The digits encoder's calibrated threshold, on leaks, had marked 55,425 same-digit pairs."""
+    folder = shutil.copytree(encoder_folder, tmp_path / "encoder")
+    card = json.loads((folder / "config.json").read_text())
+    assert card["trained_on"]["kind"] == "classes"
+    card["calibration"] = {"threshold": 0.9, "rule": "best_f1", "data": "demo:digits", "split": "val",
+                           "pairs": 100}
+    (folder / "config.json").write_text(json.dumps(card))
+    command = ["duplicates", str(photo_folder), "--encoder", str(folder), "--num-workers", "0"]
+    assert main([*command, "--out", str(tmp_path / "found")]) == 0
+    assert "trained on classes (demo:digits), so its calibrated threshold 0.9000" in capsys.readouterr().err
+    assert main([*command, "--out", str(tmp_path / "copies"), "--threshold", "0.999"]) == 0
+    assert "trained on classes" not in capsys.readouterr().err
