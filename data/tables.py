@@ -19,7 +19,7 @@ def read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
+            return _read_csv(path)
         if suffix == ".jsonl":
             return pd.read_json(path, lines=True, dtype=False)
         if suffix == ".parquet":
@@ -27,6 +27,17 @@ def read_table(path: Path) -> pd.DataFrame:
     except (ValueError, OSError, pd.errors.ParserError) as error:
         raise SiamkitError(f"cannot read table {path}: {error}") from None
     raise SiamkitError(f"{path}: unknown table format {suffix!r}; use one of {sorted(TABLE_SUFFIXES)}")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Comma-separated, or semicolon- or tab-separated as spreadsheets in many locales save a .csv
+    (told by a header that is one column holding that separator)."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if len(table.columns) == 1:
+        separator = next((s for s in (";", "\t") if s in str(table.columns[0])), None)
+        if separator:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, sep=separator)
+    return table
 
 
 def check_empty_cells(table: pd.DataFrame, columns: list[str], path: Path) -> None:
