@@ -272,7 +272,7 @@ def _split_units(units: np.ndarray, fractions: tuple[float, float, float], rng: 
     order = rng.permutation(units)
     n = len(order)
     n_val = int(round(fractions[1] * n))
-    n_test = int(round(fractions[2] * n))
+    n_test = int(round(fractions[2] * n)) if fractions[0] else n - n_val  # train 0: none to train
     n_train = n - n_val - n_test
     names = ["train"] * n_train + ["val"] * n_val + ["test"] * n_test
     return dict(zip(order.tolist(), names))

@@ -3,6 +3,7 @@ import pytest
 
 from siamkit.data.sources import ClassSet, ImageSet, PairSet, match_groups, read_source
 from siamkit.errors import SiamkitError
+from tests.conftest import write_image
 
 
 def test_match_groups_are_connected_components_of_positive_pairs():
@@ -118,3 +119,16 @@ def test_a_csv_a_spreadsheet_saved_with_another_separator_reads_the_same(separat
     comma = read_source(pairs_table, fractions=(0.5, 0.25, 0.25), seed=3)
     read = read_source(other, root=pairs_table.parent, fractions=(0.5, 0.25, 0.25), seed=3)
     assert (read.a == comma.a).all() and (read.label == comma.label).all()
+
+
+@pytest.mark.parametrize("fractions", [(0.0, 0.5, 0.5), (0.0, 0.3, 0.7), (0.0, 1.0, 0.0)])
+def test_a_train_fraction_of_0_puts_nothing_in_train(fractions, tmp_path):
+    """`train evaluate --split-fractions 0 0.5 0.5` scores every image; rounding had sent one of five
+    to train (2.5 rounds to 2 for val and for test)."""
+    rng = np.random.default_rng(0)
+    for c in range(2):
+        (tmp_path / f"class{c}").mkdir()
+        for i in range(5):
+            write_image(tmp_path / f"class{c}" / f"{i}.png", rng, size=8)
+    data = read_source(tmp_path, fractions=fractions)
+    assert len(data) == 10 and "train" not in set(data.split)
