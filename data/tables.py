@@ -31,12 +31,14 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     """Comma-separated, or semicolon- or tab-separated as spreadsheets in many locales save a .csv
-    (told by a header that is one column holding that separator)."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    (told by a header that is one column holding that separator); spaces after a separator, as
+    in a table written by hand ("a, b, label"), are not part of the value."""
+    options = {"dtype": str, "keep_default_na": False, "skipinitialspace": True}
+    table = pd.read_csv(path, **options)
     if len(table.columns) == 1:
         separator = next((s for s in (";", "\t") if s in str(table.columns[0])), None)
         if separator:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, sep=separator)
+            return pd.read_csv(path, sep=separator, **options)
     return table
 
 
