@@ -14,14 +14,22 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".g
 
 def find_image_files(folder: Path) -> tuple[list[str], list[BadImage]]:
     """The image files below ``folder``, sorted, and the other files passed over, each
-    ``BadImage`` (links to folders are not followed, so a link loop cannot trap it)."""
+    ``BadImage`` (links to folders are not followed, so a link loop cannot trap it). Hidden files
+    and folders are passed over too: macOS's ``._NAME.jpg`` companions, ``.ipynb_checkpoints``."""
     images, skipped = [], []
-    for root, _, names in os.walk(folder):
+    for root, folders, names in os.walk(folder):
+        skipped += [BadImage(_printable(os.path.join(root, name)), "a hidden folder, passed over with all "
+                             "it holds") for name in folders if is_hidden(name)]
+        folders[:] = [name for name in folders if not is_hidden(name)]
         for name in names:
             path = os.path.join(root, name)
             problem = _not_an_image_file(path)
             (skipped.append(BadImage(_printable(path), problem)) if problem else images.append(path))
     return sorted(images), sorted(skipped, key=lambda entry: entry.file)
+
+
+def is_hidden(name: str) -> bool:
+    return name.startswith(".")
 
 
 def _printable(path: str) -> str:
@@ -31,6 +39,8 @@ def _printable(path: str) -> str:
 
 def _not_an_image_file(path: str) -> str | None:
     name = os.path.basename(path)
+    if is_hidden(name):
+        return "a hidden file (its name starts with '.')"
     if "\n" in name or "\r" in name:
         return "its file name has a line break, which lists of file names cannot hold: rename it"
     try:

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files
+from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files, is_hidden
 from siamkit.data.tables import check_empty_cells, read_table, without_repeated_pairs
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.wording import counted
@@ -157,8 +157,9 @@ def _check_root(root: str | Path | None, location: Path) -> None:
 
 
 def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    loose = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    visible = [p for p in folder.iterdir() if not is_hidden(p.name)]
+    subfolders = sorted(p for p in visible if p.is_dir())
+    loose = [p for p in visible if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if subfolders and loose and kind in ("auto", "classes"):
         raise ConfigError(
             f"{folder} mixes {counted(len(loose), 'image')} at its top level (e.g. {loose[0].name}) with "

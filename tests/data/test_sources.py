@@ -133,3 +133,10 @@ def test_a_train_fraction_of_0_puts_nothing_in_train(fractions, tmp_path):
             write_image(tmp_path / f"class{c}" / f"{i}.png", rng, size=8)
     data = read_source(tmp_path, fractions=fractions)
     assert len(data) == 10 and "train" not in set(data.split)
+
+
+def test_hidden_files_beside_class_folders_are_no_loose_images(class_folder):
+    """A ._NAME.png that macOS leaves beside class folders had made them 'mix' images and folders."""
+    (class_folder / "._class0.png").write_bytes(b"\x00\x05\x16\x07")
+    data = read_source(class_folder)
+    assert isinstance(data, ClassSet) and len(data) == 32

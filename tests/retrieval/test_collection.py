@@ -119,10 +119,14 @@ def test_listing_reports_what_it_passes_over(tmp_path):
     os.symlink(folder / "loop.jpg", folder / "loop.jpg")
     os.mkfifo(folder / "pipe.png")
     os.symlink(folder, folder / "again")  # a link to a folder is not followed: no endless walk
+    (folder / "._0000.png").write_bytes(b"\x00\x05\x16\x07 macOS's companion file")
+    (folder / ".ipynb_checkpoints").mkdir()  # a notebook's copies: duplicates of every image
+    (folder / ".ipynb_checkpoints" / "0000-checkpoint.png").write_bytes((folder / "0000.png").read_bytes())
     listing = collection.list_images(folder)
     assert [Path(p).name for p in listing.images] == ["0000.png", "0001.png"]
     reasons = {Path(bad.file).name: bad.reason for bad in listing.skipped}
-    assert reasons.keys() == {"notes.txt", "loop.jpg", "pipe.png"}
+    assert reasons.keys() == {"notes.txt", "loop.jpg", "pipe.png", "._0000.png", ".ipynb_checkpoints"}
+    assert "hidden file" in reasons["._0000.png"] and "hidden folder" in reasons[".ipynb_checkpoints"]
     assert "not an image file type (.txt)" in reasons["notes.txt"] and "link" in reasons["loop.jpg"]
     assert reasons["pipe.png"] == "not a regular file"
 
