@@ -7,9 +7,12 @@ import os
 import stat
 from pathlib import Path
 
+from PIL import features
+
 from siamkit.data.bad_images import BadImage
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+IMAGE_SUFFIXES = ({".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+                  | ({".avif"} if features.check("avif") else set()))  # where this Pillow reads AVIF
 
 
 def find_image_files(folder: Path) -> tuple[list[str], list[BadImage]]:
@@ -53,6 +56,9 @@ def _not_an_image_file(path: str) -> str | None:
         return f"broken link or link loop ({error.strerror})"
     if not stat.S_ISREG(mode):
         return "not a regular file"
-    if Path(path).suffix.lower() not in IMAGE_SUFFIXES:
-        return f"not an image file type ({Path(path).suffix or 'no suffix'})"
+    suffix = Path(path).suffix.lower()
+    if suffix in (".heic", ".heif"):
+        return f"a {suffix[1:].upper()} photo, which Pillow cannot read: convert it to JPEG (heif-convert)"
+    if suffix not in IMAGE_SUFFIXES:
+        return f"not an image file type ({suffix or 'no suffix'})"
     return None

@@ -168,3 +168,18 @@ def test_an_index_of_another_encoder_is_replaced_with_a_note(encoder_folder, tmp
     _embed_again(other, folder, out)
     assert f"note: {out} holds an index of another encoder" in capsys.readouterr().err
     assert EmbeddingIndex.load(out).meta["fingerprint"] == "another encoder's"
+
+
+def test_photographs_of_every_format_pillow_reads_are_listed_and_heic_is_named(tmp_path):
+    from PIL import features
+
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "saved.jfif", format="JPEG")  # as Windows saves some JPEGs
+    if features.check("avif"):
+        Image.fromarray(pixels).save(tmp_path / "phone.avif")
+    (tmp_path / "iphone.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    listing = collection.list_images(tmp_path)
+    assert sorted(Path(p).name for p in listing.images) == sorted(
+        ["saved.jfif"] + (["phone.avif"] if features.check("avif") else []))
+    assert [bad.reason for bad in listing.skipped] == [
+        "a HEIC photo, which Pillow cannot read: convert it to JPEG (heif-convert)"]
