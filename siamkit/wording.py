@@ -1,6 +1,6 @@
-"""Counts in messages a user reads: "1 image", "3 images"."""
+"""Counts in messages a user reads: "1 image", "3 images", "75,254 pairs"."""
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """``n`` and the noun, singular for one (``plural`` where adding an s is wrong)."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -6,3 +6,7 @@ def test_one_is_singular_and_every_other_count_plural():
     assert [counted(n, "group") for n in (0, 2)] == ["0 groups", "2 groups"]
     assert counted(1, "exact copy", "exact copies") == "1 exact copy"
     assert counted(3, "exact copy", "exact copies") == "3 exact copies"
+
+
+def test_large_counts_are_grouped_in_thousands():
+    assert counted(75254, "near-duplicate pair") == "75,254 near-duplicate pairs"
