@@ -71,5 +71,5 @@ def leak_summary(leaks: list[Leak], source: str) -> str:
         counts[key] = counts.get(key, 0) + 1
     first = leaks[0]
     return (f"{counted(len(leaks), 'near-duplicate pair')} of {source} in two splits "
-            f"({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))}), e.g. {first.a} ({first.split_a}) "
+            f"({', '.join(f'{n:,} {k}' for k, n in sorted(counts.items()))}), e.g. {first.a} ({first.split_a}) "
             f"and {first.b} ({first.split_b}) at {first.similarity:.3f}")
