@@ -70,6 +70,6 @@ def leak_summary(leaks: list[Leak], source: str) -> str:
         key = " / ".join(sorted((leak.split_a, leak.split_b)))
         counts[key] = counts.get(key, 0) + 1
     first = leaks[0]
-    return (f"{counted(len(leaks), 'near-duplicate pair')} of {source} in two splits "
-            f"({', '.join(f'{n:,} {k}' for k, n in sorted(counts.items()))}), e.g. {first.a} ({first.split_a}) "
-            f"and {first.b} ({first.split_b}) at {first.similarity:.3f}")
+    per_splits = ", ".join(f"{n:,} {k}" for k, n in sorted(counts.items()))
+    return (f"{counted(len(leaks), 'near-duplicate pair')} of {source} in two splits ({per_splits}), "
+            f"e.g. {first.a} ({first.split_a}) and {first.b} ({first.split_b}) at {first.similarity:.3f}")
