@@ -211,6 +211,17 @@ def scale_run(count: int = 1_000_000, dim: int = 256, threshold: float = 0.9) ->
     return seconds, memory.peak_mb, recall
 
 
+def print_table(results: dict, truth: np.ndarray) -> dict[str, float]:
+    """One row a method; returns each one's recall at precision >= 0.99."""
+    print(f"{'method':40s} threshold precision recall  recall@P>=0.99  images/s  peak MB")
+    recall_99 = {}
+    for name, (threshold, similarity, rate, peak, shown) in results.items():
+        precision, recall, recall_99[name] = precision_recall(similarity, truth, threshold)
+        print(f"{name:40s} {shown:>9s} {precision:9.3f} {recall:6.3f}  {recall_99[name]:14.3f}  {rate:8.1f}  "
+              f"{peak:7.0f}")
+    return recall_99
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--encoder", help="a trained encoder folder (its calibrated threshold is used)")
@@ -249,12 +260,7 @@ def main() -> None:
         results[f"{name} + SIFT"] = (1.0, kept, 1 / (1 / rate + seconds / len(files)), peak, shown)
     kept, rate, settings = tuned_sift_pipeline(scratch, files)
     results["siamkit pdq:dihedral + SIFT, tuned"] = (1.0, kept, rate, 0.0, settings)
-    print(f"{'method':40s} threshold precision recall  recall@P>=0.99  images/s  peak MB")
-    recall_99 = {}
-    for name, (threshold, similarity, rate, peak, shown) in results.items():
-        precision, recall, recall_99[name] = precision_recall(similarity, truth, threshold)
-        print(f"{name:40s} {shown:>9s} {precision:9.3f} {recall:6.3f}  {recall_99[name]:14.3f}  {rate:8.1f}  "
-              f"{peak:7.0f}")
+    recall_99 = print_table(results, truth)
     if args.scale:
         scale_run()
     ours = max((v, k) for k, v in recall_99.items() if k.startswith("siamkit"))
