@@ -113,6 +113,19 @@ def output_folder(text: str) -> Path:
     return path
 
 
+def check_own_files(out: Path, names: tuple[str, ...]) -> None:
+    """A report folder (--out) may be new, empty, an earlier report of the same command, or a
+    folder of other things that holds none of the report's names; a folder of other things that
+    does (a user's metrics.json in `--out .`) would lose those files."""
+    from siamkit.errors import SiamkitError
+
+    present = {path.name for path in out.iterdir()} if out.is_dir() else set()
+    overwritten = sorted(present & set(names))
+    if overwritten and present - set(names):
+        raise SiamkitError(f"--out {out} holds {', '.join(overwritten)} among other files, which this "
+                           "command would overwrite: choose a new or empty folder")
+
+
 def threshold_rule(text: str) -> str:
     """``best_f1``, or ``fmr=X`` with 0 < X < 1 (the false-match rate to allow)."""
     if text == "best_f1":

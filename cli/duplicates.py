@@ -12,6 +12,7 @@ from siamkit.cli.arguments import (
     add_background_arguments,
     add_on_bad_image_argument,
     add_runtime_arguments,
+    check_own_files,
     device,
     load_encoder_for,
     non_negative_int,
@@ -24,6 +25,8 @@ from siamkit.runtimes import START_SUFFIX
 from siamkit.wording import counted
 
 HASHES = ("phash", "pdq", "pdq:dihedral")
+#: what --out holds afterwards
+OWN_FILES = ("duplicates.csv", "duplicates.html", "matches.csv", "matches.html", "index", "reference_index")
 
 
 def build_parser() -> ArgumentParser:
@@ -81,6 +84,7 @@ def main(argv: list[str]) -> int:
 def _check(args: argparse.Namespace) -> None:
     if not args.images or not args.out:
         raise SiamkitError("give IMAGES_DIR and --out (or --undo MANIFEST alone)")
+    check_own_files(args.out, OWN_FILES)
     if bool(args.encoder) == bool(args.method):
         raise SiamkitError("choose what finds duplicates: --encoder DIR (a trained model) or --method "
                            f"{' | '.join(HASHES)} (a perceptual hash)")

@@ -14,6 +14,7 @@ from siamkit.cli.arguments import (
     add_background_arguments,
     add_on_bad_image_argument,
     add_runtime_arguments,
+    check_own_files,
     device,
     non_negative_int,
     output_folder,
@@ -27,6 +28,10 @@ from siamkit.errors import SiamkitError
 from siamkit.folders import why_unwritable
 from siamkit.scoring.registry import DEFAULT_METHODS, METHOD_FORMS
 from siamkit.wording import counted
+
+#: what a report folder holds
+REPORT_FILES = ("metrics.json", "summary.md", "report.html", "roc.png", "score_distributions.png",
+                "paid_off.png")
 
 
 def build_parser() -> ArgumentParser:
@@ -78,6 +83,7 @@ def main(argv: list[str]) -> int:
     from siamkit.evaluation.runner import evaluate_method
     from siamkit.scoring.registry import get_scorer, is_classical
 
+    check_own_files(args.out, REPORT_FILES)
     if args.background and args.calibrate:
         raise SiamkitError("--calibrate with --background would store a threshold for normalised "
                            "scores, which plain cosines cannot use; calibrate without --background")

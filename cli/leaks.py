@@ -10,6 +10,7 @@ from typing import get_args
 
 from siamkit.cli.arguments import (
     ArgumentParser,
+    check_own_files,
     non_negative_int,
     output_folder,
     split_fraction,
@@ -18,6 +19,9 @@ from siamkit.cli.duplicates import add_comparison_arguments, method_from
 from siamkit.data.sources import SourceKind
 from siamkit.train.config_files import read_config
 from siamkit.wording import counted
+
+#: what --out holds afterwards
+OWN_FILES = ("leaks.csv", "leaks.html", "index")
 
 
 def build_parser() -> ArgumentParser:
@@ -48,6 +52,7 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    check_own_files(args.out, OWN_FILES)
     if not args.encoder and not args.method:
         args.method = "pdq"
 

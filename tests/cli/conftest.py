@@ -45,6 +45,9 @@ def _write_data_cases(root: Path, rng: np.random.Generator) -> None:
     (root / "bad_only" / "a.png").write_bytes(b"")
     (root / "bad_only" / "b.jpg").write_text("not an image")
     (root / "file.txt").write_text("an existing file where a folder should go")
+    (root / "own_files").mkdir()  # a user's folder holding names that reports write
+    for name in ("metrics.json", "duplicates.csv", "leaks.html", "notes.txt"):
+        (root / "own_files" / name).write_text("the user's own")
     (root / "no_data.yaml").write_text("trainer: {max_epochs: 1}\n")
     (root / "splits.json").write_text('{"source": "demo:digits", "bogus": 1}')
     os.mkfifo(root / "pipe.jpg")

@@ -66,6 +66,14 @@ CASES = {
                                         "is a URL, and siamkit reads local files only"),
     "fit: one image as the data source": ([*FIT, "--data.source", "{zoo}/photos/0.png"],
                                           "is one image; point at a folder of images (such as"),
+    "evaluate --out a folder of the user's files": (
+        ["evaluate", "--data", "demo:digits", "--methods", "histogram", "--out", "{zoo}/own_files"],
+        "holds metrics.json among other files, which this command would overwrite"),
+    "duplicates --out a folder of the user's files": (
+        ["duplicates", "{zoo}/photos", "--method", "pdq", "--out", "{zoo}/own_files"],
+        "holds duplicates.csv"),
+    "leaks --out a folder of the user's files": (
+        ["leaks", "--data", "{zoo}/photos", "--out", "{zoo}/own_files"], "holds leaks.html among"),
     "search: NaN rows in the index": (["search", "{zoo}/photos/0.png", "--index", "{zoo}/nan_index"],
                                       "embeddings.npy holds numbers that are not finite in 1 row "),
     "evaluate: --methods names none": (["evaluate", "--data", "demo:digits", "--out", OUT, "--methods", ","],

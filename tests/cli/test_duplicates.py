@@ -13,6 +13,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from siamkit.cli import duplicates
+from siamkit.cli import leaks as leaks_command
 from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 
@@ -54,6 +56,7 @@ def test_exact_copies_are_grouped_before_the_model_and_skipped_files_named(encod
     assert len(kept) == 2 and all("largest: 64x64 px" in r["why"] for r in kept)
     page = (out / "duplicates.html").read_text()
     assert "2 files skipped" in page and "broken.jpg" in page
+    assert {p.name for p in out.iterdir()} <= set(duplicates.OWN_FILES), "the names --out is checked for"
 
 
 def test_a_rerun_embeds_only_new_images(encoder_folder, photo_folder, tmp_path, monkeypatch):
@@ -145,6 +148,7 @@ def test_against_reports_copies_and_moves_them_undoably(collection, tmp_path, ca
     matches = {(Path(r["query"]).name, Path(r["reference"]).name): r["stage"]
                for r in _rows(out / "matches.csv")}
     assert matches == {("p1.png", "p1_ref.png"): "same bytes", ("p4.png", "p4.jpg"): "pdq"}
+    assert {p.name for p in out.iterdir()} <= set(duplicates.OWN_FILES)
     assert not (collection / "p1.png").exists()
     assert (moved / "p1.png").exists() and (moved / "p4.png").exists()
     printed = capsys.readouterr().out
@@ -195,6 +199,7 @@ def test_leaks_lists_a_copy_across_splits(tmp_path, capsys):
     assert main(["leaks", "--data", str(folder / "labels.csv"), "--out", str(tmp_path / "leaks")]) == 1
     err = capsys.readouterr().err
     assert "1 near-duplicate pair of" in err and "coffee_val.jpg (val)" in err
+    assert {p.name for p in (tmp_path / "leaks").iterdir()} <= set(leaks_command.OWN_FILES)
     leaks = _rows(tmp_path / "leaks" / "leaks.csv")
     assert [(Path(r["a"]).name, r["split_a"], Path(r["b"]).name, r["split_b"]) for r in leaks] == [
         ("coffee.png", "train", "coffee_val.jpg", "val")]
