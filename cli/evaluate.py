@@ -197,9 +197,12 @@ def _write_report(out: Path, data: Any, results: list, comparisons: list) -> Non
     plots = [out / "roc.png", out / "score_distributions.png"]
     plot_roc(plots[0], labels, results)
     plot_distributions(plots[1], labels, results)
-    paid_off = out / "paid_off.png" if comparisons else None
-    if paid_off:
+    paid_off = out / "paid_off.png"
+    if comparisons:
         plot_paid_off(paid_off, comparisons)
+    else:
+        paid_off.unlink(missing_ok=True)  # an earlier report's, which this one's page does not show
+        paid_off = None
     write_metrics_json(out / "metrics.json", data, results, comparisons)
     summary = markdown_summary(results, comparisons)
     (out / "summary.md").write_text(summary + "\n")

@@ -147,3 +147,11 @@ def test_report_opens_in_headless_chromium_without_errors(photos_report: Path, t
     assert len(plots) == 3 and all(loaded and top < 1500 for loaded, top in plots)  # in the screenshot
     assert thumbnails == 2 * 2 * 8  # false and missed matches, both images of each pair
     assert (tmp_path / "report.png").stat().st_size > 20_000
+
+
+def test_a_report_rewritten_keeps_no_plot_of_the_one_before(photos_report, tmp_path):
+    """Without a trained model there is no 'did it pay off?' plot; the earlier report's would stay."""
+    report = shutil.copytree(photos_report / "report", tmp_path / "report")
+    assert main(["evaluate", "--data", "demo:photos", "--methods", "histogram", "--out", str(report),
+                 *QUICK]) == 0
+    assert not (report / "paid_off.png").exists()
