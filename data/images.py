@@ -35,6 +35,8 @@ def load_image(
     decoded at the smallest power-of-two reduction whose shorter side stays >= draft_size.
     A path, bytes, and a PIL image opened from a JPEG file but not yet loaded decode alike.
     """
+    if not isinstance(source, (str, os.PathLike, bytes, Image.Image, np.ndarray)):
+        raise TypeError(f"an image is a path, bytes, a PIL image or an array, not {type(source).__name__}")
     name = _describe(source)
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source, name)

@@ -105,6 +105,8 @@ class EmbeddingIndex:
             raise ValueError(f"queries must be (Q, {self.embeddings.shape[1]}) embeddings, as the index "
                              f"holds (embed them with its encoder, {self.meta.get('encoder')}); got shape "
                              f"{queries.shape}")
+        if not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"k is how many neighbours each query gets: a whole number >= 0, not {k!r}")
         k = min(k, len(self.files))
         if backend == "auto":
             backend = "hnsw" if len(self.files) >= APPROXIMATE_FROM else "exact"

@@ -71,6 +71,9 @@ def get_scorer(method: str, **options: Any) -> Scorer:
     ``siamkit.models.runtime.load_encoder``), and ``background`` (images of unrelated subjects)
     with ``background_k`` for score normalisation (``NormalizedEmbeddingScorer``).
     """
+    if not isinstance(method, str):
+        raise TypeError(f"a scoring method is named by a string (e.g. 'histogram' or an encoder folder), "
+                        f"not {type(method).__name__}")
     if not method.strip():
         raise ConfigError(f"an empty scoring method name; valid: {_valid_methods()}")
     name, _, preset = method.partition(":")

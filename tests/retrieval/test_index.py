@@ -49,3 +49,6 @@ def test_queries_of_another_shape_are_refused_with_what_the_index_holds(tmp_path
     for queries in (np.ones((1, 7), np.float32), np.ones(4, np.float32)):
         with pytest.raises(ValueError, match=r"queries must be \(Q, 4\) embeddings.*encoders/mine"):
             index.search(queries, k=1)
+    with pytest.raises(ValueError, match="k is how many neighbours .* a whole number >= 0, not -1"):
+        index.search(vectors[:1], k=-1)  # numpy's "negative dimensions are not allowed", before
+    assert index.search(vectors[:1], k=np.int64(2))[1].shape == (1, 2)

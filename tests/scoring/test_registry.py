@@ -113,3 +113,11 @@ def test_the_help_names_every_classical_method_and_only_presets_that_exist():
     assert len(presets) == 3
     for preset in presets:
         get_scorer(preset)
+
+
+def test_what_is_no_method_name_or_no_image_is_said_to_be_so(photos):
+    """None had raised AttributeError ('NoneType' object has no attribute 'strip' / 'mode')."""
+    with pytest.raises(TypeError, match="a scoring method is named by a string"):
+        get_scorer(None)
+    with pytest.raises(TypeError, match="an image is a path, bytes, a PIL image or an array, not NoneType"):
+        get_scorer("histogram").score(next(iter(photos.values())), None)
