@@ -107,7 +107,7 @@ class EmbeddingIndex:
                              f"{queries.shape}")
         if not isinstance(k, (int, np.integer)) or k < 0:
             raise ValueError(f"k is how many neighbours each query gets: a whole number >= 0, not {k!r}")
-        k = min(k, len(self.files))
+        k = min(int(k), len(self.files))
         if backend == "auto":
             backend = "hnsw" if len(self.files) >= APPROXIMATE_FROM else "exact"
         if backend == "exact":
