@@ -106,7 +106,9 @@ def add_comparison_arguments(parser: ArgumentParser, default_method: str | None 
     re-check) and how they are read and run: `train duplicates` and `train leaks` alike."""
     from siamkit.retrieval.verification import DEFAULT_MIN_MATCHES
 
-    parser.add_argument("--encoder", help="encoder folder (its calibrated threshold is the default)")
+    parser.add_argument("--encoder",
+                        help="encoder folder (its calibrated threshold is the default), run folder or .ckpt; "
+                             "FOLDER@start for the network it was fine-tuned from")
     parser.add_argument("--method", choices=HASHES,
                         help="a perceptual hash instead of an encoder (no model; default thresholds: "
                              "phash 0.844, pdq 0.879)"

@@ -25,7 +25,9 @@ def main(argv: list[str]) -> int:
                     "after a crash, a bad image or Ctrl-C, the same command continues where it "
                     "stopped, and on an existing index it embeds only the images the index lacks.")
     parser.add_argument("images", help="folder of images (searched recursively)")
-    parser.add_argument("--encoder", required=True, help="encoder folder (train export), run folder or .ckpt")
+    parser.add_argument("--encoder", required=True,
+                        help="encoder folder (train export), run folder or .ckpt; FOLDER@start for the "
+                             "pretrained network it was fine-tuned from")
     parser.add_argument("--out", required=True, type=output_folder, help="index folder to write")
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--num-workers", type=non_negative_int, default=2,
