@@ -53,7 +53,7 @@ def check_empty_cells(table: pd.DataFrame, columns: list[str], path: Path) -> No
 
 def without_repeated_pairs(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     """A pair listed twice (either way round) is counted once; one labelled both same and
-    different is refused."""
+    different, or an image labelled different from itself, is refused."""
     pairs = zip(table["a"].astype(str), table["b"].astype(str))
     key = pd.Series([" | ".join(sorted(pair)) for pair in pairs], index=table.index)
     labels_per_pair = table["label"].groupby(key).nunique()
@@ -61,6 +61,11 @@ def without_repeated_pairs(table: pd.DataFrame, path: Path) -> pd.DataFrame:
         pair = labels_per_pair.index[labels_per_pair.to_numpy() > 1][0]
         raise SiamkitError(f"{path}: the pair {pair} is labelled both 1 (same) and 0 (different); "
                            "keep the right row")
+    itself = (table["a"].astype(str) == table["b"].astype(str)) & (table["label"] == 0)
+    if itself.any():
+        row = table[itself.to_numpy()].iloc[0]
+        raise SiamkitError(f"{path}: the pair {row['a']} | {row['b']} is an image with itself, labelled 0 "
+                           "(different); fix or remove the row")
     repeated = key.duplicated()
     if repeated.any():
         log.warning("%s: %d pair rows repeat an earlier row (either way round) and are counted once",

@@ -7,6 +7,7 @@ and labels for retrieval. Data is read and split exactly as training reads it.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, PairSet
 from siamkit.data.splits import SplitRecord, split_source
 from siamkit.errors import SiamkitError
+from siamkit.wording import counted
 
 
 @dataclass
@@ -75,6 +77,7 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
     for part in dict.fromkeys(("val", split)):  # once when split is "val"
         subset = data.subset((data.split == part) & ~_touches(data, list(bad)))
         if isinstance(subset, PairSet):
+            subset = _without_self_pairs(subset, part, source)
             pairs[part] = Pairs(*(np.array([str(data.root / p) for p in column]) for column in (subset.a,
                                                                                                 subset.b)),
                                 subset.label.astype(int))
@@ -92,6 +95,16 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
     if len(set(pairs["val"].label)) < 2:  # no threshold can be chosen on it
         del pairs["val"]
     return EvaluationData(splits, split, pairs, images, labels, skipped=list(bad.values()))
+
+
+def _without_self_pairs(pairs: PairSet, split: str, source: str) -> PairSet:
+    """A pair of an image with itself is a match to every method: it would only flatter them all
+    (training may keep such pairs, whose two sides it augments apart)."""
+    itself = pairs.a == pairs.b
+    if itself.any():
+        print(f"note: left out of the {split} split of {source}: {counted(int(itself.sum()), 'pair')} of an "
+              "image with itself (every method scores them as matches)", file=sys.stderr)
+    return pairs.subset(~itself)
 
 
 def _touches(data: PairSet | ClassSet, bad: list[str]) -> np.ndarray:

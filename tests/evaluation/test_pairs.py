@@ -1,0 +1,32 @@
+"""What every method is scored on: the evaluation pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from siamkit.data.splits import SplitRecord
+from siamkit.errors import SiamkitError
+from siamkit.evaluation.pairs import load_evaluation_data
+from tests.conftest import write_image
+
+
+def _table(tmp_path, rows: list[str]):
+    rng = np.random.default_rng(0)
+    for name in "abcd":
+        write_image(tmp_path / f"{name}.png", rng, size=8)
+    (tmp_path / "pairs.csv").write_text("a,b,label,split\n" + "\n".join(rows) + "\n")
+    return SplitRecord(str(tmp_path / "pairs.csv"), None, "auto", (0.8, 0.1, 0.1), 0)
+
+
+def test_a_pair_of_an_image_with_itself_is_left_out_and_said(tmp_path, capsys):
+    """Every method scores it as a match: kept, it only flatters them all."""
+    rows = ["a.png,a.png,1,test", "a.png,b.png,1,test", "c.png,d.png,0,test"]
+    data = load_evaluation_data(_table(tmp_path, rows))
+    assert len(data.pairs["test"]) == 2
+    assert "left out of the test split" in capsys.readouterr().err
+
+
+def test_an_image_labelled_different_from_itself_is_refused(tmp_path):
+    with pytest.raises(SiamkitError, match=r"the pair c.png \| c.png is an image with itself, labelled 0"):
+        load_evaluation_data(_table(tmp_path, ["a.png,b.png,1,test", "c.png,c.png,0,test"]))
