@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,6 +28,13 @@ class SiameseLoss(nn.Module):
 
     def check_batch_size(self, batch_size: int) -> None:
         """Refuses, at set-up, a batch size the loss cannot work with (default: any)."""
+
+    def check_pair_labels(self, labels: np.ndarray, data: str) -> None:
+        """Refuses, at set-up, training pairs (labels 1 / 0) the loss cannot learn from: every
+        loss learns from matches."""
+        if not (labels == 1).any():
+            raise ConfigError(f"the train split of {data} holds no matching pairs (label 1), so "
+                              f"{type(self).__name__} has nothing to learn from: add matches")
 
     def forward(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
@@ -86,6 +94,13 @@ class ContrastiveLoss(SiameseLoss):
         check_positive("ContrastiveLoss margin", margin)
         self.margin = margin
         self.distance = distance
+
+    def check_pair_labels(self, labels: np.ndarray, data: str) -> None:
+        super().check_pair_labels(labels, data)
+        if not (labels == 0).any():
+            raise ConfigError(f"the train split of {data} holds only matching pairs, and ContrastiveLoss "
+                              "needs non-matches (label 0) too, or it maps every image to one point: add "
+                              "them, or use InfoNCELoss, whose non-matches are a batch's other images")
 
     def forward(self, batch: PairBatch | ClassBatch) -> torch.Tensor:
         if isinstance(batch, ClassBatch):

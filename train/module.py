@@ -10,6 +10,7 @@ from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 
 from siamkit.data.batches import Batch, ClassBatch, ImageBatch, PairBatch
+from siamkit.data.sources import PairSet
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.internals import is_compile_error
 from siamkit.models.backbones import Backbone
@@ -152,6 +153,8 @@ class SiameseModule(pl.LightningModule):
             check_loss_accepts(self.loss, datamodule.train_batch_type, datamodule.kind)
             self.loss.check_batch_size(datamodule.hparams.batch_size)
             datamodule.check_fit_splits(validates=self.trainer.limit_val_batches != 0)
+            if isinstance(data := datamodule.data, PairSet):
+                self.loss.check_pair_labels(data.label[data.split == "train"], datamodule.hparams.source)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["state_dict"] = with_encoder_prefix(checkpoint.get("state_dict", {}))

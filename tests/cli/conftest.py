@@ -45,6 +45,7 @@ def _write_data_cases(root: Path, rng: np.random.Generator) -> None:
     (root / "bad_only" / "a.png").write_bytes(b"")
     (root / "bad_only" / "b.jpg").write_text("not an image")
     (root / "file.txt").write_text("an existing file where a folder should go")
+    (root / "matches_only.csv").write_text("a,b,label,split\nphotos/0.png,photos/1.png,1,train\n")
     (root / "own_files").mkdir()  # a user's folder holding names that reports write
     for name in ("metrics.json", "duplicates.csv", "leaks.html", "notes.txt"):
         (root / "own_files" / name).write_text("the user's own")

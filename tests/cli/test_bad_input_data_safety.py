@@ -43,6 +43,9 @@ CASES = {
                                  "data.split_fractions: 'nan' is not a number"),
     "fit: NaN split fractions, YAML's spelling": ([*FIT, "--data.split_fractions", "[.nan, 0, 0]"],
                                                   "data.split_fractions: split fractions"),
+    "fit: only matching pairs for ContrastiveLoss": (
+        [*FIT, "--data.source", "{zoo}/matches_only.csv", "--data.check_leaks", "off",
+         "--trainer.limit_val_batches", "0"], "holds only matching pairs, and ContrastiveLoss needs"),
     "fit: crop scale the wrong way round": ([*FIT, "--data.crop_scale", "[0.5, 0.05]"],
                                             "data.crop_scale must be [low, high] with 0 < low <= high <= 1"),
     "fit: crop scale beyond the image": ([*FIT, "--data.crop_scale", "[0.5, 3.0]"],

@@ -80,6 +80,18 @@ def test_losses_state_the_batch_types_they_accept():
     assert TripletLoss.accepts == (ClassBatch,)
 
 
+def test_losses_say_which_training_pairs_they_cannot_learn_from():
+    import numpy as np
+
+    only_matches, only_non_matches = np.ones(4, int), np.zeros(4, int)
+    InfoNCELoss().check_pair_labels(only_matches, "data")  # a batch's other images are its non-matches
+    with pytest.raises(ConfigError, match="holds only matching pairs, and ContrastiveLoss needs non-matches"):
+        ContrastiveLoss().check_pair_labels(only_matches, "data")
+    for loss in (InfoNCELoss(), ContrastiveLoss()):
+        with pytest.raises(ConfigError, match="holds no matching pairs"):
+            loss.check_pair_labels(only_non_matches, "data")
+
+
 def test_koleo_by_hand():
     east, north, west = [1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]
     spread = torch.tensor([east, north, west])
