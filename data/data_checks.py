@@ -82,11 +82,16 @@ def check_unlabelled_settings(data: DataSet, source: str, crops_per_image: int, 
 
 
 def check_train_classes(labels: np.ndarray, source: str) -> None:
-    """A class-labelled objective learns what tells classes apart: one class teaches nothing (no
-    negatives; a triplet loss of 0 at every step)."""
-    if len(np.unique(labels)) < 2:
+    """A class-labelled objective learns what tells classes apart and what a class shares: one
+    class teaches nothing (no negatives; a triplet loss of 0 at every step), and neither do classes
+    of one image each (no positives)."""
+    _, counts = np.unique(labels, return_counts=True)
+    if len(counts) < 2:
         raise ConfigError(f"the train split of {source} holds images of one class only; learning what "
                           "tells classes apart needs two or more (a folder per class)")
+    if counts.max() < 2:
+        raise ConfigError(f"no class in the train split of {source} has two images, so there is no match to "
+                          "learn from; give classes two or more images each")
 
 
 def check_val_pairs(part: DataSet, source: str) -> None:

@@ -263,9 +263,13 @@ def test_with_augment_on_device_the_loader_only_decodes_and_training_batches_are
         assert torch.equal(batch.a, batch.b) and not torch.equal(augmented.a, augmented.b)
 
 
-def test_class_labelled_training_needs_two_classes(class_folder):
+def test_class_labelled_training_needs_two_classes_and_a_class_of_two_images(class_folder):
     import shutil
 
+    singles = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=0, batch_size=4,
+                                check_leaks="off", split_fractions=(0.125, 0.5, 0.375))  # 1 of 8 in train
+    with pytest.raises(ConfigError, match=r"no class in the train split of .*classes has two images"):
+        singles.train_dataloader()
     for other in ("class1", "class2", "class3"):
         shutil.rmtree(class_folder / other)
     data = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=0, batch_size=4,
