@@ -21,7 +21,11 @@ def read_table(path: Path) -> pd.DataFrame:
         if suffix == ".csv":
             return _read_csv(path)
         if suffix == ".jsonl":
-            return pd.read_json(path, lines=True, dtype=False)
+            table = pd.read_json(path, lines=True, dtype=False)
+            if not all(isinstance(column, str) for column in table.columns):  # e.g. one JSON array
+                raise SiamkitError(f"{path} is not JSON Lines: write one JSON object per line, such as "
+                                   '{"a": "x.jpg", "b": "y.jpg", "label": 1}')
+            return table
         if suffix == ".parquet":
             return pd.read_parquet(path)
     except (ValueError, OSError, pd.errors.ParserError) as error:
