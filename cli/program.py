@@ -9,6 +9,7 @@ with 130. ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from typing import Callable, Sequence
@@ -70,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if command in TOOL_COMMANDS:
             return _tool(command)(rest)
-        print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        print(f"error: unknown command {command!r}{_did_you_mean(command)}; `train --help` lists them",
+              file=sys.stderr)
         return 2
     except SystemExit as exit:  # argparse and jsonargparse end --help and bad options this way
         return exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 2
@@ -89,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unexpected {type(error).__name__}: {first_line} -- this is a bug in "
               "siamkit; run the same command with --debug for the traceback, and report it", file=sys.stderr)
         return BUG_EXIT_CODES.get(command, 1)
+
+
+def _did_you_mean(command: str) -> str:
+    close = difflib.get_close_matches(command, [*TRAINER_COMMANDS, *TOOL_COMMANDS], n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _usage() -> str:

@@ -63,8 +63,11 @@ def test_missing_config_lists_bundled_ones(capsys):
     assert "config file nope.yaml not found" in err and "demo_digits.yaml" in err
 
 
-def test_unknown_command(capsys):
-    assert "unknown command 'fitt'" in _error(capsys, ["fitt"])
+def test_unknown_command_is_one_line_with_the_closest(capsys):
+    """It had printed the whole usage after the error."""
+    assert _error(capsys, ["fitt"]).strip() == ("error: unknown command 'fitt' (did you mean fit?); "
+                                                "`train --help` lists them")
+    assert _error(capsys, ["bogus"]).strip() == "error: unknown command 'bogus'; `train --help` lists them"
 
 
 def test_mistyped_key_on_the_command_line(tmp_path, monkeypatch, capsys):
