@@ -4,6 +4,7 @@ value ends in one line naming the option and the fix, with exit code 2."""
 from __future__ import annotations
 
 import argparse
+import difflib
 from pathlib import Path
 from typing import Callable, get_args
 
@@ -19,7 +20,15 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(allow_abbrev=False, **kwargs)
 
     def error(self, message: str) -> None:
-        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+        hint = self._closest_option(message)
+        self.exit(2, f"error: {self.prog}: {message}{hint} (see `{self.prog} --help`)\n")
+
+    def _closest_option(self, message: str) -> str:
+        """"; did you mean --methods?" for an unrecognised option close to one it takes."""
+        unknown = message.partition("unrecognized arguments: ")[2].split()
+        options = [word.partition("=")[0] for word in unknown if word.startswith("--")]
+        close = difflib.get_close_matches(options[0], self._option_string_actions, n=1) if options else []
+        return f"; did you mean {close[0]}?" if close else ""
 
 
 def positive_int(text: str) -> int:

@@ -13,6 +13,10 @@ CASES = {
     "score: an unknown device": (["score", P, P, "-m", "{zoo}/encoder", "--device", "tpu9"],
                                  "unknown device 'tpu9'"),
     "score: a missing image": (["score", "{zoo}/nope.png", P, "-m", "{zoo}/encoder"], "file not found"),
+    "evaluate: --method for --methods": (
+        ["evaluate", "--data", "demo:photos", "--out", "{zoo}/out", "--method", "{zoo}/encoder"],
+        "unrecognized arguments: --method {zoo}/encoder; did you mean --methods?"),
+    "score: --methd for --method": (["score", P, P, "--methd=histogram"], "did you mean --method?"),
 }
 
 
