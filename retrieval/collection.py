@@ -27,6 +27,7 @@ from siamkit.data.scan import BadImagePolicy
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.models.embedder import Embedder
 from siamkit.retrieval.index import META, EmbeddingIndex, IndexFolderError, write_index
+from siamkit.retrieval.index_paths import same_file
 from siamkit.retrieval.journal import JOURNAL_DIR, EmbeddingJournal
 from siamkit.wording import counted
 
@@ -91,27 +92,29 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
     if complete is None and (out / META).is_file():
         print(f"note: {out} holds an index of another encoder (or one that cannot be read); it is replaced "
               "once this one is complete, and kept if you stop before (Ctrl-C)", file=sys.stderr)
-    wanted = set(listing.images)
-    if complete is not None and set(complete.files) == wanted and not (out / JOURNAL_DIR).exists():
+    wanted = {same_file(path) for path in listing.images}
+    if (complete is not None and {same_file(f) for f in complete.files} == wanted
+            and not (out / JOURNAL_DIR).exists()):
         return complete.meta
     journal = EmbeddingJournal.open(out, encoder.fingerprint, encoder.embedding_dim)
     if complete is not None and not journal.done:  # new images for an existing index: keep its rows
         for start in range(0, len(complete.files), 100_000):
             journal.append(complete.files[start:start + 100_000], complete.embeddings[start:start + 100_000])
         journal.append([], np.zeros((0, encoder.embedding_dim), np.float32), complete.skipped)
-    todo = [path for path in listing.images if path not in journal.done]
+    done = {same_file(path) for path in journal.done}
+    todo = [path for path in listing.images if same_file(path) not in done]
     try:
         _embed(todo, encoder, journal, batch_size, num_workers, on_bad_image, len(listing.images))
     except KeyboardInterrupt:
         print(f"\ninterrupted: {len(journal.files)} embedded images are kept in {journal.folder}; "
               "run the same command again to continue", file=sys.stderr)
         raise
-    rows = np.array([i for i, f in enumerate(journal.files) if f in wanted], dtype=np.int64)
+    rows = np.array([i for i, f in enumerate(journal.files) if same_file(f) in wanted], dtype=np.int64)
     if not len(rows):
         first = journal.skipped[0].reason if journal.skipped else "?"
         raise SiamkitError(f"none of the {len(listing.images)} images "
                            f"could be read ({first}); nothing to index")
-    skipped = listing.skipped + [bad for bad in journal.skipped if bad.file in wanted]
+    skipped = listing.skipped + [bad for bad in journal.skipped if same_file(bad.file) in wanted]
     meta = {"encoder": encoder_source, "fingerprint": encoder.fingerprint, "runtime": encoder.runtime,
             "dim": encoder.embedding_dim, "skipped": [bad.to_dict() for bad in skipped]}
     write_index(out, journal.vectors(), journal.files, meta, rows)

@@ -59,11 +59,12 @@ def picture_features(method: Method, files: list[str], index_folder: Optional[Pa
         return _hashes(method.scorer, files, num_workers)
     from siamkit.retrieval.collection import Listing, embed_collection
     from siamkit.retrieval.index import EmbeddingIndex
+    from siamkit.retrieval.index_paths import same_file
 
     embed_collection(Listing(files), method.encoder, index_folder, method.name, batch_size, num_workers)
     index = EmbeddingIndex.load(index_folder)
-    position = {f: i for i, f in enumerate(index.files)}
-    return Pictures(np.asarray(index.embeddings[[position[f] for f in files]], np.float32))
+    position = {same_file(f): i for i, f in enumerate(index.files)}
+    return Pictures(np.asarray(index.embeddings[[position[same_file(f)] for f in files]], np.float32))
 
 
 def _hashes(scorer, files: list[str], num_workers: int) -> Pictures:

@@ -1,9 +1,10 @@
 """Embeddings of an image collection on disk, and nearest-neighbour search over them.
 
 An index folder holds ``embeddings.npy`` (N, E) float32 unit vectors, ``files.txt`` (one
-image path per row) and ``index.json`` (the encoder's folder and fingerprint, so queries
-embedded by another encoder are refused). ``build_embeddings`` writes it in parts, so an
-interrupted run resumes where it stopped.
+image path per row, relative to the index folder: ``index_paths``) and ``index.json`` (the
+encoder's folder and fingerprint, so queries embedded by another encoder are refused).
+``collection.embed_collection`` writes it in parts, so an interrupted run resumes where it
+stopped.
 
 Search is inner product (= cosine on unit vectors): exact, in chunks of the collection so
 memory stays bounded, or approximate with a FAISS HNSW or IVF index for large collections.
@@ -22,11 +23,14 @@ import numpy as np
 
 from siamkit.data.bad_images import BadImage
 from siamkit.errors import SiamkitError
+from siamkit.retrieval.index_paths import reached, stored
 from siamkit.retrieval.journal import JOURNAL_DIR
 from siamkit.wording import counted
 
 EMBEDDINGS, FILES, META = "embeddings.npy", "files.txt", "index.json"
-FORMAT = "siamkit-index/1"
+FORMAT = "siamkit-index/2"
+#: the format before paths were stored relative to the index folder: they were as given to `train embed`
+PATHS_AS_GIVEN = "siamkit-index/1"
 Backend = Literal["auto", "exact", "hnsw", "ivf"]
 #: collections at least this large use an approximate index with ``auto``
 APPROXIMATE_FROM = 200_000
@@ -59,8 +63,9 @@ class EmbeddingIndex:
             files = (folder / FILES).read_text().splitlines()
         except (ValueError, OSError, UnicodeDecodeError) as error:  # truncated .npy, broken JSON
             raise IndexFolderError(f"{folder}: cannot read the index ({error}); {rebuild}") from None
-        if (not isinstance(meta, dict) or meta.get("format") != FORMAT or embeddings.ndim != 2
-                or len(files) != len(embeddings) or embeddings.shape[1] != meta.get("dim")):
+        if (not isinstance(meta, dict) or meta.get("format") not in (FORMAT, PATHS_AS_GIVEN)
+                or embeddings.ndim != 2 or len(files) != len(embeddings)
+                or embeddings.shape[1] != meta.get("dim")):
             dim = meta.get("dim") if isinstance(meta, dict) else "?"
             raise IndexFolderError(f"{folder}: {EMBEDDINGS} {embeddings.shape}, {FILES} "
                                    f"({len(files)} rows) and {META} (dim {dim}) do "
@@ -71,14 +76,18 @@ class EmbeddingIndex:
                                    f"{counted(len(bad), 'row')} "
                                    f"(NaN or infinity; first: {files[bad[0]]}), so search would pass them "
                                    f"over; {rebuild}")
+        if meta["format"] == FORMAT:
+            files = [reached(f, folder) for f in files]
         return cls(folder, embeddings, files, meta)
 
     @property
     def skipped(self) -> list[BadImage]:
         """The images the index was asked for and could not hold (an index written by an older
         siamkit may list plain strings: those are left out)."""
-        entries = self.meta.get("skipped", [])
-        return [BadImage.from_dict(entry) for entry in entries if isinstance(entry, dict)]
+        entries = [BadImage.from_dict(e) for e in self.meta.get("skipped", []) if isinstance(e, dict)]
+        if self.meta.get("format") != FORMAT:
+            return entries
+        return [BadImage(reached(bad.file, self.folder), bad.reason) for bad in entries]
 
     def check_encoder(self, fingerprint: str | None, dim: int) -> None:
         """Queries must come from the encoder (and runtime, for int8) that made the index."""
@@ -219,9 +228,10 @@ def write_index(folder: Path, vectors: np.ndarray, files: list[str], meta: dict[
     target.flush()
     del target
     os.replace(folder / f".{EMBEDDINGS}", folder / EMBEDDINGS)
-    (folder / f".{FILES}").write_text("".join(f"{files[i]}\n" for i in rows))
+    (folder / f".{FILES}").write_text("".join(f"{stored(files[i], folder)}\n" for i in rows))
     os.replace(folder / f".{FILES}", folder / FILES)
-    document = json.dumps({"format": FORMAT, "count": len(rows), **meta}, indent=2) + "\n"
+    skipped = [{**entry, "file": stored(entry["file"], folder)} for entry in meta.get("skipped", [])]
+    document = json.dumps({"format": FORMAT, "count": len(rows), **meta, "skipped": skipped}, indent=2) + "\n"
     (folder / f".{META}").write_text(document)
     os.replace(folder / f".{META}", folder / META)
 

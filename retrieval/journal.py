@@ -2,7 +2,8 @@
 
 It lives in ``INDEX/partial/`` while a run is under way: ``vectors.f32`` (raw float32 rows,
 appended as each batch finishes), ``log.jsonl`` (one line per image, in order: its file and
-either that it has a row or why it was skipped) and ``journal.json`` (the encoder's
+either that it has a row or why it was skipped; paths relative to the index folder, as
+``index_paths`` says) and ``journal.json`` (the encoder's
 fingerprint and the embedding size). A batch's rows are written and flushed before its log
 lines, so the log says what is done: a crash, a bad file or Ctrl-C loses at most the batch
 in flight, whose surplus bytes the next run cuts off.
@@ -20,6 +21,7 @@ from typing import Iterable
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
+from siamkit.retrieval.index_paths import reached, stored
 
 JOURNAL_DIR = "partial"
 _VECTORS, _LOG, _META = "vectors.f32", "log.jsonl", "journal.json"
@@ -59,7 +61,10 @@ class EmbeddingJournal:
                 entry = _log_entry(line)
                 if entry is None or (isinstance(entry, str) and len(journal.files) == rows):
                     break
-                (journal.files.append(entry) if isinstance(entry, str) else journal.skipped.append(entry))
+                if isinstance(entry, str):
+                    journal.files.append(reached(entry, folder.parent))
+                else:
+                    journal.skipped.append(BadImage(reached(entry.file, folder.parent), entry.reason))
                 kept += len(line)
         with open(folder / _LOG, "r+b") as log:
             log.truncate(kept)
@@ -78,7 +83,9 @@ class EmbeddingJournal:
             out.write(np.ascontiguousarray(vectors, np.float32).tobytes())
             out.flush()
             os.fsync(out.fileno())
-        lines = [json.dumps({"file": f}) for f in files] + [json.dumps(bad.to_dict()) for bad in skipped]
+        index = self.folder.parent
+        lines = ([json.dumps({"file": stored(f, index)}) for f in files]
+                 + [json.dumps({**bad.to_dict(), "file": stored(bad.file, index)}) for bad in skipped])
         with open(self.folder / _LOG, "a") as log:
             log.write("".join(line + "\n" for line in lines))
             log.flush()

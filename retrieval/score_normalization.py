@@ -7,13 +7,13 @@ threshold does not apply to them."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
 from siamkit.errors import SiamkitError
+from siamkit.retrieval.index_paths import same_file
 from siamkit.scoring.embedding import kth_similarity
 from siamkit.wording import counted
 
@@ -37,7 +37,7 @@ def background_images(folder: str | Path, k: int, compared: Iterable[str] = ()) 
 def check_apart(background: Iterable[str], compared: Iterable[str], folder: str | Path) -> None:
     """A compared image in the background is its own nearest background image: every score it
     takes part in drops by about 1, and its matches are lost."""
-    shared = set(map(os.path.abspath, background)) & set(map(os.path.abspath, compared))  # no syscalls
+    shared = set(map(same_file, background)) & set(map(same_file, compared))
     if shared:
         raise SiamkitError(f"--background {folder} holds images that are also compared "
                            f"({counted(len(shared), 'image')}, e.g. {min(shared)}): a background is "
