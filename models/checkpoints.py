@@ -79,14 +79,19 @@ def best_checkpoint_in(checkpoints: Path) -> Path | None:
     return best[-1] if best else None
 
 
+_SAID_LAST_IS_USED: set[Path] = set()
+
+
 def run_checkpoint(run: Path) -> Path:
     """A run folder's best checkpoint (by its monitored metric), else its last one."""
     best = best_checkpoint_in(run / "checkpoints")
     if best:
         return best
     if (run / "checkpoints" / "last.ckpt").exists():
-        print(f"note: run folder {run} has no best checkpoint (it did not validate, or its metric was "
-              "undefined), so its last.ckpt is used", file=sys.stderr)
+        if run.resolve() not in _SAID_LAST_IS_USED:  # once, though a command may load a run twice (@start)
+            _SAID_LAST_IS_USED.add(run.resolve())
+            print(f"note: run folder {run} has no best checkpoint (it did not validate, or its metric was "
+                  "undefined), so its last.ckpt is used", file=sys.stderr)
         return run / "checkpoints" / "last.ckpt"
     raise EncoderFolderError(f"run folder {run} has no checkpoints yet "
                              "(expected checkpoints/best-*.ckpt or last.ckpt)")

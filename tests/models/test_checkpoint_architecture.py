@@ -30,5 +30,6 @@ def test_a_run_folder_without_a_best_checkpoint_says_its_last_is_used(tmp_path, 
     assert run_checkpoint(tmp_path) == tmp_path / "checkpoints" / "last.ckpt"
     assert f"run folder {tmp_path} has no best checkpoint (it did not validate, or its metric was " \
            "undefined), so its last.ckpt is used" in capsys.readouterr().err
+    assert run_checkpoint(tmp_path).name == "last.ckpt" and not capsys.readouterr().err, "said once (@start)"
     (tmp_path / "checkpoints" / "best-epoch=0-step=2.ckpt").touch()
     assert run_checkpoint(tmp_path).name == "best-epoch=0-step=2.ckpt" and not capsys.readouterr().err
