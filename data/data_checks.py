@@ -13,6 +13,7 @@ from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, check_split_fractions
 from siamkit.data.splits import SplitRecord, split_source
 from siamkit.errors import ConfigError, SiamkitError
+from siamkit.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,8 @@ def check_unlabelled_settings(data: DataSet, source: str, crops_per_image: int, 
         raise ConfigError(f"data.mix_views mixes views of unlabelled images; {source} is labelled: "
                           "leave it at 0")
     if unlabelled and len(data) < 2:
-        raise ConfigError(f"{source} holds {len(data)} readable image(s); unlabelled training matches each "
-                          "image's views against the other images', so it needs at least two")
+        raise ConfigError(f"{source} holds {counted(len(data), 'readable image')}; unlabelled training "
+                          "matches each image's views against the other images', so it needs at least two")
 
 
 def check_train_classes(labels: np.ndarray, source: str) -> None:

@@ -14,6 +14,7 @@ from siamkit.data.bad_images import BadImage
 from siamkit.data.images import load_image
 from siamkit.data.scan_record import ScanRecord
 from siamkit.errors import ImageLoadError, SiamkitError
+from siamkit.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -52,5 +53,5 @@ def scan_images(paths: Sequence[str], on_bad_image: BadImagePolicy, skip_hint: s
     if on_bad_image == "error":
         raise SiamkitError(f"{len(bad)} of {len(paths)} images cannot be read:\n{listing}{more}\n"
                            f"Fix or remove them, or {skip_hint} to go on without them.")
-    log.warning("skipping %d unreadable image(s) of %d:\n%s%s", len(bad), len(paths), listing, more)
+    log.warning("skipping %s of %d:\n%s%s", counted(len(bad), "unreadable image"), len(paths), listing, more)
     return bad

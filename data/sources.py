@@ -24,7 +24,7 @@ from scipy.sparse.csgraph import connected_components
 from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files, is_hidden
 from siamkit.data.tables import check_empty_cells, read_table, without_repeated_pairs
 from siamkit.errors import ConfigError, SiamkitError
-from siamkit.wording import counted
+from siamkit.wording import counted, number
 
 SPLITS = ("train", "val", "test")
 SourceKind = Literal["auto", "pairs", "classes", "images"]
@@ -163,9 +163,9 @@ def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
     if subfolders and loose and kind in ("auto", "classes"):
         raise ConfigError(
             f"{folder} mixes {counted(len(loose), 'image')} at its top level (e.g. {loose[0].name}) with "
-            f"{len(subfolders)} sub-folder(s) (e.g. {subfolders[0].name}/), so it is neither class folders "
-            "nor one folder of unlabelled images. Move every image into a folder per class, or read all of "
-            "them as unlabelled images with data.kind: images (`train leaks --kind images`)")
+            f"{counted(len(subfolders), 'sub-folder')} (e.g. {subfolders[0].name}/), so it is neither class "
+            "folders nor one folder of unlabelled images. Move every image into a folder per class, or read "
+            "all of them as unlabelled images with data.kind: images (`train leaks --kind images`)")
     if subfolders and kind in ("auto", "classes"):
         paths, labels = [], []
         for index, sub in enumerate(subfolders):
@@ -197,7 +197,7 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
     required = {"pairs": {"a", "b", "label"}, "classes": {"path", "label"}, "images": {"path"}}[kind]
     if missing := required - columns:
         raise SiamkitError(
-            f"{path}: missing column(s) {sorted(missing)} for {kind} data; found "
+            f"{path}: missing {number(len(missing), 'column')} {sorted(missing)} for {kind} data; found "
             f"{sorted(columns)}. Pairs need a, b, label (1 same, 0 different); "
             "class-labelled images need path, label; unlabelled images need path."
         )
@@ -288,6 +288,7 @@ def _check_no_leak(data: DataSet, location: Path) -> None:
     per_image = sides.groupby("image")["split"].nunique()
     if (leaked := per_image[per_image > 1]).any():
         raise SiamkitError(
-            f"{location}: {len(leaked)} image(s) sit in more than one split (e.g. {leaked.index[0]}); "
+            f"{location}: {counted(len(leaked), 'image')} {number(len(leaked), 'sits', 'sit')} in more than "
+            f"one split (e.g. {leaked.index[0]}); "
             "each image must belong to exactly one of train / val / test"
         )

@@ -19,6 +19,7 @@ import torch
 from siamkit.data.augmentations import OWN_TRANSFORMS
 from siamkit.data.image_config import ImageConfig, resize_steps
 from siamkit.errors import ConfigError
+from siamkit.wording import number
 
 #: Where albumentations keeps the transforms whose arguments are in pixels of their input.
 _PIXEL_UNIT_MODULES = ("albumentations.augmentations.crops", "albumentations.augmentations.geometric.pad")
@@ -93,7 +94,7 @@ def build_augmentations(entries: list[dict[str, Any]], size: int) -> list[A.Basi
         kwargs = dict(kwargs or {})
         accepted = _parameters(cls)
         if unknown := set(kwargs) - accepted:
-            raise ConfigError(f"augmentation {name}: unknown argument(s) "
+            raise ConfigError(f"augmentation {name}: unknown {number(len(unknown), 'argument')} "
                               f"{sorted(unknown)}; it takes {sorted(accepted)}")
         if "size" in accepted and "size" not in kwargs:
             kwargs["size"] = (size, size)

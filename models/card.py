@@ -19,6 +19,7 @@ from siamkit.data.image_config import ImageConfig
 from siamkit.data.splits import SplitRecord
 from siamkit.errors import SiamkitError
 from siamkit.models.spec import EncoderSpec, ModuleSpec
+from siamkit.wording import number
 
 CONFIG_FILE = "config.json"
 FORMAT = "siamkit-encoder"
@@ -105,8 +106,8 @@ class EncoderCard:
                                      f"{FORMAT!r} version {VERSION}); export it again with `train export`")
         known = {f.name for f in dataclasses.fields(cls)}
         if unknown := sorted(set(values) - known):
-            raise EncoderFolderError(f"{where} has unknown field(s) {', '.join(unknown)}; "
-                                     f"it takes {', '.join(sorted(known))}")
+            raise EncoderFolderError(f"{where} has unknown {number(len(unknown), 'field')} "
+                                     f"{', '.join(unknown)}; it takes {', '.join(sorted(known))}")
         try:
             values["architecture"] = EncoderSpec.from_dict(values["architecture"], f"{where}: architecture")
             values["preprocessing"] = ImageConfig.from_dict(values["preprocessing"])

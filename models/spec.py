@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 from torch import nn
 
 from siamkit.errors import ConfigError
+from siamkit.wording import number
 
 #: the classes siamkit ships that an encoder file may name, by path: checking one imports nothing
 SHIPPED_MODULES = frozenset({
@@ -91,8 +92,8 @@ def _check_init_args(cls: type, init_args: Any, field: str) -> None:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
     if unknown := sorted(set(init_args) - set(parameters)):
-        raise ConfigError(f"{field}.init_args: {cls.__name__} takes no argument(s) {', '.join(unknown)}; "
-                          f"it takes {', '.join(parameters)}")
+        raise ConfigError(f"{field}.init_args: {cls.__name__} takes no {number(len(unknown), 'argument')} "
+                          f"{', '.join(unknown)}; it takes {', '.join(parameters)}")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from siamkit.devices import check_device
 from siamkit.errors import ConfigError
 from siamkit.runtimes import START_SUFFIX
 from siamkit.scoring.base import Scorer
+from siamkit.wording import number
 
 #: modules whose scorers register themselves on import
 CLASSICAL_MODULES = ("siamkit.scoring.histogram", "siamkit.scoring.ssim", "siamkit.scoring.keypoints",
@@ -116,8 +117,8 @@ def _classical(name: str, preset: str | None, options: dict[str, Any]) -> Scorer
     settings.setdefault("name", f"{name}:{preset}" if preset else name)
     fields = {f.name for f in dataclasses.fields(registration.cls)}
     if unknown := sorted(set(settings) - fields):
-        raise ConfigError(f"{name} has no option(s) {', '.join(unknown)}; its options: "
-                          f"{', '.join(sorted(fields - {'name'} - set(registration.fixed)))}")
+        raise ConfigError(f"{name} has no {number(len(unknown), 'option')} {', '.join(unknown)}; "
+                          f"its options: {', '.join(sorted(fields - {'name'} - set(registration.fixed)))}")
     return registration.cls(**settings)
 
 

@@ -31,6 +31,7 @@ from siamkit.data.splits import SplitRecord
 from siamkit.evaluation.pairs import load_evaluation_data
 from siamkit.models.encoder import Encoder
 from siamkit.train.lightning_cli import run_trainer_command
+from siamkit.wording import number
 
 INSTANCES = 12 * 16  # the twelve training photographs, 16 regions each per epoch
 
@@ -70,7 +71,8 @@ def main() -> None:
     args = parser.parse_args()
     names = args.recipes.split(",")
     if unknown := [n for n in names if n not in ("plain", "lp-ft", "layerwise", "ema")]:
-        parser.error(f"unknown recipe(s) {unknown}: choose from plain, lp-ft, layerwise, ema")
+        parser.error(f"unknown {number(len(unknown), 'recipe')} {unknown}: "
+                     "choose from plain, lp-ft, layerwise, ema")
     pairs = load_evaluation_data(SplitRecord("demo:photos"), "val").pairs["val"]
     val = (list(pairs.a), list(pairs.b), pairs.label)
     results = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from siamkit.errors import ConfigError
+from siamkit.wording import counted
 
 
 def check_device(name: str) -> str:
@@ -25,5 +26,5 @@ def check_device(name: str) -> str:
         raise ConfigError(f"{name}: no CUDA GPU is available here; use cpu")
     index = int(name.partition(":")[2] or 0)
     if index >= torch.cuda.device_count():
-        raise ConfigError(f"{name}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+        raise ConfigError(f"{name}: this machine has {counted(torch.cuda.device_count(), 'CUDA GPU')}")
     return name

@@ -3,4 +3,9 @@
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """``n`` and the noun, singular for one (``plural`` where adding an s is wrong)."""
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+    return f"{n:,} {number(n, noun, plural)}"
+
+
+def number(n: int, noun: str, plural: str | None = None) -> str:
+    """The noun alone, in the number ``n`` asks for: "unknown option x", "unknown options x, y"."""
+    return noun if n == 1 else plural or noun + "s"

@@ -1,4 +1,4 @@
-from siamkit.wording import counted
+from siamkit.wording import counted, number
 
 
 def test_one_is_singular_and_every_other_count_plural():
@@ -10,3 +10,8 @@ def test_one_is_singular_and_every_other_count_plural():
 
 def test_large_counts_are_grouped_in_thousands():
     assert counted(75254, "near-duplicate pair") == "75,254 near-duplicate pairs"
+
+
+def test_a_noun_alone_takes_the_number_of_its_count():
+    assert [number(n, "option") for n in (1, 2)] == ["option", "options"]
+    assert number(2, "sits", "sit") == "sit"

@@ -143,7 +143,7 @@ def test_hidden_files_beside_class_folders_are_no_loose_images(class_folder):
 
 
 def test_a_json_array_saved_as_jsonl_is_named_as_not_json_lines(tmp_path):
-    """pandas reads it as one row of a column named 0: 'missing column(s) [path]; found [0]', before."""
+    """pandas reads it as one row of a column named 0: 'missing column [path]; found [0]', before."""
     (tmp_path / "pairs.jsonl").write_text('[{"a": "x.png", "b": "y.png", "label": 1}]\n')
     with pytest.raises(SiamkitError, match="is not JSON Lines: write one JSON object per line"):
         read_source(tmp_path / "pairs.jsonl")
