@@ -91,7 +91,8 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
         held = "no pairs" if not kinds else f"only {'matching' if 1 in kinds else 'non-matching'} pairs"
         raise SiamkitError(f"the {split} split of {source} holds {held} ({len(pairs[split].label)}), and "
                            "every metric compares matches with non-matches; give it more images (of more "
-                           "than one class), or choose other split fractions")
+                           "than one class), or choose other split fractions (--split-fractions "
+                           f"{'0 0 1' if split == 'test' else '0 1 0'} puts all of it in the {split} split)")
     if len(set(pairs["val"].label)) < 2:  # no threshold can be chosen on it
         del pairs["val"]
     return EvaluationData(splits, split, pairs, images, labels, skipped=list(bad.values()))
