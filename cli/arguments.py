@@ -135,6 +135,17 @@ def check_own_files(out: Path, names: tuple[str, ...]) -> None:
                            "command would overwrite: choose a new or empty folder")
 
 
+def method_names(values: list[str], option: str, example: list[str]) -> list[str]:
+    """The methods of comma-separated ``values`` (one or many of them), each once, in order."""
+    from siamkit.errors import SiamkitError
+
+    methods = list(dict.fromkeys(m.strip() for value in values for m in value.split(",") if m.strip()))
+    if not methods:
+        raise SiamkitError(f"{option} {' '.join(map(repr, values))} names no method; give a comma-separated "
+                           f"list (e.g. {','.join(example)})")
+    return methods
+
+
 def threshold_rule(text: str) -> str:
     """``best_f1``, or ``fmr=X`` with 0 < X < 1 (the false-match rate to allow)."""
     if text == "best_f1":

@@ -16,6 +16,7 @@ from siamkit.cli.arguments import (
     add_runtime_arguments,
     check_own_files,
     device,
+    method_names,
     non_negative_int,
     output_folder,
     pair_count,
@@ -87,10 +88,7 @@ def main(argv: list[str]) -> int:
     if args.background and args.calibrate:
         raise SiamkitError("--calibrate with --background would store a threshold for normalised "
                            "scores, which plain cosines cannot use; calibrate without --background")
-    methods = list(dict.fromkeys(m.strip() for m in args.methods.split(",") if m.strip()))  # each once
-    if not methods:
-        raise SiamkitError(f"--methods {args.methods!r} names no method; give a comma-separated list "
-                           f"(e.g. {','.join(DEFAULT_METHODS)})")
+    methods = method_names([args.methods], "--methods", DEFAULT_METHODS)
     if args.calibrate:
         _check_calibration_folders(methods)
     model_options = {"device": args.device, "runtime": args.runtime, "threads": args.threads,

@@ -1,11 +1,11 @@
-"""``train score A B [--method M ...] [--json]``: how similar two images are, by each method."""
+"""``train score A B [--method M[,M...] ...] [--json]``: how similar two images are, by each method."""
 
 from __future__ import annotations
 
 import json
 import time
 
-from siamkit.cli.arguments import ArgumentParser, add_runtime_arguments, device
+from siamkit.cli.arguments import ArgumentParser, add_runtime_arguments, device, method_names
 from siamkit.data.images import load_image
 from siamkit.scoring.registry import DEFAULT_METHODS, METHOD_FORMS
 
@@ -19,7 +19,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("a", help="first image")
     parser.add_argument("b", help="second image")
     parser.add_argument("--method", "-m", action="append", dest="methods", metavar="M",
-                        help=f"a method (repeatable; default: {', '.join(DEFAULT_METHODS)})")
+                        help=f"a method, or several comma-separated (repeatable; default: "
+                             f"{','.join(DEFAULT_METHODS)})")
     parser.add_argument("--json", action="store_true", help="one JSON object per method, one per line")
     parser.add_argument("--device", type=device, default="cpu", help="where models run (default cpu)")
     add_runtime_arguments(parser)
@@ -27,10 +28,10 @@ def main(argv: list[str]) -> int:
 
     from siamkit.scoring.registry import get_scorer, is_classical
 
+    methods = method_names(args.methods, "--method", DEFAULT_METHODS) if args.methods else DEFAULT_METHODS
     a, b = load_image(args.a), load_image(args.b)  # before any model loads
     options = {"device": args.device, "runtime": args.runtime, "threads": args.threads}
-    scorers = [get_scorer(method, **({} if is_classical(method) else options))
-               for method in dict.fromkeys(args.methods or DEFAULT_METHODS)]  # each once, as in evaluate
+    scorers = [get_scorer(method, **({} if is_classical(method) else options)) for method in methods]
     results = []
     for scorer in scorers:
         start = time.perf_counter()

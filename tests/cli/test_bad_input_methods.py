@@ -17,6 +17,8 @@ CASES = {
         ["evaluate", "--data", "demo:photos", "--out", "{zoo}/out", "--method", "{zoo}/encoder"],
         "unrecognized arguments: --method {zoo}/encoder; did you mean --methods?"),
     "score: --methd for --method": (["score", P, P, "--methd=histogram"], "did you mean --method?"),
+    "score: -m that names no method": (["score", P, P, "-m", ",", "-m", " "],
+                                       "--method ',' ' ' names no method; give a comma-separated list"),
 }
 
 

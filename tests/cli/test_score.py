@@ -43,6 +43,12 @@ def test_a_method_named_twice_is_scored_once(two_images, capsys):
     assert methods == ["phash", "histogram"]
 
 
+def test_methods_may_be_comma_separated_as_evaluate_takes_them(two_images, capsys):
+    assert main(["score", *two_images, "-m", "phash, histogram", "-m", "ssim,phash", "--json"]) == 0
+    methods = [json.loads(line)["method"] for line in capsys.readouterr().out.splitlines()]
+    assert methods == ["phash", "histogram", "ssim"]
+
+
 def test_bad_input_is_one_message_and_exit_2(two_images, capsys):
     assert main(["score", two_images[0], "missing.png"]) == 2
     assert "cannot read image missing.png: file not found" in capsys.readouterr().err
