@@ -219,6 +219,11 @@ def _choose(encoder, args: argparse.Namespace, pairs: tuple):
         sizes = ",".join(f"{s:g}" for s in variant.scales)
         print(f"  wise-ft {variant.alpha:.2f}, {variant.output:<8} at {sizes:<20} "
               f"{variant.roc_auc:.4f}{mark}")
+    best = max(variant.roc_auc for variant in variants)
+    if (tied := sum(variant.roc_auc == best for variant in variants)) > 1:
+        print(f"note: {tied} of the {len(variants)} variants tie for the best val ROC-AUC ({best:.4f}); the "
+              "val pairs cannot tell them apart, so the first of them in the list is kept. More or harder "
+              "val pairs (--check-data) would choose", file=sys.stderr)
     return chosen
 
 

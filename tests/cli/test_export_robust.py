@@ -112,6 +112,19 @@ def test_a_given_setting_narrows_the_choice(pretrained_run, tiny_checkpoint, tmp
     assert sum(line.startswith("  wise-ft 1.00") for line in capsys.readouterr().out.splitlines()) == 4
 
 
+def test_variants_the_val_pairs_cannot_tell_apart_are_named(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    from siamkit.cli import export_choice
+
+    def tied(encoder, pairs, alphas, features, scales):
+        return encoder, [export_choice.Variant(1.0, output, (1.0,), 1.0) for output in features]
+
+    monkeypatch.setattr(export_choice, "choose_on_val", tied)
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "out"),
+                 "--choose-on-val", "--check-data", "demo:photos"]) == 0
+    assert "note: 2 of the 2 variants tie for the best val ROC-AUC (1.0000); the val pairs cannot tell " \
+           "them apart" in capsys.readouterr().err
+
+
 def test_without_check_data_the_export_is_chosen_on_the_data_the_run_validated_on(tiny_checkpoint, tmp_path,
                                                                                  capsys):
     checkpoint = torch.load(tiny_checkpoint, weights_only=True)
