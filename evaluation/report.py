@@ -151,11 +151,14 @@ def plot_distributions(path: Path, labels: np.ndarray, results: Sequence[MethodR
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
     for ax, r in zip(axes.ravel(), results):
         bins = np.linspace(r.scores.min(), r.scores.max() + 1e-9, 40)
-        ax.hist(r.scores[labels == 1], bins=bins, alpha=0.6, label="matches", color="tab:green")
-        ax.hist(r.scores[labels == 0], bins=bins, alpha=0.6, label="non-matches", color="tab:red")
+        for kind, name, colour in ((1, "matches", "tab:green"), (0, "non-matches", "tab:red")):
+            scores = r.scores[labels == kind]  # as shares of their kind: a rare kind stays visible
+            ax.hist(scores, bins=bins, weights=np.full(len(scores), 1 / max(len(scores), 1)), alpha=0.6,
+                    label=f"{name} ({len(scores):,})", color=colour)
         if r.threshold is not None:
             ax.axvline(r.threshold, color="black", linestyle="--", linewidth=1, label="threshold (val)")
         ax.set_title(r.name, fontsize=9)
+        ax.set_ylabel("share of its kind", fontsize=8)
         ax.legend(fontsize=7)
     for ax in axes.ravel()[len(results):]:
         ax.axis("off")
