@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
+from tqdm import tqdm
 
 from siamkit.models.encoder import Encoder, mean_direction
 from siamkit.models.export_variants import (
@@ -48,9 +49,11 @@ def choose_on_val(encoder: Encoder, pairs: tuple[list[str], list[str], np.ndarra
     trained = {name: tensor.clone() for name, tensor in encoder.backbone.state_dict().items()}
     start = start_weights(encoder) if min(alphas) < 1.0 else None  # read once, not once per alpha
     variants = []
-    for alpha in alphas:
-        variants += _scored(_variant(encoder, trained, start, alpha), alpha, images, (a_rows, b_rows), labels,
-                            features, scales)
+    with tqdm(total=len(alphas) * len(images), desc="embedding the val images per WiSE-FT alpha",
+              unit="img") as progress:
+        for alpha in alphas:
+            variants += _scored(_variant(encoder, trained, start, alpha), alpha, images, (a_rows, b_rows),
+                                labels, features, scales, progress)
     best = max(variants, key=lambda entry: entry.roc_auc)  # max keeps the first of equals
     chosen = _variant(encoder, trained, start, best.alpha)
     chosen = at_scales(chosen if best.output == "head" else without_head(chosen), best.scales)
@@ -61,9 +64,10 @@ def choose_on_val(encoder: Encoder, pairs: tuple[list[str], list[str], np.ndarra
 
 @torch.inference_mode()
 def _scored(variant: Encoder, alpha: float, images: list[str], rows: tuple[list[int], list[int]],
-            labels: np.ndarray, features: tuple[str, ...], scales: tuple[Scales, ...]) -> list[Variant]:
+            labels: np.ndarray, features: tuple[str, ...], scales: tuple[Scales, ...], progress: tqdm
+            ) -> list[Variant]:
     """Each output and set of scales of one interpolated ``variant``, scored on the pairs of ``rows``."""
-    pooled = _pooled_features(variant, images, sorted({s for sizes in scales for s in sizes}))
+    pooled = _pooled_features(variant, images, sorted({s for sizes in scales for s in sizes}), progress)
     scored = []
     for output in features:
         outputs = variant if output == "head" else without_head(variant)
@@ -74,14 +78,16 @@ def _scored(variant: Encoder, alpha: float, images: list[str], rows: tuple[list[
     return scored
 
 
-def _pooled_features(encoder: Encoder, images: list[str], scales: list[float],
+def _pooled_features(encoder: Encoder, images: list[str], scales: list[float], progress: tqdm,
                      batch_size: int = 64) -> dict[float, torch.Tensor]:
     """The backbone's pooled features of ``images`` at each of ``scales``, each image decoded once."""
     pooled = {scale: [] for scale in scales}
     for start in range(0, len(images), batch_size):
-        normalized = encoder.normalize(encoder.preprocess.batch(images[start:start + batch_size]))
+        batch = images[start:start + batch_size]
+        normalized = encoder.normalize(encoder.preprocess.batch(batch))
         for scale in scales:
             pooled[scale].append(encoder.pooled_features(normalized, scale))
+        progress.update(len(batch))
     return {scale: torch.cat(parts) for scale, parts in pooled.items()}
 
 

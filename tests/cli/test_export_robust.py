@@ -88,7 +88,9 @@ def test_the_export_is_chosen_on_val_pairs_and_recorded(pretrained_run, tmp_path
     _, checkpoint = pretrained_run
     assert main(["export", "--ckpt", str(checkpoint), "--out", str(tmp_path / "chosen"),
                  "--choose-on-val"]) == 0
-    printed = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  wise-ft")]
+    said = capsys.readouterr()
+    assert "embedding the val images per WiSE-FT alpha: 100%" in said.err  # minutes on a large val set
+    printed = [line.split() for line in said.out.splitlines() if line.startswith("  wise-ft")]
     assert len(printed) == 20 and sum(line[-1] == "chosen" for line in printed) == 1  # 5 alphas x 2 x 2
     figures = {(alpha, output, scales): float(line[5]) for line in printed
                for alpha, output, scales in [(line[1].rstrip(","), line[2], line[4])]}
