@@ -157,7 +157,8 @@ def method_from(args: argparse.Namespace, compared: list[str]):
     if args.background:
         from siamkit.retrieval.score_normalization import background_images
 
-        background = encoder.embed(background_images(args.background, args.background_k, compared))
+        background = encoder.embed(background_images(args.background, args.background_k, compared),
+                                   progress="embedding the background")
     return Method(str(Path(args.encoder).resolve()), threshold, encoder=encoder, background=background,
                   background_k=args.background_k)
 

@@ -52,12 +52,13 @@ def main(argv: list[str]) -> int:
         args.runtime = "int8"  # the queries must be embedded as the index was
     encoder = load_encoder_for(args, args.encoder or index.meta["encoder"])
     index.check_encoder(encoder.fingerprint, encoder.embedding_dim)
-    embeddings = encoder.embed(queries)
+    embeddings = encoder.embed(queries, progress="embedding the queries")
     if background is None:
         scores, ids = index.search(embeddings, args.k, args.backend)
     else:  # normalised scores: re-rank a deeper list of cosine neighbours
         scores, ids = index.search(embeddings, RERANK_DEPTH * args.k, args.backend)
-        scores, ids = rerank(scores, ids, embeddings, index.embeddings, encoder.embed(background),
+        background_embeddings = encoder.embed(background, progress="embedding the background")
+        scores, ids = rerank(scores, ids, embeddings, index.embeddings, background_embeddings,
                              args.background_k, args.k)
     for query, row_scores, row_ids in zip(queries, scores, ids):
         hits = [{"file": index.files[i], "score": float(s)} for s, i in zip(row_scores, row_ids) if i >= 0]

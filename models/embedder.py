@@ -9,6 +9,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.images import ImageInput
@@ -44,20 +45,26 @@ class Embedder(ABC):
         """The calibrated same / different decision threshold on cosine similarity, if set."""
         return self.card.calibration.threshold if self.card.calibration else None
 
-    def embed(self, images: Iterable[ImageInput] | str | os.PathLike, batch_size: int = 64) -> np.ndarray:
-        """Images (paths, bytes, arrays, PIL) -> (N, E) float32 unit vectors; one path -> (1, E)."""
+    def embed(self, images: Iterable[ImageInput] | str | os.PathLike, batch_size: int = 64,
+              progress: Optional[str] = None) -> np.ndarray:
+        """Images (paths, bytes, arrays, PIL) -> (N, E) float32 unit vectors; one path -> (1, E).
+        ``progress``: a progress bar's label (none without one)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be a whole number >= 1, not {batch_size}")
         if isinstance(images, (str, os.PathLike)):  # not its characters, each read as a file name
             images = [images]
         rows, batch = [], []
-        for image in images:
-            batch.append(image)
-            if len(batch) == batch_size:
+        total = len(images) if hasattr(images, "__len__") else None
+        with tqdm(total=total, desc=progress, unit="img", disable=progress is None) as bar:
+            for image in images:
+                batch.append(image)
+                if len(batch) == batch_size:
+                    rows.append(self.embed_batch(self.preprocess.batch(batch)))
+                    bar.update(len(batch))
+                    batch = []
+            if batch:
                 rows.append(self.embed_batch(self.preprocess.batch(batch)))
-                batch = []
-        if batch:
-            rows.append(self.embed_batch(self.preprocess.batch(batch)))
+                bar.update(len(batch))
         if not rows:
             return np.zeros((0, self.embedding_dim), np.float32)
         return np.concatenate(rows)

@@ -76,7 +76,8 @@ def quantize_int8(folder: str | Path, calibration: Sequence[ImageInput], calibra
     position = {image: i for i, image in enumerate(images)}
     rows = [position[image] for image in a], [position[image] for image in b]
     checked = [*calibration, *images]
-    reference, quantized = float_encoder.embed(checked), int8_encoder.embed(checked)
+    reference = float_encoder.embed(checked, progress="checking int8: the float model")
+    quantized = int8_encoder.embed(checked, progress="checking int8: the int8 model")
     cosine = (reference * quantized).sum(1)
     roc = [_roc_auc(embeddings[len(calibration):], rows, labels) for embeddings in (reference, quantized)]
     record = Quantization(target.name, "static", len(calibration), calibration_data, float(cosine.min()),

@@ -154,7 +154,8 @@ def _embedding(method: str, options: dict[str, Any]) -> Scorer:
     options.setdefault("name", method)
     if background is None:
         return EmbeddingScorer(encoder, **options)
-    return NormalizedEmbeddingScorer(encoder, encoder.embed(background), k, **options)
+    background_embeddings = encoder.embed(background, progress="embedding the background")
+    return NormalizedEmbeddingScorer(encoder, background_embeddings, k, **options)
 
 
 def _names_a_location(method: str) -> bool:

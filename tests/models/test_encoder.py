@@ -113,3 +113,14 @@ def test_embed_takes_one_path_as_one_image_and_refuses_a_batch_size_below_one(py
     assert one.shape == (1, 16) and encoder.embed(tmp_path / "coffee.png").shape == (1, 16)
     with pytest.raises(ValueError, match="batch_size must be a whole number >= 1, not 0"):
         encoder.embed([photos["coffee"]], batch_size=0)  # was one batch of everything
+
+
+def test_embed_shows_progress_only_when_given_a_label(python_encoder: Path, photos, capsys):
+    encoder = Encoder.load(python_encoder)
+    images = [photos["coffee"]] * 5
+    quiet = encoder.embed(images, batch_size=2)
+    assert capsys.readouterr().err == ""
+    shown = encoder.embed(images, batch_size=2, progress="embedding the queries")
+    np.testing.assert_array_equal(shown, quiet)
+    said = capsys.readouterr().err
+    assert "embedding the queries: 100%" in said and "5/5" in said

@@ -29,7 +29,9 @@ def test_search_from_another_folder_prints_paths_that_resolve_there(encoder_fold
     monkeypatch.chdir(elsewhere)
     capsys.readouterr()
     assert main(["search", "../classes/class1/0.png", "--index", "../index", "-k", "3"]) == 0
-    hits = [line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]]
+    said = capsys.readouterr()
+    assert "embedding the queries: 100%" in said.err
+    hits = [line.split()[-1] for line in said.out.splitlines()[1:]]
     assert hits[0] == "../classes/class1/0.png" and all(Path(hit).is_file() for hit in hits)
 
 
