@@ -43,18 +43,14 @@ def load_image(
     if isinstance(source, (str, os.PathLike)):
         _check_regular_file(Path(source), name)
     try:
-        image = _open(source, draft_size)
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            _check_size(image, max_pixels, name)
-            if draft_size and image.format == "JPEG":
-                image.draft("RGB", _draft_target(image.size, draft_size))
-            image.seek(0)
-            if image is source:  # the caller's image: leave it as it was
-                image = ImageOps.exif_transpose(image)
-            else:
-                ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
-            return _to_rgb(image)
+            # max_pixels is the limit (64 M by default, below Pillow's warning at 89 M), said in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = _open(source, draft_size)
+        if image is source:  # the caller's image: leave it as it was, and open
+            return _decoded(image, max_pixels, draft_size, name, in_place=False)
+        with image:  # ours: closed also when it is refused
+            return _decoded(image, max_pixels, draft_size, name, in_place=True)
     except ImageLoadError:
         raise
     except FileNotFoundError:
@@ -63,10 +59,24 @@ def load_image(
         raise ImageLoadError(name, "is a folder, not an image file") from None
     except UnidentifiedImageError:
         raise ImageLoadError(name, _unidentified_reason(source)) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except Image.DecompressionBombError as error:  # twice Pillow's limit: refused as it opens
         raise ImageLoadError(name, f"too many pixels (decompression bomb?): {error}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageLoadError(name, f"corrupt or truncated ({error})") from None
+
+
+def _decoded(image: Image.Image, max_pixels: int, draft_size: int | None, name: str,
+             in_place: bool) -> np.ndarray:
+    """``image`` as RGB, upright; ``in_place``: it may be turned where it is (it is not the caller's)."""
+    _check_size(image, max_pixels, name)
+    if draft_size and image.format == "JPEG":
+        image.draft("RGB", _draft_target(image.size, draft_size))
+    image.seek(0)
+    if in_place:
+        ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
+    else:
+        image = ImageOps.exif_transpose(image)
+    return _to_rgb(image)
 
 
 def _check_regular_file(path: Path, name: str) -> None:

@@ -1,6 +1,7 @@
 import io
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,17 @@ def test_decompression_bomb_is_refused(tmp_path):
     Image.new("L", (3000, 3000)).save(tmp_path / "big.png")
     with pytest.raises(ImageLoadError, match="decompression bomb"):
         load_image(tmp_path / "big.png", max_pixels=1_000_000)
+
+
+def test_the_pixel_limit_is_siamkits_alone_in_one_message(tmp_path, monkeypatch):
+    """Pillow's own warning (at 89 M pixels) had been printed beside siamkit's error."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)  # Pillow warns from here, errs from twice it
+    Image.new("L", (1200, 1200)).save(tmp_path / "big.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ImageLoadError, match=r"1200x1200 pixels exceeds the limit of 1,000,000 \(decomp"):
+            load_image(tmp_path / "big.png", max_pixels=1_000_000)
+        assert load_image(tmp_path / "big.png", max_pixels=2_000_000).shape == (1200, 1200, 3)
 
 
 def test_draft_decodes_jpeg_smaller_but_not_below_request(tmp_path):
