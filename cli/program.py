@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command, rest = args[0], args[1:]
     try:
+        from siamkit.data.images import pixel_limit
+
+        pixel_limit()  # a bad $SIAMKIT_MAX_PIXELS is refused before any work, not in an image's worker
         if command in TRAINER_COMMANDS:
             from siamkit.train.lightning_cli import run_trainer_command
 

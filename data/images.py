@@ -18,18 +18,36 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from siamkit.errors import ImageLoadError
+from siamkit.errors import ConfigError, ImageLoadError
 
 ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
 
-#: Images with more pixels than this are refused (Pillow's own default is 89 million).
+#: Images with more pixels than this are refused, unless $SIAMKIT_MAX_PIXELS says otherwise
+#: (Pillow's own default is 89 million; phones take photographs of 108 and 200 million).
 MAX_PIXELS = 64_000_000
+MAX_PIXELS_VARIABLE = "SIAMKIT_MAX_PIXELS"
+
+
+def pixel_limit() -> int:
+    """The most pixels an image may have: $SIAMKIT_MAX_PIXELS, else ``MAX_PIXELS``."""
+    text = os.environ.get(MAX_PIXELS_VARIABLE)
+    if text is None:
+        return MAX_PIXELS
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ConfigError(f"{MAX_PIXELS_VARIABLE}={text!r}: give the most pixels an image may have, a whole "
+                          f"number >= 1 (e.g. {200_000_000}), or unset it for the default {MAX_PIXELS:_}")
+    return limit
 
 
 def load_image(
-    source: ImageInput, *, max_pixels: int = MAX_PIXELS, draft_size: int | None = None
+    source: ImageInput, *, max_pixels: int | None = None, draft_size: int | None = None
 ) -> np.ndarray:
-    """Decode ``source`` (path, bytes, PIL image or array) to an (H, W, 3) uint8 RGB array.
+    """Decode ``source`` (path, bytes, PIL image or array) to an (H, W, 3) uint8 RGB array;
+    ``max_pixels``: ``pixel_limit()`` unless given.
 
     ``draft_size`` lets JPEG decoding skip detail it would throw away: the image is
     decoded at the smallest power-of-two reduction whose shorter side stays >= draft_size.
@@ -42,6 +60,9 @@ def load_image(
         return _array_to_rgb(source, name)
     if isinstance(source, (str, os.PathLike)):
         _check_regular_file(Path(source), name)
+    max_pixels = pixel_limit() if max_pixels is None else max_pixels
+    if Image.MAX_IMAGE_PIXELS is not None and max_pixels > 2 * Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow refuses twice its limit as it opens: ours is asked for
     try:
         with warnings.catch_warnings():
             # max_pixels is the limit (64 M by default, below Pillow's warning at 89 M), said in one line
@@ -60,7 +81,8 @@ def load_image(
     except UnidentifiedImageError:
         raise ImageLoadError(name, _unidentified_reason(source)) from None
     except Image.DecompressionBombError as error:  # twice Pillow's limit: refused as it opens
-        raise ImageLoadError(name, f"too many pixels (decompression bomb?): {error}") from None
+        raise ImageLoadError(name, f"too many pixels (decompression bomb?): {error}; for photographs this "
+                                   f"large, raise the limit with {MAX_PIXELS_VARIABLE}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageLoadError(name, f"corrupt or truncated ({error})") from None
 
@@ -131,7 +153,8 @@ def _check_size(image: Image.Image, max_pixels: int, name: str) -> None:
         raise ImageLoadError(name, f"{width}x{height} pixels: the image has none")
     if width * height > max_pixels:
         raise ImageLoadError(
-            name, f"{width}x{height} pixels exceeds the limit of {max_pixels:,} (decompression bomb?)"
+            name, f"{width}x{height} pixels exceeds the limit of {max_pixels:,} (a decompression bomb? For "
+                  f"photographs this large: {MAX_PIXELS_VARIABLE}={width * height})"
         )
 
 

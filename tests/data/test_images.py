@@ -132,9 +132,31 @@ def test_the_pixel_limit_is_siamkits_alone_in_one_message(tmp_path, monkeypatch)
     Image.new("L", (1200, 1200)).save(tmp_path / "big.png")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(ImageLoadError, match=r"1200x1200 pixels exceeds the limit of 1,000,000 \(decomp"):
+        with pytest.raises(ImageLoadError, match=r"1200x1200 pixels exceeds the limit of 1,000,000 \(a d"):
             load_image(tmp_path / "big.png", max_pixels=1_000_000)
         assert load_image(tmp_path / "big.png", max_pixels=2_000_000).shape == (1200, 1200, 3)
+
+
+def test_photographs_larger_than_the_limit_load_once_the_variable_allows_them(tmp_path, monkeypatch):
+    """A 108-megapixel phone photograph had no way in."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 400_000)  # Pillow refuses above 800,000 as it opens
+    Image.new("L", (1200, 1200)).save(tmp_path / "big.png")
+    monkeypatch.setenv("SIAMKIT_MAX_PIXELS", "1000000")
+    with pytest.raises(ImageLoadError, match="For photographs this large: SIAMKIT_MAX_PIXELS=1440000"):
+        load_image(tmp_path / "big.png")
+    monkeypatch.setenv("SIAMKIT_MAX_PIXELS", "1440000")
+    assert load_image(tmp_path / "big.png").shape == (1200, 1200, 3)
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-5", "1e8"])
+def test_a_bad_pixel_limit_is_refused_before_any_command_runs(value, monkeypatch, capsys):
+    from siamkit.cli.program import main
+
+    monkeypatch.setenv("SIAMKIT_MAX_PIXELS", value)
+    assert main(["score", "a.png", "b.png"]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"error: SIAMKIT_MAX_PIXELS={value!r}: give the most pixels")
+    assert said.count("\n") == 1
 
 
 def test_draft_decodes_jpeg_smaller_but_not_below_request(tmp_path):
