@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -41,6 +40,7 @@ from tqdm import tqdm
 from siamkit.data.augmentations import OverlayText, PictureInPicture
 from siamkit.data.cache import cache_dir
 from siamkit.data.images import load_image
+from siamkit.data.tables import is_url
 from siamkit.errors import ConfigError
 
 DEMO_PREFIX = "demo:"
@@ -90,7 +90,7 @@ def local_source(source: str) -> Path:
     if not source.strip():
         raise ConfigError("the data source is empty: point it at a folder of images, a pairs / labels table "
                           "(.csv, .jsonl, .parquet) or a bundled set (demo:digits, demo:photos)")
-    if re.match(r"[a-z][a-z0-9+.-]*://", source, re.IGNORECASE):
+    if is_url(source):
         raise ConfigError(f"data source {source} is a URL, and siamkit reads local files only (it downloads "
                           "nothing): copy the data here and point at the copy")
     return Path(source).expanduser()

@@ -22,7 +22,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files, is_hidden
-from siamkit.data.tables import check_empty_cells, read_table, without_repeated_pairs
+from siamkit.data.tables import check_image_cells, read_table, without_repeated_pairs
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.wording import counted, number
 
@@ -201,7 +201,7 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
             f"{sorted(columns)}. Pairs need a, b, label (1 same, 0 different); "
             "class-labelled images need path, label; unlabelled images need path."
         )
-    check_empty_cells(table, sorted(required - {"label"}), path)
+    check_image_cells(table, sorted(required - {"label"}), path)
     if kind == "pairs":
         labels = pd.to_numeric(table["label"].map(_label_word_as_number), errors="coerce")
         if labels.isna().any() or not labels.isin([0, 1]).all():

@@ -1,15 +1,17 @@
 """Reading a data table (CSV, JSONL, Parquet) and the checks of its rows that need no images:
-an empty image cell named by its row and column, a pair listed twice or labelled both ways."""
+an empty image cell or a URL named by its row and column, a pair listed twice or labelled both ways."""
 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from siamkit.errors import SiamkitError
+from siamkit.wording import counted
 
 log = logging.getLogger(__name__)
 TABLE_SUFFIXES = {".csv", ".jsonl", ".parquet"}
@@ -46,13 +48,26 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return table
 
 
-def check_empty_cells(table: pd.DataFrame, columns: list[str], path: Path) -> None:
+def is_url(text: str) -> bool:
+    return re.match(r"[a-z][a-z0-9+.-]*://", text, re.IGNORECASE) is not None
+
+
+def check_image_cells(table: pd.DataFrame, columns: list[str], path: Path) -> None:
+    """Every image cell names a local file: not empty, and not a URL."""
     for column in columns:
-        empty = table[column].isna() | (table[column].astype(str).str.strip() == "")
+        cells = table[column].astype(str)
+        empty = table[column].isna() | (cells.str.strip() == "")
         if empty.any():
             row = int(np.flatnonzero(empty.to_numpy())[0])
             raise SiamkitError(f"{path}: row {row + 1} (after the header) has no image in column {column}; "
                                "fill it in or remove the row")
+        urls = cells.map(is_url)
+        if urls.any():
+            row = int(np.flatnonzero(urls.to_numpy())[0])
+            raise SiamkitError(
+                f"{path}: column {column} holds {counted(int(urls.sum()), 'URL')} (row {row + 1} after the "
+                f"header: {cells.iloc[row]}), and siamkit reads local files only (it downloads nothing): "
+                "download the images and put their paths in the table")
 
 
 def without_repeated_pairs(table: pd.DataFrame, path: Path) -> pd.DataFrame:

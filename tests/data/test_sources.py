@@ -75,6 +75,8 @@ def test_explicit_split_column_is_used_and_leaks_are_refused(tmp_path, pairs_tab
     ("a,b,label\nx.png,y.png,1\ny.png,x.png,0\n", "the pair x.png . y.png is labelled both 1 .same. and 0"),
     ("a,b,label\nx.png,y.png,1\nz.png,,0\n", "row 2 .after the header. has no image in column b"),
     ("path,label\nx.png,1\n  ,0\n", "row 2 .after the header. has no image in column path"),
+    ("a,b,label\nx.png,y.png,1\nx.png,HTTPS://e.com/y.png,0\n",  # had been "https:/e.com/y.png: file not
+     "column b holds 1 URL .row 2 after the header: HTTPS://e.com/y.png., and siamkit reads local"),  # found"
 ])
 def test_bad_tables_name_the_problem(tmp_path, content, message):
     (tmp_path / "t.csv").write_text(content)
