@@ -107,7 +107,7 @@ def _check_regular_file(path: Path, name: str) -> None:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise ImageLoadError(name, "file not found") from None
+        raise ImageLoadError(name, "file not found" + _windows_path_hint(name)) from None
     except OSError as error:  # a symbolic-link loop, a name too long, no permission ...
         raise ImageLoadError(name, error.strerror or type(error).__name__) from None
     if stat.S_ISDIR(mode):
@@ -115,6 +115,14 @@ def _check_regular_file(path: Path, name: str) -> None:
     if not stat.S_ISREG(mode):
         kind = "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
         raise ImageLoadError(name, f"is {kind}, not an image file")
+
+
+def _windows_path_hint(name: str) -> str:
+    """For a table written on Windows: ``photos\\a.jpg`` names no file here, ``photos/a.jpg`` may."""
+    forward = name.replace("\\", "/")
+    if forward != name and Path(forward).exists():
+        return f" ({forward} is: write / between folders, not \\)"
+    return ""
 
 
 def _open(source: ImageInput, draft_size: int | None) -> Image.Image:

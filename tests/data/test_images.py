@@ -168,3 +168,13 @@ def test_draft_decodes_jpeg_smaller_but_not_below_request(tmp_path):
 def test_decoded_images_are_writable(tmp_path):
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "a.png")
     assert load_image(tmp_path / "a.png").flags.writeable
+
+
+def test_a_path_written_with_backslashes_names_the_file_it_meant(tmp_path, monkeypatch):
+    (tmp_path / "photos").mkdir()
+    _solid().save(tmp_path / "photos" / "a.png")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ImageLoadError, match=r"file not found \(photos/a.png is: write / between folders"):
+        load_image("photos\\a.png")  # a table written on Windows
+    with pytest.raises(ImageLoadError, match=r"photos\\b.png: file not found$"):
+        load_image("photos\\b.png")
