@@ -39,7 +39,8 @@ def main(argv: list[str]) -> int:
         threshold = getattr(scorer, "threshold", None)
         results.append({"method": scorer.name, "score": value, "seconds": time.perf_counter() - start,
                         **({"same": bool(value >= threshold),
-                            "threshold": threshold} if threshold is not None else {})})
+                            "threshold": threshold} if threshold is not None else {}),
+                        **({"unreliable": notes} if (notes := _hash_notes(scorer, args, a, b)) else {})})
     width = max(len(r["method"]) for r in results)
     for r in results:
         if args.json:
@@ -48,5 +49,16 @@ def main(argv: list[str]) -> int:
             verdict = ""
             if "same" in r:
                 verdict = f"  {'same' if r['same'] else 'different'} (threshold {r['threshold']:.3f})"
+            if "unreliable" in r:
+                verdict += f"  unreliable: {'; '.join(r['unreliable'])}"
             print(f"{r['method']:<{width}}  {r['score']:8.4f}  {r['seconds'] * 1000:8.1f} ms{verdict}")
     return 0
+
+
+def _hash_notes(scorer, args, a, b) -> list[str]:
+    """A hash of an image with too little detail (flat, tiny) is nearly every such image's hash:
+    its score says little, and `train duplicates` compares such an image with nothing."""
+    if not hasattr(scorer, "checked_features"):
+        return []
+    problems = {args.a: scorer.checked_features(a)[1], args.b: scorer.checked_features(b)[1]}
+    return [f"{name} has {problem}" for name, problem in problems.items() if problem]

@@ -54,3 +54,17 @@ def test_bad_input_is_one_message_and_exit_2(two_images, capsys):
     assert "cannot read image missing.png: file not found" in capsys.readouterr().err
     assert main(["score", *two_images, "-m", "colour"]) == 2
     assert "unknown scoring method 'colour'; valid: histogram" in capsys.readouterr().err
+
+
+def test_a_hash_of_an_image_with_too_little_detail_is_called_unreliable(two_images, tmp_path, capsys):
+    """A 1x1 image and a one-pixel strip had scored 1.0 by PDQ, with nothing said."""
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(tmp_path / "flat.png")
+    flat = str(tmp_path / "flat.png")
+    assert main(["score", two_images[0], flat, "-m", "pdq,phash,histogram", "--json"]) == 0
+    rows = {row["method"]: row for row in map(json.loads, capsys.readouterr().out.splitlines())}
+    for method in ("pdq", "phash"):
+        assert rows[method]["unreliable"] == [f"{flat} has too little detail to hash (PDQ "
+                                              "quality 0 of 100, below 50: flat or tiny)"]
+    assert "unreliable" not in rows["histogram"]
+    assert main(["score", *two_images, "-m", "pdq"]) == 0
+    assert "unreliable" not in capsys.readouterr().out
