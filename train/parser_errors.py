@@ -40,6 +40,9 @@ _NOT_A_CLASS = re.compile(r"Expected a dot import path string: (?P<value>.+)$", 
 #: a class each part of a model may name, for the messages about a value that names none
 _EXAMPLE_CLASSES = {"model.backbone": "siamkit.models.TimmBackbone",
                     "model.head": "siamkit.models.ProjectionHead", "model.loss": "siamkit.models.InfoNCELoss"}
+_NO_SUCH_CLASS = re.compile(r"Problem with given class_path '(?P<path>[\w.]+)':\s+"
+                            r"(?:module '(?P<module>[\w.]+)' has no attribute '(?P<name>\w+)'"
+                            r"|No module named '(?P<missing>[\w.]+)')")
 _REQUIRED = re.compile(r"(?:Problem with given class_path '(?P<path>[\w.]+)':\s+)?"
                        r"the following arguments are required: (?P<names>.+)$", re.M)
 #: a callable type's arguments, which the caller passes (an optimizer's params, a head's input size)
@@ -59,6 +62,8 @@ def brief_error(message: str, known_keys: Iterable[str] = ()) -> str:
         return _missing(required, _KEY.search(message))
     if unknown := _UNKNOWN_OPTION.search(message):
         return _unknown_class_option(message, unknown["option"])
+    if (absent := _NO_SUCH_CLASS.search(message)) and (key := _KEY.search(message)):
+        return _no_such_class(key["key"], absent)
     wrong = _NOT_A_SUBCLASS.search(message) or _NOT_A_CLASS.search(message)
     if wrong and (key := _KEY.search(message)):
         return _not_a_class(key["key"], wrong, _GIVEN.search(message))
@@ -112,6 +117,17 @@ def _missing(required: re.Match, key: re.Match | None) -> str:
     names = ", ".join(name.partition(".")[2] for name in required["names"].split(", "))
     return (f"no {names}: give a config with --config FILE, or a bundled one by name "
             f"({', '.join(bundled_configs())})")
+
+
+def _no_such_class(key: str, absent: re.Match) -> str:
+    """A class_path whose module or class does not exist, with the closest class its module has."""
+    example = f", such as {_EXAMPLE_CLASSES[key]}" if key in _EXAMPLE_CLASSES else ""
+    if absent["missing"]:
+        return (f"{key}: {absent['path']}: there is no module {absent['missing']}; give the class_path of "
+                f"an installed class{example}")
+    module = sys.modules.get(absent["module"])  # imported already: jsonargparse looked in it
+    classes = [name for name in getattr(module, "__all__", dir(module)) if name[:1].isupper()]
+    return f"{key}: {absent['module']} has no class {absent['name']}{_did_you_mean(absent['name'], classes)}"
 
 
 def _not_a_class(key: str, wrong: re.Match, given: re.Match | None) -> str:

@@ -89,6 +89,10 @@ def test_mistyped_key_in_a_config_file(tmp_path, monkeypatch, capsys):
                                      "siamkit.models.TimmBackbone, and its init_args"),
     ("--model.loss", "os.system", "model.loss: os.system is not a SiameseLoss: give the class_path of one"),
     ("--trainer.callbacks+", "builtins.print", "trainer.callbacks: builtins.print is not a Callback"),
+    ("--model.loss", "siamkit.models.InfoNceLoss",  # the next two had taken seven lines
+     "model.loss: siamkit.models has no class InfoNceLoss (did you mean InfoNCELoss?)"),
+    ("--model.backbone.class_path", "timmm.Model", "model.backbone: timmm.Model: there is no module timmm; "
+                                                   "give the class_path of an installed class, such as"),
 ])
 def test_a_value_that_names_no_class_of_the_kind_is_one_line(option, value, expected, tmp_path, monkeypatch,
                                                             capsys):
