@@ -16,6 +16,7 @@ from siamkit.cli.arguments import (
     positive_int,
 )
 from siamkit.retrieval.index import Backend
+from siamkit.runtimes import START_SUFFIX
 
 #: with --background, results are re-ranked from this many times k cosine neighbours
 RERANK_DEPTH = 4
@@ -50,7 +51,7 @@ def main(argv: list[str]) -> int:
                   if args.background else None)
     if args.runtime == "auto" and index.meta.get("runtime") == "int8":
         args.runtime = "int8"  # the queries must be embedded as the index was
-    encoder = load_encoder_for(args, args.encoder or index.meta["encoder"])
+    encoder = load_encoder_for(args, args.encoder or _index_encoder(index, args.index))
     index.check_encoder(encoder.fingerprint, encoder.embedding_dim)
     embeddings = encoder.embed(queries, progress="embedding the queries")
     if background is None:
@@ -69,6 +70,20 @@ def main(argv: list[str]) -> int:
         for rank, hit in enumerate(hits, 1):
             print(f"  {rank:3d}  {hit['score']:.4f}  {hit['file']}")
     return 0
+
+
+def _index_encoder(index, folder: str) -> str:
+    """The encoder the index was embedded with, where it was then."""
+    from siamkit.errors import SiamkitError
+
+    encoder = index.meta.get("encoder")
+    if not encoder:
+        raise SiamkitError(f"the index {folder} does not record its encoder: pass --encoder (its fingerprint "
+                           "is checked)")
+    if not Path(encoder.removesuffix(START_SUFFIX)).exists():
+        raise SiamkitError(f"the index {folder} was embedded with the encoder {encoder}, which is not there "
+                           "any more: pass --encoder with where it is now (its fingerprint is checked)")
+    return encoder
 
 
 def _query_images(arguments: list[str], on_bad_image: str) -> list[str]:

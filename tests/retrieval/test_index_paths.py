@@ -97,3 +97,17 @@ def test_an_interrupted_run_continues_from_another_folder(encoder_folder, class_
     assert sum(calls) == 24, "the first batch, kept in the journal, is not embedded again"
     assert sorted(EmbeddingIndex.load("../index").files)[:2] == ["../classes/class0/0.png",
                                                                  "../classes/class0/1.png"]
+
+
+def test_an_index_whose_encoder_moved_asks_for_its_new_place(encoder_folder, class_folder, tmp_path,
+                                                              monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(encoder_folder, "encoder")
+    assert _embed("classes", "index", tmp_path / "encoder") == 0
+    shutil.move("encoder", "moved")
+    capsys.readouterr()
+    assert main(["search", "classes/class0/0.png", "--index", "index"]) == 2
+    said = capsys.readouterr().err
+    assert said == (f"error: the index index was embedded with the encoder {tmp_path}/encoder, which is not "
+                    "there any more: pass --encoder with where it is now (its fingerprint is checked)\n")
+    assert main(["search", "classes/class0/0.png", "--index", "index", "--encoder", "moved"]) == 0
