@@ -2,7 +2,8 @@
 
 An index folder holds ``embeddings.npy`` (N, E) float32 unit vectors, ``files.txt`` (one
 image path per row, relative to the index folder: ``index_paths``) and ``index.json`` (the
-encoder's folder and fingerprint, so queries embedded by another encoder are refused).
+encoder's folder, also relative to it, and its fingerprint, so queries embedded by another
+encoder are refused).
 ``collection.embed_collection`` writes it in parts, so an interrupted run resumes where it
 stopped.
 
@@ -78,6 +79,8 @@ class EmbeddingIndex:
                                    f"over; {rebuild}")
         if meta["format"] == FORMAT:
             files = [reached(f, folder) for f in files]
+            if meta.get("encoder"):
+                meta["encoder"] = reached(meta["encoder"], folder)
         return cls(folder, embeddings, files, meta)
 
     @property
@@ -231,7 +234,10 @@ def write_index(folder: Path, vectors: np.ndarray, files: list[str], meta: dict[
     (folder / f".{FILES}").write_text("".join(f"{stored(files[i], folder)}\n" for i in rows))
     os.replace(folder / f".{FILES}", folder / FILES)
     skipped = [{**entry, "file": stored(entry["file"], folder)} for entry in meta.get("skipped", [])]
-    document = json.dumps({"format": FORMAT, "count": len(rows), **meta, "skipped": skipped}, indent=2) + "\n"
+    on_disk = {**meta, "skipped": skipped}
+    if meta.get("encoder"):
+        on_disk["encoder"] = stored(meta["encoder"], folder)
+    document = json.dumps({"format": FORMAT, "count": len(rows), **on_disk}, indent=2) + "\n"
     (folder / f".{META}").write_text(document)
     os.replace(folder / f".{META}", folder / META)
 

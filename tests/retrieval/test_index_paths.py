@@ -35,13 +35,17 @@ def test_search_from_another_folder_prints_paths_that_resolve_there(encoder_fold
     assert hits[0] == "../classes/class1/0.png" and all(Path(hit).is_file() for hit in hits)
 
 
-def test_an_index_moved_with_its_images_still_finds_them(encoder_folder, class_folder, tmp_path, monkeypatch):
+def test_an_index_moved_with_its_images_and_encoder_still_finds_them(encoder_folder, class_folder, tmp_path,
+                                                                     monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert _embed("classes", "index", encoder_folder) == 0
-    shutil.move("classes", "moved/classes")
-    shutil.move("index", "moved/index")
+    shutil.copytree(encoder_folder, "encoder")
+    assert _embed("classes", "index", tmp_path / "encoder") == 0
+    for folder in ("classes", "index", "encoder"):
+        shutil.move(folder, f"moved/{folder}")
     index = EmbeddingIndex.load("moved/index")
     assert all(Path(f).is_file() for f in index.files) and index.files[0].startswith("moved/classes/")
+    assert index.meta["encoder"] == "moved/encoder"
+    assert main(["search", index.files[0], "--index", "moved/index"]) == 0, "it finds its encoder too"
     np.testing.assert_allclose(index.embeddings[:3], Encoder.load(encoder_folder).embed(index.files[:3]),
                                atol=1e-6)
 
@@ -108,6 +112,6 @@ def test_an_index_whose_encoder_moved_asks_for_its_new_place(encoder_folder, cla
     capsys.readouterr()
     assert main(["search", "classes/class0/0.png", "--index", "index"]) == 2
     said = capsys.readouterr().err
-    assert said == (f"error: the index index was embedded with the encoder {tmp_path}/encoder, which is not "
-                    "there any more: pass --encoder with where it is now (its fingerprint is checked)\n")
+    assert said == ("error: the index index was embedded with the encoder encoder, which is not there any "
+                    "more: pass --encoder with where it is now (its fingerprint is checked)\n")
     assert main(["search", "classes/class0/0.png", "--index", "index", "--encoder", "moved"]) == 0
