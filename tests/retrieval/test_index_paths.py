@@ -12,6 +12,7 @@ import numpy as np
 from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 from siamkit.retrieval.index import EmbeddingIndex
+from siamkit.retrieval.index_paths import reached, stored
 
 
 def _embed(images: str, out: str, encoder_folder: Path, *options: str) -> int:
@@ -63,10 +64,20 @@ def test_a_rerun_that_spells_the_folders_another_way_embeds_nothing_again(encode
 def test_a_skipped_image_is_named_as_it_is_reached(encoder_folder, class_folder, tmp_path, monkeypatch):
     (class_folder / "class0" / "broken.png").write_bytes(b"not a png")
     monkeypatch.chdir(tmp_path)
-    assert _embed("classes", "out/index", encoder_folder, "--on-bad-image", "skip") == 0
-    stored = json.loads(Path("out/index/index.json").read_text())["skipped"]
-    assert [entry["file"] for entry in stored] == ["../../classes/class0/broken.png"]
-    assert [bad.file for bad in EmbeddingIndex.load("out/index").skipped] == ["classes/class0/broken.png"]
+    assert _embed("classes", "index", encoder_folder, "--on-bad-image", "skip") == 0
+    on_disk = json.loads(Path("index/index.json").read_text())["skipped"]
+    assert [entry["file"] for entry in on_disk] == ["../classes/class0/broken.png"]
+    assert [bad.file for bad in EmbeddingIndex.load("index").skipped] == ["classes/class0/broken.png"]
+
+
+def test_paths_below_the_index_folders_parent_are_relative_and_others_absolute(tmp_path):
+    project = tmp_path / "project"
+    assert stored(str(project / "photos" / "a.jpg"), project / "index") == "../photos/a.jpg"
+    assert stored(str(project / "index" / "a.jpg"), project / "index") == "a.jpg"
+    elsewhere = str(tmp_path / "data" / "a.jpg")  # stays where it is when the project moves
+    assert stored(elsewhere, project / "index") == elsewhere
+    assert reached(elsewhere, Path("project/index")) == elsewhere
+    assert reached("../photos/a.jpg", Path("project/index")) == "project/photos/a.jpg"
 
 
 def test_an_index_of_the_earlier_format_reads_its_paths_as_given(encoder_folder, class_folder, tmp_path,
