@@ -15,10 +15,12 @@ from tests.helpers import TINY
 
 
 @pytest.fixture
-def class_run(class_folder: Path, tmp_path: Path) -> Path:
-    """One step of training on the 32-image class folder, split in halves and quarters."""
+def class_run(class_folder: Path, tmp_path: Path, monkeypatch) -> Path:
+    """One step of training on the 32-image class folder, split in halves and quarters, named as a
+    path relative to the folder the run was started from."""
     run = tmp_path / "run"
-    assert main(["fit", *TINY, "--data.source", str(class_folder),
+    monkeypatch.chdir(class_folder.parent)
+    assert main(["fit", *TINY, "--data.source", class_folder.name,
                  "--data.split_fractions", "[0.5, 0.25, 0.25]", "--data.batch_size", "8",
                  "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1",
                  "--trainer.default_root_dir", str(run)]) == 0
@@ -70,3 +72,14 @@ def test_evaluate_may_go_on_with_a_warning_and_leaks_reproduce_a_run(class_run, 
     assert main(["evaluate", "--data", str(class_folder), "--methods", str(class_run), "--out",
                  str(tmp_path / "report"), "--allow-overlap", "--bootstrap", "0"]) == 0
     assert "WARNING:" in capsys.readouterr().err and (tmp_path / "report" / "metrics.json").is_file()
+
+
+def test_the_splits_are_known_from_another_folder(class_run, class_folder, tmp_path, monkeypatch, capsys):
+    """A source recorded as given (relative) named other data elsewhere: evaluate then split the
+    model's own data by the defaults, its training images in the test split."""
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["evaluate", "--data", str(class_folder), "--methods", str(class_run), "--out", "report",
+                 "--bootstrap", "0"]) == 0
+    assert json.loads(Path("report/metrics.json").read_text())["data"]["split_fractions"] == [0.5, 0.25, 0.25]
+    assert main(["leaks", "--splits-of", str(class_run), "--out", "leaks"]) in (0, 1)
