@@ -215,9 +215,22 @@ def _trained_here(args: argparse.Namespace, scorers: list) -> list[tuple[str, An
     from siamkit.data.splits import SplitRecord
 
     here = SplitRecord(args.data, args.root)
-    records = [(scorer.name, getattr(scorer, "encoder", None)) for scorer in scorers]
-    return [(name, encoder.card.trained_on) for name, encoder in records
-            if encoder is not None and encoder.card.trained_on and encoder.card.trained_on.same_source(here)]
+    records = [(scorer.name, encoder.card.trained_on) for scorer in scorers
+               if (encoder := getattr(scorer, "encoder", None)) is not None and encoder.card.trained_on]
+    for name, record in records:
+        if not record.same_source(here):
+            _note_a_relative_record(name, record, args.data)
+    return [(name, record) for name, record in records if record.same_source(here)]
+
+
+def _note_a_relative_record(name: str, record: Any, data: str) -> None:
+    """Records made before sources were recorded absolute hold the path as given to `train fit`."""
+    if record.source.startswith("demo:") or Path(record.source).expanduser().is_absolute():
+        return
+    fractions = " ".join(f"{fraction:g}" for fraction in record.fractions)
+    print(f"note: {name} was trained on {record.source}, a path relative to the folder it was trained from; "
+          f"if that is {data}, its splits are not known here: evaluate from that folder, or pass "
+          f"--split-fractions {fractions} --split-seed {record.seed}", file=sys.stderr)
 
 
 def _splits_asked(args: argparse.Namespace, trained: list[tuple[str, Any]]) -> Any:

@@ -83,3 +83,18 @@ def test_the_splits_are_known_from_another_folder(class_run, class_folder, tmp_p
                  "--bootstrap", "0"]) == 0
     assert json.loads(Path("report/metrics.json").read_text())["data"]["split_fractions"] == [0.5, 0.25, 0.25]
     assert main(["leaks", "--splits-of", str(class_run), "--out", "leaks"]) in (0, 1)
+
+
+def test_a_relative_source_recorded_before_is_named_with_the_settings_to_pass(class_run, class_folder,
+                                                                           tmp_path, monkeypatch, capsys):
+    assert main(["export", "--ckpt", str(class_run), "--out", str(tmp_path / "encoder")]) == 0
+    card = json.loads((tmp_path / "encoder" / "config.json").read_text())
+    card["trained_on"]["source"] = class_folder.name  # as runs recorded it before
+    (tmp_path / "encoder" / "config.json").write_text(json.dumps(card))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    main(["evaluate", "--data", str(class_folder), "--methods", str(tmp_path / "encoder"), "--out", "report",
+          "--bootstrap", "0"])
+    assert (f"note: {tmp_path / 'encoder'} was trained on classes, a path relative to the folder it was "
+            f"trained from; if that is {class_folder}, its splits are not known here: evaluate from that "
+            "folder, or pass --split-fractions 0.5 0.25 0.25 --split-seed 0") in capsys.readouterr().err
