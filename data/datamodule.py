@@ -36,7 +36,7 @@ from siamkit.data.image_config import ImageConfig
 from siamkit.data.samplers import MPerClassBatchSampler
 from siamkit.data.scan import BadImagePolicy
 from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS, ClassSet, DataSet, ImageSet, PairSet, SourceKind
-from siamkit.data.splits import SplitRecord, check_same_splits, split_source
+from siamkit.data.splits import SplitRecord, check_same_splits, recorded_location, split_source
 from siamkit.data.transforms import (
     COPY_DETECTION_AUGMENT,
     ImagePipeline,
@@ -172,6 +172,7 @@ class SiameseDataModule(pl.LightningDataModule):
         if hp.val_data:
             self.val_data, skipped = labelled_val_data(hp.val_data, hp.on_bad_image)
             self.skipped += skipped
+            hp.val_data = recorded_location(hp.val_data)  # as checkpoints name it: found from any folder
         if hp.check_leaks != "off" and not self._predicting():  # predict embeds every image, split or not
             check_leaks(self.data, hp.source, hp.check_leaks, self.val_data)
 

@@ -90,7 +90,7 @@ def split_source(record: SplitRecord) -> tuple[DataSet, SplitRecord]:
     """
     data = read_source(resolve_source(record.source), root=record.root, kind=record.kind,  # type: ignore[arg-type]
                        fractions=record.fractions, seed=record.seed)
-    made = dataclasses.replace(record, source=_recorded_location(record.source),
+    made = dataclasses.replace(record, source=recorded_location(record.source),
                                root=record.root and str(Path(record.root).expanduser().resolve()),
                                kind=_kind_of(data), fractions=check_split_fractions(record.fractions),
                                digest=assignment_digest(data),
@@ -142,7 +142,7 @@ def _location(source: str) -> Path:
     return resolve_source(source).resolve()
 
 
-def _recorded_location(source: str) -> str:
+def recorded_location(source: str) -> str:
     """A bundled set by name; a path absolute, so that a model's record of its splits is known from
     any working folder (a relative one, read elsewhere, named other data and its splits went unused)."""
     return source if source.startswith(DEMO_PREFIX) else str(_location(source))

@@ -47,3 +47,16 @@ def test_cards_written_before_digests_still_read():
     assert record == SplitRecord("demo:digits", None, "auto", (0.7, 0.15, 0.15), 0, None, None)
     assert SplitRecord.from_dict({"source": "x", "split_fractions": None, "split_seed": None}).fractions == (
         0.8, 0.1, 0.1)
+
+
+def test_sources_are_recorded_as_absolute_paths_and_bundled_sets_by_name(class_folder, tmp_path, monkeypatch):
+    """A record of a relative path named other data when read from another folder."""
+    from siamkit.data.datamodule import SiameseDataModule
+
+    monkeypatch.chdir(class_folder.parent)
+    _, record = split_source(SplitRecord(class_folder.name))
+    assert record.source == str(class_folder.resolve())
+    assert split_source(SplitRecord("demo:digits"))[1].source == "demo:digits"
+    data = SiameseDataModule(class_folder.name, val_data=class_folder.name, num_workers=0, check_leaks="off")
+    data.setup("fit")
+    assert data.hparams.val_data == str(class_folder.resolve()), "as checkpoints record what validation used"
