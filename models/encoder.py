@@ -206,7 +206,7 @@ class Encoder(nn.Module, Embedder):
 
 def _start_of(spec: EncoderSpec) -> Optional[ModuleSpec]:
     """The backbone's spec when it names pretrained weights: what fine-tuning started from."""
-    return spec.backbone if spec.backbone.pretrained else None
+    return spec.backbone.with_weight_files_absolute() if spec.backbone.pretrained else None
 
 
 def mean_direction(embeddings: list[torch.Tensor]) -> torch.Tensor:

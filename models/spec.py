@@ -16,6 +16,7 @@ import functools
 import importlib
 import inspect
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 from torch import nn
@@ -130,6 +131,14 @@ class ModuleSpec:
     def pretrained(self) -> Any:
         """The pretrained weights the arguments name (a tag, short name, file or True), or None."""
         return next((self.init_args[k] for k in _PRETRAINED_ARGS if self.init_args.get(k)), None)
+
+    def with_weight_files_absolute(self) -> "ModuleSpec":
+        """The same, with a pretrained-weights file named by its absolute path: found from any folder."""
+        def absolute(key: str, value: Any) -> Any:
+            is_file = key in _PRETRAINED_ARGS and isinstance(value, str) and Path(value).is_file()
+            return str(Path(value).resolve()) if is_file else value
+
+        return ModuleSpec(self.class_path, {k: absolute(k, v) for k, v in self.init_args.items()})
 
     def offline(self) -> "ModuleSpec":
         """The same architecture, with nothing to download: weights come from elsewhere."""
