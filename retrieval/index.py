@@ -1,9 +1,8 @@
 """Embeddings of an image collection on disk, and nearest-neighbour search over them.
 
 An index folder holds ``embeddings.npy`` (N, E) float32 unit vectors, ``files.txt`` (one
-image path per row, relative to the index folder: ``index_paths``) and ``index.json`` (the
-encoder's folder, also relative to it, and its fingerprint, so queries embedded by another
-encoder are refused).
+image path per row) and ``index.json`` (the encoder's folder and fingerprint, so queries
+embedded by another encoder are refused); ``index_paths`` says how the paths are stored.
 ``collection.embed_collection`` writes it in parts, so an interrupted run resumes where it
 stopped.
 
@@ -30,7 +29,7 @@ from siamkit.wording import counted
 
 EMBEDDINGS, FILES, META = "embeddings.npy", "files.txt", "index.json"
 FORMAT = "siamkit-index/2"
-#: the format before paths were stored relative to the index folder: they were as given to `train embed`
+#: the format before paths were stored as ``index_paths`` says: they were as given to `train embed`
 PATHS_AS_GIVEN = "siamkit-index/1"
 Backend = Literal["auto", "exact", "hnsw", "ivf"]
 #: collections at least this large use an approximate index with ``auto``
