@@ -53,7 +53,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--choose-on-val", action="store_true",
                         help="choose --features, --wise-ft and --scales (those not given; scales: 1 or "
                              "0.7071,1,1.4142) by ROC-AUC on the val pairs of --check-data or the run's "
-                             "labelled data; prints every variant's figure and records the choice in "
+                             "labelled data (the head's output only where clearly better than the "
+                             "backbone features); prints every variant's figure and records the choice in "
                              "config.json")
     parser.add_argument("--force", action="store_true", help="replace an existing encoder folder")
     return parser
@@ -212,7 +213,7 @@ def _choose(encoder, args: argparse.Namespace, pairs: tuple):
         scales = (encoder.scales,)
     else:
         scales = SCALES if encoder.any_input_size else ((1.0,),)
-    chosen, variants = choose_on_val(encoder, pairs, alphas, features, scales)
+    chosen, variants, note = choose_on_val(encoder, pairs, alphas, features, scales)
     print(f"val ROC-AUC of each variant ({len(pairs[2])} pairs):")
     for variant in variants:
         mark = " <- chosen" if variant[:3] == _choice_of(chosen) else ""
@@ -224,6 +225,8 @@ def _choose(encoder, args: argparse.Namespace, pairs: tuple):
         print(f"note: {tied} of the {len(variants)} variants tie for the best val ROC-AUC ({best:.4f}); the "
               "val pairs cannot tell them apart, so the first of them in the list is kept. More or harder "
               "val pairs (--check-data) would choose", file=sys.stderr)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     return chosen
 
 

@@ -79,12 +79,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name in names:
             checkpoint = fine_tune(name, Path(folder) / name, args)
-            _, scores = choose_on_val(Encoder.from_checkpoint(checkpoint), val, ALPHAS, FEATURES)
-            best = max(scores, key=lambda entry: entry[2])
-            start = next(score for alpha, output, score in scores if alpha == 0.0 and output == "backbone")
-            results[name] = (best, start)
-            grid = ", ".join(f"{alpha:.2f}/{output} {score:.3f}" for alpha, output, score in scores)
-            print(f"{name}: chose wise-ft {best[0]:.2f} {best[1]} at val ROC-AUC {best[2]:.3f} "
+            encoder = Encoder.from_checkpoint(checkpoint)
+            _, variants, _ = choose_on_val(encoder, val, ALPHAS, FEATURES, ((1.0,),))
+            best = max(variants, key=lambda v: v.roc_auc)
+            start = next(v.roc_auc for v in variants if v.alpha == 0.0 and v.output == "backbone")
+            results[name] = ((best.alpha, best.output, best.roc_auc), start)
+            grid = ", ".join(f"{v.alpha:.2f}/{v.output} {v.roc_auc:.3f}" for v in variants)
+            print(f"{name}: chose wise-ft {best.alpha:.2f} {best.output} at val ROC-AUC {best.roc_auc:.3f} "
                   f"(start {start:.3f}; grid {grid}) from {checkpoint.name}", flush=True)
     winner = max(results, key=lambda n: results[n][0][2])
     (alpha, output, score), start = results[winner]
