@@ -27,8 +27,9 @@ from siamkit.models.export_variants import (
 ALPHAS = (1.0, 0.75, 0.5, 0.25, 0.0)
 FEATURES = ("head", "backbone")
 SCALES = ((1.0,), MULTI_SCALE)
-#: bootstrap resamples of the val pairs for the head's output against the backbone features
-HEAD_RESAMPLES = 1000
+#: bootstrap resamples of the val pairs for the head's output against the backbone features (as
+#: `train evaluate` draws by default)
+HEAD_RESAMPLES = 200
 
 Scales = tuple[float, ...]  # input-size multiples
 
