@@ -225,7 +225,9 @@ def _trained_here(args: argparse.Namespace, scorers: list) -> list[tuple[str, An
 
 def _note_a_relative_record(name: str, record: Any, data: str) -> None:
     """Records made before sources were recorded absolute hold the path as given to `train fit`."""
-    if record.source.startswith("demo:") or Path(record.source).expanduser().is_absolute():
+    from siamkit.data.demo import DEMO_PREFIX
+
+    if record.source.startswith(DEMO_PREFIX) or Path(record.source).expanduser().is_absolute():
         return
     fractions = " ".join(f"{fraction:g}" for fraction in record.fractions)
     print(f"note: {name} was trained on {record.source}, a path relative to the folder it was trained from; "

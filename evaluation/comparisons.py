@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 from siamkit.evaluation.metrics import bootstrap_draws, interval
@@ -46,10 +47,25 @@ def paired_difference(labels: np.ndarray, scores: np.ndarray, reference: np.ndar
                       seed: int) -> tuple[float, tuple[float, float]]:
     """ROC-AUC of ``scores`` less that of ``reference`` on the same pairs, and its 95 % interval."""
     labels = np.asarray(labels)
-    samples = [roc_auc_score(labels[pick], scores[pick]) - roc_auc_score(labels[pick], reference[pick])
-               for pick in bootstrap_draws(labels, bootstrap, seed)]
+    picks = list(bootstrap_draws(labels, bootstrap, seed))
+    if picks:
+        picks = np.stack(picks)
+        samples = _roc_aucs(labels[picks], scores[picks]) - _roc_aucs(labels[picks], reference[picks])
+    else:
+        samples = []
     low, high = interval(samples)
     return float(roc_auc_score(labels, scores) - roc_auc_score(labels, reference)), (low, high)
+
+
+def _roc_aucs(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """ROC-AUC of each row at once, as the Mann-Whitney U of its matches over its non-matches
+    (ties count a half, as in sklearn's ROC-AUC): one call for every resample, where
+    ``roc_auc_score`` per resample spent a second on 400 calls' checks."""
+    ranks = rankdata(scores, axis=1)
+    matches = labels == 1
+    count = matches.sum(1)
+    u = (ranks * matches).sum(1) - count * (count + 1) / 2
+    return u / (count * (labels.shape[1] - count))
 
 
 def compare(results: Sequence[MethodResult], labels: np.ndarray, starts: dict[str, str | None],

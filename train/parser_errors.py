@@ -119,23 +119,26 @@ def _missing(required: re.Match, key: re.Match | None) -> str:
             f"({', '.join(bundled_configs())})")
 
 
+def _example(key: str) -> str:
+    return f", such as {_EXAMPLE_CLASSES[key]}" if key in _EXAMPLE_CLASSES else ""
+
+
 def _no_such_class(key: str, absent: re.Match) -> str:
     """A class_path whose module or class does not exist, with the closest class its module has."""
-    example = f", such as {_EXAMPLE_CLASSES[key]}" if key in _EXAMPLE_CLASSES else ""
     if absent["missing"]:
         return (f"{key}: {absent['path']}: there is no module {absent['missing']}; give the class_path of "
-                f"an installed class{example}")
+                f"an installed class{_example(key)}")
     module = sys.modules.get(absent["module"])  # imported already: jsonargparse looked in it
     classes = [name for name in getattr(module, "__all__", dir(module)) if name[:1].isupper()]
     return f"{key}: {absent['module']} has no class {absent['name']}{_did_you_mean(absent['name'], classes)}"
 
 
 def _not_a_class(key: str, wrong: re.Match, given: re.Match | None) -> str:
-    example = f", such as {_EXAMPLE_CLASSES[key]}" if key in _EXAMPLE_CLASSES else ""
     if "base" in wrong.groupdict():
         path = wrong["path"] or (given and (given["value"] or given["given"])) or "the value"
-        return f"{key}: {path} is not a {wrong['base']}: give the class_path of one{example}"
-    return f"{key}: {wrong['value'].strip()!r} names no class: give a class_path{example}, and its init_args"
+        return f"{key}: {path} is not a {wrong['base']}: give the class_path of one{_example(key)}"
+    return (f"{key}: {wrong['value'].strip()!r} names no class: give a class_path{_example(key)}, and its "
+            "init_args")
 
 
 def _did_you_mean(key: str, known: Iterable[str]) -> str:

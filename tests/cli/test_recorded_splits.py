@@ -76,24 +76,21 @@ def test_evaluate_may_go_on_with_a_warning_and_leaks_reproduce_a_run(class_run, 
 
 def test_the_splits_are_known_from_another_folder(class_run, class_folder, tmp_path, monkeypatch, capsys):
     """A source recorded as given (relative) named other data elsewhere: evaluate then split the
-    model's own data by the defaults, its training images in the test split."""
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "elsewhere")
-    assert main(["evaluate", "--data", str(class_folder), "--methods", str(class_run), "--out", "report",
-                 "--bootstrap", "0"]) == 0
-    assert json.loads(Path("report/metrics.json").read_text())["data"]["split_fractions"] == [0.5, 0.25, 0.25]
-    assert main(["leaks", "--splits-of", str(class_run), "--out", "leaks"]) in (0, 1)
-
-
-def test_a_relative_source_recorded_before_is_named_with_the_settings_to_pass(class_run, class_folder,
-                                                                           tmp_path, monkeypatch, capsys):
+    model's own data by the defaults, its training images in the test split. A record made so
+    before gets a note with the settings to pass."""
     assert main(["export", "--ckpt", str(class_run), "--out", str(tmp_path / "encoder")]) == 0
     card = json.loads((tmp_path / "encoder" / "config.json").read_text())
     card["trained_on"]["source"] = class_folder.name  # as runs recorded it before
     (tmp_path / "encoder" / "config.json").write_text(json.dumps(card))
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
-    main(["evaluate", "--data", str(class_folder), "--methods", str(tmp_path / "encoder"), "--out", "report",
+    capsys.readouterr()
+    assert main(["evaluate", "--data", str(class_folder), "--methods", str(class_run), "--out", "report",
+                 "--bootstrap", "0"]) == 0
+    assert json.loads(Path("report/metrics.json").read_text())["data"]["split_fractions"] == [0.5, 0.25, 0.25]
+    assert "note:" not in capsys.readouterr().err
+    assert main(["leaks", "--splits-of", str(class_run), "--out", "leaks"]) in (0, 1)
+    main(["evaluate", "--data", str(class_folder), "--methods", str(tmp_path / "encoder"), "--out", "old",
           "--bootstrap", "0"])
     assert (f"note: {tmp_path / 'encoder'} was trained on classes, a path relative to the folder it was "
             f"trained from; if that is {class_folder}, its splits are not known here: evaluate from that "
