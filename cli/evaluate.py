@@ -78,6 +78,12 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
+    from siamkit.cli.evaluate_training import (
+        check_other_sources,
+        check_training_splits,
+        splits_asked,
+        trained_here,
+    )
     from siamkit.data.splits import split_source
     from siamkit.evaluation.comparisons import compare
     from siamkit.evaluation.pairs import evaluation_data
@@ -97,9 +103,10 @@ def main(argv: list[str]) -> int:
     starts, start_of = _starting_points(scorers, methods, model_options)
     scorers += starts
     _say_runtimes(scorers)
-    trained = _trained_here(args, scorers)
-    dataset, splits = split_source(_splits_asked(args, trained))
-    _check_training_splits(args, trained, splits)
+    trained = trained_here(args, scorers)
+    dataset, splits = split_source(splits_asked(args, trained))
+    check_training_splits(args, trained, splits)
+    check_other_sources(args, scorers, dataset)
     if args.background:
         _check_background_apart(model_options["background"], dataset, args.background)
     data = evaluation_data(dataset, splits, args.split, args.max_pairs, args.on_bad_image)
@@ -208,56 +215,6 @@ def _write_report(out: Path, data: Any, results: list, comparisons: list) -> Non
     print(summary)
     written = ", ".join(p.name for p in [*plots, paid_off] if p)
     print(f"report: {out / 'report.html'} (also metrics.json, summary.md, {written})")
-
-
-def _trained_here(args: argparse.Namespace, scorers: list) -> list[tuple[str, Any]]:
-    """(name, split record) of each evaluated model that was trained on --data."""
-    from siamkit.data.splits import SplitRecord
-
-    here = SplitRecord(args.data, args.root)
-    records = [(scorer.name, encoder.card.trained_on) for scorer in scorers
-               if (encoder := getattr(scorer, "encoder", None)) is not None and encoder.card.trained_on]
-    for name, record in records:
-        if not record.same_source(here):
-            _note_a_relative_record(name, record, args.data)
-    return [(name, record) for name, record in records if record.same_source(here)]
-
-
-def _note_a_relative_record(name: str, record: Any, data: str) -> None:
-    """Records made before sources were recorded absolute hold the path as given to `train fit`."""
-    from siamkit.data.demo import DEMO_PREFIX
-
-    if record.source.startswith(DEMO_PREFIX) or Path(record.source).expanduser().is_absolute():
-        return
-    fractions = " ".join(f"{fraction:g}" for fraction in record.fractions)
-    print(f"note: {name} was trained on {record.source}, a path relative to the folder it was trained from; "
-          f"if that is {data}, its splits are not known here: evaluate from that folder, or pass "
-          f"--split-fractions {fractions} --split-seed {record.seed}", file=sys.stderr)
-
-
-def _splits_asked(args: argparse.Namespace, trained: list[tuple[str, Any]]) -> Any:
-    """The split settings to evaluate with: those given, else those a model was trained on
-    this data with, else the defaults."""
-    from siamkit.data.splits import SplitRecord
-
-    base = trained[0][1] if trained else SplitRecord(args.data)
-    return SplitRecord(args.data, args.root or base.root, base.kind,
-                       tuple(args.split_fractions) if args.split_fractions else base.fractions,
-                       base.seed if args.split_seed is None else args.split_seed)
-
-
-def _check_training_splits(args: argparse.Namespace, trained: list[tuple[str, Any]], splits: Any) -> None:
-    """Refuses (or, with --allow-overlap, warns about) splits that would let a model be
-    evaluated on images it was trained on: other settings, or data changed since training."""
-    from siamkit.data.splits import SplitMismatch, check_same_splits
-
-    for name, record in trained:
-        try:
-            check_same_splits(record, splits, name)
-        except SplitMismatch as mismatch:
-            if not args.allow_overlap:
-                raise SplitMismatch(f"{mismatch}; or pass --allow-overlap to evaluate anyway") from None
-            print(f"WARNING: {mismatch}. Its figures are optimistic.", file=sys.stderr)
 
 
 def _check_calibration_folders(methods: list[str]) -> None:

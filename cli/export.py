@@ -227,6 +227,11 @@ def _choose(encoder, args: argparse.Namespace, pairs: tuple):
               "val pairs (--check-data) would choose", file=sys.stderr)
     if note:
         print(f"note: {note}", file=sys.stderr)
+    if chosen.card.wise_ft_alpha == 0.0:
+        kept = "it is the start itself" if chosen.head is None else "only the head is trained"
+        print("note: fine-tuning did not pay off on these val pairs: WiSE-FT alpha 0 won, so the export "
+              f"keeps none of the fine-tuned backbone weights ({kept}). More steps, a lower learning rate or "
+              "val pairs more like your use (--check-data) may change that", file=sys.stderr)
     return chosen
 
 

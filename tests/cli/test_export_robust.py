@@ -128,6 +128,21 @@ def test_variants_the_val_pairs_cannot_tell_apart_are_named(tiny_checkpoint, tmp
            "them apart" in capsys.readouterr().err
 
 
+def test_an_export_that_keeps_none_of_the_fine_tuning_says_so(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    from siamkit.cli import export_choice
+
+    def the_start_won(encoder, pairs, alphas, features, scales):
+        encoder = export_choice.without_head(encoder)
+        encoder.card.wise_ft_alpha = 0.0
+        return encoder, [export_choice.Variant(0.0, "backbone", (1.0,), 0.9)], None
+
+    monkeypatch.setattr(export_choice, "choose_on_val", the_start_won)
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "out"),
+                 "--choose-on-val", "--check-data", "demo:photos"]) == 0
+    assert "note: fine-tuning did not pay off on these val pairs: WiSE-FT alpha 0 won, so the export " \
+           "keeps none of the fine-tuned backbone weights (it is the start itself)" in capsys.readouterr().err
+
+
 def test_the_heads_output_is_kept_only_where_it_is_clearly_better_than_the_features():
     """One demo run kept the head's output for +0.003 on 288 val pairs, and fell below its start on
     other photographs where backbone features had held."""
