@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,10 +118,13 @@ def _refuse_or_warn(args: argparse.Namespace, problem: str, fix: str = "") -> No
 
 
 def _size(path: str) -> int | None:
+    """The size of a regular file; None for anything else (a named pipe would block a read),
+    which the image check then reports."""
     try:
-        return os.stat(path).st_size
+        found = os.stat(path)
     except OSError:
-        return None  # unreadable: the image check reports it
+        return None
+    return found.st_size if stat.S_ISREG(found.st_mode) else None
 
 
 def _digest(path: str) -> bytes:

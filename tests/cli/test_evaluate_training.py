@@ -58,3 +58,19 @@ def test_a_training_source_that_is_not_here_is_noted(encoder_folder, tmp_path, c
                  "1", "--bootstrap", "0", "--out", str(tmp_path / "report")]) == 0
     assert (f"note: {moved} was trained on {tmp_path / 'gone'}, which is not here, so whether these images "
             "include its training images is not known") in capsys.readouterr().err
+
+
+def test_only_regular_files_of_one_size_are_read(tmp_path):
+    """A named pipe beside an empty image would block a read; files of other sizes need none."""
+    import os
+
+    from siamkit.cli.evaluate_training import same_files
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "a.png").write_bytes(b"abc")
+    (tmp_path / "copy.png").write_bytes(b"abc")
+    (tmp_path / "other.png").write_bytes(b"abd")
+    found = same_files([str(tmp_path / n) for n in ("pipe.png", "copy.png", "other.png", "missing.png")],
+                       [str(tmp_path / n) for n in ("empty.png", "a.png")])
+    assert found == [(str(tmp_path / "copy.png"), str(tmp_path / "a.png"))]
