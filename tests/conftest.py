@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,8 @@ def _quiet_offline_environment(tmp_path_factory):
     os.environ["WANDB_SILENT"] = "true"
     os.environ["HF_HUB_OFFLINE"] = "1"
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    # the commands are given their arguments; pytest's own are not theirs (LightningCLI warns of both)
+    sys.argv[1:] = []
 
 
 #: A two-layer, 32 px ViT that open_clip knows by this name once ``tiny_open_clip_model`` ran.
