@@ -140,14 +140,23 @@ def _sparse_histogram(image: np.ndarray, ignore_white: bool) -> tuple[np.ndarray
 def _sparse_correlation(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
     """OpenCV's HISTCMP_CORREL over all 256^3 bins, from the non-empty ones:
     (s12 - s1 s2 / N) / sqrt((s11 - s1^2 / N)(s22 - s2^2 / N)); 1 when a histogram is flat."""
-    (keys_a, values_a), (keys_b, values_b) = a, b
-    values_a, values_b = values_a.astype(np.float64), values_b.astype(np.float64)
-    keys = np.concatenate((keys_a, keys_b))
-    order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
-    shared = np.flatnonzero(keys[order[1:]] == keys[order[:-1]])
-    s12 = values_a[order[shared]] @ values_b[order[shared + 1] - keys_a.size]
+    s12 = _shared_product(a, b)
+    values_a, values_b = a[1].astype(np.float64), b[1].astype(np.float64)
     total = float(1 << 24)
     s1, s2 = values_a.sum(), values_b.sum()
     numerator = s12 - s1 * s2 / total
     denominator = (values_a @ values_a - s1 * s1 / total) * (values_b @ values_b - s2 * s2 / total)
     return float(numerator / np.sqrt(denominator)) if abs(denominator) > np.finfo(np.float64).eps else 1.0
+
+
+def _shared_product(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
+    """Sum over the colours both histograms hold of their product, in colour order: each colour of
+    the smaller found in the larger by binary search (a 16.7-million-colour photograph against a
+    thumbnail reads the thumbnail's colours, not both sorted together)."""
+    (keys_small, values_small), (keys_large, values_large) = (a, b) if a[0].size <= b[0].size else (b, a)
+    if keys_large.size == 0:
+        return 0.0
+    at = np.searchsorted(keys_large, keys_small)
+    at[at == keys_large.size] = 0  # past the end: no such colour (compared below)
+    hit = keys_large[at] == keys_small
+    return float(values_small[hit].astype(np.float64) @ values_large[at[hit]].astype(np.float64))

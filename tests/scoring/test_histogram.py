@@ -104,6 +104,22 @@ def test_seed_histogram_when_every_colour_occurs():
     assert scorer.score(image, other) == pytest.approx(opencv(image, other), abs=1e-6)
 
 
+def test_the_colours_two_sparse_histograms_share_are_found_whatever_their_sizes():
+    """Against the dense product: one colour list inside, around, past the end of the other, or empty."""
+    from siamkit.scoring.histogram import _shared_product
+
+    rng = np.random.default_rng(0)
+    dense = rng.random((2, 1000))
+    cases = [(np.arange(0, 1000, 3), np.arange(0, 1000, 7)), (np.arange(990, 1000), np.arange(0, 500)),
+             (np.array([999]), np.arange(0, 999)), (np.arange(1000), np.array([], int))]
+    for keys_a, keys_b in cases:
+        expected = dense[0][np.intersect1d(keys_a, keys_b)] @ dense[1][np.intersect1d(keys_a, keys_b)]
+        a = (keys_a.astype(np.uint32), dense[0][keys_a].astype(np.float32))
+        b = (keys_b.astype(np.uint32), dense[1][keys_b].astype(np.float32))
+        assert _shared_product(a, b) == pytest.approx(expected, rel=1e-6)
+        assert _shared_product(b, a) == pytest.approx(expected, rel=1e-6)
+
+
 def test_the_default_is_the_best_setting_on_val_or_ties_with_it():
     """It had been chosen on all of demo:photos' pairs, test ones included, of the first demo data."""
     import importlib.util
