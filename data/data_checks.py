@@ -95,9 +95,11 @@ def check_train_classes(labels: np.ndarray, source: str) -> None:
                           "learn from; give classes two or more images each")
 
 
-def check_val_pairs(part: DataSet, source: str) -> None:
+def check_val_pairs(part: DataSet, source: str, whole: DataSet | None = None) -> None:
     """Validation ranks matches above non-matches: a val split that can give only one kind has
-    no ROC-AUC to choose the best checkpoint by."""
+    no ROC-AUC to choose the best checkpoint by. ``whole``, the data ``part`` was split from,
+    lets the message name split fractions that would give a class two val images."""
+    hint = "other split fractions"
     if isinstance(part, PairSet):
         kinds = set(np.unique(part.label).tolist())
         missing = "non-matches (label 0)" if kinds == {1} else "matches (label 1)" if kinds == {0} else None
@@ -105,12 +107,28 @@ def check_val_pairs(part: DataSet, source: str) -> None:
         _, counts = np.unique(part.label, return_counts=True)
         missing = ("non-matches: it holds one class" if len(counts) < 2
                    else "matches: no class in it has two images" if counts.max() < 2 else None)
+        if isinstance(whole, ClassSet) and counts.max() < 2:
+            hint = _fractions_for_two_val_images(whole)
     else:
         return
     if missing:
         raise ConfigError(f"the val split of {source} can give no {missing}, so validation has no ROC-AUC; "
-                          "give it more images or other split fractions, or train without validating "
+                          f"give it more images or {hint}, or train without validating "
                           "(--trainer.limit_val_batches 0)")
+
+
+def _fractions_for_two_val_images(data: ClassSet) -> str:
+    """Split fractions under which the largest class puts two images in val and test each and
+    keeps two to train on (classes are split image by image, each its own share)."""
+    largest = int(np.unique(data.label, return_counts=True)[1].max())
+    for percent in range(5, 50):
+        share = int(round(percent / 100 * largest))
+        if share >= 2 and largest - 2 * share >= 2:
+            held_out = percent / 100
+            return (f"other split fractions (with {largest} images in the largest class, "
+                    f"--data.split_fractions '[{1 - 2 * held_out:g}, {held_out:g}, {held_out:g}]' puts two "
+                    "of them in val)")
+    return f"other data to validate on (--data.val_data: the largest class here has {largest} images)"
 
 
 def check_leaks(data: DataSet, source: str, mode: str, val_data: DataSet | None = None) -> None:

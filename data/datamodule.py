@@ -157,7 +157,8 @@ class SiameseDataModule(pl.LightningDataModule):
         """Training needs images in train (and in val when it validates), said before it starts."""
         self._split("train")
         if validates:
-            check_val_pairs(self._split("val"), self.hparams.val_data or self.hparams.source)
+            check_val_pairs(self._split("val"), self.hparams.val_data or self.hparams.source,
+                            self.val_data if self.val_data is not None else self._loaded())
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is not None:

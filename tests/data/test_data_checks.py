@@ -1,0 +1,31 @@
+"""The checks a run's data passes before training: where a val split of classes holds no class
+with two images, the message names split fractions that give one two."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from siamkit.data.data_checks import _fractions_for_two_val_images
+from siamkit.data.datamodule import SiameseDataModule
+from siamkit.data.sources import ClassSet
+from siamkit.errors import ConfigError
+
+
+def test_the_split_fractions_named_give_a_class_two_val_images(class_folder):
+    """8 images a class, a tenth of each to val: one image each, no match to validate on."""
+    data = SiameseDataModule(str(class_folder), num_workers=0, check_leaks="off")
+    with pytest.raises(ConfigError, match="no class in it has two images") as refused:
+        data.check_fit_splits(validates=True)
+    fractions = json.loads(re.search(r"--data.split_fractions '(\[.*?\])'", str(refused.value)).group(1))
+    assert "with 8 images in the largest class" in str(refused.value) and sum(fractions) == pytest.approx(1)
+    SiameseDataModule(str(class_folder), num_workers=0, check_leaks="off",
+                      split_fractions=tuple(fractions)).check_fit_splits(validates=True)
+
+
+def test_classes_too_small_to_split_three_ways_are_sent_to_other_val_data():
+    labels = np.repeat([0, 1], [3, 2])
+    classes = ClassSet(None, np.array([f"{i}.png" for i in range(5)]), labels, ["a", "b"], np.full(5, ""))
+    assert _fractions_for_two_val_images(classes) == (
+        "other data to validate on (--data.val_data: the largest class here has 3 images)")
