@@ -42,6 +42,8 @@ def test_every_output_with_stable_keys(photos_report: Path):
         "retrieval_images": 0, "skipped_images": []}
     assert set(document["methods"]) == {"histogram", "phash", str(photos_report / "encoder")}
     assert (report / "summary.md").read_text().count("| histogram |") == 1, "named twice, scored once"
+    opening = (report / "report.html").read_text().split("<h2>")[0]
+    assert "for retrieval" not in opening and "skipped" not in opening, "pairs: no retrieval; none unreadable"
     classical = {name: document["methods"][name]["val_roc_auc"] for name in ("histogram", "phash")}
     assert [(c["method"], c["against"], c["chosen_on"]) for c in document["comparisons"]] == [
         (str(photos_report / "encoder"), max(classical, key=classical.get), "val")
@@ -92,6 +94,8 @@ def test_class_labelled_data_gets_retrieval_metrics(class_folder, tmp_path, caps
     for result in document["methods"].values():
         assert {"recall@1", "recall@5", "recall@10", "precision@1", "map@r"} <= set(result)
     assert document["methods"]["histogram"]["recall@1"] == 1.0  # each class is its own colour
+    page = (tmp_path / "report.html").read_text()
+    assert "8 images for retrieval (each a query against the others)" in page
     assert "| histogram |" in capsys.readouterr().out
 
 
