@@ -67,7 +67,8 @@ def build_parser() -> ArgumentParser:
                         help="write the threshold chosen on the val split into each evaluated encoder "
                              "folder's config.json (`train score` and `train duplicates` then use it)")
     parser.add_argument("--allow-overlap", action="store_true",
-                        help="evaluate although the splits differ from a model's training splits (warns)")
+                        help="evaluate although the splits differ from a model's training splits, or the "
+                             "evaluated images include files it trained on (warns)")
     parser.add_argument("--device", type=device, default="cpu",
                         help="device for embedding models (cpu, cuda)")
     add_background_arguments(parser)
