@@ -182,7 +182,7 @@ def _background(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_background_apart(background: list[str], dataset: Any, folder: str) -> None:
-    from siamkit.retrieval.leaks import image_splits
+    from siamkit.data.split_images import image_splits
     from siamkit.retrieval.score_normalization import check_apart
 
     check_apart(background, image_splits(dataset)[0], folder)

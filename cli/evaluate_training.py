@@ -6,17 +6,14 @@ its training or val split held."""
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
-import stat
 import sys
 from pathlib import Path
 from typing import Any
 
-from siamkit.data.demo import DEMO_PREFIX, resolve_source
-from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits, split_source
+from siamkit.data.demo import DEMO_PREFIX
+from siamkit.data.split_images import images_in, same_files, seen_images
+from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits
 from siamkit.errors import SiamkitError
-from siamkit.retrieval.leaks import image_splits
 from siamkit.wording import counted
 
 #: the splits of a model's source that chose its weights
@@ -58,51 +55,21 @@ def check_other_sources(args: argparse.Namespace, scorers: list, dataset: Any) -
     as images of the train or val split of another source a model was trained on: a pairs table
     made from one's own photograph library is the usual way to score a model on its training images."""
     here = SplitRecord(args.data, args.root)
-    paths, splits = image_splits(dataset)
-    evaluated = [path for path, split in zip(paths, splits) if split == args.split]
+    evaluated = images_in(dataset, (args.split,))
     for name, record in _records(scorers):
         if record.same_source(here) or _relative(record):  # the latter have a note of their own
             continue
-        shared = same_files(evaluated, _seen_images(name, record))
+        try:
+            shared = same_files(evaluated, seen_images(record, SEEN_SPLITS))
+        except SiamkitError as error:  # not here, or changed since: its splits are not known
+            print(f"note: whether these images include {name}'s training images is not known: {error}",
+                  file=sys.stderr)
+            continue
         if shared:
             images, example = counted(len(shared), "image"), f"{shared[0][0]} = {shared[0][1]}"
             _refuse_or_warn(args, f"the {args.split} split of {args.data} holds {images} that {name} "
                                   f"trained or was validated on (the same bytes as in {record.source}), "
                                   f"e.g. {example}", fix="evaluate it on images it has not seen")
-
-
-def _seen_images(name: str, record: SplitRecord) -> list[str]:
-    """The images of the train and val splits ``record`` gave (none, with a note, where the source is
-    gone or has changed since)."""
-    if not resolve_source(record.source).exists():
-        print(f"note: {name} was trained on {record.source}, which is not here, so whether these images "
-              "include its training images is not known", file=sys.stderr)
-        return []
-    try:
-        seen, _ = split_source(record)
-    except SiamkitError as error:
-        print(f"note: whether these images include {name}'s training images is not known: {error}",
-              file=sys.stderr)
-        return []
-    paths, splits = image_splits(seen)
-    return [path for path, split in zip(paths, splits) if split in SEEN_SPLITS]
-
-
-def same_files(paths: list[str], others: list[str]) -> list[tuple[str, str]]:
-    """(path, other) for each of ``paths`` with the same bytes as one of ``others``; only files of
-    equal size are read."""
-    by_size: dict[int, list[str]] = {}
-    for other in others:
-        by_size.setdefault(_size(other), []).append(other)
-    by_size.pop(None, None)
-    found = []
-    for path in paths:
-        candidates = by_size.get(_size(path), [])
-        if candidates:
-            digests = {_digest(other): other for other in candidates}
-            if (match := digests.get(_digest(path))) is not None:
-                found.append((path, match))
-    return found
 
 
 def _records(scorers: list) -> list[tuple[str, SplitRecord]]:
@@ -115,21 +82,6 @@ def _refuse_or_warn(args: argparse.Namespace, problem: str, fix: str = "") -> No
         fix = f": {fix}" if fix else ""
         raise SplitMismatch(f"{problem}{fix}; or pass --allow-overlap to evaluate anyway")
     print(f"WARNING: {problem}. Its figures are optimistic.", file=sys.stderr)
-
-
-def _size(path: str) -> int | None:
-    """The size of a regular file; None for anything else (a named pipe would block a read),
-    which the image check then reports."""
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return found.st_size if stat.S_ISREG(found.st_mode) else None
-
-
-def _digest(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").digest()
 
 
 def _relative(record: SplitRecord) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from siamkit.cli.arguments import ArgumentParser, number_between, output_folder, positive_int, scale_list
 from siamkit.errors import SiamkitError
+from siamkit.wording import counted
 
 #: training images that set the int8 ranges unless --calibration-images says otherwise
 CALIBRATION_IMAGES = 64
@@ -84,6 +85,8 @@ def main(argv: list[str]) -> int:
         encoder = at_scales(encoder, args.scales)
     check = _check_data(encoder, args) if args.quantize or args.choose_on_val else None
     data, pairs = _val_pairs(check, args) if check else (None, None)  # read once, before any writing
+    if check:
+        _check_not_trained_on(encoder, check, pairs, args.ckpt)
     if args.choose_on_val:
         encoder = _choose(encoder, args, pairs)
     else:
@@ -199,6 +202,28 @@ def _val_pairs(check, args: argparse.Namespace) -> tuple[object, tuple[list[str]
                            f"({error}); pass --check-data with labelled pairs or classes (e.g. demo:photos)"
                            ) from None
     return data, (list(pairs.a), list(pairs.b), pairs.label)
+
+
+def _check_not_trained_on(encoder, check, pairs: tuple, name: str) -> None:
+    """Refuses val pairs that show the model images it trained on (files with the same bytes): on
+    them the fine-tuned weights win whatever they learned, and the export is chosen wrongly."""
+    from siamkit.data.split_images import same_files, seen_images
+
+    trained = encoder.card.trained_on
+    if trained is None or trained.same_source(check):
+        return  # its own source's val split was kept apart from train when it was split
+    try:
+        shared = same_files(sorted(set(pairs[0]) | set(pairs[1])), seen_images(trained, ("train",)))
+    except SiamkitError as error:
+        print(f"note: whether the val pairs include {name}'s training images is not known: {error}",
+              file=sys.stderr)
+        return
+    if shared:
+        images = counted(len(shared), "image")
+        raise SiamkitError(f"the val pairs of {check.source} hold {images} that {name} trained on "
+                           f"(the same bytes as in {trained.source}), e.g. {shared[0][0]} = "
+                           f"{shared[0][1]}: on them the fine-tuned weights win whatever they learned; pass "
+                           "--check-data with pairs of images it did not train on")
 
 
 def _choose(encoder, args: argparse.Namespace, pairs: tuple):

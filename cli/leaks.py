@@ -57,10 +57,11 @@ def main(argv: list[str]) -> int:
         args.method = "pdq"
 
     from siamkit.data.scan import scan_images
+    from siamkit.data.split_images import image_splits
     from siamkit.data.splits import split_source
     from siamkit.errors import SiamkitError
     from siamkit.retrieval.duplicate_pages import write_leaks
-    from siamkit.retrieval.leaks import find_leaks, image_splits, leak_summary
+    from siamkit.retrieval.leaks import find_leaks, leak_summary
 
     if args.encoder and args.method:
         raise SiamkitError("choose one of --encoder and --method")

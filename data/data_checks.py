@@ -134,7 +134,8 @@ def _fractions_for_two_val_images(data: ClassSet) -> str:
 def check_leaks(data: DataSet, source: str, mode: str, val_data: DataSet | None = None) -> None:
     """Near-duplicates (PDQ) on two sides of the splits, ``val_data``'s images in theirs (val,
     test): ``warn`` logs them, ``error`` stops."""
-    from siamkit.retrieval.leaks import find_leaks, image_splits, leak_summary, pdq_method
+    from siamkit.data.split_images import image_splits
+    from siamkit.retrieval.leaks import find_leaks, leak_summary, pdq_method
 
     paths, splits = image_splits(data)
     checked = source

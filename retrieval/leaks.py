@@ -11,7 +11,6 @@ from typing import Optional
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
-from siamkit.data.sources import DataSet, PairSet
 from siamkit.retrieval import verification
 from siamkit.retrieval.duplicates import Method, near_pairs, picture_features
 from siamkit.wording import counted
@@ -24,17 +23,6 @@ class Leak:
     b: str
     split_b: str
     similarity: float
-
-
-def image_splits(data: DataSet) -> tuple[list[str], np.ndarray]:
-    """Every image of ``data`` once (full paths), and the split it is in."""
-    if isinstance(data, PairSet):
-        paths = np.concatenate([data.a, data.b])
-        splits = np.concatenate([data.split, data.split])
-    else:
-        paths, splits = data.path, data.split
-    paths, first = np.unique(paths, return_index=True)
-    return [str(data.root / p) for p in paths], splits[first]
 
 
 def find_leaks(paths: list[str], splits: np.ndarray, method: Method, index_folder: Optional[Path] = None,

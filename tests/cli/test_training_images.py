@@ -1,13 +1,14 @@
-"""`train evaluate` keeps a model off images it trained on, also where they come in another table."""
+"""`train evaluate` keeps a model off images it trained on, and `train export --choose-on-val` off
+choosing on them, also where they come in another table."""
 
 import json
 import shutil
 from pathlib import Path
 
 from siamkit.cli.program import main
+from siamkit.data.split_images import image_splits
 from siamkit.data.splits import SplitRecord, split_source
 from siamkit.models.card import CONFIG_FILE
-from siamkit.retrieval.leaks import image_splits
 
 
 def _copies(encoder_folder: Path, folder: Path) -> dict[str, list[Path]]:
@@ -56,21 +57,20 @@ def test_a_training_source_that_is_not_here_is_noted(encoder_folder, tmp_path, c
     table = _table(tmp_path / "pairs.csv", copies["test"])
     assert main(["evaluate", "--data", str(table), "--methods", str(moved), "--split-fractions", "0", "0",
                  "1", "--bootstrap", "0", "--out", str(tmp_path / "report")]) == 0
-    assert (f"note: {moved} was trained on {tmp_path / 'gone'}, which is not here, so whether these images "
-            "include its training images is not known") in capsys.readouterr().err
+    assert (f"note: whether these images include {moved}'s training images is not known: {tmp_path / 'gone'} "
+            "is not here") in capsys.readouterr().err
 
 
-def test_only_regular_files_of_one_size_are_read(tmp_path):
-    """A named pipe beside an empty image would block a read; files of other sizes need none."""
-    import os
 
-    from siamkit.cli.evaluate_training import same_files
-
-    (tmp_path / "empty.png").write_bytes(b"")
-    os.mkfifo(tmp_path / "pipe.png")
-    (tmp_path / "a.png").write_bytes(b"abc")
-    (tmp_path / "copy.png").write_bytes(b"abc")
-    (tmp_path / "other.png").write_bytes(b"abd")
-    found = same_files([str(tmp_path / n) for n in ("pipe.png", "copy.png", "other.png", "missing.png")],
-                       [str(tmp_path / n) for n in ("empty.png", "a.png")])
-    assert found == [(str(tmp_path / "copy.png"), str(tmp_path / "a.png"))]
+def test_val_pairs_of_its_training_images_cannot_choose_its_export(encoder_folder, tiny_checkpoint, tmp_path,
+                                                                    capsys):
+    copies = _copies(encoder_folder, tmp_path / "mine")
+    table = tmp_path / "pairs.csv"
+    train = copies["train"]
+    table.write_text(f"a,b,label,split\n{train[0]},{train[1]},1,val\n{train[1]},{train[2]},0,val\n")
+    out = tmp_path / "encoder"
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(out), "--choose-on-val",
+                 "--check-data", str(table)]) == 2
+    assert (f"error: the val pairs of {table} hold 3 images that {tiny_checkpoint} trained on (the same "
+            "bytes as in demo:digits)") in capsys.readouterr().err
+    assert not out.exists()

@@ -1,0 +1,72 @@
+"""Which images each split of a source holds, which of them chose a model's weights, and which
+files elsewhere have the same bytes: how `train evaluate` keeps a model from being scored on, and
+`train export --choose-on-val` from choosing on, images it trained on."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+
+import numpy as np
+
+from siamkit.data.demo import resolve_source
+from siamkit.data.sources import DataSet, PairSet
+from siamkit.data.splits import SplitRecord, split_source
+from siamkit.errors import SiamkitError
+
+
+def image_splits(data: DataSet) -> tuple[list[str], np.ndarray]:
+    """Every image of ``data`` once (full paths), and the split it is in."""
+    if isinstance(data, PairSet):
+        paths = np.concatenate([data.a, data.b])
+        splits = np.concatenate([data.split, data.split])
+    else:
+        paths, splits = data.path, data.split
+    paths, first = np.unique(paths, return_index=True)
+    return [str(data.root / p) for p in paths], splits[first]
+
+
+def images_in(data: DataSet, splits: tuple[str, ...]) -> list[str]:
+    paths, split_of = image_splits(data)
+    return [path for path, split in zip(paths, split_of) if split in splits]
+
+
+def seen_images(record: SplitRecord, splits: tuple[str, ...]) -> list[str]:
+    """The images of ``splits`` of the source a model recorded it was trained on, split as then.
+    Raises ``SiamkitError`` where that source is not here, or no longer splits as it did."""
+    if not resolve_source(record.source).exists():
+        raise SiamkitError(f"{record.source} is not here")
+    return images_in(split_source(record)[0], splits)
+
+
+def same_files(paths: list[str], others: list[str]) -> list[tuple[str, str]]:
+    """(path, other) for each of ``paths`` with the same bytes as one of ``others``; only files of
+    equal size are read."""
+    by_size: dict[int | None, list[str]] = {}
+    for other in others:
+        by_size.setdefault(_size(other), []).append(other)
+    by_size.pop(None, None)
+    found = []
+    for path in paths:
+        candidates = by_size.get(_size(path), [])
+        if candidates:
+            digests = {_digest(other): other for other in candidates}
+            if (match := digests.get(_digest(path))) is not None:
+                found.append((path, match))
+    return found
+
+
+def _size(path: str) -> int | None:
+    """The size of a regular file; None for anything else (a named pipe would block a read),
+    which the image check then reports."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_size if stat.S_ISREG(found.st_mode) else None
+
+
+def _digest(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").digest()
