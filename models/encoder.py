@@ -28,6 +28,7 @@ from siamkit.models.embedder import Embedder
 from siamkit.models.input_normalization import InputNormalization
 from siamkit.models.spec import EncoderSpec, ModuleSpec
 from siamkit.models.weights import load_matching
+from siamkit.runtimes import START_SUFFIX
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -132,8 +133,15 @@ class Encoder(nn.Module, Embedder):
     @classmethod
     def load(cls, source: str | Path, device: str | torch.device = "cpu") -> "Encoder":
         """From an encoder folder (safetensors + config.json), a run folder, or a ``train fit``
-        checkpoint."""
+        checkpoint; ``SOURCE@start``: the pretrained network SOURCE was fine-tuned from."""
         check_device(str(device))
+        if str(source).endswith(START_SUFFIX) and not Path(source).exists():
+            trained = str(source).removesuffix(START_SUFFIX)
+            start = cls.load(trained).starting_point()
+            if start is None:
+                raise ConfigError(f"{trained} was trained from scratch (its card names no pretrained start), "
+                                  f"so {source} names no network")
+            return start.to(device)
         source = Path(source)
         if source.is_dir() and not (source / CONFIG_FILE).exists() and (source / "checkpoints").is_dir():
             source = run_checkpoint(source)

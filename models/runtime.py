@@ -114,18 +114,12 @@ def load_encoder(source: str | Path, runtime: Runtime = "auto", device: str = "c
 
 def _starting_point(source: str, runtime: Runtime, device: str) -> Embedder:
     """``FOLDER@start``, in PyTorch: a start has no ONNX file of its own."""
-    from siamkit.errors import ConfigError
     from siamkit.models.encoder import Encoder
 
     if runtime in ONNX_FILES:
         raise EncoderFolderError(f"--runtime {runtime}: {source} is a pretrained network as it came, with no "
                                  "ONNX file; use --runtime auto or torch")
-    trained = source.removesuffix(START_SUFFIX)
-    start = Encoder.load(trained, device=device).starting_point()
-    if start is None:
-        raise ConfigError(f"{trained} was trained from scratch (its card names no pretrained start), so "
-                          f"{source} names no network")
-    return start.to(device)
+    return Encoder.load(source, device=device)
 
 
 def describe(encoder: Embedder) -> str:

@@ -44,6 +44,7 @@ def test_the_card_records_the_start_and_rebuilds_it_as_it_came(fine_tuned):
     assert card["architecture"]["backbone"]["init_args"]["pretrained"] is None  # weights come from the folder
     start = Encoder.load(fine_tuned).starting_point()
     assert start.head is None and start.embedding_dim == 1280
+    assert start.fingerprint == Encoder.load(f"{fine_tuned}@start").fingerprint  # by name, as commands do
     images = torch.from_numpy(np.array(Image.fromarray(data.chelsea()).resize((224, 224)))).permute(2, 0, 1)
     pretrained = Encoder(TimmBackbone(**LITE0["init_args"]), None)
     with torch.no_grad():
@@ -52,8 +53,9 @@ def test_the_card_records_the_start_and_rebuilds_it_as_it_came(fine_tuned):
 
 def test_a_model_trained_from_scratch_has_no_start(python_encoder):
     assert Encoder.load(python_encoder).card.initialised_from is None
-    with pytest.raises(SiamkitError, match="was trained from scratch"):
-        get_scorer(f"{python_encoder}@start")
+    for load in (get_scorer, Encoder.load):
+        with pytest.raises(SiamkitError, match="was trained from scratch"):
+            load(f"{python_encoder}@start")
 
 
 def _pairs(tmp_path):
