@@ -26,7 +26,7 @@ from siamkit.data.preprocess import Preprocess
 from siamkit.data.scan import BadImagePolicy
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.models.embedder import Embedder
-from siamkit.retrieval.index import META, EmbeddingIndex, IndexFolderError, write_index
+from siamkit.retrieval.index import FORMAT, META, EmbeddingIndex, IndexFolderError, write_index, write_meta
 from siamkit.retrieval.index_paths import same_file
 from siamkit.retrieval.journal import JOURNAL_DIR, EmbeddingJournal
 from siamkit.wording import counted
@@ -95,7 +95,7 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
     wanted = {same_file(path) for path in listing.images}
     if (complete is not None and {same_file(f) for f in complete.files} == wanted
             and not (out / JOURNAL_DIR).exists()):
-        return complete.meta
+        return _with_encoder_at(complete, encoder_source)
     journal = EmbeddingJournal.open(out, encoder.fingerprint, encoder.embedding_dim)
     if complete is not None and not journal.done:  # new images for an existing index: keep its rows
         for start in range(0, len(complete.files), 100_000):
@@ -120,6 +120,17 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
     write_index(out, journal.vectors(), journal.files, meta, rows)
     journal.remove()
     return json.loads((out / META).read_text())
+
+
+def _with_encoder_at(index: EmbeddingIndex, encoder_source: str) -> dict[str, Any]:
+    """The index's meta, naming the encoder where it was given now: the same weights moved to
+    another folder would otherwise leave a path that `train search` can no longer follow."""
+    unchanged = not index.meta.get("encoder") or same_file(index.meta["encoder"]) == same_file(encoder_source)
+    if unchanged or index.meta.get("format") != FORMAT:  # an older index's files.txt is another format
+        return index.meta
+    meta = {**index.meta, "encoder": encoder_source, "skipped": [bad.to_dict() for bad in index.skipped]}
+    write_meta(index.folder, meta, len(index.files))
+    return json.loads((index.folder / META).read_text())
 
 
 def _complete_index(out: Path, encoder: Embedder) -> EmbeddingIndex | None:

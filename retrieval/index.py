@@ -232,11 +232,18 @@ def write_index(folder: Path, vectors: np.ndarray, files: list[str], meta: dict[
     os.replace(folder / f".{EMBEDDINGS}", folder / EMBEDDINGS)
     (folder / f".{FILES}").write_text("".join(f"{stored(files[i], folder)}\n" for i in rows))
     os.replace(folder / f".{FILES}", folder / FILES)
+    write_meta(folder, meta, len(rows))
+
+
+def write_meta(folder: Path, meta: dict[str, Any], count: int) -> None:
+    """``index.json`` for ``count`` rows, its paths (skipped images, the encoder) stored as the
+    index's files are; written aside, then moved into place."""
     skipped = [{**entry, "file": stored(entry["file"], folder)} for entry in meta.get("skipped", [])]
-    on_disk = {**meta, "skipped": skipped}
+    on_disk = {key: value for key, value in meta.items() if key not in ("format", "count")}
+    on_disk["skipped"] = skipped
     if meta.get("encoder"):
         on_disk["encoder"] = stored(meta["encoder"], folder)
-    document = json.dumps({"format": FORMAT, "count": len(rows), **on_disk}, indent=2) + "\n"
+    document = json.dumps({"format": FORMAT, "count": count, **on_disk}, indent=2) + "\n"
     (folder / f".{META}").write_text(document)
     os.replace(folder / f".{META}", folder / META)
 

@@ -126,3 +126,6 @@ def test_an_index_whose_encoder_moved_asks_for_its_new_place(encoder_folder, cla
     assert said == ("error: the index index was embedded with the encoder encoder, which is not there any "
                     "more: pass --encoder with where it is now (its fingerprint is checked)\n")
     assert main(["search", "classes/class0/0.png", "--index", "index", "--encoder", "moved"]) == 0
+    assert _embed("classes", "index", tmp_path / "moved") == 0  # nothing to embed: the new place is kept
+    assert json.loads(Path("index/index.json").read_text())["encoder"] == "../moved"
+    assert main(["search", "classes/class0/0.png", "--index", "index"]) == 0
