@@ -44,7 +44,8 @@ def test_a_table_of_its_training_images_is_refused_unless_allowed(encoder_folder
 
     unseen = _table(tmp_path / "unseen.csv", copies["test"])
     assert main([*evaluate, "--data", str(unseen), "--out", str(tmp_path / "unseen")]) == 0
-    assert "WARNING" not in capsys.readouterr().err
+    said = capsys.readouterr()
+    assert "WARNING" not in said.err and "2 pairs (1 match) of the 2 in all splits" in said.out
 
 
 def test_a_training_source_that_is_not_here_is_noted(encoder_folder, tmp_path, capsys):
