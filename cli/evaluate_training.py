@@ -12,8 +12,8 @@ from typing import Any
 
 from siamkit.data.demo import DEMO_PREFIX
 from siamkit.data.split_images import images_in, same_files, seen_images
-from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits
-from siamkit.errors import SiamkitError
+from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits, has_split_column
+from siamkit.errors import ConfigError, SiamkitError
 from siamkit.wording import counted
 
 #: the splits of a model's source that chose its weights
@@ -33,10 +33,21 @@ def trained_here(args: argparse.Namespace, scorers: list) -> list[tuple[str, Spl
 def splits_asked(args: argparse.Namespace, trained: list[tuple[str, SplitRecord]]) -> SplitRecord:
     """The split settings to evaluate with: those given, else those a model was trained on
     this data with, else the defaults."""
+    check_split_options_apply(args, args.data)
     base = trained[0][1] if trained else SplitRecord(args.data)
     return SplitRecord(args.data, args.root or base.root, base.kind,
                        tuple(args.split_fractions) if args.split_fractions else base.fractions,
                        base.seed if args.split_seed is None else args.split_seed)
+
+
+def check_split_options_apply(args: argparse.Namespace, source: str) -> None:
+    """--split-fractions and --split-seed split a source without a split column; a table's own
+    column decides its splits, and the options would pass unused."""
+    given = [f"--{name.replace('_', '-')}" for name in ("split_fractions", "split_seed")
+             if getattr(args, name) is not None]
+    if given and has_split_column(source):
+        raise ConfigError(f"{' and '.join(given)}: {source} has a split column, which decides its splits; "
+                          f"leave {' and '.join(given)} out, or change the column")
 
 
 def check_training_splits(args: argparse.Namespace, trained: list[tuple[str, SplitRecord]],

@@ -90,6 +90,7 @@ def main(argv: list[str]) -> int:
 
 def _asked_splits(args: argparse.Namespace):
     """--data, --root and the split settings, from --config's data section where not given."""
+    from siamkit.cli.evaluate_training import check_split_options_apply
     from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS
     from siamkit.data.splits import SplitRecord
     from siamkit.errors import ConfigError
@@ -99,6 +100,7 @@ def _asked_splits(args: argparse.Namespace):
     if source is None:
         raise ConfigError("give the training source: --data SOURCE, --config with data.source, "
                           "or --splits-of RUN")
+    check_split_options_apply(args, source)
     return SplitRecord(source, args.root or data.get("root"), args.kind or data.get("kind", "auto"),
                        tuple(args.split_fractions or data.get("split_fractions", DEFAULT_SPLIT_FRACTIONS)),
                        data.get("split_seed", 0) if args.split_seed is None else args.split_seed)

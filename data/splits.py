@@ -29,6 +29,7 @@ from siamkit.data.sources import (
     check_split_fractions,
     read_source,
 )
+from siamkit.data.tables import TABLE_SUFFIXES, read_table
 from siamkit.errors import SiamkitError
 
 #: the run folder's record of its splits
@@ -97,6 +98,14 @@ def split_source(record: SplitRecord) -> tuple[DataSet, SplitRecord]:
                                counts={s: int((data.split == s).sum()) for s in SPLITS})
     check_same_splits(record, made)
     return data, made
+
+
+def has_split_column(source: str) -> bool:
+    """Whether ``source`` is a table with a ``split`` column, which decides its splits whatever
+    the fractions and seed say."""
+    location = resolve_source(source)
+    return (location.is_file() and location.suffix.lower() in TABLE_SUFFIXES
+            and "split" in read_table(location).columns)
 
 
 def check_same_splits(recorded: SplitRecord, now: SplitRecord, what: str = "the model") -> None:

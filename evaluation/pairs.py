@@ -16,7 +16,7 @@ import numpy as np
 from siamkit.data.bad_images import BadImage
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, PairSet
-from siamkit.data.splits import SplitRecord, split_source
+from siamkit.data.splits import SplitRecord, has_split_column, split_source
 from siamkit.errors import SiamkitError
 from siamkit.wording import counted
 
@@ -89,10 +89,12 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
     kinds = set(pairs[split].label)
     if len(kinds) < 2:
         held = "no pairs" if not kinds else f"only {'matching' if 1 in kinds else 'non-matching'} pairs"
+        fix = (f"mark more of its rows split={split}" if has_split_column(source) else
+               f"choose other split fractions (--split-fractions {'0 0 1' if split == 'test' else '0 1 0'} "
+               f"puts all of it in the {split} split)")
         raise SiamkitError(f"the {split} split of {source} holds {held} ({len(pairs[split].label)}), and "
                            "every metric compares matches with non-matches; give it more images (of more "
-                           "than one class), or choose other split fractions (--split-fractions "
-                           f"{'0 0 1' if split == 'test' else '0 1 0'} puts all of it in the {split} split)")
+                           f"than one class), or {fix}")
     if len(set(pairs["val"].label)) < 2:  # no threshold can be chosen on it
         del pairs["val"]
     return EvaluationData(splits, split, pairs, images, labels, skipped=list(bad.values()))

@@ -37,6 +37,7 @@ def _write_data_cases(root: Path, rng: np.random.Generator) -> None:
     (root / "one_class_test.csv").write_text("path,label,split\n" + "".join(
         f"photos/{i}.png,{'a' if i else 'b'},{'test' if i else 'train'}\n" for i in range(3)))
     shutil.copytree(root / "photos", root / "mixed" / "one_class")  # images beside a sub-folder
+    shutil.copytree(root / "photos", root / "classes" / "one_class")  # a class folder of one class
     for i in range(2):
         shutil.copy(root / "photos" / f"{i}.png", root / "mixed" / f"loose{i}.png")
     (root / "one").mkdir()

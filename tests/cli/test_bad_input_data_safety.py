@@ -35,6 +35,12 @@ CASES = {
     "leaks: NaN split fractions": (["leaks", "--data", "{zoo}/leaky/labels.csv", "--out", OUT,
                                     "--split-fractions", "nan", "0", "0"],
                                    "--split-fractions: 'nan' is not a fraction between 0 and 1"),
+    "evaluate: split fractions for a table with a split column": (
+        ["evaluate", "--data", "{zoo}/one_class_test.csv", "--out", OUT, "--split-fractions", "0", "0", "1"],
+        "one_class_test.csv has a split column, which decides its splits; leave --split-fractions out"),
+    "leaks: a split seed for a table with a split column": (
+        ["leaks", "--data", "{zoo}/leaky/labels.csv", "--out", OUT, "--split-seed", "3"],
+        "has a split column, which decides its splits; leave --split-seed out"),
     "evaluate: NaN split fraction": (["evaluate", "--data", "demo:digits", "--out", OUT, "--split-fractions",
                                       "0.8", "nan", "0.1"], "'nan' is not a fraction between 0 and 1"),
     "leaks: fractions that do not sum to 1": (["leaks", "--data", "{zoo}/photos", "--out", OUT,
@@ -83,9 +89,12 @@ CASES = {
                                        "--methods ',' names no method"),
     "evaluate: --max-pairs 1": (["evaluate", "--data", "demo:digits", "--out", OUT, "--max-pairs", "1"],
                                 "--max-pairs: '1' is not a whole number >= 2"),
-    "evaluate: a test split of one class": (["evaluate", "--data", "{zoo}/one_class_test.csv", "--out", OUT,
-                                             "--methods", "histogram"],
-                                            "(--split-fractions 0 0 1 puts all of it in the test split)"),
+    "evaluate: a test split of one class": (
+        ["evaluate", "--data", "{zoo}/one_class_test.csv", "--out", OUT, "--methods", "histogram"],
+        "or mark more of its rows split=test"),
+    "evaluate: an empty test split": (
+        ["evaluate", "--data", "{zoo}/classes", "--out", OUT, "--methods", "histogram"],
+        "(--split-fractions 0 0 1 puts all of it in the test split)"),
     "fit: temperature 0": ([*FIT, "--model.loss", "siamkit.models.InfoNCELoss",
                             "--model.loss.init_args.temperature", "0"],
                            "InfoNCELoss temperature must be a number > 0, not 0"),
