@@ -157,8 +157,9 @@ class SiameseDataModule(pl.LightningDataModule):
         """Training needs images in train (and in val when it validates), said before it starts."""
         self._split("train")
         if validates:
+            # --data.split_fractions splits the source, not data.val_data: fractions are named for it alone
             check_val_pairs(self._split("val"), self.hparams.val_data or self.hparams.source,
-                            self.val_data if self.val_data is not None else self._loaded())
+                            self._loaded() if self.val_data is None else None)
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is not None:

@@ -24,6 +24,14 @@ def test_the_split_fractions_named_give_a_class_two_val_images(class_folder):
                       split_fractions=tuple(fractions)).check_fit_splits(validates=True)
 
 
+def test_no_fractions_are_named_for_val_data_which_they_do_not_split(class_folder):
+    data = SiameseDataModule(str(class_folder / "class0"), num_workers=0, check_leaks="off",
+                             val_data=str(class_folder))
+    with pytest.raises(ConfigError, match="no class in it has two images") as refused:
+        data.check_fit_splits(validates=True)
+    assert "other split fractions, or train without validating" in str(refused.value)
+
+
 def test_classes_too_small_to_split_three_ways_are_sent_to_other_val_data():
     labels = np.repeat([0, 1], [3, 2])
     classes = ClassSet(None, np.array([f"{i}.png" for i in range(5)]), labels, ["a", "b"], np.full(5, ""))
