@@ -195,3 +195,18 @@ def load_encoder_for(args: argparse.Namespace, source: str):
     encoder = load_encoder(source, args.runtime, args.device, args.threads)
     print(f"encoder {source}: {describe(encoder)}", file=sys.stderr)
     return encoder
+
+
+def check_split_options_apply(args: argparse.Namespace, source: str) -> None:
+    """--split-fractions and --split-seed split a source without a split column; a table's own
+    column decides its splits, and the options would pass unused."""
+    given = [f"--{name.replace('_', '-')}" for name in ("split_fractions", "split_seed")
+             if getattr(args, name) is not None]
+    if not given:
+        return
+    from siamkit.data.splits import has_split_column
+    from siamkit.errors import ConfigError
+
+    if has_split_column(source):
+        raise ConfigError(f"{' and '.join(given)}: {source} has a split column, which decides its splits; "
+                          f"leave {' and '.join(given)} out, or change the column")

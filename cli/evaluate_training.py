@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from siamkit.cli.arguments import check_split_options_apply
 from siamkit.data.demo import DEMO_PREFIX
 from siamkit.data.split_images import images_in, same_files, seen_images
-from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits, has_split_column
-from siamkit.errors import ConfigError, SiamkitError
+from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits
+from siamkit.errors import SiamkitError
 from siamkit.wording import counted
 
 #: the splits of a model's source that chose its weights
@@ -38,16 +39,6 @@ def splits_asked(args: argparse.Namespace, trained: list[tuple[str, SplitRecord]
     return SplitRecord(args.data, args.root or base.root, base.kind,
                        tuple(args.split_fractions) if args.split_fractions else base.fractions,
                        base.seed if args.split_seed is None else args.split_seed)
-
-
-def check_split_options_apply(args: argparse.Namespace, source: str) -> None:
-    """--split-fractions and --split-seed split a source without a split column; a table's own
-    column decides its splits, and the options would pass unused."""
-    given = [f"--{name.replace('_', '-')}" for name in ("split_fractions", "split_seed")
-             if getattr(args, name) is not None]
-    if given and has_split_column(source):
-        raise ConfigError(f"{' and '.join(given)}: {source} has a split column, which decides its splits; "
-                          f"leave {' and '.join(given)} out, or change the column")
 
 
 def check_training_splits(args: argparse.Namespace, trained: list[tuple[str, SplitRecord]],

@@ -11,6 +11,7 @@ from typing import get_args
 from siamkit.cli.arguments import (
     ArgumentParser,
     check_own_files,
+    check_split_options_apply,
     non_negative_int,
     output_folder,
     split_fraction,
@@ -90,7 +91,6 @@ def main(argv: list[str]) -> int:
 
 def _asked_splits(args: argparse.Namespace):
     """--data, --root and the split settings, from --config's data section where not given."""
-    from siamkit.cli.evaluate_training import check_split_options_apply
     from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS
     from siamkit.data.splits import SplitRecord
     from siamkit.errors import ConfigError

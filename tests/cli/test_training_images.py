@@ -5,17 +5,20 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from siamkit.cli.program import main
 from siamkit.data.split_images import image_splits
 from siamkit.data.splits import SplitRecord, split_source
 from siamkit.models.card import CONFIG_FILE
 
 
-def _copies(encoder_folder: Path, folder: Path) -> dict[str, list[Path]]:
-    """Copies, under other names in ``folder``, of three images of each split of the encoder's data."""
+@pytest.fixture(scope="module")
+def copies(encoder_folder: Path, tmp_path_factory) -> dict[str, list[Path]]:
+    """Copies, under other names, of three images of each split of the encoder's data."""
     record = SplitRecord.from_dict(json.loads((encoder_folder / CONFIG_FILE).read_text())["trained_on"])
     paths, splits = image_splits(split_source(record)[0])
-    folder.mkdir()
+    folder = tmp_path_factory.mktemp("mine")
     copies = {}
     for split in ("train", "val", "test"):
         chosen = [path for path, s in zip(paths, splits) if s == split][:3]
@@ -28,8 +31,7 @@ def _table(path: Path, images: list[Path]) -> Path:
     return path
 
 
-def test_a_table_of_its_training_images_is_refused_unless_allowed(encoder_folder, tmp_path, capsys):
-    copies = _copies(encoder_folder, tmp_path / "mine")
+def test_a_table_of_its_training_images_is_refused_unless_allowed(encoder_folder, copies, tmp_path, capsys):
     evaluate = ["evaluate", "--methods", str(encoder_folder), "--split-fractions", "0", "0", "1",
                 "--bootstrap", "0"]
     seen = _table(tmp_path / "seen.csv", [copies["train"][0], copies["val"][0], copies["test"][0]])
@@ -48,13 +50,12 @@ def test_a_table_of_its_training_images_is_refused_unless_allowed(encoder_folder
     assert "WARNING" not in said.err and "2 pairs (1 match) of the 2 in all splits" in said.out
 
 
-def test_a_training_source_that_is_not_here_is_noted(encoder_folder, tmp_path, capsys):
+def test_a_training_source_that_is_not_here_is_noted(encoder_folder, copies, tmp_path, capsys):
     moved = tmp_path / "encoder"
     shutil.copytree(encoder_folder, moved)
     card = json.loads((moved / CONFIG_FILE).read_text())
     card["trained_on"]["source"] = str(tmp_path / "gone")
     (moved / CONFIG_FILE).write_text(json.dumps(card))
-    copies = _copies(encoder_folder, tmp_path / "mine")
     table = _table(tmp_path / "pairs.csv", copies["test"])
     assert main(["evaluate", "--data", str(table), "--methods", str(moved), "--split-fractions", "0", "0",
                  "1", "--bootstrap", "0", "--out", str(tmp_path / "report")]) == 0
@@ -63,9 +64,7 @@ def test_a_training_source_that_is_not_here_is_noted(encoder_folder, tmp_path, c
 
 
 
-def test_val_pairs_of_its_training_images_cannot_choose_its_export(encoder_folder, tiny_checkpoint, tmp_path,
-                                                                    capsys):
-    copies = _copies(encoder_folder, tmp_path / "mine")
+def test_val_pairs_of_its_training_images_cannot_choose_its_export(copies, tiny_checkpoint, tmp_path, capsys):
     table = tmp_path / "pairs.csv"
     train = copies["train"]
     table.write_text(f"a,b,label,split\n{train[0]},{train[1]},1,val\n{train[1]},{train[2]},0,val\n")
