@@ -30,6 +30,8 @@ TOOL_COMMANDS: dict[str, tuple[str, str]] = {
                    "group a folder's near-duplicates, or find its copies in another (--against); "
                    "move them out, undoably"),
     "leaks": ("siamkit.cli.leaks", "near-duplicate images on two sides of train / val / test"),
+    "copies": ("siamkit.cli.copies",
+               "pairs of a source's val and test images with edited copies, to validate and evaluate on"),
     "evaluate": ("siamkit.cli.evaluate",
                  "score learned models and classical baselines on the same pairs, with a report"),
     "export": ("siamkit.cli.export",

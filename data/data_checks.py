@@ -61,7 +61,9 @@ def labelled_val_data(source: str, policy: BadImagePolicy) -> tuple[DataSet, lis
         raise ConfigError(f"data.val_data: {error}") from None
     if isinstance(data, ImageSet):
         raise ConfigError(f"data.val_data: {source} has no labels; give labelled pairs (a,b,label) or "
-                          "class-labelled images whose val split validates the run (e.g. demo:photos)")
+                          "class-labelled images whose val split validates the run (e.g. demo:photos, or "
+                          "the pairs `train copies --data SOURCE --out DIR` makes of a source's val and test "
+                          "images)")
     data, skipped = without_bad_images(data.subset(data.split != "train"), policy)
     if not (data.split == "val").any():
         raise ConfigError(f"data.val_data: {source} has no val split to validate with; give it rows with "

@@ -70,7 +70,9 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
     source, seed = splits.source, splits.seed
     if not isinstance(data, (PairSet, ClassSet)):
         raise SiamkitError(f"{source} has no labels: evaluation needs labelled pairs (a,b,label) or "
-                           "class-labelled images (a folder per class, or path,label)")
+                           "class-labelled images (a folder per class, or path,label); `train copies "
+                           f"--data {source} --out DIR` (or --splits-of RUN) pairs its val and test images "
+                           "with edited copies of them in DIR/pairs.csv")
     bad = scan_images(data.paths(), on_bad_image, "pass --on-bad-image skip", data.root)
     rng = np.random.default_rng(seed)
     pairs, images, labels = {}, None, None

@@ -46,7 +46,7 @@ def start_train(args: list[str], cwd: Path, output) -> subprocess.Popen:
 
 
 #: files whose presence says a command finished: a refused command leaves none of them
-COMPLETE_MARKERS = ("index.json", "config.json", "metrics.json", "duplicates.csv")
+COMPLETE_MARKERS = ("index.json", "config.json", "metrics.json", "duplicates.csv", "pairs.csv")
 
 
 def assert_one_error_line(case: tuple[list[str], str], zoo: Path, tmp_path: Path, monkeypatch,

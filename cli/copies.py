@@ -1,0 +1,93 @@
+"""``train copies --config FIT.yaml | --data SOURCE | --splits-of RUN --out DIR``: pairs of a source's
+val and test images with edited copies of them, to validate a run on and to evaluate it on."""
+
+from __future__ import annotations
+
+from siamkit.cli.arguments import (
+    ArgumentParser,
+    add_on_bad_image_argument,
+    non_negative_int,
+    output_folder,
+    positive_int,
+)
+from siamkit.cli.split_arguments import add_split_arguments, split_record
+
+EDIT_HELP = {
+    "photos": "demo:photos' (crops of 0.4-0.8 of the area, rotations up to 25 degrees, colour, blur, "
+              "JPEG at quality 20-60, text)",
+    "hard": "demo:photos-hard's (crops to a fifth, quarter turns, picture-in-picture, JPEG at quality 5-12)",
+    "unseen": "demo:photos-unseen's (crops to a fifth, a perspective warp, noise, JPEG at quality 5-12)",
+}
+SIZE_RANGE = (32, 2048)
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="train copies",
+        description="Make copy-detection pairs from a training source's own val and test images, split as "
+                    "`train fit` splits it: each image against edited copies of itself (matches) and copies "
+                    "of other images of its split (non-matches). Writes DIR/pairs.csv (with a split column) "
+                    "and DIR/images/: `--data.val_data DIR/pairs.csv` validates a run on unlabelled images "
+                    "on those edits, and `train evaluate --data DIR/pairs.csv` scores its test pairs.")
+    add_split_arguments(parser)
+    parser.add_argument("--out", required=True, type=output_folder,
+                        help="a new or empty folder for pairs.csv and images/")
+    parser.add_argument("--edits", choices=EDIT_HELP, default="photos",
+                        help="the copies' edits: " + "; ".join(f"{name}, {text}" for name, text in
+                                                               EDIT_HELP.items()) + " (default photos)")
+    parser.add_argument("--copies", type=positive_int, default=2,
+                        help="edited copies of each image, and as many non-matches (default 2)")
+    parser.add_argument("--size", type=copy_size, default=256,
+                        help=f"each copy's side in pixels, {SIZE_RANGE[0]}-{SIZE_RANGE[1]} (default 256)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the edits and pairing")
+    add_on_bad_image_argument(parser)
+    return parser
+
+
+def copy_size(text: str) -> int:
+    import argparse
+
+    value = positive_int(text)
+    if not SIZE_RANGE[0] <= value <= SIZE_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a side from {SIZE_RANGE[0]} to {SIZE_RANGE[1]} px")
+    return value
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+
+    from siamkit.data.copy_pairs import PAIRS_FILE, write_copy_pairs
+    from siamkit.data.scan import scan_images
+    from siamkit.data.split_images import images_in
+    from siamkit.data.splits import split_source
+    from siamkit.errors import SiamkitError
+    from siamkit.wording import counted
+
+    if args.out.is_dir() and any(args.out.iterdir()):
+        raise SiamkitError(f"--out {args.out} is not empty: choose a new or empty folder")
+    record = split_record(args)
+    data, _ = split_source(record)
+    images = {split: images_in(data, (split,)) for split in ("val", "test")}
+    bad = scan_images([path for paths in images.values() for path in paths], args.on_bad_image,
+                      "pass --on-bad-image skip")
+    images = {split: [path for path in paths if path not in bad] for split, paths in images.items()}
+    too_few = {split: len(paths) for split, paths in images.items() if len(paths) < 2}
+    if len(too_few) == len(images):
+        counts = " and ".join(f"{count} {split}" for split, count in too_few.items())
+        raise SiamkitError(f"{record.source} has {counts} images: a split needs two for its non-matches "
+                           "(copies of another image). Give more images or other split settings "
+                           "(e.g. --split-fractions 0.6 0.2 0.2)")
+    for split, count in too_few.items():
+        print(f"note: the {split} split has {counted(count, 'image')}, too few for non-matches: "
+              f"no {split} pairs")
+    images = {split: paths for split, paths in images.items() if split not in too_few}
+    rows = write_copy_pairs(images, args.out, args.edits, args.copies, args.size, args.seed)
+    table = args.out / PAIRS_FILE
+    counts = ", ".join(f"{sum(row[3] == split for row in rows)} {split}" for split in images)
+    uses = [f"Validate a run on {record.source} with --data.val_data {table}" if "val" in images else "",
+            f"Score its test pairs with `train evaluate --data {table} --methods ... --out DIR`"
+            if "test" in images else ""]
+    print(f"wrote {table}: {counted(len(rows), 'pair')} ({counts}; half of each matches) of "
+          f"{counted(sum(map(len, images.values())), 'image')} of {record.source} with {args.edits} edits. "
+          + ". ".join(filter(None, uses)))
+    return 0

@@ -1,0 +1,88 @@
+"""`train copies`: copy-detection pairs from a source's own val and test images, split as `train fit`
+splits it, that a run validates on and `train evaluate` scores."""
+
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from siamkit.cli.program import main
+from siamkit.data.split_images import images_in
+from siamkit.data.splits import SplitRecord, split_source
+from siamkit.models.card import CONFIG_FILE
+from tests.helpers import ONE_BATCH_FIT
+
+FRACTIONS = ["0.4", "0.3", "0.3"]
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "pairs.csv", newline="") as table:
+        return list(csv.DictReader(table))
+
+
+def _bytes_by_split(paths_by_split: dict[str, list[str]]) -> dict[str, set[bytes]]:
+    return {split: {Path(path).read_bytes() for path in paths} for split, paths in paths_by_split.items()}
+
+
+def test_copies_of_the_val_and_test_images_as_fit_splits_them(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i in range(10):
+        Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    assert main(["copies", "--help"]) == 0 and "demo:photos-hard's" in capsys.readouterr().out
+    copies = ["copies", "--data", str(folder), "--split-fractions", *FRACTIONS, "--size", "32"]
+    assert main([*copies, "--out", str(tmp_path / "a")]) == 0
+    said = capsys.readouterr().out
+    assert f"Validate a run on {folder} with --data.val_data {tmp_path / 'a' / 'pairs.csv'}" in said
+
+    data, _ = split_source(SplitRecord(str(folder), None, "auto", (0.4, 0.3, 0.3), 0))
+    expected = _bytes_by_split({split: images_in(data, (split,)) for split in ("train", "val", "test")})
+    rows = _rows(tmp_path / "a")
+    originals: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        originals[row["split"]].add(row["a"])
+    found = _bytes_by_split({split: [str(tmp_path / "a" / name) for name in names]
+                             for split, names in originals.items()})
+    assert found == {"val": expected["val"], "test": expected["test"]}  # the originals, byte for byte
+    assert not expected["train"] & (found["val"] | found["test"])
+
+    copy_of = {row["b"]: row["a"] for row in rows if row["label"] == "1"}
+    for split, names in originals.items():
+        for name in names:
+            own = [row for row in rows if row["a"] == name]
+            assert sorted(row["label"] for row in own) == ["0", "0", "1", "1"]
+            assert {row["split"] for row in own} == {split}
+            assert all(copy_of[row["b"]] != name for row in own if row["label"] == "0")
+    with Image.open(tmp_path / "a" / rows[0]["b"]) as copy:
+        assert (copy.format, copy.size) == ("JPEG", (32, 32))
+
+    assert main([*copies, "--out", str(tmp_path / "b")]) == 0  # the same seed, the same pairs and copies
+    assert _rows(tmp_path / "b") == rows
+    assert all((tmp_path / "a" / row["b"]).read_bytes() == (tmp_path / "b" / row["b"]).read_bytes()
+               for row in rows)
+
+    assert main(["fit", "--config", "demo_photos_scratch.yaml", *ONE_BATCH_FIT,
+                 "--model.backbone.init_args.image_size", "16", "--data.batch_size", "4",
+                 "--data.source", str(folder), "--data.split_fractions", f"[{', '.join(FRACTIONS)}]",
+                 "--data.val_data", str(tmp_path / "a" / "pairs.csv"),
+                 "--trainer.default_root_dir", str(tmp_path / "run")]) == 0
+
+
+def test_a_runs_own_copies_evaluate_it(encoder_folder, tmp_path, capsys):
+    """The originals are the bytes of its val and test images (above), which `train evaluate` takes;
+    copies split otherwise would hold its training images, which it refuses (test_training_images)."""
+    own = tmp_path / "own"
+    assert main(["copies", "--splits-of", str(encoder_folder), "--copies", "1", "--size", "32",
+                 "--out", str(own)]) == 0
+    record = json.loads((encoder_folder / CONFIG_FILE).read_text())["trained_on"]
+    assert f"of {record['source']} with photos edits" in capsys.readouterr().out
+    assert main(["evaluate", "--methods", str(encoder_folder), "--bootstrap", "0",
+                 "--data", str(own / "pairs.csv"), "--out", str(tmp_path / "report")]) == 0
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    test_rows = [row for row in _rows(own) if row["split"] == "test"]
+    assert (metrics["data"]["split"], metrics["data"]["pairs"]) == ("test", len(test_rows))
+    assert list(metrics["methods"]) == [str(encoder_folder)]
