@@ -37,6 +37,12 @@ def build_parser() -> ArgumentParser:
                                                                EDIT_HELP.items()) + " (default photos)")
     parser.add_argument("--copies", type=positive_int, default=2,
                         help="edited copies of each image, and as many non-matches (default 2)")
+    parser.add_argument("--regions", type=non_negative_int, default=0,
+                        help="0 (default) pairs whole images, each copied as it is; N pairs N square "
+                             "regions of each image instead (a grid's cells, as demo:photos pairs patches of "
+                             "a dozen photographs), half the non-matches another region of the same image: "
+                             "for a few large photographs, as a run on data.crops_per_image regions trains "
+                             "on them")
     parser.add_argument("--size", type=copy_size, default=256,
                         help=f"each copy's side in pixels, {SIZE_RANGE[0]}-{SIZE_RANGE[1]} (default 256)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the edits and pairing")
@@ -56,7 +62,7 @@ def copy_size(text: str) -> int:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
-    from siamkit.data.copy_pairs import PAIRS_FILE, write_copy_pairs
+    from siamkit.data.copy_pairs import PAIRS_FILE, check_regions_fit, write_copy_pairs
     from siamkit.data.scan import scan_images
     from siamkit.data.split_images import images_in
     from siamkit.data.splits import split_source
@@ -71,23 +77,26 @@ def main(argv: list[str]) -> int:
     bad = scan_images([path for paths in images.values() for path in paths], args.on_bad_image,
                       "pass --on-bad-image skip")
     images = {split: [path for path in paths if path not in bad] for split, paths in images.items()}
-    too_few = {split: len(paths) for split, paths in images.items() if len(paths) < 2}
+    too_few = {split: len(paths) for split, paths in images.items() if len(paths) * max(args.regions, 1) < 2}
     if len(too_few) == len(images):
         counts = " and ".join(f"{count} {split}" for split, count in too_few.items())
         raise SiamkitError(f"{record.source} has {counts} images: a split needs two for its non-matches "
-                           "(copies of another image). Give more images or other split settings "
-                           "(e.g. --split-fractions 0.6 0.2 0.2)")
+                           "(copies of another image). Give more images, other split settings "
+                           "(e.g. --split-fractions 0.6 0.2 0.2) or --regions 6")
     for split, count in too_few.items():
         print(f"note: the {split} split has {counted(count, 'image')}, too few for non-matches: "
               f"no {split} pairs")
     images = {split: paths for split, paths in images.items() if split not in too_few}
-    rows = write_copy_pairs(images, args.out, args.edits, args.copies, args.size, args.seed)
+    check_regions_fit([path for paths in images.values() for path in paths], args.regions)
+    rows = write_copy_pairs(images, args.out, args.edits, args.copies, args.size, args.seed, args.regions)
     table = args.out / PAIRS_FILE
     counts = ", ".join(f"{sum(row[3] == split for row in rows)} {split}" for split in images)
     uses = [f"Validate a run on {record.source} with --data.val_data {table}" if "val" in images else "",
             f"Score its test pairs with `train evaluate --data {table} --methods ... --out DIR`"
             if "test" in images else ""]
+    regions = f" ({args.regions} regions each)" if args.regions else ""
     print(f"wrote {table}: {counted(len(rows), 'pair')} ({counts}; half of each matches) of "
-          f"{counted(sum(map(len, images.values())), 'image')} of {record.source} with {args.edits} edits. "
+          f"{counted(sum(map(len, images.values())), 'image')}{regions} of {record.source} with {args.edits} "
+          "edits. "
           + ". ".join(filter(None, uses)))
     return 0

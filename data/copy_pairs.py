@@ -1,61 +1,110 @@
 """Copy-detection pairs made from a source's own images, as ``demo:photos`` is made from the bundled
-photographs: each image against copies of itself under named edits (matches) and against copies
-of other images of its split (non-matches), written as a pairs table with a ``split`` column, so
-that a run on unlabelled images can validate on the edits it is for (``data.val_data``) and
-`train evaluate` can answer "did training pay off?" on the user's own photographs.
+photographs: each image (or each of its regions) against copies of itself under named edits
+(matches) and against copies of other images of its split (non-matches), written as a pairs table
+with a ``split`` column, so that a run on unlabelled images can validate on the edits it is for
+(``data.val_data``) and `train evaluate` can answer "did training pay off?" on the user's own
+photographs.
 
-Each original is copied byte for byte, so `train evaluate` recognises it if it is an image a
-model trained on (a table made with other split settings than the run's)."""
+Whole images are copied byte for byte, so `train evaluate` recognises one that a model trained on
+(a table made with other split settings than the run's). Regions are new files, which it cannot."""
 
 from __future__ import annotations
 
 import csv
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from siamkit.data.demo import copy_edits
+from siamkit.data.demo import copy_edits, grid_patches
 from siamkit.data.images import load_image
+from siamkit.errors import ConfigError
 
 #: ``--edits`` name -> the edits of the bundled set of that name (``siamkit.data.demo.copy_edits``)
 EDIT_SETS = {"photos": "demo", "hard": "hard", "unseen": "unseen"}
 PAIRS_FILE = "pairs.csv"
 IMAGES_FOLDER = "images"
+#: the smallest side of a region, in the image's own pixels
+MIN_REGION = 32
+
+
+class Original(NamedTuple):
+    """An image (or region) of the table, its copies (paths relative to the table) and which
+    source image it comes from."""
+
+    name: str
+    copies: list[str]
+    image: int
 
 
 def write_copy_pairs(images: dict[str, list[str]], out: Path, edits: str = "photos", copies: int = 2,
-                     size: int = 256, seed: int = 0) -> list[tuple[str, str, int, str]]:
-    """Writes ``out/images/SPLIT/`` and ``out/pairs.csv`` for ``images`` (split -> paths, two or
-    more a split): each image with ``copies`` edited copies of it (``size`` px square, JPEG) as
-    matches, and with as many copies of other images of its split as non-matches. Returns the
-    rows (a, b, label, split), paths relative to ``out``."""
+                     size: int = 256, seed: int = 0, regions: int = 0) -> list[tuple[str, str, int, str]]:
+    """Writes ``out/images/SPLIT/`` and ``out/pairs.csv`` for ``images`` (split -> paths): each image,
+    or with ``regions`` that many square regions of it (a grid's cells at ``size`` px, as
+    ``demo:photos`` takes patches), with ``copies`` edited copies of it (``size`` px square, JPEG)
+    as matches and as many copies of others as non-matches: other images of its split, and with
+    regions every other one another region of the same image. A split needs two originals. Returns
+    the rows (a, b, label, split), paths relative to ``out``."""
     rng = np.random.default_rng(seed)
-    made: dict[str, list[tuple[str, list[str]]]] = {split: [] for split in images}
+    made: dict[str, list[Original]] = {split: [] for split in images}
     jobs = [(split, k, path) for split, paths in images.items() for k, path in enumerate(paths)]
     for split, k, path in tqdm(jobs, desc="making copies", unit="image"):
-        folder = out / IMAGES_FOLDER / split
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = f"{k:05d}_{Path(path).stem}"  # numbered: two folders of a table may hold the same name
-        original = f"{IMAGES_FOLDER}/{split}/{stem}{Path(path).suffix}"
-        shutil.copyfile(path, out / original)
+        (out / IMAGES_FOLDER / split).mkdir(parents=True, exist_ok=True)
+        stem = f"{IMAGES_FOLDER}/{split}/{k:05d}_{Path(path).stem}"  # numbered: names repeat across folders
         edit = copy_edits(EDIT_SETS[edits], split, seed=int(rng.integers(1 << 31)), size=size)
-        image = load_image(path)
-        copied = [f"{IMAGES_FOLDER}/{split}/{stem}_copy{c}.jpg" for c in range(copies)]
-        for name in copied:
-            Image.fromarray(edit(image=image)["image"]).save(out / name, quality=95)
-        made[split].append((original, copied))
-    rows = []
-    for split, entries in made.items():
-        for k, (original, copied) in enumerate(entries):
-            rows += [(original, name, 1, split) for name in copied]
-            for c in range(copies):
-                other = (k + int(rng.integers(1, len(entries)))) % len(entries)
-                rows.append((original, entries[other][1][c], 0, split))
+        for name, picture in _originals(path, stem, out, regions, size, rng):
+            copied = [f"{Path(name).with_suffix('')}_copy{c}.jpg" for c in range(copies)]
+            for copy in copied:
+                Image.fromarray(edit(image=picture)["image"]).save(out / copy, quality=95)
+            made[split].append(Original(name, copied, k))
+    rows = [row for split, originals in made.items() for row in _pairs(originals, split, copies, rng)]
     with open(out / PAIRS_FILE, "w", newline="") as table:
         writer = csv.writer(table)
         writer.writerow(("a", "b", "label", "split"))
         writer.writerows(rows)
+    return rows
+
+
+def check_regions_fit(paths: list[str], regions: int) -> None:
+    """Refuses, before anything is written, an image too small for ``regions`` regions of
+    ``MIN_REGION`` px or more."""
+    for path in paths:
+        with Image.open(path) as image:
+            width, height = image.size
+        if (width // MIN_REGION) * (height // MIN_REGION) < regions:
+            raise ConfigError(f"{path} ({width}x{height} px) has no room for {regions} regions of "
+                              f"{MIN_REGION} px or more: ask for fewer regions, or leave this image out")
+
+
+def _originals(path: str, stem: str, out: Path, regions: int, size: int,
+               rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
+    """(name, pixels) of the image itself, copied as it is, or of its regions, written as PNG."""
+    image = load_image(path)
+    if not regions:
+        name = f"{stem}{Path(path).suffix}"
+        shutil.copyfile(path, out / name)
+        return [(name, image)]
+    found = []
+    for r, patch in enumerate(grid_patches(image, regions, rng, size)):
+        name = f"{stem}_r{r}.png"
+        Image.fromarray(patch).save(out / name)
+        found.append((name, patch))
+    return found
+
+
+def _pairs(originals: list[Original], split: str, copies: int,
+           rng: np.random.Generator) -> list[tuple[str, str, int, str]]:
+    """Each original with its copies, and with as many copies of others: alternately of another
+    region of its image (the hard non-matches) and of another image, where there is one of each."""
+    rows = []
+    for k, original in enumerate(originals):
+        rows += [(original.name, copy, 1, split) for copy in original.copies]
+        same = [o for o in originals if o.image == original.image and o is not original]
+        other = [o for o in originals if o.image != original.image]
+        for c in range(copies):
+            pool = (same if c % 2 == 0 else other) if same and other else same or other
+            rows.append((original.name, pool[int(rng.integers(len(pool)))].copies[c], 0, split))
     return rows

@@ -163,8 +163,9 @@ def copy_edits(edits: str, split: str, seed: int, size: int = PATCH) -> A.Compos
     return A.Compose(steps, seed=seed)
 
 
-def _patches(image: np.ndarray, count: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """``count`` non-overlapping square patches from a grid over the photograph."""
+def grid_patches(image: np.ndarray, count: int, rng: np.random.Generator,
+                 size: int = PATCH) -> list[np.ndarray]:
+    """``count`` non-overlapping square patches from a grid over the photograph, at ``size`` px."""
     side = min(image.shape[:2]) // 2
     rows, cols = image.shape[0] // side, image.shape[1] // side
     cells = [(r, c) for r in range(rows) for c in range(cols)]
@@ -177,7 +178,7 @@ def _patches(image: np.ndarray, count: int, rng: np.random.Generator) -> list[np
     for k in chosen:
         r, c = cells[k]
         crop = image[r * side:(r + 1) * side, c * side:(c + 1) * side]
-        out.append(np.asarray(Image.fromarray(crop).resize((PATCH, PATCH), Image.BICUBIC)))
+        out.append(np.asarray(Image.fromarray(crop).resize((size, size), Image.BICUBIC)))
     return out
 
 
@@ -205,7 +206,7 @@ def _draw(out: Path, split: str, filename: str, prefix: str, rng: np.random.Gene
     name = Path(filename).stem
     copy = copy_edits(edits, split, seed=int(rng.integers(1 << 31)))
     rows = []
-    for p, patch in enumerate(_patches(sample_photograph(filename), PATCHES_PER_PHOTO, rng)):
+    for p, patch in enumerate(grid_patches(sample_photograph(filename), PATCHES_PER_PHOTO, rng)):
         original = f"{name}/{prefix}p{p}.jpg"
         Image.fromarray(patch).save(out / original, quality=95)
         for c in range(COPIES_PER_PATCH):

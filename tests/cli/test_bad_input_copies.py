@@ -17,6 +17,9 @@ CASES = {
                              "is a file, not a folder"),
     "copies: no copies": ([*PHOTOS, "--copies", "0"], "--copies: '0' is not a whole number >= 1"),
     "copies: copies of 8 px": ([*PHOTOS, "--size", "8"], "--size: '8' is not a side from 32 to 2048 px"),
+    "copies: more regions than an image holds": (
+        [*PHOTOS, "--split-fractions", "0", "0", "1", "--regions", "2"],
+        "(20x20 px) has no room for 2 regions of 32 px or more"),
     "copies: unknown edits": ([*PHOTOS, "--edits", "wild"], "invalid choice: 'wild'"),
     "copies: too few val and test images": (PHOTOS,
                                             "{zoo}/photos has 0 val and 0 test images: a split needs two"),

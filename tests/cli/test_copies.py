@@ -86,3 +86,28 @@ def test_a_runs_own_copies_evaluate_it(encoder_folder, tmp_path, capsys):
     test_rows = [row for row in _rows(own) if row["split"] == "test"]
     assert (metrics["data"]["split"], metrics["data"]["pairs"]) == ("test", len(test_rows))
     assert list(metrics["methods"]) == [str(encoder_folder)]
+
+
+def test_regions_are_paired_with_another_region_of_their_photograph_and_one_of_another(tmp_path):
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (96, 80, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    out = tmp_path / "regions"
+    assert main(["copies", "--data", str(folder), "--split-fractions", "0", "0", "1", "--regions", "3",
+                 "--size", "32", "--out", str(out)]) == 0
+    rows = _rows(out)
+    region_of_copy = {row["b"]: row["a"] for row in rows if row["label"] == "1"}
+
+    def photograph(region: str) -> str:
+        return region.rsplit("_r", 1)[0]
+
+    originals = sorted({row["a"] for row in rows})
+    assert len(originals) == 12 and len({photograph(name) for name in originals}) == 4
+    for original in originals:
+        others = [region_of_copy[row["b"]] for row in rows if row["a"] == original and row["label"] == "0"]
+        assert original not in others
+        assert [photograph(other) == photograph(original) for other in others] == [True, False]
+    with Image.open(out / originals[0]) as region:
+        assert region.size == (32, 32)
