@@ -3,6 +3,9 @@ val and test images with edited copies of them, to validate a run on and to eval
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 from siamkit.cli.arguments import (
     ArgumentParser,
     add_on_bad_image_argument,
@@ -51,8 +54,6 @@ def build_parser() -> ArgumentParser:
 
 
 def copy_size(text: str) -> int:
-    import argparse
-
     value = positive_int(text)
     if not SIZE_RANGE[0] <= value <= SIZE_RANGE[1]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a side from {SIZE_RANGE[0]} to {SIZE_RANGE[1]} px")
@@ -62,22 +63,45 @@ def copy_size(text: str) -> int:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
-    from siamkit.data.copy_pairs import PAIRS_FILE, check_regions_fit, write_copy_pairs
+    from siamkit.data.copy_pairs import check_regions_fit, write_copy_pairs
+
+    record = split_record(args)
+    _check_out(args.out, record.source)
+    images = _images_to_copy(record, args.regions, args.on_bad_image)
+    check_regions_fit([path for paths in images.values() for path in paths], args.regions)
+    rows = write_copy_pairs(images, args.out, args.edits, args.copies, args.size, args.seed, args.regions)
+    _say_what_was_written(args, record.source, images, rows)
+    return 0
+
+
+def _check_out(out: Path, source: str) -> None:
+    """--out is new or empty, and outside a source folder (where the copies would join its images)."""
+    from siamkit.data.demo import resolve_source
+    from siamkit.errors import SiamkitError
+
+    if out.is_dir() and any(out.iterdir()):
+        raise SiamkitError(f"--out {out} is not empty: choose a new or empty folder")
+    location = resolve_source(source)
+    if location.is_dir() and out.resolve().is_relative_to(location.resolve()):
+        raise SiamkitError(f"--out {out} is inside {source}, where the copies would join the images they "
+                           "copy: choose a folder outside it")
+
+
+def _images_to_copy(record, regions: int, on_bad_image: str) -> dict[str, list[str]]:
+    """The readable images of the val and test splits that give two originals or more, with a note
+    for a split that does not (refused where neither does)."""
     from siamkit.data.scan import scan_images
     from siamkit.data.split_images import images_in
     from siamkit.data.splits import split_source
     from siamkit.errors import SiamkitError
     from siamkit.wording import counted
 
-    if args.out.is_dir() and any(args.out.iterdir()):
-        raise SiamkitError(f"--out {args.out} is not empty: choose a new or empty folder")
-    record = split_record(args)
     data, _ = split_source(record)
     images = {split: images_in(data, (split,)) for split in ("val", "test")}
-    bad = scan_images([path for paths in images.values() for path in paths], args.on_bad_image,
+    bad = scan_images([path for paths in images.values() for path in paths], on_bad_image,
                       "pass --on-bad-image skip")
     images = {split: [path for path in paths if path not in bad] for split, paths in images.items()}
-    too_few = {split: len(paths) for split, paths in images.items() if len(paths) * max(args.regions, 1) < 2}
+    too_few = {split: len(paths) for split, paths in images.items() if len(paths) * max(regions, 1) < 2}
     if len(too_few) == len(images):
         counts = " and ".join(f"{count} {split}" for split, count in too_few.items())
         raise SiamkitError(f"{record.source} has {counts} images: a split needs two for its non-matches "
@@ -86,17 +110,20 @@ def main(argv: list[str]) -> int:
     for split, count in too_few.items():
         print(f"note: the {split} split has {counted(count, 'image')}, too few for non-matches: "
               f"no {split} pairs")
-    images = {split: paths for split, paths in images.items() if split not in too_few}
-    check_regions_fit([path for paths in images.values() for path in paths], args.regions)
-    rows = write_copy_pairs(images, args.out, args.edits, args.copies, args.size, args.seed, args.regions)
+    return {split: paths for split, paths in images.items() if split not in too_few}
+
+
+def _say_what_was_written(args: argparse.Namespace, source: str, images: dict[str, list[str]],
+                          rows: list[tuple[str, str, int, str]]) -> None:
+    from siamkit.data.copy_pairs import PAIRS_FILE
+    from siamkit.wording import counted
+
     table = args.out / PAIRS_FILE
     counts = ", ".join(f"{sum(row[3] == split for row in rows)} {split}" for split in images)
-    uses = [f"Validate a run on {record.source} with --data.val_data {table}" if "val" in images else "",
+    regions = f" ({args.regions} regions each)" if args.regions else ""
+    uses = [f"Validate a run on {source} with --data.val_data {table}" if "val" in images else "",
             f"Score its test pairs with `train evaluate --data {table} --methods ... --out DIR`"
             if "test" in images else ""]
-    regions = f" ({args.regions} regions each)" if args.regions else ""
     print(f"wrote {table}: {counted(len(rows), 'pair')} ({counts}; half of each matches) of "
-          f"{counted(sum(map(len, images.values())), 'image')}{regions} of {record.source} with {args.edits} "
-          "edits. "
-          + ". ".join(filter(None, uses)))
-    return 0
+          f"{counted(sum(map(len, images.values())), 'image')}{regions} of {source} with {args.edits} "
+          "edits. " + ". ".join(filter(None, uses)))

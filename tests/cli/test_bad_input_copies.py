@@ -13,6 +13,8 @@ CASES = {
     "copies: --out a folder of the user's files": (
         ["copies", "--data", "{zoo}/photos", "--out", "{zoo}/own_files"],
         "--out {zoo}/own_files is not empty: choose a new or empty"),
+    "copies: --out inside the source": (["copies", "--data", "{zoo}/photos", "--out", "{zoo}/photos/copies"],
+                                        "is inside {zoo}/photos, where the copies would join the images"),
     "copies: --out a file": (["copies", "--data", "{zoo}/photos", "--out", "{zoo}/file.txt"],
                              "is a file, not a folder"),
     "copies: no copies": ([*PHOTOS, "--copies", "0"], "--copies: '0' is not a whole number >= 1"),
