@@ -85,6 +85,8 @@ def main(argv: list[str]) -> int:
         splits_asked,
         trained_here,
     )
+    from siamkit.data.demo import resolve_source
+    from siamkit.data.sources import check_source_exists
     from siamkit.data.splits import split_source
     from siamkit.evaluation.comparisons import compare
     from siamkit.evaluation.pairs import evaluation_data
@@ -92,6 +94,7 @@ def main(argv: list[str]) -> int:
     from siamkit.scoring.registry import get_scorer, is_classical
 
     check_own_files(args.out, REPORT_FILES)
+    check_source_exists(resolve_source(args.data))  # before any model loads
     if args.background and args.calibrate:
         raise SiamkitError("--calibrate with --background would store a threshold for normalised "
                            "scores, which plain cosines cannot use; calibrate without --background")

@@ -64,6 +64,8 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
+    from siamkit.data.demo import resolve_source
+    from siamkit.data.sources import check_source_exists
     from siamkit.models.encoder import Encoder
     from siamkit.models.export_variants import at_scales, interpolate_toward_start, without_head
 
@@ -80,6 +82,8 @@ def main(argv: list[str]) -> int:
     if args.calibration_images is not None and not args.quantize:
         raise SiamkitError("--calibration-images sets the ranges of --quantize int8: add it, or leave "
                            "--calibration-images out")
+    if args.check_data:
+        check_source_exists(resolve_source(args.check_data))  # before the checkpoint loads
     encoder = Encoder.from_checkpoint(args.ckpt)
     if args.scales:
         encoder = at_scales(encoder, args.scales)

@@ -97,6 +97,14 @@ DataSet = Union[PairSet, ClassSet, ImageSet]
 DEFAULT_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
 
+def check_source_exists(location: Path) -> None:
+    if not location.exists():
+        relative = "" if location.is_absolute() else f" (in {Path.cwd()})"
+        raise SiamkitError(f"data not found: {location} does not exist{relative}. Give a folder of images, "
+                           "a pairs / labels table (.csv, .jsonl, .parquet), or a bundled set (demo:digits, "
+                           "demo:photos).")
+
+
 def read_source(
     location: str | Path,
     *,
@@ -110,11 +118,7 @@ def read_source(
     Image paths in a table are relative to ``root`` (default: the table's folder).
     """
     location = Path(location)
-    if not location.exists():
-        raise SiamkitError(
-            f"data not found: {location} does not exist. Point `data.source` at a folder of images, "
-            "a pairs / labels table (.csv, .jsonl, .parquet), or a bundled set (demo:digits, demo:photos)."
-        )
+    check_source_exists(location)
     if location.is_file() and location.suffix.lower() in IMAGE_SUFFIXES:
         raise ConfigError(f"data source {location} is one image; point at a folder of images (such as "
                           f"{location.parent}) or a pairs / labels table (.csv, .jsonl, .parquet)")

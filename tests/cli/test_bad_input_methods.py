@@ -1,5 +1,5 @@
-"""Bad input to the commands that score with methods (`train score`, `train evaluate`): one line,
-exit 2, and nothing loaded that the error makes useless."""
+"""Bad input to the commands that load models (`train score`, `train evaluate`, `train export`): one
+line, exit 2, and nothing loaded that the error makes useless."""
 
 from __future__ import annotations
 
@@ -16,6 +16,13 @@ CASES = {
     "evaluate: --method for --methods": (
         ["evaluate", "--data", "demo:photos", "--out", "{zoo}/out", "--method", "{zoo}/encoder"],
         "unrecognized arguments: --method {zoo}/encoder; did you mean --methods?"),
+    "evaluate: missing data": (
+        ["evaluate", "--data", "nope.csv", "--out", "{zoo}/out", "--methods", "{zoo}/encoder"],
+        "data not found: nope.csv does not exist (in "),
+    "export: missing data to check on": (
+        ["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", "{zoo}/out", "--choose-on-val",
+         "--check-data", "nope"],
+        "data not found: nope does not exist (in "),
     "score: --methd for --method": (["score", P, P, "--methd=histogram"], "did you mean --method?"),
     "score: -m that names no method": (["score", P, P, "-m", ",", "-m", " "],
                                        "--method ',' ' ' names no method; give a comma-separated list"),
@@ -28,4 +35,5 @@ def test_refused_before_any_model_loads(case, zoo, tmp_path, monkeypatch, capsys
         raise AssertionError("a model was loaded first")
 
     monkeypatch.setattr(Encoder, "load", no_loading)
+    monkeypatch.setattr(Encoder, "from_checkpoint", no_loading)
     assert_one_error_line(CASES[case], zoo, tmp_path, monkeypatch, capsys)
