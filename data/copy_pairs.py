@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from siamkit.data.demo import copy_edits, grid_patches
+from siamkit.data.demo import copy_edits, grid_patches, grid_side
 from siamkit.data.images import load_image
 from siamkit.errors import ConfigError
 
@@ -69,12 +69,12 @@ def write_copy_pairs(images: dict[str, list[str]], out: Path, edits: str = "phot
 
 
 def check_regions_fit(paths: list[str], regions: int) -> None:
-    """Refuses, before anything is written, an image too small for ``regions`` regions of
-    ``MIN_REGION`` px or more."""
+    """Refuses, before anything is written, an image whose grid of ``regions`` cells would have cells
+    under ``MIN_REGION`` px."""
     for path in paths:
         with Image.open(path) as image:
             width, height = image.size
-        if (width // MIN_REGION) * (height // MIN_REGION) < regions:
+        if regions and grid_side(height, width, regions) < MIN_REGION:
             raise ConfigError(f"{path} ({width}x{height} px) has no room for {regions} regions of "
                               f"{MIN_REGION} px or more: ask for fewer regions, or leave this image out")
 

@@ -163,16 +163,20 @@ def copy_edits(edits: str, split: str, seed: int, size: int = PATCH) -> A.Compos
     return A.Compose(steps, seed=seed)
 
 
+def grid_side(height: int, width: int, count: int) -> int:
+    """The side of the grid cells ``grid_patches`` takes ``count`` of: half the shorter side, made
+    finer until the grid has ``count`` cells; 0 where no grid of a pixel or more has."""
+    side = min(height, width) // 2
+    while side and (height // side) * (width // side) < count:  # small photographs: a finer grid
+        side = int(side * 0.75)
+    return side
+
+
 def grid_patches(image: np.ndarray, count: int, rng: np.random.Generator,
                  size: int = PATCH) -> list[np.ndarray]:
     """``count`` non-overlapping square patches from a grid over the photograph, at ``size`` px."""
-    side = min(image.shape[:2]) // 2
-    rows, cols = image.shape[0] // side, image.shape[1] // side
-    cells = [(r, c) for r in range(rows) for c in range(cols)]
-    while len(cells) < count:  # small photographs: a finer grid
-        side = int(side * 0.75)
-        rows, cols = image.shape[0] // side, image.shape[1] // side
-        cells = [(r, c) for r in range(rows) for c in range(cols)]
+    side = grid_side(*image.shape[:2], count)
+    cells = [(r, c) for r in range(image.shape[0] // side) for c in range(image.shape[1] // side)]
     chosen = rng.choice(len(cells), size=count, replace=False)
     out = []
     for k in chosen:
