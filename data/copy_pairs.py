@@ -99,12 +99,34 @@ def _pairs(originals: list[Original], split: str, copies: int,
            rng: np.random.Generator) -> list[tuple[str, str, int, str]]:
     """Each original with its copies, and with as many copies of others: alternately of another
     region of its image (the hard non-matches) and of another image, where there is one of each."""
+    runs = _image_runs(originals)
     rows = []
     for k, original in enumerate(originals):
         rows += [(original.name, copy, 1, split) for copy in original.copies]
-        same = [o for o in originals if o.image == original.image and o is not original]
-        other = [o for o in originals if o.image != original.image]
         for c in range(copies):
-            pool = (same if c % 2 == 0 else other) if same and other else same or other
-            rows.append((original.name, pool[int(rng.integers(len(pool)))].copies[c], 0, split))
+            j = _another(k, *runs[k], len(originals), c % 2 == 0, rng)
+            rows.append((original.name, originals[j].copies[c], 0, split))
     return rows
+
+
+def _image_runs(originals: list[Original]) -> list[tuple[int, int]]:
+    """For each original, (start, end) of the run of consecutive originals of its image."""
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for k in range(1, len(originals) + 1):
+        if k == len(originals) or originals[k].image != originals[start].image:
+            runs += [(start, k)] * (k - start)
+            start = k
+    return runs
+
+
+def _another(k: int, start: int, end: int, count: int, same_image: bool, rng: np.random.Generator) -> int:
+    """An original other than ``k``, drawn with one number: another region of its own image (the
+    run ``start``-``end``) when ``same_image`` and it has one, or when no other image has any;
+    otherwise an original of another image."""
+    own, others = end - start - 1, count - (end - start)
+    if own and (same_image or not others):
+        j = start + int(rng.integers(own))
+        return j + (j >= k)
+    j = int(rng.integers(others))
+    return j + (end - start) * (j >= start)
