@@ -4,7 +4,9 @@ val and test images with edited copies of them, to validate a run on and to eval
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
 from siamkit.cli.arguments import (
     ArgumentParser,
@@ -63,13 +65,14 @@ def copy_size(text: str) -> int:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
-    from siamkit.data.copy_pairs import check_regions_fit, write_copy_pairs
+    from siamkit.data.copy_pairs import MADE_FROM_FILE, check_regions_fit, write_copy_pairs
 
     record = split_record(args)
     _check_out(args.out, record.source)
-    images = _images_to_copy(record, args.regions, args.on_bad_image)
+    images, record = _images_to_copy(record, args.regions, args.on_bad_image)
     check_regions_fit([path for paths in images.values() for path in paths], args.regions)
     rows = write_copy_pairs(images, args.out, args.edits, args.copies, args.size, args.seed, args.regions)
+    (args.out / MADE_FROM_FILE).write_text(json.dumps(record.to_dict(), indent=2) + "\n")
     _say_what_was_written(args, record.source, images, rows)
     return 0
 
@@ -87,16 +90,16 @@ def _check_out(out: Path, source: str) -> None:
                            "copy: choose a folder outside it")
 
 
-def _images_to_copy(record, regions: int, on_bad_image: str) -> dict[str, list[str]]:
+def _images_to_copy(record, regions: int, on_bad_image: str) -> tuple[dict[str, list[str]], Any]:
     """The readable images of the val and test splits that give two originals or more, with a note
-    for a split that does not (refused where neither does)."""
+    for a split that does not (refused where neither does); and the record of the split read."""
     from siamkit.data.scan import scan_images
     from siamkit.data.split_images import images_in
     from siamkit.data.splits import split_source
     from siamkit.errors import SiamkitError
     from siamkit.wording import counted
 
-    data, _ = split_source(record)
+    data, record = split_source(record)
     images = {split: images_in(data, (split,)) for split in ("val", "test")}
     bad = scan_images([path for paths in images.values() for path in paths], on_bad_image,
                       "pass --on-bad-image skip")
@@ -110,7 +113,7 @@ def _images_to_copy(record, regions: int, on_bad_image: str) -> dict[str, list[s
     for split, count in too_few.items():
         print(f"note: the {split} split has {counted(count, 'image')}, too few for non-matches: "
               f"no {split} pairs")
-    return {split: paths for split, paths in images.items() if split not in too_few}
+    return {split: paths for split, paths in images.items() if split not in too_few}, record
 
 
 def _say_what_was_written(args: argparse.Namespace, source: str, images: dict[str, list[str]],

@@ -80,6 +80,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
     from siamkit.cli.evaluate_training import (
+        check_copies_made_from,
         check_other_sources,
         check_training_splits,
         splits_asked,
@@ -111,6 +112,7 @@ def main(argv: list[str]) -> int:
     dataset, splits = split_source(splits_asked(args, trained))
     check_training_splits(args, trained, splits)
     check_other_sources(args, scorers, dataset)
+    check_copies_made_from(args, scorers)
     if args.background:
         _check_background_apart(model_options["background"], dataset, args.background)
     data = evaluation_data(dataset, splits, args.split, args.max_pairs, args.on_bad_image)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.cli.arguments import check_split_options_apply
-from siamkit.data.demo import DEMO_PREFIX
+from siamkit.data.demo import DEMO_PREFIX, resolve_source
 from siamkit.data.split_images import images_in, same_files, seen_images
 from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits
 from siamkit.errors import SiamkitError
@@ -72,6 +72,19 @@ def check_other_sources(args: argparse.Namespace, scorers: list, dataset: Any) -
             _refuse_or_warn(args, f"the {args.split} split of {args.data} holds {images} that {name} "
                                   f"trained or was validated on (the same bytes as in {record.source}), "
                                   f"e.g. {example}", fix="evaluate it on images it has not seen")
+
+
+def check_copies_made_from(args: argparse.Namespace, scorers: list) -> None:
+    """Refuses (or warns about) a table `train copies` made of a model's own source split otherwise
+    than the model was trained on it."""
+    from siamkit.data.copy_pairs import check_made_from
+
+    for name, record in _records(scorers):
+        if not _relative(record):
+            try:
+                check_made_from(resolve_source(args.data), record, name)
+            except SplitMismatch as mismatch:
+                _refuse_or_warn(args, str(mismatch))
 
 
 def _records(scorers: list) -> list[tuple[str, SplitRecord]]:

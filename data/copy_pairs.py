@@ -5,8 +5,10 @@ with a ``split`` column, so that a run on unlabelled images can validate on the 
 (``data.val_data``) and `train evaluate` can answer "did training pay off?" on the user's own
 photographs.
 
-Whole images are copied byte for byte, so `train evaluate` recognises one that a model trained on
-(a table made with other split settings than the run's). Regions are new files, which it cannot."""
+``made_from.json`` beside the table records the split of the source the copies were made from, so
+that copies of a model's own source split otherwise (whose originals may be its training images)
+are refused (``check_made_from``); whole images are also copied byte for byte, which `train
+evaluate`'s comparison of files recognises wherever they go."""
 
 from __future__ import annotations
 
@@ -21,12 +23,15 @@ from tqdm import tqdm
 
 from siamkit.data.demo import copy_edits, grid_patches, grid_side
 from siamkit.data.images import load_image
+from siamkit.data.splits import SplitMismatch, SplitRecord
 from siamkit.errors import ConfigError
 
 #: ``--edits`` name -> the edits of the bundled set of that name (``siamkit.data.demo.copy_edits``)
 EDIT_SETS = {"photos": "demo", "hard": "hard", "unseen": "unseen"}
 PAIRS_FILE = "pairs.csv"
 IMAGES_FOLDER = "images"
+#: beside the table: the split record of the source the copies were made from
+MADE_FROM_FILE = "made_from.json"
 #: the smallest side of a region, in the image's own pixels
 MIN_REGION = 32
 
@@ -66,6 +71,35 @@ def write_copy_pairs(images: dict[str, list[str]], out: Path, edits: str = "phot
         writer.writerow(("a", "b", "label", "split"))
         writer.writerows(rows)
     return rows
+
+
+def made_from(table: str | Path) -> SplitRecord | None:
+    """The split record of the source `train copies` made ``table`` from; None for any other table."""
+    record = Path(table).parent / MADE_FROM_FILE
+    return SplitRecord.read(record) if Path(table).name == PAIRS_FILE and record.is_file() else None
+
+
+def check_made_from(table: str | Path, now: SplitRecord, what: str) -> None:
+    """Refuses copies made of ``now``'s source split otherwise than ``now`` splits it: their originals
+    may be images that ``what`` trains or trained on (regions are new files, which no comparison of
+    bytes finds)."""
+    made = made_from(table)
+    if made is None or not made.same_source(now):
+        return
+    if made.digest and now.digest:  # the assignments themselves, whatever settings made them
+        same = made.digest == now.digest
+    else:
+        same = (made.fractions, made.seed) == (now.fractions, now.seed)
+    if not same:
+        raise SplitMismatch(f"{table} holds copies of {made.source} split as {_splits(made)}, which {what} "
+                            f"splits as {_splits(now)}: their originals may be images {what} trains or "
+                            "trained on. Make them again with its split settings (`train copies "
+                            "--splits-of RUN`, or --config with its config)")
+
+
+def _splits(record: SplitRecord) -> str:
+    digest = f", assignment {record.digest[:12]}" if record.digest else ""
+    return f"{list(record.fractions)} with seed {record.seed}{digest}"
 
 
 def check_regions_fit(paths: list[str], regions: int) -> None:

@@ -9,6 +9,7 @@ import logging
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
+from siamkit.data.demo import resolve_source
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, check_split_fractions
 from siamkit.data.splits import SplitRecord, split_source
@@ -51,12 +52,17 @@ def without_bad_images(data: DataSet, policy: BadImagePolicy) -> tuple[DataSet, 
     return data.subset(keep), list(bad.values())
 
 
-def labelled_val_data(source: str, policy: BadImagePolicy) -> tuple[DataSet, list[BadImage]]:
+def labelled_val_data(source: str, policy: BadImagePolicy,
+                      run_splits: SplitRecord) -> tuple[DataSet, list[BadImage]]:
     """``data.val_data``: the val and test splits of ``source`` (labelled pairs, or class-labelled
     images), split as `train evaluate` and `train export --check-data` split it, without
-    unreadable images; it must have a val split."""
+    unreadable images; it must have a val split, and copies `train copies` made of the run's own
+    source must have been made from the run's splits (``run_splits``)."""
+    from siamkit.data.copy_pairs import check_made_from
+
     try:
         data, _ = split_source(SplitRecord(source))
+        check_made_from(resolve_source(source), run_splits, "this run")
     except SiamkitError as error:
         raise ConfigError(f"data.val_data: {error}") from None
     if isinstance(data, ImageSet):

@@ -172,7 +172,7 @@ class SiameseDataModule(pl.LightningDataModule):
             self.device_augmentation = DeviceAugmentation([], self.image_config.size)
         check_unlabelled_settings(self.data, hp.source, hp.crops_per_image, self.mix is not None)
         if hp.val_data:
-            self.val_data, skipped = labelled_val_data(hp.val_data, hp.on_bad_image)
+            self.val_data, skipped = labelled_val_data(hp.val_data, hp.on_bad_image, self.split_record)
             self.skipped += skipped
             hp.val_data = recorded_location(hp.val_data)  # as checkpoints name it: found from any folder
         if hp.check_leaks != "off" and not self._predicting():  # predict embeds every image, split or not

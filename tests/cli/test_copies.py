@@ -65,16 +65,21 @@ def test_copies_of_the_val_and_test_images_as_fit_splits_them(tmp_path, capsys):
     assert all((tmp_path / "a" / row["b"]).read_bytes() == (tmp_path / "b" / row["b"]).read_bytes()
                for row in rows)
 
-    assert main(["fit", "--config", "demo_photos_scratch.yaml", *ONE_BATCH_FIT,
-                 "--model.backbone.init_args.image_size", "16", "--data.batch_size", "4",
-                 "--data.source", str(folder), "--data.split_fractions", f"[{', '.join(FRACTIONS)}]",
-                 "--data.val_data", str(tmp_path / "a" / "pairs.csv"),
-                 "--trainer.default_root_dir", str(tmp_path / "run")]) == 0
+    table = tmp_path / "a" / "pairs.csv"
+    fit = ["fit", "--config", "demo_photos_scratch.yaml", *ONE_BATCH_FIT, "--data.source", str(folder),
+           "--model.backbone.init_args.image_size", "16", "--data.batch_size", "4",
+           "--data.split_fractions", f"[{', '.join(FRACTIONS)}]", "--data.val_data", str(table)]
+    assert main([*fit, "--trainer.default_root_dir", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert main([*fit, "--data.split_seed", "1", "--trainer.default_root_dir", str(tmp_path / "other")]) == 2
+    assert (f"error: data.val_data: {table} holds copies of {folder} split as [0.4, 0.3, 0.3] with seed 0, "
+            "assignment ") in capsys.readouterr().err
 
 
 def test_a_runs_own_copies_evaluate_it(encoder_folder, tmp_path, capsys):
     """The originals are the bytes of its val and test images (above), which `train evaluate` takes;
-    copies split otherwise would hold its training images, which it refuses (test_training_images)."""
+    copies split otherwise would hold its training images: whole images are refused by their bytes
+    (test_training_images), and any copies by the record of the splits they were made from."""
     own = tmp_path / "own"
     assert main(["copies", "--splits-of", str(encoder_folder), "--copies", "1", "--size", "32",
                  "--out", str(own)]) == 0
@@ -86,6 +91,19 @@ def test_a_runs_own_copies_evaluate_it(encoder_folder, tmp_path, capsys):
     test_rows = [row for row in _rows(own) if row["split"] == "test"]
     assert (metrics["data"]["split"], metrics["data"]["pairs"]) == ("test", len(test_rows))
     assert list(metrics["methods"]) == [str(encoder_folder)]
+
+    made_from = own / "made_from.json"  # as if made from another split: regions would pass the bytes check
+    made_from.write_text(json.dumps({**json.loads(made_from.read_text()), "seed": 1, "digest": "0" * 64}))
+    evaluate = ["evaluate", "--methods", str(encoder_folder), "--bootstrap", "0",
+                "--data", str(own / "pairs.csv")]
+    assert main([*evaluate, "--out", str(tmp_path / "refused")]) == 2
+    error = capsys.readouterr().err
+    fractions = list(record["fractions"])
+    assert (f"holds copies of {record['source']} split as {fractions} with seed 1, assignment 000000000000, "
+            f"which {encoder_folder} splits as {fractions} with seed 0") in error
+    assert f"their originals may be images {encoder_folder} trains or trained on" in error
+    assert main([*evaluate, "--out", str(tmp_path / "allowed"), "--allow-overlap"]) == 0
+    assert "WARNING" in capsys.readouterr().err
 
 
 def test_regions_are_paired_with_another_region_of_their_photograph_and_one_of_another(tmp_path):
