@@ -76,7 +76,7 @@ def test_copies_of_the_val_and_test_images_as_fit_splits_them(tmp_path, capsys):
             "assignment ") in capsys.readouterr().err
 
 
-def test_a_runs_own_copies_evaluate_it(encoder_folder, tmp_path, capsys):
+def test_a_runs_own_copies_evaluate_it(encoder_folder, tiny_checkpoint, tmp_path, capsys):
     """The originals are the bytes of its val and test images (above), which `train evaluate` takes;
     copies split otherwise would hold its training images: whole images are refused by their bytes
     (test_training_images), and any copies by the record of the splits they were made from."""
@@ -104,6 +104,10 @@ def test_a_runs_own_copies_evaluate_it(encoder_folder, tmp_path, capsys):
     assert f"their originals may be images {encoder_folder} trains or trained on" in error
     assert main([*evaluate, "--out", str(tmp_path / "allowed"), "--allow-overlap"]) == 0
     assert "WARNING" in capsys.readouterr().err
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "export"),
+                 "--choose-on-val", "--check-data", str(own / "pairs.csv")]) == 2
+    assert f"holds copies of {record['source']} split as {fractions} with seed 1" in capsys.readouterr().err
+    assert not (tmp_path / "export").exists()
 
 
 def test_regions_are_paired_with_another_region_of_their_photograph_and_one_of_another(tmp_path):
