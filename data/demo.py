@@ -165,7 +165,7 @@ def copy_edits(edits: str, split: str, seed: int, size: int = PATCH) -> A.Compos
 
 def grid_side(height: int, width: int, count: int) -> int:
     """The side of the grid cells ``grid_patches`` takes ``count`` of: half the shorter side, made
-    finer until the grid has ``count`` cells; 0 where no grid of a pixel or more has."""
+    finer until the grid has ``count`` cells; 0 where not even cells of one pixel are that many."""
     side = min(height, width) // 2
     while side and (height // side) * (width // side) < count:  # small photographs: a finer grid
         side = int(side * 0.75)
