@@ -9,7 +9,7 @@ import logging
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
-from siamkit.data.demo import resolve_source
+from siamkit.data.demo import DEMO_PREFIX, resolve_source
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, check_split_fractions
 from siamkit.data.splits import SplitRecord, split_source
@@ -74,6 +74,11 @@ def labelled_val_data(source: str, policy: BadImagePolicy,
     if not (data.split == "val").any():
         raise ConfigError(f"data.val_data: {source} has no val split to validate with; give it rows with "
                           "split=val, or leave data.val_data out to validate on the source's own val split")
+    if source.startswith(DEMO_PREFIX) and not run_splits.source.startswith(DEMO_PREFIX):
+        log.warning(f"data.val_data is {source}, a bundled demo set, while the run trains on "
+                    f"{run_splits.source}: the best checkpoint is chosen on the demo's images. `train copies "
+                    "--data SOURCE --out DIR` makes val pairs of your own images (then --data.val_data "
+                    "DIR/pairs.csv)")
     return data, skipped
 
 

@@ -1,15 +1,18 @@
 """The checks a run's data passes before training: where a val split of classes holds no class
-with two images, the message names split fractions that give one two."""
+with two images, the message names split fractions that give one two; a run on one's own images
+that validates on a bundled demo set is told so."""
 
 import json
+import logging
 import re
 
 import numpy as np
 import pytest
 
-from siamkit.data.data_checks import _fractions_for_two_val_images
+from siamkit.data.data_checks import _fractions_for_two_val_images, labelled_val_data
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.data.sources import ClassSet
+from siamkit.data.splits import SplitRecord
 from siamkit.errors import ConfigError
 
 
@@ -37,3 +40,13 @@ def test_classes_too_small_to_split_three_ways_are_sent_to_other_val_data():
     classes = ClassSet(None, np.array([f"{i}.png" for i in range(5)]), labels, ["a", "b"], np.full(5, ""))
     assert _fractions_for_two_val_images(classes) == (
         "other data to validate on (--data.val_data: the largest class here has 3 images)")
+
+
+def test_a_run_on_ones_own_images_that_validates_on_a_demo_set_is_told_so(class_folder, pairs_table, caplog):
+    with caplog.at_level(logging.WARNING):
+        labelled_val_data(str(pairs_table), "error", SplitRecord(str(class_folder)))
+        labelled_val_data("demo:digits", "error", SplitRecord("demo:digits"))
+        assert not caplog.text
+        labelled_val_data("demo:digits", "error", SplitRecord(str(class_folder)))
+    assert (f"data.val_data is demo:digits, a bundled demo set, while the run trains on {class_folder}: the "
+            "best checkpoint is chosen on the demo's images. `train copies --data SOURCE") in caplog.text
