@@ -10,6 +10,7 @@ logo, microaneurysms, color and phantom; matplotlib's grace_hopper and Minduka_P
 each centre-cropped square at 256 px. Each is paired with four copies under the edits of
 ``demo:photos-hard`` (crops to a fifth, quarter turns, picture-in-picture, JPEG at quality 5-12)
 as matches, and with four copies of other photographs as non-matches: 120 pairs, all ``test``.
+`train copies` makes pairs like these of any folder of photographs.
 """
 
 from __future__ import annotations
