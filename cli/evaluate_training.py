@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.cli.arguments import check_split_options_apply
-from siamkit.data.demo import DEMO_PREFIX, resolve_source
+from siamkit.data.demo import DEMO_PREFIX
 from siamkit.data.split_images import images_in, same_files, seen_images
 from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits
 from siamkit.errors import SiamkitError
@@ -82,7 +82,7 @@ def check_copies_made_from(args: argparse.Namespace, scorers: list) -> None:
     for name, record in _records(scorers):
         if not _relative(record):
             try:
-                check_made_from(resolve_source(args.data), record, name)
+                check_made_from(args.data, record, name)
             except SplitMismatch as mismatch:
                 _refuse_or_warn(args, str(mismatch))
 

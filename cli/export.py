@@ -212,13 +212,12 @@ def _check_not_trained_on(encoder, check, pairs: tuple, name: str) -> None:
     """Refuses val pairs that show the model images it trained on (files with the same bytes): on
     them the fine-tuned weights win whatever they learned, and the export is chosen wrongly."""
     from siamkit.data.copy_pairs import check_made_from
-    from siamkit.data.demo import resolve_source
     from siamkit.data.split_images import same_files, seen_images
 
     trained = encoder.card.trained_on
     if trained is None or trained.same_source(check):
         return  # its own source's val split was kept apart from train when it was split
-    check_made_from(resolve_source(check.source), trained, name)  # copies of its own source, split otherwise
+    check_made_from(check.source, trained, name)  # copies of its own source, split otherwise
     try:
         shared = same_files(sorted(set(pairs[0]) | set(pairs[1])), seen_images(trained, ("train",)))
     except SiamkitError as error:

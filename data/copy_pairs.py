@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from siamkit.data.demo import copy_edits, grid_patches, grid_side
+from siamkit.data.demo import copy_edits, grid_patches, grid_side, resolve_source
 from siamkit.data.images import load_image
 from siamkit.data.splits import SplitMismatch, SplitRecord
 from siamkit.errors import ConfigError
@@ -79,10 +79,11 @@ def made_from(table: str | Path) -> SplitRecord | None:
     return SplitRecord.read(record) if Path(table).name == PAIRS_FILE and record.is_file() else None
 
 
-def check_made_from(table: str | Path, now: SplitRecord, what: str) -> None:
-    """Refuses copies made of ``now``'s source split otherwise than ``now`` splits it: their originals
-    may be images that ``what`` trains or trained on (regions are new files, which no comparison of
-    bytes finds)."""
+def check_made_from(source: str, now: SplitRecord, what: str) -> None:
+    """Refuses ``source`` where it is copies made of ``now``'s source split otherwise than ``now``
+    splits it: their originals may be images that ``what`` trains or trained on (regions are new
+    files, which no comparison of bytes finds)."""
+    table = resolve_source(source)
     made = made_from(table)
     if made is None or not made.same_source(now):
         return

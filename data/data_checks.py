@@ -9,7 +9,7 @@ import logging
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
-from siamkit.data.demo import DEMO_PREFIX, resolve_source
+from siamkit.data.demo import DEMO_PREFIX
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, check_split_fractions
 from siamkit.data.splits import SplitRecord, split_source
@@ -62,7 +62,7 @@ def labelled_val_data(source: str, policy: BadImagePolicy,
 
     try:
         data, _ = split_source(SplitRecord(source))
-        check_made_from(resolve_source(source), run_splits, "this run")
+        check_made_from(source, run_splits, "this run")
     except SiamkitError as error:
         raise ConfigError(f"data.val_data: {error}") from None
     if isinstance(data, ImageSet):
