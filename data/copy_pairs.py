@@ -55,11 +55,14 @@ def write_copy_pairs(images: dict[str, list[str]], out: Path, edits: str = "phot
     the rows (a, b, label, split), paths relative to ``out``."""
     rng = np.random.default_rng(seed)
     made: dict[str, list[Original]] = {split: [] for split in images}
+    # one pipeline a split, seeded anew for each image (building one takes a millisecond an image)
+    edit_of = {split: copy_edits(EDIT_SETS[edits], split, seed=0, size=size) for split in images}
     jobs = [(split, k, path) for split, paths in images.items() for k, path in enumerate(paths)]
     for split, k, path in tqdm(jobs, desc="making copies", unit="image"):
         (out / IMAGES_FOLDER / split).mkdir(parents=True, exist_ok=True)
         stem = f"{IMAGES_FOLDER}/{split}/{k:05d}_{Path(path).stem}"  # numbered: names repeat across folders
-        edit = copy_edits(EDIT_SETS[edits], split, seed=int(rng.integers(1 << 31)), size=size)
+        edit = edit_of[split]
+        edit.set_random_seed(int(rng.integers(1 << 31)))
         for name, picture in _originals(path, stem, out, regions, size, rng):
             copied = [f"{Path(name).with_suffix('')}_copy{c}.jpg" for c in range(copies)]
             for copy in copied:
@@ -79,10 +82,11 @@ def made_from(table: str | Path) -> SplitRecord | None:
     return SplitRecord.read(record) if Path(table).name == PAIRS_FILE and record.is_file() else None
 
 
-def check_made_from(source: str, now: SplitRecord, what: str) -> None:
+def check_made_from(source: str, now: SplitRecord, what: str, training: bool = False) -> None:
     """Refuses ``source`` where it is copies made of ``now``'s source split otherwise than ``now``
     splits it: their originals may be images that ``what`` trains or trained on (regions are new
-    files, which no comparison of bytes finds)."""
+    files, which no comparison of bytes finds). ``training``: ``what`` is a run about to train,
+    which may take the copies' split instead; otherwise a model, whose split is done."""
     table = resolve_source(source)
     made = made_from(table)
     if made is None or not made.same_source(now):
@@ -91,11 +95,17 @@ def check_made_from(source: str, now: SplitRecord, what: str) -> None:
         same = made.digest == now.digest
     else:
         same = (made.fractions, made.seed) == (now.fractions, now.seed)
-    if not same:
-        raise SplitMismatch(f"{table} holds copies of {made.source} split as {_splits(made)}, which {what} "
-                            f"splits as {_splits(now)}: their originals may be images {what} trains or "
-                            "trained on. Make them again with its split settings (`train copies "
-                            "--splits-of RUN`, or --config with its config)")
+    if same:
+        return
+    if training:
+        fix = (f"Train on the split they were made from (--data.split_fractions '{list(made.fractions)}' "
+               f"--data.split_seed {made.seed}), or make them again with this run's settings (`train "
+               "copies --config` with its config and options)")
+    else:
+        fix = f"Make them again with its split (`train copies --splits-of {what}`)"
+    raise SplitMismatch(f"{table} holds copies of {made.source} split as {_splits(made)}, which {what} "
+                        f"splits as {_splits(now)}: their originals may be images {what} trains or trained "
+                        f"on. {fix}")
 
 
 def _splits(record: SplitRecord) -> str:

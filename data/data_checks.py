@@ -62,7 +62,7 @@ def labelled_val_data(source: str, policy: BadImagePolicy,
 
     try:
         data, _ = split_source(SplitRecord(source))
-        check_made_from(source, run_splits, "this run")
+        check_made_from(source, run_splits, "this run", training=True)
     except SiamkitError as error:
         raise ConfigError(f"data.val_data: {error}") from None
     if isinstance(data, ImageSet):

@@ -72,8 +72,11 @@ def test_copies_of_the_val_and_test_images_as_fit_splits_them(tmp_path, capsys):
     assert main([*fit, "--trainer.default_root_dir", str(tmp_path / "run")]) == 0
     capsys.readouterr()
     assert main([*fit, "--data.split_seed", "1", "--trainer.default_root_dir", str(tmp_path / "other")]) == 2
+    error = capsys.readouterr().err
     assert (f"error: data.val_data: {table} holds copies of {folder} split as [0.4, 0.3, 0.3] with seed 0, "
-            "assignment ") in capsys.readouterr().err
+            "assignment ") in error
+    assert ("Train on the split they were made from (--data.split_fractions '[0.4, 0.3, 0.3]' "
+            "--data.split_seed 0)") in error
 
 
 def test_a_runs_own_copies_evaluate_it(encoder_folder, tiny_checkpoint, tmp_path, capsys):
@@ -101,7 +104,8 @@ def test_a_runs_own_copies_evaluate_it(encoder_folder, tiny_checkpoint, tmp_path
     fractions = list(record["fractions"])
     assert (f"holds copies of {record['source']} split as {fractions} with seed 1, assignment 000000000000, "
             f"which {encoder_folder} splits as {fractions} with seed 0") in error
-    assert f"their originals may be images {encoder_folder} trains or trained on" in error
+    assert (f"their originals may be images {encoder_folder} trains or trained on. Make them again with its "
+            f"split (`train copies --splits-of {encoder_folder}`)") in error
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "export"),
                  "--choose-on-val", "--check-data", str(own / "pairs.csv")]) == 2
     assert f"holds copies of {record['source']} split as {fractions} with seed 1" in capsys.readouterr().err
