@@ -87,15 +87,16 @@ def main(argv: list[str]) -> int:
         trained_here,
     )
     from siamkit.data.demo import resolve_source
-    from siamkit.data.sources import check_source_exists
+    from siamkit.data.sources import read_source
     from siamkit.data.splits import split_source
     from siamkit.evaluation.comparisons import compare
-    from siamkit.evaluation.pairs import evaluation_data
+    from siamkit.evaluation.pairs import check_labelled, evaluation_data
     from siamkit.evaluation.runner import evaluate_method
     from siamkit.scoring.registry import get_scorer, is_classical
 
     check_own_files(args.out, REPORT_FILES)
-    check_source_exists(resolve_source(args.data))  # before any model loads
+    # before any model loads
+    check_labelled(read_source(resolve_source(args.data), root=args.root), args.data)
     if args.background and args.calibrate:
         raise SiamkitError("--calibrate with --background would store a threshold for normalised "
                            "scores, which plain cosines cannot use; calibrate without --background")

@@ -68,11 +68,7 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
                     on_bad_image: BadImagePolicy = "error") -> EvaluationData:
     """The pairs of ``data`` (read and split as ``splits`` says) every method is scored on."""
     source, seed = splits.source, splits.seed
-    if not isinstance(data, (PairSet, ClassSet)):
-        raise SiamkitError(f"{source} has no labels: evaluation needs labelled pairs (a,b,label) or "
-                           "class-labelled images (a folder per class, or path,label); `train copies "
-                           f"--data {source} --out DIR` (or --splits-of RUN) pairs its val and test images "
-                           "with edited copies of them in DIR/pairs.csv")
+    check_labelled(data, source)
     bad = scan_images(data.paths(), on_bad_image, "pass --on-bad-image skip", data.root)
     rng = np.random.default_rng(seed)
     pairs, images, labels = {}, None, None
@@ -100,6 +96,14 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
     if len(set(pairs["val"].label)) < 2:  # no threshold can be chosen on it
         del pairs["val"]
     return EvaluationData(splits, split, pairs, images, labels, skipped=list(bad.values()))
+
+
+def check_labelled(data: DataSet, source: str) -> None:
+    if not isinstance(data, (PairSet, ClassSet)):
+        raise SiamkitError(f"{source} has no labels: evaluation needs labelled pairs (a,b,label) or "
+                           "class-labelled images (a folder per class, or path,label); `train copies "
+                           f"--data {source} --out DIR` (or --splits-of RUN) pairs its val and test images "
+                           "with edited copies of them in DIR/pairs.csv")
 
 
 def _without_self_pairs(pairs: PairSet, split: str, source: str) -> PairSet:

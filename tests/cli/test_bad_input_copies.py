@@ -1,4 +1,4 @@
-"""Bad input to `train copies`, and the unlabelled data it is for: one line, exit 2, and no pairs
+"""Bad input to `train copies`: one line, exit 2, and no pairs
 table written."""
 
 from __future__ import annotations
@@ -31,10 +31,6 @@ CASES = {
     "copies: a split seed for a table with a split column": (
         ["copies", "--data", "{zoo}/leaky/labels.csv", "--split-seed", "3", "--out", OUT],
         "has a split column"),
-    "evaluate: unlabelled images": (
-        ["evaluate", "--data", "{zoo}/photos", "--methods", "histogram", "--out", OUT],
-        "has no labels: evaluation needs labelled pairs (a,b,label) or class-labelled images (a folder per "
-        "class, or path,label); `train copies --data {zoo}/photos --out DIR` (or --splits-of RUN)"),
 }
 
 

@@ -19,6 +19,10 @@ CASES = {
     "evaluate: missing data": (
         ["evaluate", "--data", "nope.csv", "--out", "{zoo}/out", "--methods", "{zoo}/encoder"],
         "data not found: nope.csv does not exist (in "),
+    "evaluate: unlabelled images": (
+        ["evaluate", "--data", "{zoo}/photos", "--methods", "{zoo}/encoder", "--out", "{zoo}/out"],
+        "has no labels: evaluation needs labelled pairs (a,b,label) or class-labelled images (a folder per "
+        "class, or path,label); `train copies --data {zoo}/photos --out DIR` (or --splits-of RUN)"),
     "export: missing data to check on": (
         ["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", "{zoo}/out", "--choose-on-val",
          "--check-data", "nope"],
