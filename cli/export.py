@@ -10,7 +10,6 @@ from pathlib import Path
 
 from siamkit.cli.arguments import ArgumentParser, number_between, output_folder, positive_int, scale_list
 from siamkit.errors import SiamkitError
-from siamkit.wording import counted
 
 #: training images that set the int8 ranges unless --calibration-images says otherwise
 CALIBRATION_IMAGES = 64
@@ -64,8 +63,12 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
-    from siamkit.data.demo import resolve_source
-    from siamkit.data.sources import check_source_exists
+    from siamkit.cli.export_check_data import (
+        check_data,
+        check_data_has_labels,
+        check_not_trained_on,
+        val_pairs,
+    )
     from siamkit.models.encoder import Encoder
     from siamkit.models.export_variants import at_scales, interpolate_toward_start, without_head
 
@@ -83,14 +86,14 @@ def main(argv: list[str]) -> int:
         raise SiamkitError("--calibration-images sets the ranges of --quantize int8: add it, or leave "
                            "--calibration-images out")
     if args.check_data:
-        check_source_exists(resolve_source(args.check_data))  # before the checkpoint loads
+        check_data_has_labels(args)  # before the checkpoint loads
     encoder = Encoder.from_checkpoint(args.ckpt)
     if args.scales:
         encoder = at_scales(encoder, args.scales)
-    check = _check_data(encoder, args) if args.quantize or args.choose_on_val else None
-    data, pairs = _val_pairs(check, args) if check else (None, None)  # read once, before any writing
+    check = check_data(encoder, args) if args.quantize or args.choose_on_val else None
+    data, pairs = val_pairs(check, args) if check else (None, None)  # read once, before any writing
     if check:
-        _check_not_trained_on(encoder, check, pairs, args.ckpt)
+        check_not_trained_on(encoder, check, pairs, args.ckpt)
     if args.choose_on_val:
         encoder = _choose(encoder, args, pairs)
     else:
@@ -172,64 +175,6 @@ def _write(encoder, folder: Path, onnx: bool, sentence_transformers: bool) -> li
         save_sentence_transformers_layout(encoder, folder)
         written.append("modules.json, config_sentence_transformers.json (sentence-transformers layout)")
     return written
-
-
-def _check_data(encoder, args: argparse.Namespace):
-    """The split record of the labelled data whose val pairs check the export: --check-data (the
-    images the encoder is meant for; a run may train on other images, such as regions of whole
-    photographs), else the data the run validated on (``data.val_data``), else the run's own,
-    reproduced as training split it."""
-    from siamkit.data.splits import SplitRecord
-
-    trained = encoder.card.trained_on
-    check_data = args.check_data or encoder.card.validated_on
-    if check_data and not (trained and SplitRecord(check_data).same_source(trained)):
-        return SplitRecord(check_data)
-    if trained is None:
-        raise SiamkitError(f"{args.ckpt} does not say what it was trained on: pass --check-data with "
-                           "labelled pairs or classes whose val split checks the export")
-    return trained
-
-
-def _val_pairs(check, args: argparse.Namespace) -> tuple[object, tuple[list[str], list[str], object]]:
-    """The check data as split (refused if it no longer splits as recorded) and its val pairs
-    (a paths, b paths, labels)."""
-    from siamkit.data.splits import split_source
-    from siamkit.evaluation.pairs import evaluation_data
-
-    data, splits = split_source(check)
-    try:
-        pairs = evaluation_data(data, splits, "val").pairs["val"]
-    except (SiamkitError, KeyError) as error:
-        needs = "--quantize int8" if args.quantize else "--choose-on-val"
-        raise SiamkitError(f"{needs} checks the model on labelled val pairs, and {check.source} has none "
-                           f"({error}); pass --check-data with labelled pairs or classes (e.g. demo:photos)"
-                           ) from None
-    return data, (list(pairs.a), list(pairs.b), pairs.label)
-
-
-def _check_not_trained_on(encoder, check, pairs: tuple, name: str) -> None:
-    """Refuses val pairs that show the model images it trained on (files with the same bytes): on
-    them the fine-tuned weights win whatever they learned, and the export is chosen wrongly."""
-    from siamkit.data.copy_pairs import check_made_from
-    from siamkit.data.split_images import same_files, seen_images
-
-    trained = encoder.card.trained_on
-    if trained is None or trained.same_source(check):
-        return  # its own source's val split was kept apart from train when it was split
-    check_made_from(check.source, trained, name)  # copies of its own source, split otherwise
-    try:
-        shared = same_files(sorted(set(pairs[0]) | set(pairs[1])), seen_images(trained, ("train",)))
-    except SiamkitError as error:
-        print(f"note: whether the val pairs include {name}'s training images is not known: {error}",
-              file=sys.stderr)
-        return
-    if shared:
-        images = counted(len(shared), "image")
-        raise SiamkitError(f"the val pairs of {check.source} hold {images} that {name} trained on "
-                           f"(the same bytes as in {trained.source}), e.g. {shared[0][0]} = "
-                           f"{shared[0][1]}: on them the fine-tuned weights win whatever they learned; pass "
-                           "--check-data with pairs of images it did not train on")
 
 
 def _choose(encoder, args: argparse.Namespace, pairs: tuple):

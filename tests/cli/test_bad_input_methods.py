@@ -27,6 +27,11 @@ CASES = {
         ["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", "{zoo}/out", "--choose-on-val",
          "--check-data", "nope"],
         "data not found: nope does not exist (in "),
+    "export: unlabelled data to check on": (
+        ["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", "{zoo}/out", "--choose-on-val",
+         "--check-data", "{zoo}/photos"],
+        "--choose-on-val checks the model on labelled val pairs, and {zoo}/photos has none ({zoo}/photos has "
+        "no labels: "),
     "score: --methd for --method": (["score", P, P, "--methd=histogram"], "did you mean --method?"),
     "score: -m that names no method": (["score", P, P, "-m", ",", "-m", " "],
                                        "--method ',' ' ' names no method; give a comma-separated list"),

@@ -1,0 +1,83 @@
+"""The labelled data whose val pairs check ``train export``'s choices (--choose-on-val, --quantize
+int8), and the checks that they can: labels, and no images the model trained on."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from siamkit.errors import SiamkitError
+from siamkit.wording import counted
+
+
+def check_data(encoder, args: argparse.Namespace):
+    """The split record of the labelled data whose val pairs check the export: --check-data (the
+    images the encoder is meant for; a run may train on other images, such as regions of whole
+    photographs), else the data the run validated on (``data.val_data``), else the run's own,
+    reproduced as training split it."""
+    from siamkit.data.splits import SplitRecord
+
+    trained = encoder.card.trained_on
+    check_data = args.check_data or encoder.card.validated_on
+    if check_data and not (trained and SplitRecord(check_data).same_source(trained)):
+        return SplitRecord(check_data)
+    if trained is None:
+        raise SiamkitError(f"{args.ckpt} does not say what it was trained on: pass --check-data with "
+                           "labelled pairs or classes whose val split checks the export")
+    return trained
+
+
+def val_pairs(check, args: argparse.Namespace) -> tuple[object, tuple[list[str], list[str], object]]:
+    """The check data as split (refused if it no longer splits as recorded) and its val pairs
+    (a paths, b paths, labels)."""
+    from siamkit.data.splits import split_source
+    from siamkit.evaluation.pairs import evaluation_data
+
+    data, splits = split_source(check)
+    try:
+        pairs = evaluation_data(data, splits, "val").pairs["val"]
+    except (SiamkitError, KeyError) as error:
+        raise _without_val_pairs(args, check.source, error) from None
+    return data, (list(pairs.a), list(pairs.b), pairs.label)
+
+
+def check_data_has_labels(args: argparse.Namespace) -> None:
+    from siamkit.data.demo import resolve_source
+    from siamkit.data.sources import read_source
+    from siamkit.evaluation.pairs import check_labelled
+
+    data = read_source(resolve_source(args.check_data))
+    try:
+        check_labelled(data, args.check_data)
+    except SiamkitError as error:
+        raise _without_val_pairs(args, args.check_data, error) from None
+
+
+def _without_val_pairs(args: argparse.Namespace, source: str, why: Exception) -> SiamkitError:
+    needs = "--quantize int8" if args.quantize else "--choose-on-val"
+    return SiamkitError(f"{needs} checks the model on labelled val pairs, and {source} has none ({why}); "
+                        "pass --check-data with labelled pairs or classes (e.g. demo:photos)")
+
+
+def check_not_trained_on(encoder, check, pairs: tuple, name: str) -> None:
+    """Refuses val pairs that show the model images it trained on (files with the same bytes): on
+    them the fine-tuned weights win whatever they learned, and the export is chosen wrongly."""
+    from siamkit.data.copy_pairs import check_made_from
+    from siamkit.data.split_images import same_files, seen_images
+
+    trained = encoder.card.trained_on
+    if trained is None or trained.same_source(check):
+        return  # its own source's val split was kept apart from train when it was split
+    check_made_from(check.source, trained, name)  # copies of its own source, split otherwise
+    try:
+        shared = same_files(sorted(set(pairs[0]) | set(pairs[1])), seen_images(trained, ("train",)))
+    except SiamkitError as error:
+        print(f"note: whether the val pairs include {name}'s training images is not known: {error}",
+              file=sys.stderr)
+        return
+    if shared:
+        images = counted(len(shared), "image")
+        raise SiamkitError(f"the val pairs of {check.source} hold {images} that {name} trained on "
+                           f"(the same bytes as in {trained.source}), e.g. {shared[0][0]} = "
+                           f"{shared[0][1]}: on them the fine-tuned weights win whatever they learned; pass "
+                           "--check-data with pairs of images it did not train on")
