@@ -122,11 +122,7 @@ def packed_colours(image: np.ndarray) -> np.ndarray:
 def _sparse_histogram(image: np.ndarray, ignore_white: bool) -> tuple[np.ndarray, np.ndarray]:
     """(sorted packed colour codes, their min-max-normalised counts as float32), for the
     256^3 histogram. The minimum over the 16.7 M bins is 0 unless every colour occurs."""
-    codes = packed_colours(image)
-    codes.sort()  # in place: the packed copy is ours
-    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
-    keys = codes[starts]
-    counts = np.diff(np.append(starts, codes.size))
+    keys, counts = np.unique(packed_colours(image), return_counts=True)
     if ignore_white and keys.size and keys[-1] == _WHITE:
         keys, counts = keys[:-1], counts[:-1]
     if keys.size == 0:
