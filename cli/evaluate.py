@@ -86,23 +86,13 @@ def main(argv: list[str]) -> int:
         splits_asked,
         trained_here,
     )
-    from siamkit.data.demo import resolve_source
-    from siamkit.data.sources import read_source
     from siamkit.data.splits import split_source
     from siamkit.evaluation.comparisons import compare
-    from siamkit.evaluation.pairs import check_labelled, evaluation_data
+    from siamkit.evaluation.pairs import evaluation_data
     from siamkit.evaluation.runner import evaluate_method
     from siamkit.scoring.registry import get_scorer, is_classical
 
-    check_own_files(args.out, REPORT_FILES)
-    # before any model loads
-    check_labelled(read_source(resolve_source(args.data), root=args.root), args.data)
-    if args.background and args.calibrate:
-        raise SiamkitError("--calibrate with --background would store a threshold for normalised "
-                           "scores, which plain cosines cannot use; calibrate without --background")
-    methods = method_names([args.methods], "--methods", DEFAULT_METHODS)
-    if args.calibrate:
-        _check_calibration_folders(methods)
+    methods = _check_arguments(args)
     model_options = {"device": args.device, "runtime": args.runtime, "threads": args.threads,
                      **_background(args)}
     scorers = [get_scorer(m, **({} if is_classical(m) else model_options)) for m in methods]
@@ -129,6 +119,23 @@ def main(argv: list[str]) -> int:
     if args.calibrate:
         _calibrate(scorers, results, data, args.threshold)
     return 0
+
+
+def _check_arguments(args: argparse.Namespace) -> list[str]:
+    """What can be refused before any model loads; the methods named."""
+    from siamkit.data.demo import resolve_source
+    from siamkit.data.sources import read_source
+    from siamkit.evaluation.pairs import check_labelled
+
+    check_own_files(args.out, REPORT_FILES)
+    check_labelled(read_source(resolve_source(args.data), root=args.root), args.data)
+    if args.background and args.calibrate:
+        raise SiamkitError("--calibrate with --background would store a threshold for normalised "
+                           "scores, which plain cosines cannot use; calibrate without --background")
+    methods = method_names([args.methods], "--methods", DEFAULT_METHODS)
+    if args.calibrate:
+        _check_calibration_folders(methods)
+    return methods
 
 
 def _evaluated_share(info: dict[str, Any], dataset: Any) -> str:

@@ -63,30 +63,13 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
-    from siamkit.cli.export_check_data import (
-        check_data,
-        check_data_has_labels,
-        check_not_trained_on,
-        val_pairs,
-    )
+    from siamkit.cli.export_check_data import check_data, check_not_trained_on, val_pairs
     from siamkit.models.encoder import Encoder
     from siamkit.models.export_variants import at_scales, interpolate_toward_start, without_head
 
     out = args.out
     args.ckpt = str(_checkpoint_of(Path(args.ckpt)))
-    if out.exists() and any(out.iterdir()):
-        if not args.force:
-            raise SiamkitError(f"{out} already exists and is not empty; choose "
-                               "another --out, or add --force to replace it")
-        _check_replaceable(out, Path(args.ckpt))
-    if args.check_data and not (args.quantize or args.choose_on_val):
-        raise SiamkitError("--check-data gives the val pairs of --quantize int8 and --choose-on-val: add one "
-                           "of them, or leave it out")
-    if args.calibration_images is not None and not args.quantize:
-        raise SiamkitError("--calibration-images sets the ranges of --quantize int8: add it, or leave "
-                           "--calibration-images out")
-    if args.check_data:
-        check_data_has_labels(args)  # before the checkpoint loads
+    _check_arguments(args)
     encoder = Encoder.from_checkpoint(args.ckpt)
     if args.scales:
         encoder = at_scales(encoder, args.scales)
@@ -117,6 +100,25 @@ def main(argv: list[str]) -> int:
     print(f"encoder: {_summary(encoder)}")
     print(f"wrote {out}/: " + "; ".join(written))
     return 0
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """What can be refused before the checkpoint loads."""
+    from siamkit.cli.export_check_data import check_data_has_labels
+
+    if args.out.exists() and any(args.out.iterdir()):
+        if not args.force:
+            raise SiamkitError(f"{args.out} already exists and is not empty; choose "
+                               "another --out, or add --force to replace it")
+        _check_replaceable(args.out, Path(args.ckpt))
+    if args.check_data and not (args.quantize or args.choose_on_val):
+        raise SiamkitError("--check-data gives the val pairs of --quantize int8 and --choose-on-val: add one "
+                           "of them, or leave it out")
+    if args.calibration_images is not None and not args.quantize:
+        raise SiamkitError("--calibration-images sets the ranges of --quantize int8: add it, or leave "
+                           "--calibration-images out")
+    if args.check_data:
+        check_data_has_labels(args)
 
 
 def _summary(encoder) -> str:
