@@ -125,12 +125,18 @@ def _sparse_histogram(image: np.ndarray, ignore_white: bool) -> tuple[np.ndarray
     keys, counts = np.unique(packed_colours(image), return_counts=True)
     if ignore_white and keys.size and keys[-1] == _WHITE:
         keys, counts = keys[:-1], counts[:-1]
-    if keys.size == 0:
-        return keys, counts.astype(np.float32)
-    low = counts.min() if keys.size == 1 << 24 else 0
+    return keys, minmax_normalised(counts, 1 << 24)
+
+
+def minmax_normalised(counts: np.ndarray, bins: int) -> np.ndarray:
+    """The non-zero counts of a histogram of ``bins`` bins scaled as ``cv2.NORM_MINMAX`` scales the
+    whole histogram to 0..1: its minimum is 0 unless every bin is counted. float32 like OpenCV's
+    normalised histogram, so the values match it to float32 rounding."""
+    if counts.size == 0:
+        return counts.astype(np.float32)
+    low = counts.min() if counts.size == bins else 0
     span = counts.max() - low
-    # float32 like OpenCV's normalised histogram, so the values match it to the last bit
-    return keys, (counts - low).astype(np.float32) * np.float32(1.0 / span if span else 0.0)
+    return (counts - low).astype(np.float32) * np.float32(1.0 / span if span else 0.0)
 
 
 def _sparse_correlation(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
