@@ -17,6 +17,9 @@ from siamkit.models.spec import EncoderSpec
 
 #: the checkpoint key under which ``SiameseModule`` records its ``EncoderSpec``
 ENCODER_SPEC_KEY = "siamkit_encoder_spec"
+#: the checkpoint key under which a run started from an earlier model (``model.init_from``) records
+#: that model's start, ``{"spec": ModuleSpec dict or None}``: its own backbone's arguments do not say it
+START_KEY = "siamkit_initialised_from"
 #: where the module keeps its Encoder's weights; checkpoints written before it held an Encoder
 #: (siamkit up to 2026-12-03) have them at the top level, as ``backbone.`` and ``head.``
 ENCODER_PREFIX = "encoder."
@@ -31,6 +34,7 @@ class TrainingCheckpoint:
     val_data: str | None  # the run's data.val_data: what its validation (and best checkpoint) used
     global_step: int | None
     best_scores: dict[str, float]  # {"best val/roc_auc": value}
+    start: dict[str, Any] | None = None  # what START_KEY holds; None where the backbone's arguments say it
 
 
 def read_checkpoint(path: Path) -> TrainingCheckpoint:
@@ -51,7 +55,8 @@ def read_checkpoint(path: Path) -> TrainingCheckpoint:
     return TrainingCheckpoint(checkpoint[ENCODER_SPEC_KEY], state,
                               _splits(checkpoint),
                               checkpoint.get("datamodule_hyper_parameters", {}).get("val_data"),
-                              checkpoint.get("global_step"), _best_scores(checkpoint.get("callbacks", {})))
+                              checkpoint.get("global_step"), _best_scores(checkpoint.get("callbacks", {})),
+                              checkpoint.get(START_KEY))
 
 
 def _splits(checkpoint: dict[str, Any]) -> SplitRecord | None:

@@ -171,6 +171,9 @@ class Encoder(nn.Module, Embedder):
                            trained_on=checkpoint.splits, validated_on=checkpoint.val_data,
                            metrics=checkpoint.best_scores)
         encoder = cls.from_spec(spec, card)
+        if checkpoint.start is not None:  # a run started from an earlier model: that model's start
+            start = checkpoint.start.get("spec")
+            encoder.card.initialised_from = start and ModuleSpec.from_dict(start, f"{path}: initialised_from")
         load_matching(encoder, checkpoint.encoder_state, str(path))
         encoder.card.fingerprint = fingerprint(encoder)
         return encoder

@@ -14,14 +14,19 @@ from siamkit.data.sources import PairSet
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.internals import is_compile_error
 from siamkit.models.backbones import Backbone
-from siamkit.models.checkpoints import ENCODER_SPEC_KEY, refuse_another_architecture, with_encoder_prefix
+from siamkit.models.checkpoints import (
+    ENCODER_SPEC_KEY,
+    START_KEY,
+    refuse_another_architecture,
+    with_encoder_prefix,
+)
 from siamkit.models.encoder import Encoder
 from siamkit.models.heads import ProjectionHead
 from siamkit.models.losses import SiameseLoss
 from siamkit.models.spec import EncoderSpec
 from siamkit.models.weights import check_weights_fit, load_matching
 from siamkit.train.optimization import parameter_groups, warmup_then_cosine
-from siamkit.train.pair_metrics import PairMetrics
+from siamkit.train.pair_metrics import PairMetrics, recall_at_1
 
 OptimizerCallable = Callable[[Iterable], torch.optim.Optimizer]
 HeadCallable = Callable[[int], nn.Module]
@@ -144,6 +149,9 @@ class SiameseModule(pl.LightningModule):
             refuse_another_architecture(self.encoder, start.card.architecture.to_dict(),
                                         f"model.init_from {source}", fix)
             raise ConfigError(f"model.init_from: {error} ({fix})") from None
+        # the earlier model's start is this run's too, whatever this config's backbone names: its
+        # pretrained weights (if any) were replaced, and a backbone without them was not trained from scratch
+        self.encoder.card.initialised_from = start.card.initialised_from
 
     def prepare_data(self) -> None:
         # here, not in setup: Lightning starts the loggers (a log folder, a W&B run) between the
@@ -172,6 +180,9 @@ class SiameseModule(pl.LightningModule):
             checkpoint[ENCODER_SPEC_KEY] = EncoderSpec.of(self.backbone, self.head).to_dict()
         except ConfigError:
             pass  # a backbone or head that cannot be rebuilt: `train export` says so, training goes on
+        if self.hparams.init_from:
+            start = self.encoder.card.initialised_from
+            checkpoint[START_KEY] = {"spec": start.to_dict() if start else None}
 
     def compute_loss(self, batch: Batch) -> torch.Tensor:
         """The objective on the batch's embeddings, in float32 as the head gives them, also under
@@ -261,17 +272,6 @@ class SiameseModule(pl.LightningModule):
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         return parameter_groups(self, self.backbone, self.hparams.backbone_lr_scale, self.hparams.layer_decay)
-
-
-def recall_at_1(embeddings: torch.Tensor, labels: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """Share of images whose nearest other image (cosine) has the same label. (N, E), (N,) -> ()."""
-    hits = torch.zeros((), device=embeddings.device)
-    for start in range(0, len(embeddings), chunk):
-        similarity = embeddings[start:start + chunk] @ embeddings.T
-        rows = torch.arange(len(similarity), device=embeddings.device)
-        similarity[rows, start + rows] = float("-inf")
-        hits += (labels[similarity.argmax(1)] == labels[start:start + chunk]).sum()
-    return hits / len(embeddings)
 
 
 def check_loss_accepts(loss: SiameseLoss, batch_type: type[Batch], data: str) -> None:

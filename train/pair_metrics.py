@@ -1,4 +1,5 @@
-"""ROC-AUC and EER of one stage's pair scores, over an epoch and across processes.
+"""ROC-AUC and EER of one stage's pair scores, over an epoch and across processes, and the
+recall@1 of class-labelled embeddings.
 
 Both need matches and non-matches. On pairs of one kind alone (one validation batch of a pairs
 file that lists its matches first, ``fast_dev_run``) torchmetrics returns 0 for both, an EER of
@@ -54,3 +55,14 @@ class PairMetrics(nn.Module):
         rank_zero_info(f"{stage}/roc_auc and {stage}/eer are undefined on the {stage} pairs, which hold "
                        f"no {missing}: logged as nan. Give the {stage} split pairs of both kinds, or more of "
                        f"its batches (trainer.limit_{stage}_batches)")
+
+
+def recall_at_1(embeddings: torch.Tensor, labels: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """Share of images whose nearest other image (cosine) has the same label. (N, E), (N,) -> ()."""
+    hits = torch.zeros((), device=embeddings.device)
+    for start in range(0, len(embeddings), chunk):
+        similarity = embeddings[start:start + chunk] @ embeddings.T
+        rows = torch.arange(len(similarity), device=embeddings.device)
+        similarity[rows, start + rows] = float("-inf")
+        hits += (labels[similarity.argmax(1)] == labels[start:start + chunk]).sum()
+    return hits / len(embeddings)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from siamkit.cli.program import main
-from siamkit.models.checkpoints import ENCODER_SPEC_KEY
+from siamkit.models.checkpoints import ENCODER_SPEC_KEY, START_KEY
 from tests.helpers import TINY
 
 
@@ -85,3 +85,17 @@ def test_checkpoints_are_never_unpickled(crafted, tmp_path, monkeypatch, capsys)
     code = main(["test", *TINY, "--ckpt_path", str(crafted[1]), "--weights_only", "false"])
     err = capsys.readouterr().err
     assert code == 2 and "siamkit reads checkpoints as tensors and plain values only" in err
+
+
+def test_the_start_a_checkpoint_records_is_checked_before_anything_is_built(tiny_checkpoint, tmp_path,
+                                                                             monkeypatch, capsys):
+    """A run started from an earlier model records that model's start (``model.init_from``)."""
+    marker = tmp_path / "pwned.txt"
+    checkpoint = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
+    checkpoint[START_KEY] = {"spec": _popen(marker)}
+    torch.save(checkpoint, tmp_path / "crafted.ckpt")
+    monkeypatch.chdir(tmp_path)
+    code = main(["export", "--ckpt", "crafted.ckpt", "--out", "out"])
+    err = capsys.readouterr().err
+    assert code == 2 and "class 'subprocess.Popen' is not one siamkit builds from a file" in err, err
+    assert not marker.exists() and not (tmp_path / "out").exists()

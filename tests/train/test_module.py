@@ -167,6 +167,36 @@ def test_init_from_an_exported_encoder_gives_the_same_embeddings(tmp_path):
         assert not torch.allclose(build().eval()(images), trained(images))  # not the same by chance
 
 
+def test_a_run_started_from_an_earlier_model_records_that_models_start(tmp_path):
+    """Whatever its own backbone's arguments name: pretrained weights they load are replaced, and a
+    backbone without them was not trained from scratch."""
+    import functools
+
+    from siamkit.models import Encoder, ProjectionHead
+
+    def build(weights=False, **options) -> SiameseModule:
+        backbone = TimmBackbone("test_resnet", pretrained=weights)
+        return SiameseModule(backbone, InfoNCELoss(), head=functools.partial(ProjectionHead, out_dim=8),
+                             **options)
+
+    def exported(model: SiameseModule, name: str) -> Encoder:
+        checkpoint = {"state_dict": model.state_dict()}  # as Lightning writes one
+        model.on_save_checkpoint(checkpoint)
+        torch.save(checkpoint, tmp_path / f"{name}.ckpt")
+        Encoder.from_checkpoint(tmp_path / f"{name}.ckpt").save(tmp_path / name)
+        return Encoder.load(tmp_path / name)
+
+    weights = str(tmp_path / "test_resnet.pth")
+    torch.save(TimmBackbone("test_resnet").net.state_dict(), weights)
+    pretrained = exported(build(weights), "yesterday").card.initialised_from
+    assert pretrained.init_args["pretrained"] == weights
+    assert exported(build(init_from=str(tmp_path / "yesterday")), "today").card.initialised_from == pretrained
+
+    assert exported(build(), "scratch").card.initialised_from is None
+    again = exported(build(weights, init_from=str(tmp_path / "scratch")), "scratch_again")
+    assert again.card.initialised_from is None
+
+
 def test_init_from_refuses_another_architecture_in_one_line(encoder_folder, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code = main(["fit", *TINY, "--model.init_from", str(encoder_folder), "--model.head.init_args.out_dim",
