@@ -13,7 +13,7 @@ import torch
 from siamkit.data.splits import SplitRecord
 from siamkit.errors import ConfigError
 from siamkit.models.card import EncoderFolderError
-from siamkit.models.spec import EncoderSpec
+from siamkit.models.spec import EncoderSpec, ModuleSpec
 
 #: the checkpoint key under which ``SiameseModule`` records its ``EncoderSpec``
 ENCODER_SPEC_KEY = "siamkit_encoder_spec"
@@ -57,6 +57,12 @@ def read_checkpoint(path: Path) -> TrainingCheckpoint:
                               checkpoint.get("datamodule_hyper_parameters", {}).get("val_data"),
                               checkpoint.get("global_step"), _best_scores(checkpoint.get("callbacks", {})),
                               checkpoint.get(START_KEY))
+
+
+def recorded_start(record: Any, where: str) -> ModuleSpec | None:
+    """The start a ``START_KEY`` record names, checked before anything is built; None: from scratch."""
+    spec = record.get("spec") if isinstance(record, dict) else record
+    return None if spec is None else ModuleSpec.from_dict(spec, f"{where}: initialised_from")
 
 
 def _splits(checkpoint: dict[str, Any]) -> SplitRecord | None:

@@ -23,7 +23,12 @@ from siamkit.data.preprocess import Preprocess
 from siamkit.devices import check_device
 from siamkit.errors import ConfigError
 from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
-from siamkit.models.checkpoints import read_checkpoint, refuse_checkpoint_folder, run_checkpoint
+from siamkit.models.checkpoints import (
+    read_checkpoint,
+    recorded_start,
+    refuse_checkpoint_folder,
+    run_checkpoint,
+)
 from siamkit.models.embedder import Embedder
 from siamkit.models.input_normalization import InputNormalization
 from siamkit.models.spec import EncoderSpec, ModuleSpec
@@ -172,8 +177,7 @@ class Encoder(nn.Module, Embedder):
                            metrics=checkpoint.best_scores)
         encoder = cls.from_spec(spec, card)
         if checkpoint.start is not None:  # a run started from an earlier model: that model's start
-            start = checkpoint.start.get("spec")
-            encoder.card.initialised_from = start and ModuleSpec.from_dict(start, f"{path}: initialised_from")
+            encoder.card.initialised_from = recorded_start(checkpoint.start, str(path))
         load_matching(encoder, checkpoint.encoder_state, str(path))
         encoder.card.fingerprint = fingerprint(encoder)
         return encoder

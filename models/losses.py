@@ -158,3 +158,24 @@ class TripletLoss(SiameseLoss):
 def check_positive(name: str, value: float) -> None:
     if not (math.isfinite(value) and value > 0):
         raise ConfigError(f"{name} must be a number > 0, not {value}")
+
+
+def check_loss_accepts(loss: SiameseLoss, batch_type: type[Batch], data: str) -> None:
+    """One line naming the loss, the data and what would fit, when they do not go together."""
+    if batch_type in loss.accepts:
+        return
+    fitting = sorted(cls.__name__ for cls in _loss_classes() if batch_type in cls.accepts)
+    raise ConfigError(
+        f"{type(loss).__name__} accepts {' or '.join(t.__name__ for t in loss.accepts)} "
+        f"batches, but the data ({data}) gives {batch_type.__name__} "
+        f"batches: use {' or '.join(fitting) or 'another loss'}, or other data"
+    )
+
+
+def _loss_classes() -> list[type[SiameseLoss]]:
+    found, stack = [], list(SiameseLoss.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack += cls.__subclasses__()
+    return found

@@ -17,12 +17,13 @@ from siamkit.models.backbones import Backbone
 from siamkit.models.checkpoints import (
     ENCODER_SPEC_KEY,
     START_KEY,
+    recorded_start,
     refuse_another_architecture,
     with_encoder_prefix,
 )
 from siamkit.models.encoder import Encoder
 from siamkit.models.heads import ProjectionHead
-from siamkit.models.losses import SiameseLoss
+from siamkit.models.losses import SiameseLoss, check_loss_accepts
 from siamkit.models.spec import EncoderSpec
 from siamkit.models.weights import check_weights_fit, load_matching
 from siamkit.train.optimization import parameter_groups, warmup_then_cosine
@@ -93,6 +94,7 @@ class SiameseModule(pl.LightningModule):
         self.encoder = Encoder(backbone, head(backbone.feature_dim) if head is not None else None).train()
         self.loss = loss
         self.optimizer = optimizer
+        self._earlier_start: Optional[dict[str, Any]] = None  # START_KEY's record, for a checkpoint
         if init_from:
             self._initialise_from(init_from)
         self.metrics = nn.ModuleDict({stage: PairMetrics(stage) for stage in STAGES})
@@ -149,9 +151,15 @@ class SiameseModule(pl.LightningModule):
             refuse_another_architecture(self.encoder, start.card.architecture.to_dict(),
                                         f"model.init_from {source}", fix)
             raise ConfigError(f"model.init_from: {error} ({fix})") from None
-        # the earlier model's start is this run's too, whatever this config's backbone names: its
-        # pretrained weights (if any) were replaced, and a backbone without them was not trained from scratch
-        self.encoder.card.initialised_from = start.card.initialised_from
+        spec = start.card.initialised_from
+        self._take_start({"spec": spec.to_dict() if spec else None}, f"model.init_from {source}")
+
+    def _take_start(self, record: dict[str, Any], where: str) -> None:
+        """An earlier model's start is this run's too, whatever this config's backbone names: its
+        pretrained weights (if any) were replaced, and a backbone without them was not trained from
+        scratch. A resumed run keeps it, ``init_from`` given again or not."""
+        self.encoder.card.initialised_from = recorded_start(record, where)
+        self._earlier_start = record
 
     def prepare_data(self) -> None:
         # here, not in setup: Lightning starts the loggers (a log folder, a W&B run) between the
@@ -174,15 +182,16 @@ class SiameseModule(pl.LightningModule):
                                         "the --ckpt_path checkpoint", "give the config of its run (a copy "
                                         "is logs/version_N/config.yaml in its run folder)")
             raise
+        if START_KEY in checkpoint:
+            self._take_start(checkpoint[START_KEY], "the --ckpt_path checkpoint")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         try:
             checkpoint[ENCODER_SPEC_KEY] = EncoderSpec.of(self.backbone, self.head).to_dict()
         except ConfigError:
             pass  # a backbone or head that cannot be rebuilt: `train export` says so, training goes on
-        if self.hparams.init_from:
-            start = self.encoder.card.initialised_from
-            checkpoint[START_KEY] = {"spec": start.to_dict() if start else None}
+        if self._earlier_start is not None:
+            checkpoint[START_KEY] = self._earlier_start
 
     def compute_loss(self, batch: Batch) -> torch.Tensor:
         """The objective on the batch's embeddings, in float32 as the head gives them, also under
@@ -272,24 +281,3 @@ class SiameseModule(pl.LightningModule):
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         return parameter_groups(self, self.backbone, self.hparams.backbone_lr_scale, self.hparams.layer_decay)
-
-
-def check_loss_accepts(loss: SiameseLoss, batch_type: type[Batch], data: str) -> None:
-    """One line naming the loss, the data and what would fit, when they do not go together."""
-    if batch_type in loss.accepts:
-        return
-    fitting = sorted(cls.__name__ for cls in _loss_classes() if batch_type in cls.accepts)
-    raise ConfigError(
-        f"{type(loss).__name__} accepts {' or '.join(t.__name__ for t in loss.accepts)} "
-        f"batches, but the data ({data}) gives {batch_type.__name__} "
-        f"batches: use {' or '.join(fitting) or 'another loss'}, or other data"
-    )
-
-
-def _loss_classes() -> list[type[SiameseLoss]]:
-    found, stack = [], list(SiameseLoss.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        found.append(cls)
-        stack += cls.__subclasses__()
-    return found

@@ -95,7 +95,9 @@ def test_the_start_a_checkpoint_records_is_checked_before_anything_is_built(tiny
     checkpoint[START_KEY] = {"spec": _popen(marker)}
     torch.save(checkpoint, tmp_path / "crafted.ckpt")
     monkeypatch.chdir(tmp_path)
-    code = main(["export", "--ckpt", "crafted.ckpt", "--out", "out"])
-    err = capsys.readouterr().err
-    assert code == 2 and "class 'subprocess.Popen' is not one siamkit builds from a file" in err, err
+    for command in (["export", "--ckpt", "crafted.ckpt", "--out", "out"],
+                    ["test", *TINY, "--trainer.limit_test_batches", "1", "--ckpt_path", "crafted.ckpt"]):
+        code = main(command)
+        err = capsys.readouterr().err
+        assert code == 2 and "class 'subprocess.Popen' is not one siamkit builds from a file" in err, err
     assert not marker.exists() and not (tmp_path / "out").exists()

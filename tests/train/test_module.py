@@ -169,7 +169,7 @@ def test_init_from_an_exported_encoder_gives_the_same_embeddings(tmp_path):
 
 def test_a_run_started_from_an_earlier_model_records_that_models_start(tmp_path):
     """Whatever its own backbone's arguments name: pretrained weights they load are replaced, and a
-    backbone without them was not trained from scratch."""
+    backbone without them was not trained from scratch. A resumed run keeps it."""
     import functools
 
     from siamkit.models import Encoder, ProjectionHead
@@ -191,6 +191,9 @@ def test_a_run_started_from_an_earlier_model_records_that_models_start(tmp_path)
     pretrained = exported(build(weights), "yesterday").card.initialised_from
     assert pretrained.init_args["pretrained"] == weights
     assert exported(build(init_from=str(tmp_path / "yesterday")), "today").card.initialised_from == pretrained
+    resumed = build()  # --ckpt_path last without init_from given again
+    resumed.on_load_checkpoint(torch.load(tmp_path / "today.ckpt", weights_only=True))
+    assert exported(resumed, "resumed").card.initialised_from == pretrained
 
     assert exported(build(), "scratch").card.initialised_from is None
     again = exported(build(weights, init_from=str(tmp_path / "scratch")), "scratch_again")
