@@ -123,12 +123,10 @@ def main(argv: list[str]) -> int:
 
 def _check_arguments(args: argparse.Namespace) -> list[str]:
     """What can be refused before any model loads; the methods named."""
-    from siamkit.data.demo import resolve_source
-    from siamkit.data.sources import read_source
     from siamkit.evaluation.pairs import check_labelled
 
     check_own_files(args.out, REPORT_FILES)
-    check_labelled(read_source(resolve_source(args.data), root=args.root), args.data)
+    check_labelled(args.data)
     if args.background and args.calibrate:
         raise SiamkitError("--calibrate with --background would store a threshold for normalised "
                            "scores, which plain cosines cannot use; calibrate without --background")

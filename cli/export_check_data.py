@@ -43,12 +43,12 @@ def val_pairs(check, args: argparse.Namespace) -> tuple[object, tuple[list[str],
 
 def check_data_has_labels(args: argparse.Namespace) -> None:
     from siamkit.data.demo import resolve_source
-    from siamkit.data.sources import read_source
+    from siamkit.data.sources import check_source_exists
     from siamkit.evaluation.pairs import check_labelled
 
-    data = read_source(resolve_source(args.check_data))
+    check_source_exists(resolve_source(args.check_data))
     try:
-        check_labelled(data, args.check_data)
+        check_labelled(args.check_data)
     except SiamkitError as error:
         raise _without_val_pairs(args, args.check_data, error) from None
 

@@ -22,7 +22,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files, is_hidden
-from siamkit.data.tables import check_image_cells, read_table, without_repeated_pairs
+from siamkit.data.tables import check_image_cells, kind_of_columns, read_table, without_repeated_pairs
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.wording import counted, number
 
@@ -197,7 +197,7 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
     table = read_table(path)
     columns = set(table.columns)
     if kind == "auto":
-        kind = "pairs" if {"a", "b"} <= columns else "classes" if {"path", "label"} <= columns else "images"
+        kind = kind_of_columns(columns)
     required = {"pairs": {"a", "b", "label"}, "classes": {"path", "label"}, "images": {"path"}}[kind]
     if missing := required - columns:
         raise SiamkitError(

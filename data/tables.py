@@ -17,29 +17,39 @@ log = logging.getLogger(__name__)
 TABLE_SUFFIXES = {".csv", ".jsonl", ".parquet"}
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, rows: int | None = None) -> pd.DataFrame:
+    """The table, or its first ``rows`` rows (a Parquet file: its columns, with no rows)."""
     suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise SiamkitError(f"{path}: unknown table format {suffix!r}; use one of {sorted(TABLE_SUFFIXES)}")
     try:
         if suffix == ".csv":
-            return _read_csv(path)
-        if suffix == ".jsonl":
-            table = pd.read_json(path, lines=True, dtype=False)
-            if not all(isinstance(column, str) for column in table.columns):  # e.g. one JSON array
-                raise SiamkitError(f"{path} is not JSON Lines: write one JSON object per line, such as "
-                                   '{"a": "x.jpg", "b": "y.jpg", "label": 1}')
-            return table
+            return _read_csv(path, rows)
         if suffix == ".parquet":
+            if rows is not None:
+                import pyarrow.parquet
+
+                return pyarrow.parquet.read_schema(path).empty_table().to_pandas()
             return pd.read_parquet(path)
+        table = pd.read_json(path, lines=True, dtype=False, nrows=rows)
     except (ValueError, OSError, pd.errors.ParserError) as error:
         raise SiamkitError(f"cannot read table {path}: {error}") from None
-    raise SiamkitError(f"{path}: unknown table format {suffix!r}; use one of {sorted(TABLE_SUFFIXES)}")
+    if not all(isinstance(column, str) for column in table.columns):  # e.g. one JSON array
+        raise SiamkitError(f"{path} is not JSON Lines: write one JSON object per line, such as "
+                           '{"a": "x.jpg", "b": "y.jpg", "label": 1}')
+    return table
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def kind_of_columns(columns: set[str]) -> str:
+    """What a table holds, by its columns: labelled pairs, class-labelled images or unlabelled images."""
+    return "pairs" if {"a", "b"} <= columns else "classes" if {"path", "label"} <= columns else "images"
+
+
+def _read_csv(path: Path, rows: int | None = None) -> pd.DataFrame:
     """Comma-separated, or semicolon- or tab-separated as spreadsheets in many locales save a .csv
     (told by a header that is one column holding that separator); spaces after a separator, as
     in a table written by hand ("a, b, label"), are not part of the value."""
-    options = {"dtype": str, "keep_default_na": False, "skipinitialspace": True}
+    options = {"dtype": str, "keep_default_na": False, "skipinitialspace": True, "nrows": rows}
     table = pd.read_csv(path, **options)
     if len(table.columns) == 1:
         separator = next((s for s in (";", "\t") if s in str(table.columns[0])), None)

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
+from siamkit.data.demo import resolve_source
 from siamkit.data.scan import BadImagePolicy, scan_images
-from siamkit.data.sources import ClassSet, DataSet, PairSet
+from siamkit.data.source_kind import source_kind
+from siamkit.data.sources import ClassSet, DataSet, PairSet, check_source_exists
 from siamkit.data.splits import SplitRecord, has_split_column, split_source
 from siamkit.errors import SiamkitError
 from siamkit.wording import counted
@@ -68,7 +70,8 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
                     on_bad_image: BadImagePolicy = "error") -> EvaluationData:
     """The pairs of ``data`` (read and split as ``splits`` says) every method is scored on."""
     source, seed = splits.source, splits.seed
-    check_labelled(data, source)
+    if not isinstance(data, (PairSet, ClassSet)):
+        raise _unlabelled(source)
     bad = scan_images(data.paths(), on_bad_image, "pass --on-bad-image skip", data.root)
     rng = np.random.default_rng(seed)
     pairs, images, labels = {}, None, None
@@ -98,12 +101,20 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
     return EvaluationData(splits, split, pairs, images, labels, skipped=list(bad.values()))
 
 
-def check_labelled(data: DataSet, source: str) -> None:
-    if not isinstance(data, (PairSet, ClassSet)):
-        raise SiamkitError(f"{source} has no labels: evaluation needs labelled pairs (a,b,label) or "
-                           "class-labelled images (a folder per class, or path,label); `train copies "
-                           f"--data {source} --out DIR` (or --splits-of RUN) pairs its val and test images "
-                           "with edited copies of them in DIR/pairs.csv")
+def check_labelled(source: str) -> None:
+    """Refuses a source of unlabelled images (or a missing one) from its folder's top level or its
+    table's header, before a command loads models; ``evaluation_data`` checks what it reads."""
+    location = resolve_source(source)
+    check_source_exists(location)
+    if source_kind(location) == "images":
+        raise _unlabelled(source)
+
+
+def _unlabelled(source: str) -> SiamkitError:
+    return SiamkitError(f"{source} has no labels: evaluation needs labelled pairs (a,b,label) or "
+                        "class-labelled images (a folder per class, or path,label); `train copies "
+                        f"--data {source} --out DIR` (or --splits-of RUN) pairs its val and test images "
+                        "with edited copies of them in DIR/pairs.csv")
 
 
 def _without_self_pairs(pairs: PairSet, split: str, source: str) -> PairSet:
