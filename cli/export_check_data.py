@@ -18,9 +18,9 @@ def check_data(encoder, args: argparse.Namespace):
     from siamkit.data.splits import SplitRecord
 
     trained = encoder.card.trained_on
-    check_data = args.check_data or encoder.card.validated_on
-    if check_data and not (trained and SplitRecord(check_data).same_source(trained)):
-        return SplitRecord(check_data)
+    source = args.check_data or encoder.card.validated_on
+    if source and not (trained and SplitRecord(source).same_source(trained)):
+        return SplitRecord(source)
     if trained is None:
         raise SiamkitError(f"{args.ckpt} does not say what it was trained on: pass --check-data with "
                            "labelled pairs or classes whose val split checks the export")
