@@ -159,6 +159,10 @@ class SiamkitCLI(LightningCLI):
                 raise ConfigError("--weights_only false would let a checkpoint run code when loaded; siamkit "
                                   "reads checkpoints as tensors and plain values only (leave it out)")
             config.weights_only = True
+        if config.get("ckpt_path") and config.model.get("init_from"):
+            # the checkpoint brings the weights, and the start that init_from gave its run: the
+            # earlier model need not be read again, nor be where it was
+            config.model.init_from = None
         trainer = config.trainer
         if trainer.logger is None or trainer.logger is True:
             trainer.logger = run_loggers(trainer.default_root_dir or ".")

@@ -200,6 +200,14 @@ def test_a_run_started_from_an_earlier_model_records_that_models_start(tmp_path)
     assert again.card.initialised_from is None
 
 
+def test_a_checkpoint_tests_without_the_model_its_run_started_from(tiny_checkpoint, tmp_path, monkeypatch):
+    """The checkpoint brings the weights and the recorded start; the earlier model may have moved
+    (so may a resumed run's: the same option)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["test", *TINY, "--model.init_from", str(tmp_path / "moved"), "--ckpt_path",
+                 str(tiny_checkpoint), "--trainer.limit_test_batches", "1"]) == 0
+
+
 def test_init_from_refuses_another_architecture_in_one_line(encoder_folder, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code = main(["fit", *TINY, "--model.init_from", str(encoder_folder), "--model.head.init_args.out_dim",
