@@ -105,7 +105,7 @@ def has_split_column(source: str) -> bool:
     the fractions and seed say."""
     location = resolve_source(source)
     return (location.is_file() and location.suffix.lower() in TABLE_SUFFIXES
-            and "split" in read_table(location).columns)
+            and "split" in read_table(location, rows=1).columns)
 
 
 def check_same_splits(recorded: SplitRecord, now: SplitRecord, what: str = "the model") -> None:
