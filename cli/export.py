@@ -44,9 +44,10 @@ def build_parser() -> ArgumentParser:
                         metavar="ALPHA",
                         help="interpolate the backbone toward the pretrained start it was fine-tuned from: "
                              "(1 - ALPHA) * start + ALPHA * fine-tuned (WiSE-FT; 1 = as trained)")
-    parser.add_argument("--features", choices=("head", "backbone"),
-                        help="what the encoder outputs: the projection head's embedding (the default), or "
-                             "the pooled backbone features before it (often more robust)")
+    parser.add_argument("--features", choices=("head", "backbone", "backbone+mid"),
+                        help="what the encoder outputs: the projection head's embedding (the default), the "
+                             "pooled backbone features before it (often more robust), or those joined by "
+                             "the average-pooled map of a stage at twice the final resolution (timm CNNs)")
     parser.add_argument("--scales", type=scale_list, metavar="S,S,...",
                         help="embed at each of these multiples of the input size and average (multi-scale "
                              "descriptors, e.g. 0.7071,1,1.4142; CNN backbones only); default 1")
@@ -54,7 +55,8 @@ def build_parser() -> ArgumentParser:
                         help="choose --features, --wise-ft and --scales (those not given; scales: 1 or "
                              "0.7071,1,1.4142) by ROC-AUC on the val pairs of --check-data or the run's "
                              "labelled data (the head's output only where clearly better than the "
-                             "backbone features); prints every variant's figure and records the choice in "
+                             "backbone features, and those only where clearly better than with "
+                             "mid-level ones); prints every variant's figure and records the choice in "
                              "config.json")
     parser.add_argument("--force", action="store_true", help="replace an existing encoder folder")
     return parser
@@ -65,12 +67,21 @@ def main(argv: list[str]) -> int:
 
     from siamkit.cli.export_check_data import check_data, check_not_trained_on, val_pairs
     from siamkit.models.encoder import Encoder
-    from siamkit.models.export_variants import at_scales, interpolate_toward_start, without_head
+    from siamkit.models.export_variants import (
+        at_scales,
+        interpolate_toward_start,
+        with_mid_level,
+        without_head,
+    )
 
     out = args.out
     args.ckpt = str(_checkpoint_of(Path(args.ckpt)))
     _check_arguments(args)
     encoder = Encoder.from_checkpoint(args.ckpt)
+    if args.features == "backbone+mid" and encoder.backbone.mid_level_dim is None:
+        backbone = type(encoder.backbone).__name__
+        raise SiamkitError(f"--features backbone+mid: this {backbone} has no mid-level features (a timm "
+                           "CNN has them); choose --features head or backbone")
     if args.scales:
         encoder = at_scales(encoder, args.scales)
     check = check_data(encoder, args) if args.quantize or args.choose_on_val else None
@@ -84,6 +95,8 @@ def main(argv: list[str]) -> int:
             interpolate_toward_start(encoder, args.wise_ft)
         if args.features == "backbone":
             encoder = without_head(encoder)
+        elif args.features == "backbone+mid":
+            encoder = with_mid_level(encoder)
     count = args.calibration_images or CALIBRATION_IMAGES
     calibration = _calibration_images(data, count) if args.quantize else None
     staging = out.parent / f".{out.name}.partial"
@@ -125,8 +138,9 @@ def _summary(encoder) -> str:
     """``TimmBackbone -> 1280-d embeddings, 64 px x 0.7071,1,1.4142; fingerprint ...``"""
     backbone = encoder.card.architecture.backbone.class_path.rsplit(".", 1)[-1]
     sizes = "" if encoder.scales == (1.0,) else " x " + ",".join(f"{s:g}" for s in encoder.scales)
-    return (f"{backbone} -> {encoder.embedding_dim}-d embeddings, {encoder.image_config.size} px{sizes}; "
-            f"fingerprint {encoder.fingerprint}")
+    mid = " with mid-level features" if encoder.mid_level else ""
+    return (f"{backbone}{mid} -> {encoder.embedding_dim}-d embeddings, {encoder.image_config.size} px"
+            f"{sizes}; fingerprint {encoder.fingerprint}")
 
 
 def _checkpoint_of(given: Path) -> Path:
@@ -186,7 +200,10 @@ def _choose(encoder, args: argparse.Namespace, pairs: tuple):
         alphas = (args.wise_ft,)
     else:
         alphas = ALPHAS if encoder.card.initialised_from is not None else (1.0,)
-    features = (args.features,) if args.features else FEATURES
+    if args.features:
+        features = (args.features,)
+    else:
+        features = FEATURES if encoder.backbone.mid_level_dim is not None else FEATURES[:-1]
     if args.scales:
         scales = (encoder.scales,)
     else:
@@ -196,7 +213,7 @@ def _choose(encoder, args: argparse.Namespace, pairs: tuple):
     for variant in variants:
         mark = " <- chosen" if variant[:3] == _choice_of(chosen) else ""
         sizes = ",".join(f"{s:g}" for s in variant.scales)
-        print(f"  wise-ft {variant.alpha:.2f}, {variant.output:<8} at {sizes:<20} "
+        print(f"  wise-ft {variant.alpha:.2f}, {variant.output:<12} at {sizes:<20} "
               f"{variant.roc_auc:.4f}{mark}")
     best = max(variant.roc_auc for variant in variants)
     if (tied := sum(variant.roc_auc == best for variant in variants)) > 1:
@@ -215,7 +232,7 @@ def _choose(encoder, args: argparse.Namespace, pairs: tuple):
 
 def _choice_of(encoder) -> tuple[float, str, tuple[float, ...]]:
     alpha = encoder.card.wise_ft_alpha
-    output = "head" if encoder.head is not None else "backbone"
+    output = "head" if encoder.head is not None else "backbone+mid" if encoder.mid_level else "backbone"
     return (1.0 if alpha is None else alpha), output, encoder.scales
 
 

@@ -40,6 +40,14 @@ class Backbone(nn.Module):
     trainable_blocks: Optional[int] = None
     #: whether it takes images of other sizes than ``image_config``'s (a CNN with global pooling)
     any_input_size: bool = False
+    #: the size of ``with_mid_level``'s second output (None: the backbone has no such features)
+    mid_level_dim: Optional[int] = None
+
+    def with_mid_level(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward``'s features and the average-pooled map of a stage at twice the final map's
+        resolution, ``(B, feature_dim), (B, mid_level_dim)``, from one pass."""
+        raise ConfigError(f"{type(self).__name__} has no mid-level features; use a timm CNN backbone, "
+                          "or the head's or the backbone's output alone")
 
     def blocks(self) -> list[nn.Module]:
         """Layer groups, input side first (stem, stages / transformer blocks, final norm)."""

@@ -51,6 +51,8 @@ class Encoder(nn.Module, Embedder):
     ``memory_format``: the layout images enter the backbone in (``torch.channels_last`` for a
     backbone stored that way, as ``SiameseModule(channels_last=True)`` does). ``scales``: the
     spec's input sizes (see ``EncoderSpec``; ``at_scales`` makes a multi-scale encoder).
+    ``mid_level``: whether the backbone's mid-level features join its pooled ones (see
+    ``pooled_features``; ``with_mid_level`` makes such an encoder).
     """
 
     runtime = "torch"
@@ -68,6 +70,10 @@ class Encoder(nn.Module, Embedder):
             raise ConfigError(f"{type(backbone).__name__} takes only its own input size "
                               f"({backbone.image_config.size} px), so it cannot embed at scales "
                               f"{list(self.scales)}; it embeds at scales [1] only")
+        self.mid_level = spec.mid_level if spec is not None else False
+        if self.mid_level and (head is not None or backbone.mid_level_dim is None):
+            raise ConfigError(f"{type(backbone).__name__} has no mid-level features (a timm CNN has them)"
+                              if head is None else "mid-level features are the backbone's: they take no head")
         self._spec, self._card = spec, card
         self.eval()
 
@@ -91,7 +97,9 @@ class Encoder(nn.Module, Embedder):
 
     @property
     def embedding_dim(self) -> int:
-        return self.head.out_dim if self.head is not None else self.backbone.feature_dim
+        if self.head is not None:
+            return self.head.out_dim
+        return self.backbone.feature_dim + (self.backbone.mid_level_dim if self.mid_level else 0)
 
     @property
     def fingerprint(self) -> str:
@@ -106,11 +114,18 @@ class Encoder(nn.Module, Embedder):
         return mean_direction([self.output(self.pooled_features(normalized, scale)) for scale in self.scales])
 
     def pooled_features(self, normalized: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-        """Normalised (B, 3, S, S) images, resized to ``scale`` * S -> the backbone's (B, D) features."""
+        """Normalised (B, 3, S, S) images -> the backbone's (B, D) features at ``scale``; with
+        ``mid_level``, joined by its mid-level ones (``join_mid_level``)."""
+        if self.mid_level:
+            return join_mid_level(*self.backbone.with_mid_level(self.resized(normalized, scale)))
+        return self.backbone(self.resized(normalized, scale))
+
+    def resized(self, normalized: torch.Tensor, scale: float) -> torch.Tensor:
+        """Normalised (B, 3, S, S) images at ``scale`` * S, in the backbone's memory format."""
         if scale != 1.0:
             size = round(self.image_config.size * scale)
             normalized = F.interpolate(normalized, size=(size, size), mode="bilinear", align_corners=False)
-        return self.backbone(normalized.contiguous(memory_format=self.memory_format))
+        return normalized.contiguous(memory_format=self.memory_format)
 
     def output(self, features: torch.Tensor) -> torch.Tensor:
         """Pooled features -> embeddings: the head's, or the features L2-normalised."""
@@ -161,7 +176,10 @@ class Encoder(nn.Module, Embedder):
         if not weights.is_file():
             raise EncoderFolderError(f"encoder folder {source} has no {WEIGHTS_FILE}; export it again with "
                                      "`train export --ckpt CKPT --out DIR`")
-        encoder = cls.from_spec(card.architecture, card)
+        try:
+            encoder = cls.from_spec(card.architecture, card)
+        except ConfigError as error:
+            raise EncoderFolderError(f"{source / CONFIG_FILE}: {error}") from None
         load_matching(encoder, _read_safetensors(weights), str(weights))
         _check_card(encoder, card, source)
         return encoder.to(device)
@@ -205,7 +223,7 @@ class Encoder(nn.Module, Embedder):
         start = self.card.initialised_from
         if start is None:
             return None
-        encoder = Encoder(start.build(), None, EncoderSpec(start, None, self.scales))
+        encoder = Encoder(start.build(), None, EncoderSpec(start, None, self.scales, self.mid_level))
         encoder.card.source = f"{self.card.source}@start"
         return encoder
 
@@ -224,6 +242,26 @@ def _start_of(spec: EncoderSpec) -> Optional[ModuleSpec]:
     return spec.backbone.with_weight_files_absolute() if spec.backbone.pretrained else None
 
 
+#: the mid-level features' share of an embedding's length (half of the final features'): measured
+#: on the photo demo's val pairs in docs/benchmarks.md, where 0.75 and 1 cost more on its own edits
+MID_LEVEL_WEIGHT = 0.5
+
+
+def join_mid_level(features: torch.Tensor, mid_level: torch.Tensor) -> torch.Tensor:
+    """A backbone's pooled features and its mid-level ones (``Backbone.with_mid_level``) side by
+    side, the second ``MID_LEVEL_WEIGHT`` times the first's length. An earlier stage's
+    map keeps more of a region's fine detail than the final one, which copies of two regions of
+    one texture differ in: intermediate layers retrieve instances better than the last one
+    (Yue-Hei Ng, Yang and Davis 2015, "Exploiting local features from deep networks for image
+    retrieval"). Averaged, not GeM-pooled: the stage ends in a linear bottleneck, whose values
+    are signed. The mid-level part is scaled to the pooled features' length rather than both
+    normalised: the same direction, and no vector whose length is the same for every image,
+    which onnxruntime's int8 calibration cannot take (it histograms each tensor's range)."""
+    features = features.float()
+    length = features.norm(dim=-1, keepdim=True)
+    return torch.cat([features, MID_LEVEL_WEIGHT * length * F.normalize(mid_level.float(), dim=-1)], dim=-1)
+
+
 def mean_direction(embeddings: list[torch.Tensor]) -> torch.Tensor:
     """Unit vectors of each scale -> the unit vector of their sum (one scale: itself)."""
     if len(embeddings) == 1:
@@ -233,11 +271,13 @@ def mean_direction(embeddings: list[torch.Tensor]) -> torch.Tensor:
 
 def fingerprint(encoder: Encoder) -> str:
     """Which weights, at which input sizes, made an embedding: sha256 of the state dict's names
-    and values (and of the scales, when more than one), the same for a checkpoint and the folder
-    exported from it."""
+    and values (and of the scales, when more than one, and mid-level features), the same for a
+    checkpoint and the folder exported from it."""
     digest = hashlib.sha256()
     if encoder.scales != (1.0,):
         digest.update(repr(encoder.scales).encode())
+    if encoder.mid_level:
+        digest.update(b"mid-level")
     for name, tensor in sorted(encoder.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())

@@ -1,9 +1,10 @@
 """What an export may change about a trained encoder, each chosen on validation pairs:
 weight-space interpolation toward the pretrained start (WiSE-FT, Wortsman et al. 2022, "Robust
 fine-tuning of zero-shot models"), the pooled backbone features instead of the projection head's
-output (SimCLR, Chen et al. 2020: the representation before the head transfers better), and
-embedding at several input sizes (multi-scale descriptors, Radenovic et al. 2018, "Fine-tuning
-CNN image retrieval with no human annotation")."""
+output (SimCLR, Chen et al. 2020: the representation before the head transfers better), those
+joined by mid-level features (``join_mid_level``), and embedding at several input sizes
+(multi-scale descriptors, Radenovic et al. 2018, "Fine-tuning CNN image retrieval with no human
+annotation")."""
 
 from __future__ import annotations
 
@@ -47,10 +48,20 @@ MULTI_SCALE = (2 ** -0.5, 1.0, 2 ** 0.5)
 
 def without_head(encoder: Encoder) -> Encoder:
     """The same encoder giving its backbone's pooled features (L2-normalised), head left out."""
-    architecture = dataclasses.replace(encoder.card.architecture, head=None)
+    architecture = dataclasses.replace(encoder.card.architecture, head=None, mid_level=False)
     card = dataclasses.replace(encoder.card, architecture=architecture, fingerprint=None, calibration=None,
                                embedding_dim=encoder.backbone.feature_dim)
     return Encoder(encoder.backbone, None, card.architecture, card)
+
+
+def with_mid_level(encoder: Encoder) -> Encoder:
+    """The same backbone, head left out, its pooled features joined by its mid-level ones (see
+    ``join_mid_level``)."""
+    architecture = dataclasses.replace(encoder.card.architecture, head=None, mid_level=True)
+    card = dataclasses.replace(encoder.card, architecture=architecture, fingerprint=None, calibration=None)
+    mid_level = Encoder(encoder.backbone, None, architecture, card)
+    mid_level.card.embedding_dim = mid_level.embedding_dim
+    return mid_level
 
 
 def at_scales(encoder: Encoder, scales: tuple[float, ...]) -> Encoder:

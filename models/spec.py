@@ -157,11 +157,14 @@ SCALE_RANGE = (0.25, 4.0)
 class EncoderSpec:
     """A backbone and an optional head (built with the backbone's feature size). ``scales``:
     the input sizes the embedding is taken at, as multiples of the backbone's; with more than
-    one, the embedding is the normalised mean of each size's (multi-scale descriptors)."""
+    one, the embedding is the normalised mean of each size's (multi-scale descriptors).
+    ``mid_level``: no head, and the backbone's pooled features joined by its mid-level ones
+    (``Encoder.pooled_features``)."""
 
     backbone: ModuleSpec
     head: Optional[ModuleSpec] = None
     scales: tuple[float, ...] = (1.0,)
+    mid_level: bool = False
 
     @classmethod
     def of(cls, backbone: nn.Module, head: Optional[nn.Module]) -> "EncoderSpec":
@@ -173,13 +176,23 @@ class EncoderSpec:
         if not isinstance(values, dict) or "backbone" not in values:
             raise ConfigError(f"{where} must be a mapping with a backbone, not {values!r}")
         head = values.get("head")
+        mid_level = _check_flag(values.get("mid_level", False), f"{where}.mid_level")
+        if mid_level and head:
+            raise ConfigError(f"{where}: mid_level features are the backbone's and take no head, and it "
+                              "names both; export the folder again")
         return cls(ModuleSpec.from_dict(values["backbone"], f"{where}.backbone"),
                    ModuleSpec.from_dict(head, f"{where}.head") if head else None,
-                   check_scales(values.get("scales", [1.0]), f"{where}.scales"))
+                   check_scales(values.get("scales", [1.0]), f"{where}.scales"), mid_level)
 
     def to_dict(self) -> dict[str, Any]:
         return {"backbone": self.backbone.to_dict(), "head": self.head.to_dict() if self.head else None,
-                "scales": list(self.scales)}
+                "scales": list(self.scales), "mid_level": self.mid_level}
+
+
+def _check_flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{field} must be true or false, not {value!r}")
+    return value
 
 
 def check_scales(scales: Any, field: str) -> tuple[float, ...]:

@@ -60,6 +60,9 @@ class TimmBackbone(Backbone):
         self.feature_dim = self.net.num_features
         self.any_input_size = not self.net.pretrained_cfg.get("fixed_input_size", False)
         self.pool = GeM() if pooling == "gem" else None
+        self._mid_level_stage = _mid_level_stage(self.net)
+        if self._mid_level_stage is not None:
+            self.mid_level_dim = self.net.feature_info[self._mid_level_stage]["num_chs"]
         if self.pool is not None or image_size is not None:
             self._check_feature_maps(name, pooling)
         if grad_checkpointing:
@@ -87,6 +90,13 @@ class TimmBackbone(Backbone):
         features = self.net(images)
         return self.pool(features) if self.pool is not None else features
 
+    def with_mid_level(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._mid_level_stage is None:
+            return super().with_mid_level(images)
+        final, (mid,) = self.net.forward_intermediates(images, indices=[self._mid_level_stage])
+        pooled = self.pool(final) if self.pool is not None else self.net.forward_head(final, pre_logits=True)
+        return pooled, mid.mean(dim=(-2, -1))
+
     def blocks(self) -> list[nn.Module]:
         """The stem, each stage (a transformer's blocks one by one) and the final layers, as
         timm groups them for its own layer-wise learning rates (``group_matcher``)."""
@@ -99,6 +109,17 @@ class TimmBackbone(Backbone):
             groups = group_parameters(self.net, self.net.group_matcher(coarse=True))
             blocks = [nn.ParameterList(named[name] for name in names) for _, names in sorted(groups.items())]
         return blocks + [self.pool] if self.pool is not None else blocks
+
+
+def _mid_level_stage(net: nn.Module) -> Optional[int]:
+    """The last stage whose map has twice the final map's resolution (stride 16 where the final
+    one has 32), as timm numbers stages for ``forward_intermediates``; None for a model without
+    one (a ViT, whose stages all share one resolution)."""
+    stages = getattr(net, "feature_info", None)
+    if not hasattr(net, "forward_intermediates") or not isinstance(stages, list) or not stages:
+        return None
+    final = stages[-1]["reduction"]
+    return next((i for i in reversed(range(len(stages))) if stages[i]["reduction"] * 2 == final), None)
 
 
 def _create_net(name: str, from_hub: bool, pooling: str) -> nn.Module:

@@ -94,6 +94,12 @@ def _write_model_cases(root: Path, encoder_folder: Path, tiny_checkpoint: Path) 
     shutil.copytree(encoder_folder, root / "zero_scale")
     card["architecture"]["scales"] = [0, 1]
     (root / "zero_scale" / "config.json").write_text(json.dumps(card))
+    head = card["architecture"]["head"]
+    for name, mid_level, head in (("mid_level_text", "yes", head), ("mid_level_and_head", True, head),
+                                  ("mid_level_resnet", True, None)):
+        shutil.copytree(encoder_folder, root / name)
+        card["architecture"] = {**card["architecture"], "scales": [1], "mid_level": mid_level, "head": head}
+        (root / name / "config.json").write_text(json.dumps(card))
 
 
 def _write_index_cases(root: Path, encoder_folder: Path) -> None:

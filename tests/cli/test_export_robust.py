@@ -1,6 +1,6 @@
 """Export variants: WiSE-FT interpolation toward the pretrained start (recorded in the card), the
-pooled backbone features instead of the head's output, embedding at several input sizes, and the
-choice among them on val pairs."""
+pooled backbone features instead of the head's output, those joined by mid-level features,
+embedding at several input sizes, and the choice among them on val pairs."""
 
 from __future__ import annotations
 
@@ -72,6 +72,8 @@ def test_the_backbone_features_export_without_the_head(pretrained_run, tmp_path)
     (["--wise-ft", "1.5"], "--wise-ft: '1.5' is not an interpolation weight between 0 and 1"),
     (["--wise-ft", "-0.1"], "is not an interpolation weight between 0 and 1"),
     (["--features", "neck"], "invalid choice: 'neck'"),
+    (["--features", "backbone+mid"], "--features backbone+mid: this TorchvisionBackbone has no mid-level "
+                                     "features (a timm CNN has them); choose --features head or backbone"),
 ])
 def test_bad_export_options_are_refused(args, message, tiny_checkpoint, tmp_path, capsys):
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "out"), *args]) == 2
@@ -92,16 +94,17 @@ def test_the_export_is_chosen_on_val_pairs_and_recorded(pretrained_run, tmp_path
     said = capsys.readouterr()
     assert "embedding the val images per WiSE-FT alpha: 100%" in said.err  # minutes on a large val set
     printed = [line.split() for line in said.out.splitlines() if line.startswith("  wise-ft")]
-    assert len(printed) == 20 and sum(line[-1] == "chosen" for line in printed) == 1  # 5 alphas x 2 x 2
+    assert len(printed) == 30 and sum(line[-1] == "chosen" for line in printed) == 1  # 5 alphas x 3 x 2
     figures = {(alpha, output, scales): float(line[5]) for line in printed
                for alpha, output, scales in [(line[1].rstrip(","), line[2], line[4])]}
-    assert len(figures) == 20 and {key[2] for key in figures} == {"1", "0.707107,1,1.41421"}
+    assert len(figures) == 30 and {key[2] for key in figures} == {"1", "0.707107,1,1.41421"}
+    assert {key[1] for key in figures} == {"head", "backbone", "backbone+mid"}
     chosen = next(line for line in printed if line[-1] == "chosen")
-    assert float(chosen[5]) == max(figures.values())
     card = json.loads((tmp_path / "chosen" / "config.json").read_text())
-    assert card["metrics"]["export choice val/roc_auc"] == pytest.approx(max(figures.values()), abs=1e-4)
+    assert card["metrics"]["export choice val/roc_auc"] == pytest.approx(float(chosen[5]), abs=1e-4)
     assert card["wise_ft_alpha"] == (None if chosen[1] == "1.00," else float(chosen[1].rstrip(",")))
-    assert (card["architecture"]["head"] is None) == (chosen[2] == "backbone")
+    assert (card["architecture"]["head"] is None) == (chosen[2] != "head")
+    assert card["architecture"]["mid_level"] == (chosen[2] == "backbone+mid")
     assert ",".join(f"{s:g}" for s in card["architecture"]["scales"]) == chosen[4]
 
 
@@ -143,23 +146,30 @@ def test_an_export_that_keeps_none_of_the_fine_tuning_says_so(tiny_checkpoint, t
            "keeps none of the fine-tuned backbone weights (it is the start itself)" in capsys.readouterr().err
 
 
-def test_the_heads_output_is_kept_only_where_it_is_clearly_better_than_the_features():
+def test_each_output_is_kept_over_the_next_only_where_it_is_clearly_better():
     """One demo run kept the head's output for +0.003 on 288 val pairs, and fell below its start on
     other photographs where backbone features had held."""
     from siamkit.cli.export_choice import Variant, _unless_clearly_better
 
     labels = np.repeat([0, 1], 150)
     noise = np.random.default_rng(0).normal(0, 1, labels.size)
-    features = labels * 0.5 + noise
-    tied = features + 0.5 * np.random.default_rng(3).normal(0, 1, labels.size)  # +0.010 (-0.021 to +0.042)
+    middling = labels * 0.5 + noise
     clear = labels + 0.2 * noise
-    for head, expected in ((clear, "head"), (tied, "backbone")):
-        variants = [Variant(1.0, "head", (1.0,), float(roc_auc_score(labels, head)), head),
-                    Variant(1.0, "backbone", (1.0,), float(roc_auc_score(labels, features)), features)]
-        assert variants[0].roc_auc > variants[1].roc_auc
-        chosen, note = _unless_clearly_better(variants[0], variants, labels)
-        assert chosen.output == expected and (note is None) == (expected == "head")
-    assert "is not clearly better than the backbone features" in note
+    tied = middling + 0.5 * np.random.default_rng(3).normal(0, 1, labels.size)  # +0.010 (-0.021 to +0.042)
+    notes = {}
+    for head, backbone, mid, expected in ((clear, middling, middling, "head"),
+                                          (tied, middling, middling, "backbone+mid"),
+                                          (clear, clear, middling, "backbone")):
+        variants = [Variant(1.0, output, (1.0,), float(roc_auc_score(labels, scores)), scores)
+                    for output, scores in (("head", head), ("backbone", backbone), ("backbone+mid", mid))]
+        best = max(variants, key=lambda variant: variant.roc_auc)  # the first of equals
+        chosen, notes[expected] = _unless_clearly_better(best, variants, labels)
+        assert chosen.output == expected
+    assert notes["head"] is None
+    assert notes["backbone"].count("not clearly better") == 1
+    assert notes["backbone+mid"].startswith("the head's output (0.5785) against the backbone features")
+    assert notes["backbone+mid"].endswith("not clearly better, so the backbone features with mid-level ones, "
+                                          "which transfer better, are exported")
 
 
 def test_without_check_data_the_export_is_chosen_on_the_data_the_run_validated_on(tiny_checkpoint, tmp_path,
@@ -194,7 +204,30 @@ def test_a_multi_scale_export_embeds_the_mean_of_its_sizes_in_every_runtime(tiny
     np.testing.assert_allclose(onnx.embed_batch(batch), multi.embed_batch(batch), atol=1e-5)
 
 
-def test_a_multi_scale_fine_tune_compares_with_its_start_at_the_same_sizes_and_quantizes(pretrained_run,
+def test_mid_level_features_join_the_pooled_ones_in_every_runtime(pretrained_run, tmp_path, photos, capsys):
+    _, checkpoint = pretrained_run
+    for name, features in (("plain", "backbone"), ("mid", "backbone+mid")):
+        assert main(["export", "--ckpt", str(checkpoint), "--out", str(tmp_path / name), "--onnx",
+                     "--features", features]) == 0
+    assert "TimmBackbone with mid-level features -> 304-d embeddings" in capsys.readouterr().out  # 256 + 48
+    assert json.loads((tmp_path / "mid" / "config.json").read_text())["architecture"]["mid_level"] is True
+    plain, mid = Encoder.load(tmp_path / "plain"), Encoder.load(tmp_path / "mid")
+    assert mid.fingerprint != plain.fingerprint
+    net = plain.backbone.net
+    stage = dict(net.named_modules())[net.feature_info[3]["module"]]  # at stride 16, the final map's 32
+    maps = []
+    stage.register_forward_hook(lambda module, inputs, output: maps.append(output))
+    batch = mid.preprocess.batch(list(photos.values()))
+    with torch.no_grad():
+        pooled = torch.nn.functional.normalize(plain.backbone(plain.normalize(batch)), dim=-1)
+        average = torch.nn.functional.normalize(maps[0].mean(dim=(-2, -1)), dim=-1)
+    expected = torch.nn.functional.normalize(torch.cat([pooled, 0.5 * average], dim=-1), dim=-1)
+    torch.testing.assert_close(mid(batch), expected)
+    onnx = load_encoder(tmp_path / "mid", runtime="onnx")
+    np.testing.assert_allclose(onnx.embed_batch(batch), mid.embed_batch(batch), atol=1e-5)
+
+
+def test_a_multi_scale_mid_level_fine_tune_compares_with_its_start_as_it_embeds_and_quantizes(pretrained_run,
                                                                                        tmp_path, monkeypatch):
     _, checkpoint = pretrained_run
     # a 3-step network's ROC-AUC on the digits moves by thousandths with the
@@ -202,10 +235,12 @@ def test_a_multi_scale_fine_tune_compares_with_its_start_at_the_same_sizes_and_q
     # own test, this one asks that int8 follows the float multi-scale graph
     monkeypatch.setattr(quantization, "MAX_ROC_AUC_DROP", 1.0)
     assert main(["export", "--ckpt", str(checkpoint), "--out", str(tmp_path / "multi"), "--scales", "0.75,1",
-                 "--quantize", "int8", "--check-data", "demo:digits", "--calibration-images", "16"]) == 0
+                 "--features", "backbone+mid", "--quantize", "int8", "--check-data", "demo:digits",
+                 "--calibration-images", "16"]) == 0
     card = json.loads((tmp_path / "multi" / "config.json").read_text())
     assert card["quantization"]["cosine_mean"] > 0.99
-    assert Encoder.load(tmp_path / "multi").starting_point().scales == (0.75, 1.0)
+    start = Encoder.load(tmp_path / "multi").starting_point()
+    assert start.scales == (0.75, 1.0) and start.mid_level
 
 
 def test_a_backbone_of_one_input_size_cannot_embed_at_several():
