@@ -30,6 +30,7 @@ from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
 from siamkit.train.checkpoint_callbacks import BestCheckpoint, InterruptionCheckpoint, QuietWorkerDeaths
+from siamkit.train.checkpoint_io import stream_local_checkpoints
 from siamkit.train.checkpoint_paths import (
     CKPT_KEYWORDS,
     announce_resume,
@@ -118,6 +119,7 @@ class SiamkitCLI(LightningCLI):
         if trainer.precision is None:
             trainer.precision = native_precision(will_use_cuda(trainer.accelerator), self.model.backbone)
         instance = super().instantiate_trainer(**kwargs, precision=trainer.precision)
+        stream_local_checkpoints(instance.strategy)
         self.quiet_worker_deaths = QuietWorkerDeaths()
         instance.callbacks.insert(0, self.quiet_worker_deaths)  # first of the on-exception hooks
         instance.callbacks.insert(1, self.startup_notes)  # before the model summary

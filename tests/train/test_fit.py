@@ -173,6 +173,7 @@ def test_demo_digits_recipe_reaches_held_out_roc_auc_of_0_99(tmp_path, monkeypat
     cli = run_trainer_command("test", ["--config", "demo_digits.yaml", *quiet, "--ckpt_path", str(last)])
     results = cli.trainer.callback_metrics
     assert results["test/roc_auc"] >= 0.99, results
+    assert type(cli.trainer.strategy.checkpoint_io).__name__ == "StreamingCheckpointIO"
 
 
 def test_skipped_images_are_listed_in_the_run_folder(class_folder, tmp_path, monkeypatch):
