@@ -165,8 +165,9 @@ def _starting_points(scorers: list, methods: list[str], options: dict[str, Any])
         if card is None or card.initialised_from is None or start in methods:
             start_of[scorer.name] = start if start in methods else None
             continue
-        # several fine-tuned variants of one start at the same input sizes: one row for it
-        same_start = json.dumps([card.initialised_from.to_dict(), card.architecture.scales], sort_keys=True)
+        # several fine-tuned variants of one start embedding alike: one row for it
+        embeds_as = [card.architecture.scales, card.architecture.mid_level]
+        same_start = json.dumps([card.initialised_from.to_dict(), *embeds_as], sort_keys=True)
         if same_start not in seen:
             seen[same_start] = None
             try:

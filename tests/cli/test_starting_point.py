@@ -17,7 +17,7 @@ from skimage import data
 from siamkit.cli.program import main
 from siamkit.errors import SiamkitError
 from siamkit.models import Encoder, EncoderSpec, ModuleSpec, TimmBackbone
-from siamkit.models.export_variants import at_scales
+from siamkit.models.export_variants import at_scales, with_mid_level
 from siamkit.scoring.registry import get_scorer
 
 LITE0 = {"class_path": "siamkit.models.timm_backbone.TimmBackbone",
@@ -95,18 +95,19 @@ def test_evaluate_scores_the_start_beside_the_fine_tuned_model(fine_tuned, tmp_p
 
 
 def test_each_variant_is_compared_with_its_own_start_and_an_untrained_one_is_its_own(fine_tuned, tmp_path):
-    """A variant at other input sizes gets its start at those sizes; a pretrained network saved
-    as it came, never trained, gets no second, identical row."""
+    """A variant at other input sizes, or with mid-level features, gets its start embedding the
+    same way; a pretrained network saved as it came, never trained, gets no second, identical row."""
     multi = at_scales(Encoder.load(fine_tuned), (0.75, 1.0)).save(tmp_path / "multi")
+    mid = with_mid_level(Encoder.load(fine_tuned)).save(tmp_path / "mid")
     untrained = Encoder(TimmBackbone(**LITE0["init_args"], image_size=64), None).save(tmp_path / "as_it_came")
-    methods = f"{fine_tuned},{multi},{untrained}"
+    methods = f"{fine_tuned},{multi},{mid},{untrained}"
     assert main(["evaluate", "--data", str(_pairs(tmp_path)), "--methods", methods,
                  "--out", str(tmp_path / "report"), "--bootstrap", "0"]) == 0
     document = json.loads((tmp_path / "report" / "metrics.json").read_text())
-    assert set(document["methods"]) == {str(fine_tuned), str(multi), str(untrained), f"{fine_tuned}@start",
-                                        f"{multi}@start"}
+    assert set(document["methods"]) == {str(fine_tuned), str(multi), str(mid), str(untrained),
+                                        f"{fine_tuned}@start", f"{multi}@start", f"{mid}@start"}
     assert [(c["method"], c["against"]) for c in document["comparisons"]] == [
-        (str(fine_tuned), f"{fine_tuned}@start"), (str(multi), f"{multi}@start")]
+        (str(fine_tuned), f"{fine_tuned}@start"), (str(multi), f"{multi}@start"), (str(mid), f"{mid}@start")]
 
 
 def test_a_pretrained_timm_backbone_is_a_method_of_its_own(tmp_path):
