@@ -32,9 +32,10 @@ rm -rf reports/demo_digits
 .venv/bin/train evaluate --data demo:digits --methods histogram,ssim,sift,phash,pdq,runs/demo_digits/encoder \
   --out reports/demo_digits --calibrate
 
-# the photos model fine-tunes ImageNet EfficientNet-Lite0; its output (head or backbone features),
-# WiSE-FT weight and input sizes are chosen on the validation pairs. The table shows that network
-# as it comes (224 px) and, as runs/demo_photos/encoder@start, its start at the demo's sizes, untrained
+# the photos model fine-tunes ImageNet EfficientNet-Lite0; its output (head, backbone features, or
+# those with mid-level ones), WiSE-FT weight and input sizes are chosen on the validation pairs. The
+# table shows that network as it comes (224 px) and, as runs/demo_photos/encoder@start, its start
+# embedding as the export does, untrained
 # A slower CPU trains the photos model for fewer epochs rather than the demo running long: its
 # training gets the ten minutes less the time so far and 135 s for its start-up, export and
 # evaluations (about 110 s on a 2-core AVX2 EPYC; the rest is a margin for a machine that slows)
