@@ -62,7 +62,7 @@ class TimmBackbone(Backbone):
         self.pool = GeM() if pooling == "gem" else None
         self._mid_level_stage = _mid_level_stage(self.net)
         if self._mid_level_stage is not None:
-            self.mid_level_dim = self.net.feature_info[self._mid_level_stage]["num_chs"]
+            self.mid_level_dim = self._mid_level_stage["num_chs"]
         if self.pool is not None or image_size is not None:
             self._check_feature_maps(name, pooling)
         if grad_checkpointing:
@@ -93,9 +93,19 @@ class TimmBackbone(Backbone):
     def with_mid_level(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self._mid_level_stage is None:
             return super().with_mid_level(images)
-        final, (mid,) = self.net.forward_intermediates(images, indices=[self._mid_level_stage])
-        pooled = self.pool(final) if self.pool is not None else self.net.forward_head(final, pre_logits=True)
-        return pooled, mid.mean(dim=(-2, -1))
+        # a hook on the stage, as timm's own feature extraction does, so that the pooled features
+        # are forward's whatever comes after the last stage (a head norm, an efficient head)
+        stage = self.net.get_submodule(self._mid_level_stage["module"])
+        maps = []
+        if self._mid_level_stage.get("hook_type") == "forward_pre":
+            handle = stage.register_forward_pre_hook(lambda module, inputs: maps.append(inputs[0]))
+        else:
+            handle = stage.register_forward_hook(lambda module, inputs, output: maps.append(output))
+        try:
+            pooled = self(images)
+        finally:
+            handle.remove()
+        return pooled, maps[0].mean(dim=(-2, -1))
 
     def blocks(self) -> list[nn.Module]:
         """The stem, each stage (a transformer's blocks one by one) and the final layers, as
@@ -111,15 +121,15 @@ class TimmBackbone(Backbone):
         return blocks + [self.pool] if self.pool is not None else blocks
 
 
-def _mid_level_stage(net: nn.Module) -> Optional[int]:
-    """The last stage whose map has twice the final map's resolution (stride 16 where the final
-    one has 32), as timm numbers stages for ``forward_intermediates``; None for a model without
-    one (a ViT, whose stages all share one resolution)."""
+def _mid_level_stage(net: nn.Module) -> Optional[dict]:
+    """timm's record (``feature_info``) of the last stage whose map has twice the final map's
+    resolution (stride 16 where the final one has 32); None for a model without one (a ViT,
+    whose stages all share one resolution)."""
     stages = getattr(net, "feature_info", None)
-    if not hasattr(net, "forward_intermediates") or not isinstance(stages, list) or not stages:
+    if not isinstance(stages, list) or not stages:
         return None
     final = stages[-1]["reduction"]
-    return next((i for i in reversed(range(len(stages))) if stages[i]["reduction"] * 2 == final), None)
+    return next((stage for stage in reversed(stages) if stage["reduction"] * 2 == final), None)
 
 
 def _create_net(name: str, from_hub: bool, pooling: str) -> nn.Module:

@@ -107,3 +107,16 @@ def test_timm_layer_groups_are_its_stages_and_hold_every_parameter_once():
     assert sorted(grouped) == sorted(id(p) for p in efficientnet.parameters())
     vit = TimmBackbone("test_vit")  # the position embedding and class token sit in the first group
     assert {id(vit.net.pos_embed), id(vit.net.cls_token)} <= {id(p) for p in vit.blocks()[0].parameters()}
+
+
+@pytest.mark.parametrize("name", ["test_convnext", "test_efficientnet"])
+def test_mid_level_features_come_with_the_backbones_own_pooled_features(name):
+    """ConvNeXt normalises its final map in its head: the pooled features beside the mid-level
+    ones are still exactly forward's."""
+    backbone = TimmBackbone(name, pooling="gem", image_size=64).eval()
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        pooled, mid_level = backbone.with_mid_level(images)
+        torch.testing.assert_close(pooled, backbone(images))
+    assert mid_level.shape == (2, backbone.mid_level_dim) and backbone.mid_level_dim < backbone.feature_dim
+    assert TimmBackbone("test_vit").mid_level_dim is None  # its stages share one resolution
