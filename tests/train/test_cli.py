@@ -103,8 +103,8 @@ def test_a_value_that_names_no_class_of_the_kind_is_one_line(option, value, expe
 
 @pytest.mark.parametrize("option, expected", [
     ("--model.loss.init_args.temprature", "model.loss: ContrastiveLoss has no option 'temprature'"),
-    ("--model.optimizer.init_args.lrr", "model.optimizer: AdamW has no option 'lrr' (did you mean lr?); "
-                                        "its options: lr, betas,"),  # not params: the module passes them
+    ("--model.optimizer.init_args.lrr", "model.optimizer: SGD has no option 'lrr' (did you mean lr?); "
+                                        "its options: lr, momentum,"),  # not params: the module passes them
     ("--model.head.init_args.out_dims", "model.head: ProjectionHead has no option 'out_dims' (did you mean "
                                         "out_dim?); its options: out_dim, hidden_dim, batch_norm"),
 ])
