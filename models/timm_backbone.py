@@ -97,10 +97,7 @@ class TimmBackbone(Backbone):
         # are forward's whatever comes after the last stage (a head norm, an efficient head)
         stage = self.net.get_submodule(self._mid_level_stage["module"])
         maps = []
-        if self._mid_level_stage.get("hook_type") == "forward_pre":
-            handle = stage.register_forward_pre_hook(lambda module, inputs: maps.append(inputs[0]))
-        else:
-            handle = stage.register_forward_hook(lambda module, inputs, output: maps.append(output))
+        handle = stage.register_forward_hook(lambda module, inputs, output: maps.append(output))
         try:
             pooled = self(images)
         finally:
@@ -123,13 +120,14 @@ class TimmBackbone(Backbone):
 
 def _mid_level_stage(net: nn.Module) -> Optional[dict]:
     """timm's record (``feature_info``) of the last stage whose map has twice the final map's
-    resolution (stride 16 where the final one has 32); None for a model without one (a ViT,
-    whose stages all share one resolution)."""
+    resolution (stride 16 where the final one has 32), where that map is the stage module's
+    output; None for a model without one (a ViT, whose stages all share one resolution)."""
     stages = getattr(net, "feature_info", None)
     if not isinstance(stages, list) or not stages:
         return None
     final = stages[-1]["reduction"]
-    return next((stage for stage in reversed(stages) if stage["reduction"] * 2 == final), None)
+    stage = next((stage for stage in reversed(stages) if stage["reduction"] * 2 == final), None)
+    return stage if stage is not None and stage.get("hook_type", "forward") == "forward" else None
 
 
 def _create_net(name: str, from_hub: bool, pooling: str) -> nn.Module:
