@@ -15,10 +15,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from siamkit.data.image_config import ImageConfig
 from siamkit.data.images import ImageInput
 from siamkit.errors import SiamkitError
 from siamkit.models.encoder import Encoder
-from siamkit.models.runtime import FINGERPRINT_KEY, ONNX_FILES
+from siamkit.models.runtime import FINGERPRINT_KEY, ONNX_FILES, PREPROCESSING_KEY, preprocessing_mark
 
 ONNX_FILE = ONNX_FILES["onnx"]
 MAX_COSINE_DIFFERENCE = 1e-4
@@ -42,7 +43,7 @@ def export_onnx(encoder: Encoder, folder: str | Path, images: Sequence[ImageInpu
                           input_names=["images"],
                           output_names=["embeddings"], opset_version=17, dynamo=False,
                           dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}})
-    mark_fingerprint(path, encoder.fingerprint)
+    mark_onnx(path, encoder.fingerprint, encoder.image_config)
     difference = onnx_parity(encoder, path, images)
     if not difference <= MAX_COSINE_DIFFERENCE:
         path.unlink()
@@ -54,13 +55,15 @@ def export_onnx(encoder: Encoder, folder: str | Path, images: Sequence[ImageInpu
     return difference
 
 
-def mark_fingerprint(path: Path, fingerprint: str) -> None:
-    """Records in the ONNX file which weights it computes (``OnnxEncoder`` checks it)."""
+def mark_onnx(path: Path, fingerprint: str, preprocessing: ImageConfig) -> None:
+    """Records in the ONNX file which weights it computes and how its input images were resized
+    (``OnnxEncoder`` checks both against the folder's config.json)."""
     import onnx
 
     model = onnx.load(str(path))
     del model.metadata_props[:]
     model.metadata_props.add(key=FINGERPRINT_KEY, value=fingerprint)
+    model.metadata_props.add(key=PREPROCESSING_KEY, value=preprocessing_mark(preprocessing))
     onnx.save(model, str(path))
 
 

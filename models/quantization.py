@@ -33,7 +33,7 @@ from sklearn.metrics import roc_auc_score
 from siamkit.data.images import ImageInput
 from siamkit.errors import SiamkitError
 from siamkit.models.card import EncoderFolderError, Quantization
-from siamkit.models.onnx_export import mark_fingerprint
+from siamkit.models.onnx_export import mark_onnx
 from siamkit.models.runtime import ONNX_FILES, OnnxEncoder
 
 MAX_ROC_AUC_DROP = 0.005
@@ -69,7 +69,7 @@ def quantize_int8(folder: str | Path, calibration: Sequence[ImageInput], calibra
     card = float_encoder.card
     target = folder / ONNX_FILES["int8"]
     _quantize(folder / ONNX_FILES["onnx"], target, float_encoder, calibration)
-    mark_fingerprint(target, card.fingerprint)
+    mark_onnx(target, card.fingerprint, card.preprocessing)
     int8_encoder = OnnxEncoder(folder, "int8")
     a, b, labels = pairs
     images = list(dict.fromkeys([*a, *b]))

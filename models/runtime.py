@@ -3,7 +3,9 @@ onnxruntime (``OnnxEncoder``) on ``model.onnx`` or its int8 quantization ``model
 
 Each ONNX file carries the fingerprint of the weights it was exported from (ONNX metadata
 ``siamkit_fingerprint``), so a file left behind by an earlier export is never used for
-weights it does not match.
+weights it does not match, and the preprocessing its input images need
+(``siamkit_preprocessing``): the resize and crop happen before the graph, as config.json says,
+so an edited config.json would otherwise change the embeddings under the same fingerprint.
 
 ``auto`` takes onnxruntime on ``model.onnx`` when the folder has a matching one and the device
 is the CPU (its embeddings agree with PyTorch's to 1e-4 in cosine), else PyTorch. int8 changes
@@ -14,6 +16,7 @@ with float embeddings.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -22,6 +25,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from siamkit.data.image_config import ImageConfig
 from siamkit.data.preprocess import Preprocess
 from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
 from siamkit.models.embedder import Embedder
@@ -29,6 +33,7 @@ from siamkit.runtimes import RUNTIMES, START_SUFFIX, Runtime
 
 ONNX_FILES = {"onnx": "model.onnx", "int8": "model.int8.onnx"}
 FINGERPRINT_KEY = "siamkit_fingerprint"
+PREPROCESSING_KEY = "siamkit_preprocessing"
 
 
 class OnnxEncoder(Embedder):
@@ -61,13 +66,7 @@ class OnnxEncoder(Embedder):
         except Exception as error:  # onnxruntime raises its own types for a damaged file
             raise EncoderFolderError(f"{self.path} cannot be read ({type(error).__name__}); "
                                      f"{again}") from None
-        written_for = self.session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
-        if written_for != self.card.fingerprint:
-            raise EncoderFolderError(
-                f"{self.path} was exported from other weights (fingerprint {written_for}, {CONFIG_FILE} "
-                f"says {self.card.fingerprint}): it is stale; {again}" if written_for else
-                f"{self.path} was written before siamkit recorded which weights an ONNX file computes; "
-                f"{again}")
+        _check_marks(self.path, self.card, self.session.get_modelmeta().custom_metadata_map, again)
         self.preprocess = Preprocess(self.card.preprocessing)
 
     @property
@@ -80,6 +79,30 @@ class OnnxEncoder(Embedder):
 
     def embed_batch(self, images: torch.Tensor) -> np.ndarray:
         return self.session.run(["embeddings"], {"images": images.numpy()})[0]
+
+
+def _check_marks(path: Path, card: EncoderCard, marks: dict[str, str], again: str) -> None:
+    """An ONNX file computes what its folder's config.json describes, or is refused."""
+    written_for = marks.get(FINGERPRINT_KEY)
+    if written_for != card.fingerprint:
+        raise EncoderFolderError(
+            f"{path} was exported from other weights (fingerprint {written_for}, {CONFIG_FILE} "
+            f"says {card.fingerprint}): it is stale; {again}" if written_for else
+            f"{path} was written before siamkit recorded which weights an ONNX file computes; "
+            f"{again}")
+    written_with, described = marks.get(PREPROCESSING_KEY), preprocessing_mark(card.preprocessing)
+    if written_with != described:
+        raise EncoderFolderError(
+            f"{path.parent / CONFIG_FILE}: preprocessing {described} is not what "
+            f"{path.name} was exported for ({written_with}); the folder was edited or mixes two "
+            f"exports; {again}" if written_with else
+            f"{path} was written before siamkit recorded which preprocessing an ONNX file "
+            f"expects; {again}")
+
+
+def preprocessing_mark(preprocessing: ImageConfig) -> str:
+    """The preprocessing an ONNX file's input images need, as its metadata records it."""
+    return json.dumps(preprocessing.to_dict(), sort_keys=True)
 
 
 def load_encoder(source: str | Path, runtime: Runtime = "auto", device: str = "cpu",

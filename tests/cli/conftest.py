@@ -13,8 +13,9 @@ import pytest
 from PIL import Image
 
 from siamkit.cli.program import main
+from siamkit.models.card import EncoderCard
 from siamkit.models.encoder import Encoder
-from siamkit.models.onnx_export import export_onnx, mark_fingerprint, sample_images
+from siamkit.models.onnx_export import export_onnx, mark_onnx, sample_images
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +79,12 @@ def _write_model_cases(root: Path, encoder_folder: Path, tiny_checkpoint: Path) 
     shutil.copytree(encoder_folder, root / "encoder")
     shutil.copytree(encoder_folder, root / "stale_onnx")
     export_onnx(Encoder.load(encoder_folder), root / "stale_onnx", sample_images()[:2])
-    mark_fingerprint(root / "stale_onnx" / "model.onnx", "0123456789abcdef")  # as if from other weights
+    shutil.copytree(root / "stale_onnx", root / "onnx_resized_otherwise")
+    card = json.loads((root / "stale_onnx" / "config.json").read_text())
+    card["preprocessing"]["resize"] = "squash"  # an edit that leaves the fingerprint as it was
+    (root / "onnx_resized_otherwise" / "config.json").write_text(json.dumps(card))
+    mark_onnx(root / "stale_onnx" / "model.onnx", "0123456789abcdef",  # as if from other weights
+              EncoderCard.read(encoder_folder).preprocessing)
     shutil.copy(tiny_checkpoint, root / "tiny.ckpt")
     card = (root / "stale_onnx" / "config.json").read_text()
     shutil.copytree(root / "stale_onnx", root / "cut_card")

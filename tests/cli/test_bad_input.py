@@ -66,6 +66,10 @@ CASES = {
                                                   "--out", OUT, "--runtime", "onnx"], "has no model.onnx"),
     "embed: a stale model.onnx": (["embed", "{zoo}/photos", "--encoder", "{zoo}/stale_onnx", "--out", OUT,
                                    "--runtime", "onnx"], "is stale; export the folder again with --onnx"),
+    "embed: model.onnx beside an edited preprocessing": (
+        ["embed", "{zoo}/photos", "--encoder", "{zoo}/onnx_resized_otherwise", "--out", OUT,
+         "--runtime", "onnx"],
+        "is not what model.onnx was exported for"),
     "embed: --threads 0": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT,
                             "--threads", "0"], "--threads: '0' is not a whole number >= 1"),
     "embed: an unknown runtime": (["embed", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT,

@@ -16,9 +16,9 @@ from skimage import data
 
 from siamkit.cli.program import main
 from siamkit.models import quantization
-from siamkit.models.card import EncoderFolderError
+from siamkit.models.card import EncoderCard, EncoderFolderError
 from siamkit.models.encoder import Encoder
-from siamkit.models.onnx_export import mark_fingerprint
+from siamkit.models.onnx_export import mark_onnx
 from siamkit.models.quantization import QuantizationError, quantize_int8
 from siamkit.models.runtime import OnnxEncoder, load_encoder
 from siamkit.retrieval.index import EmbeddingIndex
@@ -75,11 +75,38 @@ def test_int8_is_recorded_close_to_float_and_kept_apart_in_indexes(quantized_fol
 def test_a_stale_onnx_file_is_never_used(quantized_folder, tmp_path, capsys):
     folder = tmp_path / "encoder"
     shutil.copytree(quantized_folder, folder)
-    mark_fingerprint(folder / "model.onnx", "0123456789abcdef")  # as if exported from other weights
+    # as if exported from other weights
+    mark_onnx(folder / "model.onnx", "0123456789abcdef", EncoderCard.read(folder).preprocessing)
     with pytest.raises(EncoderFolderError, match="is stale; export the folder again with --onnx"):
         load_encoder(folder, "onnx")
     assert isinstance(load_encoder(folder), Encoder)
     assert "is stale" in capsys.readouterr().err
+
+
+def test_an_onnx_file_is_used_only_with_the_preprocessing_it_was_exported_for(quantized_folder, tmp_path,
+                                                                                capsys):
+    """The resize happens before the graph, as config.json says: an edited card would change the
+    embeddings under the same fingerprint."""
+    folder = tmp_path / "encoder"
+    shutil.copytree(quantized_folder, folder)
+    card = json.loads((folder / "config.json").read_text())
+    card["preprocessing"]["interpolation"] = "nearest"
+    (folder / "config.json").write_text(json.dumps(card))
+    refused = '"interpolation": "nearest".* is not what model.*onnx was exported for .*"bilinear"'
+    for runtime in ("onnx", "int8"):
+        with pytest.raises(EncoderFolderError, match=refused):
+            load_encoder(folder, runtime)
+    with pytest.raises(EncoderFolderError, match="does not match the architecture's"):
+        load_encoder(folder)  # auto: onnxruntime refuses, and so does PyTorch
+    assert "is not what model.onnx was exported for" in capsys.readouterr().err
+
+    older = tmp_path / "older"
+    shutil.copytree(quantized_folder, older)
+    model = onnx.load(str(older / "model.onnx"))
+    del model.metadata_props[1:]  # the fingerprint alone, as files before the preprocessing mark
+    onnx.save(model, str(older / "model.onnx"))
+    with pytest.raises(EncoderFolderError, match="written before siamkit recorded which preprocessing"):
+        load_encoder(older, "onnx")
 
 
 def test_an_int8_model_that_ranks_worse_is_left_out_and_the_float_export_stands(tiny_checkpoint, tmp_path,
@@ -119,7 +146,8 @@ def test_a_graph_without_quantizable_operators_is_refused(quantized_folder, tmp_
                               [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["b", 3])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx.save(model, str(folder / "model.onnx"))
-    mark_fingerprint(folder / "model.onnx", json.loads((folder / "config.json").read_text())["fingerprint"])
+    card = EncoderCard.read(folder)
+    mark_onnx(folder / "model.onnx", card.fingerprint, card.preprocessing)
     with pytest.raises(QuantizationError, match="has no operator onnxruntime computes in int8"):
         quantize_int8(folder, [data.coffee(), data.camera()], "here", (["a"], ["b"], np.array([1])), "here")
     assert not (folder / "model.int8.onnx").exists()
