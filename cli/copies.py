@@ -24,6 +24,8 @@ EDIT_HELP = {
     "unseen": "demo:photos-unseen's (crops to a fifth, a perspective warp, noise, JPEG at quality 5-12)",
 }
 SIZE_RANGE = (32, 2048)
+#: a thousand copies of each image is a data set of its own, not a check: more is a slip of the keyboard
+MAX_COPIES = 1000
 
 
 def build_parser() -> ArgumentParser:
@@ -40,8 +42,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--edits", choices=EDIT_HELP, default="photos",
                         help="the copies' edits: " + "; ".join(f"{name}, {text}" for name, text in
                                                                EDIT_HELP.items()) + " (default photos)")
-    parser.add_argument("--copies", type=positive_int, default=2,
-                        help="edited copies of each image, and as many non-matches (default 2)")
+    parser.add_argument("--copies", type=copy_count, default=2,
+                        help=f"edited copies of each image, and as many non-matches, 1-{MAX_COPIES} "
+                             "(default 2)")
     parser.add_argument("--regions", type=non_negative_int, default=0,
                         help="0 (default) pairs whole images, each copied as it is; N pairs N square "
                              "regions of each image instead (a grid's cells, as demo:photos pairs patches of "
@@ -53,6 +56,13 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the edits and pairing")
     add_on_bad_image_argument(parser)
     return parser
+
+
+def copy_count(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_COPIES:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than {MAX_COPIES} copies of each image")
+    return value
 
 
 def copy_size(text: str) -> int:
