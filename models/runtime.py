@@ -20,7 +20,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
@@ -30,6 +30,9 @@ from siamkit.data.preprocess import Preprocess
 from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
 from siamkit.models.embedder import Embedder
 from siamkit.runtimes import RUNTIMES, START_SUFFIX, Runtime
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 ONNX_FILES = {"onnx": "model.onnx", "int8": "model.int8.onnx"}
 FINGERPRINT_KEY = "siamkit_fingerprint"
@@ -66,7 +69,7 @@ class OnnxEncoder(Embedder):
         except Exception as error:  # onnxruntime raises its own types for a damaged file
             raise EncoderFolderError(f"{self.path} cannot be read ({type(error).__name__}); "
                                      f"{again}") from None
-        _check_marks(self.path, self.card, self.session.get_modelmeta().custom_metadata_map, again)
+        _check_fits_card(self.path, self.card, self.session, again)
         self.preprocess = Preprocess(self.card.preprocessing)
 
     @property
@@ -81,8 +84,10 @@ class OnnxEncoder(Embedder):
         return self.session.run(["embeddings"], {"images": images.numpy()})[0]
 
 
-def _check_marks(path: Path, card: EncoderCard, marks: dict[str, str], again: str) -> None:
+def _check_fits_card(path: Path, card: EncoderCard, session: onnxruntime.InferenceSession,
+                     again: str) -> None:
     """An ONNX file computes what its folder's config.json describes, or is refused."""
+    marks = session.get_modelmeta().custom_metadata_map
     written_for = marks.get(FINGERPRINT_KEY)
     if written_for != card.fingerprint:
         raise EncoderFolderError(
@@ -98,6 +103,11 @@ def _check_marks(path: Path, card: EncoderCard, marks: dict[str, str], again: st
             f"exports; {again}" if written_with else
             f"{path} was written before siamkit recorded which preprocessing an ONNX file "
             f"expects; {again}")
+    width = session.get_outputs()[0].shape[-1]  # a name where the graph leaves the width open
+    if isinstance(width, int) and width != card.embedding_dim:
+        raise EncoderFolderError(f"{path.parent / CONFIG_FILE}: embedding_dim {card.embedding_dim} does not "
+                                 f"match {path.name}'s {width}; the folder was edited or mixes two exports; "
+                                 f"{again}")
 
 
 def preprocessing_mark(preprocessing: ImageConfig) -> str:

@@ -83,10 +83,10 @@ def test_a_stale_onnx_file_is_never_used(quantized_folder, tmp_path, capsys):
     assert "is stale" in capsys.readouterr().err
 
 
-def test_an_onnx_file_is_used_only_with_the_preprocessing_it_was_exported_for(quantized_folder, tmp_path,
+def test_an_onnx_file_is_used_only_with_the_card_it_was_exported_with(quantized_folder, tmp_path,
                                                                                 capsys):
     """The resize happens before the graph, as config.json says: an edited card would change the
-    embeddings under the same fingerprint."""
+    embeddings under the same fingerprint, or describe vectors of another width."""
     folder = tmp_path / "encoder"
     shutil.copytree(quantized_folder, folder)
     card = json.loads((folder / "config.json").read_text())
@@ -99,6 +99,13 @@ def test_an_onnx_file_is_used_only_with_the_preprocessing_it_was_exported_for(qu
     with pytest.raises(EncoderFolderError, match="does not match the architecture's"):
         load_encoder(folder)  # auto: onnxruntime refuses, and so does PyTorch
     assert "is not what model.onnx was exported for" in capsys.readouterr().err
+
+    card = json.loads((quantized_folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**card, "embedding_dim": 32}))
+    for runtime in ("onnx", "int8"):
+        with pytest.raises(EncoderFolderError, match=f"embedding_dim 32 does not match model.*onnx's "
+                                                     f"{card['embedding_dim']}; the folder was edited"):
+            load_encoder(folder, runtime)
 
     older = tmp_path / "older"
     shutil.copytree(quantized_folder, older)
@@ -148,6 +155,8 @@ def test_a_graph_without_quantizable_operators_is_refused(quantized_folder, tmp_
     onnx.save(model, str(folder / "model.onnx"))
     card = EncoderCard.read(folder)
     mark_onnx(folder / "model.onnx", card.fingerprint, card.preprocessing)
+    described = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**described, "embedding_dim": 3}))  # the graph's width
     with pytest.raises(QuantizationError, match="has no operator onnxruntime computes in int8"):
         quantize_int8(folder, [data.coffee(), data.camera()], "here", (["a"], ["b"], np.array([1])), "here")
     assert not (folder / "model.int8.onnx").exists()
