@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, get_args
 
 from siamkit.data.scan import BadImagePolicy
+from siamkit.errors import SiamkitError
 from siamkit.folders import why_unwritable
 from siamkit.runtimes import RUNTIMES
 
@@ -160,14 +161,26 @@ def threshold_rule(text: str) -> str:
     return text
 
 
+#: the k of --background unless --background-k says otherwise
+BACKGROUND_K = 1
+
+
 def add_background_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--background`` and ``--background-k``: SSCD's score normalisation for embedding models."""
+    """``--background`` and ``--background-k``: SSCD's score normalisation for embedding models
+    (``check_background_k`` refuses the second without the first)."""
     parser.add_argument("--background",
                         help="folder of images of unrelated subjects: embedding models score cos(a, b) less "
                              "each image's similarity to its k-th nearest background image (SSCD's score "
                              "normalisation; helps where some images resemble everything, such as textures)")
-    parser.add_argument("--background-k", type=positive_int, default=1,
-                        help="the k of --background (default 1)")
+    parser.add_argument("--background-k", type=positive_int,
+                        help=f"the k of --background (default {BACKGROUND_K})")
+
+
+def check_background_k(args: argparse.Namespace) -> None:
+    """--background-k alone would be ignored: a --background left out by mistake."""
+    if args.background_k is not None and not args.background:
+        raise SiamkitError("--background-k is the k of --background: add --background FOLDER, or leave "
+                           "--background-k out")
 
 
 def add_on_bad_image_argument(parser: argparse.ArgumentParser) -> None:

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 from siamkit.cli.arguments import (
+    BACKGROUND_K,
     ArgumentParser,
     add_background_arguments,
     add_on_bad_image_argument,
     add_runtime_arguments,
+    check_background_k,
     check_own_files,
     device,
     load_encoder_for,
@@ -131,6 +133,7 @@ def method_from(args: argparse.Namespace, compared: list[str]):
     ``--method`` names, to compare the images ``compared``."""
     from siamkit.retrieval.duplicates import Method
 
+    check_background_k(args)
     if args.background and not args.encoder:
         raise SiamkitError("--background normalises an encoder's scores: use it with --encoder")
     if args.background and args.threshold is None:
@@ -153,14 +156,14 @@ def method_from(args: argparse.Namespace, compared: list[str]):
                            "labelled data")
     if args.threshold is None:
         _note_a_class_threshold(encoder, args.encoder)
-    background = None
+    background, background_k = None, args.background_k or BACKGROUND_K
     if args.background:
         from siamkit.retrieval.score_normalization import background_images
 
-        background = encoder.embed(background_images(args.background, args.background_k, compared),
+        background = encoder.embed(background_images(args.background, background_k, compared),
                                    progress="embedding the background")
     return Method(str(Path(args.encoder).resolve()), threshold, encoder=encoder, background=background,
-                  background_k=args.background_k)
+                  background_k=background_k)
 
 
 def _note_a_class_threshold(encoder, name: str) -> None:

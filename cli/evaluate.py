@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.cli.arguments import (
+    BACKGROUND_K,
     MIN_RESAMPLES,
     ArgumentParser,
     add_background_arguments,
     add_on_bad_image_argument,
     add_runtime_arguments,
+    check_background_k,
     check_own_files,
     device,
     method_names,
@@ -127,6 +129,7 @@ def _check_arguments(args: argparse.Namespace) -> list[str]:
 
     check_own_files(args.out, REPORT_FILES)
     check_labelled(args.data)
+    check_background_k(args)
     if args.background and args.calibrate:
         raise SiamkitError("--calibrate with --background would store a threshold for normalised "
                            "scores, which plain cosines cannot use; calibrate without --background")
@@ -200,8 +203,8 @@ def _background(args: argparse.Namespace) -> dict[str, Any]:
         return {}
     from siamkit.retrieval.score_normalization import background_images
 
-    return {"background": background_images(args.background, args.background_k),
-            "background_k": args.background_k}
+    k = args.background_k or BACKGROUND_K
+    return {"background": background_images(args.background, k), "background_k": k}
 
 
 def _check_background_apart(background: list[str], dataset: Any, folder: str) -> None:

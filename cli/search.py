@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import get_args
 
 from siamkit.cli.arguments import (
+    BACKGROUND_K,
     ArgumentParser,
     add_background_arguments,
     add_on_bad_image_argument,
     add_runtime_arguments,
+    check_background_k,
     device,
     load_encoder_for,
     positive_int,
@@ -41,13 +43,15 @@ def main(argv: list[str]) -> int:
     add_background_arguments(parser)
     add_on_bad_image_argument(parser)
     args = parser.parse_args(argv)
+    check_background_k(args)
+    background_k = args.background_k or BACKGROUND_K
 
     from siamkit.retrieval.index import EmbeddingIndex
     from siamkit.retrieval.score_normalization import background_images, rerank
 
     queries = _query_images(args.queries, args.on_bad_image)
     index = EmbeddingIndex.load(args.index)
-    background = (background_images(args.background, args.background_k, queries + index.files)
+    background = (background_images(args.background, background_k, queries + index.files)
                   if args.background else None)
     if args.runtime == "auto" and index.meta.get("runtime") == "int8":
         args.runtime = "int8"  # the queries must be embedded as the index was
@@ -60,7 +64,7 @@ def main(argv: list[str]) -> int:
         scores, ids = index.search(embeddings, RERANK_DEPTH * args.k, args.backend)
         background_embeddings = encoder.embed(background, progress="embedding the background")
         scores, ids = rerank(scores, ids, embeddings, index.embeddings, background_embeddings,
-                             args.background_k, args.k)
+                             background_k, args.k)
     for query, row_scores, row_ids in zip(queries, scores, ids):
         hits = [{"file": index.files[i], "score": float(s)} for s, i in zip(row_scores, row_ids) if i >= 0]
         if args.json:

@@ -20,6 +20,8 @@ CASES = {
     "copies: no copies": ([*PHOTOS, "--copies", "0"], "--copies: '0' is not a whole number >= 1"),
     "copies: a million copies": ([*PHOTOS, "--copies", "1000000"],
                                  "--copies: '1000000' is more than 1000 copies of each image"),
+    "copies: --kind folders": ([*PHOTOS, "--kind", "folders"], "--kind: invalid choice: 'folders'"),
+    "copies: --seed -1": ([*PHOTOS, "--seed", "-1"], "--seed: '-1' is not a whole number >= 0"),
     "copies: copies of 8 px": ([*PHOTOS, "--size", "8"], "--size: '8' is not a side from 32 to 2048 px"),
     "copies: more regions than an image holds": (
         [*PHOTOS, "--split-fractions", "0", "0", "1", "--regions", "2"],
