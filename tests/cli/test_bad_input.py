@@ -246,6 +246,9 @@ CASES = {
                                   "trainer.precision: 'bf17' is not one of 64, 32, 16, 'transformer-engine'"),
     "fit: max_epochs not a number": (["fit", *TINY, "--trainer.max_epochs", "abc"],
                                      "trainer.max_epochs: 'abc' is not a whole number or null"),
+    "fit: a data.root that is not there": (["fit", *TINY, "--data.root", "{zoo}/nowhere"],
+                                           "root {zoo}/nowhere does not exist (or is not a folder); it is "
+                                           "the folder that the image paths of"),
     "fit: m_per_class 0": (["fit", *TINY, "--data.m_per_class", "0"],
                            "data.m_per_class must be a whole number >= 1, not 0"),
     "fit: a decoded-image cache of -1 MB": (["fit", *TINY, "--data.cache_decoded_mb", "-1"],
