@@ -176,6 +176,18 @@ def add_background_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"the k of --background (default {BACKGROUND_K})")
 
 
+def check_model_options_apply(args: argparse.Namespace, compares_a_model: bool, fix: str) -> None:
+    """How a model embeds (--device, --runtime, --threads, --background) would pass unused where no
+    model is compared: refused, as a model left out by mistake. ``fix``: how to add one."""
+    settings = (("--device", args.device, "cpu"), ("--runtime", args.runtime, "auto"),
+                ("--threads", args.threads, None), ("--background", getattr(args, "background", None), None))
+    unused = [option for option, value, default in settings if value != default]
+    if unused and not compares_a_model:
+        options = " and ".join(unused)
+        raise SiamkitError(f"{options} {'applies' if len(unused) == 1 else 'apply'} to models only, and no "
+                           f"model is compared here: {fix}, or leave {options} out")
+
+
 def check_background_k(args: argparse.Namespace) -> None:
     """--background-k alone would be ignored: a --background left out by mistake."""
     if args.background_k is not None and not args.background:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Optional
 
 from siamkit.cli.arguments import (
     BACKGROUND_K,
@@ -14,6 +15,7 @@ from siamkit.cli.arguments import (
     add_on_bad_image_argument,
     add_runtime_arguments,
     check_background_k,
+    check_model_options_apply,
     check_own_files,
     device,
     load_encoder_for,
@@ -120,12 +122,19 @@ def add_comparison_arguments(parser: ArgumentParser, default_method: str | None 
                              "the hash's)")
     parser.add_argument("--recheck-sift", action="store_true",
                         help="keep only pairs whose SIFT matches agree on one shift, turn and scale")
-    parser.add_argument("--sift-min-matches", type=positive_int, default=DEFAULT_MIN_MATCHES,
+    parser.add_argument("--sift-min-matches", type=positive_int,
                         help=f"agreeing SIFT matches that confirm a pair (default {DEFAULT_MIN_MATCHES})")
     add_on_bad_image_argument(parser)
     parser.add_argument("--device", type=device, default="cpu")
     add_runtime_arguments(parser)
     add_background_arguments(parser)
+
+
+def recheck_matches(args: argparse.Namespace) -> Optional[int]:
+    """The agreeing SIFT matches that confirm a pair; None without --recheck-sift."""
+    from siamkit.retrieval.verification import DEFAULT_MIN_MATCHES
+
+    return (args.sift_min_matches or DEFAULT_MIN_MATCHES) if args.recheck_sift else None
 
 
 def method_from(args: argparse.Namespace, compared: list[str]):
@@ -134,8 +143,10 @@ def method_from(args: argparse.Namespace, compared: list[str]):
     from siamkit.retrieval.duplicates import Method
 
     check_background_k(args)
-    if args.background and not args.encoder:
-        raise SiamkitError("--background normalises an encoder's scores: use it with --encoder")
+    check_model_options_apply(args, bool(args.encoder), "compare with --encoder instead of --method")
+    if args.sift_min_matches is not None and not args.recheck_sift:
+        raise SiamkitError("--sift-min-matches is the bar of --recheck-sift: add --recheck-sift, or leave "
+                           "--sift-min-matches out")
     if args.background and args.threshold is None:
         raise SiamkitError("--background scores are not cosines, so the calibrated threshold does not "
                            "apply: pass --threshold (choose it with `train evaluate --background`)")

@@ -16,6 +16,7 @@ from siamkit.cli.arguments import (
     add_on_bad_image_argument,
     add_runtime_arguments,
     check_background_k,
+    check_model_options_apply,
     check_own_files,
     device,
     method_names,
@@ -126,6 +127,7 @@ def main(argv: list[str]) -> int:
 def _check_arguments(args: argparse.Namespace) -> list[str]:
     """What can be refused before any model loads; the methods named."""
     from siamkit.evaluation.pairs import check_labelled
+    from siamkit.scoring.registry import is_classical
 
     check_own_files(args.out, REPORT_FILES)
     check_labelled(args.data)
@@ -134,6 +136,7 @@ def _check_arguments(args: argparse.Namespace) -> list[str]:
         raise SiamkitError("--calibrate with --background would store a threshold for normalised "
                            "scores, which plain cosines cannot use; calibrate without --background")
     methods = method_names([args.methods], "--methods", DEFAULT_METHODS)
+    check_model_options_apply(args, not all(map(is_classical, methods)), "add an encoder to --methods")
     if args.calibrate:
         _check_calibration_folders(methods)
     return methods

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from siamkit.cli.duplicates import recheck_matches
 from siamkit.data.bad_images import BadImage
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.retrieval import verification
@@ -42,7 +43,7 @@ def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> i
     pairs, scores = near_pairs(method, features)
     print(f"{counted(len(pairs), 'pair')} of pictures at similarity >= {method.threshold:.4f}")
     if args.recheck_sift and len(pairs):
-        confirmed = verification.confirmed(pairs, picture_files, picture_files, args.sift_min_matches,
+        confirmed = verification.confirmed(pairs, picture_files, picture_files, recheck_matches(args),
                                            args.num_workers)
         print(f"SIFT confirmed {int(confirmed.sum())} of them")
         pairs, scores = pairs[confirmed], scores[confirmed]
@@ -76,7 +77,7 @@ def find_copies(args: argparse.Namespace, method: Method, queries: Listing, refe
     if args.recheck_sift and len(pairs):
         query_files = [files[images[0]] for images in query_pictures.values()]
         reference_files = [files[images[0]] for images in reference_pictures.values()]
-        confirmed = verification.confirmed(pairs, query_files, reference_files, args.sift_min_matches,
+        confirmed = verification.confirmed(pairs, query_files, reference_files, recheck_matches(args),
                                            args.num_workers)
         pairs, scores = pairs[confirmed], scores[confirmed]
     rows = copies_in_reference(pairs, scores, query_pictures, reference_pictures, exact,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from siamkit.cli.arguments import ArgumentParser, check_own_files, output_folder
-from siamkit.cli.duplicates import add_comparison_arguments, method_from
+from siamkit.cli.duplicates import add_comparison_arguments, method_from, recheck_matches
 from siamkit.cli.split_arguments import add_split_arguments, split_record
 from siamkit.wording import counted
 
@@ -51,7 +51,7 @@ def main(argv: list[str]) -> int:
     bad = scan_images(paths, args.on_bad_image, "pass --on-bad-image skip")
     keep = [i for i, path in enumerate(paths) if path not in bad]
     leaks, unhashable = find_leaks([paths[i] for i in keep], splits[keep], method, args.out / "index",
-                                   args.sift_min_matches if args.recheck_sift else None)
+                                   recheck_matches(args))
     if unhashable:
         print(f"compared with none: {counted(len(unhashable), 'image')} with too little detail to hash "
               f"(listed in leaks.html), e.g. {unhashable[0].file}", file=sys.stderr)

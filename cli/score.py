@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 import time
 
-from siamkit.cli.arguments import ArgumentParser, add_runtime_arguments, device, method_names
+from siamkit.cli.arguments import (
+    ArgumentParser,
+    add_runtime_arguments,
+    check_model_options_apply,
+    device,
+    method_names,
+)
 from siamkit.data.images import load_image
 from siamkit.scoring.registry import DEFAULT_METHODS, METHOD_FORMS
 
@@ -29,6 +35,7 @@ def main(argv: list[str]) -> int:
     from siamkit.scoring.registry import get_scorer, is_classical
 
     methods = method_names(args.methods, "--method", DEFAULT_METHODS) if args.methods else DEFAULT_METHODS
+    check_model_options_apply(args, not all(map(is_classical, methods)), "add an encoder to --method")
     a, b = load_image(args.a), load_image(args.b)  # before any model loads
     options = {"device": args.device, "runtime": args.runtime, "threads": args.threads}
     scorers = [get_scorer(method, **({} if is_classical(method) else options)) for method in methods]

@@ -21,6 +21,9 @@ DIGITS = ["fit", "--config", "demo_digits.yaml", "--trainer.logger", "false", "-
 CASES = {
     "score: a named pipe": (["score", "{zoo}/pipe.jpg", P], "is a named pipe, not an image file"),
     "score: a missing image": (["score", "{zoo}/nope.png", P], "file not found"),
+    "score: --threads with no model": (["score", P, P, "--threads", "2"],
+                                       "--threads applies to models only, and no model is compared here: add "
+                                       "an encoder to --method"),
     "score: an unknown method": (["score", P, P, "-m", "colour"], "unknown scoring method 'colour'"),
     "score: truncated weights": (["score", P, P, "-m", "{zoo}/cut_weights"],
                                  "truncated or not a safetensors"),
@@ -103,6 +106,11 @@ CASES = {
                                                    "needs an encoder folder from `train export`"),
     "evaluate: --background-k alone": ([*EVALUATE_MODEL, "--background-k", "5"],
                                        "--background-k is the k of --background"),
+    "evaluate: --runtime with no model": ([*EVALUATE, "--methods", "histogram,sift", "--runtime", "onnx"],
+                                          "--runtime applies to models only, and no model is compared here: "
+                                          "add an encoder to --methods"),
+    "evaluate: --background with no model": ([*EVALUATE, "--background", "{zoo}/photos"],
+                                             "--background applies to models only"),
     "evaluate: --chunk 0": ([*EVALUATE, "--methods", "histogram", "--chunk", "0"],
                             "--chunk: '0' is not a whole number >= 1"),
     "evaluate: --runtime onnx without model.onnx": ([*EVALUATE_MODEL, "--runtime", "onnx"],
@@ -116,7 +124,9 @@ CASES = {
                                                       "{zoo}/encoder", "--out", OUT, "--background",
                                                       "{zoo}/photos"], "pass --threshold"),
     "duplicates: --background with a hash": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT,
-                                              "--background", "{zoo}/photos"], "use it with --encoder"),
+                                              "--background", "{zoo}/photos"],
+                                             "--background applies to models only, and no model is compared "
+                                             "here: compare with --encoder instead of --method"),
     "duplicates: an empty folder": (["duplicates", "{zoo}/empty", "--method", "pdq", "--out", OUT],
                                     "holds no images"),
     "duplicates: only unreadable, by a hash": (["duplicates", "{zoo}/bad_only", "--method", "pdq", "--out",
@@ -127,6 +137,14 @@ CASES = {
     "duplicates: --background-k alone": (["duplicates", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out",
                                          OUT, "--threshold", "0.9", "--background-k", "5"],
                                         "--background-k is the k of --background"),
+    "duplicates: --runtime and --threads with a hash": (
+        ["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT, "--runtime", "onnx", "--threads",
+         "2"],
+        "--runtime and --threads apply to models only, and no model is compared here: compare with --encoder "
+        "instead of --method, or leave --runtime and --threads out"),
+    "duplicates: --sift-min-matches without the re-check": (
+        ["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT, "--sift-min-matches", "10"],
+        "--sift-min-matches is the bar of --recheck-sift: add --recheck-sift"),
     "duplicates: --grouping ring": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT,
                                      "--grouping", "ring"], "--grouping: invalid choice: 'ring'"),
     "duplicates: --keep newest": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT, "--keep",
@@ -160,7 +178,7 @@ CASES = {
     "leaks: --encoder and --method": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--method", "pdq",
                                        "--encoder", "{zoo}/encoder"], "choose one of --encoder and --method"),
     "leaks: --background with a hash": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--background",
-                                         "{zoo}/photos"], "use it with --encoder"),
+                                         "{zoo}/photos"], "--background applies to models only"),
     "leaks: --sift-min-matches 0": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--recheck-sift",
                                      "--sift-min-matches", "0"], "'0' is not a whole number >= 1"),
     "leaks: --background-k alone": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--encoder",
