@@ -33,6 +33,11 @@ HASHES = ("phash", "pdq", "pdq:dihedral")
 OWN_FILES = ("duplicates.csv", "duplicates.html", "matches.csv", "matches.html", "index", "reference_index")
 
 
+#: how near pairs form groups, and which image of a group is kept: each default first
+GROUPINGS = ("star", "components")
+KEEPS = ("largest", "oldest", "first")
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="train duplicates",
@@ -47,11 +52,11 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--out", type=output_folder, help="folder for the index and the results")
     parser.add_argument("--against",
                         help="reference folder: report, for each image of IMAGES_DIR, its copies there")
-    parser.add_argument("--grouping", choices=("star", "components"), default="star",
+    parser.add_argument("--grouping", choices=GROUPINGS,
                         help="star: every member within the threshold of the representative (default); "
-                             "components: connected components, which chain")
-    parser.add_argument("--keep", choices=("largest", "oldest", "first"), default="largest",
-                        help="the image kept in each group (default largest)")
+                             "components: connected components, which chain (not with --against)")
+    parser.add_argument("--keep", choices=KEEPS,
+                        help="the image kept in each group (default largest; not with --against)")
     parser.add_argument("--action", choices=("report", "move"), default="report",
                         help="report (default): write the CSV and HTML only; move: move the others of each "
                              "group (with --against: the queries that have copies) to --to")
@@ -96,6 +101,12 @@ def _check(args: argparse.Namespace) -> None:
         raise SiamkitError("--action move needs --to DIR: a new or empty folder for the moved files")
     if args.to and args.action != "move":
         raise SiamkitError("--to is where --action move puts files: add --action move, or leave --to out")
+    given = [f"--{name}" for name in ("grouping", "keep") if getattr(args, name)]
+    if args.against and given:
+        options = " and ".join(given)
+        verb = "shapes" if len(given) == 1 else "shape"
+        raise SiamkitError(f"{options} {verb} the groups within one folder, and --against reports copies in "
+                           f"another instead: leave {options} out")
     if args.against and not Path(args.against).is_dir():
         raise SiamkitError(f"--against {args.against} does not exist (or is not a folder)")
     if args.against:

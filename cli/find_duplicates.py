@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from siamkit.cli.duplicates import recheck_matches
+from siamkit.cli.duplicates import GROUPINGS, KEEPS, recheck_matches
 from siamkit.data.bad_images import BadImage
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.retrieval import verification
@@ -47,9 +47,10 @@ def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> i
                                            args.num_workers)
         print(f"SIFT confirmed {int(confirmed.sum())} of them")
         pairs, scores = pairs[confirmed], scores[confirmed]
-    groups = expand_groups(group_pairs(pairs, scores, len(pictures), args.grouping), pictures, exact)
-    kept = [choose_kept([files[m] for m in group.members], args.keep) for group in groups]
-    write_groups(args.out, files, groups, kept, _title(method, args), skipped)
+    grouping = args.grouping or GROUPINGS[0]
+    groups = expand_groups(group_pairs(pairs, scores, len(pictures), grouping), pictures, exact)
+    kept = [choose_kept([files[m] for m in group.members], args.keep or KEEPS[0]) for group in groups]
+    write_groups(args.out, files, groups, kept, f"{_title(method)}, {grouping} grouping", skipped)
     print(f"{counted(len(groups), 'group')} ({counted(sum(len(g.members) for g in groups), 'image')}): "
           f"{args.out / 'duplicates.csv'}, {args.out / 'duplicates.html'}")
     if args.action == "move":
@@ -82,7 +83,7 @@ def find_copies(args: argparse.Namespace, method: Method, queries: Listing, refe
         pairs, scores = pairs[confirmed], scores[confirmed]
     rows = copies_in_reference(pairs, scores, query_pictures, reference_pictures, exact,
                                Path(method.name).name)
-    write_matches(args.out, files, rows, _title(method, args), skipped)
+    write_matches(args.out, files, rows, _title(method), skipped)
     copied = sorted({query for query, *_ in rows})
     print(f"{len(copied)} of {count} query images have copies among {len(references.images)} reference "
           f"images ({counted(len(rows), 'match', 'matches')}): "
@@ -119,8 +120,8 @@ def _report_skipped(skipped: list[BadImage], page: str) -> None:
         print(f"  ... and {len(skipped) - 10} more")
 
 
-def _title(method: Method, args: argparse.Namespace) -> str:
-    return f"{Path(method.name).name} at similarity >= {method.threshold:.4f}, {args.grouping} grouping"
+def _title(method: Method) -> str:
+    return f"{Path(method.name).name} at similarity >= {method.threshold:.4f}"
 
 
 def _move(files: list[str], root: Path, to: Path) -> None:

@@ -145,6 +145,9 @@ CASES = {
     "duplicates: --sift-min-matches without the re-check": (
         ["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT, "--sift-min-matches", "10"],
         "--sift-min-matches is the bar of --recheck-sift: add --recheck-sift"),
+    "duplicates: --keep with --against": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT,
+                                          "--against", "{zoo}/bad_only", "--keep", "oldest"],
+                                         "--keep shapes the groups within one folder, and --against reports"),
     "duplicates: --grouping ring": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT,
                                      "--grouping", "ring"], "--grouping: invalid choice: 'ring'"),
     "duplicates: --keep newest": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT, "--keep",
