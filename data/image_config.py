@@ -9,6 +9,7 @@ are after resizing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -48,6 +49,10 @@ class ImageConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def to_json(self) -> str:
+        """One line, keys sorted: what exported files record beside their weights."""
+        return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ImageConfig":

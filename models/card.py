@@ -22,6 +22,9 @@ from siamkit.models.spec import EncoderSpec, ModuleSpec
 from siamkit.wording import number
 
 CONFIG_FILE = "config.json"
+#: metadata of the exported weights files (model.safetensors, the ONNX files): the preprocessing
+#: their input needs, which an edited config.json could otherwise change under the same fingerprint
+PREPROCESSING_MARK = "siamkit_preprocessing"
 FORMAT = "siamkit-encoder"
 VERSION = 2
 #: version 1 wrote ``"format": "siamkit-encoder/1"`` and kept a flat threshold; read, never written

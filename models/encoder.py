@@ -22,7 +22,7 @@ from siamkit.data.image_config import ImageConfig
 from siamkit.data.preprocess import Preprocess
 from siamkit.devices import check_device
 from siamkit.errors import ConfigError
-from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
+from siamkit.models.card import CONFIG_FILE, PREPROCESSING_MARK, EncoderCard, EncoderFolderError
 from siamkit.models.checkpoints import (
     read_checkpoint,
     recorded_start,
@@ -145,7 +145,8 @@ class Encoder(nn.Module, Embedder):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, folder / WEIGHTS_FILE, metadata={"format": self.card.format})
+        save_file(state, folder / WEIGHTS_FILE,
+                  metadata={"format": self.card.format, PREPROCESSING_MARK: self.image_config.to_json()})
         self.card.fingerprint = fingerprint(self)
         self.card.write(folder)
         return folder
@@ -180,8 +181,9 @@ class Encoder(nn.Module, Embedder):
             encoder = cls.from_spec(card.architecture, card)
         except ConfigError as error:
             raise EncoderFolderError(f"{source / CONFIG_FILE}: {error}") from None
-        load_matching(encoder, _read_safetensors(weights), str(weights))
-        _check_card(encoder, card, source)
+        state, marks = _read_safetensors(weights)
+        load_matching(encoder, state, str(weights))
+        _check_card(encoder, card, source, marks.get(PREPROCESSING_MARK))
         return encoder.to(device)
 
     @classmethod
@@ -284,19 +286,21 @@ def fingerprint(encoder: Encoder) -> str:
     return digest.hexdigest()[:16]
 
 
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors of a weights file, and its metadata."""
+    from safetensors import SafetensorError, safe_open
 
     try:
-        return load_file(path)
+        with safe_open(path, framework="pt") as file:
+            return {name: file.get_tensor(name) for name in file.keys()}, file.metadata() or {}
     except (SafetensorError, OSError, ValueError) as error:
         raise EncoderFolderError(f"{path} cannot be read ({error}): it is truncated or not a safetensors "
                                  "file; export the folder again with `train export`") from None
 
 
-def _check_card(encoder: Encoder, card: EncoderCard, folder: Path) -> None:
-    """The card must describe the weights it sits beside: an edited or mixed folder is refused."""
+def _check_card(encoder: Encoder, card: EncoderCard, folder: Path, exported_with: Optional[str]) -> None:
+    """The card must describe the weights it sits beside: an edited or mixed folder is refused.
+    ``exported_with``: the preprocessing the weights file records (files before it did: None)."""
     where = folder / CONFIG_FILE
     if card.fingerprint and fingerprint(encoder) != card.fingerprint:
         raise EncoderFolderError(f"{folder / WEIGHTS_FILE} is not the file {where} was "
@@ -306,6 +310,10 @@ def _check_card(encoder: Encoder, card: EncoderCard, folder: Path) -> None:
         raise EncoderFolderError(f"{where}: preprocessing {card.preprocessing.to_dict()} "
                                  f"does not match the architecture's {encoder.image_config.to_dict()}; "
                                  "the folder was edited or mixes two exports")
+    if exported_with is not None and exported_with != card.preprocessing.to_json():
+        raise EncoderFolderError(f"{where}: preprocessing {card.preprocessing.to_json()} is not what "
+                                 f"{WEIGHTS_FILE} was exported with ({exported_with}); the folder was edited "
+                                 "or mixes two exports: export it again")
     if card.embedding_dim != encoder.embedding_dim:
         raise EncoderFolderError(f"{where}: embedding_dim {card.embedding_dim} does not match the weights' "
                                  f"{encoder.embedding_dim}; the folder was edited or mixes two exports")

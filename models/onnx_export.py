@@ -18,8 +18,9 @@ import torch
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.images import ImageInput
 from siamkit.errors import SiamkitError
+from siamkit.models.card import PREPROCESSING_MARK
 from siamkit.models.encoder import Encoder
-from siamkit.models.runtime import FINGERPRINT_KEY, ONNX_FILES, PREPROCESSING_KEY, preprocessing_mark
+from siamkit.models.runtime import FINGERPRINT_KEY, ONNX_FILES
 
 ONNX_FILE = ONNX_FILES["onnx"]
 MAX_COSINE_DIFFERENCE = 1e-4
@@ -63,7 +64,7 @@ def mark_onnx(path: Path, fingerprint: str, preprocessing: ImageConfig) -> None:
     model = onnx.load(str(path))
     del model.metadata_props[:]
     model.metadata_props.add(key=FINGERPRINT_KEY, value=fingerprint)
-    model.metadata_props.add(key=PREPROCESSING_KEY, value=preprocessing_mark(preprocessing))
+    model.metadata_props.add(key=PREPROCESSING_MARK, value=preprocessing.to_json())
     onnx.save(model, str(path))
 
 

@@ -4,8 +4,9 @@ onnxruntime (``OnnxEncoder``) on ``model.onnx`` or its int8 quantization ``model
 Each ONNX file carries the fingerprint of the weights it was exported from (ONNX metadata
 ``siamkit_fingerprint``), so a file left behind by an earlier export is never used for
 weights it does not match, and the preprocessing its input images need
-(``siamkit_preprocessing``): the resize and crop happen before the graph, as config.json says,
-so an edited config.json would otherwise change the embeddings under the same fingerprint.
+(``siamkit_preprocessing``, as ``model.safetensors`` does): the resize and crop happen before the
+graph, as config.json says, so an edited config.json would otherwise change the embeddings under
+the same fingerprint.
 
 ``auto`` takes onnxruntime on ``model.onnx`` when the folder has a matching one and the device
 is the CPU (its embeddings agree with PyTorch's to 1e-4 in cosine), else PyTorch. int8 changes
@@ -16,7 +17,6 @@ with float embeddings.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 import torch
 
-from siamkit.data.image_config import ImageConfig
 from siamkit.data.preprocess import Preprocess
-from siamkit.models.card import CONFIG_FILE, EncoderCard, EncoderFolderError
+from siamkit.models.card import CONFIG_FILE, PREPROCESSING_MARK, EncoderCard, EncoderFolderError
 from siamkit.models.embedder import Embedder
 from siamkit.runtimes import RUNTIMES, START_SUFFIX, Runtime
 
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 
 ONNX_FILES = {"onnx": "model.onnx", "int8": "model.int8.onnx"}
 FINGERPRINT_KEY = "siamkit_fingerprint"
-PREPROCESSING_KEY = "siamkit_preprocessing"
 
 
 class OnnxEncoder(Embedder):
@@ -95,7 +93,7 @@ def _check_fits_card(path: Path, card: EncoderCard, session: onnxruntime.Inferen
             f"says {card.fingerprint}): it is stale; {again}" if written_for else
             f"{path} was written before siamkit recorded which weights an ONNX file computes; "
             f"{again}")
-    written_with, described = marks.get(PREPROCESSING_KEY), preprocessing_mark(card.preprocessing)
+    written_with, described = marks.get(PREPROCESSING_MARK), card.preprocessing.to_json()
     if written_with != described:
         raise EncoderFolderError(
             f"{path.parent / CONFIG_FILE}: preprocessing {described} is not what "
@@ -108,11 +106,6 @@ def _check_fits_card(path: Path, card: EncoderCard, session: onnxruntime.Inferen
         raise EncoderFolderError(f"{path.parent / CONFIG_FILE}: embedding_dim {card.embedding_dim} does not "
                                  f"match {path.name}'s {width}; the folder was edited or mixes two exports; "
                                  f"{again}")
-
-
-def preprocessing_mark(preprocessing: ImageConfig) -> str:
-    """The preprocessing an ONNX file's input images need, as its metadata records it."""
-    return json.dumps(preprocessing.to_dict(), sort_keys=True)
 
 
 def load_encoder(source: str | Path, runtime: Runtime = "auto", device: str = "cpu",

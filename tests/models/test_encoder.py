@@ -57,6 +57,18 @@ def test_an_edited_card_is_refused(python_encoder: Path):
             Encoder.load(python_encoder)
 
 
+def test_a_card_edited_to_another_input_size_throughout_is_refused(python_encoder: Path, photos):
+    """The weights fit any size, and the fingerprint covers only them: the size they were exported
+    for is recorded in model.safetensors, so embeddings of another size never pass as theirs."""
+    card = json.loads((python_encoder / "config.json").read_text())
+    card["architecture"]["backbone"]["init_args"]["image_size"] = 48
+    card["preprocessing"]["size"] = 48
+    (python_encoder / "config.json").write_text(json.dumps(card))
+    with pytest.raises(EncoderFolderError, match='"size": 48.* is not what model.safetensors was exported '
+                                                 'with .*"size": 32.*; the folder was edited'):
+        Encoder.load(python_encoder)
+
+
 def test_a_version_1_folder_still_loads_with_its_threshold(python_encoder: Path):
     card = json.loads((python_encoder / "config.json").read_text())
     del card["version"], card["calibration"]
