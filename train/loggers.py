@@ -10,10 +10,14 @@ from pytorch_lightning.loggers import Logger, WandbLogger
 
 
 class QuietWandbLogger(WandbLogger):
-    """Lightning's WandbLogger, less the ``anonymous`` argument it always hands ``wandb.init``:
-    wandb 0.31 warns at every run that the setting has no effect, which no user can act on."""
+    """Lightning's WandbLogger without two warnings no user can act on. wandb 0.31 warns at every
+    run that ``anonymous``, which Lightning always hands ``wandb.init``, has no effect; and it looks
+    for the code's git repository from ``save_dir``, warning "git root ... does not exist" at a
+    run's first start, before anything has made the folder."""
 
     def __init__(self, **kwargs: Any) -> None:
+        if kwargs.get("save_dir"):
+            Path(kwargs["save_dir"]).mkdir(parents=True, exist_ok=True)
         super().__init__(**kwargs)
         if self._wandb_init.get("anonymous") is None:
             del self._wandb_init["anonymous"]

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import wandb
 
 from siamkit.train.loggers import QuietWandbLogger, end_wandb_runs
@@ -12,6 +14,17 @@ def test_wandb_is_not_handed_the_setting_it_warns_about(tmp_path, monkeypatch):
     QuietWandbLogger(save_dir=str(tmp_path), project="siamkit", offline=True).experiment
     assert handed["dir"] == str(tmp_path)
     assert "anonymous" not in handed
+
+
+def test_wandb_finds_the_run_folder_made_when_it_starts(tmp_path, monkeypatch):
+    """wandb looks for the git repository from ``dir`` and warns "git root ... does not exist" when
+    the folder is yet to be made, as at every run's first start."""
+    folders_there = []
+    monkeypatch.setattr(wandb, "init", lambda **kwargs: folders_there.append(Path(kwargs["dir"]).is_dir()))
+    monkeypatch.setattr(wandb, "run", None)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    QuietWandbLogger(save_dir=str(tmp_path / "runs" / "new"), offline=True).experiment
+    assert folders_there == [True]
 
 
 class _Run:
