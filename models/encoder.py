@@ -9,7 +9,6 @@ metrics, calibrated threshold).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 from typing import Optional
 
@@ -30,12 +29,11 @@ from siamkit.models.checkpoints import (
     run_checkpoint,
 )
 from siamkit.models.embedder import Embedder
+from siamkit.models.folder_checks import WEIGHTS_FILE, check_card, fingerprint, read_encoder_weights
 from siamkit.models.input_normalization import InputNormalization
 from siamkit.models.spec import EncoderSpec, ModuleSpec
 from siamkit.models.weights import load_matching
 from siamkit.runtimes import START_SUFFIX
-
-WEIGHTS_FILE = "model.safetensors"
 
 
 class Encoder(nn.Module, Embedder):
@@ -181,9 +179,9 @@ class Encoder(nn.Module, Embedder):
             encoder = cls.from_spec(card.architecture, card)
         except ConfigError as error:
             raise EncoderFolderError(f"{source / CONFIG_FILE}: {error}") from None
-        state, marks = _read_safetensors(weights)
+        state, marks = read_encoder_weights(weights)
         load_matching(encoder, state, str(weights))
-        _check_card(encoder, card, source, marks.get(PREPROCESSING_MARK))
+        check_card(encoder, card, source, marks.get(PREPROCESSING_MARK))
         return encoder.to(device)
 
     @classmethod
@@ -269,51 +267,3 @@ def mean_direction(embeddings: list[torch.Tensor]) -> torch.Tensor:
     if len(embeddings) == 1:
         return embeddings[0]
     return F.normalize(torch.stack(embeddings).float().sum(0), dim=-1)
-
-
-def fingerprint(encoder: Encoder) -> str:
-    """Which weights, at which input sizes, made an embedding: sha256 of the state dict's names
-    and values (and of the scales, when more than one, and mid-level features), the same for a
-    checkpoint and the folder exported from it."""
-    digest = hashlib.sha256()
-    if encoder.scales != (1.0,):
-        digest.update(repr(encoder.scales).encode())
-    if encoder.mid_level:
-        digest.update(b"mid-level")
-    for name, tensor in sorted(encoder.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """The tensors of a weights file, and its metadata."""
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(path, framework="pt") as file:
-            return {name: file.get_tensor(name) for name in file.keys()}, file.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as error:
-        raise EncoderFolderError(f"{path} cannot be read ({error}): it is truncated or not a safetensors "
-                                 "file; export the folder again with `train export`") from None
-
-
-def _check_card(encoder: Encoder, card: EncoderCard, folder: Path, exported_with: Optional[str]) -> None:
-    """The card must describe the weights it sits beside: an edited or mixed folder is refused.
-    ``exported_with``: the preprocessing the weights file records (files before it did: None)."""
-    where = folder / CONFIG_FILE
-    if card.fingerprint and fingerprint(encoder) != card.fingerprint:
-        raise EncoderFolderError(f"{folder / WEIGHTS_FILE} is not the file {where} was "
-                                 f"written with (fingerprint {fingerprint(encoder)}, "
-                                 f"config says {card.fingerprint}); export the folder again")
-    if card.preprocessing != encoder.image_config:
-        raise EncoderFolderError(f"{where}: preprocessing {card.preprocessing.to_dict()} "
-                                 f"does not match the architecture's {encoder.image_config.to_dict()}; "
-                                 "the folder was edited or mixes two exports")
-    if exported_with is not None and exported_with != card.preprocessing.to_json():
-        raise EncoderFolderError(f"{where}: preprocessing {card.preprocessing.to_json()} is not what "
-                                 f"{WEIGHTS_FILE} was exported with ({exported_with}); the folder was edited "
-                                 "or mixes two exports: export it again")
-    if card.embedding_dim != encoder.embedding_dim:
-        raise EncoderFolderError(f"{where}: embedding_dim {card.embedding_dim} does not match the weights' "
-                                 f"{encoder.embedding_dim}; the folder was edited or mixes two exports")

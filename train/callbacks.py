@@ -154,7 +154,7 @@ class EmbeddingWriter(BasePredictionWriter):
     def write_on_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            predictions: Sequence[Any],
                            batch_indices: Optional[Sequence[Any]]) -> None:
-        from siamkit.models.encoder import fingerprint
+        from siamkit.models.folder_checks import fingerprint
         from siamkit.retrieval.index import write_index
 
         self.dirpath.mkdir(parents=True, exist_ok=True)
