@@ -13,14 +13,19 @@ class QuietWandbLogger(WandbLogger):
     """Lightning's WandbLogger without two warnings no user can act on. wandb 0.31 warns at every
     run that ``anonymous``, which Lightning always hands ``wandb.init``, has no effect; and it looks
     for the code's git repository from ``save_dir``, warning "git root ... does not exist" at a
-    run's first start, before anything has made the folder."""
+    run's first start, when nothing has made that folder yet."""
 
     def __init__(self, **kwargs: Any) -> None:
-        if kwargs.get("save_dir"):
-            Path(kwargs["save_dir"]).mkdir(parents=True, exist_ok=True)
         super().__init__(**kwargs)
         if self._wandb_init.get("anonymous") is None:
             del self._wandb_init["anonymous"]
+
+    @property
+    def experiment(self) -> Any:
+        # made when the run starts, not before: a command refused earlier leaves no folder behind
+        if self._experiment is None and self._save_dir:
+            Path(self._save_dir).mkdir(parents=True, exist_ok=True)
+        return super().experiment
 
 
 def run_loggers(root: str) -> list[Namespace]:
