@@ -74,10 +74,13 @@ class TrainingSpeed(pl.Callback):
         self.images, self.seconds = 0, 0.0
         self._window: deque[tuple[int, float]] = deque()
         self._tick = 0.0
+        self._first_step = 0
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.images, self.seconds = 0, 0.0
         self._window = deque(maxlen=max(1, trainer.log_every_n_steps))
+        self._first_step = trainer.global_step
+        self._tick = time.perf_counter()  # a run resumed mid-epoch gets no on_train_epoch_start
         if pl_module.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(pl_module.device)
 
@@ -109,8 +112,9 @@ class TrainingSpeed(pl.Callback):
             return
         memory = (f", peak GPU memory {peak_gpu_memory_gib(pl_module.device):.1f} GiB"
                   if pl_module.device.type == "cuda" else "")
-        steps = trainer.global_step
-        rank_zero_info(f"trained {steps} step{'' if steps == 1 else 's'}: {self.images / self.seconds:.0f} "
+        steps = trainer.global_step - self._first_step
+        resumed = f" from step {self._first_step}" if self._first_step else ""
+        rank_zero_info(f"trained {counted(steps, 'step')}{resumed}: {self.images / self.seconds:.0f} "
                        f"images/s (training time only, validation not counted){memory}")
 
 

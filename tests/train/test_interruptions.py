@@ -3,6 +3,7 @@ interruption, nothing reads like a bug, and resuming continues the run."""
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import time
@@ -77,6 +78,10 @@ def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path, m
     assert "Restored all states from the checkpoint" in log and "on_exception.ckpt" in log
     assert f"resuming from runs/demo_digits/checkpoints/on_exception.ckpt (step {stopped_at})" in log
     assert checkpoint_step(last) == target
+    # mid-epoch, so Lightning calls no on_train_epoch_start: the speed was once the images over the
+    # seconds since the machine started, 0 images/s
+    speed = re.search(rf"trained {target - stopped_at} steps? from step {stopped_at}: (\d+) images/s", log)
+    assert speed and int(speed.group(1)) > 0, log
 
 
 class WorkerDiesDuringTheHooks(InterruptAtStep3):
