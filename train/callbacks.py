@@ -12,6 +12,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BaseFinetuning, BasePredictionWriter
+from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities import rank_zero_info
 from torch.optim import Optimizer
 
@@ -130,7 +131,8 @@ class EpochLines(pl.Callback):
         self._start = time.perf_counter()
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.progress_bar_callback is not None or trainer.sanity_checking or not trainer.is_global_zero:
+        if (trainer.progress_bar_callback is not None or trainer.sanity_checking or not trainer.is_global_zero
+                or trainer.state.fn != TrainerFn.FITTING):  # `train validate` prints its own table
             return
         shown = {name: float(value) for name, value in trainer.callback_metrics.items()
                  if name in ("train/loss", "val/roc_auc", "val/eer", "val/recall@1", "train/images_per_sec")}
