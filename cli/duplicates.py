@@ -202,5 +202,6 @@ def _undo(args: argparse.Namespace) -> int:
         raise SiamkitError("--undo MANIFEST takes no image folder, --action or --to")
     from siamkit.retrieval.moves import undo_moves
 
-    print(f"moved {counted(undo_moves(args.undo), 'file')} back to where they were")
+    moved = undo_moves(args.undo)
+    print(f"moved {counted(moved, 'file')} back to where {'it was' if moved == 1 else 'they were'}")
     return 0

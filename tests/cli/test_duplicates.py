@@ -156,6 +156,7 @@ def test_against_reports_copies_and_moves_them_undoably(collection, tmp_path, ca
     assert main(["duplicates", "--undo", str(moved / "siamkit-moves.jsonl")]) == 0
     assert (collection / "p1.png").exists() and (collection / "p4.png").exists()
     assert not (moved / "p1.png").exists()
+    assert "moved 2 files back to where they were" in capsys.readouterr().out
 
 
 def test_an_interrupted_move_is_undone_exactly(tmp_path, monkeypatch):
@@ -254,3 +255,13 @@ def test_a_threshold_calibrated_on_classes_is_said_to_mean_one_class(encoder_fol
     assert "trained on classes (demo:digits), so its calibrated threshold 0.9000" in capsys.readouterr().err
     assert main([*command, "--out", str(tmp_path / "copies"), "--threshold", "0.999"]) == 0
     assert "trained on classes" not in capsys.readouterr().err
+
+
+def test_undoing_one_move_says_it_in_the_singular(tmp_path, capsys):
+    from siamkit.retrieval import moves
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.png").write_bytes(b"a")
+    manifest = moves.move_files([str(tmp_path / "images" / "a.png")], tmp_path / "images", tmp_path / "to")
+    assert main(["duplicates", "--undo", str(manifest)]) == 0
+    assert "moved 1 file back to where it was" in capsys.readouterr().out
