@@ -42,9 +42,10 @@ def main(argv: list[str]) -> int:
     check_index_destination(args.out)
     listing = list_images(args.images)
     encoder = load_encoder_for(args, args.encoder)
-    meta = embed_collection(listing, encoder, args.out, str(Path(args.encoder).resolve()), args.batch_size,
-                            args.num_workers, args.on_bad_image)
+    meta, embedded = embed_collection(listing, encoder, args.out, str(Path(args.encoder).resolve()),
+                                      args.batch_size, args.num_workers, args.on_bad_image)
     skipped = meta["skipped"]
-    print(f"embedded {counted(meta['count'], 'image')} ({meta['dim']}-d) into {args.out}"
+    held = "" if embedded == meta["count"] else f", which holds {meta['count']} in all"
+    print(f"embedded {counted(embedded, 'image')} ({meta['dim']}-d) into {args.out}{held}"
           + (f"; skipped {len(skipped)} (listed in {Path(args.out) / 'index.json'})" if skipped else ""))
     return 0

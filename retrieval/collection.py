@@ -84,8 +84,9 @@ def check_index_destination(out: Path) -> None:
 
 def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encoder_source: str,
                      batch_size: int = 64, num_workers: int = 2,
-                     on_bad_image: BadImagePolicy = "error") -> dict[str, Any]:
-    """Embeds the listed images into the index folder ``out``; returns its index.json content."""
+                     on_bad_image: BadImagePolicy = "error") -> tuple[dict[str, Any], int]:
+    """Embeds the listed images into the index folder ``out``; returns its index.json content and
+    how many images this call embedded (the others were in the index or its journal already)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     complete = _complete_index(out, encoder)
@@ -95,7 +96,7 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
     wanted = {same_file(path) for path in listing.images}
     if (complete is not None and {same_file(f) for f in complete.files} == wanted
             and not (out / JOURNAL_DIR).exists()):
-        return _with_encoder_at(complete, encoder_source)
+        return _with_encoder_at(complete, encoder_source), 0
     journal = EmbeddingJournal.open(out, encoder.fingerprint, encoder.embedding_dim)
     if complete is not None and not journal.done:  # new images for an existing index: keep its rows
         for start in range(0, len(complete.files), 100_000):
@@ -103,6 +104,7 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
         journal.append([], np.zeros((0, encoder.embedding_dim), np.float32), complete.skipped)
     done = {same_file(path) for path in journal.done}
     todo = [path for path in listing.images if same_file(path) not in done]
+    before = len(journal.files)
     try:
         _embed(todo, encoder, journal, batch_size, num_workers, on_bad_image, len(listing.images))
     except KeyboardInterrupt:
@@ -118,8 +120,9 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
     meta = {"encoder": encoder_source, "fingerprint": encoder.fingerprint, "runtime": encoder.runtime,
             "dim": encoder.embedding_dim, "skipped": [bad.to_dict() for bad in skipped]}
     write_index(out, journal.vectors(), journal.files, meta, rows)
+    embedded = len(journal.files) - before
     journal.remove()
-    return json.loads((out / META).read_text())
+    return json.loads((out / META).read_text()), embedded
 
 
 def _with_encoder_at(index: EmbeddingIndex, encoder_source: str) -> dict[str, Any]:

@@ -48,9 +48,10 @@ def test_a_bad_image_at_300_of_301_loses_no_finished_batch(counted, tmp_path):
         collection.embed_collection(listing, encoder, out, "tiny", batch_size=64, num_workers=0)
     assert sum(seen) == 300 and not (out / "index.json").exists(), "nothing that looks complete"
     seen.clear()
-    meta = collection.embed_collection(listing, encoder, out, "tiny", batch_size=64, num_workers=0,
-                                       on_bad_image="skip")
+    meta, embedded = collection.embed_collection(listing, encoder, out, "tiny", batch_size=64, num_workers=0,
+                                                 on_bad_image="skip")
     assert sum(seen) <= 64, "a rerun embeds at most the batch that was in flight"
+    assert embedded == sum(seen), "what this call embedded, not what the index holds"
     assert meta["count"] == 300 and [Path(s["file"]).name for s in meta["skipped"]] == ["zz_empty.png"]
     index = EmbeddingIndex.load(out)
     expected = encoder.embed(index.files[:5])

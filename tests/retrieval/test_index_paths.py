@@ -57,7 +57,9 @@ def test_a_rerun_that_spells_the_folders_another_way_embeds_nothing_again(encode
     assert _embed(str(class_folder), "index", encoder_folder) == 0
     written = (tmp_path / "index" / "embeddings.npy").stat().st_mtime_ns
     assert _embed("./classes", str(tmp_path / "index"), encoder_folder) == 0
-    assert "embedded 32 images" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "embedded 32 images (64-d) into index\n" in said
+    assert "embedded 0 images (64-d) into " + str(tmp_path / "index") + ", which holds 32 in all" in said
     assert (tmp_path / "index" / "embeddings.npy").stat().st_mtime_ns == written, "the complete index reused"
 
 
