@@ -86,6 +86,16 @@ def test_lightning_still_words_the_resume_note_siamkit_silences():
     assert said and all(re.match(RESUMED_FOLDER_NOTE, text) for text in said), said
 
 
+def test_lightning_still_words_the_part_way_resume_warning_siamkit_says_in_its_own_words():
+    import re
+
+    from pytorch_lightning.loops import training_epoch_loop
+
+    from siamkit.train.lightning_cli import PART_WAY_NOTE
+
+    assert re.search(PART_WAY_NOTE, inspect.getsource(training_epoch_loop))
+
+
 def test_torch_compile_failures_still_come_from_dynamo_and_inductor():
     from torch._dynamo.exc import BackendCompilerFailed, Unsupported
 

@@ -30,8 +30,24 @@ def announce_resume(checkpoints: Path) -> None:
                           "on_exception.ckpt to resume from. Check --trainer.default_root_dir, "
                           "or leave --ckpt_path out to start a new run.")
     newest = max(candidates, key=lambda p: p.stat().st_mtime)
-    step = checkpoint_step(newest)
-    print(f"resuming from {newest} (step {step})", file=sys.stderr)
+    print(f"resuming from {newest} (step {checkpoint_step(newest)}){_part_way(newest)}", file=sys.stderr)
+
+
+def _part_way(path: Path) -> str:
+    """Where a checkpoint written part-way through an epoch (Ctrl-C, SIGTERM, a periodic one) left
+    it. The loader cannot skip the batches already trained on: the rest of that epoch draws anew,
+    as every epoch does. Said here in place of Lightning's warning of "unreliable results"."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        batches = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]
+        done, last = batches["current"]["completed"], batches["is_last_batch"]
+        epoch = checkpoint["epoch"] + 1
+    except Exception:  # Lightning's own loader will say what is wrong with the file
+        return ""
+    if last or not done:
+        return ""
+    return (f", {done} batches into epoch {epoch}: its remaining batches are drawn anew from the data, "
+            "as each epoch's are")
 
 
 def best_checkpoint(subcommand: str, checkpoints: Path) -> str:

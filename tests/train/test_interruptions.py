@@ -74,9 +74,11 @@ def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path, m
         warnings.simplefilter("always")
         assert main(resume) == 0
     assert not [w for w in warned if "exists and is not empty" in str(w.message)], "where else would it go?"
+    assert not [w for w in warned if "not resumable" in str(w.message)], "said in siamkit's words instead"
     log = capsys.readouterr().err + caplog.text
     assert "Restored all states from the checkpoint" in log and "on_exception.ckpt" in log
-    assert f"resuming from runs/demo_digits/checkpoints/on_exception.ckpt (step {stopped_at})" in log
+    assert (f"resuming from runs/demo_digits/checkpoints/on_exception.ckpt (step {stopped_at}), {stopped_at} "
+            "batches into epoch 1: its remaining batches are drawn anew") in log
     assert checkpoint_step(last) == target
     # mid-epoch, so Lightning calls no on_train_epoch_start: the speed was once the images over the
     # seconds since the machine started, 0 images/s
