@@ -61,4 +61,4 @@ def write_leaks(out: Path, leaks: list, title: str, skipped: list[BadImage] = ()
         for leak in leaks:
             writer.writerow([leak.a, leak.split_a, leak.b, leak.split_b, f"{leak.similarity:.4f}"])
     write_page(out / "leaks.html", "leaks.html", leaks=leaks[:500], skipped=list(skipped),
-               heading=f"{len(leaks)} near-duplicate pairs across splits ({title})")
+               heading=f"{counted(len(leaks), 'near-duplicate pair')} across splits ({title})")

@@ -200,6 +200,7 @@ def test_leaks_lists_a_copy_across_splits(tmp_path, capsys):
     assert main(["leaks", "--data", str(folder / "labels.csv"), "--out", str(tmp_path / "leaks")]) == 1
     err = capsys.readouterr().err
     assert "1 near-duplicate pair of" in err and "coffee_val.jpg (val)" in err
+    assert "<h1>1 near-duplicate pair across splits (" in (tmp_path / "leaks" / "leaks.html").read_text()
     assert {p.name for p in (tmp_path / "leaks").iterdir()} <= set(leaks_command.OWN_FILES)
     leaks = _rows(tmp_path / "leaks" / "leaks.csv")
     assert [(Path(r["a"]).name, r["split_a"], Path(r["b"]).name, r["split_b"]) for r in leaks] == [
