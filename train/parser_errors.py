@@ -13,7 +13,8 @@ _UNION_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Does not validate aga
                           r"subtypes\s+Subtypes: \[(?P<types>.*?)\]\n.*Given value: (?P<value>.*)$", re.S)
 _PLAIN_TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false", "NoneType": "null"}
 _SUBTYPE = re.compile(r"typing\.Literal\[(?P<choices>[^\]]*)\]"
-                      r"|<class '(?P<type>" + "|".join(_PLAIN_TYPES) + ")'>")
+                      r"|<class '(?P<type>" + "|".join(_PLAIN_TYPES) + ")'>"
+                      r"|(?P<list>list)\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]")  # list[X], X one level deep
 
 
 _TYPE_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Expected a <class \'(?P<type>'
@@ -52,12 +53,12 @@ _CALLABLE_ARGUMENTS = re.compile(r"Callable\[\[(?P<arguments>[^\]]*)\]")
 def brief_error(message: str, known_keys: Iterable[str] = ()) -> str:
     """One line for jsonargparse's errors that take two to twenty: a value of the wrong plain
     type (``data.split_fractions [nan, 0, 0]``), of the wrong length (``data.crop_scale [0.5]``),
-    outside a Literal's choices (``data.kind foo``), or that none of a union's plain types
-    accepts (``trainer.precision``); an option a class does not take (``model.loss.init_args.
-    temprature``, with the options it does take); a value that names no class, or a class of
-    another kind (``model.backbone resnet18``); a class or a command without what it needs. A
-    key that none of ``known_keys`` is gets the closest of them. A union with any other type (a
-    class, a path ...), or any other message, is left whole."""
+    outside a Literal's choices (``data.kind foo``), or that none of a union's plain types and
+    lists accepts (``trainer.precision``, ``data.augment``); an option a class does not take
+    (``model.loss.init_args.temprature``, with the options it does take); a value that names no
+    class, or a class of another kind (``model.backbone resnet18``); a class or a command without
+    what it needs. A key that none of ``known_keys`` is gets the closest of them. A union with any
+    other type (a class, a path ...), or any other message, is left whole."""
     if required := _REQUIRED.search(message):
         return _missing(required, _KEY.search(message))
     if unknown := _UNKNOWN_OPTION.search(message):
@@ -84,6 +85,7 @@ def brief_error(message: str, known_keys: Iterable[str] = ()) -> str:
     subtypes = list(_SUBTYPE.finditer(match["types"]))
     choices = ", ".join(subtype["choices"] for subtype in subtypes if subtype["choices"])
     wanted = [*([f"one of {choices}"] if choices else []),
+              *(["a list"] if any(subtype["list"] for subtype in subtypes) else []),
               *(_PLAIN_TYPES[subtype["type"]] for subtype in subtypes if subtype["type"])]
     return f"{match['key']}: {match['value'].strip()!r} is not {' or '.join(wanted)}"
 

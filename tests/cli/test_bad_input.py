@@ -256,6 +256,9 @@ CASES = {
                                                     "unknown augmentation 'name'"),
     "fit: augment_on gpu": (["fit", *TINY, "--data.augment_on", "gpu"],
                             "data.augment_on: 'gpu' is not one of 'workers', 'device'"),
+    "fit: augment neither a list nor a recipe's name": (
+        ["fit", *TINY, "--data.augment", "strong"],
+        "data.augment: 'strong' is not one of 'copy_detection' or a list or null"),
     "fit: an unknown data kind": (["fit", *TINY, "--data.kind", "photos"],
                                   "data.kind: 'photos' is not one of 'auto', 'pairs', 'classes', 'images'"),
     "fit: an unknown leak check": (["fit", *TINY, "--data.check_leaks", "maybe"],
