@@ -118,7 +118,11 @@ class SiamkitCLI(LightningCLI):
         trainer = (self.config[self.subcommand] if self.subcommand else self.config).trainer
         if trainer.precision is None:
             trainer.precision = native_precision(will_use_cuda(trainer.accelerator), self.model.backbone)
-        instance = super().instantiate_trainer(**kwargs, precision=trainer.precision)
+        try:
+            instance = super().instantiate_trainer(**kwargs, precision=trainer.precision)
+        except (ValueError, TypeError) as error:  # how Lightning refuses a trainer setting, beside
+            # MisconfigurationException: `--trainer.devices -2`, `--trainer.strategy nope` ...
+            raise ConfigError(f"trainer: {' '.join(str(error).split())}") from None
         stream_local_checkpoints(instance.strategy)
         self.quiet_worker_deaths = QuietWorkerDeaths()
         instance.callbacks.insert(0, self.quiet_worker_deaths)  # first of the on-exception hooks

@@ -11,7 +11,8 @@ from typing import Iterable
 
 _UNION_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Does not validate against any of the Union '
                           r"subtypes\s+Subtypes: \[(?P<types>.*?)\]\n.*Given value: (?P<value>.*)$", re.S)
-_PLAIN_TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false", "NoneType": "null"}
+_PLAIN_TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false", "NoneType": "null",
+                "tuple": "a list"}
 _SUBTYPE = re.compile(r"typing\.Literal\[(?P<choices>[^\]]*)\]"
                       r"|<class '(?P<type>" + "|".join(_PLAIN_TYPES) + ")'>"
                       r"|(?P<list>list)\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]")  # list[X], X one level deep
@@ -38,8 +39,11 @@ _NOT_A_SUBCLASS = re.compile(r"Import path (?:(?P<path>\S+) )?does not correspon
                              r"(?P<base>\w+)")
 _GIVEN = re.compile(r"Expected a path but (?P<value>\S+)|Given value: (?P<given>.+)$", re.M)
 _NOT_A_CLASS = re.compile(r"Expected a dot import path string: (?P<value>.+)$", re.M)
+_NOT_ANY_CLASS = re.compile(r"Not a valid subclass of (?P<base>\w+)\. Got value: (?P<path>None)$"
+                            r"|Callable\[\[[^\]]*\], (?:\w+\.)*(?P<returned>\w+)\] expects a function or a "
+                            r"callable class: Expected an import path or a subclass spec, but got None", re.M)
 #: a class each part of a model may name, for the messages about a value that names none
-_EXAMPLE_CLASSES = {"model.backbone": "siamkit.models.TimmBackbone",
+_EXAMPLE_CLASSES = {"model.optimizer": "torch.optim.AdamW", "model.backbone": "siamkit.models.TimmBackbone",
                     "model.head": "siamkit.models.ProjectionHead", "model.loss": "siamkit.models.InfoNCELoss"}
 _NO_SUCH_CLASS = re.compile(r"Problem with given class_path '(?P<path>[\w.]+)':\s+"
                             r"(?:module '(?P<module>[\w.]+)' has no attribute '(?P<name>\w+)'"
@@ -65,7 +69,7 @@ def brief_error(message: str, known_keys: Iterable[str] = ()) -> str:
         return _unknown_class_option(message, unknown["option"])
     if (absent := _NO_SUCH_CLASS.search(message)) and (key := _KEY.search(message)):
         return _no_such_class(key["key"], absent)
-    wrong = _NOT_A_SUBCLASS.search(message) or _NOT_A_CLASS.search(message)
+    wrong = _NOT_A_SUBCLASS.search(message) or _NOT_ANY_CLASS.search(message) or _NOT_A_CLASS.search(message)
     if wrong and (key := _KEY.search(message)):
         return _not_a_class(key["key"], wrong, _GIVEN.search(message))
     if key := _UNKNOWN_KEY.search(message):
@@ -138,7 +142,10 @@ def _no_such_class(key: str, absent: re.Match) -> str:
 def _not_a_class(key: str, wrong: re.Match, given: re.Match | None) -> str:
     if "base" in wrong.groupdict():
         path = wrong["path"] or (given and (given["value"] or given["given"])) or "the value"
-        return f"{key}: {path} is not a {wrong['base']}: give the class_path of one{_example(key)}"
+        path = "null" if path == "None" else path  # a part the model cannot do without
+        kind = wrong["base"] or wrong["returned"]  # an optimizer is a callable that returns one
+        article = "an" if kind[0] in "AEIOU" else "a"
+        return f"{key}: {path} is not {article} {kind}: give the class_path of one{_example(key)}"
     return (f"{key}: {wrong['value'].strip()!r} names no class: give a class_path{_example(key)}, and its "
             "init_args")
 
