@@ -182,6 +182,9 @@ class SiamkitCLI(LightningCLI):
             announce_resume(Path(checkpoint_dir(trainer.default_root_dir)))
             warnings.filterwarnings("ignore", message=RESUMED_FOLDER_NOTE)  # a resume writes there
             warnings.filterwarnings("ignore", message=PART_WAY_NOTE)  # announce_resume says it
+        if self.subcommand != "fit":  # the checkpoint of a run since moved or copied: its list of
+            # best checkpoints is a fit's bookkeeping, which these commands do not keep
+            warnings.filterwarnings("ignore", message=MOVED_RUN_NOTE)
         if (self.subcommand in ("validate", "test", "predict") and config.ckpt_path is None
                 and not config.model.get("init_from")):
             check_model_as_built(self.subcommand, Path(checkpoint_dir(trainer.default_root_dir)))
@@ -197,6 +200,7 @@ MISLEADING_NOTES = (r".*fit\(ckpt_path=None\)` was called without a model",
 RESUMED_FOLDER_NOTE = r"Checkpoint directory .* exists and is not empty"
 #: And at a resume part-way through an epoch, which announce_resume words for siamkit's loaders.
 PART_WAY_NOTE = r"You're resuming from a checkpoint that ended before the epoch ended"
+MOVED_RUN_NOTE = r"The dirpath has changed from"
 #: Notes no user can act on: Lightning's own use of a pytree API that torch deprecated (every
 #: fit); a warning that an EMA of the weights cannot shard layers made in configure_model, where
 #: siamkit only sets the memory format and compiles; and Lightning's advertisement for its cloud

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -78,11 +79,14 @@ def test_predict_writes_a_searchable_index(tiny_checkpoint, tmp_path, monkeypatc
     caplog.set_level(logging.INFO)
     monkeypatch.chdir(tmp_path)
     shutil.copytree(tiny_checkpoint.parent.parent, tmp_path / "run")
-    assert main(["predict", "--config", "demo_digits.yaml", "--model.backbone.init_args.image_size", "16",
-                 "--data.num_workers", "0", "--trainer.logger", "false",
-                 "--trainer.enable_progress_bar", "false",
-                 "--trainer.default_root_dir", "run", "--trainer.limit_predict_batches", "2",
-                 "--ckpt_path", "run/checkpoints/last.ckpt"]) == 0
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        assert main(["predict", "--config", "demo_digits.yaml", "--model.backbone.init_args.image_size", "16",
+                     "--data.num_workers", "0", "--trainer.logger", "false",
+                     "--trainer.enable_progress_bar", "false",
+                     "--trainer.default_root_dir", "run", "--trainer.limit_predict_batches", "2",
+                     "--ckpt_path", "run/checkpoints/last.ckpt"]) == 0
+    assert not [w for w in warned if "dirpath has changed" in str(w.message)], "bookkeeping of a fit"
     index = EmbeddingIndex.load(tmp_path / "run" / "predictions")
     assert index.embeddings.shape == (128, 64) and len(set(index.files)) == 128  # 2 batches of 64
     said = capsys.readouterr().err + caplog.text
