@@ -30,24 +30,28 @@ def announce_resume(checkpoints: Path) -> None:
                           "on_exception.ckpt to resume from. Check --trainer.default_root_dir, "
                           "or leave --ckpt_path out to start a new run.")
     newest = max(candidates, key=lambda p: p.stat().st_mtime)
-    print(f"resuming from {newest} (step {checkpoint_step(newest)}){_part_way(newest)}", file=sys.stderr)
+    print(f"resuming from {newest} {_where_it_stopped(newest)}", file=sys.stderr)
 
 
-def _part_way(path: Path) -> str:
-    """Where a checkpoint written part-way through an epoch (Ctrl-C, SIGTERM, a periodic one) left
-    it. The loader cannot skip the batches already trained on: the rest of that epoch draws anew,
-    as every epoch does. Said here in place of Lightning's warning of "unreliable results"."""
+def _where_it_stopped(path: Path) -> str:
+    """The checkpoint's step, and for one written part-way through an epoch (Ctrl-C, SIGTERM, a
+    periodic one) how far into it: the loader cannot skip the batches already trained on, so the
+    rest of that epoch draws anew, as every epoch does. Said here in place of Lightning's warning
+    of "unreliable results"."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        batches = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]
-        done, last = batches["current"]["completed"], batches["is_last_batch"]
-        epoch = checkpoint["epoch"] + 1
+        step = checkpoint["global_step"]
     except Exception:  # Lightning's own loader will say what is wrong with the file
-        return ""
-    if last or not done:
-        return ""
-    return (f", {done} batches into epoch {epoch}: its remaining batches are drawn anew from the data, "
-            "as each epoch's are")
+        return "(step unknown)"
+    try:
+        batches = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]
+        done, part_way = batches["current"]["completed"], not batches["is_last_batch"]
+    except (KeyError, TypeError):  # no record of Lightning's loops: no position within an epoch
+        done, part_way = 0, False
+    if not (part_way and done):
+        return f"(step {step})"
+    return (f"(step {step}), {done} batches into epoch {checkpoint['epoch'] + 1}: its remaining batches "
+            "are drawn anew from the data, as each epoch's are")
 
 
 def best_checkpoint(subcommand: str, checkpoints: Path) -> str:
@@ -61,13 +65,6 @@ def best_checkpoint(subcommand: str, checkpoints: Path) -> str:
         raise ConfigError(f"--ckpt_path best: {checkpoints} holds no best-*.ckpt (the run monitored no "
                           "metric, or has not validated yet); pass a checkpoint file, or `last`")
     return str(best)
-
-
-def checkpoint_step(path: Path) -> int | str:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
-    except Exception:  # Lightning's own loader will say what is wrong with the file
-        return "unknown"
 
 
 CKPT_KEYWORDS = (None, "last", "best", "hpc", "registry")

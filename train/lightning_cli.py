@@ -200,6 +200,7 @@ MISLEADING_NOTES = (r".*fit\(ckpt_path=None\)` was called without a model",
 RESUMED_FOLDER_NOTE = r"Checkpoint directory .* exists and is not empty"
 #: And at a resume part-way through an epoch, which announce_resume words for siamkit's loaders.
 PART_WAY_NOTE = r"You're resuming from a checkpoint that ended before the epoch ended"
+#: At validate / test / predict on the checkpoint of a run since moved or copied.
 MOVED_RUN_NOTE = r"The dirpath has changed from"
 #: Notes no user can act on: Lightning's own use of a pytree API that torch deprecated (every
 #: fit); a warning that an EMA of the weights cannot shard layers made in configure_model, where
