@@ -84,15 +84,6 @@ def test_without_a_progress_bar_each_epoch_says_one_line(tmp_path, monkeypatch, 
     assert all("val/roc_auc" in line and "train/loss" in line and "so far)" in line for line in lines)
 
 
-def test_validate_says_no_epoch_line_of_a_fit(tiny_checkpoint, tmp_path, monkeypatch, capsys):
-    """Its table of metrics says it all; "epoch 1/N, step 0" would read as a fit that started."""
-    monkeypatch.chdir(tmp_path)
-    assert main(["validate", *TINY, "--trainer.limit_val_batches", "1",
-                 "--ckpt_path", str(tiny_checkpoint)]) == 0
-    out, err = capsys.readouterr()
-    assert "val/roc_auc" in out
-    assert not [line for line in err.splitlines() if line.startswith("epoch ")], err
-
 
 def test_a_run_bounded_by_steps_says_its_steps_not_a_negative_epoch_count(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

@@ -18,7 +18,7 @@ from siamkit.train.lightning_cli import run_trainer_command
 from tests.helpers import TINY, TINY_WITH_LOGGERS, checkpoint_step, run_train, start_train
 
 
-def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, monkeypatch):
+def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["fit", *TINY_WITH_LOGGERS, "--trainer.max_steps", "6", "--trainer.val_check_interval", "3",
                  "--trainer.limit_val_batches", "3"]) == 0
@@ -37,8 +37,12 @@ def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, m
     assert checkpoint_step(run / "checkpoints" / "last.ckpt") >= 3
 
     last = str(run / "checkpoints" / "last.ckpt")
+    capsys.readouterr()
     for command, limit in (("validate", "val"), ("test", "test"), ("predict", "predict")):
         assert main([command, *TINY, "--ckpt_path", last, f"--trainer.limit_{limit}_batches", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert "val/roc_auc" in out and "test/roc_auc" in out, "each prints its table of metrics"
+    assert not [line for line in err.splitlines() if line.startswith("epoch ")], "no epoch line of a fit"
 
 
 def test_last_checkpoint_holds_the_latest_weights_when_the_best_came_earlier(tmp_path, monkeypatch):
