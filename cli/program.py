@@ -99,7 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _did_you_mean(command: str) -> str:
-    close = difflib.get_close_matches(command, [*TRAINER_COMMANDS, *TOOL_COMMANDS], n=1)
+    names = [*TRAINER_COMMANDS, *TOOL_COMMANDS]
+    # a cutoff above difflib's 0.6, which offered `copies` for `nope`; a start of a name counts too
+    close = [name for name in names if len(command) > 2 and name.startswith(command)]
+    close = close or difflib.get_close_matches(command, names, n=1, cutoff=0.65)
     return f" (did you mean {close[0]}?)" if close else ""
 
 

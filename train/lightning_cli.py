@@ -49,7 +49,7 @@ from siamkit.train.run_record import RunRecord, workers_terminated
 from siamkit.train.startup_notes import StartupNotes
 from siamkit.train.time_budget import TimeBudget
 from siamkit.train.trainer_annotations import integers_before_floats
-from siamkit.train.trainer_settings import check_trainer_settings, will_use_cuda
+from siamkit.train.trainer_settings import bar_only_on_a_terminal, check_trainer_settings, will_use_cuda
 
 
 class _BriefErrorsParser(LightningArgumentParser):
@@ -173,6 +173,7 @@ class SiamkitCLI(LightningCLI):
         if trainer.logger is None or trainer.logger is True:
             trainer.logger = run_loggers(trainer.default_root_dir or ".")
         check_trainer_settings(trainer)
+        bar_only_on_a_terminal(trainer)
         if config.get("ckpt_path") == "best":
             config.ckpt_path = best_checkpoint(self.subcommand,
                                                Path(checkpoint_dir(trainer.default_root_dir)))

@@ -4,6 +4,7 @@ hardware it asks for, and the counts Lightning leaves unchecked until it divides
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,15 @@ def check_trainer_settings(trainer: Any) -> None:
             "on the CPU. Use `--trainer.precision bf16-mixed` (works on CPU and recent GPUs) or 32."
         )
     _check_counts(trainer)
+
+
+def bar_only_on_a_terminal(trainer: Any) -> None:
+    """A config that leaves ``enable_progress_bar`` unset gets no bar when the output goes to a file
+    or a pipe (``train fit ... > log``): Lightning's bar draws there only when the run ends, so a log
+    would show nothing for hours; ``EpochLines`` then prints a line per validation instead."""
+    named_bar = any("ProgressBar" in str(callback) for callback in trainer.get("callbacks") or [])
+    if trainer.get("enable_progress_bar") is None and not named_bar and not sys.stdout.isatty():
+        trainer.enable_progress_bar = False
 
 
 def will_use_cuda(accelerator: object) -> bool:

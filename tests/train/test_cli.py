@@ -68,6 +68,8 @@ def test_unknown_command_is_one_line_with_the_closest(capsys):
     assert _error(capsys, ["fitt"]).strip() == ("error: unknown command 'fitt' (did you mean fit?); "
                                                 "`train --help` lists them")
     assert _error(capsys, ["bogus"]).strip() == "error: unknown command 'bogus'; `train --help` lists them"
+    assert "did you mean" not in _error(capsys, ["nope"]), "copies shares three letters, no more"
+    assert "(did you mean evaluate?)" in _error(capsys, ["eval"])
 
 
 def test_mistyped_key_on_the_command_line(tmp_path, monkeypatch, capsys):

@@ -10,11 +10,13 @@ import pandas as pd
 import pytest
 import torch
 import wandb
+from jsonargparse import Namespace
 
 from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import sample_images
 from siamkit.train.lightning_cli import run_trainer_command
+from siamkit.train.trainer_settings import bar_only_on_a_terminal
 from tests.helpers import TINY, TINY_WITH_LOGGERS, checkpoint_step, run_train, start_train
 
 
@@ -43,6 +45,33 @@ def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, m
     out, err = capsys.readouterr()
     assert "val/roc_auc" in out and "test/roc_auc" in out, "each prints its table of metrics"
     assert not [line for line in err.splitlines() if line.startswith("epoch ")], "no epoch line of a fit"
+
+
+def test_output_to_a_file_gets_a_line_per_validation_in_place_of_a_bar(tmp_path, monkeypatch, capsys):
+    # capsys stands for `train fit ... > log`: a bar would draw there only when the run ends
+    monkeypatch.chdir(tmp_path)
+    where = TINY.index("--trainer.enable_progress_bar")
+    bar_left_to_the_terminal = TINY[:where] + TINY[where + 2:]
+    assert main(["fit", *bar_left_to_the_terminal, "--trainer.max_steps", "2", "--trainer.val_check_interval",
+                 "1", "--trainer.limit_val_batches", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split(":")[0] for line in err.splitlines() if line.startswith("epoch ")] == [
+        "epoch 1/12, step 1/2", "epoch 1/12, step 2/2"]
+    assert "━" not in out + err
+
+
+@pytest.mark.parametrize("setting, callbacks, on_a_terminal, bar", [
+    (None, None, True, None),  # Lightning's default: a bar
+    (True, None, False, True),  # asked for, in a log too
+    (None, [{"class_path": "pytorch_lightning.callbacks.TQDMProgressBar"}], False, None),  # named
+    (None, None, False, False),
+])
+def test_the_bar_is_left_out_only_where_nobody_asked_for_it(monkeypatch, setting, callbacks, on_a_terminal,
+                                                            bar):
+    monkeypatch.setattr("sys.stdout.isatty", lambda: on_a_terminal)
+    trainer = Namespace(enable_progress_bar=setting, callbacks=callbacks)
+    bar_only_on_a_terminal(trainer)
+    assert trainer.enable_progress_bar is bar
 
 
 def test_last_checkpoint_holds_the_latest_weights_when_the_best_came_earlier(tmp_path, monkeypatch):
