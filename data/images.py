@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import warnings
 from pathlib import Path
@@ -81,8 +82,8 @@ def load_image(
     except UnidentifiedImageError:
         raise ImageLoadError(name, _unidentified_reason(source)) from None
     except Image.DecompressionBombError as error:  # twice Pillow's limit: refused as it opens
-        raise ImageLoadError(name, f"too many pixels (decompression bomb?): {error}; for photographs this "
-                                   f"large, raise the limit with {MAX_PIXELS_VARIABLE}") from None
+        pixels = re.search(r"\((\d+) pixels\)", str(error))
+        raise ImageLoadError(name, _too_many_pixels(int(pixels[1]) if pixels else None, max_pixels)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageLoadError(name, f"corrupt or truncated ({error})") from None
 
@@ -160,10 +161,13 @@ def _check_size(image: Image.Image, max_pixels: int, name: str) -> None:
     if width * height == 0:
         raise ImageLoadError(name, f"{width}x{height} pixels: the image has none")
     if width * height > max_pixels:
-        raise ImageLoadError(
-            name, f"{width}x{height} pixels exceeds the limit of {max_pixels:,} (a decompression bomb? For "
-                  f"photographs this large: {MAX_PIXELS_VARIABLE}={width * height})"
-        )
+        raise ImageLoadError(name, _too_many_pixels(width * height, max_pixels, f"{width}x{height} pixels"))
+
+
+def _too_many_pixels(pixels: int | None, max_pixels: int, size: str | None = None) -> str:
+    size = size or (f"{pixels:,} pixels" if pixels else "more pixels than Pillow opens")
+    return (f"{size} exceeds the limit of {max_pixels:,} (a decompression bomb? For photographs this large: "
+            f"{MAX_PIXELS_VARIABLE}={pixels or 2 * max_pixels})")
 
 
 def _draft_target(size: tuple[int, int], draft_size: int) -> tuple[int, int]:

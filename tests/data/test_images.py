@@ -126,6 +126,17 @@ def test_decompression_bomb_is_refused(tmp_path):
         load_image(tmp_path / "big.png", max_pixels=1_000_000)
 
 
+def test_an_image_pillow_refuses_to_open_gets_the_same_message_with_the_setting_that_opens_it(tmp_path,
+                                                                                               monkeypatch):
+    """Twice Pillow's limit, Pillow refuses as it opens; its message had been passed on within ours."""
+    Image.new("L", (3000, 3000)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)
+    with pytest.raises(ImageLoadError) as caught:
+        load_image(tmp_path / "big.png", max_pixels=1_500_000)
+    assert str(caught.value).endswith("9,000,000 pixels exceeds the limit of 1,500,000 (a decompression "
+                                      "bomb? For photographs this large: SIAMKIT_MAX_PIXELS=9000000)")
+
+
 def test_the_pixel_limit_is_siamkits_alone_in_one_message(tmp_path, monkeypatch):
     """Pillow's own warning (at 89 M pixels) had been printed beside siamkit's error."""
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)  # Pillow warns from here, errs from twice it
