@@ -53,14 +53,18 @@ from siamkit.train.trainer_settings import bar_only_on_a_terminal, check_trainer
 
 
 class _BriefErrorsParser(LightningArgumentParser):
-    """On a bad option prints one usage line, not the 80-line synopsis, before the error, and
-    a value that fits none of an option's types as one line of what fits."""
-
-    def print_usage(self, file=None) -> None:
-        print(f"usage: {self.prog} --config CONFIG [--section.key VALUE ...]", file=file or sys.stderr)
+    """A bad option or value is one line, as in siamkit's other commands: no usage synopsis or
+    tip before it, and a value that fits none of an option's types said as one line of what fits."""
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        super().error(brief_error(message, _keys(self)), ex)
+        message = brief_error(message, _keys(self))
+        if not self.exit_on_error:  # jsonargparse raises the error here, for its caller to handle
+            super().error(message, ex)
+        # a command's own parser, or the program's, which parses the one command asked for
+        commands = [name for action in self._actions if isinstance(action.choices, dict)
+                    for name in action.choices]
+        command = commands[0] if commands else self.prog.split()[-1]
+        self.exit(2, f"error: {message} (see `train {command} --help`)\n")
 
 
 def _keys(parser: LightningArgumentParser) -> list[str]:

@@ -50,6 +50,10 @@ _NO_SUCH_CLASS = re.compile(r"Problem with given class_path '(?P<path>[\w.]+)':\
                             r"|No module named '(?P<missing>[\w.]+)')")
 _REQUIRED = re.compile(r"(?:Problem with given class_path '(?P<path>[\w.]+)':\s+)?"
                        r"the following arguments are required: (?P<names>.+)$", re.M)
+#: where the settings people look for under a short name are (--lr, --model.lr, --epochs ...)
+_SHORT_NAMES = {"lr": "--model.optimizer.lr", "learning_rate": "--model.optimizer.lr",
+                "weight_decay": "--model.optimizer.weight_decay", "epochs": "--trainer.max_epochs",
+                "steps": "--trainer.max_steps", "batch_size": "--data.batch_size"}
 #: a callable type's arguments, which the caller passes (an optimizer's params, a head's input size)
 _CALLABLE_ARGUMENTS = re.compile(r"Callable\[\[(?P<arguments>[^\]]*)\]")
 
@@ -73,7 +77,10 @@ def brief_error(message: str, known_keys: Iterable[str] = ()) -> str:
     if wrong and (key := _KEY.search(message)):
         return _not_a_class(key["key"], wrong, _GIVEN.search(message))
     if key := _UNKNOWN_KEY.search(message):
-        return message + _did_you_mean(key["key"] or key["option"], known_keys)
+        key = key["key"] or key["option"]
+        if where := _SHORT_NAMES.get(key.rpartition(".")[2]):
+            return f"{message} ({where} sets that)"
+        return message + _did_you_mean(key, known_keys)
     plain = _TYPE_ERROR.search(message)
     if plain:
         return f"{plain['key']}: {plain['value'].strip()!r} is not {_PLAIN_TYPES[plain['type']]}"
