@@ -23,6 +23,7 @@ from siamkit.models.export_variants import (
     with_mid_level,
     without_head,
 )
+from siamkit.progress import progress_bar
 
 #: the interpolation weights tried (1 = the fine-tuned weights as trained)
 ALPHAS = (1.0, 0.75, 0.5, 0.25, 0.0)
@@ -59,7 +60,7 @@ def choose_on_val(encoder: Encoder, pairs: tuple[list[str], list[str], np.ndarra
     trained = {name: tensor.clone() for name, tensor in encoder.backbone.state_dict().items()}
     start = start_weights(encoder) if min(alphas) < 1.0 else None  # read once, not once per alpha
     variants = []
-    with tqdm(total=len(alphas) * len(images), desc="embedding the val images per WiSE-FT alpha",
+    with progress_bar(total=len(alphas) * len(images), desc="embedding the val images per WiSE-FT alpha",
               unit="img") as progress:
         for alpha in alphas:
             variants += _scored(_variant(encoder, trained, start, alpha), alpha, images, (a_rows, b_rows),

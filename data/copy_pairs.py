@@ -19,12 +19,12 @@ from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from siamkit.data.demo import copy_edits, grid_patches, grid_side, resolve_source
 from siamkit.data.images import load_image
 from siamkit.data.splits import SplitMismatch, SplitRecord
 from siamkit.errors import ConfigError
+from siamkit.progress import progress_bar
 
 #: ``--edits`` name -> the edits of the bundled set of that name (``siamkit.data.demo.copy_edits``)
 EDIT_SETS = {"photos": "demo", "hard": "hard", "unseen": "unseen"}
@@ -58,7 +58,7 @@ def write_copy_pairs(images: dict[str, list[str]], out: Path, edits: str = "phot
     # one pipeline a split, seeded anew for each image (building one takes a millisecond an image)
     edit_of = {split: copy_edits(EDIT_SETS[edits], split, seed=0, size=size) for split in images}
     jobs = [(split, k, path) for split, paths in images.items() for k, path in enumerate(paths)]
-    for split, k, path in tqdm(jobs, desc="making copies", unit="image"):
+    for split, k, path in progress_bar(jobs, desc="making copies", unit="image"):
         (out / IMAGES_FOLDER / split).mkdir(parents=True, exist_ok=True)
         stem = f"{IMAGES_FOLDER}/{split}/{k:05d}_{Path(path).stem}"  # numbered: names repeat across folders
         edit = edit_of[split]

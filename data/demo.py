@@ -35,13 +35,13 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from siamkit.data.augmentations import OverlayText, PictureInPicture
 from siamkit.data.cache import cache_dir
 from siamkit.data.images import load_image
 from siamkit.data.tables import is_url
 from siamkit.errors import ConfigError
+from siamkit.progress import progress_bar
 
 DEMO_PREFIX = "demo:"
 VERSION = "3"
@@ -101,8 +101,9 @@ def _build_digits(out: Path) -> None:
 
     digits = load_digits()
     rows = ["path,label"]
-    for i, (image, label) in enumerate(tqdm(zip(digits.images, digits.target), total=len(digits.target),
-                                            desc="making demo:digits", unit="img")):
+    for i, (image, label) in enumerate(progress_bar(zip(digits.images, digits.target),
+                                                    total=len(digits.target), desc="making demo:digits",
+                                                    unit="img")):
         relative = f"{label}/{i:04d}.png"
         (out / str(label)).mkdir(exist_ok=True)
         Image.fromarray((image * (255.0 / 16.0)).round().astype(np.uint8), mode="L").save(out / relative)
@@ -195,7 +196,8 @@ def _build_photos(out: Path, edits: str = "demo") -> None:
     rows = ["a,b,label,split"]
     jobs = [(split, name) for split, names in PHOTOS.items() for name in names
             if not (hard and split == "train")]
-    for split, filename in tqdm(jobs, desc=f"making demo:photos{'-' + edits if hard else ''}", unit="photo"):
+    dataset = f"demo:photos{'-' + edits if hard else ''}"
+    for split, filename in progress_bar(jobs, desc=f"making {dataset}", unit="photo"):
         name = Path(filename).stem
         (out / name).mkdir()
         draws = [("", rng)] + [(f"d{d}", extra) for d in range(1, VAL_DRAWS if split == "val" else 1)]

@@ -8,12 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, Sequence
 
-from tqdm import tqdm
-
 from siamkit.data.bad_images import BadImage
 from siamkit.data.images import load_image
 from siamkit.data.scan_record import ScanRecord
 from siamkit.errors import ImageLoadError, SiamkitError
+from siamkit.progress import progress_bar
 from siamkit.wording import counted
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ def scan_images(paths: Sequence[str], on_bad_image: BadImagePolicy, skip_hint: s
     stamps = {path: record.stamp(path) for path in paths}
     unchecked = [path for path, stamp in stamps.items() if not record.unchanged(path, stamp)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(tqdm(pool.map(check, unchecked), total=len(unchecked), desc="checking images",
+        results = list(progress_bar(pool.map(check, unchecked), total=len(unchecked), desc="checking images",
                             unit="img", disable=len(unchecked) < 2000))
     record.add((path, stamps[path]) for path, error in zip(unchecked, results)
                if error is None and stamps[path] is not None)

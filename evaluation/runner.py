@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
-from tqdm import tqdm
 
 from siamkit.evaluation import metrics
 from siamkit.evaluation.pairs import EvaluationData, Pairs
 from siamkit.evaluation.peak_memory import PeakMemory
+from siamkit.progress import progress_bar
 from siamkit.scoring.base import Scorer
 
 
@@ -28,7 +28,7 @@ class MethodResult:
 
 def score_pairs_in_chunks(scorer: Scorer, pairs: Pairs, chunk: int, desc: str) -> np.ndarray:
     scores = np.empty(len(pairs), np.float64)
-    with tqdm(total=len(pairs), desc=desc, unit="pair", leave=False) as progress:
+    with progress_bar(total=len(pairs), desc=desc, unit="pair", leave=False) as progress:
         for start in range(0, len(pairs), chunk):
             stop = min(len(pairs), start + chunk)
             scores[start:stop] = scorer.score_pairs(list(zip(pairs.a[start:stop], pairs.b[start:stop])))

@@ -9,11 +9,11 @@ from typing import Iterable, Optional
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.images import ImageInput
 from siamkit.data.preprocess import Preprocess
+from siamkit.progress import progress_bar
 
 
 class Embedder(ABC):
@@ -55,7 +55,7 @@ class Embedder(ABC):
             images = [images]
         rows, batch = [], []
         total = len(images) if hasattr(images, "__len__") else None
-        with tqdm(total=total, desc=progress, unit="img", disable=progress is None) as bar:
+        with progress_bar(total=total, desc=progress, unit="img", disable=progress is None) as bar:
             for image in images:
                 batch.append(image)
                 if len(batch) == batch_size:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Iterator, Optional
 
 import numpy as np
-from tqdm import tqdm
 
+from siamkit.progress import progress_bar
 from siamkit.retrieval.index import APPROXIMATE_FROM, approximate_index
 
 QUERY_BLOCK = 16_384
@@ -71,7 +71,7 @@ def hash_pairs(bits: np.ndarray, threshold: float, queries: Optional[np.ndarray]
 
 def _range_search(index, queries: np.ndarray, radius: float,
                   what: str) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    for start in tqdm(range(0, len(queries), QUERY_BLOCK), desc=what, unit="block", leave=False,
+    for start in progress_bar(range(0, len(queries), QUERY_BLOCK), desc=what, unit="block", leave=False,
                       disable=None):
         block = queries[start:start + QUERY_BLOCK]
         if block.dtype != np.uint8:

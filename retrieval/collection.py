@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from siamkit.data.bad_images import BadImage
 from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files
@@ -26,6 +25,7 @@ from siamkit.data.preprocess import Preprocess
 from siamkit.data.scan import BadImagePolicy
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.models.embedder import Embedder
+from siamkit.progress import progress_bar
 from siamkit.retrieval.index import FORMAT, META, EmbeddingIndex, IndexFolderError, write_index, write_meta
 from siamkit.retrieval.index_paths import same_file
 from siamkit.retrieval.journal import JOURNAL_DIR, EmbeddingJournal
@@ -151,7 +151,7 @@ def _embed(paths: list[str], encoder: Embedder, journal: EmbeddingJournal, batch
            on_bad_image: BadImagePolicy, total: int) -> None:
     loader = DataLoader(_Images(paths, encoder.preprocess), batch_size=batch_size, num_workers=num_workers)
     offset = 0
-    progress = tqdm(total=total, initial=total - len(paths), desc="embedding", unit="img")
+    progress = progress_bar(total=total, initial=total - len(paths), desc="embedding", unit="img")
     with progress as bar:
         for batch in loader:
             names = paths[offset:offset + len(batch["error"])]

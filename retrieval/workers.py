@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from typing import Callable, Sequence, TypeVar
 
-from tqdm import tqdm
+from siamkit.progress import progress_bar
 
 T = TypeVar("T")
 #: below this many files, starting processes costs more than it saves
@@ -17,6 +17,6 @@ def map_files(function: Callable[[str], T], files: Sequence[str], workers: int, 
     ``function`` must be picklable (a module-level function, or a ``functools.partial`` of one)."""
     bar = {"total": len(files), "desc": what, "unit": "img", "leave": False, "disable": None}
     if workers < 2 or len(files) < MIN_FILES:
-        return list(tqdm(map(function, files), **bar))
+        return list(progress_bar(map(function, files), **bar))
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return list(tqdm(pool.imap(function, files, chunksize=32), **bar))
+        return list(progress_bar(pool.imap(function, files, chunksize=32), **bar))

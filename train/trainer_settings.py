@@ -13,6 +13,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
 from siamkit.errors import ConfigError
 from siamkit.folders import why_unwritable
+from siamkit.progress import bars_redraw
 from siamkit.train.precision import emulated_bf16_note
 
 
@@ -43,7 +44,8 @@ def bar_only_on_a_terminal(trainer: Any) -> None:
     or a pipe (``train fit ... > log``): Lightning's bar draws there only when the run ends, so a log
     would show nothing for hours; ``EpochLines`` then prints a line per validation instead."""
     named_bar = any("ProgressBar" in str(callback) for callback in trainer.get("callbacks") or [])
-    if trainer.get("enable_progress_bar") is None and not named_bar and not sys.stdout.isatty():
+    redraws = bars_redraw(sys.stdout)  # where Lightning's bar (Rich's) draws
+    if trainer.get("enable_progress_bar") is None and not named_bar and not redraws:
         trainer.enable_progress_bar = False
 
 

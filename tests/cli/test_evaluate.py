@@ -96,8 +96,9 @@ def test_class_labelled_data_gets_retrieval_metrics(class_folder, tmp_path, caps
     assert document["methods"]["histogram"]["recall@1"] == 1.0  # each class is its own colour
     page = (tmp_path / "report.html").read_text()
     assert "8 images for retrieval (each a query against the others)" in page
-    said = capsys.readouterr().out
-    assert "| histogram |" in said and "among 8 of the 32 images in all splits" in said
+    said = capsys.readouterr()
+    assert "| histogram |" in said.out and "among 8 of the 32 images in all splits" in said.out
+    assert "\r" not in said.err, "a log gets no bar redrawn in place (siamkit.progress)"
 
 
 def test_a_model_is_never_evaluated_on_its_training_images(tiny_checkpoint, tmp_path, capsys):

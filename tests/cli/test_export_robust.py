@@ -12,6 +12,7 @@ import timm
 import torch
 from sklearn.metrics import roc_auc_score
 
+from siamkit import progress
 from siamkit.cli.program import main
 from siamkit.errors import ConfigError
 from siamkit.models import Encoder, TimmBackbone, quantization
@@ -87,12 +88,13 @@ def test_interpolating_a_model_trained_from_scratch_is_refused(tiny_checkpoint, 
     assert not (tmp_path / "out").exists()
 
 
-def test_the_export_is_chosen_on_val_pairs_and_recorded(pretrained_run, tmp_path, capsys):
+def test_the_export_is_chosen_on_val_pairs_and_recorded(pretrained_run, tmp_path, monkeypatch, capsys):
     _, checkpoint = pretrained_run
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)  # as on a val set that takes minutes
     assert main(["export", "--ckpt", str(checkpoint), "--out", str(tmp_path / "chosen"),
                  "--choose-on-val"]) == 0
     said = capsys.readouterr()
-    assert "embedding the val images per WiSE-FT alpha: 100%" in said.err  # minutes on a large val set
+    assert "embedding the val images per WiSE-FT alpha: 100%" in said.err
     printed = [line.split() for line in said.out.splitlines() if line.startswith("  wise-ft")]
     assert len(printed) == 30 and sum(line[-1] == "chosen" for line in printed) == 1  # 5 alphas x 3 x 2
     figures = {(alpha, output, scales): float(line[5]) for line in printed

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from siamkit import progress
 from siamkit.models.encoder import Encoder, EncoderFolderError
 
 
@@ -127,7 +128,8 @@ def test_embed_takes_one_path_as_one_image_and_refuses_a_batch_size_below_one(py
         encoder.embed([photos["coffee"]], batch_size=0)  # was one batch of everything
 
 
-def test_embed_shows_progress_only_when_given_a_label(python_encoder: Path, photos, capsys):
+def test_embed_shows_progress_only_when_given_a_label(python_encoder: Path, photos, monkeypatch, capsys):
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)  # a log's line at once, as if it took minutes
     encoder = Encoder.load(python_encoder)
     images = [photos["coffee"]] * 5
     quiet = encoder.embed(images, batch_size=2)

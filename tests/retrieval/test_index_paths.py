@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from siamkit import progress
 from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 from siamkit.retrieval.index import EmbeddingIndex
@@ -23,6 +24,7 @@ def _embed(images: str, out: str, encoder_folder: Path, *options: str) -> int:
 def test_search_from_another_folder_prints_paths_that_resolve_there(encoder_folder, class_folder, tmp_path,
                                                                       monkeypatch, capsys):
     monkeypatch.chdir(class_folder.parent)
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)  # a log's line at once, as if it took minutes
     assert _embed("classes", "index", encoder_folder) == 0
     assert (Path("index") / "files.txt").read_text().startswith("../classes/")
     elsewhere = tmp_path / "elsewhere"
