@@ -16,6 +16,7 @@ from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities import rank_zero_info
 from torch.optim import Optimizer
 
+from siamkit import progress
 from siamkit.errors import ConfigError
 from siamkit.wording import counted
 
@@ -122,26 +123,67 @@ class TrainingSpeed(pl.Callback):
 class EpochLines(pl.Callback):
     """Without a progress bar (logs, CI, ``scripts/demo.sh``), one line per validation so a long
     run shows it is alive and how it is doing: epoch, step, the logged losses and scores, the
-    time so far. Silent while a progress bar is on."""
+    time so far; and within long work (an epoch, a validate, test or predict over much data), a
+    line of its batches every ``siamkit.progress.LOG_EVERY_S``. Silent while a progress bar is on."""
 
     def __init__(self) -> None:
-        self._start = time.perf_counter()
+        self._start = self._last_line = time.perf_counter()
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start = time.perf_counter()
+        self._start = self._last_line = time.perf_counter()
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if (trainer.progress_bar_callback is not None or trainer.sanity_checking or not trainer.is_global_zero
+        if (self._bar_or_not_first(trainer) or trainer.sanity_checking
                 or trainer.state.fn != TrainerFn.FITTING):  # `train validate` prints its own table
             return
         shown = {name: float(value) for name, value in trainer.callback_metrics.items()
                  if name in ("train/loss", "val/roc_auc", "val/eer", "val/recall@1", "train/images_per_sec")}
         metrics = ", ".join(f"{name} {value:.4g}" for name, value in sorted(shown.items()))
-        minutes, seconds = divmod(int(time.perf_counter() - self._start), 60)
-        epochs = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
         steps = f"/{trainer.max_steps}" if trainer.max_steps and trainer.max_steps > 0 else ""
-        print(f"epoch {trainer.current_epoch + 1}{epochs}, step {trainer.global_step}{steps}: "
-              f"{metrics} ({minutes}:{seconds:02d} so far)", file=sys.stderr, flush=True)
+        self._line(f"{self._epoch(trainer)}, step {trainer.global_step}{steps}: {metrics}")
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        self._now_and_then(trainer, self._epoch(trainer), batch_idx, trainer.num_training_batches)
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                                batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if trainer.state.fn != TrainerFn.FITTING:  # a fit's validation gets its line at the end
+            self._now_and_then(trainer, "validate", batch_idx, trainer.num_val_batches[dataloader_idx])
+
+    def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                          batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._now_and_then(trainer, "test", batch_idx, trainer.num_test_batches[dataloader_idx])
+
+    def on_predict_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                             batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._now_and_then(trainer, "predict", batch_idx, trainer.num_predict_batches[dataloader_idx])
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.state.fn != TrainerFn.FITTING:
+            self._start = self._last_line = time.perf_counter()
+
+    on_test_start = on_predict_start = on_validation_start
+
+    def _now_and_then(self, trainer: pl.Trainer, what: str, batch_idx: int, batches: float) -> None:
+        if self._bar_or_not_first(trainer) or time.perf_counter() - self._last_line < progress.LOG_EVERY_S:
+            return
+        total = f"/{batches}" if batches != float("inf") else ""
+        self._line(f"{what}: batch {batch_idx + 1}{total}")
+
+    def _line(self, text: str) -> None:
+        self._last_line = time.perf_counter()
+        minutes, seconds = divmod(int(self._last_line - self._start), 60)
+        print(f"{text} ({minutes}:{seconds:02d} so far)", file=sys.stderr, flush=True)
+
+    @staticmethod
+    def _epoch(trainer: pl.Trainer) -> str:
+        epochs = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
+        return f"epoch {trainer.current_epoch + 1}{epochs}"
+
+    @staticmethod
+    def _bar_or_not_first(trainer: pl.Trainer) -> bool:
+        return trainer.progress_bar_callback is not None or not trainer.is_global_zero
 
 
 def peak_gpu_memory_gib(device: torch.device) -> float:

@@ -12,6 +12,7 @@ import torch
 import wandb
 from jsonargparse import Namespace
 
+from siamkit import progress
 from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import sample_images
@@ -22,6 +23,7 @@ from tests.helpers import TINY, TINY_WITH_LOGGERS, checkpoint_step, run_train, s
 
 def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)  # a log's batch lines at once, as if minutes passed
     assert main(["fit", *TINY_WITH_LOGGERS, "--trainer.max_steps", "6", "--trainer.val_check_interval", "3",
                  "--trainer.limit_val_batches", "3"]) == 0
     run = tmp_path / "runs" / "demo_digits"
@@ -45,18 +47,24 @@ def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, m
     out, err = capsys.readouterr()
     assert "val/roc_auc" in out and "test/roc_auc" in out, "each prints its table of metrics"
     assert not [line for line in err.splitlines() if line.startswith("epoch ")], "no epoch line of a fit"
+    batch_lines = [line.partition(" (")[0] for line in err.splitlines() if ": batch " in line]
+    assert batch_lines == [f"{command}: batch {n}/2" for command in ("validate", "test", "predict")
+                           for n in (1, 2)]
 
 
-def test_output_to_a_file_gets_a_line_per_validation_in_place_of_a_bar(tmp_path, monkeypatch, capsys):
+def test_output_to_a_file_gets_lines_in_place_of_a_bar(tmp_path, monkeypatch, capsys):
     # capsys stands for `train fit ... > log`: a bar would draw there only when the run ends
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)  # a log's batch lines at once, as if minutes passed
     where = TINY.index("--trainer.enable_progress_bar")
     bar_left_to_the_terminal = TINY[:where] + TINY[where + 2:]
     assert main(["fit", *bar_left_to_the_terminal, "--trainer.max_steps", "2", "--trainer.val_check_interval",
                  "1", "--trainer.limit_val_batches", "1"]) == 0
     out, err = capsys.readouterr()
-    assert [line.split(":")[0] for line in err.splitlines() if line.startswith("epoch ")] == [
-        "epoch 1/12, step 1/2", "epoch 1/12, step 2/2"]
+    said = [line.split(" (")[0] if ": batch" in line else line.split(":")[0] for line in err.splitlines()
+            if line.startswith("epoch ")]
+    assert said == ["epoch 1/12: batch 1/78", "epoch 1/12, step 1/2", "epoch 1/12: batch 2/78",
+                    "epoch 1/12, step 2/2"]
     assert "━" not in out + err
 
 
