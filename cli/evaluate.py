@@ -112,7 +112,7 @@ def main(argv: list[str]) -> int:
     data = evaluation_data(dataset, splits, args.split, args.max_pairs, args.on_bad_image)
     info = data.describe()
     print(f"evaluating {counted(len(scorers), 'method')} on {args.data}: split {args.split}, seed "
-          f"{splits.seed}, {_evaluated_share(info, dataset)}, thresholds from {info['threshold_pairs']} "
+          f"{splits.seed}, {_evaluated_share(info, dataset)}, thresholds from {info['threshold_pairs']:,} "
           "val pairs")
     results = [evaluate_method(s, data, args.threshold, args.bootstrap, args.chunk) for s in scorers]
     classical = {scorer.name for method, scorer in zip(methods, scorers) if is_classical(method)}
@@ -272,7 +272,7 @@ def _calibrate(scorers: list, results: list, data: Any, rule: str) -> None:
         card.write(folder)
         calibrated += 1
         print(f"calibrated {folder}: threshold {result.threshold:.4f} "
-              f"({rule} on {len(data.pairs['val'])} val pairs)")
+              f"({rule} on {len(data.pairs['val']):,} val pairs)")
     if not calibrated:
         print("--calibrate: no encoder folder among the methods (run folders and .ckpt files are not written "
               "to), or no val split to choose a threshold on", file=sys.stderr)

@@ -252,6 +252,6 @@ def _write_int8(folder: Path, images: list[str], pairs: tuple, source: str) -> l
     except Int8RanksWorse as refused:
         print(f"note: {refused}", file=sys.stderr)
         return []
-    return [f"{record.file} (ROC-AUC on {record.check_pairs} val pairs of {source}: int8 "
+    return [f"{record.file} (ROC-AUC on {record.check_pairs:,} val pairs of {source}: int8 "
             f"{record.roc_auc_int8:.4f}, float {record.roc_auc_float:.4f}; cosine to float >= "
             f"{record.cosine_min:.4f})"]

@@ -85,7 +85,7 @@ def quantize_int8(folder: str | Path, calibration: Sequence[ImageInput], calibra
     if roc[0] - roc[1] > allowed:
         target.unlink()
         raise Int8RanksWorse(
-            f"the int8 model's ROC-AUC on {len(labels)} val pairs of {check_data} is {roc[1]:.4f}, "
+            f"the int8 model's ROC-AUC on {len(labels):,} val pairs of {check_data} is {roc[1]:.4f}, "
             f"{roc[0] - roc[1]:.4f} below the float model's {roc[0]:.4f} (allowed: {allowed}), so "
             f"{target.name} was not kept: use the float model")
     card.quantization = record
