@@ -6,6 +6,9 @@ its loader collates them into, as ``batch_type``.
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from siamkit.data.batches import ClassBatch, ImageBatch, PairBatch, TwoViewBatch
 from siamkit.data.images import load_image
 from siamkit.data.sources import ClassSet, ImageSet, PairSet
 from siamkit.data.transforms import ImagePipeline, ImageTransform
+from siamkit.wording import counted
 
 
 class ImageReader:
@@ -186,12 +190,27 @@ class ImageListDataset(Dataset):
 
 def seeded_loader(dataset: Dataset, workers: int, **kwargs: Any) -> DataLoader:
     """A DataLoader whose augmentation is seeded from torch's generator (which ``seed_everything``
-    sets): in each worker, or here when there are none (albumentations would draw a seed of its own)."""
+    sets): in each worker, or here when there are none (albumentations would draw a seed of its own).
+    ``workers``: at most one a CPU this process may use (``fewer_workers``)."""
+    workers = fewer_workers(workers)
     if not workers:
         _seed_augmentation(dataset, int(torch.randint(2**31, ())))
     return DataLoader(dataset, num_workers=workers, persistent_workers=workers > 0,
                       worker_init_fn=init_worker, collate_fn=dataset.batch_type.collate,
                       pin_memory=torch.cuda.is_available(), **kwargs)
+
+
+@functools.cache
+def fewer_workers(workers: int) -> int:
+    """``workers``, or the CPUs this process may use where those are fewer, with a note (once): a
+    config written for a GPU server (``num_workers: 8``) on a laptop, where torch warns that so many
+    workers may slow loading down or freeze it."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if workers <= usable:
+        return workers
+    print(f"note: data.num_workers {workers} is more than the {counted(usable, 'CPU')} this process may use: "
+          f"loading with {usable} workers", file=sys.stderr)
+    return usable
 
 
 def _seed_augmentation(dataset: Dataset, seed: int) -> None:
