@@ -58,6 +58,10 @@ def build_parser() -> ArgumentParser:
                              "backbone features, and those only where clearly better than with "
                              "mid-level ones); prints every variant's figure and records the choice in "
                              "config.json")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="store the same / different threshold of best F1 on those val pairs in "
+                             "config.json, so `train score` and `train duplicates` answer with it (as "
+                             "`train evaluate --calibrate` does for a folder already exported)")
     parser.add_argument("--force", action="store_true", help="replace an existing encoder folder")
     return parser
 
@@ -65,7 +69,7 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
 
-    from siamkit.cli.export_check_data import check_data, check_not_trained_on, val_pairs
+    from siamkit.cli.export_check_data import calibrate, check_data, check_not_trained_on, val_pairs
     from siamkit.models.encoder import Encoder
     from siamkit.models.export_variants import (
         at_scales,
@@ -84,7 +88,7 @@ def main(argv: list[str]) -> int:
                            "CNN has them); choose --features head or backbone")
     if args.scales:
         encoder = at_scales(encoder, args.scales)
-    check = check_data(encoder, args) if args.quantize or args.choose_on_val else None
+    check = check_data(encoder, args) if args.quantize or args.choose_on_val or args.calibrate else None
     data, pairs = val_pairs(check, args) if check else (None, None)  # read once, before any writing
     if check:
         check_not_trained_on(encoder, check, pairs, args.ckpt)
@@ -97,6 +101,8 @@ def main(argv: list[str]) -> int:
             encoder = without_head(encoder)
         elif args.features == "backbone+mid":
             encoder = with_mid_level(encoder)
+    if args.calibrate:
+        calibrate(encoder, pairs, check.source)
     count = args.calibration_images or CALIBRATION_IMAGES
     calibration = _calibration_images(data, count) if args.quantize else None
     staging = out.parent / f".{out.name}.partial"
@@ -124,9 +130,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
             raise SiamkitError(f"{args.out} already exists and is not empty; choose "
                                "another --out, or add --force to replace it")
         _check_replaceable(args.out, Path(args.ckpt))
-    if args.check_data and not (args.quantize or args.choose_on_val):
-        raise SiamkitError("--check-data gives the val pairs of --quantize int8 and --choose-on-val: add one "
-                           "of them, or leave it out")
+    if args.check_data and not (args.quantize or args.choose_on_val or args.calibrate):
+        raise SiamkitError("--check-data gives the val pairs of --quantize int8, --choose-on-val and "
+                           "--calibrate: add one of them, or leave it out")
     if args.calibration_images is not None and not args.quantize:
         raise SiamkitError("--calibration-images sets the ranges of --quantize int8: add it, or leave "
                            "--calibration-images out")

@@ -1,5 +1,6 @@
 """The labelled data whose val pairs check ``train export``'s choices (--choose-on-val, --quantize
-int8), and the checks that they can: labels, and no images the model trained on."""
+int8) and set its threshold (--calibrate), and the checks that they can: labels, and no images the
+model trained on."""
 
 from __future__ import annotations
 
@@ -53,8 +54,26 @@ def check_data_has_labels(args: argparse.Namespace) -> None:
         raise _without_val_pairs(args, args.check_data, error) from None
 
 
+def calibrate(encoder, pairs: tuple[list[str], list[str], object], source: str) -> None:
+    """Sets the card's same / different threshold: best F1 on the val ``pairs`` (a paths, b paths,
+    labels), with the rule `train evaluate --calibrate` uses by default."""
+    import numpy as np
+
+    from siamkit.evaluation.metrics import choose_threshold
+    from siamkit.models.card import Calibration
+
+    a, b, labels = pairs
+    images = sorted(set(a) | set(b))
+    row = {path: i for i, path in enumerate(images)}
+    embeddings = encoder.embed(images, progress="embedding the val images for a threshold")
+    scores = np.einsum("ij,ij->i", embeddings[[row[p] for p in a]], embeddings[[row[p] for p in b]])
+    threshold = choose_threshold(np.asarray(labels), scores, "best_f1")
+    encoder.card.calibration = Calibration(threshold, "best_f1", source, "val", len(scores))
+    print(f"calibrated: threshold {threshold:.4f} (best_f1 on {len(scores):,} val pairs of {source})")
+
+
 def _without_val_pairs(args: argparse.Namespace, source: str, why: Exception) -> SiamkitError:
-    needs = "--quantize int8" if args.quantize else "--choose-on-val"
+    needs = "--quantize int8" if args.quantize else "--choose-on-val" if args.choose_on_val else "--calibrate"
     return SiamkitError(f"{needs} checks the model on labelled val pairs, and {source} has none ({why}); "
                         "pass --check-data with labelled pairs or classes (e.g. demo:photos)")
 

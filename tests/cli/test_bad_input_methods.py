@@ -32,6 +32,10 @@ CASES = {
          "--check-data", "{zoo}/photos"],
         "--choose-on-val checks the model on labelled val pairs, and {zoo}/photos has none ({zoo}/photos has "
         "no labels: "),
+    "export: a threshold from unlabelled data": (
+        ["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", "{zoo}/out", "--calibrate",
+         "--check-data", "{zoo}/photos"],
+        "--calibrate checks the model on labelled val pairs, and {zoo}/photos has none"),
     "score: --methd for --method": (["score", P, P, "--methd=histogram"], "did you mean --method?"),
     "score: -m that names no method": (["score", P, P, "-m", ",", "-m", " "],
                                        "--method ',' ' ' names no method; give a comma-separated list"),

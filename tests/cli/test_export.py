@@ -30,6 +30,21 @@ def test_export_writes_a_self_describing_folder(tiny_checkpoint, tmp_path, capsy
     assert "64-d embeddings" in capsys.readouterr().out
 
 
+def test_export_calibrates_the_threshold_evaluate_would(tiny_checkpoint, tmp_path, capsys):
+    """With --calibrate the exported folder answers same / different at once; `train evaluate
+    --calibrate` on the run's val pairs sets the same threshold."""
+    exported, evaluated = tmp_path / "exported", tmp_path / "evaluated"
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(exported), "--calibrate"]) == 0
+    assert "calibrated: threshold" in capsys.readouterr().out
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(evaluated)]) == 0
+    assert main(["evaluate", "--data", "demo:digits", "--methods", str(evaluated),
+                 "--out", str(tmp_path / "report"), "--calibrate", "--bootstrap", "0"]) == 0
+    calibrations = [json.loads((folder / "config.json").read_text())["calibration"]
+                    for folder in (exported, evaluated)]
+    assert calibrations[0]["pairs"] == calibrations[1]["pairs"] > 1000
+    assert calibrations[0]["threshold"] == pytest.approx(calibrations[1]["threshold"], abs=1e-6)
+
+
 @pytest.fixture(scope="module")
 def jpeg_folder(tmp_path_factory) -> Path:
     """Real JPEG files large enough that draft decoding matters, one of them EXIF-rotated."""
