@@ -173,9 +173,12 @@ def method_from(args: argparse.Namespace, compared: list[str]):
         raise SiamkitError(f"{args.encoder} has no calibrated threshold (no folder of its own to hold one): "
                            "pass --threshold")
     if threshold is None:
-        raise SiamkitError(f"encoder {args.encoder} has no calibrated threshold: pass --threshold, or "
-                           f"calibrate it with `train evaluate --methods ...,{args.encoder} --calibrate` on "
-                           "labelled data")
+        from siamkit.models.card import CONFIG_FILE
+
+        how = (f"calibrate it with `train evaluate --methods ...,{args.encoder} --calibrate` on labelled data"
+               if (Path(args.encoder) / CONFIG_FILE).is_file() else  # an encoder folder, to write into
+               f"export it with one: `train export --ckpt {args.encoder} --out DIR --calibrate`")
+        raise SiamkitError(f"encoder {args.encoder} has no calibrated threshold: pass --threshold, or {how}")
     if args.threshold is None:
         _note_a_class_threshold(encoder, args.encoder)
     background, background_k = None, args.background_k or BACKGROUND_K

@@ -95,6 +95,9 @@ CASES = {
                                      "{zoo}/file.txt"], "is a file, not a folder"),
     "duplicates: uncalibrated": (["duplicates", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT],
                                  "{zoo}/encoder --calibrate"),
+    "duplicates: a run's uncalibrated encoder": (
+        ["duplicates", "{zoo}/photos", "--encoder", "{zoo}/tiny.ckpt", "--out", OUT],
+        "`train export --ckpt {zoo}/tiny.ckpt --out DIR --calibrate`"),
     "duplicates: threshold 2": (["duplicates", "{zoo}/photos", "--encoder", "{zoo}/encoder", "--out", OUT,
                                  "--threshold", "2"], "'2' is not a similarity between -1 and 1"),
     "duplicates: only unreadable": (["duplicates", "{zoo}/bad_only", "--encoder", "{zoo}/encoder", "--out",
