@@ -8,7 +8,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from siamkit.cli.arguments import ArgumentParser, number_between, output_folder, positive_int, scale_list
+from siamkit.cli.arguments import (
+    ArgumentParser,
+    number_between,
+    output_folder,
+    positive_int,
+    scale_list,
+    threshold_rule,
+)
 from siamkit.errors import SiamkitError
 
 #: training images that set the int8 ranges unless --calibration-images says otherwise
@@ -59,9 +66,12 @@ def build_parser() -> ArgumentParser:
                              "mid-level ones); prints every variant's figure and records the choice in "
                              "config.json")
     parser.add_argument("--calibrate", action="store_true",
-                        help="store the same / different threshold of best F1 on those val pairs in "
-                             "config.json, so `train score` and `train duplicates` answer with it (as "
-                             "`train evaluate --calibrate` does for a folder already exported)")
+                        help="store a same / different threshold, chosen on those val pairs by "
+                             "--threshold, in config.json, so `train score` and `train duplicates` answer "
+                             "with it (as `train evaluate --calibrate` does for a folder already exported)")
+    parser.add_argument("--threshold", type=threshold_rule, metavar="RULE",
+                        help="how --calibrate chooses: best_f1 (the default) or fmr=X, the lowest threshold "
+                             "whose false-match rate is at most X (e.g. fmr=0.001 for duplicates)")
     parser.add_argument("--force", action="store_true", help="replace an existing encoder folder")
     return parser
 
@@ -102,7 +112,7 @@ def main(argv: list[str]) -> int:
         elif args.features == "backbone+mid":
             encoder = with_mid_level(encoder)
     if args.calibrate:
-        calibrate(encoder, pairs, check.source)
+        calibrate(encoder, pairs, check.source, args.threshold or "best_f1")
     count = args.calibration_images or CALIBRATION_IMAGES
     calibration = _calibration_images(data, count) if args.quantize else None
     staging = out.parent / f".{out.name}.partial"
@@ -133,6 +143,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.check_data and not (args.quantize or args.choose_on_val or args.calibrate):
         raise SiamkitError("--check-data gives the val pairs of --quantize int8, --choose-on-val and "
                            "--calibrate: add one of them, or leave it out")
+    if args.threshold and not args.calibrate:
+        raise SiamkitError("--threshold says how --calibrate chooses: add --calibrate, or leave --threshold "
+                           "out")
     if args.calibration_images is not None and not args.quantize:
         raise SiamkitError("--calibration-images sets the ranges of --quantize int8: add it, or leave "
                            "--calibration-images out")

@@ -54,9 +54,9 @@ def check_data_has_labels(args: argparse.Namespace) -> None:
         raise _without_val_pairs(args, args.check_data, error) from None
 
 
-def calibrate(encoder, pairs: tuple[list[str], list[str], object], source: str) -> None:
-    """Sets the card's same / different threshold: best F1 on the val ``pairs`` (a paths, b paths,
-    labels), with the rule `train evaluate --calibrate` uses by default."""
+def calibrate(encoder, pairs: tuple[list[str], list[str], object], source: str, rule: str) -> None:
+    """Sets the card's same / different threshold, chosen by ``rule`` (``best_f1`` or ``fmr=X``, as
+    `train evaluate --calibrate`) on the val ``pairs`` (a paths, b paths, labels)."""
     import numpy as np
 
     from siamkit.evaluation.metrics import choose_threshold
@@ -67,9 +67,9 @@ def calibrate(encoder, pairs: tuple[list[str], list[str], object], source: str) 
     row = {path: i for i, path in enumerate(images)}
     embeddings = encoder.embed(images, progress="embedding the val images for a threshold")
     scores = np.einsum("ij,ij->i", embeddings[[row[p] for p in a]], embeddings[[row[p] for p in b]])
-    threshold = choose_threshold(np.asarray(labels), scores, "best_f1")
-    encoder.card.calibration = Calibration(threshold, "best_f1", source, "val", len(scores))
-    print(f"calibrated: threshold {threshold:.4f} (best_f1 on {len(scores):,} val pairs of {source})")
+    threshold = choose_threshold(np.asarray(labels), scores, rule)
+    encoder.card.calibration = Calibration(threshold, rule, source, "val", len(scores))
+    print(f"calibrated: threshold {threshold:.4f} ({rule} on {len(scores):,} val pairs of {source})")
 
 
 def _without_val_pairs(args: argparse.Namespace, source: str, why: Exception) -> SiamkitError:

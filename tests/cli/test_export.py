@@ -43,6 +43,10 @@ def test_export_calibrates_the_threshold_evaluate_would(tiny_checkpoint, tmp_pat
                     for folder in (exported, evaluated)]
     assert calibrations[0]["pairs"] == calibrations[1]["pairs"] > 1000
     assert calibrations[0]["threshold"] == pytest.approx(calibrations[1]["threshold"], abs=1e-6)
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(exported), "--force", "--calibrate",
+                 "--threshold", "fmr=0.001"]) == 0
+    strict = json.loads((exported / "config.json").read_text())["calibration"]
+    assert strict["rule"] == "fmr=0.001" and strict["threshold"] > calibrations[0]["threshold"]
 
 
 @pytest.fixture(scope="module")
