@@ -108,7 +108,10 @@ def _check(args: argparse.Namespace) -> None:
         raise SiamkitError(f"{options} {verb} the groups within one folder, and --against reports copies in "
                            f"another instead: leave {options} out")
     if args.against and not Path(args.against).is_dir():
-        raise SiamkitError(f"--against {args.against} does not exist (or is not a folder)")
+        from siamkit.data.images import url_hint
+
+        hint = url_hint(args.against)
+        raise SiamkitError(f"--against {args.against} does not exist (or is not a folder){hint}")
     if args.against:
         images, against = Path(args.images).resolve(), Path(args.against).resolve()
         if images.is_relative_to(against) or against.is_relative_to(images):

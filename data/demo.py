@@ -38,8 +38,7 @@ from PIL import Image
 
 from siamkit.data.augmentations import OverlayText, PictureInPicture
 from siamkit.data.cache import cache_dir
-from siamkit.data.images import load_image
-from siamkit.data.tables import is_url
+from siamkit.data.images import is_url, load_image
 from siamkit.errors import ConfigError
 from siamkit.progress import progress_bar
 

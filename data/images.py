@@ -108,7 +108,7 @@ def _check_regular_file(path: Path, name: str) -> None:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise ImageLoadError(name, "file not found" + _windows_path_hint(name)) from None
+        raise ImageLoadError(name, "file not found" + (url_hint(name) or _windows_path_hint(name))) from None
     except OSError as error:  # a symbolic-link loop, a name too long, no permission ...
         raise ImageLoadError(name, error.strerror or type(error).__name__) from None
     if stat.S_ISDIR(mode):
@@ -116,6 +116,18 @@ def _check_regular_file(path: Path, name: str) -> None:
     if not stat.S_ISREG(mode):
         kind = "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
         raise ImageLoadError(name, f"is {kind}, not an image file")
+
+
+def is_url(text: str) -> bool:
+    """``https://...``, ``s3://...``; also as ``Path`` keeps it (``https:/...``), but not ``C:/...``."""
+    return re.match(r"[a-z][a-z0-9+.-]+:/", text, re.IGNORECASE) is not None
+
+
+def url_hint(name: str) -> str:
+    """For a URL given where a file or folder goes."""
+    if not is_url(name):
+        return ""
+    return " (a URL: siamkit reads local files and downloads nothing; download it first)"
 
 
 def _windows_path_hint(name: str) -> str:

@@ -4,12 +4,12 @@ an empty image cell or a URL named by its row and column, a pair listed twice or
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from siamkit.data.images import is_url
 from siamkit.errors import SiamkitError
 from siamkit.wording import counted
 
@@ -56,10 +56,6 @@ def _read_csv(path: Path, rows: int | None = None) -> pd.DataFrame:
         if separator:
             return pd.read_csv(path, sep=separator, **options)
     return table
-
-
-def is_url(text: str) -> bool:
-    return re.match(r"[a-z][a-z0-9+.-]*://", text, re.IGNORECASE) is not None
 
 
 def check_image_cells(table: pd.DataFrame, columns: list[str], path: Path) -> None:

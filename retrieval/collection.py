@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from siamkit.data.bad_images import BadImage
+from siamkit.data.images import url_hint
 from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files
 from siamkit.data.preprocess import Preprocess
 from siamkit.data.scan import BadImagePolicy
@@ -44,7 +45,8 @@ class Listing:
 def list_images(folder: str | Path) -> Listing:
     folder = Path(folder)
     if not folder.is_dir():
-        raise SiamkitError(f"image folder {folder} does not exist (or is not a folder)")
+        hint = url_hint(str(folder))
+        raise SiamkitError(f"image folder {folder} does not exist (or is not a folder){hint}")
     images, skipped = find_image_files(folder)
     if not images:
         raise SiamkitError(f"{folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"

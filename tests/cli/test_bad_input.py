@@ -21,6 +21,10 @@ DIGITS = ["fit", "--config", "demo_digits.yaml", "--trainer.logger", "false", "-
 CASES = {
     "score: a named pipe": (["score", "{zoo}/pipe.jpg", P], "is a named pipe, not an image file"),
     "score: a missing image": (["score", "{zoo}/nope.png", P], "file not found"),
+    "score: a URL": (["score", "https://example.com/a.jpg", P],
+                     "file not found (a URL: siamkit reads local files and downloads nothing; download it"),
+    "embed: a URL for a folder": (["embed", "https://example.com/photos", "--encoder", "{zoo}/encoder",
+                                   "--out", OUT], "(a URL: siamkit reads local files and downloads nothing"),
     "score: --threads with no model": (["score", P, P, "--threads", "2"],
                                        "--threads applies to models only, and no model is compared here: add "
                                        "an encoder to --method"),
@@ -158,6 +162,8 @@ CASES = {
     "duplicates: --against a missing folder": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT,
                                                 "--against", "{zoo}/nope"],
                                                "--against {zoo}/nope does not exist"),
+    "duplicates: --against a URL": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", OUT,
+                                     "--against", "s3://bucket/photos"], "(a URL: siamkit reads local files"),
     "duplicates: move into the source folder": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out",
                                                  OUT,
                                                  "--action", "move", "--to", "{zoo}/photos/out"],
