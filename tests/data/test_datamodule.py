@@ -1,11 +1,8 @@
-import os
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from siamkit.data import datasets
 from siamkit.data.batches import ClassBatch, PairBatch, TwoViewBatch
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.data.demo import PHOTOS, resolve_source
@@ -297,16 +294,3 @@ def test_a_val_split_that_gives_one_kind_of_pair_is_refused_before_training(clas
     one_class = SiameseDataModule(str(class_folder / "class0"), num_workers=0, val_data=str(class_folder))
     with pytest.raises(ConfigError, match="can give no non-matches: it holds one class"):
         one_class.check_fit_splits(validates=True)
-
-
-def test_more_workers_than_usable_cpus_load_with_one_a_cpu_and_say_so(class_folder, monkeypatch, capsys):
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    datasets.fewer_workers.cache_clear()
-    data = SiameseDataModule(str(class_folder), image_config=SMALL, num_workers=8, batch_size=8,
-                             m_per_class=2)
-    data.setup("fit")
-    assert data.train_dataloader().num_workers == 2 and data.val_dataloader().num_workers == 2
-    assert capsys.readouterr().err.count("note: data.num_workers 8 is more than the 2 CPUs this process may "
-                                         "use: loading with 2 workers") == 1
-    assert datasets.fewer_workers(1) == 1
-    datasets.fewer_workers.cache_clear()
