@@ -36,6 +36,18 @@ CASES = {
         ["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", "{zoo}/out", "--calibrate",
          "--check-data", "{zoo}/photos"],
         "--calibrate checks the model on labelled val pairs, and {zoo}/photos has none"),
+    "score: a URL": (["score", "https://example.com/a.jpg", P],
+                     "file not found (a URL: siamkit reads local files and downloads nothing; download it"),
+    "embed: a URL for a folder": (["embed", "https://example.com/photos", "--encoder", "{zoo}/encoder",
+                                   "--out", "{zoo}/out"], "(a URL: siamkit reads local files and downloads"),
+    "duplicates: --against a URL": (["duplicates", "{zoo}/photos", "--method", "pdq", "--out", "{zoo}/out",
+                                     "--against", "s3://bucket/photos"], "(a URL: siamkit reads local files"),
+    "export: a threshold rule without --calibrate": (
+        ["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", "{zoo}/out", "--threshold", "fmr=0.01"],
+        "says how --calibrate chooses: add --calibrate"),
+    "export: a threshold rule that is none": (
+        ["export", "--ckpt", "{zoo}/tiny.ckpt", "--out", "{zoo}/out", "--calibrate", "--threshold", "fmr=2"],
+        "'fmr=2': use best_f1, or fmr=X with 0 < X < 1"),
     "score: --methd for --method": (["score", P, P, "--methd=histogram"], "did you mean --method?"),
     "score: -m that names no method": (["score", P, P, "-m", ",", "-m", " "],
                                        "--method ',' ' ' names no method; give a comma-separated list"),
