@@ -25,6 +25,7 @@ from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files
 from siamkit.data.preprocess import Preprocess
 from siamkit.data.scan import BadImagePolicy
 from siamkit.errors import ImageLoadError, SiamkitError
+from siamkit.folders import writing_alone
 from siamkit.models.embedder import Embedder
 from siamkit.progress import progress_bar
 from siamkit.retrieval.index import FORMAT, META, EmbeddingIndex, IndexFolderError, write_index, write_meta
@@ -91,6 +92,12 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
     how many images this call embedded (the others were in the index or its journal already)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    with writing_alone(out, "a `train embed` or `train duplicates` into the same index"):
+        return _embed_into(out, listing, encoder, encoder_source, batch_size, num_workers, on_bad_image)
+
+
+def _embed_into(out: Path, listing: Listing, encoder: Embedder, encoder_source: str, batch_size: int,
+                num_workers: int, on_bad_image: BadImagePolicy) -> tuple[dict[str, Any], int]:
     complete = _complete_index(out, encoder)
     if complete is None and (out / META).is_file():
         print(f"note: {out} holds an index of another encoder (or one that cannot be read); it is replaced "

@@ -1,9 +1,16 @@
-"""Whether a command can write where it was asked to, checked before any work starts."""
+"""Whether a command can write where it was asked to, checked before any work starts; and that
+no other command writes there at the same time."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
+
+from siamkit.errors import SiamkitError
 
 
 def why_unwritable(folder: Path) -> str | None:
@@ -23,3 +30,21 @@ def why_unwritable(folder: Path) -> str | None:
     except OSError as error:
         return f"nothing can be written in {ancestor} ({error.strerror})"
     return None
+
+
+@contextlib.contextmanager
+def writing_alone(folder: Path, what: str) -> Iterator[None]:
+    """Holds ``folder`` (which exists) for this process while the block writes into it: a second
+    command started on the same folder would resume, cut off or delete the first one's unfinished
+    files, and is refused in one line instead. The lock is the kernel's on the folder itself
+    (``flock``), so it leaves no file behind and goes with the process, however that ends."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SiamkitError(f"{folder} is being written by another command still running ({what}): wait "
+                               "for it to end, or give another folder") from None
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siamkit.errors import ImageLoadError
+from siamkit.errors import ImageLoadError, SiamkitError
+from siamkit.folders import writing_alone
 from siamkit.models.encoder import Encoder
 from siamkit.retrieval import collection
 from siamkit.retrieval.index import EmbeddingIndex
@@ -184,3 +185,16 @@ def test_photographs_of_every_format_pillow_reads_are_listed_and_heic_is_named(t
         ["saved.jfif"] + (["phone.avif"] if features.check("avif") else []))
     assert [bad.reason for bad in listing.skipped] == [
         "a HEIC photo, which Pillow cannot read: convert it to JPEG (heif-convert)"]
+
+
+def test_a_second_command_into_an_index_being_written_is_refused_and_the_first_keeps_its_work(counted,
+                                                                                              tmp_path):
+    encoder, _ = counted
+    folder, journal, _ = _four_done(encoder, tmp_path, 6)
+    with writing_alone(tmp_path / "index", "the first"):  # as a `train embed` still running holds it
+        with pytest.raises(SiamkitError, match="is being written by another command still running"):
+            _embed_again(encoder, folder, tmp_path / "index")
+        kept = EmbeddingJournal.open(tmp_path / "index", encoder.fingerprint, encoder.embedding_dim)
+        assert len(kept.files) == 4, "the refused command touched none of the first one's work"
+    _embed_again(encoder, folder, tmp_path / "index")  # once the first has ended
+    assert len(EmbeddingIndex.load(tmp_path / "index").files) == 6
