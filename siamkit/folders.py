@@ -38,20 +38,21 @@ def writing_alone(folder: Path, what: str) -> Iterator[None]:
     command started on the same folder would resume, cut off or delete the first one's unfinished
     files, and is refused in one line instead. The lock is the kernel's on the folder itself
     (``flock``), so it leaves no file behind and goes with the process, however that ends."""
-    with held(os.open(folder, os.O_RDONLY), f"{folder} is being written by another command still running "
-                                            f"({what}): wait for it to end, or give another folder"):
-        yield
-
-
-@contextlib.contextmanager
-def held(descriptor: int, refusal: str) -> Iterator[None]:
-    """An exclusive ``flock`` on the open ``descriptor`` for the block, or a SiamkitError saying
-    ``refusal`` where another process holds it; the descriptor is closed after."""
+    descriptor = lock(os.open(folder, os.O_RDONLY), f"{folder} is being written by another command still "
+                                                    f"running ({what}): wait for it to end, or give another "
+                                                    "folder")
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SiamkitError(refusal) from None
         yield
     finally:
         os.close(descriptor)  # releases the lock
+
+
+def lock(descriptor: int, refusal: str) -> int:
+    """``descriptor`` under an exclusive ``flock`` (closing it releases the lock), or, where another
+    process holds one, a SiamkitError saying ``refusal`` (and the descriptor closed)."""
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise SiamkitError(refusal) from None
+    return descriptor

@@ -12,8 +12,8 @@ of the resolved config plus the package versions in the run's log folder.
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import os
 import signal
 import sys
 import warnings
@@ -46,7 +46,7 @@ from siamkit.train.loggers import end_wandb_runs, run_loggers
 from siamkit.train.module import SiameseModule
 from siamkit.train.parser_errors import brief_error
 from siamkit.train.precision import native_precision
-from siamkit.train.run_lock import training_alone
+from siamkit.train.run_lock import hold_run_folder
 from siamkit.train.run_record import RunRecord, workers_terminated
 from siamkit.train.startup_notes import StartupNotes
 from siamkit.train.time_budget import TimeBudget
@@ -81,10 +81,11 @@ def _keys(parser: LightningArgumentParser) -> list[str]:
 
 
 class SiamkitCLI(LightningCLI):
-    def __init__(self, *args, command: str | None = None, alone: contextlib.ExitStack | None = None,
-                 **kwargs):
+    def __init__(self, *args, command: str | None = None, held: list[int] | None = None, **kwargs):
         self._command = command  # the one subcommand to parse: parsers for all four took 0.6 s more
-        self._alone = alone or contextlib.ExitStack()  # holds a fit's run folder; the caller releases it
+        # the locked descriptor of a fit's run folder, which the caller closes; a plain list, as the
+        # model's optimizer callable reaches this object and an EMA of the weights deep-copies it
+        self._held = held if held is not None else []
         self.startup_notes = StartupNotes()
         with self.startup_notes.holding():  # LightningCLI runs the command within
             super().__init__(*args, **kwargs)
@@ -182,8 +183,8 @@ class SiamkitCLI(LightningCLI):
             trainer.logger = run_loggers(trainer.default_root_dir or ".")
         check_trainer_settings(trainer)
         bar_only_on_a_terminal(trainer)
-        if self.subcommand == "fit":
-            self._alone.enter_context(training_alone(Path(trainer.default_root_dir or ".")))
+        if self.subcommand == "fit" and (held := hold_run_folder(Path(trainer.default_root_dir or "."))):
+            self._held.append(held)
         if config.get("ckpt_path") == "best":
             config.ckpt_path = best_checkpoint(self.subcommand,
                                                Path(checkpoint_dir(trainer.default_root_dir)))
@@ -257,7 +258,7 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
     # Python's documented setting for production: errors inside logging are dropped (the loader
     # itself still notices a worker that died).
     raise_logging_errors, logging.raiseExceptions = logging.raiseExceptions, False
-    alone = contextlib.ExitStack()
+    held: list[int] = []
     try:
         with warnings.catch_warnings():
             for note in MISLEADING_NOTES + UNACTIONABLE_NOTES:
@@ -271,12 +272,13 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
                 auto_configure_optimizers=False,  # the optimizer is model.optimizer; one way to set it
                 parser_kwargs={"allow_abbrev": False, command: no_abbreviations},
                 command=command,
-                alone=alone,
+                held=held,
             )
     except SIGTERMException:
         raise SystemExit(128 + signal.SIGTERM) from None  # Lightning's own exit code would be 0
     finally:
-        alone.close()
+        for descriptor in held:
+            os.close(descriptor)  # releases the run folder
         sys.argv = given
         lightning_notes.removeFilter(_no_advertisement)
         logging.raiseExceptions = raise_logging_errors

@@ -1,17 +1,23 @@
 """One `train fit` at a time per run folder (train/run_lock.py)."""
 
+import os
+
+import pytest
+
 from siamkit.cli.program import main
-from siamkit.train.run_lock import training_alone
+from siamkit.errors import SiamkitError
+from siamkit.train.run_lock import hold_run_folder
 from tests.helpers import TINY
 
 
 def test_a_second_fit_into_a_run_still_training_is_refused_and_writes_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     run = tmp_path / "runs" / "demo_digits"
-    with training_alone(run):  # as a `train fit` still running there holds it
-        assert main(["fit", *TINY, "--trainer.max_steps", "1"]) == 2
-        assert not run.exists()
-        assert main(["fit", *TINY, "--ckpt_path", "last"]) == 2
+    held = hold_run_folder(run)  # as a `train fit` still running there does
+    assert main(["fit", *TINY, "--trainer.max_steps", "1"]) == 2
+    assert not run.exists()
+    assert main(["fit", *TINY, "--ckpt_path", "last"]) == 2
+    os.close(held)
     err = capsys.readouterr().err
     assert err.count("runs/demo_digits is being trained by another `train fit` still running: wait for it to "
                      "end, or train elsewhere with --trainer.default_root_dir runs/NEW_NAME") == 2
@@ -19,7 +25,9 @@ def test_a_second_fit_into_a_run_still_training_is_refused_and_writes_nothing(tm
 
 
 def test_the_processes_ddp_starts_beside_the_first_take_no_lock(tmp_path, monkeypatch):
-    with training_alone(tmp_path):
-        monkeypatch.setenv("LOCAL_RANK", "1")
-        with training_alone(tmp_path):
-            pass
+    held = hold_run_folder(tmp_path)
+    with pytest.raises(SiamkitError, match="is being trained by another"):
+        hold_run_folder(tmp_path)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert hold_run_folder(tmp_path) is None
+    os.close(held)
