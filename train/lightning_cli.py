@@ -216,10 +216,12 @@ PART_WAY_NOTE = r"You're resuming from a checkpoint that ended before the epoch 
 MOVED_RUN_NOTE = r"The dirpath has changed from"
 #: Notes no user can act on: Lightning's own use of a pytree API that torch deprecated (every
 #: fit); a warning that an EMA of the weights cannot shard layers made in configure_model, where
-#: siamkit only sets the memory format and compiles; and Lightning's advertisement for its cloud
-#: logger (every fit).
+#: siamkit only sets the memory format and compiles; that the model summary's size in MB counts
+#: 32 bits a weight under mixed precision (every mixed-precision fit, on a GPU always); and
+#: Lightning's advertisement for its cloud logger (every fit).
 UNACTIONABLE_NOTES = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-                      r"You.re using the WeightAveraging callback with a model that overrides")
+                      r"You.re using the WeightAveraging callback with a model that overrides",
+                      r"Precision .* is not supported by the model summary")
 ADVERTISEMENT = "💡 Tip:"
 
 

@@ -126,17 +126,20 @@ def test_the_model_summary_with_augmentation_on_the_device(tmp_path, monkeypatch
 
 
 def test_fit_says_nothing_a_user_cannot_act_on(tmp_path, monkeypatch, capsys, caplog):
-    """Lightning's deprecated pytree call and its cloud-logger advertisement, at every fit, and
-    its hint that the module never logs the monitored metric, when the run only ended first."""
+    """Lightning's deprecated pytree call and its cloud-logger advertisement, at every fit, its
+    model summary's note on sizes under mixed precision, and its hint that the module never logs
+    the monitored metric, when the run only ended first."""
     monkeypatch.chdir(tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert main(["fit", *TINY, "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1"]) == 0
+        assert main(["fit", *TINY, "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1",
+                     "--trainer.precision", "bf16-mixed", "--trainer.enable_model_summary", "true"]) == 0
     said = capsys.readouterr()
     text = "\n".join([said.out, said.err, caplog.text, *(str(w.message) for w in caught)])
     assert "GPU available" in text  # Lightning's other notes still reach the user
     assert text.index("Seed set to 0") < text.index("GPU available") < text.index("trained 1 step:")
     assert "LeafSpec" not in text and "litlogger" not in text
+    assert "Trainable params" in text and "not supported by the model summary" not in text
     assert "could not find the monitored key" not in text
     assert "note: the run did not validate, so it has no best checkpoint by val/roc_auc; last.ckpt" in text
 
