@@ -55,21 +55,21 @@ def check_data_has_labels(args: argparse.Namespace) -> None:
 
 
 def calibrate(encoder, pairs: tuple[list[str], list[str], object], source: str, rule: str) -> None:
-    """Sets the card's same / different threshold, chosen by ``rule`` (``best_f1`` or ``fmr=X``, as
-    `train evaluate --calibrate`) on the val ``pairs`` (a paths, b paths, labels)."""
+    """Sets the card's same / different threshold, chosen by ``rule`` (``best_f1`` or ``fmr=X``) on
+    the val ``pairs`` (a paths, b paths, labels), scored as `train evaluate --calibrate` scores them."""
     import numpy as np
 
     from siamkit.evaluation.metrics import choose_threshold
+    from siamkit.evaluation.pairs import Pairs
+    from siamkit.evaluation.runner import CHUNK, score_pairs_in_chunks
     from siamkit.models.card import Calibration
+    from siamkit.scoring.embedding import EmbeddingScorer
 
-    a, b, labels = pairs
-    images = sorted(set(a) | set(b))
-    row = {path: i for i, path in enumerate(images)}
-    embeddings = encoder.embed(images, progress="embedding the val images for a threshold")
-    scores = np.einsum("ij,ij->i", embeddings[[row[p] for p in a]], embeddings[[row[p] for p in b]])
-    threshold = choose_threshold(np.asarray(labels), scores, rule)
-    encoder.card.calibration = Calibration(threshold, rule, source, "val", len(scores))
-    print(f"calibrated: threshold {threshold:.4f} ({rule} on {len(scores):,} val pairs of {source})")
+    val = Pairs(*map(np.asarray, pairs))
+    scores = score_pairs_in_chunks(EmbeddingScorer(encoder), val, CHUNK, "scoring val pairs for a threshold")
+    threshold = choose_threshold(val.label, scores, rule)
+    encoder.card.calibration = Calibration(threshold, rule, source, "val", len(val))
+    print(f"calibrated: threshold {threshold:.4f} ({rule} on {len(val):,} val pairs of {source})")
 
 
 def _without_val_pairs(args: argparse.Namespace, source: str, why: Exception) -> SiamkitError:

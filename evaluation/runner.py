@@ -26,6 +26,10 @@ class MethodResult:
     threshold: float | None
 
 
+#: pairs scored at a time: bounds the memory of the images they hold
+CHUNK = 4096
+
+
 def score_pairs_in_chunks(scorer: Scorer, pairs: Pairs, chunk: int, desc: str) -> np.ndarray:
     scores = np.empty(len(pairs), np.float64)
     with progress_bar(total=len(pairs), desc=desc, unit="pair", leave=False) as progress:
@@ -38,7 +42,7 @@ def score_pairs_in_chunks(scorer: Scorer, pairs: Pairs, chunk: int, desc: str) -
 
 def evaluate_method(scorer: Scorer, data: EvaluationData, threshold_rule: str = "best_f1",
                     bootstrap: int = 200,
-                    chunk: int = 4096) -> MethodResult:
+                    chunk: int = CHUNK) -> MethodResult:
     """Scores the evaluated split (timed, peak memory sampled) and, when there is one, the
     validation split; the threshold chosen on validation is applied unchanged to the test."""
     test = data.pairs[data.split]

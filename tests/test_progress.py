@@ -8,8 +8,7 @@ from siamkit.progress import progress_bar
 
 def test_long_work_in_a_log_is_whole_lines_and_what_follows_starts_a_line_of_its_own(monkeypatch, capsys):
     monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)  # as if each step took the half-minute
-    for _ in progress_bar(range(3), desc="embedding", unit="img", leave=False, disable=None):
-        pass
+    list(progress_bar(range(3), desc="embedding", unit="img", leave=False, disable=None))
     print("done", file=sys.stderr)
     err = capsys.readouterr().err
     assert "\r" not in err
@@ -25,6 +24,5 @@ def test_short_work_in_a_log_writes_nothing(capsys):
 
 def test_a_terminal_gets_the_redrawn_bar(monkeypatch, capsys):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    for _ in progress_bar(range(3), desc="embedding"):
-        pass
+    list(progress_bar(range(3), desc="embedding"))
     assert "\rembedding: 100%" in capsys.readouterr().err

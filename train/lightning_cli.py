@@ -183,9 +183,9 @@ class SiamkitCLI(LightningCLI):
             trainer.logger = run_loggers(trainer.default_root_dir or ".")
         check_trainer_settings(trainer)
         bar_only_on_a_terminal(trainer)
-        if self.subcommand == "fit":
-            held = hold_run_folder(Path(trainer.default_root_dir or "."))
-            self._held += [] if held is None else [held]
+        run_folder = Path(trainer.default_root_dir or ".")
+        if self.subcommand == "fit" and (held := hold_run_folder(run_folder)) is not None:
+            self._held.append(held)
         if config.get("ckpt_path") == "best":
             config.ckpt_path = best_checkpoint(self.subcommand,
                                                Path(checkpoint_dir(trainer.default_root_dir)))

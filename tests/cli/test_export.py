@@ -32,21 +32,23 @@ def test_export_writes_a_self_describing_folder(tiny_checkpoint, tmp_path, capsy
 
 def test_export_calibrates_the_threshold_evaluate_would(tiny_checkpoint, tmp_path, capsys):
     """With --calibrate the exported folder answers same / different at once; `train evaluate
-    --calibrate` on the run's val pairs sets the same threshold."""
-    exported, evaluated = tmp_path / "exported", tmp_path / "evaluated"
-    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(exported), "--calibrate"]) == 0
+    --calibrate` on the run's val pairs sets the same threshold there."""
+    folder = tmp_path / "encoder"
+
+    def calibration() -> dict:
+        return json.loads((folder / "config.json").read_text())["calibration"]
+
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(folder), "--calibrate"]) == 0
     assert "calibrated: threshold" in capsys.readouterr().out
-    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(evaluated)]) == 0
-    assert main(["evaluate", "--data", "demo:digits", "--methods", str(evaluated),
+    exported = calibration()
+    assert main(["evaluate", "--data", "demo:digits", "--methods", str(folder),
                  "--out", str(tmp_path / "report"), "--calibrate", "--bootstrap", "0"]) == 0
-    calibrations = [json.loads((folder / "config.json").read_text())["calibration"]
-                    for folder in (exported, evaluated)]
-    assert calibrations[0]["pairs"] == calibrations[1]["pairs"] > 1000
-    assert calibrations[0]["threshold"] == pytest.approx(calibrations[1]["threshold"], abs=1e-6)
-    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(exported), "--force", "--calibrate",
+    evaluated = calibration()
+    assert exported["pairs"] == evaluated["pairs"] > 1000
+    assert exported["threshold"] == pytest.approx(evaluated["threshold"], abs=1e-6)
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(folder), "--force", "--calibrate",
                  "--threshold", "fmr=0.001"]) == 0
-    strict = json.loads((exported / "config.json").read_text())["calibration"]
-    assert strict["rule"] == "fmr=0.001" and strict["threshold"] > calibrations[0]["threshold"]
+    assert calibration()["rule"] == "fmr=0.001" and calibration()["threshold"] > exported["threshold"]
 
 
 @pytest.fixture(scope="module")
