@@ -17,6 +17,7 @@ from siamkit.cli.arguments import (
     threshold_rule,
 )
 from siamkit.errors import SiamkitError
+from siamkit.folders import holding
 
 #: training images that set the int8 ranges unless --calibration-images says otherwise
 CALIBRATION_IMAGES = 64
@@ -78,7 +79,13 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    # two exports to one --out would share its staging folder, each deleting the other's files
+    with holding(args.out, "export", f"{args.out} is being written by another `train export` still running: "
+                                     "wait for it to end, or give another --out"):
+        return _export(args)
 
+
+def _export(args: argparse.Namespace) -> int:
     from siamkit.cli.export_check_data import calibrate, check_data, check_not_trained_on, val_pairs
     from siamkit.models.encoder import Encoder
     from siamkit.models.export_variants import (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -100,8 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _did_you_mean(command: str) -> str:
     names = [*TRAINER_COMMANDS, *TOOL_COMMANDS]
-    # a cutoff above difflib's 0.6, which offered `copies` for `nope`; a start of a name counts too
-    close = [name for name in names if len(command) > 2 and name.startswith(command)]
+    # a cutoff above difflib's 0.6, which offered `copies` for `nope`; so does a name's start, with
+    # at most the last letter wrong (`copy`, `embedd`)
+    close = [name for name in names
+             if len(command) > 2 and len(os.path.commonprefix([command, name])) >= max(3, len(command) - 1)]
     close = close or difflib.get_close_matches(command, names, n=1, cutoff=0.65)
     return f" (did you mean {close[0]}?)" if close else ""
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from siamkit.data.cache import cache_dir
 from siamkit.errors import SiamkitError
 
 
@@ -45,6 +47,32 @@ def writing_alone(folder: Path, what: str) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # releases the lock
+
+
+def hold_path(path: Path, kind: str, refusal: str) -> int | None:
+    """Holds ``path`` for this process through a lock file in siamkit's cache named for its
+    absolute path (``path`` itself may not exist yet, and a command refused before it starts
+    leaves nothing there); returns the descriptor whose closing releases it, or raises a
+    SiamkitError saying ``refusal`` where another process holds it. Where the cache cannot be
+    written the command goes on unguarded (None)."""
+    name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
+    try:
+        (cache_dir() / "locks").mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(cache_dir() / "locks" / f"{kind}-{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    return lock(descriptor, refusal)
+
+
+@contextlib.contextmanager
+def holding(path: Path, kind: str, refusal: str) -> Iterator[None]:
+    """``hold_path`` for the block."""
+    descriptor = hold_path(path, kind, refusal)
+    try:
+        yield
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
 
 
 def lock(descriptor: int, refusal: str) -> int:

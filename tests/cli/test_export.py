@@ -10,6 +10,7 @@ from PIL import Image
 
 from siamkit.cli.program import main
 from siamkit.data.images import load_image
+from siamkit.folders import holding
 from siamkit.models import onnx_export
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import ExportParityError, sample_images
@@ -118,6 +119,20 @@ def test_bad_export_requests(tiny_checkpoint, tmp_path, capsys):
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "e")]) == 0
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "e")]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+def test_a_second_export_to_an_out_still_being_written_is_refused(tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "e"
+    staging = tmp_path / ".e.partial"  # the first export's files, half written
+    staging.mkdir()
+    (staging / "model.safetensors").write_bytes(b"half")
+    with holding(out, "export", "the first"):  # as a `train export` still running holds it
+        assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(out)]) == 2
+        assert (staging / "model.safetensors").read_bytes() == b"half"
+    assert capsys.readouterr().err.strip() == (f"error: {out} is being written by another `train export` "
+                                               "still running: wait for it to end, or give another --out")
+    assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(out)]) == 0
+    assert not staging.exists()
 
 
 def test_a_module_built_in_python_exports(class_folder, tmp_path):

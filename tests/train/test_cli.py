@@ -70,6 +70,8 @@ def test_unknown_command_is_one_line_with_the_closest(capsys):
     assert _error(capsys, ["bogus"]).strip() == "error: unknown command 'bogus'; `train --help` lists them"
     assert "did you mean" not in _error(capsys, ["nope"]), "copies shares three letters, no more"
     assert "(did you mean evaluate?)" in _error(capsys, ["eval"])
+    assert "(did you mean copies?)" in _error(capsys, ["copy"]), "a name's start, its last letter wrong"
+    assert "did you mean" not in _error(capsys, ["fixx"])
 
 
 def test_mistyped_key_on_the_command_line(tmp_path, monkeypatch, capsys):
