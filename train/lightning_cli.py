@@ -218,16 +218,18 @@ MOVED_RUN_NOTE = r"The dirpath has changed from"
 #: Notes no user can act on: Lightning's own use of a pytree API that torch deprecated (every
 #: fit); a warning that an EMA of the weights cannot shard layers made in configure_model, where
 #: siamkit only sets the memory format and compiles; that the model summary's size in MB counts
-#: 32 bits a weight under mixed precision (every mixed-precision fit, on a GPU always); and
-#: Lightning's advertisement for its cloud logger (every fit).
+#: 32 bits a weight under mixed precision (every mixed-precision fit, on a GPU always).
 UNACTIONABLE_NOTES = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",
                       r"You.re using the WeightAveraging callback with a model that overrides",
                       r"Precision .* is not supported by the model summary")
-ADVERTISEMENT = "💡 Tip:"
+#: Lightning's lines of the same kind, logged: its advertisement for its cloud logger, and that it
+#: loads the training data early to count the steps that the learning-rate schedule spans (every
+#: fit).
+UNACTIONABLE_LINES = ("💡 Tip:", "Loading `train_dataloader` to estimate number of stepping batches")
 
 
-def _no_advertisement(record: logging.LogRecord) -> bool:
-    return not str(record.msg).startswith(ADVERTISEMENT)
+def _worth_showing(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(UNACTIONABLE_LINES)
 
 
 def _predictions_dir(root: str | None) -> str:
@@ -253,7 +255,7 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
     sys.argv = [sys.argv[0], command, *resolve_config_arguments(args)]
     no_abbreviations = {"allow_abbrev": False}  # a mistyped --trainer.max_epoch must not pass as max_epochs
     lightning_notes = logging.getLogger("pytorch_lightning.utilities.rank_zero")
-    lightning_notes.addFilter(_no_advertisement)
+    lightning_notes.addFilter(_worth_showing)
     integers_before_floats(Trainer.__init__)  # so --trainer.limit_train_batches 1 is one batch, not 100%
     # When Ctrl-C or SIGTERM reaches the process group, a DataLoader worker's death is reported by
     # torch's SIGCHLD handler raising wherever the main process is; inside a log line being written
@@ -283,5 +285,5 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
         for descriptor in held:
             os.close(descriptor)  # releases the run folder
         sys.argv = given
-        lightning_notes.removeFilter(_no_advertisement)
+        lightning_notes.removeFilter(_worth_showing)
         logging.raiseExceptions = raise_logging_errors

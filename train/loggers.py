@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -10,15 +11,22 @@ from pytorch_lightning.loggers import Logger, WandbLogger
 
 
 class QuietWandbLogger(WandbLogger):
-    """Lightning's WandbLogger without two warnings no user can act on. wandb 0.31 warns at every
-    run that ``anonymous``, which Lightning always hands ``wandb.init``, has no effect; and it looks
-    for the code's git repository from ``save_dir``, warning "git root ... does not exist" at a
-    run's first start, when nothing has made that folder yet."""
+    """Lightning's WandbLogger without what no user can act on. wandb 0.31 warns at every run that
+    ``anonymous``, which Lightning always hands ``wandb.init``, has no effect; it looks for the
+    code's git repository from ``save_dir``, warning "git root ... does not exist" at a run's first
+    start, when nothing has made that folder yet; and it ends every run with about twenty lines of
+    history and summary, the figures siamkit's own lines and ``metrics.csv`` already gave. Its quiet
+    setting keeps the lines that say where the run is saved and how to sync it (``settings``
+    given, or ``WANDB_QUIET`` set, say otherwise)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if self._wandb_init.get("anonymous") is None:
             del self._wandb_init["anonymous"]
+        if "settings" not in self._wandb_init and "WANDB_QUIET" not in os.environ:
+            import wandb
+
+            self._wandb_init["settings"] = wandb.Settings(quiet=True)
 
     @property
     def experiment(self) -> Any:

@@ -24,8 +24,12 @@ from tests.helpers import TINY, TINY_WITH_LOGGERS, checkpoint_step, run_train, s
 def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)  # a log's batch lines at once, as if minutes passed
+    monkeypatch.delenv("WANDB_SILENT")  # as a user runs it
     assert main(["fit", *TINY_WITH_LOGGERS, "--trainer.max_steps", "6", "--trainer.val_check_interval", "3",
                  "--trainer.limit_val_batches", "3"]) == 0
+    said = "".join(capsys.readouterr())
+    assert "Run data is saved locally in" in said, "W&B says where its files are"
+    assert "Run history" not in said and "Run summary" not in said, "not twenty lines of figures seen already"
     run = tmp_path / "runs" / "demo_digits"
     logs = run / "logs" / "version_0"
     assert {"config.yaml", "versions.json", "metrics.csv"} <= {p.name for p in logs.iterdir()}
@@ -41,7 +45,6 @@ def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, m
     assert checkpoint_step(run / "checkpoints" / "last.ckpt") >= 3
 
     last = str(run / "checkpoints" / "last.ckpt")
-    capsys.readouterr()
     for command, limit in (("validate", "val"), ("test", "test"), ("predict", "predict")):
         assert main([command, *TINY, "--ckpt_path", last, f"--trainer.limit_{limit}_batches", "2"]) == 0
     out, err = capsys.readouterr()
@@ -141,6 +144,7 @@ def test_fit_says_nothing_a_user_cannot_act_on(tmp_path, monkeypatch, capsys, ca
     assert "LeafSpec" not in text and "litlogger" not in text
     assert "Trainable params" in text and "not supported by the model summary" not in text
     assert "could not find the monitored key" not in text
+    assert "estimate number of stepping batches" not in text
     assert "note: the run did not validate, so it has no best checkpoint by val/roc_auc; last.ckpt" in text
 
 
