@@ -24,7 +24,7 @@ from torch import nn
 from siamkit.data.image_config import IMAGENET_MEAN, IMAGENET_STD, ImageConfig
 from siamkit.errors import ConfigError, WeightsNotFoundError
 from siamkit.internals import open_clip_vision_tower
-from siamkit.models.hub import hub_downloads, not_downloaded
+from siamkit.models.hub import NO_NETWORK, OFFLINE_WEIGHTS, hub_downloads, not_downloaded, torch_hub_can_get
 from siamkit.models.pooling import GeM, check_pooling
 from siamkit.models.spec import records_init_args
 from siamkit.models.weights import is_weights_file, load_matching, load_state_dict_file
@@ -154,7 +154,7 @@ class OpenClipBackbone(Backbone):
                         f"(not in the hub cache, and {not_downloaded(error, online)}). Give a local weights "
                         f"file in place of the tag (e.g. open_clip_pytorch_model.bin for {model_name}/"
                         f"{pretrained}): in a config `pretrained: FILE` (or null to train from scratch), "
-                        f"as a scoring method open_clip:{model_name}:FILE."
+                        f"as a scoring method open_clip:{model_name}:FILE{OFFLINE_WEIGHTS}"
                     ) from None
             source = f"{model_name}/{pretrained}"
         state = load_state_dict_file(path)
@@ -202,6 +202,12 @@ class _ParamGroup(nn.Module):
 _RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
 
+def _torchvision_weights_missing(name: str, weights: str, why: str) -> str:
+    return (f"cannot get torchvision weights {weights!r} for {name} (not in the torch hub cache "
+            f"{torch.hub.get_dir()}, and {why}). Give a local weights file: in a config `weights: FILE` (or "
+            f"null to train from scratch){OFFLINE_WEIGHTS}")
+
+
 class TorchvisionBackbone(Backbone):
     """A torchvision ResNet without its classifier.
 
@@ -230,14 +236,13 @@ class TorchvisionBackbone(Backbone):
                               + (f" (did you mean {', '.join(close)}?)" if close else ""))
         hub_weights = None if weights is None or is_weights_file(weights) else self._weights_enum(name,
                                                                                                   weights)
+        if hub_weights is not None and not torch_hub_can_get(hub_weights.url):
+            raise WeightsNotFoundError(_torchvision_weights_missing(name, weights, NO_NETWORK))
         try:
             net = torchvision.models.get_model(name, weights=hub_weights)
         except Exception as error:
-            raise WeightsNotFoundError(
-                f"cannot get torchvision weights {weights!r} for {name} (not in the torch hub cache "
-                f"{torch.hub.get_dir()}, and downloading failed: {type(error).__name__}). Point `weights` at "
-                "a local weights file, or set it to null to train from scratch."
-            ) from None
+            why = not_downloaded(error, online=True)
+            raise WeightsNotFoundError(_torchvision_weights_missing(name, weights, why)) from None
         self.feature_dim = net.fc.in_features
         net.fc = nn.Identity()
         if small_input:

@@ -1,5 +1,5 @@
-"""Hugging Face hub downloads (timm's and open_clip's pretrained weights) that give up at once
-on a machine without a network."""
+"""Hub downloads (timm's and open_clip's pretrained weights from Hugging Face, torchvision's from
+download.pytorch.org) that give up at once on a machine without a network."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from typing import Iterator
 from urllib.parse import urlparse
 
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+NO_NETWORK = "no network to download them from"
+#: the end of every message on hub weights that could not be had
+OFFLINE_WEIGHTS = ("; ImageNet weights that need no network come with siamkit: TimmBackbone with "
+                   "`name: tf_efficientnet_lite0, pretrained: efficientnet-lite0`")
 
 
 @contextmanager
@@ -35,9 +39,19 @@ def hub_downloads() -> Iterator[bool]:
         constants.HF_HUB_OFFLINE = False
 
 
+def torch_hub_can_get(url: str) -> bool:
+    """Whether torch.hub can give the file at ``url``: cached, or its host reachable. (torch.hub
+    would otherwise print that it is downloading, then fail.)"""
+    import torch
+
+    cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(url).path))
+    return (os.path.exists(cached) or any(os.environ.get(v) for v in _PROXY_VARIABLES)
+            or _resolves(urlparse(url).hostname or ""))
+
+
 def not_downloaded(error: Exception, online: bool) -> str:
     """Why weights missing from the hub cache could not be had, for an error message."""
-    return f"downloading failed: {type(error).__name__}" if online else "no network to download them from"
+    return f"downloading failed: {type(error).__name__}" if online else NO_NETWORK
 
 
 def _resolves(host: str) -> bool:

@@ -12,7 +12,7 @@ from torch import nn
 from siamkit.data.image_config import ImageConfig
 from siamkit.errors import ConfigError, WeightsNotFoundError
 from siamkit.models.backbones import Backbone
-from siamkit.models.hub import hub_downloads, not_downloaded
+from siamkit.models.hub import OFFLINE_WEIGHTS, hub_downloads, not_downloaded
 from siamkit.models.packaged_weights import (
     PACKAGED_WEIGHTS,
     convert_in_order,
@@ -143,7 +143,8 @@ def _create_net(name: str, from_hub: bool, pooling: str) -> nn.Module:
             raise WeightsNotFoundError(
                 f"cannot get timm's pretrained weights for {name} (not in the hub cache, and "
                 f"{not_downloaded(error, online)}). Give a local weights file: in a config "
-                f"`pretrained: FILE` (or false to train from scratch), as a scoring method timm:{name}:FILE."
+                f"`pretrained: FILE` (or false to train from scratch), as a scoring method timm:{name}:FILE"
+                f"{OFFLINE_WEIGHTS}"
             ) from None
 
 

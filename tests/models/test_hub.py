@@ -8,7 +8,7 @@ from huggingface_hub import constants
 from safetensors.torch import save_file
 
 from siamkit.errors import WeightsNotFoundError
-from siamkit.models import OpenClipBackbone, TimmBackbone
+from siamkit.models import OpenClipBackbone, TimmBackbone, TorchvisionBackbone
 
 
 @pytest.fixture
@@ -52,6 +52,18 @@ def test_weights_missing_from_the_cache_fail_at_once_without_a_network(no_networ
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
 
     with pytest.raises(WeightsNotFoundError, match="not in the hub cache, and no network to download them"
-                                                   r".*in a config `pretrained: FILE`.* as a scoring method"):
+                                                   r".*in a config `pretrained: FILE`.* as a scoring method"
+                                                   ".*need no network.*pretrained: efficientnet-lite0"):
         make()
     assert constants.HF_HUB_OFFLINE is False
+
+
+def test_torchvision_weights_missing_from_the_cache_fail_at_once_without_a_network(no_network, monkeypatch,
+                                                                                    tmp_path, capsys):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    with pytest.raises(WeightsNotFoundError, match="not in the torch hub cache .*, and no network to "
+                                                   r"download them from\). Give a local weights file: in a "
+                                                   "config `weights: FILE`.*pretrained: efficientnet-lite0"):
+        TorchvisionBackbone("resnet18", weights="IMAGENET1K_V1")
+    assert "Downloading" not in capsys.readouterr().err, "torch.hub never started"
