@@ -17,5 +17,7 @@ def source_kind(location: Path) -> str:
         subfolders = any(p.is_dir() and not is_hidden(p.name) for p in location.iterdir())
         return "classes" if subfolders else "images"
     if location.suffix.lower() in TABLE_SUFFIXES:
-        return kind_of_columns(set(read_table(location, rows=1).columns))
+        columns = set(read_table(location, rows=1).columns)
+        kind = kind_of_columns(columns)
+        return kind if kind != "images" or "path" in columns else "auto"  # reading names the columns
     return "auto"

@@ -47,15 +47,15 @@ def kind_of_columns(columns: set[str]) -> str:
 
 def _read_csv(path: Path, rows: int | None = None) -> pd.DataFrame:
     """Comma-separated, or semicolon- or tab-separated as spreadsheets in many locales save a .csv
-    (told by a header that is one column holding that separator); spaces after a separator, as
-    in a table written by hand ("a, b, label"), are not part of the value."""
+    (told by a header that is one column holding that separator); spaces around a separator, as
+    in a table written by hand ("a , b , label"), are not part of the value or the column's name."""
     options = {"dtype": str, "keep_default_na": False, "skipinitialspace": True, "nrows": rows}
     table = pd.read_csv(path, **options)
     if len(table.columns) == 1:
         separator = next((s for s in (";", "\t") if s in str(table.columns[0])), None)
         if separator:
-            return pd.read_csv(path, sep=separator, **options)
-    return table
+            table = pd.read_csv(path, sep=separator, **options)
+    return table.rename(columns=str.strip).apply(lambda column: column.str.strip())
 
 
 def check_image_cells(table: pd.DataFrame, columns: list[str], path: Path) -> None:

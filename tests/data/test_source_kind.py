@@ -9,6 +9,7 @@ import pytest
 
 from siamkit.data.source_kind import source_kind
 from siamkit.data.sources import ClassSet, ImageSet, PairSet, read_source
+from siamkit.errors import SiamkitError
 from tests.conftest import write_image
 
 READ_AS = {PairSet: "pairs", ClassSet: "classes", ImageSet: "images"}
@@ -45,3 +46,9 @@ def test_a_folders_kind_is_read_from_its_top_level(tmp_path):
 def test_what_reading_refuses_is_left_to_reading(tmp_path):
     write_image(tmp_path / "one.png", np.random.default_rng(0))
     assert source_kind(tmp_path / "one.png") == "auto"
+    other_names = tmp_path / "pairs.csv"  # not unlabelled images: reading names the columns it needs
+    pd.DataFrame({"img1": ["x.png"], "img2": ["y.png"], "same": [1]}).to_csv(other_names, index=False)
+    assert source_kind(other_names) == "auto"
+    with pytest.raises(SiamkitError, match=r"missing column \['path'\].*found \['img1', 'img2', 'same'\]\. "
+                                           "Pairs need a, b, label"):
+        read_source(other_names)

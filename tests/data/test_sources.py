@@ -113,10 +113,11 @@ def test_a_source_under_the_home_folder_is_found_as_the_shell_would(class_folder
     assert resolve_source(f"~/{class_folder.name}") == class_folder
 
 
-@pytest.mark.parametrize("separator", [";", "\t", ", "])
+@pytest.mark.parametrize("separator", [";", "\t", ", ", " , ", " ; "])
 def test_a_csv_a_spreadsheet_saved_with_another_separator_reads_the_same(separator, pairs_table, tmp_path):
     """Excel in many locales saves a .csv with semicolons (a header of one column had been all it read);
-    a table written by hand puts a space after each comma (" b" and " label" had been its columns)."""
+    a table written by hand puts spaces around each comma (" b" and " label" had been its columns, then
+    "a " and "b ", read as unlabelled images, and each path with a space at its end not found)."""
     other = tmp_path / "other.csv"
     other.write_text(pairs_table.read_text().replace(",", separator))
     comma = read_source(pairs_table, fractions=(0.5, 0.25, 0.25), seed=3)
