@@ -209,9 +209,9 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
     if kind == "pairs":
         labels = pd.to_numeric(table["label"].map(_label_word_as_number), errors="coerce")
         if labels.isna().any() or not labels.isin([0, 1]).all():
-            bad = table["label"][labels.isna() | ~labels.isin([0, 1])].iloc[0]
+            row = int(np.flatnonzero((labels.isna() | ~labels.isin([0, 1])).to_numpy())[0])
             raise SiamkitError(f"{path}: column label must be 1 (same) or 0 (different), or true / false; "
-                               f"found {bad!r}")
+                               f"found {table['label'].iloc[row]!r} in row {row + 1} (after the header)")
         table = without_repeated_pairs(table.assign(label=labels.astype(np.int64)), path)
         labels = table["label"]
     split = _split_column(table, path)

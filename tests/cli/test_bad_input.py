@@ -114,6 +114,10 @@ CASES = {
                                           "add an encoder to --methods"),
     "evaluate: --background with no model": ([*EVALUATE, "--background", "{zoo}/photos"],
                                              "--background applies to models only"),
+    "evaluate: a pair with its label left out": (["evaluate", "--data", "{zoo}/label_left_out.csv",
+                                                   "--out", OUT, "--methods", "histogram"],
+                                                  "column label must be 1 (same) or 0 (different), or true / "
+                                                  "false; found '' in row 2 (after the header)"),
     "evaluate: --chunk 0": ([*EVALUATE, "--methods", "histogram", "--chunk", "0"],
                             "--chunk: '0' is not a whole number >= 1"),
     "evaluate: --runtime onnx without model.onnx": ([*EVALUATE_MODEL, "--runtime", "onnx"],
