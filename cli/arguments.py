@@ -14,11 +14,24 @@ from siamkit.folders import why_unwritable
 from siamkit.runtimes import RUNTIMES
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """Each option's help ends with its default, where it has one its text does not already give."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text, default = action.help or "", action.default
+        if default in (None, False, argparse.SUPPRESS) or "default" in text or not action.option_strings:
+            return text
+        value = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return f"{text} (default {value.replace('%', '%%')})"
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line errors (``error: train embed: argument --batch-size: ...``)."""
+    """argparse with one-line errors (``error: train embed: argument --batch-size: ...``) and each
+    option's default in its help."""
 
     def __init__(self, **kwargs):
-        super().__init__(allow_abbrev=False, **kwargs)
+        super().__init__(allow_abbrev=False, formatter_class=kwargs.pop("formatter_class", _DefaultsShown),
+                         **kwargs)
 
     def error(self, message: str) -> None:
         hint = self._closest_option(message)
@@ -202,7 +215,8 @@ def add_on_bad_image_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--runtime`` and ``--threads`` for the commands that embed images."""
+    """``--device``, ``--runtime`` and ``--threads`` for the commands that embed images."""
+    parser.add_argument("--device", type=device, default="cpu", help="where models run (cpu, cuda, cuda:N)")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
                         help="what computes embeddings: auto (onnxruntime when the encoder folder has a "
                              "model.onnx matching its weights and the device is cpu, else PyTorch), torch, "

@@ -17,7 +17,6 @@ from siamkit.cli.arguments import (
     check_background_k,
     check_model_options_apply,
     check_own_files,
-    device,
     load_encoder_for,
     non_negative_int,
     number_between,
@@ -65,8 +64,10 @@ def build_parser() -> ArgumentParser:
                         help="move back what an earlier --action move moved (its --to folder's "
                              "siamkit-moves.jsonl)")
     add_comparison_arguments(parser)
-    parser.add_argument("--batch-size", type=positive_int, default=64)
-    parser.add_argument("--num-workers", type=non_negative_int, default=2)
+    parser.add_argument("--batch-size", type=positive_int, default=64,
+                        help="images the model embeds at a time")
+    parser.add_argument("--num-workers", type=non_negative_int, default=2,
+                        help="processes decoding and hashing images (0: in this process)")
     return parser
 
 
@@ -139,7 +140,6 @@ def add_comparison_arguments(parser: ArgumentParser, default_method: str | None 
     parser.add_argument("--sift-min-matches", type=positive_int,
                         help=f"agreeing SIFT matches that confirm a pair (default {DEFAULT_MIN_MATCHES})")
     add_on_bad_image_argument(parser)
-    parser.add_argument("--device", type=device, default="cpu")
     add_runtime_arguments(parser)
     add_background_arguments(parser)
 

@@ -8,7 +8,6 @@ from siamkit.cli.arguments import (
     ArgumentParser,
     add_on_bad_image_argument,
     add_runtime_arguments,
-    device,
     load_encoder_for,
     non_negative_int,
     output_folder,
@@ -29,11 +28,11 @@ def main(argv: list[str]) -> int:
                         help="encoder folder (train export), run folder or .ckpt; FOLDER@start for the "
                              "pretrained network it was fine-tuned from")
     parser.add_argument("--out", required=True, type=output_folder, help="index folder to write")
-    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--batch-size", type=positive_int, default=64,
+                        help="images the model embeds at a time")
     parser.add_argument("--num-workers", type=non_negative_int, default=2,
                         help="DataLoader processes decoding images (0: decode in this process)")
     add_on_bad_image_argument(parser)
-    parser.add_argument("--device", type=device, default="cpu")
     add_runtime_arguments(parser)
     args = parser.parse_args(argv)
 

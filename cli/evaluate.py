@@ -18,7 +18,6 @@ from siamkit.cli.arguments import (
     check_background_k,
     check_model_options_apply,
     check_own_files,
-    device,
     method_names,
     non_negative_int,
     output_folder,
@@ -72,8 +71,6 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--allow-overlap", action="store_true",
                         help="evaluate although the splits differ from a model's training splits, or the "
                              "evaluated images include files it trained on (warns)")
-    parser.add_argument("--device", type=device, default="cpu",
-                        help="device for embedding models (cpu, cuda)")
     add_background_arguments(parser)
     add_runtime_arguments(parser)
     return parser

@@ -9,7 +9,6 @@ from siamkit.cli.arguments import (
     ArgumentParser,
     add_runtime_arguments,
     check_model_options_apply,
-    device,
     method_names,
 )
 from siamkit.data.images import load_image
@@ -28,7 +27,6 @@ def main(argv: list[str]) -> int:
                         help=f"a method, or several comma-separated (repeatable; default: "
                              f"{','.join(DEFAULT_METHODS)})")
     parser.add_argument("--json", action="store_true", help="one JSON object per method, one per line")
-    parser.add_argument("--device", type=device, default="cpu", help="where models run (default cpu)")
     add_runtime_arguments(parser)
     args = parser.parse_args(argv)
 

@@ -13,7 +13,6 @@ from siamkit.cli.arguments import (
     add_on_bad_image_argument,
     add_runtime_arguments,
     check_background_k,
-    device,
     load_encoder_for,
     positive_int,
 )
@@ -38,7 +37,6 @@ def main(argv: list[str]) -> int:
                         help="exact (chunked), or a FAISS approximate "
                              "index (auto: exact below 200,000 images)")
     parser.add_argument("--json", action="store_true", help="one JSON object per query")
-    parser.add_argument("--device", type=device, default="cpu")
     add_runtime_arguments(parser)
     add_background_arguments(parser)
     add_on_bad_image_argument(parser)
