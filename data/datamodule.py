@@ -74,7 +74,7 @@ class SiameseDataModule(pl.LightningDataModule):
             view matches both instances (SSCD's mixup / cutmix). 0 turns it off.
         check_leaks: before training, look for near-duplicate images on two sides of the
             splits (PDQ, no model): ``warn`` (default) says so, ``error`` stops, ``off`` skips
-            the check. `train leaks` lists them.
+            the check (also ``false``: YAML reads an unquoted off as false). `train leaks` lists them.
         val_data: labelled pairs or classes (a table, folder or ``demo:NAME``) whose val split
             validates the run (and whose test split ``train test`` scores) in place of the
             source's own: for unlabelled images, pairs with the edits the model is for
@@ -103,16 +103,17 @@ class SiameseDataModule(pl.LightningDataModule):
         crop_scale: tuple[float, float] = (0.05, 0.5),
         cache_decoded_mb: int = 512,
         mix_views: float = 0.0,
-        check_leaks: str = "warn",
+        check_leaks: str | bool = "warn",
         val_data: Optional[str] = None,
         augment_on: Literal["workers", "device"] = "workers",
         image_config: Optional[ImageConfig] = None,
     ):
         super().__init__()
+        self.leak_check = "off" if check_leaks is False else check_leaks
         check_settings(dict(batch_size=batch_size, m_per_class=m_per_class, num_workers=num_workers,
                              crops_per_image=crops_per_image, cache_decoded_mb=cache_decoded_mb,
                              split_seed=split_seed),
-                        split_fractions, crop_scale, check_leaks, augment_on)
+                        split_fractions, crop_scale, self.leak_check, augment_on)
         self.save_hyperparameters(ignore=["image_config"])
         self.image_config = image_config or ImageConfig()
         self.augment = COPY_DETECTION_AUGMENT if augment == "copy_detection" else augment
@@ -175,8 +176,8 @@ class SiameseDataModule(pl.LightningDataModule):
             self.val_data, skipped = labelled_val_data(hp.val_data, hp.on_bad_image, self.split_record)
             self.skipped += skipped
             hp.val_data = recorded_location(hp.val_data)  # as checkpoints name it: found from any folder
-        if hp.check_leaks != "off" and not self._predicting():  # predict embeds every image, split or not
-            check_leaks(self.data, hp.source, hp.check_leaks, self.val_data)
+        if self.leak_check != "off" and not self._predicting():  # predict embeds every image, split or not
+            check_leaks(self.data, hp.source, self.leak_check, self.val_data)
 
     def state_dict(self) -> dict[str, Any]:
         return {"splits": self.split_record.to_dict()} if self.split_record else {}

@@ -12,7 +12,7 @@ from typing import Iterable
 _UNION_ERROR = re.compile(r'Parser key "(?P<key>[^"]+)":\s+Does not validate against any of the Union '
                           r"subtypes\s+Subtypes: \[(?P<types>.*?)\]\n.*Given value: (?P<value>.*)$", re.S)
 _PLAIN_TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false", "NoneType": "null",
-                "tuple": "a list"}
+                "tuple": "a list", "str": "text"}
 _SUBTYPE = re.compile(r"typing\.Literal\[(?P<choices>[^\]]*)\]"
                       r"|<class '(?P<type>" + "|".join(_PLAIN_TYPES) + ")'>"
                       r"|(?P<list>list)\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]")  # list[X], X one level deep
@@ -83,7 +83,10 @@ def brief_error(message: str, known_keys: Iterable[str] = ()) -> str:
         return message + _did_you_mean(key, known_keys)
     plain = _TYPE_ERROR.search(message)
     if plain:
-        return f"{plain['key']}: {plain['value'].strip()!r} is not {_PLAIN_TYPES[plain['type']]}"
+        value = plain["value"].strip()
+        quote = (" (YAML reads on, off, yes and no unquoted as true or false: put the word in quotes)"
+                 if plain["type"] == "str" and value in ("True", "False") else "")
+        return f"{plain['key']}: {value!r} is not {_PLAIN_TYPES[plain['type']]}{quote}"
     pair = _TUPLE_ERROR.search(message)
     if pair:
         return f"{pair['key']}: {pair['value'].strip()!r} is not a list of {pair['count']} values"

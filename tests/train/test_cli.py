@@ -8,6 +8,7 @@ import yaml
 from pytorch_lightning import Trainer
 
 from siamkit.cli.program import main
+from siamkit.train.lightning_cli import run_trainer_command
 from siamkit.train.parser_errors import brief_error
 from tests.helpers import TINY
 
@@ -172,3 +173,18 @@ def test_a_union_with_a_type_that_is_not_a_plain_value_keeps_the_whole_explanati
 def test_a_value_of_the_wrong_plain_type_is_one_line():
     message = 'Parser key "model.warmup_steps":\n  Expected a <class \'int\'>. Got value: abc'
     assert brief_error(message) == "model.warmup_steps: 'abc' is not a whole number"
+    message = 'Parser key "data.kind":\n  Expected a <class \'str\'>. Got value: False'  # `kind: no` in YAML
+    assert brief_error(message) == ("data.kind: 'False' is not text (YAML reads on, off, yes and no unquoted "
+                                    "as true or false: put the word in quotes)")
+
+
+def test_check_leaks_off_unquoted_in_yaml_turns_the_check_off(tmp_path, monkeypatch, capsys):
+    """As the leak note words it (`data.check_leaks: off`), which YAML reads as false: it had been a
+    type error of jsonargparse's, over two lines."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "off.yaml").write_text("data:\n  check_leaks: off\n")
+    where = TINY.index("--data.check_leaks")
+    args = [*TINY[:where], *TINY[where + 2:], "--config", "off.yaml", "--trainer.fast_dev_run", "true"]
+    cli = run_trainer_command("fit", args)
+    assert cli.datamodule.leak_check == "off"
+    assert "near-duplicate" not in capsys.readouterr().err, "demo:digits' leak note, left out"
