@@ -3,8 +3,10 @@ of that name, checked to be YAML sections before anything reads it."""
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from siamkit.errors import ConfigError
 
@@ -48,3 +50,23 @@ def read_config(name: str) -> tuple[str, dict]:
         raise ConfigError(f"config {path} is {what}; it needs sections such as `model:`, `data:`, "
                           "`trainer:` (see the bundled demo_digits.yaml)")
     return path, config
+
+
+#: settings that name files or folders, which a config kept beside its data may give relative to itself
+PATH_SETTINGS = ("data.source", "data.val_data", "data.root", "model.init_from")
+
+
+def check_paths_from_here(config: Any) -> None:
+    """A config's paths are read from the folder `train` runs in, as on the command line. One that
+    does not exist from there but does beside a config file (a config kept with its data, run
+    from elsewhere) gets one line saying so, in place of a bare "does not exist"."""
+    for key in PATH_SETTINGS:
+        value = config.get(key)
+        if not isinstance(value, str) or Path(value).is_absolute() or Path(value).exists():
+            continue
+        for file in config.get("config") or []:
+            beside = Path(str(file)).parent / value
+            if beside.exists():
+                raise ConfigError(f"{key} {value} does not exist from here ({Path.cwd()}), only from the "
+                                  f"folder of the config {file}: a config's paths are read from the folder "
+                                  f"`train` runs in; write {os.path.relpath(beside)}, or an absolute path")

@@ -54,6 +54,8 @@ def _write_data_cases(root: Path, rng: np.random.Generator) -> None:
     for name in ("metrics.json", "duplicates.csv", "leaks.html", "notes.txt"):
         (root / "own_files" / name).write_text("the user's own")
     (root / "no_data.yaml").write_text("trainer: {max_epochs: 1}\n")
+    (root / "configs").mkdir()  # kept beside the data, naming it relative to itself
+    (root / "configs" / "beside.yaml").write_text("data: {source: ../photos}\n")
     (root / "splits.json").write_text('{"source": "demo:digits", "bogus": 1}')
     os.mkfifo(root / "pipe.jpg")
     (root / "empty.yaml").write_text("")

@@ -268,6 +268,10 @@ CASES = {
         "data.augment: 'strong' is not one of 'copy_detection' or a list or null"),
     "fit: an unknown data kind": (["fit", *TINY, "--data.kind", "photos"],
                                   "data.kind: 'photos' is not one of 'auto', 'pairs', 'classes', 'images'"),
+    "fit: a path relative to the config file": (
+        [*DIGITS, "--config", "{zoo}/configs/beside.yaml"],
+        "only from the folder of the config {zoo}/configs/beside.yaml: a config's paths are read from the "
+        "folder `train` runs in"),
     "fit: an unknown leak check": (["fit", *TINY, "--data.check_leaks", "maybe"],
                                     "data.check_leaks must be warn, error or off, not 'maybe'"),
     "fit: batch size 0": (["fit", *TINY, "--data.batch_size", "0"],
