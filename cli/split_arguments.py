@@ -10,7 +10,7 @@ from typing import get_args
 
 from siamkit.cli.arguments import check_split_options_apply, non_negative_int, split_fraction
 from siamkit.data.sources import SourceKind
-from siamkit.train.config_files import read_config
+from siamkit.train.config_files import check_paths_from_here, read_config
 
 
 def add_split_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,4 +101,5 @@ def _config_data(name: str) -> dict:
     data = config.get("data")
     if not isinstance(data, dict) or "source" not in data:
         raise ConfigError(f"config {path} has no data.source: pass --data SOURCE")
+    check_paths_from_here({f"data.{key}": data.get(key) for key in ("source", "root")}, [name])
     return data

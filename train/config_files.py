@@ -56,15 +56,15 @@ def read_config(name: str) -> tuple[str, dict]:
 PATH_SETTINGS = ("data.source", "data.val_data", "data.root", "model.init_from")
 
 
-def check_paths_from_here(config: Any) -> None:
-    """A config's paths are read from the folder `train` runs in, as on the command line. One that
-    does not exist from there but does beside a config file (a config kept with its data, run
-    from elsewhere) gets one line saying so, in place of a bare "does not exist"."""
-    for key in PATH_SETTINGS:
-        value = config.get(key)
+def check_paths_from_here(paths: dict[str, Any], config_files: list) -> None:
+    """A config's paths (``paths``: setting -> value) are read from the folder `train` runs in, as
+    on the command line. One that does not exist from there but does beside one of
+    ``config_files`` (a config kept with its data, run from elsewhere) gets one line saying so, in
+    place of a bare "does not exist"."""
+    for key, value in paths.items():
         if not isinstance(value, str) or Path(value).is_absolute() or Path(value).exists():
             continue
-        for file in config.get("config") or []:
+        for file in config_files:
             beside = Path(str(file)).parent / value
             if beside.exists():
                 raise ConfigError(f"{key} {value} does not exist from here ({Path.cwd()}), only from the "

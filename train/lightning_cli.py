@@ -41,7 +41,7 @@ from siamkit.train.checkpoint_paths import (
     checkpoint_dir,
     refuse_to_overwrite,
 )
-from siamkit.train.config_files import check_paths_from_here, read_config
+from siamkit.train.config_files import PATH_SETTINGS, check_paths_from_here, read_config
 from siamkit.train.loggers import end_wandb_runs, run_loggers
 from siamkit.train.module import SiameseModule
 from siamkit.train.parser_errors import brief_error
@@ -178,7 +178,7 @@ class SiamkitCLI(LightningCLI):
             # the checkpoint brings the weights, and the start that init_from gave its run: the
             # earlier model need not be read again, nor be where it was
             config.model.init_from = None
-        check_paths_from_here(config)
+        check_paths_from_here({key: config.get(key) for key in PATH_SETTINGS}, config.get("config") or [])
         trainer = config.trainer
         if trainer.logger is None or trainer.logger is True:
             trainer.logger = run_loggers(trainer.default_root_dir or ".")

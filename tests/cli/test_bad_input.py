@@ -185,6 +185,9 @@ CASES = {
     "duplicates: undo what has moved since": (["duplicates", "--undo", "{zoo}/stale_manifest.jsonl"],
                                               "files have moved since the manifest was written"),
     "leaks: missing data": (["leaks", "--data", "{zoo}/nope.csv", "--out", OUT], "not found"),
+    "leaks: a path relative to the config file": (
+        ["leaks", "--config", "{zoo}/configs/beside.yaml", "--out", OUT],
+        "only from the folder of the config"),
     "leaks: --encoder and --method": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--method", "pdq",
                                        "--encoder", "{zoo}/encoder"], "choose one of --encoder and --method"),
     "leaks: --background with a hash": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--background",
