@@ -201,15 +201,15 @@ def seeded_loader(dataset: Dataset, workers: int, **kwargs: Any) -> DataLoader:
 
 
 @functools.cache
-def fewer_workers(workers: int) -> int:
-    """``workers``, or the CPUs this process may use where those are fewer, with a note (once): a
-    config written for a GPU server (``num_workers: 8``) on a laptop, where torch warns that so many
-    workers may slow loading down or freeze it."""
+def fewer_workers(workers: int, option: str = "data.num_workers") -> int:
+    """``workers``, or the CPUs this process may use where those are fewer, with a note (once) that
+    names ``option``: a config written for a GPU server (``num_workers: 8``) on a laptop, where torch
+    warns that so many workers may slow loading down or freeze it."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if workers <= usable:
         return workers
-    print(f"note: data.num_workers {workers} is more than the {counted(usable, 'CPU')} this process may use: "
-          f"loading with {usable} workers", file=sys.stderr)
+    print(f"note: {option} {workers} is more than the {counted(usable, 'CPU')} this process may use: "
+          f"loading with {counted(usable, 'worker')}", file=sys.stderr)
     return usable
 
 

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from siamkit.data.bad_images import BadImage
+from siamkit.data.datasets import fewer_workers
 from siamkit.data.images import url_hint
 from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files
 from siamkit.data.preprocess import Preprocess
@@ -158,7 +159,8 @@ def _complete_index(out: Path, encoder: Embedder) -> EmbeddingIndex | None:
 
 def _embed(paths: list[str], encoder: Embedder, journal: EmbeddingJournal, batch_size: int, num_workers: int,
            on_bad_image: BadImagePolicy, total: int) -> None:
-    loader = DataLoader(_Images(paths, encoder.preprocess), batch_size=batch_size, num_workers=num_workers)
+    loader = DataLoader(_Images(paths, encoder.preprocess), batch_size=batch_size,
+                        num_workers=fewer_workers(num_workers, "--num-workers"))
     offset = 0
     progress = progress_bar(total=total, initial=total - len(paths), desc="embedding", unit="img")
     with progress as bar:

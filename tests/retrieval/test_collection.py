@@ -198,3 +198,19 @@ def test_a_second_command_into_an_index_being_written_is_refused_and_the_first_k
         assert len(kept.files) == 4, "the refused command touched none of the first one's work"
     _embed_again(encoder, folder, tmp_path / "index")  # once the first has ended
     assert len(EmbeddingIndex.load(tmp_path / "index").files) == 6
+
+
+def test_more_workers_than_usable_cpus_embed_with_one_a_cpu_and_say_so(counted, tmp_path, monkeypatch,
+                                                                        capsys):
+    """As `data.num_workers` in a fit: torch warns that so many may slow loading down or freeze it."""
+    from siamkit.data import datasets
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    datasets.fewer_workers.cache_clear()
+    encoder, seen = counted
+    meta, embedded = collection.embed_collection(collection.list_images(_folder(tmp_path, 3)), encoder,
+                                                 tmp_path / "index", "tiny", batch_size=2, num_workers=4)
+    datasets.fewer_workers.cache_clear()
+    assert embedded == 3
+    assert ("note: --num-workers 4 is more than the 1 CPU this process may use: loading with 1 worker"
+            in capsys.readouterr().err)
