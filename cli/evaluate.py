@@ -28,6 +28,7 @@ from siamkit.cli.arguments import (
     threshold_rule,
 )
 from siamkit.errors import SiamkitError
+from siamkit.evaluation import CHUNK
 from siamkit.folders import why_unwritable
 from siamkit.scoring.registry import DEFAULT_METHODS, METHOD_FORMS
 from siamkit.wording import counted
@@ -62,7 +63,7 @@ def build_parser() -> ArgumentParser:
                         help=f"bootstrap resamples for 95%% intervals (0: none, else >= {MIN_RESAMPLES})")
     parser.add_argument("--max-pairs", type=pair_count, default=100_000,
                         help="pairs sampled from class-labelled data (at least 2: a match and a non-match)")
-    parser.add_argument("--chunk", type=positive_int, default=4096,
+    parser.add_argument("--chunk", type=positive_int, default=CHUNK,
                         help="pairs scored at a time (bounds memory)")
     add_on_bad_image_argument(parser)
     parser.add_argument("--calibrate", action="store_true",

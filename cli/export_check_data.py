@@ -59,9 +59,10 @@ def calibrate(encoder, pairs: tuple[list[str], list[str], object], source: str, 
     the val ``pairs`` (a paths, b paths, labels), scored as `train evaluate --calibrate` scores them."""
     import numpy as np
 
+    from siamkit.evaluation import CHUNK
     from siamkit.evaluation.metrics import choose_threshold
     from siamkit.evaluation.pairs import Pairs
-    from siamkit.evaluation.runner import CHUNK, score_pairs_in_chunks
+    from siamkit.evaluation.runner import score_pairs_in_chunks
     from siamkit.models.card import Calibration
     from siamkit.scoring.embedding import EmbeddingScorer
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from siamkit.evaluation import metrics
+from siamkit.evaluation import CHUNK, metrics
 from siamkit.evaluation.pairs import EvaluationData, Pairs
 from siamkit.evaluation.peak_memory import PeakMemory
 from siamkit.progress import progress_bar
@@ -24,10 +24,6 @@ class MethodResult:
     metrics: dict[str, Any]
     scores: np.ndarray  # (P,) on the evaluated split's pairs
     threshold: float | None
-
-
-#: pairs scored at a time: bounds the memory of the images they hold
-CHUNK = 4096
 
 
 def score_pairs_in_chunks(scorer: Scorer, pairs: Pairs, chunk: int, desc: str) -> np.ndarray:
