@@ -30,6 +30,14 @@ def announce_resume(checkpoints: Path) -> None:
                           "on_exception.ckpt to resume from. Check --trainer.default_root_dir, "
                           "or leave --ckpt_path out to start a new run.")
     newest = max(candidates, key=lambda p: p.stat().st_mtime)
+    try:
+        check_checkpoint_file(newest)
+    except ConfigError:  # copied over half-way, or replaced: the run's other checkpoints may be whole
+        others = [p for p in checkpoints.glob("*.ckpt") if p != newest]
+        latest = max(others, key=lambda p: p.stat().st_mtime, default=None)
+        instead = f"; resume from the run's next latest with --ckpt_path {latest}" if latest else ""
+        raise ConfigError(f"--ckpt_path last: {newest} is not a whole checkpoint written by `train fit` "
+                          f"(truncated, or another kind of file){instead}") from None
     print(f"resuming from {newest} {_where_it_stopped(newest)}", file=sys.stderr)
 
 
@@ -38,11 +46,8 @@ def _where_it_stopped(path: Path) -> str:
     periodic one) how far into it: the loader cannot skip the batches already trained on, so the
     rest of that epoch draws anew, as every epoch does. Said here in place of Lightning's warning
     of "unreliable results"."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        step = checkpoint["global_step"]
-    except Exception:  # Lightning's own loader will say what is wrong with the file
-        return "(step unknown)"
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    step = checkpoint.get("global_step", "unknown")
     try:
         batches = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]
         done, part_way = batches["current"]["completed"], not batches["is_last_batch"]

@@ -80,6 +80,10 @@ def _write_model_cases(root: Path, encoder_folder: Path, tiny_checkpoint: Path) 
     """Checkpoints and encoder folders, whole, cut, stale or edited."""
     (root / "text.ckpt").write_text("not a checkpoint")
     (root / "truncated.ckpt").write_bytes(tiny_checkpoint.read_bytes()[:5000])
+    (root / "cut_run" / "checkpoints").mkdir(parents=True)  # its last.ckpt cut off, after a whole one
+    shutil.copy(tiny_checkpoint, root / "cut_run" / "checkpoints" / "best-epoch=0-step=1.ckpt")
+    shutil.copy(root / "truncated.ckpt", root / "cut_run" / "checkpoints" / "last.ckpt")
+    os.utime(root / "cut_run" / "checkpoints" / "best-epoch=0-step=1.ckpt", (1e9, 1e9))
     shutil.copytree(encoder_folder, root / "encoder")
     shutil.copytree(encoder_folder, root / "stale_onnx")
     export_onnx(Encoder.load(encoder_folder), root / "stale_onnx", sample_images()[:2])

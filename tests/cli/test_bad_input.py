@@ -271,6 +271,11 @@ CASES = {
         "data.augment: 'strong' is not one of 'copy_detection' or a list or null"),
     "fit: an unknown data kind": (["fit", *TINY, "--data.kind", "photos"],
                                   "data.kind: 'photos' is not one of 'auto', 'pairs', 'classes', 'images'"),
+    "fit: resuming from a cut-off last.ckpt": (
+        [*DIGITS, "--trainer.default_root_dir", "{zoo}/cut_run", "--ckpt_path", "last"],
+        "--ckpt_path last: {zoo}/cut_run/checkpoints/last.ckpt is not a whole checkpoint written by "
+        "`train fit` (truncated, or another kind of file); resume from the run's next latest with "
+        "--ckpt_path {zoo}/cut_run/checkpoints/best-epoch=0-step=1.ckpt"),
     "fit: a path relative to the config file": (
         [*DIGITS, "--config", "{zoo}/configs/beside.yaml"],
         "only from the folder of the config {zoo}/configs/beside.yaml: a config's paths are read from the "
