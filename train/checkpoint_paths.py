@@ -30,14 +30,7 @@ def announce_resume(checkpoints: Path) -> None:
                           "on_exception.ckpt to resume from. Check --trainer.default_root_dir, "
                           "or leave --ckpt_path out to start a new run.")
     newest = max(candidates, key=lambda p: p.stat().st_mtime)
-    try:
-        check_checkpoint_file(newest)
-    except ConfigError:  # copied over half-way, or replaced: the run's other checkpoints may be whole
-        others = [p for p in checkpoints.glob("*.ckpt") if p != newest]
-        latest = max(others, key=lambda p: p.stat().st_mtime, default=None)
-        instead = f"; resume from the run's next latest with --ckpt_path {latest}" if latest else ""
-        raise ConfigError(f"--ckpt_path last: {newest} is not a whole checkpoint written by `train fit` "
-                          f"(truncated, or another kind of file){instead}") from None
+    _check_whole(newest, "last")
     print(f"resuming from {newest} {_where_it_stopped(newest)}", file=sys.stderr)
 
 
@@ -69,7 +62,28 @@ def best_checkpoint(subcommand: str, checkpoints: Path) -> str:
     if best is None:
         raise ConfigError(f"--ckpt_path best: {checkpoints} holds no best-*.ckpt (the run monitored no "
                           "metric, or has not validated yet); pass a checkpoint file, or `last`")
+    _check_whole(best, "best")
     return str(best)
+
+
+def _check_whole(path: Path, keyword: str) -> None:
+    """The checkpoint ``--ckpt_path KEYWORD`` chose, checked as a named one is: copied over half-way,
+    or replaced, it is refused with the run's next latest checkpoint, which may be whole."""
+    if _is_whole(path):
+        return
+    others = [p for p in path.parent.glob("*.ckpt") if p != path and _is_whole(p)]
+    latest = max(others, key=lambda p: p.stat().st_mtime, default=None)
+    instead = f"; the run's latest whole checkpoint: --ckpt_path {latest}" if latest else ""
+    raise ConfigError(f"--ckpt_path {keyword}: {path} is not a whole checkpoint written by `train fit` "
+                      f"(truncated, or another kind of file){instead}")
+
+
+def _is_whole(path: Path) -> bool:
+    try:
+        check_checkpoint_file(path)
+    except ConfigError:
+        return False
+    return True
 
 
 CKPT_KEYWORDS = (None, "last", "best", "hpc", "registry")

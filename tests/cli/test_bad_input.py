@@ -274,8 +274,14 @@ CASES = {
     "fit: resuming from a cut-off last.ckpt": (
         [*DIGITS, "--trainer.default_root_dir", "{zoo}/cut_run", "--ckpt_path", "last"],
         "--ckpt_path last: {zoo}/cut_run/checkpoints/last.ckpt is not a whole checkpoint written by "
-        "`train fit` (truncated, or another kind of file); resume from the run's next latest with "
+        "`train fit` (truncated, or another kind of file); the run's latest whole checkpoint: "
         "--ckpt_path {zoo}/cut_run/checkpoints/best-epoch=0-step=1.ckpt"),
+    "test: a cut-off best checkpoint": (
+        ["test", "--config", "demo_digits.yaml", "--trainer.logger", "false", "--data.num_workers", "0",
+         "--trainer.default_root_dir", "{zoo}/cut_best_run", "--ckpt_path", "best"],
+        "--ckpt_path best: {zoo}/cut_best_run/checkpoints/best-epoch=0-step=1.ckpt is not a whole checkpoint "
+        "written by `train fit` (truncated, or another kind of file); the run's latest whole checkpoint: "
+        "--ckpt_path {zoo}/cut_best_run/checkpoints/last.ckpt"),
     "fit: a path relative to the config file": (
         [*DIGITS, "--config", "{zoo}/configs/beside.yaml"],
         "only from the folder of the config {zoo}/configs/beside.yaml: a config's paths are read from the "
