@@ -51,7 +51,7 @@ from siamkit.train.run_record import RunRecord, workers_terminated
 from siamkit.train.startup_notes import StartupNotes
 from siamkit.train.time_budget import TimeBudget
 from siamkit.train.trainer_annotations import integers_before_floats
-from siamkit.train.trainer_settings import bar_only_on_a_terminal, check_trainer_settings, will_use_cuda
+from siamkit.train.trainer_settings import check_trainer_settings, lines_off_a_terminal, will_use_cuda
 
 
 class _BriefErrorsParser(LightningArgumentParser):
@@ -183,7 +183,7 @@ class SiamkitCLI(LightningCLI):
         if trainer.logger is None or trainer.logger is True:
             trainer.logger = run_loggers(trainer.default_root_dir or ".")
         check_trainer_settings(trainer)
-        bar_only_on_a_terminal(trainer)
+        lines_off_a_terminal(trainer)
         run_folder = Path(trainer.default_root_dir or ".")
         if self.subcommand == "fit" and (held := hold_run_folder(run_folder)) is not None:
             self._held.append(held)
@@ -223,10 +223,11 @@ MOVED_RUN_NOTE = r"The dirpath has changed from"
 UNACTIONABLE_NOTES = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",
                       r"You.re using the WeightAveraging callback with a model that overrides",
                       r"Precision .* is not supported by the model summary")
-#: Lightning's lines of the same kind, logged: its advertisement for its cloud logger, and that it
-#: loads the training data early to count the steps that the learning-rate schedule spans (every
-#: fit).
-UNACTIONABLE_LINES = ("💡 Tip:", "Loading `train_dataloader` to estimate number of stepping batches")
+#: Lightning's lines of the same kind, logged: its advertisement for its cloud logger; that it loads
+#: the training data early to count the steps that the learning-rate schedule spans (every fit);
+#: that it uses the plain model summary lines_off_a_terminal asks for (every fit to a log).
+UNACTIONABLE_LINES = ("💡 Tip:", "Loading `train_dataloader` to estimate number of stepping batches",
+                      "Trainer already configured with model summary callbacks")
 
 
 def _worth_showing(record: logging.LogRecord) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from jsonargparse import Namespace
 from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 
 from siamkit.errors import ConfigError
@@ -39,14 +40,20 @@ def check_trainer_settings(trainer: Any) -> None:
     _check_counts(trainer)
 
 
-def bar_only_on_a_terminal(trainer: Any) -> None:
-    """A config that leaves ``enable_progress_bar`` unset gets no bar when the output goes to a file
-    or a pipe (``train fit ... > log``): Lightning's bar draws there only when the run ends, so a log
-    would show nothing for hours; ``EpochLines`` then prints a line per validation instead."""
-    named_bar = any("ProgressBar" in str(callback) for callback in trainer.get("callbacks") or [])
-    redraws = bars_redraw(sys.stdout)  # where Lightning's bar (Rich's) draws
-    if trainer.get("enable_progress_bar") is None and not named_bar and not redraws:
+def lines_off_a_terminal(trainer: Any) -> None:
+    """Where the output goes to a file or a pipe (``train fit ... > log``), whole lines. A config that
+    leaves ``enable_progress_bar`` unset gets no bar: Lightning's draws there only when the run ends,
+    so a log would show nothing for hours; ``EpochLines`` then prints a line per validation instead.
+    And the model summary comes as a plain table: Rich's box, at a log's 80 columns, wraps its cells."""
+    if bars_redraw(sys.stdout):  # where Lightning's bar and summary (Rich's) draw
+        return
+    named = [str(callback) for callback in trainer.get("callbacks") or []]
+    if trainer.get("enable_progress_bar") is None and not any("ProgressBar" in name for name in named):
         trainer.enable_progress_bar = False
+    if trainer.get("enable_model_summary") is not False and not any("ModelSummary" in name for name in named):
+        summary = Namespace(class_path="pytorch_lightning.callbacks.ModelSummary",
+                            init_args=Namespace(max_depth=1))
+        trainer.callbacks = [*(trainer.get("callbacks") or []), summary]
 
 
 def will_use_cuda(accelerator: object) -> bool:

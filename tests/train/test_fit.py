@@ -17,7 +17,7 @@ from siamkit.cli.program import main
 from siamkit.models.encoder import Encoder
 from siamkit.models.onnx_export import sample_images
 from siamkit.train.lightning_cli import run_trainer_command
-from siamkit.train.trainer_settings import bar_only_on_a_terminal
+from siamkit.train.trainer_settings import lines_off_a_terminal
 from tests.helpers import TINY, TINY_WITH_LOGGERS, checkpoint_step, run_train, start_train
 
 
@@ -80,9 +80,11 @@ def test_output_to_a_file_gets_lines_in_place_of_a_bar(tmp_path, monkeypatch, ca
 def test_the_bar_is_left_out_only_where_nobody_asked_for_it(monkeypatch, setting, callbacks, on_a_terminal,
                                                             bar):
     monkeypatch.setattr("sys.stdout.isatty", lambda: on_a_terminal)
-    trainer = Namespace(enable_progress_bar=setting, callbacks=callbacks)
-    bar_only_on_a_terminal(trainer)
+    trainer = Namespace(enable_progress_bar=setting, callbacks=callbacks, enable_model_summary=None)
+    lines_off_a_terminal(trainer)
     assert trainer.enable_progress_bar is bar
+    plain_summary = [c for c in trainer.callbacks or [] if c["class_path"].endswith(".ModelSummary")]
+    assert len(plain_summary) == (not on_a_terminal), "a log's summary is a plain table, not Rich's box"
 
 
 def test_last_checkpoint_holds_the_latest_weights_when_the_best_came_earlier(tmp_path, monkeypatch):
@@ -143,6 +145,7 @@ def test_fit_says_nothing_a_user_cannot_act_on(tmp_path, monkeypatch, capsys, ca
     assert text.index("Seed set to 0") < text.index("GPU available") < text.index("trained 1 step:")
     assert "LeafSpec" not in text and "litlogger" not in text
     assert "Trainable params" in text and "not supported by the model summary" not in text
+    assert "┏" not in text and "Skipping setting a default" not in text, "a plain summary, unannounced"
     assert "could not find the monitored key" not in text
     assert "estimate number of stepping batches" not in text
     assert "note: the run did not validate, so it has no best checkpoint by val/roc_auc; last.ckpt" in text
