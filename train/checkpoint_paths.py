@@ -68,7 +68,7 @@ def best_checkpoint(subcommand: str, checkpoints: Path) -> str:
 
 def _check_whole(path: Path, keyword: str) -> None:
     """The checkpoint ``--ckpt_path KEYWORD`` chose, checked as a named one is: copied over half-way,
-    or replaced, it is refused with the run's next latest checkpoint, which may be whole."""
+    or replaced, it is refused, naming the run's latest whole checkpoint to pass instead."""
     if _is_whole(path):
         return
     others = [p for p in path.parent.glob("*.ckpt") if p != path and _is_whole(p)]
