@@ -133,7 +133,7 @@ def _say_what_was_written(args: argparse.Namespace, source: str, images: dict[st
 
     table = args.out / PAIRS_FILE
     counts = ", ".join(f"{sum(row[3] == split for row in rows)} {split}" for split in images)
-    regions = f" ({args.regions} regions each)" if args.regions else ""
+    regions = f" ({counted(args.regions, 'region')} each)" if args.regions else ""
     uses = [f"Validate a run on {source} with --data.val_data {table}" if "val" in images else "",
             f"Score its test pairs with `train evaluate --data {table} --methods ... --out DIR`"
             if "test" in images else ""]

@@ -18,6 +18,7 @@ from siamkit.cli.arguments import (
 )
 from siamkit.errors import SiamkitError
 from siamkit.folders import holding
+from siamkit.wording import counted
 
 #: training images that set the int8 ranges unless --calibration-images says otherwise
 CALIBRATION_IMAGES = 64
@@ -235,7 +236,7 @@ def _choose(encoder, args: argparse.Namespace, pairs: tuple):
     else:
         scales = SCALES if encoder.any_input_size else ((1.0,),)
     chosen, variants, note = choose_on_val(encoder, pairs, alphas, features, scales)
-    print(f"val ROC-AUC of each variant ({len(pairs[2])} pairs):")
+    print(f"val ROC-AUC of each variant ({counted(len(pairs[2]), 'pair')}):")
     for variant in variants:
         mark = " <- chosen" if variant[:3] == _choice_of(chosen) else ""
         sizes = ",".join(f"{s:g}" for s in variant.scales)

@@ -25,7 +25,7 @@ from siamkit.retrieval.exact import ExactDuplicates, find_exact_duplicates
 from siamkit.retrieval.grouping import group_pairs
 from siamkit.retrieval.keep import choose_kept
 from siamkit.retrieval.moves import move_files
-from siamkit.wording import counted
+from siamkit.wording import counted, none_could_be
 
 
 def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> int:
@@ -96,10 +96,11 @@ def find_copies(args: argparse.Namespace, method: Method, queries: Listing, refe
 def _unreadable(exact: ExactDuplicates, files: list[str], policy: str) -> list[BadImage]:
     bad = [BadImage(files[i], error) for i, error in sorted(exact.unreadable.items())]
     if len(bad) == len(files):
-        raise SiamkitError(f"none of the {len(files)} images could be read ({bad[0].reason})")
+        raise SiamkitError(f"{none_could_be(len(files), 'image', 'read')} ({bad[0].reason})")
     if bad and policy == "error":
-        raise ImageLoadError(f"{bad[0].reason} ({len(bad)} unreadable images; nothing was compared): fix "
-                             "or remove them, or pass --on-bad-image skip")
+        them = "it" if len(bad) == 1 else "them"
+        raise ImageLoadError(f"{bad[0].reason} ({counted(len(bad), 'unreadable image')}; nothing was "
+                             f"compared): fix or remove {them}, or pass --on-bad-image skip")
     return bad
 
 

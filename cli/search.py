@@ -18,6 +18,7 @@ from siamkit.cli.arguments import (
 )
 from siamkit.retrieval.index import Backend
 from siamkit.runtimes import START_SUFFIX
+from siamkit.wording import none_could_be
 
 #: with --background, results are re-ranked from this many times k cosine neighbours
 RERANK_DEPTH = 4
@@ -99,4 +100,4 @@ def _query_images(arguments: list[str], on_bad_image: str) -> list[str]:
     bad = scan_images(paths, on_bad_image, "pass --on-bad-image skip")
     if queries := [path for path in paths if path not in bad]:
         return queries
-    raise SiamkitError(f"none of the {len(paths)} query images can be read")
+    raise SiamkitError(none_could_be(len(paths), "query image", "read"))

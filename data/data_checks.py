@@ -141,7 +141,8 @@ def _fractions_for_two_val_images(data: ClassSet) -> str:
             return (f"other split fractions (with {largest} images in the largest class, "
                     f"--data.split_fractions '[{1 - 2 * held_out:g}, {held_out:g}, {held_out:g}]' puts two "
                     "of them in val)")
-    return f"other data to validate on (--data.val_data: the largest class here has {largest} images)"
+    return ("other data to validate on (--data.val_data: the largest class here has "
+            f"{counted(largest, 'image')})")
 
 
 def check_leaks(data: DataSet, source: str, mode: str, val_data: DataSet | None = None) -> None:

@@ -32,7 +32,7 @@ from siamkit.progress import progress_bar
 from siamkit.retrieval.index import FORMAT, META, EmbeddingIndex, IndexFolderError, write_index, write_meta
 from siamkit.retrieval.index_paths import same_file
 from siamkit.retrieval.journal import JOURNAL_DIR, EmbeddingJournal
-from siamkit.wording import counted
+from siamkit.wording import counted, none_could_be
 
 
 @dataclass
@@ -118,14 +118,14 @@ def _embed_into(out: Path, listing: Listing, encoder: Embedder, encoder_source: 
     try:
         _embed(todo, encoder, journal, batch_size, num_workers, on_bad_image, len(listing.images))
     except KeyboardInterrupt:
-        print(f"\ninterrupted: {len(journal.files)} embedded images are kept in {journal.folder}; "
+        print(f"\ninterrupted: {counted(len(journal.files), 'embedded image')} kept in {journal.folder}; "
               "run the same command again to continue", file=sys.stderr)
         raise
     rows = np.array([i for i, f in enumerate(journal.files) if same_file(f) in wanted], dtype=np.int64)
     if not len(rows):
         first = journal.skipped[0].reason if journal.skipped else "?"
-        raise SiamkitError(f"none of the {len(listing.images)} images "
-                           f"could be read ({first}); nothing to index")
+        raise SiamkitError(f"{none_could_be(len(listing.images), 'image', 'read')} ({first}); nothing to "
+                           "index")
     skipped = listing.skipped + [bad for bad in journal.skipped if same_file(bad.file) in wanted]
     meta = {"encoder": encoder_source, "fingerprint": encoder.fingerprint, "runtime": encoder.runtime,
             "dim": encoder.embedding_dim, "skipped": [bad.to_dict() for bad in skipped]}

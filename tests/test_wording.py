@@ -1,4 +1,4 @@
-from siamkit.wording import counted, number
+from siamkit.wording import counted, none_could_be, number
 
 
 def test_one_is_singular_and_every_other_count_plural():
@@ -15,3 +15,8 @@ def test_large_counts_are_grouped_in_thousands():
 def test_a_noun_alone_takes_the_number_of_its_count():
     assert [number(n, "option") for n in (1, 2)] == ["option", "options"]
     assert number(2, "sits", "sit") == "sit"
+
+
+def test_none_of_one_is_the_one():
+    assert none_could_be(1, "image", "read") == "the one image could not be read"
+    assert none_could_be(2, "query image", "read") == "none of the 2 query images could be read"

@@ -13,6 +13,7 @@ import torch
 
 from siamkit.errors import ConfigError
 from siamkit.models.checkpoints import best_checkpoint_in
+from siamkit.wording import counted
 
 
 def checkpoint_dir(root: str | None) -> str:
@@ -48,8 +49,8 @@ def _where_it_stopped(path: Path) -> str:
         done, part_way = 0, False
     if not (part_way and done):
         return f"(step {step})"
-    return (f"(step {step}), {done} batches into epoch {checkpoint['epoch'] + 1}: its remaining batches "
-            "are drawn anew from the data, as each epoch's are")
+    return (f"(step {step}), {counted(done, 'batch', 'batches')} into epoch {checkpoint['epoch'] + 1}: its "
+            "remaining batches are drawn anew from the data, as each epoch's are")
 
 
 def best_checkpoint(subcommand: str, checkpoints: Path) -> str:

@@ -153,7 +153,7 @@ def test_ctrl_c_keeps_the_finished_batches_and_the_same_command_continues(encode
     command = ["embed", str(folder), "--encoder", str(encoder_folder), "--out", str(tmp_path / "index"),
                "--batch-size", "8", "--num-workers", "0"]
     assert main(command) == 130
-    assert "16 embedded images are kept" in capsys.readouterr().err
+    assert "16 embedded images kept" in capsys.readouterr().err
     calls.clear()
     monkeypatch.setattr(encoder_type, "forward", lambda self, images: calls.append(len(images)) or original(
         self, images))

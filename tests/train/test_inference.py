@@ -62,7 +62,7 @@ def test_search_takes_a_folder_of_queries_and_reads_them_all_before_loading_anyt
         == ["p0_copy.png"]
     assert main(["search", str(photo_folder / "more" / "broken.png"), "--index", str(index_dir),
                  "--on-bad-image", "skip"]) == 2
-    assert "none of the 1 query images can be read" in capsys.readouterr().err
+    assert "the one query image could not be read" in capsys.readouterr().err
 
 
 def test_search_refuses_an_index_of_another_encoder(encoder_folder, photo_folder, tmp_path, capsys):
