@@ -75,10 +75,11 @@ def labelled_val_data(source: str, policy: BadImagePolicy,
         raise ConfigError(f"data.val_data: {source} has no val split to validate with; give it rows with "
                           "split=val, or leave data.val_data out to validate on the source's own val split")
     if source.startswith(DEMO_PREFIX) and not run_splits.source.startswith(DEMO_PREFIX):
+        labelled = run_splits.kind in ("pairs", "classes")
+        own = ("--data.val_data null validates on its own val split" if labelled else "`train copies --data "
+               "SOURCE --out DIR` makes val pairs of your own images (then --data.val_data DIR/pairs.csv)")
         log.warning(f"data.val_data is {source}, a bundled demo set, while the run trains on "
-                    f"{run_splits.source}: the best checkpoint is chosen on the demo's images. `train copies "
-                    "--data SOURCE --out DIR` makes val pairs of your own images (then --data.val_data "
-                    "DIR/pairs.csv)")
+                    f"{run_splits.source}: the best checkpoint is chosen on the demo's images. {own}")
     return data, skipped
 
 

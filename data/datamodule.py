@@ -130,6 +130,7 @@ class SiameseDataModule(pl.LightningDataModule):
         self.split_record: SplitRecord | None = None
         self.skipped: list[BadImage] = []
         self.val_data: DataSet | None = None
+        self._leaks_checked = False
 
     @property
     def train_batch_type(self) -> type[Batch]:
@@ -143,16 +144,26 @@ class SiameseDataModule(pl.LightningDataModule):
     @property
     def kind(self) -> str:
         """The data's shape in words, for messages."""
-        data = self._loaded()
-        shape = "labelled pairs" if isinstance(data, PairSet) else (
-            "class-labelled images" if isinstance(data, ClassSet) else "unlabelled images")
-        return f"{self.hparams.source}, {shape}"
+        shape = {PairBatch: "labelled pairs", ClassBatch: "class-labelled images"}.get(self.train_batch_type)
+        return f"{self.hparams.source}, {shape or 'unlabelled images'}"
 
     def prepare_data(self) -> None:
         # reads and checks the data before Lightning starts the loggers (it does so between
         # prepare_data and setup), so a run refused for its data leaves no log folder behind;
-        # processes that skip prepare_data (DDP's other ranks) read it in setup
-        self.setup()
+        # processes that skip prepare_data (DDP's other ranks) read it in setup. The leak check
+        # waits: SiameseModule.prepare_data runs it after the model's own, cheaper checks
+        self._read()
+
+    def setup(self, stage: str | None = None) -> None:
+        self._read()
+        self.check_leaks_once()
+
+    def check_leaks_once(self) -> None:
+        """``data.check_leaks``: PDQ over every image, the slowest of the checks before training (not
+        before predict, which embeds every image, split or not)."""
+        if not self._leaks_checked and self.leak_check != "off" and not self._predicting():
+            check_leaks(self.data, self.hparams.source, self.leak_check, self.val_data)
+        self._leaks_checked = True
 
     def check_fit_splits(self, validates: bool) -> None:
         """Training needs images in train (and in val when it validates), said before it starts."""
@@ -162,7 +173,7 @@ class SiameseDataModule(pl.LightningDataModule):
             check_val_pairs(self._split("val"), self.hparams.val_data or self.hparams.source,
                             self._loaded() if self.val_data is None else None)
 
-    def setup(self, stage: str | None = None) -> None:
+    def _read(self) -> None:
         if self.data is not None:
             return
         hp = self.hparams
@@ -176,8 +187,6 @@ class SiameseDataModule(pl.LightningDataModule):
             self.val_data, skipped = labelled_val_data(hp.val_data, hp.on_bad_image, self.split_record)
             self.skipped += skipped
             hp.val_data = recorded_location(hp.val_data)  # as checkpoints name it: found from any folder
-        if self.leak_check != "off" and not self._predicting():  # predict embeds every image, split or not
-            check_leaks(self.data, hp.source, self.leak_check, self.val_data)
 
     def state_dict(self) -> dict[str, Any]:
         return {"splits": self.split_record.to_dict()} if self.split_record else {}
@@ -203,8 +212,7 @@ class SiameseDataModule(pl.LightningDataModule):
         return self.trainer is not None and self.trainer.state.fn == TrainerFn.PREDICTING
 
     def _loaded(self) -> DataSet:
-        if self.data is None:
-            self.setup()
+        self._read()
         return self.data
 
     def _split(self, split: str) -> DataSet:

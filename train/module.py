@@ -171,6 +171,8 @@ class SiameseModule(pl.LightningModule):
             datamodule.check_fit_splits(validates=self.trainer.limit_val_batches != 0)
             if isinstance(data := datamodule.data, PairSet):
                 self.loss.check_pair_labels(data.label[data.split == "train"], datamodule.hparams.source)
+        if hasattr(datamodule, "check_leaks_once"):  # the slowest check, last
+            datamodule.check_leaks_once()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["state_dict"] = with_encoder_prefix(checkpoint.get("state_dict", {}))

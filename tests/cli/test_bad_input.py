@@ -323,6 +323,9 @@ CASES = {
     "test: a missing --ckpt_path": (["test", *TINY, "--ckpt_path", "{zoo}/nope.ckpt"], "no such file"),
     "fit: a loss that does not fit the data": (["fit", *TINY, "--data.source", "{zoo}/photos"],
                                                "ContrastiveLoss accepts PairBatch or ClassBatch"),
+    "fit: a loss that does not fit the data, said before the slow leak check": (
+        ["fit", *TINY, "--data.source", "{zoo}/leaky/labels.csv", "--data.check_leaks", "error",
+         "--model.loss", "siamkit.models.InfoNCELoss"], "InfoNCELoss accepts PairBatch or TwoViewBatch"),
     "fit: init_from a missing model": (["fit", *TINY, "--model.init_from", "{zoo}/nope"],
                                        "model.init_from: encoder {zoo}/nope does not exist"),
     "fit: init_from another architecture": (["fit", *TINY, "--model.init_from", "{zoo}/encoder",

@@ -50,3 +50,7 @@ def test_a_run_on_ones_own_images_that_validates_on_a_demo_set_is_told_so(class_
         labelled_val_data("demo:digits", "error", SplitRecord(str(class_folder)))
     assert (f"data.val_data is demo:digits, a bundled demo set, while the run trains on {class_folder}: the "
             "best checkpoint is chosen on the demo's images. `train copies --data SOURCE") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # labelled data has a val split of its own to validate on
+        labelled_val_data("demo:digits", "error", SplitRecord(str(class_folder), kind="classes"))
+    assert "chosen on the demo's images. --data.val_data null validates on its own val split" in caplog.text
