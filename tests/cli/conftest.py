@@ -67,7 +67,8 @@ def _write_data_cases(root: Path, rng: np.random.Generator) -> None:
     for i in range(8):
         image = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8).repeat(4, 0).repeat(4, 1)
         Image.fromarray(image).save(root / "leaky" / f"{i}.png")
-        rows.append(f"{i}.png,{i % 2},{('train', 'val', 'test', 'train')[i % 4]}")
+        # val holds both classes twice (matches and non-matches to validate on); the leak is train / test
+        rows.append(f"{i}.png,{i % 2},{('train', 'val', 'val', 'val', 'train', 'test', 'val', 'train')[i]}")
     shutil.copy(root / "leaky" / "0.png", root / "leaky" / "copy_of_0.png")
     (root / "leaky" / "labels.csv").write_text("\n".join([*rows, "copy_of_0.png,0,test"]) + "\n")
     (root / "stale_manifest.jsonl").write_text(
