@@ -136,10 +136,7 @@ class SiameseDataModule(pl.LightningDataModule):
     def train_batch_type(self) -> type[Batch]:
         """The typed batch the training loader yields: ``PairBatch`` for labelled pairs,
         ``ClassBatch`` for class-labelled images, ``TwoViewBatch`` for unlabelled images."""
-        data = self._loaded()
-        if isinstance(data, PairSet):
-            return PairBatch
-        return ClassBatch if isinstance(data, ClassSet) else TwoViewBatch
+        return {PairSet: PairBatch, ClassSet: ClassBatch, ImageSet: TwoViewBatch}[type(self._loaded())]
 
     @property
     def kind(self) -> str:
@@ -148,10 +145,9 @@ class SiameseDataModule(pl.LightningDataModule):
         return f"{self.hparams.source}, {shape or 'unlabelled images'}"
 
     def prepare_data(self) -> None:
-        # reads and checks the data before Lightning starts the loggers (it does so between
-        # prepare_data and setup), so a run refused for its data leaves no log folder behind;
-        # processes that skip prepare_data (DDP's other ranks) read it in setup. The leak check
-        # waits: SiameseModule.prepare_data runs it after the model's own, cheaper checks
+        # reads and checks the data before Lightning starts the loggers (between prepare_data and
+        # setup), so a run refused for its data leaves no log folder behind; DDP's other ranks read
+        # it in setup. SiameseModule.prepare_data runs the leak check after its own, cheaper checks
         self._read()
 
     def setup(self, stage: str | None = None) -> None:
