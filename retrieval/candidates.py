@@ -71,8 +71,7 @@ def hash_pairs(bits: np.ndarray, threshold: float, queries: Optional[np.ndarray]
 
 def _range_search(index, queries: np.ndarray, radius: float,
                   what: str) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    for start in progress_bar(range(0, len(queries), QUERY_BLOCK), desc=what, unit="block", leave=False,
-                      disable=None):
+    for start in progress_bar(range(0, len(queries), QUERY_BLOCK), desc=what, unit="block", leave=False):
         block = queries[start:start + QUERY_BLOCK]
         if block.dtype != np.uint8:
             block = np.ascontiguousarray(block, np.float32)

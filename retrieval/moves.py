@@ -58,7 +58,7 @@ def move_files(files: list[str], root: Path, to: Path) -> Path:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(partial, manifest)
-    for source, target, _ in progress_bar(moves, desc="moving", unit="file", leave=False, disable=None):
+    for source, target, _ in progress_bar(moves, desc="moving", unit="file", leave=False):
         _move(source, target)
     return manifest
 
@@ -77,7 +77,7 @@ def undo_moves(manifest: Path) -> int:
             back.append((target, source))
         elif not (source.is_symlink() or source.exists()):
             _refuse(manifest, f"{source} is neither there nor at {target}")
-    for target, source in progress_bar(back, desc="moving back", unit="file", leave=False, disable=None):
+    for target, source in progress_bar(back, desc="moving back", unit="file", leave=False):
         _move(target, source)
     manifest.rename(manifest.with_suffix(".undone.jsonl"))
     return len(back)

@@ -100,7 +100,7 @@ def verified_matches(pairs: np.ndarray, files_a: list[str], files_b: list[str],
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))  # a block then holds few distinct images
     named = [(files_a[i], files_b[j]) for i, j in pairs[order]]
     counts = np.zeros(len(pairs), np.int64)
-    with progress_bar(total=len(pairs), desc="SIFT re-check", unit="pair", leave=False, disable=None) as bar:
+    with progress_bar(total=len(pairs), desc="SIFT re-check", unit="pair", leave=False) as bar:
         for block in _blocks(named):
             paths = sorted({path for k in block for path in named[k]})
             found = dict(zip(paths, map_files(keypoints, paths, num_workers, "SIFT keypoints")))

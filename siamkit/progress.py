@@ -24,10 +24,7 @@ def bars_redraw(stream: Any = None) -> bool:
 
 
 def progress_bar(iterable: Any = None, **options: Any) -> tqdm:
-    """``tqdm(iterable, **options)`` where bars redraw; otherwise its lines, every ``LOG_EVERY_S``.
-    ``disable=None`` (tqdm's "not in a log") is left out: a log gets lines instead."""
-    if options.get("disable") is None:
-        options.pop("disable", None)
+    """``tqdm(iterable, **options)`` where bars redraw; otherwise its lines, every ``LOG_EVERY_S``."""
     if bars_redraw():
         return tqdm(iterable, **options)
     return tqdm(iterable, file=_Lines(sys.stderr), mininterval=LOG_EVERY_S, delay=LOG_EVERY_S, ascii=True,

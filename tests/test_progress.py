@@ -8,7 +8,7 @@ from siamkit.progress import progress_bar
 
 def test_long_work_in_a_log_is_whole_lines_and_what_follows_starts_a_line_of_its_own(monkeypatch, capsys):
     monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)  # as if each step took the half-minute
-    list(progress_bar(range(3), desc="embedding", unit="img", leave=False, disable=None))
+    list(progress_bar(range(3), desc="embedding", unit="img", leave=False))
     print("done", file=sys.stderr)
     err = capsys.readouterr().err
     assert "\r" not in err
