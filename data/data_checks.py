@@ -34,7 +34,9 @@ def check_settings(counts: dict[str, int], split_fractions: tuple[float, float, 
         raise ConfigError(f"data.crop_scale must be [low, high] with 0 < low <= high <= 1 (shares of an "
                           f"image's area), not {list(crop_scale)}")
     if check_leaks not in ("warn", "error", "off"):
-        raise ConfigError(f"data.check_leaks must be warn, error or off, not {check_leaks!r}")
+        quote = (" (YAML reads an unquoted yes or on as true: write the word you mean)"
+                 if check_leaks is True else "")
+        raise ConfigError(f"data.check_leaks must be warn, error or off, not {check_leaks!r}{quote}")
     if augment_on not in ("workers", "device"):
         raise ConfigError(f"data.augment_on must be workers or device, not {augment_on!r}")
 

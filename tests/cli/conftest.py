@@ -56,6 +56,7 @@ def _write_data_cases(root: Path, rng: np.random.Generator) -> None:
     (root / "no_data.yaml").write_text("trainer: {max_epochs: 1}\n")
     (root / "configs").mkdir()  # kept beside the data, naming it relative to itself
     (root / "configs" / "beside.yaml").write_text("data: {source: ../photos}\n")
+    (root / "configs" / "leaks_yes.yaml").write_text("data: {check_leaks: yes}\n")  # YAML's true
     (root / "splits.json").write_text('{"source": "demo:digits", "bogus": 1}')
     os.mkfifo(root / "pipe.jpg")
     (root / "empty.yaml").write_text("")

@@ -286,6 +286,10 @@ CASES = {
         [*DIGITS, "--config", "{zoo}/configs/beside.yaml"],
         "only from the folder of the config {zoo}/configs/beside.yaml: a config's paths are read from the "
         "folder `train` runs in"),
+    "fit: a leak check of YAML's yes": (
+        ["fit", *TINY, "--config", "{zoo}/configs/leaks_yes.yaml"],
+        "data.check_leaks must be warn, error or off, not True (YAML reads an unquoted yes or on as true: "
+        "write the word you mean)"),
     "fit: an unknown leak check": (["fit", *TINY, "--data.check_leaks", "maybe"],
                                     "data.check_leaks must be warn, error or off, not 'maybe'"),
     "fit: batch size 0": (["fit", *TINY, "--data.batch_size", "0"],
