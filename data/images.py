@@ -2,7 +2,8 @@
 
 Pillow does the decoding; this module adds the policy: EXIF orientation applied, alpha
 composited on white, grayscale / palette / 16-bit / float / CMYK converted to 8-bit RGB,
-the first frame of animations, and a hard pixel limit against decompression bombs. Every
+the first frame of animations, and a hard pixel limit against decompression bombs. Arrays are
+(H, W[, C]) as Pillow and OpenCV lay them out; torch tensors (C, H, W) as torchvision does. Every
 failure is an ``ImageLoadError`` naming the file and the reason.
 """
 
@@ -12,16 +13,20 @@ import io
 import os
 import re
 import stat
+import sys
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from siamkit.errors import ConfigError, ImageLoadError
 
-ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
+if TYPE_CHECKING:
+    import torch
+
+ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray, "torch.Tensor"]
 
 #: Images with more pixels than this are refused, unless $SIAMKIT_MAX_PIXELS says otherwise
 #: (Pillow's own default is 89 million; phones take photographs of 108 and 200 million).
@@ -47,16 +52,19 @@ def pixel_limit() -> int:
 def load_image(
     source: ImageInput, *, max_pixels: int | None = None, draft_size: int | None = None
 ) -> np.ndarray:
-    """Decode ``source`` (path, bytes, PIL image or array) to an (H, W, 3) uint8 RGB array;
-    ``max_pixels``: ``pixel_limit()`` unless given.
+    """Decode ``source`` (path, bytes, PIL image, array or torch tensor) to an (H, W, 3) uint8 RGB
+    array; ``max_pixels``: ``pixel_limit()`` unless given.
 
     ``draft_size`` lets JPEG decoding skip detail it would throw away: the image is
     decoded at the smallest power-of-two reduction whose shorter side stays >= draft_size.
     A path, bytes, and a PIL image opened from a JPEG file but not yet loaded decode alike.
     """
-    if not isinstance(source, (str, os.PathLike, bytes, Image.Image, np.ndarray)):
-        raise TypeError(f"an image is a path, bytes, a PIL image or an array, not {type(source).__name__}")
     name = _describe(source)
+    if is_tensor(source):
+        return _array_to_rgb(_tensor_to_array(source, name), name)
+    if not isinstance(source, (str, os.PathLike, bytes, Image.Image, np.ndarray)):
+        raise TypeError(f"an image is a path, bytes, a PIL image, an array or a torch tensor, not "
+                        f"{type(source).__name__}")
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source, name)
     if isinstance(source, (str, os.PathLike)):
@@ -150,6 +158,13 @@ def _open(source: ImageInput, draft_size: int | None) -> Image.Image:
     return Image.open(Path(source))
 
 
+def is_tensor(source: Any) -> bool:
+    """Whether ``source`` is a torch tensor, without importing torch (which the classical methods
+    never need): a caller that holds a tensor has imported it."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(source, torch.Tensor)
+
+
 def _describe(source: ImageInput) -> str:
     if isinstance(source, (str, os.PathLike)):
         return str(source)
@@ -157,7 +172,11 @@ def _describe(source: ImageInput) -> str:
         return f"<{len(source)} bytes>"
     if isinstance(source, np.ndarray):
         return f"<array {source.shape} {source.dtype}>"
-    return f"<PIL image {source.mode} {source.size}>"
+    if is_tensor(source):
+        return f"<tensor {tuple(source.shape)} {source.dtype}>"
+    if isinstance(source, Image.Image):
+        return f"<PIL image {source.mode} {source.size}>"
+    return f"<{type(source).__name__}>"
 
 
 def _unidentified_reason(source: ImageInput) -> str:
@@ -202,12 +221,28 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.array(image)  # writable, unlike np.asarray's view of Pillow's buffer
 
 
+def _tensor_to_array(tensor: "torch.Tensor", name: str) -> np.ndarray:
+    """(C, H, W) with 1, 3 or 4 channels, or (H, W), on any device -> the (H, W[, C]) array."""
+    if tensor.ndim == 3 and tensor.shape[0] in (1, 3, 4):
+        tensor = tensor.permute(1, 2, 0)
+    elif tensor.ndim != 2:
+        raise ImageLoadError(name, f"tensor of shape {tuple(tensor.shape)} is not an image ((C, H, W) with "
+                                   "1, 3 or 4 channels, or (H, W))")
+    tensor = tensor.detach().cpu()
+    if tensor.is_floating_point() and tensor.element_size() < 4:  # numpy has no bfloat16
+        tensor = tensor.float()
+    return tensor.numpy()
+
+
 def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:
     """(H, W), (H, W, 1|3|4) of any numeric dtype -> (H, W, 3) uint8."""
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise ImageLoadError(name, f"array of shape {array.shape} is not an image (H, W[, 3|4])")
+        channels_first = array.ndim == 3 and array.shape[0] in (1, 3, 4)
+        hint = (" (channels first? a torch tensor is read as (C, H, W), an array as (H, W, C))"
+                * channels_first)
+        raise ImageLoadError(name, f"array of shape {array.shape} is not an image (H, W[, 3|4]){hint}")
     if array.size == 0:
         raise ImageLoadError(name, f"array of shape {array.shape} has no pixels")
     if not (array.dtype == bool or np.issubdtype(array.dtype, np.integer)
@@ -216,6 +251,9 @@ def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:
                                    "or booleans expected)")
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
         raise ImageLoadError(name, "array holds NaN or infinite values")
+    if np.issubdtype(array.dtype, np.floating) and array.min(initial=0) < 0:
+        raise ImageLoadError(name, "holds negative values, as a normalised input would: pass the image as it "
+                                   "was before normalisation (0-1 or 0-255); a model normalises it itself")
     if array.dtype != np.uint8:
         array = _rescale_to_uint8(array)
     if array.ndim == 2:

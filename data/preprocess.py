@@ -19,7 +19,7 @@ from siamkit.data.transforms import build_transform
 
 
 class Preprocess:
-    """Image input (path, bytes, PIL image, array) -> (3, S, S) uint8 tensor, resized and
+    """Image input (path, bytes, PIL image, array, tensor) -> (3, S, S) uint8 tensor, resized and
     centre-cropped per ``config``; ``batch`` stacks them to (B, 3, S, S)."""
 
     def __init__(self, config: ImageConfig):

@@ -47,12 +47,19 @@ class Embedder(ABC):
 
     def embed(self, images: Iterable[ImageInput] | str | os.PathLike, batch_size: int = 64,
               progress: Optional[str] = None) -> np.ndarray:
-        """Images (paths, bytes, arrays, PIL) -> (N, E) float32 unit vectors; one path -> (1, E).
+        """Images (paths, bytes, PIL images, (H, W, C) arrays, (C, H, W) tensors) -> (N, E) float32
+        unit vectors; also an (N, H, W, C) array or (N, C, H, W) tensor; one path -> (1, E).
         ``progress``: a progress bar's label (none without one)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be a whole number >= 1, not {batch_size}")
         if isinstance(images, (str, os.PathLike)):  # not its characters, each read as a file name
             images = [images]
+        if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim != 4:
+            # iterating one image would embed its rows (or channels) as images of their own
+            kind = "tensor" if isinstance(images, torch.Tensor) else "array"
+            raise ValueError(f"embed takes a sequence of images; got one {kind} of shape "
+                             f"{tuple(images.shape)}: pass a batch, (N, H, W, C) as an array or (N, C, H, W) "
+                             "as a tensor, or [image]")
         rows, batch = [], []
         total = len(images) if hasattr(images, "__len__") else None
         with progress_bar(total=total, desc=progress, unit="img", disable=progress is None) as bar:

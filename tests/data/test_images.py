@@ -77,16 +77,46 @@ def test_inputs_other_than_paths(tmp_path):
     assert load_image(np.zeros((5, 6), np.float32)).shape == (5, 6, 3)
 
 
+def test_torch_tensors_are_channels_first_in_any_dtype_and_on_any_device():
+    import torch
+
+    image = np.random.default_rng(0).integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    tensor = torch.from_numpy(image).permute(2, 0, 1)
+    np.testing.assert_array_equal(load_image(tensor), image)
+    np.testing.assert_array_equal(load_image(tensor.float() / 255), image)
+    np.testing.assert_array_equal(load_image(tensor.to(torch.bfloat16) / 255), load_image(
+        (tensor.to(torch.bfloat16) / 255).float().permute(1, 2, 0).numpy()))
+    np.testing.assert_array_equal(load_image(tensor[:1]), np.repeat(image[:, :, :1], 3, axis=2))
+    np.testing.assert_array_equal(load_image(tensor[0]), np.repeat(image[:, :, :1], 3, axis=2))
+
+
 @pytest.mark.parametrize("source, reason", [
     (np.zeros((0, 4, 3), np.uint8), "array of shape (0, 4, 3) has no pixels"),
     (Image.new("RGB", (0, 5)), "0x5 pixels: the image has none"),
     (np.full((4, 4, 3), np.nan), "array holds NaN or infinite values"),  # they became black
     (np.ones((4, 4, 3), complex), "array of dtype complex128 is not an image"),
     (np.array([[1, "a"]], dtype=object), "array of dtype object is not an image"),
+    (np.zeros((3, 8, 8), np.uint8),
+     "(channels first? a torch tensor is read as (C, H, W), an array as (H, W, C))"),
+    (np.full((4, 4, 3), -0.5, np.float32), "holds negative values, as a normalised input would"),  # black
 ])
 def test_inputs_that_are_no_picture_raise_image_load_error(source, reason):
     with pytest.raises(ImageLoadError, match=re.escape(reason)):
         load_image(source)
+
+
+@pytest.mark.parametrize("shape, reason", [
+    ((2, 3, 8, 8),
+     "tensor of shape (2, 3, 8, 8) is not an image ((C, H, W) with 1, 3 or 4 channels, or (H, W))"),
+    ((8, 8, 3), "tensor of shape (8, 8, 3) is not an image"),  # channels last: an array's layout
+])
+def test_tensors_that_are_no_picture_raise_image_load_error(shape, reason):
+    import torch
+
+    with pytest.raises(ImageLoadError, match=re.escape(f"<tensor {shape} torch.uint8>: {reason}")):
+        load_image(torch.zeros(shape, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="a PIL image, an array or a torch tensor, not list"):
+        load_image([[0, 1]])
 
 
 def _truncated(tmp_path: Path) -> Path:

@@ -128,6 +128,24 @@ def test_embed_takes_one_path_as_one_image_and_refuses_a_batch_size_below_one(py
         encoder.embed([photos["coffee"]], batch_size=0)  # was one batch of everything
 
 
+def test_embed_takes_torch_tensors_as_torchvision_lays_them_out(python_encoder: Path, photos):
+    encoder = Encoder.load(python_encoder)
+    arrays = np.stack([photos["coffee"][:40, :40], photos["chelsea"][:40, :40]])  # (N, H, W, C)
+    tensors = torch.from_numpy(arrays).permute(0, 3, 1, 2)  # (N, C, H, W) uint8, as decode_image gives
+    expected = encoder.embed(list(arrays))
+    np.testing.assert_array_equal(encoder.embed(tensors), expected)
+    np.testing.assert_array_equal(encoder.embed(arrays), expected)
+    np.testing.assert_allclose(encoder.embed(tensors.float() / 255), expected, atol=1e-6)  # ToTensor's 0-1
+
+
+@pytest.mark.parametrize("one", ["array", "tensor"])
+def test_embed_refuses_one_image_that_it_would_read_as_many(python_encoder: Path, photos, one):
+    image = photos["coffee"][:50, :60]
+    image = image if one == "array" else torch.from_numpy(image).permute(2, 0, 1)
+    with pytest.raises(ValueError, match=rf"got one {one} of shape .*: pass a batch.*or \[image\]"):
+        Encoder.load(python_encoder).embed(image)  # was 50 images of one row each (3 of one channel)
+
+
 def test_embed_shows_progress_only_when_given_a_label(python_encoder: Path, photos, monkeypatch, capsys):
     monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)  # a log's line at once, as if it took minutes
     encoder = Encoder.load(python_encoder)

@@ -119,5 +119,5 @@ def test_what_is_no_method_name_or_no_image_is_said_to_be_so(photos):
     """None had raised AttributeError ('NoneType' object has no attribute 'strip' / 'mode')."""
     with pytest.raises(TypeError, match="a scoring method is named by a string"):
         get_scorer(None)
-    with pytest.raises(TypeError, match="an image is a path, bytes, a PIL image or an array, not NoneType"):
+    with pytest.raises(TypeError, match="a PIL image, an array or a torch tensor, not NoneType"):
         get_scorer("histogram").score(next(iter(photos.values())), None)
