@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import difflib
 from pathlib import Path
-from typing import Callable, get_args
+from typing import Callable, ContextManager, get_args
 
 from siamkit.data.scan import BadImagePolicy
 from siamkit.errors import SiamkitError
@@ -147,6 +147,15 @@ def check_own_files(out: Path, names: tuple[str, ...]) -> None:
     if overwritten and present - set(names):
         raise SiamkitError(f"--out {out} holds {', '.join(overwritten)} among other files, which this "
                            "command would overwrite: choose a new or empty folder")
+
+
+def holding_report(out: Path) -> ContextManager[None]:
+    """The report folder --out held while the command runs (``holding``): two commands writing one
+    report would leave a mix of both."""
+    from siamkit.folders import holding
+
+    return holding(out, "report", f"--out {out} is being written by another command still running: wait "
+                                  "for it to end, or give another --out")
 
 
 def method_names(values: list[str], option: str, example: list[str]) -> list[str]:

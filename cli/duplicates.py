@@ -17,6 +17,7 @@ from siamkit.cli.arguments import (
     check_background_k,
     check_model_options_apply,
     check_own_files,
+    holding_report,
     load_encoder_for,
     non_negative_int,
     number_between,
@@ -75,10 +76,15 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.undo:
         return _undo(args)
+    _check(args)
+    with holding_report(args.out):
+        return _find_duplicates(args)
+
+
+def _find_duplicates(args: argparse.Namespace) -> int:
     from siamkit.retrieval.collection import list_images
     from siamkit.retrieval.moves import check_destination
 
-    _check(args)
     folders = [Path(args.images)] + ([Path(args.against)] if args.against else [])
     if args.action == "move":
         check_destination(args.to, folders)

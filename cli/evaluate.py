@@ -18,6 +18,7 @@ from siamkit.cli.arguments import (
     check_background_k,
     check_model_options_apply,
     check_own_files,
+    holding_report,
     method_names,
     non_negative_int,
     output_folder,
@@ -79,7 +80,11 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    with holding_report(args.out):
+        return _evaluate(args)
 
+
+def _evaluate(args: argparse.Namespace) -> int:
     from siamkit.cli.evaluate_training import (
         check_copies_made_from,
         check_other_sources,

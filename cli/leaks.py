@@ -3,9 +3,10 @@ a split."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from siamkit.cli.arguments import ArgumentParser, check_own_files, output_folder
+from siamkit.cli.arguments import ArgumentParser, check_own_files, holding_report, output_folder
 from siamkit.cli.duplicates import add_comparison_arguments, method_from, recheck_matches
 from siamkit.cli.split_arguments import add_split_arguments, split_record
 from siamkit.wording import counted
@@ -31,6 +32,11 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     check_own_files(args.out, OWN_FILES)
+    with holding_report(args.out):
+        return _find_leaks(args)
+
+
+def _find_leaks(args: argparse.Namespace) -> int:
     if not args.encoder and not args.method:
         args.method = "pdq"
 

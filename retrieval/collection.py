@@ -26,7 +26,7 @@ from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files
 from siamkit.data.preprocess import Preprocess
 from siamkit.data.scan import BadImagePolicy
 from siamkit.errors import ImageLoadError, SiamkitError
-from siamkit.folders import writing_alone
+from siamkit.folders import holding
 from siamkit.models.embedder import Embedder
 from siamkit.progress import progress_bar
 from siamkit.retrieval.index import FORMAT, META, EmbeddingIndex, IndexFolderError, write_index, write_meta
@@ -93,7 +93,9 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
     how many images this call embedded (the others were in the index or its journal already)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with writing_alone(out, "a `train embed` or `train duplicates` into the same index"):
+    with holding(out, "index", f"{out} is being written by another command still running (a `train embed` or "
+                               "`train duplicates` into the same index): wait for it to end, or give another "
+                               "folder"):
         return _embed_into(out, listing, encoder, encoder_source, batch_size, num_workers, on_bad_image)
 
 

@@ -34,27 +34,14 @@ def why_unwritable(folder: Path) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def writing_alone(folder: Path, what: str) -> Iterator[None]:
-    """Holds ``folder`` (which exists) for this process while the block writes into it: a second
-    command started on the same folder would resume, cut off or delete the first one's unfinished
-    files, and is refused in one line instead. The lock is the kernel's on the folder itself
-    (``flock``), so it leaves no file behind and goes with the process, however that ends."""
-    descriptor = lock(os.open(folder, os.O_RDONLY), f"{folder} is being written by another command still "
-                                                    f"running ({what}): wait for it to end, or give another "
-                                                    "folder")
-    try:
-        yield
-    finally:
-        os.close(descriptor)  # releases the lock
-
-
 def hold_path(path: Path, kind: str, refusal: str) -> int | None:
     """Holds ``path`` for this process through a lock file in siamkit's cache named for its
     absolute path (``path`` itself may not exist yet, and a command refused before it starts
     leaves nothing there); returns the descriptor whose closing releases it, or raises a
-    SiamkitError saying ``refusal`` where another process holds it. Where the cache cannot be
-    written the command goes on unguarded (None)."""
+    SiamkitError saying ``refusal`` where another process holds it. A second command writing to
+    the same place would resume, cut off or delete the first one's unfinished files. The lock is
+    the kernel's (``flock``), so it goes with the process however that ends. Where the cache
+    cannot be written the command goes on unguarded (None)."""
     name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
     try:
         (cache_dir() / "locks").mkdir(parents=True, exist_ok=True)

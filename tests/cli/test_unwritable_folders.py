@@ -55,3 +55,19 @@ def test_calibrating_an_encoder_folder_that_cannot_be_written_is_refused_before_
     err = capsys.readouterr().err
     assert code == 2 and f"--calibrate: {read_only}" in err, err
     assert "evaluating" not in err and not (tmp_path / "report").exists()
+
+
+REPORTS = {name: CASES[name][0] for name in ("evaluate", "duplicates", "leaks")}
+
+
+@pytest.mark.parametrize("command", REPORTS)
+def test_a_report_folder_another_command_still_writes_is_one_line(command, zoo, tmp_path, monkeypatch,
+                                                                   capsys):
+    from siamkit.cli.arguments import holding_report
+
+    out = tmp_path / "report"
+    args = [str(out) if arg == NOWHERE else arg for arg in REPORTS[command]]
+    with holding_report(out):  # as another command still running holds it
+        expected = f"--out {out} is being written by another command still running: wait for it to end"
+        assert_one_error_line((args, expected), zoo, tmp_path, monkeypatch, capsys)
+    assert not out.exists()

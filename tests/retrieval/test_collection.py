@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from siamkit.errors import ImageLoadError, SiamkitError
-from siamkit.folders import writing_alone
+from siamkit.folders import holding
 from siamkit.models.encoder import Encoder
 from siamkit.retrieval import collection
 from siamkit.retrieval.index import EmbeddingIndex
@@ -191,7 +191,7 @@ def test_a_second_command_into_an_index_being_written_is_refused_and_the_first_k
                                                                                               tmp_path):
     encoder, _ = counted
     folder, journal, _ = _four_done(encoder, tmp_path, 6)
-    with writing_alone(tmp_path / "index", "the first"):  # as a `train embed` still running holds it
+    with holding(tmp_path / "index", "index", "the first"):  # as a `train embed` still running holds it
         with pytest.raises(SiamkitError, match="is being written by another command still running"):
             _embed_again(encoder, folder, tmp_path / "index")
         kept = EmbeddingJournal.open(tmp_path / "index", encoder.fingerprint, encoder.embedding_dim)
