@@ -165,6 +165,16 @@ def is_tensor(source: Any) -> bool:
     return torch is not None and isinstance(source, torch.Tensor)
 
 
+def refuse_one_image(images: Any, taker: str) -> None:
+    """Raises ValueError where ``images``, given to ``taker`` as many images, is one array or tensor
+    that is not a batch: iterating it would take its rows (or channels) for images of their own."""
+    if (isinstance(images, np.ndarray) or is_tensor(images)) and images.ndim != 4:
+        kind = "array" if isinstance(images, np.ndarray) else "tensor"
+        raise ValueError(f"{taker} takes a sequence of images; got one {kind} of shape "
+                         f"{tuple(images.shape)}: pass a batch, (N, H, W, C) as an array or (N, C, H, W) as "
+                         "a tensor, or [image]")
+
+
 def _describe(source: ImageInput) -> str:
     if isinstance(source, (str, os.PathLike)):
         return str(source)

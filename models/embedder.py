@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from siamkit.data.image_config import ImageConfig
-from siamkit.data.images import ImageInput
+from siamkit.data.images import ImageInput, refuse_one_image
 from siamkit.data.preprocess import Preprocess
 from siamkit.progress import progress_bar
 
@@ -54,12 +54,7 @@ class Embedder(ABC):
             raise ValueError(f"batch_size must be a whole number >= 1, not {batch_size}")
         if isinstance(images, (str, os.PathLike)):  # not its characters, each read as a file name
             images = [images]
-        if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim != 4:
-            # iterating one image would embed its rows (or channels) as images of their own
-            kind = "tensor" if isinstance(images, torch.Tensor) else "array"
-            raise ValueError(f"embed takes a sequence of images; got one {kind} of shape "
-                             f"{tuple(images.shape)}: pass a batch, (N, H, W, C) as an array or (N, C, H, W) "
-                             "as a tensor, or [image]")
+        refuse_one_image(images, "embed")
         rows, batch = [], []
         total = len(images) if hasattr(images, "__len__") else None
         with progress_bar(total=total, desc=progress, unit="img", disable=progress is None) as bar:

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from siamkit.data.images import ImageInput, load_image
+from siamkit.data.images import ImageInput, load_image, refuse_one_image
 
 
 class Scorer(ABC):
@@ -80,6 +80,7 @@ class Scorer(ABC):
 
     def score_matrix(self, images: Sequence[ImageInput]) -> np.ndarray:
         """(N, N) similarities of every pair among ``images``, each image featurised once."""
+        refuse_one_image(images, "score_matrix")
         return self.compare_matrix(self.features_many(list(images)))
 
     def __repr__(self) -> str:

@@ -121,3 +121,16 @@ def test_what_is_no_method_name_or_no_image_is_said_to_be_so(photos):
         get_scorer(None)
     with pytest.raises(TypeError, match="a PIL image, an array or a torch tensor, not NoneType"):
         get_scorer("histogram").score(next(iter(photos.values())), None)
+
+
+def test_score_matrix_takes_a_batch_of_images_and_refuses_one_image(photos):
+    import torch
+
+    scorer = get_scorer("histogram")
+    images = np.stack([photos["astronaut"][:40, :40], photos["coffee"][:40, :40]])  # (N, H, W, C)
+    expected = scorer.score_matrix(list(images))
+    np.testing.assert_array_equal(scorer.score_matrix(images), expected)
+    np.testing.assert_array_equal(scorer.score_matrix(torch.from_numpy(images).permute(0, 3, 1, 2)), expected)
+    with pytest.raises(ValueError, match=r"score_matrix takes a sequence of images; got one array of shape "
+                                         r"\(40, 40, 3\)"):
+        scorer.score_matrix(images[0])  # was a 40 x 40 matrix of its rows, each read as an image
