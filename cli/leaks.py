@@ -8,7 +8,7 @@ import sys
 
 from siamkit.cli.arguments import ArgumentParser, check_own_files, holding_report, output_folder
 from siamkit.cli.duplicates import add_comparison_arguments, method_from, recheck_matches
-from siamkit.cli.split_arguments import add_split_arguments, split_record
+from siamkit.cli.split_arguments import add_split_arguments, config_data, split_record
 from siamkit.wording import counted
 
 #: what --out holds afterwards
@@ -23,6 +23,10 @@ def build_parser() -> ArgumentParser:
                     "finds any (so it can gate a pipeline), 0 when there are none, 2 on a usage error and 3 "
                     "on a bug in siamkit (never 1).")
     add_split_arguments(parser)
+    parser.add_argument("--val-data",
+                        help="a run's data.val_data (labelled pairs or classes): its val and test images are "
+                             "checked against the source's images too, as `train fit` checks them (default: "
+                             "--config's data.val_data)")
     parser.add_argument("--out", required=True, type=output_folder,
                         help="folder for leaks.csv and leaks.html")
     add_comparison_arguments(parser, default_method="pdq")
@@ -41,7 +45,7 @@ def _find_leaks(args: argparse.Namespace) -> int:
         args.method = "pdq"
 
     from siamkit.data.scan import scan_images
-    from siamkit.data.split_images import image_splits
+    from siamkit.data.split_images import image_splits_with_val_data
     from siamkit.data.splits import split_source
     from siamkit.errors import SiamkitError
     from siamkit.retrieval.duplicate_pages import write_leaks
@@ -51,8 +55,10 @@ def _find_leaks(args: argparse.Namespace) -> int:
         raise SiamkitError("choose one of --encoder and --method")
     record = split_record(args)
     data, _ = split_source(record)
-    args.data = record.source
-    paths, splits = image_splits(data)
+    val_source = args.val_data or (config_data(args.config).get("val_data") if args.config else None)
+    checked = f"{record.source} and --val-data {val_source}" if val_source else record.source
+    paths, splits = image_splits_with_val_data(data, _val_data(val_source, "--val-data" if args.val_data
+                                                               else f"{args.config}'s data.val_data"))
     method = method_from(args, paths)
     bad = scan_images(paths, args.on_bad_image, "pass --on-bad-image skip")
     keep = [i for i, path in enumerate(paths) if path not in bad]
@@ -61,12 +67,25 @@ def _find_leaks(args: argparse.Namespace) -> int:
     if unhashable:
         print(f"compared with none: {counted(len(unhashable), 'image')} with too little detail to hash "
               f"(listed in leaks.html), e.g. {unhashable[0].file}", file=sys.stderr)
-    write_leaks(args.out, leaks, f"{args.data}, {method.name} at similarity >= {method.threshold:.4f}",
+    write_leaks(args.out, leaks, f"{checked}, {method.name} at similarity >= {method.threshold:.4f}",
                 list(bad.values()) + unhashable)
     if not leaks:
-        print(f"no near-duplicates across the splits of {args.data} "
-              f"({counted(len(keep), 'image')}, {method.name})")
+        print(f"no near-duplicates across the splits of {checked} ({counted(len(keep), 'image')}, "
+              f"{method.name})")
         return 0
-    print(leak_summary(leaks, args.data) + f": {args.out / 'leaks.csv'}, {args.out / 'leaks.html'}",
+    print(leak_summary(leaks, checked) + f": {args.out / 'leaks.csv'}, {args.out / 'leaks.html'}",
           file=sys.stderr)
     return 1
+
+
+def _val_data(source: str | None, named: str):
+    """--val-data's set (``named`` so in a message), split as `train fit` splits it, or None."""
+    from siamkit.data.splits import SplitRecord, split_source
+    from siamkit.errors import SiamkitError
+
+    if source is None:
+        return None
+    try:
+        return split_source(SplitRecord(source))[0]
+    except SiamkitError as error:
+        raise SiamkitError(f"{named}: {error}") from None

@@ -41,7 +41,7 @@ def _asked_splits(args: argparse.Namespace):
     from siamkit.data.splits import SplitRecord
     from siamkit.errors import ConfigError
 
-    data = _config_data(args.config) if args.config else {}
+    data = config_data(args.config) if args.config else {}
     source = args.data or data.get("source")
     if source is None:
         raise ConfigError("give the training source: --data SOURCE, --config with data.source, "
@@ -94,12 +94,13 @@ def recorded_splits(path: Path):
     return record
 
 
-def _config_data(name: str) -> dict:
+def config_data(name: str) -> dict:
+    """The data section of the `train fit` config ``name``, its paths checked to be found from here."""
     from siamkit.errors import ConfigError
 
     path, config = read_config(name)
     data = config.get("data")
     if not isinstance(data, dict) or "source" not in data:
         raise ConfigError(f"config {path} has no data.source: pass --data SOURCE")
-    check_paths_from_here({f"data.{key}": data.get(key) for key in ("source", "root")}, [name])
+    check_paths_from_here({f"data.{key}": data.get(key) for key in ("source", "root", "val_data")}, [name])
     return data

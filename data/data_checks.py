@@ -148,24 +148,22 @@ def _fractions_for_two_val_images(data: ClassSet) -> str:
             f"{counted(largest, 'image')})")
 
 
-def check_leaks(data: DataSet, source: str, mode: str, val_data: DataSet | None = None) -> None:
-    """Near-duplicates (PDQ) on two sides of the splits, ``val_data``'s images in theirs (val,
-    test): ``warn`` logs them, ``error`` stops."""
-    from siamkit.data.split_images import image_splits
+def check_leaks(data: DataSet, source: str, mode: str, val_data: DataSet | None = None,
+                val_source: str | None = None) -> None:
+    """Near-duplicates (PDQ) on two sides of the splits, ``val_data``'s images (``val_source``'s
+    val and test splits) in theirs: ``warn`` logs them, ``error`` stops."""
+    from siamkit.data.split_images import image_splits_with_val_data
     from siamkit.retrieval.leaks import find_leaks, leak_summary, pdq_method
 
-    paths, splits = image_splits(data)
-    checked = source
-    if val_data is not None:
-        val_paths, val_splits = image_splits(val_data)
-        paths, splits = paths + val_paths, np.concatenate([splits, val_splits])
-        checked = f"{source} and data.val_data"
+    paths, splits = image_splits_with_val_data(data, val_data)
     leaks, _ = find_leaks(paths, splits, pdq_method())  # an image too flat to hash cannot leak
     if not leaks:
         return
+    checked, listing = source, f"--data {source}"
+    if val_data is not None:
+        checked, listing = f"{source} and data.val_data", f"--data {source} --val-data {val_source}"
     message = (f"{leak_summary(leaks, checked)}: validation and test figures would be optimistic. "
-               f"`train leaks --data {source} --out DIR` lists those within {source}; "
-               "`data.check_leaks: off` skips this check")
+               f"`train leaks {listing} --out DIR` lists them; `data.check_leaks: off` skips this check")
     if mode == "error":
         raise ConfigError(message + ", `warn` only warns")
     log.warning(message)

@@ -158,7 +158,7 @@ class SiameseDataModule(pl.LightningDataModule):
         """``data.check_leaks``: PDQ over every image, the slowest of the checks before training (not
         before predict, which embeds every image, split or not)."""
         if not self._leaks_checked and self.leak_check != "off" and not self._predicting():
-            check_leaks(self.data, self.hparams.source, self.leak_check, self.val_data)
+            check_leaks(self.data, self.hparams.source, self.leak_check, self.val_data, self.hparams.val_data)
         self._leaks_checked = True
 
     def check_fit_splits(self, validates: bool) -> None:

@@ -27,6 +27,16 @@ def image_splits(data: DataSet) -> tuple[list[str], np.ndarray]:
     return [str(data.root / p) for p in paths], splits[first]
 
 
+def image_splits_with_val_data(data: DataSet, val_data: DataSet | None) -> tuple[list[str], np.ndarray]:
+    """``image_splits`` of a run's source, then of its ``data.val_data``'s val and test images (the
+    run never trains on that set's own train split): the images the leak checks compare."""
+    paths, splits = image_splits(data)
+    if val_data is None:
+        return paths, splits
+    val_paths, val_splits = image_splits(val_data.subset(val_data.split != "train"))
+    return paths + val_paths, np.concatenate([splits, val_splits])
+
+
 def images_in(data: DataSet, splits: tuple[str, ...]) -> list[str]:
     paths, split_of = image_splits(data)
     return [path for path, split in zip(paths, split_of) if split in splits]

@@ -57,6 +57,8 @@ def _write_data_cases(root: Path, rng: np.random.Generator) -> None:
     (root / "configs").mkdir()  # kept beside the data, naming it relative to itself
     (root / "configs" / "beside.yaml").write_text("data: {source: ../photos}\n")
     (root / "configs" / "leaks_yes.yaml").write_text("data: {check_leaks: yes}\n")  # YAML's true
+    (root / "val_data_gone.yaml").write_text(f"data: {{source: {root / 'photos'}, "
+                                             f"val_data: {root / 'nope.csv'}}}\n")
     (root / "splits.json").write_text('{"source": "demo:digits", "bogus": 1}')
     os.mkfifo(root / "pipe.jpg")
     (root / "empty.yaml").write_text("")

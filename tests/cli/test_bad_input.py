@@ -200,6 +200,11 @@ CASES = {
     "leaks: --kind folders": (["leaks", "--data", "{zoo}/photos", "--out", OUT, "--kind", "folders"],
                               "--kind: invalid choice: 'folders'"),
     "leaks: neither --data nor --config": (["leaks", "--out", OUT], "give the training source"),
+    "leaks: missing --val-data": (["leaks", "--data", "{zoo}/photos", "--val-data", "{zoo}/nope.csv", "--out",
+                                   OUT], "--val-data: data not found: {zoo}/nope.csv does not exist"),
+    "leaks: a config's missing data.val_data": (
+        ["leaks", "--config", "{zoo}/val_data_gone.yaml", "--out", OUT],
+        "val_data_gone.yaml's data.val_data: data not found"),
     "leaks: missing config": (["leaks", "--config", "{zoo}/nope.yaml", "--out", OUT],
                               "not found here, and it is not a bundled config"),
     "leaks: config without data.source": (["leaks", "--config", "{zoo}/no_data.yaml", "--out", OUT],

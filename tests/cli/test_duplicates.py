@@ -242,6 +242,31 @@ def test_leaks_reads_source_and_splits_from_a_fit_config(tmp_path):
     assert _rows(tmp_path / "reseeded" / "leaks.csv") != _rows(tmp_path / "config" / "leaks.csv")
 
 
+def test_leaks_lists_those_between_the_source_and_val_data_as_the_fit_finds_them(tmp_path, capsys):
+    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera"):
+        Image.fromarray(getattr(data, name)()).resize((48, 48)).save(tmp_path / f"{name}.png")
+    (tmp_path / "photos.csv").write_text("path,split\nastronaut.png,train\ncoffee.png,train\n"
+                                         "chelsea.png,val\n")
+    for name in ("astronaut", "coffee", "rocket"):  # rocket's copy in val_data's train split: no leak
+        Image.open(tmp_path / f"{name}.png").save(tmp_path / f"{name}_copy.jpg", quality=70)
+    noise = np.random.default_rng(0).integers(0, 256, (48, 48, 3), np.uint8)
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    (tmp_path / "pairs.csv").write_text("a,b,label,split\nrocket.png,astronaut_copy.jpg,0,val\n"
+                                        "camera.png,coffee_copy.jpg,0,test\nrocket_copy.jpg,noise.png,0,train\n")
+    (tmp_path / "fit.yaml").write_text(f"data:\n  source: {tmp_path / 'photos.csv'}\n"
+                                       f"  val_data: {tmp_path / 'pairs.csv'}\n")
+    out = tmp_path / "leaks"
+    assert main(["leaks", "--data", str(tmp_path / "photos.csv"), "--val-data", str(tmp_path / "pairs.csv"),
+                 "--out", str(out)]) == 1
+    assert "2 near-duplicate pairs of" in capsys.readouterr().err
+    assert sorted((Path(r["a"]).name, r["split_a"], Path(r["b"]).name, r["split_b"]) for r in _rows(
+        out / "leaks.csv")) == [("astronaut.png", "train", "astronaut_copy.jpg", "val"),
+                                ("coffee.png", "train", "coffee_copy.jpg", "test")]
+    assert main(["leaks", "--config", str(tmp_path / "fit.yaml"), "--out", str(tmp_path / "config")]) == 1
+    assert _rows(tmp_path / "config" / "leaks.csv") == _rows(out / "leaks.csv")
+    assert main(["leaks", "--data", str(tmp_path / "photos.csv"), "--out", str(tmp_path / "source")]) == 0
+
+
 def test_a_threshold_calibrated_on_classes_is_said_to_mean_one_class(encoder_folder, photo_folder, tmp_path,
                                                                     capsys):
     """The digits encoder's calibrated threshold, on leaks, had marked 55,425 same-digit pairs."""

@@ -118,6 +118,8 @@ def test_a_leak_between_the_training_images_and_val_data_is_reported(tmp_path, c
         data.setup("fit")
     assert "2 near-duplicate pairs of" in caplog.text and "and data.val_data" in caplog.text
     assert "1 train / val" in caplog.text and "1 test / train" in caplog.text
+    assert (f"`train leaks --data {tmp_path / 'photos.csv'} --val-data {tmp_path / 'pairs.csv'} --out DIR` "
+            "lists them") in caplog.text  # the command had listed only the leaks within the source
 
 
 def test_training_decodes_enough_detail_for_its_smallest_random_crop(class_folder):
