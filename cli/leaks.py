@@ -56,7 +56,7 @@ def _find_leaks(args: argparse.Namespace) -> int:
     record = split_record(args)
     data, _ = split_source(record)
     val_source = args.val_data or (config_data(args.config).get("val_data") if args.config else None)
-    checked = f"{record.source} and --val-data {val_source}" if val_source else record.source
+    checked = f"{record.source} and val_data {val_source}" if val_source else record.source
     paths, splits = image_splits_with_val_data(data, _val_data(val_source, "--val-data" if args.val_data
                                                                else f"{args.config}'s data.val_data"))
     method = method_from(args, paths)
