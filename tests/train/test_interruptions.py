@@ -77,8 +77,11 @@ def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path, m
     assert not [w for w in warned if "not resumable" in str(w.message)], "said in siamkit's words instead"
     log = capsys.readouterr().err + caplog.text
     assert "Restored all states from the checkpoint" in log and "on_exception.ckpt" in log
-    assert (f"resuming from runs/demo_digits/checkpoints/on_exception.ckpt (step {stopped_at}), {stopped_at} "
-            "batches into epoch 1: its remaining batches are drawn anew") in log
+    said = re.search(rf"resuming from runs/demo_digits/checkpoints/on_exception.ckpt \(step {stopped_at}\), "
+                     r"(\d+) batch(?:es)? into epoch 1: its remaining batches are drawn anew", log)
+    # a SIGTERM between a step's optimizer update and Lightning counting its batch done leaves one
+    # batch fewer counted than steps taken (seen once in the suite)
+    assert said and int(said[1]) in (stopped_at - 1, stopped_at), log
     assert checkpoint_step(last) == target
     # mid-epoch, so Lightning calls no on_train_epoch_start: the speed was once the images over the
     # seconds since the machine started, 0 images/s
