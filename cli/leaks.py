@@ -8,7 +8,7 @@ import sys
 
 from siamkit.cli.arguments import ArgumentParser, check_own_files, holding_report, output_folder
 from siamkit.cli.duplicates import add_comparison_arguments, method_from, recheck_matches
-from siamkit.cli.split_arguments import add_split_arguments, config_data, split_record
+from siamkit.cli.split_arguments import add_split_arguments, split_record, val_data_named
 from siamkit.wording import counted
 
 #: what --out holds afterwards
@@ -26,7 +26,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--val-data",
                         help="a run's data.val_data (labelled pairs or classes): its val and test images are "
                              "checked against the source's images too, as `train fit` checks them (default: "
-                             "--config's data.val_data)")
+                             "--config's data.val_data, or the one the run --splits-of names recorded)")
     parser.add_argument("--out", required=True, type=output_folder,
                         help="folder for leaks.csv and leaks.html")
     add_comparison_arguments(parser, default_method="pdq")
@@ -55,10 +55,10 @@ def _find_leaks(args: argparse.Namespace) -> int:
         raise SiamkitError("choose one of --encoder and --method")
     record = split_record(args)
     data, _ = split_source(record)
-    val_source = args.val_data or (config_data(args.config).get("val_data") if args.config else None)
+    val_source = args.val_data or val_data_named(args)
     checked = f"{record.source} and val_data {val_source}" if val_source else record.source
-    paths, splits = image_splits_with_val_data(data, _val_data(val_source, "--val-data" if args.val_data
-                                                               else f"{args.config}'s data.val_data"))
+    named = "--val-data" if args.val_data else f"{args.config or args.splits_of}'s data.val_data"
+    paths, splits = image_splits_with_val_data(data, _val_data(val_source, named))
     method = method_from(args, paths)
     bad = scan_images(paths, args.on_bad_image, "pass --on-bad-image skip")
     keep = [i for i, path in enumerate(paths) if path not in bad]

@@ -63,13 +63,21 @@ def _recorded_splits(args: argparse.Namespace):
     if given:
         raise ConfigError(f"--splits-of reads the source and split settings from the run; leave out "
                           f"{', '.join(given)}")
-    record = recorded_splits(Path(args.splits_of))
+    record, _ = recorded_run(Path(args.splits_of))
     return dataclasses.replace(record, root=args.root) if args.root else record
 
 
-def recorded_splits(path: Path):
+def val_data_named(args: argparse.Namespace) -> str | None:
+    """The data.val_data --config names, or the run --splits-of points at recorded; None where
+    there is none."""
+    if args.splits_of:
+        return recorded_run(Path(args.splits_of))[1]
+    return config_data(args.config).get("val_data") if args.config else None
+
+
+def recorded_run(path: Path):
     """The ``SplitRecord`` a run folder, its log folder, a checkpoint, an encoder folder or a
-    splits.json holds."""
+    splits.json holds, and the run's data.val_data (None where it had none, or in a splits.json)."""
     from siamkit.data.splits import SPLITS_FILE, SplitRecord
     from siamkit.errors import SiamkitError
     from siamkit.models.card import CONFIG_FILE, EncoderCard
@@ -78,20 +86,20 @@ def recorded_splits(path: Path):
     if path.is_dir() and (path / SPLITS_FILE).is_file():
         path = path / SPLITS_FILE
     if path.is_file() and path.suffix == ".json":
-        record = SplitRecord.read(path)
-    elif path.is_file() and path.suffix == ".ckpt":
-        record = read_checkpoint(path).splits
+        record, val_data = SplitRecord.read(path), None
     elif path.is_dir() and (path / CONFIG_FILE).is_file():
-        record = EncoderCard.read(path).trained_on
-    elif path.is_dir() and (path / "checkpoints").is_dir():
-        record = read_checkpoint(run_checkpoint(path)).splits
+        card = EncoderCard.read(path)
+        record, val_data = card.trained_on, card.validated_on
+    elif (path.is_file() and path.suffix == ".ckpt") or (path.is_dir() and (path / "checkpoints").is_dir()):
+        checkpoint = read_checkpoint(path if path.is_file() else run_checkpoint(path))
+        record, val_data = checkpoint.splits, checkpoint.val_data
     else:
         raise SiamkitError(f"--splits-of {path}: expected a run folder, a .ckpt, an encoder folder or a "
                            f"{SPLITS_FILE}")
     if record is None:
         raise SiamkitError(f"{path} does not say what data it was trained on; give --data and the split "
                            "settings instead")
-    return record
+    return record, val_data
 
 
 def config_data(name: str) -> dict:

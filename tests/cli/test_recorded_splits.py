@@ -2,6 +2,7 @@
 reads the run's data again refuses data that no longer splits the same way."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,18 @@ def test_the_splits_are_known_from_another_folder(class_run, class_folder, tmp_p
     assert (f"note: {tmp_path / 'encoder'} was trained on classes, a path relative to the folder it was "
             f"trained from; if that is {class_folder}, its splits are not known here: evaluate from that "
             "folder, or pass --split-fractions 0.5 0.25 0.25 --split-seed 0") in capsys.readouterr().err
+
+
+def test_leaks_of_a_recorded_run_check_the_val_data_it_recorded(class_run, class_folder, tmp_path, capsys):
+    encoder = tmp_path / "encoder"
+    assert main(["export", "--ckpt", str(class_run), "--out", str(encoder)]) == 0
+    copies = shutil.copytree(class_folder / "class0", tmp_path / "copies")  # every one in val_data's val
+    rows = [f"{copies / f'{i}.png'},{copies / f'{i + 1}.png'},0,val" for i in range(0, 8, 2)]
+    (tmp_path / "pairs.csv").write_text("a,b,label,split\n" + "\n".join(rows) + "\n")
+    card = json.loads((encoder / "config.json").read_text())
+    card["validated_on"] = str(tmp_path / "pairs.csv")  # as a run with data.val_data records it
+    (encoder / "config.json").write_text(json.dumps(card))
+    assert main(["leaks", "--splits-of", str(encoder), "--out", str(tmp_path / "leaks")]) == 1
+    assert f"and val_data {tmp_path / 'pairs.csv'} in two splits" in capsys.readouterr().err
+    leaked = (tmp_path / "leaks" / "leaks.csv").read_text()
+    assert f"{copies}/" in leaked and ",train," in leaked  # a training image and its copy in val_data
