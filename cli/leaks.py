@@ -8,7 +8,7 @@ import sys
 
 from siamkit.cli.arguments import ArgumentParser, check_own_files, holding_report, output_folder
 from siamkit.cli.duplicates import add_comparison_arguments, method_from, recheck_matches
-from siamkit.cli.split_arguments import add_split_arguments, split_record, val_data_named
+from siamkit.cli.split_arguments import add_split_arguments, split_record_and_val_data
 from siamkit.wording import counted
 
 #: what --out holds afterwards
@@ -53,9 +53,9 @@ def _find_leaks(args: argparse.Namespace) -> int:
 
     if args.encoder and args.method:
         raise SiamkitError("choose one of --encoder and --method")
-    record = split_record(args)
+    record, recorded_val_data = split_record_and_val_data(args)
     data, _ = split_source(record)
-    val_source = args.val_data or val_data_named(args)
+    val_source = args.val_data or recorded_val_data
     checked = f"{record.source} and val_data {val_source}" if val_source else record.source
     named = "--val-data" if args.val_data else f"{args.config or args.splits_of}'s data.val_data"
     paths, splits = image_splits_with_val_data(data, _val_data(val_source, named))

@@ -32,11 +32,18 @@ def add_split_arguments(parser: argparse.ArgumentParser) -> None:
 def split_record(args: argparse.Namespace):
     """The ``SplitRecord`` the options name: --splits-of's, else --data and the split settings,
     from --config's data section where not given."""
+    return split_record_and_val_data(args)[0]
+
+
+def split_record_and_val_data(args: argparse.Namespace):
+    """``split_record``, and the data.val_data that --config names or the run --splits-of points
+    at recorded (None where there is none), each file read once."""
     return _recorded_splits(args) if args.splits_of else _asked_splits(args)
 
 
 def _asked_splits(args: argparse.Namespace):
-    """--data, --root and the split settings, from --config's data section where not given."""
+    """--data, --root and the split settings, from --config's data section where not given; and
+    that section's val_data."""
     from siamkit.data.sources import DEFAULT_SPLIT_FRACTIONS
     from siamkit.data.splits import SplitRecord
     from siamkit.errors import ConfigError
@@ -47,13 +54,14 @@ def _asked_splits(args: argparse.Namespace):
         raise ConfigError("give the training source: --data SOURCE, --config with data.source, "
                           "or --splits-of RUN")
     check_split_options_apply(args, source)
-    return SplitRecord(source, args.root or data.get("root"), args.kind or data.get("kind", "auto"),
-                       tuple(args.split_fractions or data.get("split_fractions", DEFAULT_SPLIT_FRACTIONS)),
-                       data.get("split_seed", 0) if args.split_seed is None else args.split_seed)
+    record = SplitRecord(source, args.root or data.get("root"), args.kind or data.get("kind", "auto"),
+                         tuple(args.split_fractions or data.get("split_fractions", DEFAULT_SPLIT_FRACTIONS)),
+                         data.get("split_seed", 0) if args.split_seed is None else args.split_seed)
+    return record, data.get("val_data")
 
 
 def _recorded_splits(args: argparse.Namespace):
-    """The record --splits-of points at, with --root where the data moved."""
+    """The record --splits-of points at, with --root where the data moved; and its val_data."""
     import dataclasses
 
     from siamkit.errors import ConfigError
@@ -63,16 +71,8 @@ def _recorded_splits(args: argparse.Namespace):
     if given:
         raise ConfigError(f"--splits-of reads the source and split settings from the run; leave out "
                           f"{', '.join(given)}")
-    record, _ = recorded_run(Path(args.splits_of))
-    return dataclasses.replace(record, root=args.root) if args.root else record
-
-
-def val_data_named(args: argparse.Namespace) -> str | None:
-    """The data.val_data --config names, or the run --splits-of points at recorded; None where
-    there is none."""
-    if args.splits_of:
-        return recorded_run(Path(args.splits_of))[1]
-    return config_data(args.config).get("val_data") if args.config else None
+    record, val_data = recorded_run(Path(args.splits_of))
+    return (dataclasses.replace(record, root=args.root) if args.root else record), val_data
 
 
 def recorded_run(path: Path):
