@@ -132,6 +132,12 @@ class ModuleSpec:
         """The pretrained weights the arguments name (a tag, short name, file or True), or None."""
         return next((self.init_args[k] for k in _PRETRAINED_ARGS if self.init_args.get(k)), None)
 
+    @property
+    def from_scratch(self) -> bool:
+        """Whether the module takes pretrained weights and is given none: its weights are random."""
+        named = [k for k in _PRETRAINED_ARGS if k in self.init_args]
+        return bool(named) and not any(self.init_args[k] for k in named)
+
     def with_weight_files_absolute(self) -> "ModuleSpec":
         """The same, with a pretrained-weights file named by its absolute path: found from any folder."""
         def absolute(key: str, value: Any) -> Any:

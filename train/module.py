@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Iterable, Optional
 
 import pytorch_lightning as pl
@@ -32,6 +33,7 @@ from siamkit.train.pair_metrics import PairMetrics, recall_at_1
 OptimizerCallable = Callable[[Iterable], torch.optim.Optimizer]
 HeadCallable = Callable[[int], nn.Module]
 STAGES = ("val", "test")
+log = logging.getLogger(__name__)
 
 
 def _adamw(params: Iterable) -> torch.optim.Optimizer:
@@ -173,6 +175,27 @@ class SiameseModule(pl.LightningModule):
                 self.loss.check_pair_labels(data.label[data.split == "train"], datamodule.hparams.source)
         if hasattr(datamodule, "check_leaks_once"):  # the slowest check, last
             datamodule.check_leaks_once()
+
+    def on_fit_start(self) -> None:
+        # after the callbacks' setup, where LinearProbeThenFinetune freezes the backbone; a resumed
+        # run was told at its start
+        if self.trainer.ckpt_path is None and self._starts_random():
+            frozen = sum(not parameter.requires_grad for parameter in self.backbone.parameters())
+            if frozen:
+                log.warning(
+                    f"the backbone starts from random weights (no pretrained weights named), and {frozen} of "
+                    f"its {len(list(self.backbone.parameters()))} weight tensors are frozen at the start "
+                    "(trainable_blocks, or LinearProbeThenFinetune's first epochs), so they stay random "
+                    "while frozen: name pretrained weights, or train it whole (leave trainable_blocks "
+                    "out; LinearProbeThenFinetune with unfreeze_at_epoch 0, or none)")
+
+    def _starts_random(self) -> bool:
+        """Whether the backbone's weights are random: pretrained ones not named, no earlier model's."""
+        try:
+            spec = EncoderSpec.of(self.backbone, None).backbone
+        except ConfigError:  # a backbone that cannot be rebuilt does not say what it starts from
+            return False
+        return spec.from_scratch and self._earlier_start is None
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["state_dict"] = with_encoder_prefix(checkpoint.get("state_dict", {}))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 import time
 
+import pytest
 import pytorch_lightning as pl
 import torch
 
@@ -26,11 +27,11 @@ class Snapshots(pl.Callback):
         self.head.append(pl_module.head.layers.weight.detach().clone())
 
 
-def fit(class_folder, callbacks, trainable_blocks=None):
+def fit(class_folder, callbacks, trainable_blocks=None, weights=None, init_from=None):
     torch.manual_seed(0)
-    backbone = TorchvisionBackbone("resnet18", image_size=16, small_input=True,
+    backbone = TorchvisionBackbone("resnet18", weights=weights, image_size=16, small_input=True,
                                    trainable_blocks=trainable_blocks)
-    model = SiameseModule(backbone, ContrastiveLoss())
+    model = SiameseModule(backbone, ContrastiveLoss(), init_from=init_from)
     data = SiameseDataModule(str(class_folder), batch_size=16, m_per_class=4, num_workers=0,
                              image_config=backbone.image_config)
     initial = backbone.net.conv1.weight.detach().clone()
@@ -56,6 +57,33 @@ def test_unfreezing_restores_the_configured_depth(class_folder):
     _, model = fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=1)], trainable_blocks=1)
     assert all(p.requires_grad for p in model.backbone.net.layer4.parameters())
     assert not any(p.requires_grad for p in model.backbone.net.layer1.parameters())
+
+
+FROZEN_RANDOM = "the backbone starts from random weights"
+
+
+@pytest.mark.parametrize("callbacks, trainable_blocks, frozen", [
+    ([LinearProbeThenFinetune(unfreeze_at_epoch=1)], None, "60 of its 60 weight tensors are frozen"),
+    ([], 1, "45 of its 60 weight tensors are frozen"),
+])
+def test_a_frozen_backbone_of_random_weights_is_warned_of(class_folder, caplog, callbacks, trainable_blocks,
+                                                           frozen):
+    with caplog.at_level(logging.WARNING):
+        fit(class_folder, callbacks, trainable_blocks)
+    assert FROZEN_RANDOM in caplog.text and frozen in caplog.text
+
+
+def test_no_warning_where_the_frozen_backbone_was_trained_before_or_none_is_frozen(class_folder, caplog,
+                                                                                tmp_path):
+    weights = tmp_path / "r18.pt"
+    torch.save(TorchvisionBackbone("resnet18", small_input=True).net.state_dict(), weights)
+    _, trained = fit(class_folder, [])  # from scratch, nothing frozen
+    trained.encoder.save(tmp_path / "encoder")
+    with caplog.at_level(logging.WARNING):
+        fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=1)], weights=str(weights))
+        fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=1)], init_from=str(tmp_path / "encoder"))
+        fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=0)])
+    assert FROZEN_RANDOM not in caplog.text
 
 
 def test_training_speed_counts_every_image_and_reports_the_run(class_folder, caplog):
