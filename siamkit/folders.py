@@ -41,14 +41,17 @@ def hold_path(path: Path, kind: str, refusal: str) -> int | None:
     SiamkitError saying ``refusal`` where another process holds it. A second command writing to
     the same place would resume, cut off or delete the first one's unfinished files. The lock is
     the kernel's (``flock``), so it goes with the process however that ends. Where the cache
-    cannot be written the command goes on unguarded (None)."""
+    cannot be written (a read-only home) the lock file goes in this user's folder of the system's
+    temporary one, and where neither can, the command goes on unguarded (None)."""
     name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
-    try:
-        (cache_dir() / "locks").mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(cache_dir() / "locks" / f"{kind}-{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:
-        return None
-    return lock(descriptor, refusal)
+    for folder in (cache_dir() / "locks", Path(tempfile.gettempdir()) / f"siamkit-locks-{os.getuid()}"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(folder / f"{kind}-{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            continue
+        return lock(descriptor, refusal)
+    return None
 
 
 @contextlib.contextmanager

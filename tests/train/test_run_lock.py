@@ -1,6 +1,7 @@
 """One `train fit` at a time per run folder (train/run_lock.py)."""
 
 import os
+import tempfile
 
 import pytest
 
@@ -30,4 +31,15 @@ def test_the_processes_ddp_starts_beside_the_first_take_no_lock(tmp_path, monkey
         hold_run_folder(tmp_path)
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert hold_run_folder(tmp_path) is None
+    os.close(held)
+
+
+def test_where_the_cache_cannot_be_written_the_lock_is_in_the_temporary_folder(tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv("SIAMKIT_CACHE", str(tmp_path / "a_file" / "cache"))  # no folder can be made there
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    held = hold_run_folder(tmp_path / "run")
+    with pytest.raises(SiamkitError, match="is being trained by another"):
+        hold_run_folder(tmp_path / "run")
+    assert list((tmp_path / "tmp").glob("siamkit-locks-*/run-*.lock"))
     os.close(held)
