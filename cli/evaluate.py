@@ -242,7 +242,7 @@ def _write_report(out: Path, data: Any, results: list, comparisons: list) -> Non
         paid_off.unlink(missing_ok=True)  # an earlier report's, which this one's page does not show
         paid_off = None
     write_metrics_json(out / "metrics.json", data, results, comparisons)
-    summary = markdown_summary(results, comparisons)
+    summary = markdown_summary(results, comparisons, labels)
     (out / "summary.md").write_text(summary + "\n")
     write_html(out / "report.html", data, results, comparisons, plots, paid_off)
     print(summary)

@@ -42,13 +42,38 @@ def recall_at_precision(labels: np.ndarray, scores: np.ndarray, precision: float
     return float(recalls[precisions >= precision].max(initial=0.0))
 
 
-VERIFICATION: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "roc_auc": roc_auc_score,
-    "average_precision": average_precision_score,
-    "eer": equal_error_rate,
-    **{f"tpr@fpr={t:g}": (lambda labels, scores, t=t: tpr_at_fpr(labels, scores, t)) for t in FMR_TARGETS},
-    "recall@precision=0.9": recall_at_precision,
-}
+def measurable_fmr_targets(labels: np.ndarray) -> tuple[float, ...]:
+    """The ``FMR_TARGETS`` that the pairs' non-matches can measure. With fewer than 1 / target
+    of them, no false match fits under the target, and the true-match rate there is the one at
+    a false-match rate of 0, whatever the target: a column that repeated it under another name
+    would claim a precision the pairs do not have."""
+    non_matches = int(np.sum(np.asarray(labels) == 0))
+    return tuple(t for t in FMR_TARGETS if t * non_matches >= 1)
+
+
+def unmeasured_fmr_note(labels: np.ndarray) -> str | None:
+    """Which TPR@FPR targets the pairs cannot measure, and why, in a sentence; None where all can."""
+    left_out = [t for t in FMR_TARGETS if t not in measurable_fmr_targets(labels)]
+    if not left_out:
+        return None
+    rates = [f"{t:.1%}".replace(".0%", "%") for t in left_out]
+    needs = [f"{int(np.ceil(1 / t)):,}" for t in left_out]
+    non_matches = int(np.sum(np.asarray(labels) == 0))
+    return (f"TPR@FPR {' and '.join(rates)} left out: these pairs hold {non_matches:,} non-matches, and "
+            f"a false-match rate of {rates[0]} takes at least {needs[0]} to measure"
+            + "".join(f" ({rate}: {need})" for rate, need in zip(rates[1:], needs[1:])))
+
+
+def verification_metrics(labels: np.ndarray) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
+    """Each verification metric the pairs of ``labels`` can measure, by name."""
+    return {
+        "roc_auc": roc_auc_score,
+        "average_precision": average_precision_score,
+        "eer": equal_error_rate,
+        **{f"tpr@fpr={t:g}": (lambda labels, scores, t=t: tpr_at_fpr(labels, scores, t))
+           for t in measurable_fmr_targets(labels)},
+        "recall@precision=0.9": recall_at_precision,
+    }
 
 
 def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: str) -> float:
@@ -98,12 +123,13 @@ def verification(labels: np.ndarray, scores: np.ndarray, bootstrap: int = 200, s
                  ) -> dict[str, dict[str, float | list[float]]]:
     """Each metric's value and bootstrap 95 % interval: ``{name: {"value", "ci95": [lo, hi]}}``."""
     labels, scores = np.asarray(labels), np.asarray(scores, np.float64)
-    samples: dict[str, list[float]] = {name: [] for name in VERIFICATION}
+    measured = verification_metrics(labels)
+    samples: dict[str, list[float]] = {name: [] for name in measured}
     for pick in bootstrap_draws(labels, bootstrap, seed):
-        for name, metric in VERIFICATION.items():
+        for name, metric in measured.items():
             samples[name].append(metric(labels[pick], scores[pick]))
     result = {}
-    for name, metric in VERIFICATION.items():
+    for name, metric in measured.items():
         result[name] = {"value": float(metric(labels, scores)), "ci95": interval(samples[name])}
     return result
 

@@ -40,6 +40,20 @@ def test_verification_intervals_contain_the_value():
     assert 0.7 < result["roc_auc"]["value"] < 0.9
 
 
+@pytest.mark.parametrize("non_matches, measured", [(99, ()), (100, (0.01,)), (999, (0.01,)),
+                                                   (1000, (0.01, 0.001))])
+def test_a_false_match_rate_is_reported_only_where_the_non_matches_can_measure_it(non_matches, measured):
+    labels = np.array([0] * non_matches + [1] * 50)
+    scores = np.random.default_rng(0).normal(size=len(labels)) + labels
+    assert metrics.measurable_fmr_targets(labels) == measured
+    rates = {key for key in metrics.verification(labels, scores, bootstrap=3) if key.startswith("tpr@")}
+    assert rates == {f"tpr@fpr={t:g}" for t in measured}
+    note = metrics.unmeasured_fmr_note(labels)
+    assert (note is None) == (len(measured) == 2)
+    if note:
+        assert f"these pairs hold {non_matches} non-matches" in note
+
+
 def test_retrieval_by_hand():
     labels = np.array([0, 0, 1, 1, 1])
     similarity = np.array([
