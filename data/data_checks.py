@@ -12,7 +12,7 @@ from siamkit.data.bad_images import BadImage
 from siamkit.data.demo import DEMO_PREFIX
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, check_split_fractions
-from siamkit.data.splits import SplitRecord, split_source
+from siamkit.data.splits import SplitRecord, has_split_column, split_source
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.wording import counted
 
@@ -109,6 +109,26 @@ def check_train_classes(labels: np.ndarray, source: str) -> None:
     if counts.max() < 2:
         raise ConfigError(f"no class in the train split of {source} has two images, so there is no match to "
                           "learn from; give classes two or more images each")
+
+
+def empty_split(split: str, data: DataSet, source: str, fractions: list[float]) -> SiamkitError:
+    """Why ``split`` of ``data`` holds nothing, and what to do, as the error to raise. Labelled
+    pairs are split by their groups of matching images, never cut, so few groups leave a split
+    empty whatever share it has."""
+    if has_split_column(source):
+        return SiamkitError(f"the {split} split of {source} is empty: its split column names no row {split}; "
+                            f"mark some rows split={split}")
+    if isinstance(data, PairSet):
+        groups = len(np.unique(np.concatenate([data.group_a, data.group_b])))
+        instead = (", validate on other pairs (--data.val_data PAIRS) or train without validating "
+                   "(--trainer.limit_val_batches 0)" if split == "val" else "")
+        return SiamkitError(
+            f"the {split} split of {source} is empty: its pairs join their images into "
+            f"{counted(groups, 'group')} of matches, which a split never cuts (so that no image sits in "
+            f"two splits), and split fractions {fractions} gave {split} none of them; name each row's split "
+            f"in a split column (train / val / test){instead}, or add pairs of other images")
+    return SiamkitError(f"the {split} split of {source} is empty; give it a share in "
+                        f"`data.split_fractions` (now {fractions}), or more images")
 
 
 def check_val_pairs(part: DataSet, source: str, whole: DataSet | None = None) -> None:

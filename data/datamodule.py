@@ -18,6 +18,7 @@ from siamkit.data.data_checks import (
     check_train_classes,
     check_unlabelled_settings,
     check_val_pairs,
+    empty_split,
     labelled_val_data,
     without_bad_images,
 )
@@ -44,7 +45,6 @@ from siamkit.data.transforms import (
     build_transform,
 )
 from siamkit.data.view_mix import ViewMix
-from siamkit.errors import SiamkitError
 
 
 class SiameseDataModule(pl.LightningDataModule):
@@ -213,13 +213,12 @@ class SiameseDataModule(pl.LightningDataModule):
 
     def _split(self, split: str) -> DataSet:
         """The source's ``split``; with ``val_data``, that data's val and test splits instead."""
-        data, source = self._loaded(), self.hparams.source
-        if split != "train" and self.val_data is not None:
-            data, source = self.val_data, self.hparams.val_data
+        data, source, fractions = self._loaded(), self.hparams.source, self.hparams.split_fractions
+        if split != "train" and self.val_data is not None:  # split as `train evaluate` splits it
+            data, source, fractions = self.val_data, self.hparams.val_data, DEFAULT_SPLIT_FRACTIONS
         part = data.subset(data.split == split)
         if not len(part):
-            raise SiamkitError(f"the {split} split of {source} is empty; give it a share in "
-                               f"`data.split_fractions` or rows with split={split}")
+            raise empty_split(split, data, source, list(fractions))
         return part
 
     def _reader(self, transform: ImagePipeline, data: DataSet) -> ImageReader:

@@ -255,6 +255,11 @@ CASES = {
                              "'0,1' is not a comma-separated list of distinct input-size multiples"),
     "export: a scale twice": ([*EXPORT, "--scales", "1,1"], "is not a comma-separated list of distinct"),
     "export: scales in words": ([*EXPORT, "--scales", "big"], "is not a comma-separated list of distinct"),
+    "fit: pairs of too few groups to split": (
+        ["fit", *TINY, "--data.source", "{zoo}/two_groups.csv"],
+        "the val split of {zoo}/two_groups.csv is empty: its pairs join their images into 2 groups of "
+        "matches, which a split never cuts (so that no image sits in two splits), and split fractions "
+        "[0.7, 0.15, 0.15] gave val none of them; name each row's split in a split column"),
     "fit: a leak between splits": (["fit", *TINY, "--data.source", "{zoo}/leaky/labels.csv",
                                     "--data.check_leaks", "error"], "in two splits ("),
     **({} if torch.cuda.is_available() else {

@@ -52,6 +52,10 @@ CASES = {
     "fit: only matching pairs for ContrastiveLoss": (
         [*FIT, "--data.source", "{zoo}/matches_only.csv", "--data.check_leaks", "off",
          "--trainer.limit_val_batches", "0"], "holds only matching pairs, and ContrastiveLoss needs"),
+    "fit: a split column with no val rows": (
+        [*FIT, "--data.source", "{zoo}/matches_only.csv", "--data.check_leaks", "off"],
+        "the val split of {zoo}/matches_only.csv is empty: its split column names no row val; mark some rows "
+        "split=val"),
     "fit: crop scale the wrong way round": ([*FIT, "--data.crop_scale", "[0.5, 0.05]"],
                                             "data.crop_scale must be [low, high] with 0 < low <= high <= 1"),
     "fit: crop scale beyond the image": ([*FIT, "--data.crop_scale", "[0.5, 3.0]"],
@@ -132,7 +136,8 @@ CASES = {
     "fit: a config that is not UTF-8": (["fit", "--config", "{zoo}/latin1.yaml"],
                                         "config {zoo}/latin1.yaml is not UTF-8 text (byte 18)"),
     "fit: an empty validation split": ([*FIT, "--data.split_fractions", "[0.9, 0.0, 0.1]"],
-                                       "or rows with split=val"),
+                                       "the val split of demo:digits is empty; give it a share in "
+                                       "`data.split_fractions` (now [0.9, 0.0, 0.1])"),
     "fit: images beside a sub-folder": ([*FIT, "--data.source", "{zoo}/mixed"], "data.kind: images"),
 }
 
