@@ -94,6 +94,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     from siamkit.data.splits import split_source
     from siamkit.evaluation.comparisons import compare
+    from siamkit.evaluation.metrics import unmeasured_rule_note
     from siamkit.evaluation.pairs import evaluation_data
     from siamkit.evaluation.runner import evaluate_method
     from siamkit.scoring.registry import get_scorer, is_classical
@@ -117,6 +118,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"evaluating {counted(len(scorers), 'method')} on {args.data}: split {args.split}, seed "
           f"{splits.seed}, {_evaluated_share(info, dataset)}, thresholds from {info['threshold_pairs']:,} "
           "val pairs")
+    if "val" in data.pairs and (note := unmeasured_rule_note(data.pairs["val"].label, args.threshold)):
+        print(f"note: {note}", file=sys.stderr)
     results = [evaluate_method(s, data, args.threshold, args.bootstrap, args.chunk) for s in scorers]
     classical = {scorer.name for method, scorer in zip(methods, scorers) if is_classical(method)}
     comparisons = compare(results, data.pairs[data.split].label, start_of, classical, args.bootstrap,

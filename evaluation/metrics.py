@@ -64,6 +64,20 @@ def unmeasured_fmr_note(labels: np.ndarray) -> str | None:
             + "".join(f" ({rate}: {need})" for rate, need in zip(rates[1:], needs[1:])))
 
 
+def unmeasured_rule_note(labels: np.ndarray, rule: str) -> str | None:
+    """Where a threshold rule ``fmr=X`` asks for a false-match rate that the val pairs' non-matches
+    cannot measure, what the threshold then is, in a sentence; None otherwise."""
+    if not rule.startswith("fmr="):
+        return None
+    target, non_matches = float(rule.split("=", 1)[1]), int(np.sum(np.asarray(labels) == 0))
+    if target * non_matches >= 1:
+        return None
+    needed = int(np.ceil(1 / target))
+    return (f"--threshold {rule}: the val pairs hold {non_matches:,} non-matches, and a false-match rate "
+            f"of {target * 100:g}% takes at least {needed:,} to measure, so the threshold is the lowest "
+            "that passes none of them")
+
+
 def verification_metrics(labels: np.ndarray) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
     """Each verification metric the pairs of ``labels`` can measure, by name."""
     return {

@@ -62,10 +62,12 @@ def test_every_output_with_stable_keys(photos_report: Path):
         assert low <= result["roc_auc"]["value"] <= high
 
 
-def test_without_bootstrap_no_interval_is_shown_and_metrics_json_stays_json(photos_report: Path):
+def test_without_bootstrap_no_interval_is_shown_and_metrics_json_stays_json(photos_report: Path, capsys):
     out = photos_report / "no-bootstrap"
     assert main(["evaluate", "--data", "demo:photos", "--methods", f"histogram,{photos_report / 'encoder'}",
-                 "--out", str(out), "--bootstrap", "0"]) == 0
+                 "--out", str(out), "--bootstrap", "0", "--threshold", "fmr=0.001"]) == 0
+    assert ("note: --threshold fmr=0.001: the val pairs hold 144 non-matches, and a false-match rate of 0.1% "
+            "takes at least 1,000 to measure") in capsys.readouterr().err
 
     def refuse(constant: str):
         raise ValueError(f"{constant} is not JSON")

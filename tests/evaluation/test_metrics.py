@@ -54,6 +54,16 @@ def test_a_false_match_rate_is_reported_only_where_the_non_matches_can_measure_i
         assert f"these pairs hold {non_matches} non-matches" in note
 
 
+def test_an_fmr_rule_the_val_pairs_cannot_measure_is_said():
+    labels = np.array([0] * 99 + [1] * 10)
+    assert metrics.unmeasured_rule_note(labels, "best_f1") is None
+    assert metrics.unmeasured_rule_note(labels, "fmr=0.02") is None
+    note = metrics.unmeasured_rule_note(labels, "fmr=0.01")
+    assert note.startswith("--threshold fmr=0.01: the val pairs hold 99 non-matches") and "least 100" in note
+    threshold = metrics.choose_threshold(labels, np.arange(len(labels), dtype=float), "fmr=0.01")
+    assert threshold > 98, "what the note says: above every non-match"
+
+
 def test_retrieval_by_hand():
     labels = np.array([0, 0, 1, 1, 1])
     similarity = np.array([
