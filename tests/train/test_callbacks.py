@@ -77,12 +77,11 @@ def test_no_warning_where_the_frozen_backbone_was_trained_before_or_none_is_froz
                                                                                 tmp_path):
     weights = tmp_path / "r18.pt"
     torch.save(TorchvisionBackbone("resnet18", small_input=True).net.state_dict(), weights)
-    _, trained = fit(class_folder, [])  # from scratch, nothing frozen
-    trained.encoder.save(tmp_path / "encoder")
     with caplog.at_level(logging.WARNING):
+        _, trained = fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=0)])  # nothing frozen
+        trained.encoder.save(tmp_path / "encoder")
         fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=1)], weights=str(weights))
         fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=1)], init_from=str(tmp_path / "encoder"))
-        fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=0)])
     assert FROZEN_RANDOM not in caplog.text
 
 
