@@ -47,8 +47,7 @@ def measurable_fmr_targets(labels: np.ndarray) -> tuple[float, ...]:
     of them, no false match fits under the target, and the true-match rate there is the one at
     a false-match rate of 0, whatever the target: a column that repeated it under another name
     would claim a precision the pairs do not have."""
-    non_matches = int(np.sum(np.asarray(labels) == 0))
-    return tuple(t for t in FMR_TARGETS if t * non_matches >= 1)
+    return tuple(t for t in FMR_TARGETS if _measures(_non_matches(labels), t))
 
 
 def unmeasured_fmr_note(labels: np.ndarray) -> str | None:
@@ -56,12 +55,9 @@ def unmeasured_fmr_note(labels: np.ndarray) -> str | None:
     left_out = [t for t in FMR_TARGETS if t not in measurable_fmr_targets(labels)]
     if not left_out:
         return None
-    rates = [f"{t:.1%}".replace(".0%", "%") for t in left_out]
-    needs = [f"{int(np.ceil(1 / t)):,}" for t in left_out]
-    non_matches = int(np.sum(np.asarray(labels) == 0))
-    return (f"TPR@FPR {' and '.join(rates)} left out: these pairs hold {non_matches:,} non-matches, and "
-            f"a false-match rate of {rates[0]} takes at least {needs[0]} to measure"
-            + "".join(f" ({rate}: {need})" for rate, need in zip(rates[1:], needs[1:])))
+    return (f"TPR@FPR {' and '.join(map(_percent, left_out))} left out: these pairs hold "
+            f"{_non_matches(labels):,} non-matches, and {_takes(left_out[0])}"
+            + "".join(f" ({_percent(t)}: {_needed(t):,})" for t in left_out[1:]))
 
 
 def unmeasured_rule_note(labels: np.ndarray, rule: str) -> str | None:
@@ -69,13 +65,32 @@ def unmeasured_rule_note(labels: np.ndarray, rule: str) -> str | None:
     cannot measure, what the threshold then is, in a sentence; None otherwise."""
     if not rule.startswith("fmr="):
         return None
-    target, non_matches = float(rule.split("=", 1)[1]), int(np.sum(np.asarray(labels) == 0))
-    if target * non_matches >= 1:
+    target = float(rule.split("=", 1)[1])
+    if _measures(_non_matches(labels), target):
         return None
-    needed = int(np.ceil(1 / target))
-    return (f"--threshold {rule}: the val pairs hold {non_matches:,} non-matches, and a false-match rate "
-            f"of {target * 100:g}% takes at least {needed:,} to measure, so the threshold is the lowest "
-            "that passes none of them")
+    return (f"--threshold {rule}: the val pairs hold {_non_matches(labels):,} non-matches, and "
+            f"{_takes(target)}, so the threshold is the lowest that passes none of them")
+
+
+def _non_matches(labels: np.ndarray) -> int:
+    return int(np.sum(np.asarray(labels) == 0))
+
+
+def _needed(rate: float) -> int:
+    """The fewest non-matches that can show a false-match rate of ``rate``: one false match."""
+    return int(np.ceil(1 / rate))
+
+
+def _measures(non_matches: int, rate: float) -> bool:
+    return non_matches >= _needed(rate)
+
+
+def _percent(rate: float) -> str:
+    return f"{rate * 100:g}%"
+
+
+def _takes(rate: float) -> str:
+    return f"a false-match rate of {_percent(rate)} takes at least {_needed(rate):,} to measure"
 
 
 def verification_metrics(labels: np.ndarray) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:

@@ -25,7 +25,7 @@ from siamkit.models.checkpoints import (
 from siamkit.models.encoder import Encoder
 from siamkit.models.heads import ProjectionHead
 from siamkit.models.losses import SiameseLoss, check_loss_accepts
-from siamkit.models.spec import EncoderSpec
+from siamkit.models.spec import EncoderSpec, ModuleSpec
 from siamkit.models.weights import check_weights_fit, load_matching
 from siamkit.train.optimization import parameter_groups, warmup_then_cosine
 from siamkit.train.pair_metrics import PairMetrics, recall_at_1
@@ -192,7 +192,7 @@ class SiameseModule(pl.LightningModule):
     def _starts_random(self) -> bool:
         """Whether the backbone's weights are random: pretrained ones not named, no earlier model's."""
         try:
-            spec = EncoderSpec.of(self.backbone, None).backbone
+            spec = ModuleSpec.of(self.backbone)
         except ConfigError:  # a backbone that cannot be rebuilt does not say what it starts from
             return False
         return spec.from_scratch and self._earlier_start is None
