@@ -27,7 +27,7 @@ class Snapshots(pl.Callback):
         self.head.append(pl_module.head.layers.weight.detach().clone())
 
 
-def fit(class_folder, callbacks, trainable_blocks=None, weights=None, init_from=None):
+def fit(class_folder, callbacks, trainable_blocks=None, weights=None, init_from=None, epochs=3):
     torch.manual_seed(0)
     backbone = TorchvisionBackbone("resnet18", weights=weights, image_size=16, small_input=True,
                                    trainable_blocks=trainable_blocks)
@@ -35,7 +35,7 @@ def fit(class_folder, callbacks, trainable_blocks=None, weights=None, init_from=
     data = SiameseDataModule(str(class_folder), batch_size=16, m_per_class=4, num_workers=0,
                              image_config=backbone.image_config)
     initial = backbone.net.conv1.weight.detach().clone()
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=3, limit_train_batches=2, limit_val_batches=0,
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=epochs, limit_train_batches=2, limit_val_batches=0,
                          logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          callbacks=callbacks)
@@ -69,7 +69,7 @@ FROZEN_RANDOM = "the backbone starts from random weights"
 def test_a_frozen_backbone_of_random_weights_is_warned_of(class_folder, caplog, callbacks, trainable_blocks,
                                                            frozen):
     with caplog.at_level(logging.WARNING):
-        fit(class_folder, callbacks, trainable_blocks)
+        fit(class_folder, callbacks, trainable_blocks, epochs=1)  # said as the fit starts
     assert FROZEN_RANDOM in caplog.text and frozen in caplog.text
 
 
@@ -78,10 +78,11 @@ def test_no_warning_where_the_frozen_backbone_was_trained_before_or_none_is_froz
     weights = tmp_path / "r18.pt"
     torch.save(TorchvisionBackbone("resnet18", small_input=True).net.state_dict(), weights)
     with caplog.at_level(logging.WARNING):
-        _, trained = fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=0)])  # nothing frozen
+        _, trained = fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=0)], epochs=1)  # unfrozen
         trained.encoder.save(tmp_path / "encoder")
-        fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=1)], weights=str(weights))
-        fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=1)], init_from=str(tmp_path / "encoder"))
+        fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=1)], weights=str(weights), epochs=1)
+        fit(class_folder, [LinearProbeThenFinetune(unfreeze_at_epoch=1)], init_from=str(tmp_path / "encoder"),
+            epochs=1)
     assert FROZEN_RANDOM not in caplog.text
 
 
