@@ -86,7 +86,7 @@ elif [ "$mode" = demo ]; then
     "${demo_size[@]}" --trainer.accelerator "$ACCELERATOR" --data.num_workers "$workers" --trainer.logger false \
     --data.check_leaks off --trainer.enable_progress_bar false --trainer.default_root_dir "$demo"
   step "export, chosen on val" demo_export.log "$PYTHON" -m siamkit.cli.program export \
-    --ckpt "$demo" --out "$demo/encoder" --choose-on-val --check-data demo:photos
+    --ckpt "$demo/checkpoints/last.ckpt" --out "$demo/encoder" --choose-on-val --check-data demo:photos  # as demo.sh
   step "demo:photos test" demo_evaluate.log "$PYTHON" -m siamkit.cli.program evaluate --data demo:photos \
     --methods "histogram,sift,timm:tf_efficientnet_lite0:efficientnet-lite0,$demo/encoder" --out "$demo/photos"
   keep_summary "$demo/photos" demo_photos.md
