@@ -42,8 +42,8 @@ rm -rf reports/demo_digits
 # (trainer.max_epochs where they fit; a line says how many did, otherwise). It exports its last
 # checkpoint, where the learning rate has decayed to zero: the epoch that scored best on the val
 # pairs (the head's output at 64 px, not what is exported) did no better on any val set over 16
-# runs (docs/benchmarks.md, twenty-sixth session), and not choosing it keeps the val pairs for the
-# export's own choices
+# runs (docs/benchmarks.md, "The last checkpoint against the best"), and not choosing it keeps the
+# val pairs for the export's own choices
 photo_models=runs/demo_photos/encoder
 budget=$(( 600 - SECONDS - 135 > 60 ? 600 - SECONDS - 135 : 60 ))
 CHECKPOINT=checkpoints/last.ckpt train demo_photos.yaml \
