@@ -13,10 +13,11 @@ bash scripts/setup.sh
 export WANDB_SILENT=true
 SECONDS=0  # the demo's ten minutes start once .venv is there
 
+checkpoint=""  # which checkpoint `train` exports: "" for the run's best on the val split
 train() {  # train CONFIG [FIT OPTION...] [-- EXPORT OPTION...]: a fresh run of the config, its
-  # checkpoint CHECKPOINT (the run folder: its best on the val split; or checkpoints/last.ckpt)
-  # exported with int8, checked on the val pairs (the photo runs validate on demo:photos' val
-  # pairs: data.val_data); an int8 model that ranks them worse is left out with a note
+  # $checkpoint (a path in the run folder, or its best on the val split) exported with int8,
+  # checked on the val pairs (the photo runs validate on demo:photos' val pairs: data.val_data);
+  # an int8 model that ranks them worse is left out with a note
   local config=$1 run=runs/${1%.yaml} fit=()
   shift
   while [ $# -gt 0 ] && [ "$1" != -- ]; do fit+=("$1"); shift; done
@@ -24,7 +25,7 @@ train() {  # train CONFIG [FIT OPTION...] [-- EXPORT OPTION...]: a fresh run of 
   rm -rf "$run"  # the demo's own run folder: start fresh every time
   .venv/bin/train fit --config "$config" --trainer.default_root_dir "$run" --trainer.enable_progress_bar false \
     "${fit[@]}"
-  .venv/bin/train export --ckpt "$run${CHECKPOINT:+/$CHECKPOINT}" --out "$run/encoder" --quantize int8 "$@"
+  .venv/bin/train export --ckpt "$run${checkpoint:+/$checkpoint}" --out "$run/encoder" --quantize int8 "$@"
 }
 
 train demo_digits.yaml
@@ -46,7 +47,7 @@ rm -rf reports/demo_digits
 # val pairs for the export's own choices
 photo_models=runs/demo_photos/encoder
 budget=$(( 600 - SECONDS - 135 > 60 ? 600 - SECONDS - 135 : 60 ))
-CHECKPOINT=checkpoints/last.ckpt train demo_photos.yaml \
+checkpoint=checkpoints/last.ckpt train demo_photos.yaml \
   --time_budget.minutes "$((budget / 60)).$((budget % 60 * 10 / 60))" -- --choose-on-val
 if [ "${1:-}" = --with-scratch ]; then
   train demo_photos_scratch.yaml -- --choose-on-val
