@@ -20,7 +20,7 @@ from torch import nn
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.preprocess import Preprocess
 from siamkit.devices import check_device
-from siamkit.errors import ConfigError
+from siamkit.errors import ConfigError, WeightsNotFoundError
 from siamkit.models.card import CONFIG_FILE, PREPROCESSING_MARK, EncoderCard, EncoderFolderError
 from siamkit.models.checkpoints import (
     read_checkpoint,
@@ -32,7 +32,7 @@ from siamkit.models.embedder import Embedder
 from siamkit.models.folder_checks import WEIGHTS_FILE, check_card, fingerprint, read_encoder_weights
 from siamkit.models.input_normalization import InputNormalization
 from siamkit.models.spec import EncoderSpec, ModuleSpec
-from siamkit.models.weights import load_matching
+from siamkit.models.weights import is_weights_file, load_matching
 from siamkit.runtimes import START_SUFFIX
 
 
@@ -155,8 +155,8 @@ class Encoder(nn.Module, Embedder):
         checkpoint; ``SOURCE@start``: the pretrained network SOURCE was fine-tuned from."""
         check_device(str(device))
         if str(source).endswith(START_SUFFIX) and not Path(source).exists():
-            trained = str(source).removesuffix(START_SUFFIX)
-            start = cls.load(trained).starting_point()
+            trained = Path(str(source).removesuffix(START_SUFFIX))
+            start = cls.load(trained).starting_point(trained if trained.is_dir() else trained.parent)
             if start is None:
                 raise ConfigError(f"{trained} was trained from scratch (its card names no pretrained start), "
                                   f"so {source} names no network")
@@ -216,13 +216,17 @@ class Encoder(nn.Module, Embedder):
         encoder.card.initialised_from = encoder.card.initialised_from or start
         return encoder
 
-    def starting_point(self) -> Optional["Encoder"]:
+    def starting_point(self, folder: Optional[Path] = None) -> Optional["Encoder"]:
         """The pretrained backbone this encoder was fine-tuned from, as it came: its pooled
         features, no head (None for a model trained from scratch). Its weights are loaded as at
-        the start of training (from the package, file or hub cache its arguments name)."""
+        the start of training (from the package, file or hub cache its arguments name); a weights
+        file that is no longer where the card says is also looked for in ``folder`` (the encoder's
+        own, moved from another machine), under its own name."""
         start = self.card.initialised_from
         if start is None:
             return None
+        if folder is not None:
+            start = _start_weights_in(folder, start)
         encoder = Encoder(start.build(), None, EncoderSpec(start, None, self.scales, self.mid_level))
         encoder.card.source = f"{self.card.source}@start"
         return encoder
@@ -235,6 +239,20 @@ class Encoder(nn.Module, Embedder):
         encoder = cls(OpenClipBackbone(model_name, pretrained), None)
         encoder.card.source = f"open_clip:{model_name}:{pretrained}"
         return encoder
+
+
+def _start_weights_in(folder: Path, start: ModuleSpec) -> ModuleSpec:
+    """``start``, its weights file taken from ``folder`` where it is missing from the path the
+    card recorded (an absolute path on the machine that trained it) and a file of its name lies
+    in ``folder``; otherwise as it is, with a missing file's error saying where to copy it."""
+    recorded = start.pretrained
+    if not (isinstance(recorded, str) and is_weights_file(recorded)) or Path(recorded).exists():
+        return start
+    copied = folder / Path(recorded).name
+    if copied.is_file():
+        return start.with_weights(str(copied))
+    raise WeightsNotFoundError(f"the start's weights file {recorded} does not exist here; to score the "
+                               f"start, copy that file into {folder}, where it is looked for by its name")
 
 
 def _start_of(spec: EncoderSpec) -> Optional[ModuleSpec]:

@@ -146,6 +146,11 @@ class ModuleSpec:
 
         return ModuleSpec(self.class_path, {k: absolute(k, v) for k, v in self.init_args.items()})
 
+    def with_weights(self, weights: str) -> "ModuleSpec":
+        """The same, with ``weights`` in place of the pretrained weights its arguments name."""
+        return ModuleSpec(self.class_path, {k: (weights if k in _PRETRAINED_ARGS and v else v)
+                                            for k, v in self.init_args.items()})
+
     def offline(self) -> "ModuleSpec":
         """The same architecture, with nothing to download: weights come from elsewhere."""
         return ModuleSpec(self.class_path, {k: (None if k in _PRETRAINED_ARGS else v)

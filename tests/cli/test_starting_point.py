@@ -169,3 +169,34 @@ def _recording(init, names: list):
         init(self, *args, **kwargs)
         names.append(self.name)
     return recorded
+
+
+def test_a_start_from_a_weights_file_is_found_in_the_moved_folder(tmp_path, capsys):
+    """The card names the start's file by the path it had where training ran; on another machine
+    the folder's own copy of it (by its name) is scored, and without one a note says where to copy it."""
+    weights = tmp_path / "machine_a" / "resnet_start.pth"
+    weights.parent.mkdir()
+    torch.save(TimmBackbone("test_resnet").net.state_dict(), weights)
+    backbone = ModuleSpec("siamkit.models.timm_backbone.TimmBackbone",
+                          {"name": "test_resnet", "pretrained": str(weights), "image_size": 32})
+    trained = Encoder.from_spec(EncoderSpec(backbone, None)).save(tmp_path / "encoder")
+    start = Encoder.load(f"{trained}@start").fingerprint
+    moved = shutil.move(trained, tmp_path / "machine_b" / "encoder")
+    shutil.move(weights, tmp_path / "elsewhere.pth")
+    pairs, report = _pairs(tmp_path), tmp_path / "report"
+    assert main(["evaluate", "--data", str(pairs), "--methods", str(moved), "--out", str(report),
+                 "--bootstrap", "0"]) == 0
+    note = (f"note: {moved}@start is left out: the start's weights file {weights} does not exist here; to "
+            f"score the start, copy that file into {moved}, where it is looked for by its name")
+    assert note in capsys.readouterr().err
+    index = tmp_path / "index"
+    assert main(["embed", str(tmp_path), "--encoder", f"{moved}@start", "--out", str(index)]) == 2
+    assert note.removeprefix(f"note: {moved}@start is left out: ") in capsys.readouterr().err
+    assert not index.exists()
+    assert set(json.loads((report / "metrics.json").read_text())["methods"]) == {str(moved)}
+    shutil.copy(tmp_path / "elsewhere.pth", Path(moved) / weights.name)
+    assert Encoder.load(f"{moved}@start").fingerprint == start
+    assert main(["evaluate", "--data", str(pairs), "--methods", str(moved), "--out", str(tmp_path / "again"),
+                 "--bootstrap", "0"]) == 0
+    assert set(json.loads((tmp_path / "again" / "metrics.json").read_text())["methods"]) == {
+        str(moved), f"{moved}@start"}
