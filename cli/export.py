@@ -250,9 +250,8 @@ def _choose(encoder, args: argparse.Namespace, pairs: tuple):
     if note:
         print(f"note: {note}", file=sys.stderr)
     if len(variants) > 1:
-        print(f"note: the chosen variant's val ROC-AUC is the best of {len(variants)} measured on these same "
-              "pairs, so it reads high; `train evaluate` on the test pairs says how the export does",
-              file=sys.stderr)
+        print(f"note: the export was chosen among {len(variants)} variants on these same val pairs, so its "
+              "figure here reads high; `train evaluate` on the test pairs says how it does", file=sys.stderr)
     if chosen.card.wise_ft_alpha == 0.0:
         kept = "it is the start itself" if chosen.head is None else "only the head is trained"
         print("note: fine-tuning did not pay off on these val pairs: WiSE-FT alpha 0 won, so the export "

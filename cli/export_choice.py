@@ -69,8 +69,7 @@ def choose_on_val(encoder: Encoder, pairs: tuple[list[str], list[str], np.ndarra
     best, note = _unless_clearly_better(best, variants, labels)
     chosen = at_scales(_output(_variant(encoder, trained, start, best.alpha), best.output), best.scales)
     chosen.card.wise_ft_alpha = best.alpha if best.alpha < 1.0 else None
-    # the chosen figure is the best of many on the same pairs: the card keeps how many, as a
-    # reader's reminder that it reads high
+    # a figure chosen among many on the same pairs reads high: the card keeps how many
     chosen.card.metrics = {**chosen.card.metrics, "export choice val/roc_auc": best.roc_auc,
                            "export choice val/variants compared": float(len(variants))}
     return chosen, variants, note

@@ -105,7 +105,8 @@ def test_the_export_is_chosen_on_val_pairs_and_recorded(pretrained_run, tmp_path
     card = json.loads((tmp_path / "chosen" / "config.json").read_text())
     assert card["metrics"]["export choice val/roc_auc"] == pytest.approx(float(chosen[5]), abs=1e-4)
     assert card["metrics"]["export choice val/variants compared"] == 30
-    assert "the best of 30 measured on these same pairs, so it reads high" in said.err
+    assert "the export was chosen among 30 variants on these same val pairs, so its figure here reads high" \
+        in said.err
     assert card["wise_ft_alpha"] == (None if chosen[1] == "1.00," else float(chosen[1].rstrip(",")))
     assert (card["architecture"]["head"] is None) == (chosen[2] != "head")
     assert card["architecture"]["mid_level"] == (chosen[2] == "backbone+mid")
