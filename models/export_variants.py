@@ -12,13 +12,17 @@ import dataclasses
 
 import torch
 
-from siamkit.errors import ConfigError
+from siamkit.errors import ConfigError, WeightsNotFoundError
 from siamkit.models.encoder import Encoder
 
 
 def start_weights(encoder: Encoder) -> dict[str, torch.Tensor]:
     """The backbone weights fine-tuning started from, loaded as at the start of training."""
-    start = encoder.starting_point()
+    try:
+        start = encoder.starting_point()
+    except WeightsNotFoundError as missing:
+        raise WeightsNotFoundError(f"WiSE-FT interpolates toward the pretrained start, and {missing}: put "
+                                   "that file back, or leave the interpolation out (--wise-ft 1)") from None
     if start is None:
         raise ConfigError(f"{encoder.card.source} was trained from scratch: there is no pretrained start "
                           "to interpolate toward (leave --wise-ft out)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Callable, Iterable, Optional
 
@@ -212,9 +213,12 @@ class SiameseModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         try:
-            checkpoint[ENCODER_SPEC_KEY] = EncoderSpec.of(self.backbone, self.head).to_dict()
+            spec = EncoderSpec.of(self.backbone, self.head)
         except ConfigError:
             pass  # a backbone or head that cannot be rebuilt: `train export` says so, training goes on
+        else:  # a weights file named from the folder `train fit` ran in: found from any other folder too
+            absolute = dataclasses.replace(spec, backbone=spec.backbone.with_weight_files_absolute())
+            checkpoint[ENCODER_SPEC_KEY] = absolute.to_dict()
         if self._earlier_start is not None:
             checkpoint[START_KEY] = self._earlier_start
 

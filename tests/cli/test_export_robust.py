@@ -88,6 +88,22 @@ def test_interpolating_a_model_trained_from_scratch_is_refused(tiny_checkpoint, 
     assert not (tmp_path / "out").exists()
 
 
+def test_a_missing_start_file_is_named_with_the_way_round_it(pretrained_run, tmp_path, capsys):
+    """A checkpoint taken to a machine without the start's weights file: WiSE-FT cannot read it."""
+    checkpoint = torch.load(pretrained_run[1], weights_only=True)
+    gone = tmp_path / "gone" / "start.pth"
+    checkpoint["siamkit_encoder_spec"]["backbone"]["init_args"]["pretrained"] = str(gone)
+    torch.save(checkpoint, tmp_path / "moved.ckpt")
+    export = ["export", "--ckpt", str(tmp_path / "moved.ckpt"), "--choose-on-val", "--out"]
+    assert main([*export, str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert (f"error: WiSE-FT interpolates toward the pretrained start, and weights file {gone} for timm "
+            "test_efficientnet does not exist") in err
+    assert err.rstrip().endswith("put that file back, or leave the interpolation out (--wise-ft 1)")
+    assert not (tmp_path / "out").exists()
+    assert main([*export, str(tmp_path / "without"), "--wise-ft", "1"]) == 0
+
+
 def test_the_export_is_chosen_on_val_pairs_and_recorded(pretrained_run, tmp_path, monkeypatch, capsys):
     _, checkpoint = pretrained_run
     monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)  # as on a val set that takes minutes

@@ -299,3 +299,21 @@ def test_an_infonce_step_with_the_koleo_term_has_the_same_gradients_every_time()
     images = torch.randint(0, 256, (2, 32, 3, 16, 16), dtype=torch.uint8)
     ids = torch.arange(32)
     assert same_gradients_twice(model, PairBatch(images[0], images[1], torch.ones(32), ids, ids))
+
+
+def test_a_weights_file_named_from_the_runs_folder_is_found_from_any_other(tmp_path, monkeypatch):
+    """`pretrained: start.pth` in a config means the file in the folder `train fit` ran in: the
+    checkpoint names it by its absolute path, so its start is found from elsewhere."""
+    from siamkit.models import Encoder
+    from siamkit.models.checkpoints import ENCODER_SPEC_KEY
+
+    monkeypatch.chdir(tmp_path)
+    torch.save(TimmBackbone("test_resnet").net.state_dict(), "start.pth")
+    model = SiameseModule(TimmBackbone("test_resnet", pretrained="start.pth"), InfoNCELoss())
+    checkpoint = {"state_dict": model.state_dict()}
+    model.on_save_checkpoint(checkpoint)
+    assert checkpoint[ENCODER_SPEC_KEY]["backbone"]["init_args"]["pretrained"] == str(tmp_path / "start.pth")
+    torch.save(checkpoint, "run.ckpt")
+    monkeypatch.chdir(tmp_path.parent)
+    start = Encoder.load(tmp_path / "run.ckpt").starting_point()
+    assert start.card.architecture.backbone.init_args["pretrained"] == str(tmp_path / "start.pth")
