@@ -167,19 +167,26 @@ def _starting_points(scorers: list, methods: list[str], options: dict[str, Any])
     from siamkit.runtimes import START_SUFFIX
     from siamkit.scoring.registry import OPEN_CLIP_PREFIX, TIMM_PREFIX, get_scorer, is_classical
 
-    starts, start_of, seen = [], {}, {}
+    def start_key(scorer) -> str | None:
+        """What a start row embeds: fine-tuned variants of one start, embedding alike, share it."""
+        card = getattr(getattr(scorer, "encoder", None), "card", None)
+        if card is None or card.initialised_from is None:
+            return None
+        embeds_as = [card.architecture.scales, card.architecture.mid_level]
+        return json.dumps([card.initialised_from.to_dict(), *embeds_as], sort_keys=True)
+
+    starts, start_of = [], {}
+    # a start the user listed, under any model's name, is that row (a start's card names itself)
+    seen = {start_key(scorer): method for method, scorer in zip(methods, scorers)
+            if method.endswith(START_SUFFIX) and start_key(scorer) is not None}
     for method, scorer in zip(methods, scorers):
         as_it_came = method.startswith((OPEN_CLIP_PREFIX, TIMM_PREFIX)) or method.endswith(START_SUFFIX)
         if is_classical(method) or as_it_came:
             continue
-        card = getattr(getattr(scorer, "encoder", None), "card", None)
-        start = f"{method}{START_SUFFIX}"
-        if card is None or card.initialised_from is None or start in methods:
+        start, same_start = f"{method}{START_SUFFIX}", start_key(scorer)
+        if same_start is None or start in methods:
             start_of[scorer.name] = start if start in methods else None
             continue
-        # several fine-tuned variants of one start embedding alike: one row for it
-        embeds_as = [card.architecture.scales, card.architecture.mid_level]
-        same_start = json.dumps([card.initialised_from.to_dict(), *embeds_as], sort_keys=True)
         if same_start not in seen:
             seen[same_start] = None
             try:

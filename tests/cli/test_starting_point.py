@@ -200,3 +200,14 @@ def test_a_start_from_a_weights_file_is_found_in_the_moved_folder(tmp_path, caps
                  "--bootstrap", "0"]) == 0
     assert set(json.loads((tmp_path / "again" / "metrics.json").read_text())["methods"]) == {
         str(moved), f"{moved}@start"}
+
+
+def test_a_start_listed_under_another_models_name_is_its_row(fine_tuned, tmp_path):
+    """A variant's start is the fine-tuned model's too: listed once by the user, not added again."""
+    variant = shutil.copytree(fine_tuned, tmp_path / "variant")
+    assert main(["evaluate", "--data", str(_pairs(tmp_path)), "--methods", f"{variant}@start,{fine_tuned}",
+                 "--out", str(tmp_path / "report"), "--bootstrap", "0"]) == 0
+    document = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert set(document["methods"]) == {f"{variant}@start", str(fine_tuned)}
+    compared = [(c["method"], c["against"]) for c in document["comparisons"]]
+    assert compared == [(str(fine_tuned), f"{variant}@start")]
