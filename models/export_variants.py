@@ -21,8 +21,9 @@ def start_weights(encoder: Encoder) -> dict[str, torch.Tensor]:
     try:
         start = encoder.starting_point()
     except WeightsNotFoundError as missing:
-        raise WeightsNotFoundError(f"WiSE-FT interpolates toward the pretrained start, and {missing}: put "
-                                   "that file back, or leave the interpolation out (--wise-ft 1)") from None
+        raise WeightsNotFoundError(f"WiSE-FT interpolates toward the pretrained start, and {missing}. "
+                                   "Make those weights available again, or leave the interpolation out "
+                                   "(--wise-ft 1)") from None
     if start is None:
         raise ConfigError(f"{encoder.card.source} was trained from scratch: there is no pretrained start "
                           "to interpolate toward (leave --wise-ft out)")

@@ -99,7 +99,8 @@ def test_a_missing_start_file_is_named_with_the_way_round_it(pretrained_run, tmp
     err = capsys.readouterr().err
     assert (f"error: WiSE-FT interpolates toward the pretrained start, and weights file {gone} for timm "
             "test_efficientnet does not exist") in err
-    assert err.rstrip().endswith("put that file back, or leave the interpolation out (--wise-ft 1)")
+    assert err.rstrip().endswith("Make those weights available again, or leave the interpolation out "
+                                 "(--wise-ft 1)")
     assert not (tmp_path / "out").exists()
     assert main([*export, str(tmp_path / "without"), "--wise-ft", "1"]) == 0
 
