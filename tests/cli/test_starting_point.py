@@ -171,15 +171,21 @@ def _recording(init, names: list):
     return recorded
 
 
-def test_a_start_from_a_weights_file_is_found_in_the_moved_folder(tmp_path, capsys):
-    """The card names the start's file by the path it had where training ran; on another machine
-    the folder's own copy of it (by its name) is scored, and without one a note says where to copy it."""
+def _tiny_fine_tune(tmp_path) -> tuple[Path, Path]:
+    """A small encoder (its weights not the start's) whose start is a weights file on this machine:
+    the encoder folder and that file. Cheaper to embed than the Lite0 of ``fine_tuned``."""
     weights = tmp_path / "machine_a" / "resnet_start.pth"
     weights.parent.mkdir()
     torch.save(TimmBackbone("test_resnet").net.state_dict(), weights)
     backbone = ModuleSpec("siamkit.models.timm_backbone.TimmBackbone",
                           {"name": "test_resnet", "pretrained": str(weights), "image_size": 32})
-    trained = Encoder.from_spec(EncoderSpec(backbone, None)).save(tmp_path / "encoder")
+    return Encoder.from_spec(EncoderSpec(backbone, None)).save(tmp_path / "encoder"), weights
+
+
+def test_a_start_from_a_weights_file_is_found_in_the_moved_folder(tmp_path, capsys):
+    """The card names the start's file by the path it had where training ran; on another machine
+    the folder's own copy of it (by its name) is scored, and without one a note says where to copy it."""
+    trained, weights = _tiny_fine_tune(tmp_path)
     start = Encoder.load(f"{trained}@start").fingerprint
     moved = shutil.move(trained, tmp_path / "machine_b" / "encoder")
     shutil.move(weights, tmp_path / "elsewhere.pth")
@@ -202,8 +208,9 @@ def test_a_start_from_a_weights_file_is_found_in_the_moved_folder(tmp_path, caps
         str(moved), f"{moved}@start"}
 
 
-def test_a_start_listed_under_another_models_name_is_its_row(fine_tuned, tmp_path):
+def test_a_start_listed_under_another_models_name_is_its_row(tmp_path):
     """A variant's start is the fine-tuned model's too: listed once by the user, not added again."""
+    fine_tuned, _ = _tiny_fine_tune(tmp_path)
     variant = shutil.copytree(fine_tuned, tmp_path / "variant")
     assert main(["evaluate", "--data", str(_pairs(tmp_path)), "--methods", f"{variant}@start,{fine_tuned}",
                  "--out", str(tmp_path / "report"), "--bootstrap", "0"]) == 0
