@@ -177,8 +177,8 @@ def _starting_points(scorers: list, methods: list[str], options: dict[str, Any])
 
     starts, start_of = [], {}
     # a start the user listed, under any model's name, is that row (a start's card names itself)
-    seen = {start_key(scorer): method for method, scorer in zip(methods, scorers)
-            if method.endswith(START_SUFFIX) and start_key(scorer) is not None}
+    seen = {key: method for method, scorer in zip(methods, scorers)
+            if method.endswith(START_SUFFIX) and (key := start_key(scorer)) is not None}
     for method, scorer in zip(methods, scorers):
         as_it_came = method.startswith((OPEN_CLIP_PREFIX, TIMM_PREFIX)) or method.endswith(START_SUFFIX)
         if is_classical(method) or as_it_came:
