@@ -174,7 +174,7 @@ class OpenClipBackbone(Backbone):
                     _ParamGroup(visual, ["ln_post", "proj", "attn_pool", "ln_pool"])]
         if hasattr(visual, "trunk"):  # TimmModel
             return [visual.trunk, visual.head]
-        return [_ParamGroup(visual, ["stem", "conv1", "bn1", "conv2", "bn2", "conv3", "bn3"]),
+        return [_ParamGroup(visual, ["conv1", "bn1", "conv2", "bn2", "conv3", "bn3"]),  # ModifiedResNet
                 visual.layer1, visual.layer2, visual.layer3, visual.layer4, visual.attnpool]
 
 

@@ -5,7 +5,7 @@ from safetensors.torch import save_file
 
 from siamkit.errors import ConfigError, WeightsNotFoundError
 from siamkit.models import GeM, OpenClipBackbone, ProjectionHead, TimmBackbone, TorchvisionBackbone
-from tests.conftest import TINY_VIT
+from tests.conftest import TINY_CLIP_RESNET, TINY_VIT
 
 
 def test_open_clip_image_tower_only_with_its_own_preprocessing():
@@ -69,6 +69,19 @@ def test_unlocking_only_the_last_blocks():
     assert trainable and all(n.startswith(("visual.ln_post", "visual.proj")) for n in trainable)
     locked = OpenClipBackbone(TINY_VIT, trainable_blocks=0)
     assert not any(p.requires_grad for p in locked.parameters())
+
+
+@pytest.mark.parametrize("name", [TINY_VIT, TINY_CLIP_RESNET])
+def test_open_clip_layer_groups_hold_every_parameter_once_and_unlock_from_the_top(name):
+    # the groups are what layer-wise rates and unlock depths act on; open_clip's ResNet has a
+    # `stem` method beside its stem's modules, which once broke every RN50 fine-tune here
+    backbone = OpenClipBackbone(name)
+    assert backbone(torch.rand(2, 3, backbone.image_config.size, backbone.image_config.size)).shape == (2, 16)
+    grouped = [id(p) for group in backbone.blocks() for p in group.parameters()]
+    assert sorted(grouped) == sorted(id(p) for p in backbone.parameters())
+    top = OpenClipBackbone(name, trainable_blocks=1)
+    trainable = {id(p) for p in top.parameters() if p.requires_grad}
+    assert trainable == {id(p) for p in top.blocks()[-1].parameters()}
 
 
 @pytest.mark.parametrize("hidden_dim,batch_norm", [(None, False), (32, True)])
