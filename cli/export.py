@@ -126,7 +126,7 @@ def _export(args: argparse.Namespace) -> int:
     staging = out.parent / f".{out.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        written = _write(encoder, staging, args.onnx or bool(args.quantize), args.sentence_transformers)
+        written = _write(encoder, staging, out, args.onnx or bool(args.quantize), args.sentence_transformers)
         if calibration:
             written += _write_int8(staging, calibration, pairs, check.source)
     except BaseException:
@@ -202,7 +202,8 @@ def _check_replaceable(out: Path, checkpoint: Path) -> None:
                            "config.json), so --force will not replace it; choose another --out") from None
 
 
-def _write(encoder, folder: Path, onnx: bool, sentence_transformers: bool) -> list[str]:
+def _write(encoder, folder: Path, out: Path, onnx: bool, sentence_transformers: bool) -> list[str]:
+    """The encoder's files into ``folder``, which becomes ``out`` once whole."""
     from siamkit.models.card import CONFIG_FILE
 
     encoder.save(folder)
@@ -215,8 +216,9 @@ def _write(encoder, folder: Path, onnx: bool, sentence_transformers: bool) -> li
     if sentence_transformers:
         from siamkit.models.st_layout import save_sentence_transformers_layout
 
-        save_sentence_transformers_layout(encoder, folder)
-        written.append("modules.json, config_sentence_transformers.json (sentence-transformers layout)")
+        save_sentence_transformers_layout(encoder, folder, _summary(encoder), str(out))
+        written.append("modules.json, config_sentence_transformers.json, README.md (sentence-transformers "
+                       "layout)")
     return written
 
 

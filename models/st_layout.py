@@ -9,7 +9,6 @@ user's consent to run siamkit's code.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +48,40 @@ class SiamkitImageModule(Module):
         return cls(Encoder.load(Path(model_name_or_path) / subfolder))
 
 
-def save_sentence_transformers_layout(encoder: Encoder, folder: str | Path) -> None:
-    """Adds sentence-transformers' files (modules.json, its config, a model card) to a saved
-    encoder folder."""
-    st_log = logging.getLogger("sentence_transformers")
-    level = st_log.level
-    st_log.setLevel(logging.CRITICAL)  # its model card's usage example assumes text input and logs an error
-    try:
-        SentenceTransformer(modules=[SiamkitImageModule(encoder)], device="cpu").save(str(folder))
-    finally:
-        st_log.setLevel(level)
+MODEL_CARD = """\
+---
+library_name: sentence-transformers
+pipeline_tag: image-feature-extraction
+tags: [siamkit, image-similarity]
+---
+
+# siamkit image encoder
+
+{description}.
+
+An image encoder exported by siamkit (`train export`):
+images in, L2-normalised embeddings out, compared by cosine. `config.json` is its card (what it
+was trained on and started from, its preprocessing, a calibrated threshold where it has one).
+
+```python
+from sentence_transformers import SentenceTransformer, util
+
+# trust_remote_code runs siamkit's image module, so siamkit must be installed
+model = SentenceTransformer("{path}", trust_remote_code=True)
+embeddings = model.encode(["a.jpg", "b.jpg"])  # paths, PIL images or arrays
+print(util.cos_sim(embeddings[0], embeddings[1]))
+```
+
+With siamkit alone: `train score a.jpg b.jpg -m {path}`, or
+`siamkit.load_encoder("{path}").embed(["a.jpg", "b.jpg"])`.
+"""
+
+
+def save_sentence_transformers_layout(encoder: Encoder, folder: str | Path, description: str,
+                                      path: str) -> None:
+    """Adds sentence-transformers' files (modules.json, its config) to a saved encoder folder, and
+    a model card (README.md) of images, where sentence-transformers' own shows text; ``path`` is
+    the folder's name in the card's examples."""
+    SentenceTransformer(modules=[SiamkitImageModule(encoder)], device="cpu").save(str(folder),
+                                                                                create_model_card=False)
+    (Path(folder) / "README.md").write_text(MODEL_CARD.format(description=description, path=path))

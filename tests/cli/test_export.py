@@ -83,6 +83,8 @@ def test_every_inference_route_sees_the_same_pixels(tiny_checkpoint, jpeg_folder
     expected = encoder.embed(paths)
 
     model = SentenceTransformer(str(out), trust_remote_code=True, device="cpu")
+    card = (out / "README.md").read_text()  # of images, not sentence-transformers' own card of text
+    assert f'SentenceTransformer("{out}", trust_remote_code=True)' in card and "-d embeddings, 16 px" in card
     np.testing.assert_allclose(model.encode(paths), expected, atol=1e-5)
     np.testing.assert_allclose(model.encode([Image.open(p) for p in paths]), expected, atol=1e-5)
     hits = util.semantic_search(model.encode(paths[:2]), expected, top_k=1)
