@@ -110,6 +110,8 @@ def _export(args: argparse.Namespace) -> int:
     data, pairs = val_pairs(check, args) if check else (None, None)  # read once, before any writing
     if check:
         check_not_trained_on(encoder, check, pairs, args.ckpt)
+    count = args.calibration_images or CALIBRATION_IMAGES
+    calibration = _calibration_images(encoder, data, check, count, args.ckpt) if args.quantize else None
     if args.choose_on_val:
         encoder = _choose(encoder, args, pairs)
     else:
@@ -121,14 +123,12 @@ def _export(args: argparse.Namespace) -> int:
             encoder = with_mid_level(encoder)
     if args.calibrate:
         calibrate(encoder, pairs, check.source, args.threshold or "best_f1")
-    count = args.calibration_images or CALIBRATION_IMAGES
-    calibration = _calibration_images(data, count) if args.quantize else None
     staging = out.parent / f".{out.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:
         written = _write(encoder, staging, out, args.onnx or bool(args.quantize), args.sentence_transformers)
         if calibration:
-            written += _write_int8(staging, calibration, pairs, check.source)
+            written += _write_int8(staging, *calibration, pairs, check.source)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -268,22 +268,40 @@ def _choice_of(encoder) -> tuple[float, str, tuple[float, ...]]:
     return (1.0 if alpha is None else alpha), output, encoder.scales
 
 
-def _calibration_images(data, count: int) -> list[str]:
-    """``count`` training images of the check data, spread over its sorted listing."""
-    train = sorted(data.subset(data.split == "train").paths())
-    return [str(data.root / path) for path in train[:: max(1, len(train) // count)][:count]]
+def _calibration_images(encoder, data, check, count: int, ckpt: str) -> tuple[list[str], str]:
+    """``count`` training images, spread over their sorted listing, and the data they come from:
+    the check data's train split, else the run's own (pairs from `train copies` have only val and
+    test images)."""
+    from siamkit.data.splits import split_source
+
+    source, train = check.source, _train_images(data)
+    trained = encoder.card.trained_on
+    if not train and trained is not None and not trained.same_source(check):
+        source, train = trained.source, _train_images(split_source(trained)[0])
+    if not train:
+        raise SiamkitError(f"--quantize int8 calibrates on training images, and neither {check.source}'s "
+                           f"train split nor the data {ckpt} was trained on has any: pass --check-data with "
+                           "a train split, or leave --quantize out")
+    return train[:: max(1, len(train) // count)][:count], source
 
 
-def _write_int8(folder: Path, images: list[str], pairs: tuple, source: str) -> list[str]:
+def _train_images(data) -> list[str]:
+    return [str(data.root / path) for path in sorted(data.subset(data.split == "train").paths())]
+
+
+def _write_int8(folder: Path, images: list[str], calibration_data: str, pairs: tuple,
+                source: str) -> list[str]:
     """model.int8.onnx, or nothing where it ranks the val pairs worse than the float model by more
     than allowed (the float export stands: it is what the user has, and took the time)."""
     from siamkit.models.quantization import Int8RanksWorse, quantize_int8
 
     try:
-        record = quantize_int8(folder, images, source, pairs, source)
+        record = quantize_int8(folder, images, calibration_data, pairs, source)
     except Int8RanksWorse as refused:
         print(f"note: {refused}", file=sys.stderr)
         return []
-    return [f"{record.file} (ROC-AUC on {record.check_pairs:,} val pairs of {source}: int8 "
+    return [f"{record.file} (calibrated on {record.calibration_images} training images of "
+            f"{calibration_data}; "
+            f"ROC-AUC on {record.check_pairs:,} val pairs of {source}: int8 "
             f"{record.roc_auc_int8:.4f}, float {record.roc_auc_float:.4f}; cosine to float >= "
             f"{record.cosine_min:.4f})"]

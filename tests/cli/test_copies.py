@@ -7,15 +7,18 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from siamkit.cli.program import main
 from siamkit.data.split_images import images_in
 from siamkit.data.splits import SplitRecord, split_source
+from siamkit.models import quantization
 from siamkit.models.card import CONFIG_FILE
-from tests.helpers import ONE_BATCH_FIT
+from tests.helpers import QUIET_CPU_FIT
 
 FRACTIONS = ["0.4", "0.3", "0.3"]
+ONE_STEP_FIT = ["--trainer.max_steps", "1", "--trainer.limit_val_batches", "1", *QUIET_CPU_FIT]
 
 
 def _rows(out: Path) -> list[dict[str, str]]:
@@ -27,7 +30,7 @@ def _bytes_by_split(paths_by_split: dict[str, list[str]]) -> dict[str, set[bytes
     return {split: {Path(path).read_bytes() for path in paths} for split, paths in paths_by_split.items()}
 
 
-def test_copies_of_the_val_and_test_images_as_fit_splits_them(tmp_path, capsys):
+def test_copies_of_the_val_and_test_images_as_fit_splits_them(tmp_path, capsys, monkeypatch):
     rng = np.random.default_rng(0)
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -66,11 +69,28 @@ def test_copies_of_the_val_and_test_images_as_fit_splits_them(tmp_path, capsys):
                for row in rows)
 
     table = tmp_path / "a" / "pairs.csv"
-    fit = ["fit", "--config", "demo_photos_scratch.yaml", *ONE_BATCH_FIT, "--data.source", str(folder),
+    fit = ["fit", "--config", "demo_photos_scratch.yaml", *ONE_STEP_FIT, "--data.source", str(folder),
            "--model.backbone.init_args.image_size", "16", "--data.batch_size", "4",
            "--data.split_fractions", f"[{', '.join(FRACTIONS)}]", "--data.val_data", str(table)]
     assert main([*fit, "--trainer.default_root_dir", str(tmp_path / "run")]) == 0
     capsys.readouterr()
+    # int8 calibrates on training images, which copies do not hold: the run's own are taken
+    monkeypatch.setattr(quantization, "MAX_ROC_AUC_DROP", 1.0)  # kept however a one-step model ranks
+    assert main(["export", "--ckpt", str(tmp_path / "run"), "--out", str(tmp_path / "int8"),
+                 "--quantize", "int8"]) == 0
+    said = capsys.readouterr().out
+    assert f"calibrated on 4 training images of {folder}; ROC-AUC on 12 val pairs of {table}" in said
+    record = json.loads((tmp_path / "int8" / CONFIG_FILE).read_text())["quantization"]
+    assert (record["calibration_data"], record["check_data"]) == (str(folder), str(table))
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    del checkpoint["SiameseDataModule"]["splits"]  # as a checkpoint that does not say what it trained on
+    checkpoint["datamodule_hyper_parameters"]["source"] = None
+    torch.save(checkpoint, tmp_path / "unsaid.ckpt")
+    assert main(["export", "--ckpt", str(tmp_path / "unsaid.ckpt"), "--out", str(tmp_path / "refused-int8"),
+                 "--quantize", "int8", "--check-data", str(table)]) == 2
+    assert (f"--quantize int8 calibrates on training images, and neither {table}'s train split nor the data "
+            f"{tmp_path / 'unsaid.ckpt'} was trained on has any") in capsys.readouterr().err
+    assert not (tmp_path / "refused-int8").exists()
     assert main([*fit, "--data.split_seed", "1", "--trainer.default_root_dir", str(tmp_path / "other")]) == 2
     error = capsys.readouterr().err
     assert (f"error: data.val_data: {table} holds copies of {folder} split as [0.4, 0.3, 0.3] with seed 0, "
