@@ -55,8 +55,9 @@ class OnnxEncoder(Embedder):
         self.path = folder / ONNX_FILES[runtime]
         again = f"export the folder again with {'--quantize int8' if runtime == 'int8' else '--onnx'}"
         if not self.path.is_file():
+            other = "onnx" if (folder / ONNX_FILES["onnx"]).is_file() else "torch"
             hint = ("export writes it with --quantize int8 where int8 ranks the val pairs as float does (its "
-                    "note says when not); else use --runtime onnx" if runtime == "int8" else again)
+                    f"note says when not); else use --runtime {other}" if runtime == "int8" else again)
             raise EncoderFolderError(f"{folder} has no {self.path.name}; {hint}")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()

@@ -124,7 +124,8 @@ CASES = {
                                                     "has no model.onnx"),
     "score: --runtime int8 without model.int8.onnx": (
         ["score", P, P, "-m", "{zoo}/encoder", "--runtime", "int8"],
-        "has no model.int8.onnx; export writes it with --quantize int8 where int8 ranks the val pairs"),
+        "has no model.int8.onnx; export writes it with --quantize int8 where int8 ranks the val pairs as "
+        "float does (its note says when not); else use --runtime torch"),  # it has no model.onnx either
     "duplicates: neither --encoder nor --method": (["duplicates", "{zoo}/photos", "--out", OUT],
                                                    "choose what finds duplicates"),
     "duplicates: --background without --threshold": (["duplicates", "{zoo}/photos", "--encoder",
