@@ -159,8 +159,19 @@ def _weights_file(pretrained: str, name: str) -> Path:
     if not Path(pretrained).exists():
         known = ", ".join(PACKAGED_WEIGHTS)
         raise WeightsNotFoundError(f"weights file {pretrained} for timm {name} does not exist (packaged "
-                                   f"weights by short name: {known})")
+                                   f"weights by short name: {known}){_as_timm_tag(pretrained, name)}")
     return Path(pretrained)
+
+
+def _as_timm_tag(pretrained: str, name: str) -> str:
+    """Where ``pretrained`` is one of timm's tags for ``name``, how timm takes it: with the name."""
+    import timm
+
+    tags = timm.list_pretrained(f"{name}.*")
+    tagged = next((t for t in (pretrained, f"{name}.{pretrained}") if t in tags), None)
+    if tagged is None:
+        return ""
+    return f"; timm takes its own weights by the model's name: name: {tagged}, pretrained: true"
 
 
 def _timm_named(net: nn.Module, state: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:

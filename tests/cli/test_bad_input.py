@@ -373,6 +373,11 @@ CASES = {
                                    "--model.backbone.init_args.name", "test_resnet",
                                    "--model.backbone.init_args.pretrained", "true"],
                                   "not in the hub cache, and no network to download them from"),
+    "fit: a timm tag as the weights": ([*DIGITS, "--model.backbone", "siamkit.models.TimmBackbone",
+                                        "--model.backbone.init_args.name", "test_resnet",
+                                        "--model.backbone.init_args.pretrained", "r160_in1k"],
+                                       "timm takes its own weights by the model's name: name: "
+                                       "test_resnet.r160_in1k, pretrained: true"),
     "fit: an image size the model cannot take": ([*DIGITS, "--model.backbone", "siamkit.models.TimmBackbone",
                                                   "--model.backbone.init_args.name", "test_vit",
                                                   "--model.backbone.init_args.image_size", "50"],
