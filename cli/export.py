@@ -301,7 +301,6 @@ def _write_int8(folder: Path, images: list[str], calibration_data: str, pairs: t
         print(f"note: {refused}", file=sys.stderr)
         return []
     return [f"{record.file} (calibrated on {record.calibration_images} training images of "
-            f"{calibration_data}; "
-            f"ROC-AUC on {record.check_pairs:,} val pairs of {source}: int8 "
+            f"{calibration_data}; ROC-AUC on {record.check_pairs:,} val pairs of {source}: int8 "
             f"{record.roc_auc_int8:.4f}, float {record.roc_auc_float:.4f}; cosine to float >= "
             f"{record.cosine_min:.4f})"]
