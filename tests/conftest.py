@@ -33,8 +33,10 @@ def _quiet_offline_environment(tmp_path_factory):
 
 #: A two-layer, 32 px ViT that open_clip knows by this name once ``tiny_open_clip_model`` ran.
 TINY_VIT = "siamkit-test-tiny-vit"
-#: open_clip's other tower (its ModifiedResNet, as in RN50), one block a stage, 64 px.
+#: open_clip's other towers: its ModifiedResNet (as in RN50), one block a stage, 64 px, and a timm
+#: model inside (as in its ConvNeXt and SigLIP configs).
 TINY_CLIP_RESNET = "siamkit-test-tiny-resnet"
+TINY_CLIP_TIMM = "siamkit-test-tiny-timm-tower"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,11 +47,14 @@ def tiny_open_clip_model(tmp_path_factory):
         "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8, "head_width": 16},
         "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 2, "layers": 1},
     }))
-    (folder / f"{TINY_CLIP_RESNET}.json").write_text(json.dumps({
-        "embed_dim": 16,
-        "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 8},
-        "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 2, "layers": 1},
-    }))
+    for name, vision in ((TINY_CLIP_RESNET, {"image_size": 64, "layers": [1, 1, 1, 1], "width": 8}),
+                         (TINY_CLIP_TIMM, {"image_size": 64, "timm_model_name": "test_convnext",
+                                           "timm_model_pretrained": False, "timm_pool": "avg",
+                                           "timm_proj": "linear"})):
+        (folder / f"{name}.json").write_text(json.dumps({
+            "embed_dim": 16, "vision_cfg": vision,
+            "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 2, "layers": 1},
+        }))
     import open_clip
 
     open_clip.add_model_config(folder)

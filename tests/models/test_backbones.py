@@ -5,7 +5,7 @@ from safetensors.torch import save_file
 
 from siamkit.errors import ConfigError, WeightsNotFoundError
 from siamkit.models import GeM, OpenClipBackbone, ProjectionHead, TimmBackbone, TorchvisionBackbone
-from tests.conftest import TINY_CLIP_RESNET, TINY_VIT
+from tests.conftest import TINY_CLIP_RESNET, TINY_CLIP_TIMM, TINY_VIT
 
 
 def test_open_clip_image_tower_only_with_its_own_preprocessing():
@@ -71,7 +71,7 @@ def test_unlocking_only_the_last_blocks():
     assert not any(p.requires_grad for p in locked.parameters())
 
 
-@pytest.mark.parametrize("name", [TINY_VIT, TINY_CLIP_RESNET])
+@pytest.mark.parametrize("name", [TINY_VIT, TINY_CLIP_RESNET, TINY_CLIP_TIMM])
 def test_open_clip_layer_groups_hold_every_parameter_once_and_unlock_from_the_top(name):
     # the groups are what layer-wise rates and unlock depths act on; open_clip's ResNet has a
     # `stem` method beside its stem's modules, which once broke every RN50 fine-tune here
