@@ -114,6 +114,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.background:
         _check_background_apart(model_options["background"], dataset, args.background)
     data = evaluation_data(dataset, splits, args.split, args.max_pairs, args.on_bad_image)
+    if args.calibrate and "val" not in data.pairs:
+        raise SiamkitError(f"--calibrate chooses the threshold on the val split of {args.data}, which holds "
+                           "no matches and non-matches to choose it on: give data with val pairs, or leave "
+                           "--calibrate out")
     info = data.describe()
     print(f"evaluating {counted(len(scorers), 'method')} on {args.data}: split {args.split}, seed "
           f"{splits.seed}, {_evaluated_share(info, dataset)}, thresholds from {info['threshold_pairs']:,} "
@@ -261,12 +265,17 @@ def _write_report(out: Path, data: Any, results: list, comparisons: list) -> Non
 
 
 def _check_calibration_folders(methods: list[str]) -> None:
-    """--calibrate writes into each encoder folder evaluated: one it cannot write to is refused
-    before the evaluation, not after it."""
+    """--calibrate writes into each encoder folder evaluated: with none among the methods, or one it
+    cannot write to, it is refused before the evaluation, not after it."""
     from siamkit.models.card import CONFIG_FILE
 
-    for folder in map(Path, methods):
-        if (folder / CONFIG_FILE).is_file() and (reason := why_unwritable(folder)):
+    folders = [folder for folder in map(Path, methods) if (folder / CONFIG_FILE).is_file()]
+    if not folders:
+        raise SiamkitError("--calibrate writes a threshold into the encoder folders among --methods, and it "
+                           "names none (run folders and .ckpt files are not written to): export one with "
+                           "`train export`, or leave --calibrate out")
+    for folder in folders:
+        if reason := why_unwritable(folder):
             raise SiamkitError(f"--calibrate: {reason}; copy the encoder folder somewhere you can write "
                                "to, or leave --calibrate out")
 
@@ -275,17 +284,12 @@ def _calibrate(scorers: list, results: list, data: Any, rule: str) -> None:
     """Writes each evaluated encoder folder's chosen threshold into its config.json."""
     from siamkit.models.card import CONFIG_FILE, Calibration
 
-    calibrated = 0
     for scorer, result in zip(scorers, results):
         folder = Path(scorer.name)
-        if result.threshold is None or not hasattr(scorer, "encoder") or not (folder / CONFIG_FILE).is_file():
+        if not hasattr(scorer, "encoder") or not (folder / CONFIG_FILE).is_file():
             continue
         card = scorer.encoder.card
         card.calibration = Calibration(result.threshold, rule, data.source, "val", len(data.pairs["val"]))
         card.write(folder)
-        calibrated += 1
         print(f"calibrated {folder}: threshold {result.threshold:.4f} "
               f"({rule} on {len(data.pairs['val']):,} val pairs)")
-    if not calibrated:
-        print("--calibrate: no encoder folder among the methods (run folders and .ckpt files are not written "
-              "to), or no val split to choose a threshold on", file=sys.stderr)

@@ -48,6 +48,8 @@ def _write_data_cases(root: Path, rng: np.random.Generator) -> None:
     (root / "bad_only" / "b.jpg").write_text("not an image")
     (root / "file.txt").write_text("an existing file where a folder should go")
     (root / "matches_only.csv").write_text("a,b,label,split\nphotos/0.png,photos/1.png,1,train\n")
+    (root / "test_only.csv").write_text("a,b,label,split\nphotos/0.png,photos/1.png,1,test\n"
+                                        "photos/0.png,photos/2.png,0,test\n")
     (root / "two_groups.csv").write_text("a,b,label\nphotos/0.png,photos/1.png,1\n"  # matches join 0 and 1
                                          "photos/0.png,photos/2.png,0\nphotos/1.png,photos/2.png,0\n")
     (root / "label_left_out.csv").write_text("a,b,label\nphotos/0.png,photos/1.png,1\n"
