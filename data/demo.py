@@ -71,8 +71,12 @@ def resolve_source(source: str) -> Path:
     target = cache_dir() / "demo" / name
     if (target / f".complete-v{VERSION}").exists():
         return target / _ENTRY[name]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-"))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-"))
+    except OSError as error:
+        raise ConfigError(f"{source} is made on first use in {target.parent}, which cannot be written "
+                          f"({error.strerror}): set SIAMKIT_CACHE to a folder you can write to") from None
     try:  # built aside and moved into place whole, so an interrupted build leaves nothing half-made
         _BUILDERS[name](building)
         (building / f".complete-v{VERSION}").touch()

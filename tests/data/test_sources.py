@@ -113,6 +113,17 @@ def test_a_source_under_the_home_folder_is_found_as_the_shell_would(class_folder
     assert resolve_source(f"~/{class_folder.name}") == class_folder
 
 
+def test_a_demo_set_that_cannot_be_made_names_the_cache_to_move(tmp_path, monkeypatch):
+    from siamkit.data.demo import resolve_source
+
+    (tmp_path / "a_file").write_text("not a folder")
+    monkeypatch.setenv("SIAMKIT_CACHE", str(tmp_path / "a_file"))
+    with pytest.raises(SiamkitError, match="demo:photos is made on first use in .*a_file/demo, which "
+                                           "cannot be written .*: set SIAMKIT_CACHE to a folder you can "
+                                           "write to"):
+        resolve_source("demo:photos")
+
+
 @pytest.mark.parametrize("separator", [";", "\t", ", ", " , ", " ; "])
 def test_a_csv_a_spreadsheet_saved_with_another_separator_reads_the_same(separator, pairs_table, tmp_path):
     """Excel in many locales saves a .csv with semicolons (a header of one column had been all it read);
