@@ -88,7 +88,11 @@ class InfoNCELoss(SiameseLoss):
         self.queue = DescriptorQueue(queue_size) if queue_size else None
         self.region_overlap = region_overlap
 
-    def check_batch_size(self, batch_size: int) -> None:
+    def check_batch_size(self, batch_size: int, devices: int = 1) -> None:
+        if batch_size * (devices if self.gather_across_devices else 1) < 2:
+            raise ConfigError(f"InfoNCELoss needs at least two instances a step, each the other's negative; "
+                              f"a batch of {batch_size} holds one, and the loss would learn nothing from it: "
+                              "raise data.batch_size")
         if self.queue is not None and self.queue.size % batch_size:
             raise ConfigError(f"InfoNCELoss queue_size {self.queue.size} is not a multiple of the batch size "
                               f"{batch_size}; use for example "

@@ -26,8 +26,9 @@ class SiameseLoss(nn.Module):
 
     accepts: tuple[type[Batch], ...] = ()
 
-    def check_batch_size(self, batch_size: int) -> None:
-        """Refuses, at set-up, a batch size the loss cannot work with (default: any)."""
+    def check_batch_size(self, batch_size: int, devices: int = 1) -> None:
+        """Refuses, at set-up, a batch size (per device, on ``devices``) the loss cannot work with
+        (default: any)."""
 
     def check_pair_labels(self, labels: np.ndarray, data: str) -> None:
         """Refuses, at set-up, training pairs (labels 1 / 0) the loss cannot learn from: every

@@ -170,7 +170,7 @@ class SiameseModule(pl.LightningModule):
         datamodule = getattr(self.trainer, "datamodule", None)
         if self.trainer.state.fn == TrainerFn.FITTING and hasattr(datamodule, "train_batch_type"):
             check_loss_accepts(self.loss, datamodule.train_batch_type, datamodule.kind)
-            self.loss.check_batch_size(datamodule.hparams.batch_size)
+            self.loss.check_batch_size(datamodule.hparams.batch_size, self.trainer.world_size)
             datamodule.check_fit_splits(validates=self.trainer.limit_val_batches != 0)
             if isinstance(data := datamodule.data, PairSet):
                 self.loss.check_pair_labels(data.label[data.split == "train"], datamodule.hparams.source)

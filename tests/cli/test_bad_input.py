@@ -357,6 +357,8 @@ CASES = {
                                        "region_overlap must be between 0 and 1"),
     "fit: a queue not a multiple of the batch": ([*PHOTOS, "--model.loss.init_args.queue_size", "50"],
                                                  "queue_size 50 is not a multiple of the batch size 8"),
+    "fit: InfoNCE on batches of one": ([*PHOTOS, "--data.batch_size", "1"],
+                                       "InfoNCELoss needs at least two instances a step"),
     "fit: one unlabelled image": ([*PHOTOS, "--data.source", "{zoo}/one"], "needs at least two"),
     "fit: regions of labelled data": (["fit", *TINY, "--data.crops_per_image", "4"],
                                       "data.crops_per_image applies to unlabelled images"),

@@ -142,6 +142,9 @@ def test_the_queue_is_left_alone_in_evaluation_and_checked_against_the_batch_siz
     loss.check_batch_size(4)
     with pytest.raises(ConfigError, match="queue_size 8 is not a multiple of the batch size 3"):
         loss.check_batch_size(3)
+    loss.check_batch_size(1, devices=8)  # one a device, seven negatives gathered from the others
+    with pytest.raises(ConfigError, match="needs at least two instances a step"):
+        InfoNCELoss(gather_across_devices=False).check_batch_size(1, devices=8)
     with pytest.raises(ConfigError, match="entropy_weight must be >= 0"):
         InfoNCELoss(entropy_weight=-1)
 
