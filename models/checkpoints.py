@@ -137,12 +137,16 @@ def refuse_another_architecture(encoder: Any, architecture: dict[str, Any] | Non
                           f"({'; '.join(differences[:4])}): {fix}") from None
 
 
+#: where a backbone's initial weights come from: no part of its architecture, and replaced by the file's
+WEIGHT_SOURCES = ("backbone.pretrained", "backbone.weights")
+
+
 def architecture_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> list[str]:
     """Where two ``EncoderSpec`` dicts differ, one ``key: A in the config, B in the file`` each; a
     part of another class differs by its class alone."""
     flat_theirs, flat_ours = _flatten(theirs), _flatten(ours)
     differing = [key for key in sorted(set(flat_theirs) | set(flat_ours))
-                 if flat_theirs.get(key) != flat_ours.get(key)]
+                 if flat_theirs.get(key) != flat_ours.get(key) and key not in WEIGHT_SOURCES]
     other_classes = {key.removesuffix("class_path") for key in differing if key.endswith(".class_path")}
     return [f"{key}: {flat_ours.get(key)!r} in the config, {flat_theirs.get(key)!r} in the file"
             for key in differing

@@ -143,7 +143,8 @@ class SiameseModule(pl.LightningModule):
         return embeddings
 
     def _initialise_from(self, source: str) -> None:
-        fix = "init_from needs a model of the same backbone and head"
+        fix = ("init_from needs a model of this backbone and head: a run folder, a .ckpt, or an encoder "
+               "exported with its head (an export of the backbone's features has none)")
         try:
             start = Encoder.load(source)
         except SiamkitError as error:

@@ -21,6 +21,9 @@ def test_arguments_of_the_same_class_are_named_and_equal_specs_have_none():
     ours = {**RESNET, "head": {**RESNET["head"], "init_args": {"out_dim": 32}}}
     assert architecture_differences(RESNET, ours) == ["head.out_dim: 32 in the config, 64 in the file"]
     assert architecture_differences(RESNET, RESNET) == []
+    pretrained = {**RESNET, "backbone": {**RESNET["backbone"], "init_args": {
+        **RESNET["backbone"]["init_args"], "weights": "IMAGENET1K_V1"}}}  # where its first weights came from
+    assert architecture_differences(RESNET, pretrained) == []
 
 
 def test_a_run_folder_without_a_best_checkpoint_says_its_last_is_used(tmp_path, capsys):
