@@ -124,6 +124,10 @@ def _embed_into(out: Path, listing: Listing, encoder: Embedder, encoder_source: 
               "run the same command again to continue", file=sys.stderr)
         raise
     rows = np.array([i for i, f in enumerate(journal.files) if same_file(f) in wanted], dtype=np.int64)
+    if left_out := len(journal.files) - len(rows):
+        print(f"note: {counted(left_out, 'image')} in {out} {'is' if left_out == 1 else 'are'} not among the "
+              "images listed now (removed since, or the index was made from another folder) and left out: "
+              "an index holds the images of the folder it is made from", file=sys.stderr)
     if not len(rows):
         first = journal.skipped[0].reason if journal.skipped else "?"
         raise SiamkitError(f"{none_could_be(len(listing.images), 'image', 'read')} ({first}); nothing to "

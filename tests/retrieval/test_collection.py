@@ -94,6 +94,19 @@ def test_a_crash_mid_batch_is_cut_off_and_new_images_extend_an_index(counted, tm
     assert sum(seen) == 3 and len(EmbeddingIndex.load(out).files) == 13
 
 
+def test_images_no_longer_listed_leave_the_index_with_a_note(counted, tmp_path, capsys):
+    encoder, _ = counted
+    folder = _folder(tmp_path, 5)
+    out = tmp_path / "index"
+    _embed_again(encoder, folder, out)
+    (folder / "0000.png").unlink()
+    (folder / "0001.png").unlink()
+    _embed_again(encoder, folder, out)
+    assert [Path(f).name for f in EmbeddingIndex.load(out).files] == ["0002.png", "0003.png", "0004.png"]
+    assert (f"note: 2 images in {out} are not among the images listed now (removed since, or the index was "
+            "made from another folder) and left out") in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("damage", ["cut vectors", "garbage line"])
 def test_a_damaged_journal_resumes_from_what_it_can_trust(damage, counted, tmp_path):
     """Rows lost from vectors.f32, or a line that is not JSON, mid-log: the images from there on
