@@ -84,7 +84,9 @@ class SiameseDataModule(pl.LightningDataModule):
             albumentations) or ``device`` (batched on the model's device, the GPU in a GPU run:
             the loader then only decodes, once per worker, and resizes; see
             ``siamkit.data.device_augmentation`` for what each transform becomes there).
-        image_config: the backbone's preprocessing (linked from the model by the CLI).
+        image_config: the backbone's preprocessing (linked from the model by the CLI; left out,
+            the model's that the Trainer attaches, so that a DataModule made in Python resizes as
+            the model embeds).
     """
 
     def __init__(
@@ -115,14 +117,14 @@ class SiameseDataModule(pl.LightningDataModule):
                              split_seed=split_seed),
                         split_fractions, crop_scale, self.leak_check, augment_on)
         self.save_hyperparameters(ignore=["image_config"])
+        self._image_config_given = image_config is not None
         self.image_config = image_config or ImageConfig()
         self.augment = COPY_DETECTION_AUGMENT if augment == "copy_detection" else augment
         # fail on a bad entry now, not in a worker or on the device (left out, unlabelled images
         # get the copy-detection set)
-        steps = build_augmentations(self.augment or COPY_DETECTION_AUGMENT, self.image_config.size)
+        build_augmentations(self.augment or COPY_DETECTION_AUGMENT, self.image_config.size)
         self.device_augmentation = None
-        if augment_on == "device":
-            self.device_augmentation = DeviceAugmentation(steps, self.image_config.size)
+        self._build_device_augmentation()
         self.mix = ViewMix(mix_views) if mix_views else None
         self.data: DataSet | None = None
         #: how ``data`` was split; checkpoints carry it, and a run resumed or tested from one
@@ -148,11 +150,26 @@ class SiameseDataModule(pl.LightningDataModule):
         # reads and checks the data before Lightning starts the loggers (between prepare_data and
         # setup), so a run refused for its data leaves no log folder behind; DDP's other ranks read
         # it in setup. SiameseModule.prepare_data runs the leak check after its own, cheaper checks
+        self._take_the_models_image_config()
         self._read()
 
     def setup(self, stage: str | None = None) -> None:
+        self._take_the_models_image_config()
         self._read()
         self.check_leaks_once()
+
+    def _take_the_models_image_config(self) -> None:
+        model = getattr(self.trainer, "lightning_module", None)
+        config = getattr(model, "image_config", None)
+        if not self._image_config_given and isinstance(config, ImageConfig) and config != self.image_config:
+            self.image_config = config
+            self._build_device_augmentation()
+
+    def _build_device_augmentation(self) -> None:
+        """Before the data is read (``_read`` then leaves labelled data without augmentation)."""
+        if self.hparams.augment_on == "device":
+            steps = build_augmentations(self.augment or COPY_DETECTION_AUGMENT, self.image_config.size)
+            self.device_augmentation = DeviceAugmentation(steps, self.image_config.size)
 
     def check_leaks_once(self) -> None:
         """``data.check_leaks``: PDQ over every image, the slowest of the checks before training (not

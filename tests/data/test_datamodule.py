@@ -53,6 +53,22 @@ def test_class_batches_are_m_per_class_and_preprocessed_for_the_backbone(class_f
     assert sorted(np.unique(batch.label, return_counts=True)[1]) == [4, 4]
 
 
+@pytest.mark.parametrize("augment_on", ["workers", "device"])
+def test_made_in_python_without_an_image_config_it_preprocesses_as_the_model_embeds(class_folder, augment_on):
+    """The CLI links the model's image config into the data; a DataModule given to a Trainer in
+    Python took 224 px whatever the model's size, so it trained on other pixels than it embeds."""
+    from types import SimpleNamespace
+
+    data = SiameseDataModule(str(class_folder), num_workers=0, batch_size=8, check_leaks="off",
+                             split_fractions=(0.5, 0.25, 0.25), augment_on=augment_on)
+    data.trainer = SimpleNamespace(lightning_module=SimpleNamespace(image_config=SMALL))  # as fit attaches
+    data.prepare_data()
+    data.setup("fit")
+    assert data.image_config == SMALL
+    assert next(iter(data.train_dataloader())).image.shape[-2:] == (16, 16)
+    assert augment_on == "workers" or data.device_augmentation.size == 16
+
+
 def test_with_no_loader_workers_the_augmentation_follows_torchs_seed(class_folder):
     """As in the workers: albumentations left alone would draw a seed of its own, and two runs of
     one config and seed would train on different views."""
