@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
+import pytorch_lightning as pl
 from PIL import Image
 from skimage import data
 
@@ -30,7 +32,13 @@ def test_the_python_api_snippets_run_as_written(tiny_checkpoint, tmp_path, monke
                  "0"]) == 0
     snippets = python_snippets()
     assert snippets, "the README has a Python API section"
+    quick = functools.partial(pl.Trainer, max_steps=2, limit_val_batches=1, logger=False,
+                              enable_checkpointing=False, enable_progress_bar=False,
+                              enable_model_summary=False)
+    monkeypatch.setattr(pl, "Trainer", quick)  # the training snippet's ten epochs cut to two steps
     for snippet in snippets:
         exec(compile(snippet, str(README), "exec"), {})
     out = capsys.readouterr().out
     assert "histogram" in out and "encoders/digits" in out and "photos/query.jpg" in out
+    assert main(["export", "--ckpt", "mine.ckpt", "--out", "encoders/mine"]) == 0  # as the snippet says
+    assert Encoder.load("encoders/mine").card.trained_on.source == "demo:photographs"
