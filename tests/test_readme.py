@@ -11,6 +11,7 @@ from PIL import Image
 from skimage import data
 
 from siamkit.cli.program import main
+from siamkit.data import datamodule
 from siamkit.models.encoder import Encoder
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -35,7 +36,9 @@ def test_the_python_api_snippets_run_as_written(tiny_checkpoint, tmp_path, monke
     quick = functools.partial(pl.Trainer, max_steps=2, limit_val_batches=0, logger=False,
                               enable_checkpointing=False, enable_progress_bar=False,
                               enable_model_summary=False)
-    monkeypatch.setattr(pl, "Trainer", quick)  # the training snippet: two steps, unvalidated
+    monkeypatch.setattr(pl, "Trainer", quick)  # the training snippet: two steps, unvalidated,
+    small = functools.partial(datamodule.SiameseDataModule, batch_size=16, num_workers=0)
+    monkeypatch.setattr(datamodule, "SiameseDataModule", small)  # of small batches, in this process
     for snippet in snippets:
         exec(compile(snippet, str(README), "exec"), {})
     out = capsys.readouterr().out
