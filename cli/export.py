@@ -272,21 +272,18 @@ def _calibration_images(encoder, data, check, count: int, ckpt: str) -> tuple[li
     """``count`` training images, spread over their sorted listing, and the data they come from:
     the check data's train split, else the run's own (pairs from `train copies` have only val and
     test images)."""
+    from siamkit.data.split_images import images_in
     from siamkit.data.splits import split_source
 
-    source, train = check.source, _train_images(data)
+    source, train = check.source, images_in(data, ("train",))
     trained = encoder.card.trained_on
     if not train and trained is not None and not trained.same_source(check):
-        source, train = trained.source, _train_images(split_source(trained)[0])
+        source, train = trained.source, images_in(split_source(trained)[0], ("train",))
     if not train:
         raise SiamkitError(f"--quantize int8 calibrates on training images, and neither {check.source}'s "
                            f"train split nor the data {ckpt} was trained on has any: pass --check-data with "
                            "a train split, or leave --quantize out")
     return train[:: max(1, len(train) // count)][:count], source
-
-
-def _train_images(data) -> list[str]:
-    return [str(data.root / path) for path in sorted(data.subset(data.split == "train").paths())]
 
 
 def _write_int8(folder: Path, images: list[str], calibration_data: str, pairs: tuple,
