@@ -21,9 +21,10 @@ def checkpoint_dir(root: str | None) -> str:
     return str(Path(root or ".") / "checkpoints")
 
 
-def announce_resume(checkpoints: Path) -> None:
+def announce_resume(checkpoints: Path, max_epochs: int | None, max_steps: int | None) -> None:
     """``--ckpt_path last`` continues from the newer of last.ckpt and on_exception.ckpt; with
-    neither, Lightning would quietly start from scratch."""
+    neither, Lightning would quietly start from scratch, and from a run that already reached the
+    trainer's length it would load the model, train nothing and say only that it stopped."""
     candidates = [checkpoints / name for name in ("last.ckpt",
                                                   "on_exception.ckpt") if (checkpoints / name).is_file()]
     if not candidates:
@@ -32,15 +33,38 @@ def announce_resume(checkpoints: Path) -> None:
                           "or leave --ckpt_path out to start a new run.")
     newest = max(candidates, key=lambda p: p.stat().st_mtime)
     _check_whole(newest, "last")
-    print(f"resuming from {newest} {_where_it_stopped(newest)}", file=sys.stderr)
+    checkpoint = torch.load(newest, map_location="cpu", weights_only=True, mmap=True)
+    _refuse_a_finished_run(newest, checkpoint, max_epochs, max_steps)
+    print(f"resuming from {newest} {_where_it_stopped(checkpoint)}", file=sys.stderr)
 
 
-def _where_it_stopped(path: Path) -> str:
+def _refuse_a_finished_run(path: Path, checkpoint: dict, max_epochs: int | None,
+                           max_steps: int | None) -> None:
+    # Lightning's own test of a finished fit: steps done against max_steps, epochs processed
+    # against max_epochs
+    steps = checkpoint.get("global_step", 0)
+    try:
+        epochs = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
+    except (KeyError, TypeError):
+        epochs = 0
+    more = ("raise --trainer.{setting} to train on from it (the learning-rate schedule then spans the "
+            "new length), or start a new run from its weights with --model.init_from "
+            f"{path.parent.parent} and another --trainer.default_root_dir")
+    if max_steps is not None and 0 < max_steps <= steps:
+        raise ConfigError(f"--ckpt_path last: {path} already trained {steps} steps, "
+                          f"--trainer.max_steps {max_steps}: nothing is left to train; "
+                          + more.format(setting="max_steps"))
+    if max_epochs is not None and 0 < max_epochs <= epochs:
+        raise ConfigError(f"--ckpt_path last: {path} already trained {counted(epochs, 'epoch')}, "
+                          f"--trainer.max_epochs {max_epochs}: nothing is left to train; "
+                          + more.format(setting="max_epochs"))
+
+
+def _where_it_stopped(checkpoint: dict) -> str:
     """The checkpoint's step, and for one written part-way through an epoch (Ctrl-C, SIGTERM, a
     periodic one) how far into it: the loader cannot skip the batches already trained on, so the
     rest of that epoch draws anew, as every epoch does. Said here in place of Lightning's warning
     of "unreliable results"."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     step = checkpoint.get("global_step", "unknown")
     try:
         batches = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]

@@ -193,7 +193,8 @@ class SiamkitCLI(LightningCLI):
         if self.subcommand == "fit" and config.ckpt_path is None:
             refuse_to_overwrite(Path(checkpoint_dir(trainer.default_root_dir)))
         if self.subcommand == "fit" and config.ckpt_path == "last":
-            announce_resume(Path(checkpoint_dir(trainer.default_root_dir)))
+            announce_resume(Path(checkpoint_dir(trainer.default_root_dir)), trainer.max_epochs,
+                            trainer.max_steps)
             warnings.filterwarnings("ignore", message=RESUMED_FOLDER_NOTE)  # a resume writes there
             warnings.filterwarnings("ignore", message=PART_WAY_NOTE)  # announce_resume says it
         if self.subcommand != "fit":  # the checkpoint of a run since moved or copied: its list of

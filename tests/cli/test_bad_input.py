@@ -292,6 +292,16 @@ CASES = {
         "--ckpt_path last: {zoo}/cut_run/checkpoints/last.ckpt is not a whole checkpoint written by "
         "`train fit` (truncated, or another kind of file); the run's latest whole checkpoint: "
         "--ckpt_path {zoo}/cut_run/checkpoints/best-epoch=0-step=1.ckpt"),
+    "fit: resuming a run that reached max_epochs": (
+        [*DIGITS, "--trainer.default_root_dir", "{zoo}/finished_run", "--ckpt_path", "last",
+         "--trainer.max_epochs", "1"],
+        "--ckpt_path last: {zoo}/finished_run/checkpoints/last.ckpt already trained 1 epoch, "
+        "--trainer.max_epochs 1: nothing is left to train; raise --trainer.max_epochs to train on"),
+    "fit: resuming a run that reached max_steps": (
+        [*DIGITS, "--trainer.default_root_dir", "{zoo}/finished_run", "--ckpt_path", "last",
+         "--trainer.max_steps", "3"],
+        "already trained 3 steps, --trainer.max_steps 3: nothing is left to train; raise "
+        "--trainer.max_steps"),
     "test: a cut-off best checkpoint": (
         ["test", "--config", "demo_digits.yaml", "--trainer.logger", "false", "--data.num_workers", "0",
          "--trainer.default_root_dir", "{zoo}/cut_best_run", "--ckpt_path", "best"],
