@@ -9,6 +9,7 @@ metrics, calibrated threshold).
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -145,6 +146,7 @@ class Encoder(nn.Module, Embedder):
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         save_file(state, folder / WEIGHTS_FILE,
                   metadata={"format": self.card.format, PREPROCESSING_MARK: self.image_config.to_json()})
+        _readable_as_other_files(folder / WEIGHTS_FILE)
         self.card.fingerprint = fingerprint(self)
         self.card.write(folder)
         return folder
@@ -239,6 +241,16 @@ class Encoder(nn.Module, Embedder):
         encoder = cls(OpenClipBackbone(model_name, pretrained), None)
         encoder.card.source = f"open_clip:{model_name}:{pretrained}"
         return encoder
+
+
+def _readable_as_other_files(path: Path) -> None:
+    """safetensors >= 0.8 writes through a temporary file made readable by its writer alone
+    (safetensors issue #782), so a folder shared with others or copied into a container would
+    hold weights nobody else can read beside a config.json they can: give the weights the mode
+    the umask gives every other file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 def _start_weights_in(folder: Path, start: ModuleSpec) -> ModuleSpec:

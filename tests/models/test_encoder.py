@@ -31,6 +31,13 @@ def test_folder_round_trip_gives_identical_embeddings(python_encoder: Path, phot
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
 
 
+def test_the_weights_are_as_readable_as_the_card(python_encoder: Path):
+    """safetensors writes its files for their writer alone; a folder shared with others must not
+    hold weights only the exporter can read."""
+    mode = (python_encoder / "config.json").stat().st_mode
+    assert (python_encoder / "model.safetensors").stat().st_mode == mode
+
+
 def test_broken_folders_say_what_is_wrong(python_encoder: Path, tmp_path: Path):
     with pytest.raises(EncoderFolderError, match="does not exist"):
         Encoder.load(tmp_path / "nowhere")
