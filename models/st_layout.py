@@ -16,7 +16,9 @@ import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import Module
 
+from siamkit.models.card import EncoderCard, EncoderFolderError
 from siamkit.models.encoder import Encoder
+from siamkit.models.folder_checks import WEIGHTS_FILE, fingerprint
 
 
 class SiamkitImageModule(Module):
@@ -41,11 +43,25 @@ class SiamkitImageModule(Module):
         return self.encoder.embedding_dim
 
     def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
-        """Nothing to add: the encoder folder is the module's folder."""
+        """The encoder folder is the module's folder: written there (``SentenceTransformer.save``,
+        ``push_to_hub``), unless it already holds these weights, as after ``train export``."""
+        folder = Path(output_path)
+        if not _holds(folder, self.encoder):
+            self.encoder.save(folder)
 
     @classmethod
     def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs: Any) -> "SiamkitImageModule":
         return cls(Encoder.load(Path(model_name_or_path) / subfolder))
+
+
+def _holds(folder: Path, encoder: Encoder) -> bool:
+    """Whether ``folder`` is an encoder folder of these very weights (computed afresh: weights
+    trained further in sentence-transformers keep the fingerprint read with the folder)."""
+    try:
+        card = EncoderCard.read(folder)
+    except EncoderFolderError:
+        return False
+    return (folder / WEIGHTS_FILE).is_file() and card.fingerprint == fingerprint(encoder)
 
 
 MODEL_CARD = """\

@@ -89,6 +89,12 @@ def test_every_inference_route_sees_the_same_pixels(tiny_checkpoint, jpeg_folder
     np.testing.assert_allclose(model.encode([Image.open(p) for p in paths]), expected, atol=1e-5)
     hits = util.semantic_search(model.encode(paths[:2]), expected, top_k=1)
     assert [h[0]["corpus_id"] for h in hits] == [0, 1]
+    written = (out / "model.safetensors").stat().st_mtime_ns
+    model.save(str(out))  # its own folder: the export's files stay as they are
+    assert (out / "model.safetensors").stat().st_mtime_ns == written
+    model.save(str(tmp_path / "saved"))  # elsewhere, as push_to_hub saves: the weights go too
+    saved = SentenceTransformer(str(tmp_path / "saved"), trust_remote_code=True, device="cpu")
+    np.testing.assert_allclose(saved.encode(paths), expected, atol=1e-5)
 
     session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     onnx = session.run(None, {"images": encoder.preprocess.batch(paths).numpy()})[0]
