@@ -282,6 +282,7 @@ def _check_calibration_folders(methods: list[str]) -> None:
 
 def _calibrate(scorers: list, results: list, data: Any, rule: str) -> None:
     """Writes each evaluated encoder folder's chosen threshold into its config.json."""
+    from siamkit.evaluation.metrics import loose_threshold_note
     from siamkit.models.card import CONFIG_FILE, Calibration
 
     for scorer, result in zip(scorers, results):
@@ -293,3 +294,6 @@ def _calibrate(scorers: list, results: list, data: Any, rule: str) -> None:
         card.write(folder)
         print(f"calibrated {folder}: threshold {result.threshold:.4f} "
               f"({rule} on {len(data.pairs['val']):,} val pairs)")
+        below = result.metrics["threshold"]["same_decisions_above"]
+        if note := loose_threshold_note(rule, result.threshold, below, len(data.pairs["val"])):
+            print(f"note: {folder}: {note}", file=sys.stderr)

@@ -60,7 +60,12 @@ def calibrate(encoder, pairs: tuple[list[str], list[str], object], source: str, 
     import numpy as np
 
     from siamkit.evaluation import CHUNK
-    from siamkit.evaluation.metrics import choose_threshold, unmeasured_rule_note
+    from siamkit.evaluation.metrics import (
+        choose_threshold,
+        loose_threshold_note,
+        score_below,
+        unmeasured_rule_note,
+    )
     from siamkit.evaluation.pairs import Pairs
     from siamkit.evaluation.runner import score_pairs_in_chunks
     from siamkit.models.card import Calibration
@@ -71,8 +76,10 @@ def calibrate(encoder, pairs: tuple[list[str], list[str], object], source: str, 
     threshold = choose_threshold(val.label, scores, rule)
     encoder.card.calibration = Calibration(threshold, rule, source, "val", len(val))
     print(f"calibrated: threshold {threshold:.4f} ({rule} on {len(val):,} val pairs of {source})")
-    if note := unmeasured_rule_note(val.label, rule):
-        print(f"note: {note}", file=sys.stderr)
+    loose = loose_threshold_note(rule, threshold, score_below(scores, threshold), len(val))
+    for note in (unmeasured_rule_note(val.label, rule), loose):
+        if note:
+            print(f"note: {note}", file=sys.stderr)
 
 
 def _without_val_pairs(args: argparse.Namespace, source: str, why: Exception) -> SiamkitError:

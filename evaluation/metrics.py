@@ -20,6 +20,8 @@ import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 FMR_TARGETS = (0.01, 0.001)
+#: A gap in cosine between the val pairs' scores around the chosen threshold wide enough to say
+LOOSE_THRESHOLD = 0.05
 
 
 def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -118,6 +120,24 @@ def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: str) -> float
     if allowed >= len(negatives):
         return float(negatives[-1]) if len(negatives) else float(scores.min())
     return float(np.nextafter(negatives[allowed], np.inf))
+
+
+def score_below(scores: np.ndarray, threshold: float) -> float | None:
+    """The highest score below ``threshold``: every threshold above it, up to ``threshold``,
+    decides those pairs alike. None where no score is below."""
+    below = np.asarray(scores)[np.asarray(scores) < threshold]
+    return float(below.max()) if len(below) else None
+
+
+def loose_threshold_note(rule: str, threshold: float, below: float | None, pairs: int) -> str | None:
+    """Where ``best_f1`` kept a threshold that the val pairs would have let sit much lower (a wide
+    gap between their scores: few pairs, or easily told ones), that range and what to do, in a
+    sentence; None otherwise."""
+    if rule != "best_f1" or below is None or threshold - below < LOOSE_THRESHOLD:
+        return None
+    return (f"best_f1: every threshold from above {below:.4f} to {threshold:.4f} decides these {pairs:,} val "
+            "pairs alike, and the highest was kept; pairs unlike them can score in between, so calibrate "
+            "on more val pairs, or on a false-match rate (--threshold fmr=X)")
 
 
 def _f1(labels: np.ndarray, predicted: np.ndarray) -> float:

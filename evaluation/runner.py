@@ -53,7 +53,8 @@ def evaluate_method(scorer: Scorer, data: EvaluationData, threshold_rule: str = 
         val_scores = scores if data.split == "val" else score_pairs_in_chunks(scorer, val, chunk,
                                                                               f"{scorer.name} (val)")
         threshold = metrics.choose_threshold(val.label, val_scores, threshold_rule)
-        result["threshold"] = {"value": threshold, "rule": threshold_rule, "chosen_on": "val"}
+        result["threshold"] = {"value": threshold, "rule": threshold_rule, "chosen_on": "val",
+                               "same_decisions_above": metrics.score_below(val_scores, threshold)}
         result["val_roc_auc"] = float(roc_auc_score(val.label, val_scores))  # what picks between methods
         result.update(metrics.at_threshold(test.label, scores, threshold))
     if data.images is not None:

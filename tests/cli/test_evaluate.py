@@ -10,6 +10,7 @@ import pytest
 
 from siamkit.cli.program import main
 from siamkit.data.demo import resolve_source
+from siamkit.evaluation.metrics import LOOSE_THRESHOLD
 from siamkit.models.encoder import Encoder
 
 QUICK = ["--bootstrap", "20"]
@@ -85,9 +86,12 @@ def test_calibrate_writes_the_chosen_threshold_into_the_encoder_folder(photos_re
     assert main(["evaluate", "--data", "demo:photos", "--methods", str(encoder), "--out",
                  str(photos_report / "calibration"), "--calibrate", *QUICK]) == 0
     config = json.loads((encoder / "config.json").read_text())
-    chosen = json.loads((photos_report / "calibration" / "metrics.json").read_text())["methods"][
-        str(encoder)]["threshold"]["value"]
-    assert config["calibration"]["threshold"] == chosen and config["calibration"]["split"] == "val"
+    threshold = json.loads((photos_report / "calibration" / "metrics.json").read_text())["methods"][
+        str(encoder)]["threshold"]
+    assert config["calibration"]["threshold"] == threshold["value"]
+    assert config["calibration"]["split"] == "val"
+    assert threshold["value"] - threshold["same_decisions_above"] < LOOSE_THRESHOLD  # 288 val pairs
+    assert "decides these" not in capsys.readouterr().err
     image = next(resolve_source("demo:photos").parent.glob("*/p0.jpg"))
     assert main(["score", str(image), str(image), "-m", str(photos_report / "encoder")]) == 0
     assert "same (threshold" in capsys.readouterr().out

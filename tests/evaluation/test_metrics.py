@@ -64,6 +64,17 @@ def test_an_fmr_rule_the_val_pairs_cannot_measure_is_said():
     assert threshold > 98, "what the note says: above every non-match"
 
 
+def test_a_threshold_the_val_pairs_leave_loose_is_said():
+    assert metrics.score_below(SCORES, 0.3) == 0.2  # best_f1's 0.3 decides as any threshold above 0.2 does
+    assert metrics.score_below(SCORES, 0.05) is None
+    note = metrics.loose_threshold_note("best_f1", 0.3, 0.2, 7)
+    assert note.startswith("best_f1: every threshold from above 0.2000 to 0.3000 decides these 7 val pairs "
+                           "alike, and the highest was kept")
+    assert metrics.loose_threshold_note("best_f1", 0.3, 0.27, 7) is None  # a gap under 0.05
+    assert metrics.loose_threshold_note("best_f1", 0.3, None, 7) is None
+    assert metrics.loose_threshold_note("fmr=0.01", 0.3, 0.2, 7) is None  # a false-match rate sets it
+
+
 def test_retrieval_by_hand():
     labels = np.array([0, 0, 1, 1, 1])
     similarity = np.array([
