@@ -189,6 +189,10 @@ def method_from(args: argparse.Namespace, compared: list[str]):
                f"export it with one: `train export --ckpt {args.encoder} --out DIR --calibrate`")
         raise SiamkitError(f"encoder {args.encoder} has no calibrated threshold: pass --threshold, or {how}")
     if args.threshold is None:
+        calibration = encoder.card.calibration
+        print(f"threshold {threshold:.4f}: {args.encoder}'s calibrated one ({calibration.rule} on "
+              f"{calibration.pairs:,} {calibration.split} pairs of {calibration.data}); --threshold sets "
+              "another", file=sys.stderr)
         _note_a_class_threshold(encoder, args.encoder)
     background, background_k = None, args.background_k or BACKGROUND_K
     if args.background:

@@ -267,8 +267,8 @@ def test_leaks_lists_those_between_the_source_and_val_data_as_the_fit_finds_them
     assert main(["leaks", "--data", str(tmp_path / "photos.csv"), "--out", str(tmp_path / "source")]) == 0
 
 
-def test_a_threshold_calibrated_on_classes_is_said_to_mean_one_class(encoder_folder, photo_folder, tmp_path,
-                                                                    capsys):
+def test_a_calibrated_threshold_is_said_with_its_source_and_on_classes_to_mean_one_class(
+        encoder_folder, photo_folder, tmp_path, capsys):
     """The digits encoder's calibrated threshold, on leaks, had marked 55,425 same-digit pairs."""
     folder = shutil.copytree(encoder_folder, tmp_path / "encoder")
     card = json.loads((folder / "config.json").read_text())
@@ -278,9 +278,12 @@ def test_a_threshold_calibrated_on_classes_is_said_to_mean_one_class(encoder_fol
     (folder / "config.json").write_text(json.dumps(card))
     command = ["duplicates", str(photo_folder), "--encoder", str(folder), "--num-workers", "0"]
     assert main([*command, "--out", str(tmp_path / "found")]) == 0
-    assert "trained on classes (demo:digits), so its calibrated threshold 0.9000" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert f"threshold 0.9000: {folder}'s calibrated one (best_f1 on 100 val pairs of demo:digits)" in said
+    assert "trained on classes (demo:digits), so its calibrated threshold 0.9000" in said
     assert main([*command, "--out", str(tmp_path / "copies"), "--threshold", "0.999"]) == 0
-    assert "trained on classes" not in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "trained on classes" not in said and "calibrated one" not in said
 
 
 def test_undoing_one_move_says_it_in_the_singular(tmp_path, capsys):
