@@ -12,7 +12,8 @@ from typing import Any
 
 from siamkit.cli.arguments import check_split_options_apply
 from siamkit.data.demo import DEMO_PREFIX
-from siamkit.data.split_images import images_in, same_files, seen_images
+from siamkit.data.same_bytes import same_files
+from siamkit.data.split_images import images_in, seen_images
 from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits
 from siamkit.errors import SiamkitError
 from siamkit.wording import counted

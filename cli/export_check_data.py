@@ -92,7 +92,8 @@ def check_not_trained_on(encoder, check, pairs: tuple, name: str) -> None:
     """Refuses val pairs that show the model images it trained on (files with the same bytes): on
     them the fine-tuned weights win whatever they learned, and the export is chosen wrongly."""
     from siamkit.data.copy_pairs import check_made_from
-    from siamkit.data.split_images import same_files, seen_images
+    from siamkit.data.same_bytes import same_files
+    from siamkit.data.split_images import seen_images
 
     trained = encoder.card.trained_on
     if trained is None or trained.same_source(check):

@@ -1,8 +1,8 @@
 """Read the three shapes of training data and split them without leaks.
 
 - ``PairSet``: labelled pairs (columns ``a``, ``b``, ``label``) from CSV, JSONL or Parquet.
-  Images joined by positive pairs form a group (a connected component); a split never
-  cuts a group.
+  Images joined by positive pairs, or by having the same bytes, form a group (a connected
+  component); a split never cuts a group.
 - ``ClassSet``: class-labelled images, a folder per class or a table ``path,label``.
 - ``ImageSet``: unlabelled images (a flat folder or a table with ``path`` only).
 
@@ -22,6 +22,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files, is_hidden
+from siamkit.data.same_bytes import first_with_same_bytes
 from siamkit.data.tables import check_image_cells, kind_of_columns, read_table, without_repeated_pairs
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.wording import counted, number
@@ -218,7 +219,7 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
     if kind == "pairs":
         pairs = PairSet(root, table["a"].astype(str).to_numpy(), table["b"].astype(str).to_numpy(),
                         labels.to_numpy(np.int64), split)
-        pairs.group_a, pairs.group_b = match_groups(pairs.a, pairs.b, pairs.label)
+        pairs.group_a, pairs.group_b = match_groups(pairs.a, pairs.b, pairs.label, root)
         return pairs
     if kind == "classes":
         names = sorted(table["label"].astype(str).unique())
@@ -237,13 +238,21 @@ def _split_column(table: pd.DataFrame, path: Path) -> np.ndarray:
     return split
 
 
-def match_groups(a: np.ndarray, b: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Connected components of the positive pairs: one group id per side of every pair."""
+def match_groups(a: np.ndarray, b: np.ndarray, label: np.ndarray,
+                 root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components of the positive pairs, and, with ``root`` to read them from, of files
+    with the same bytes under two names: one group id per side of every pair."""
     names, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
     ia, ib = inverse[: len(a)], inverse[len(a):]
     positive = label == 1
-    graph = coo_matrix((np.ones(positive.sum()), (ia[positive], ib[positive])),
-                       shape=(len(names), len(names)))
+    rows, columns = [ia[positive]], [ib[positive]]
+    if root is not None:
+        first = first_with_same_bytes([str(root / name) for name in names])
+        copies = np.flatnonzero(first != np.arange(len(names)))
+        rows.append(copies)
+        columns.append(first[copies])
+    rows, columns = np.concatenate(rows), np.concatenate(columns)
+    graph = coo_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(names), len(names)))
     _, component = connected_components(graph, directed=False)
     return component[ia].astype(np.int64), component[ib].astype(np.int64)
 
@@ -261,15 +270,17 @@ def _split_pairs(pairs: PairSet, fractions: tuple[float, float, float], rng: np.
 
 def _split_images(data: ClassSet | ImageSet, fractions: tuple[float, float, float],
                   rng: np.random.Generator) -> np.ndarray:
-    """Class-labelled: images split within each class; unlabelled: images split directly."""
+    """Class-labelled: images split within each class; unlabelled: images split directly. Files
+    with the same bytes under two names go to one split, as one image."""
     split = np.empty(len(data), dtype=object)
     if isinstance(data, ClassSet):
         strata = [np.flatnonzero(data.label == c) for c in np.unique(data.label)]
     else:
         strata = [np.arange(len(data))]
     for members in strata:
-        for i, s in _split_units(members, fractions, rng).items():
-            split[i] = s
+        first = members[first_with_same_bytes([str(data.root / p) for p in data.path[members]])]
+        for unit, s in _split_units(np.unique(first), fractions, rng).items():
+            split[members[first == unit]] = s
     return split
 
 

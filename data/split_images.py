@@ -1,12 +1,8 @@
-"""Which images each split of a source holds, which of them chose a model's weights, and which
-files elsewhere have the same bytes: how `train evaluate` keeps a model from being scored on, and
-`train export --choose-on-val` from choosing on, images it trained on."""
+"""Which images each split of a source holds, and which of them chose a model's weights: with
+``same_bytes.same_files``, how `train evaluate` keeps a model from being scored on, and `train
+export --choose-on-val` from choosing on, images it trained on."""
 
 from __future__ import annotations
-
-import hashlib
-import os
-import stat
 
 import numpy as np
 
@@ -48,35 +44,3 @@ def seen_images(record: SplitRecord, splits: tuple[str, ...]) -> list[str]:
     if not resolve_source(record.source).exists():
         raise SiamkitError(f"{record.source} is not here")
     return images_in(split_source(record)[0], splits)
-
-
-def same_files(paths: list[str], others: list[str]) -> list[tuple[str, str]]:
-    """(path, other) for each of ``paths`` with the same bytes as one of ``others``; only files of
-    equal size are read."""
-    by_size: dict[int | None, list[str]] = {}
-    for other in others:
-        by_size.setdefault(_size(other), []).append(other)
-    by_size.pop(None, None)
-    found = []
-    for path in paths:
-        candidates = by_size.get(_size(path), [])
-        if candidates:
-            digests = {_digest(other): other for other in candidates}
-            if (match := digests.get(_digest(path))) is not None:
-                found.append((path, match))
-    return found
-
-
-def _size(path: str) -> int | None:
-    """The size of a regular file; None for anything else (a named pipe would block a read),
-    which the image check then reports."""
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return found.st_size if stat.S_ISREG(found.st_mode) else None
-
-
-def _digest(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").digest()

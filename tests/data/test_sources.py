@@ -42,6 +42,39 @@ def test_flat_folder_is_unlabelled_images(class_folder):
         read_source(class_folder / "class0", kind="classes")  # was read as unlabelled images
 
 
+def test_copies_of_one_file_under_other_names_split_together_and_the_rest_as_before(class_folder):
+    """The same bytes under two names are one image: split apart, they would leak."""
+    import shutil
+
+    before = {seed: read_source(class_folder, fractions=(0.5, 0.25, 0.25), seed=seed) for seed in range(8)}
+    shutil.copy(class_folder / "class0" / "0.png", class_folder / "class0" / "0 copy.png")
+    shutil.copy(class_folder / "class0" / "1.png", class_folder / "class0" / "1 copy.png")
+    shutil.copy(class_folder / "class0" / "1.png", class_folder / "class0" / "1 copy 2.png")
+    for seed in range(8):
+        data = read_source(class_folder, fractions=(0.5, 0.25, 0.25), seed=seed)
+        split = dict(zip(data.path, data.split))
+        assert split["class0/0.png"] == split["class0/0 copy.png"]
+        assert split["class0/1.png"] == split["class0/1 copy.png"] == split["class0/1 copy 2.png"]
+        unchanged = dict(zip(before[seed].path, before[seed].split))
+        assert {k: v for k, v in split.items() if k.startswith(("class1", "class2", "class3"))} == {
+            k: v for k, v in unchanged.items() if not k.startswith("class0")}, "classes without copies"
+        flat = read_source(class_folder / "class0", fractions=(0.5, 0.25, 0.25), seed=seed)
+        split = dict(zip(flat.path, flat.split))
+        assert split["0.png"] == split["0 copy.png"] and split["1.png"] == split["1 copy 2.png"]
+
+
+def test_a_copy_of_a_file_under_another_name_joins_its_match_group(pairs_table):
+    import shutil
+
+    shutil.copy(pairs_table.parent / "img2.png", pairs_table.parent / "img2_again.png")
+    with pairs_table.open("a") as table:
+        table.write("img2_again.png,img4.png,0\n")  # img2's bytes: in img2's group, never apart from it
+    pairs = read_source(pairs_table, fractions=(1, 0, 0))
+    group = dict(zip(np.concatenate([pairs.a, pairs.b]), np.concatenate([pairs.group_a, pairs.group_b])))
+    assert group["img2_again.png"] == group["img2.png"] == group["img3.png"] != group["img4.png"]
+    assert len(set(group.values())) == 6, "the other groups as they were"
+
+
 @pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
 def test_jsonl_and_parquet_tables(pairs_table, suffix):
     import pandas as pd
