@@ -4,6 +4,7 @@ an empty image cell or a URL named by its row and column, a pair listed twice or
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,11 @@ def check_image_cells(table: pd.DataFrame, columns: list[str], path: Path) -> No
                 "download the images and put their paths in the table")
 
 
+def same_path(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> np.ndarray:
+    """Per row, whether two path cells name one file however spelled (``a.png``, ``./a.png``)."""
+    return np.array([os.path.normpath(x) == os.path.normpath(y) for x, y in zip(a, b)], dtype=bool)
+
+
 def without_repeated_pairs(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     """A pair listed twice (either way round) is counted once; one labelled both same and
     different, or an image labelled different from itself, is refused."""
@@ -86,7 +92,7 @@ def without_repeated_pairs(table: pd.DataFrame, path: Path) -> pd.DataFrame:
         pair = labels_per_pair.index[labels_per_pair.to_numpy() > 1][0]
         raise SiamkitError(f"{path}: the pair {pair} is labelled both 1 (same) and 0 (different); "
                            "keep the right row")
-    itself = (table["a"].astype(str) == table["b"].astype(str)) & (table["label"] == 0)
+    itself = same_path(table["a"].astype(str), table["b"].astype(str)) & (table["label"] == 0)
     if itself.any():
         row = table[itself.to_numpy()].iloc[0]
         raise SiamkitError(f"{path}: the pair {row['a']} | {row['b']} is an image with itself, labelled 0 "

@@ -19,6 +19,7 @@ from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.source_kind import source_kind
 from siamkit.data.sources import ClassSet, DataSet, PairSet, check_source_exists
 from siamkit.data.splits import SplitRecord, has_split_column, split_source
+from siamkit.data.tables import same_path
 from siamkit.errors import SiamkitError
 from siamkit.wording import counted
 
@@ -120,7 +121,7 @@ def _unlabelled(source: str) -> SiamkitError:
 def _without_self_pairs(pairs: PairSet, split: str, source: str) -> PairSet:
     """A pair of an image with itself is a match to every method: it would only flatter them all
     (training may keep such pairs, whose two sides it augments apart)."""
-    itself = pairs.a == pairs.b
+    itself = same_path(pairs.a, pairs.b)
     if itself.any():
         print(f"note: left out of the {split} split of {source}: {counted(int(itself.sum()), 'pair')} of an "
               "image with itself (every method scores them as matches)", file=sys.stderr)

@@ -21,7 +21,7 @@ def _table(tmp_path, rows: list[str]):
 
 def test_a_pair_of_an_image_with_itself_is_left_out_and_said(tmp_path, capsys):
     """Every method scores it as a match: kept, it only flatters them all."""
-    rows = ["a.png,a.png,1,test", "a.png,b.png,1,test", "c.png,d.png,0,test"]
+    rows = ["a.png,a.png,1,test", "a.png,b.png,1,test", "c.png,d.png,0,test", "b.png,./b.png,1,test"]
     data = load_evaluation_data(_table(tmp_path, rows))
     assert len(data.pairs["test"]) == 2
     assert "left out of the test split" in capsys.readouterr().err
@@ -30,3 +30,5 @@ def test_a_pair_of_an_image_with_itself_is_left_out_and_said(tmp_path, capsys):
 def test_an_image_labelled_different_from_itself_is_refused(tmp_path):
     with pytest.raises(SiamkitError, match=r"the pair c.png \| c.png is an image with itself, labelled 0"):
         load_evaluation_data(_table(tmp_path, ["a.png,b.png,1,test", "c.png,c.png,0,test"]))
+    with pytest.raises(SiamkitError, match=r"the pair c.png \| ./c.png is an image with itself, labelled 0"):
+        load_evaluation_data(_table(tmp_path, ["a.png,b.png,1,test", "c.png,./c.png,0,test"]))
