@@ -10,6 +10,7 @@ import numpy as np
 
 from siamkit.data.bad_images import BadImage
 from siamkit.data.demo import DEMO_PREFIX
+from siamkit.data.same_bytes import first_with_same_bytes
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, check_split_fractions
 from siamkit.data.splits import SplitRecord, has_split_column, split_source
@@ -155,8 +156,10 @@ def check_val_pairs(part: DataSet, source: str, whole: DataSet | None = None) ->
 
 def _fractions_for_two_val_images(data: ClassSet) -> str:
     """Split fractions under which the largest class puts two images in val and test each and
-    keeps two to train on (classes are split image by image, each its own share)."""
-    largest = int(np.unique(data.label, return_counts=True)[1].max())
+    keeps two to train on (classes are split image by image, each its own share, copies of one
+    file as one image)."""
+    classes = [[str(data.root / p) for p in data.path[data.label == c]] for c in np.unique(data.label)]
+    largest = max(len(np.unique(first_with_same_bytes(paths))) for paths in classes)
     for percent in range(5, 50):
         share = int(round(percent / 100 * largest))
         if share >= 2 and largest - 2 * share >= 2:

@@ -5,6 +5,7 @@ that validates on a bundled demo set is told so."""
 import json
 import logging
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -35,11 +36,21 @@ def test_no_fractions_are_named_for_val_data_which_they_do_not_split(class_folde
     assert "other split fractions, or train without validating" in str(refused.value)
 
 
-def test_classes_too_small_to_split_three_ways_are_sent_to_other_val_data():
+def test_classes_too_small_to_split_three_ways_are_sent_to_other_val_data(tmp_path):
     labels = np.repeat([0, 1], [3, 2])
-    classes = ClassSet(None, np.array([f"{i}.png" for i in range(5)]), labels, ["a", "b"], np.full(5, ""))
+    classes = ClassSet(tmp_path, np.array([f"{i}.png" for i in range(5)]), labels, ["a", "b"], np.full(5, ""))
     assert _fractions_for_two_val_images(classes) == (
         "other data to validate on (--data.val_data: the largest class here has 3 images)")
+
+
+def test_copies_of_one_file_count_once_in_the_fractions_named(class_folder):
+    """A class's copies go to one split together, so they cannot give val its two images."""
+    for i in range(8):
+        shutil.copy(class_folder / "class0" / "0.png", class_folder / "class0" / f"copy{i}.png")
+    data = SiameseDataModule(str(class_folder), num_workers=0, check_leaks="off")
+    with pytest.raises(ConfigError, match="no class in it has two images") as refused:
+        data.check_fit_splits(validates=True)
+    assert "with 8 images in the largest class" in str(refused.value), "16 files, 8 distinct"
 
 
 def test_a_run_on_ones_own_images_that_validates_on_a_demo_set_is_told_so(class_folder, pairs_table, caplog):
