@@ -3,7 +3,7 @@ reading every file."""
 
 import os
 
-from siamkit.data.same_bytes import first_with_same_bytes, same_files
+from siamkit.data.same_bytes import PREFIX_BYTES, first_with_same_bytes, same_files
 
 
 def test_only_regular_files_of_one_size_are_read(tmp_path):
@@ -21,7 +21,10 @@ def test_only_regular_files_of_one_size_are_read(tmp_path):
 def test_each_file_points_at_the_first_with_its_bytes(tmp_path):
     os.mkfifo(tmp_path / "pipe.png")
     contents = {"a.png": b"abc", "copy.png": b"abc", "other.png": b"abd", "again.png": b"abc"}
+    long = b"x" * (PREFIX_BYTES + 10)
+    contents |= {"long.png": long + b"a", "long_other.png": long + b"b", "long_copy.png": long + b"a"}
     for name, content in contents.items():
         (tmp_path / name).write_bytes(content)
-    names = ("a.png", "pipe.png", "copy.png", "other.png", "missing.png", "again.png")
-    assert first_with_same_bytes([str(tmp_path / n) for n in names]).tolist() == [0, 1, 0, 3, 4, 0]
+    names = ("a.png", "pipe.png", "copy.png", "other.png", "missing.png", "again.png", "long.png",
+             "long_other.png", "long_copy.png")  # the last three agree in their first bytes
+    assert first_with_same_bytes([str(tmp_path / n) for n in names]).tolist() == [0, 1, 0, 3, 4, 0, 6, 7, 6]
