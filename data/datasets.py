@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from siamkit.data.batches import ClassBatch, ImageBatch, PairBatch, TwoViewBatch
 from siamkit.data.images import load_image
+from siamkit.data.same_bytes import first_with_same_bytes
 from siamkit.data.sources import ClassSet, ImageSet, PairSet
 from siamkit.data.transforms import ImagePipeline, ImageTransform
 from siamkit.wording import counted
@@ -64,6 +65,9 @@ class Instances:
         if per_image > 1:
             region = A.RandomResizedCrop(size=(size, size), scale=tuple(scale), ratio=(3 / 4, 4 / 3))
             self.crop = ImagePipeline([region], save_applied_params=True)
+            self.groups = np.arange(len(self))  # regions drawn anew: no two show one content
+        else:  # copies of one file under two names are one picture, never each other's negative
+            self.groups = first_with_same_bytes([str(data.root / p) for p in data.path])
 
     def __len__(self) -> int:
         return len(self.data) * self.per_image
@@ -124,8 +128,8 @@ class ClassImageDataset(Dataset):
 
 class TwoViewDataset(Dataset):
     """Unlabelled images: two independently augmented views of one instance (an image, or a
-    region of one) are a positive pair; the instance's index is its match group, so the rest
-    of the batch are its negatives."""
+    region of one) are a positive pair; the instance's group (its index, or for a copy of an
+    earlier file that file's) is its match group, so the rest of the batch are its negatives."""
 
     batch_type = TwoViewBatch
 
@@ -137,7 +141,7 @@ class TwoViewDataset(Dataset):
 
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
         image, box = self.instances.region(k)
-        group = torch.tensor(k)
+        group = torch.tensor(self.instances.groups[k])
         return {"a": self.transform(image), "b": self.transform(image), "label": torch.tensor(1.0),
                 "group_a": group, "group_b": group, "box": torch.from_numpy(box),
                 "image_index": torch.tensor(k // self.instances.per_image)}

@@ -98,6 +98,18 @@ def test_unlabelled_images_give_two_views_and_fixed_validation_pairs(class_folde
     assert labels.tolist() == [1.0, 0.0, 1.0, 0.0]
 
 
+def test_copies_of_one_image_file_share_a_match_group_and_are_no_negatives(class_folder):
+    """InfoNCE takes the rest of the batch as negatives, but for those of one group."""
+    import shutil
+
+    folder = class_folder / "class0"
+    shutil.copy(folder / "0.png", folder / "0 copy.png")
+    data = SiameseDataModule(str(folder), image_config=SMALL, num_workers=0, split_fractions=(1, 0, 0))
+    views = data.train_dataloader().dataset
+    groups = {views.instances.data.path[k]: int(views[k]["group_a"]) for k in range(len(views))}
+    assert groups["0 copy.png"] == groups["0.png"] and len(set(groups.values())) == len(groups) - 1
+
+
 def test_val_data_validates_and_tests_a_run_on_unlabelled_images_with_its_labelled_pairs(class_folder,
                                                                                         pairs_table):
     pairs_table.write_text("a,b,label,split\nimg0.png,img1.png,1,train\nimg0.png,img2.png,0,train\n"
