@@ -150,7 +150,8 @@ class TwoViewDataset(Dataset):
 class FixedViewPairs(Dataset):
     """Validation pairs for unlabelled images, identical in every epoch and run: instance i
     against its own augmented copy (a match) and against the copy of instance ``partner[i]``
-    (a non-match). Regions and copies are seeded by the instance index."""
+    (a non-match, never a copy of the same file). Regions and copies are seeded by the instance
+    index."""
 
     batch_type = PairBatch
 
@@ -159,6 +160,10 @@ class FixedViewPairs(Dataset):
         self.instances, self.preprocess, self.augment = instances, preprocess, augment
         n = len(instances)
         self.partner = (np.arange(n) + np.random.default_rng(seed).integers(1, max(2, n))) % max(1, n)
+        for i in np.flatnonzero(instances.groups[self.partner] == instances.groups):
+            others = np.flatnonzero(instances.groups != instances.groups[i])  # a copy is no non-match
+            if len(others):
+                self.partner[i] = others[np.searchsorted(others, self.partner[i]) % len(others)]
         self.seed = seed
 
     def __len__(self) -> int:

@@ -108,6 +108,11 @@ def test_copies_of_one_image_file_share_a_match_group_and_are_no_negatives(class
     views = data.train_dataloader().dataset
     groups = {views.instances.data.path[k]: int(views[k]["group_a"]) for k in range(len(views))}
     assert groups["0 copy.png"] == groups["0.png"] and len(set(groups.values())) == len(groups) - 1
+    data = SiameseDataModule(str(folder), image_config=SMALL, num_workers=0, split_fractions=(0, 1, 0))
+    pairs = data.val_dataloader().dataset
+    for seed in range(9):  # the copy is next to its file, so some seed's offset would pair them
+        pairs = type(pairs)(pairs.instances, pairs.preprocess, pairs.augment, seed=seed)
+        assert (pairs.instances.groups[pairs.partner] != pairs.instances.groups).all(), seed
 
 
 def test_val_data_validates_and_tests_a_run_on_unlabelled_images_with_its_labelled_pairs(class_folder,
