@@ -15,6 +15,7 @@ import numpy as np
 
 from siamkit.data.bad_images import BadImage
 from siamkit.data.demo import resolve_source
+from siamkit.data.same_bytes import first_with_same_bytes
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.source_kind import source_kind
 from siamkit.data.sources import ClassSet, DataSet, PairSet, check_source_exists
@@ -84,6 +85,7 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
                                                                                                 subset.b)),
                                 subset.label.astype(int))
         else:
+            subset = _without_copies(subset, part, source)
             pairs[part] = _class_pairs(np.array([str(data.root / p) for p in subset.path]), subset.label,
                                        max_pairs, rng)
             if part == split:
@@ -119,13 +121,26 @@ def _unlabelled(source: str) -> SiamkitError:
 
 
 def _without_self_pairs(pairs: PairSet, split: str, source: str) -> PairSet:
-    """A pair of an image with itself is a match to every method: it would only flatter them all
-    (training may keep such pairs, whose two sides it augments apart)."""
-    itself = same_path(pairs.a, pairs.b)
+    """A pair of an image with itself (one file, or the same bytes under two names) is a match to
+    every method: it would only flatter them all (training may keep such pairs, whose two sides it
+    augments apart)."""
+    names, side = np.unique(np.concatenate([pairs.a, pairs.b]), return_inverse=True)
+    first = first_with_same_bytes([str(pairs.root / name) for name in names])[side]
+    itself = same_path(pairs.a, pairs.b) | (first[:len(pairs)] == first[len(pairs):])
     if itself.any():
         print(f"note: left out of the {split} split of {source}: {counted(int(itself.sum()), 'pair')} of an "
               "image with itself (every method scores them as matches)", file=sys.stderr)
     return pairs.subset(~itself)
+
+
+def _without_copies(images: ClassSet, split: str, source: str) -> ClassSet:
+    """A second file with an image's bytes would be its nearest match for every method: each
+    image is evaluated once."""
+    copies = first_with_same_bytes([str(images.root / p) for p in images.path]) != np.arange(len(images))
+    if copies.any():
+        print(f"note: left out of the {split} split of {source}: {counted(int(copies.sum()), 'image')} with "
+              "the same bytes as another of it (every method finds such a copy)", file=sys.stderr)
+    return images.subset(~copies)
 
 
 def _touches(data: PairSet | ClassSet, bad: list[str]) -> np.ndarray:
