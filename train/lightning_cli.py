@@ -42,7 +42,7 @@ from siamkit.train.checkpoint_paths import (
     refuse_to_overwrite,
 )
 from siamkit.train.config_files import PATH_SETTINGS, check_paths_from_here, read_config
-from siamkit.train.loggers import end_wandb_runs, run_loggers
+from siamkit.train.loggers import end_wandb_runs, recorded_run_loggers, run_loggers
 from siamkit.train.module import SiameseModule
 from siamkit.train.parser_errors import brief_error
 from siamkit.train.precision import native_precision
@@ -180,7 +180,7 @@ class SiamkitCLI(LightningCLI):
             config.model.init_from = None
         check_paths_from_here({key: config.get(key) for key in PATH_SETTINGS}, config.get("config") or [])
         trainer = config.trainer
-        if trainer.logger is None or trainer.logger is True:
+        if trainer.logger is None or trainer.logger is True or recorded_run_loggers(trainer.logger):
             trainer.logger = run_loggers(trainer.default_root_dir or ".")
         check_trainer_settings(trainer)
         lines_off_a_terminal(trainer)

@@ -23,7 +23,8 @@ class QuietWandbLogger(WandbLogger):
         super().__init__(**kwargs)
         if self._wandb_init.get("anonymous") is None:
             del self._wandb_init["anonymous"]
-        if "settings" not in self._wandb_init and "WANDB_QUIET" not in os.environ:
+        # a config that names this logger in full (a run's recorded config.yaml) gives settings: null
+        if self._wandb_init.get("settings") is None and "WANDB_QUIET" not in os.environ:
             import wandb
 
             self._wandb_init["settings"] = wandb.Settings(quiet=True)
@@ -47,6 +48,19 @@ def run_loggers(root: str) -> list[Namespace]:
                   init_args=Namespace(save_dir=root, name=Path(root).resolve().name, project="siamkit",
                                       offline=True)),
     ]
+
+
+def recorded_run_loggers(logger: Any) -> bool:
+    """Whether ``trainer.logger`` names the loggers ``run_loggers`` gives, as a run's config.yaml
+    records them: then they are the loggers of that run's folder, which a run reusing its config
+    must not write into."""
+    if not isinstance(logger, list) or len(logger) != 2:
+        return False
+    made = run_loggers("")
+    paths = [getattr(entry, "class_path", None) for entry in logger]
+    csv, wandb = (getattr(entry, "init_args", None) for entry in logger)
+    return (paths == [entry.class_path for entry in made] and getattr(csv, "name", None) == "logs"
+            and getattr(csv, "save_dir", None) == getattr(wandb, "save_dir", None))
 
 
 def end_wandb_runs(loggers: Iterable[Logger], succeeded: bool) -> None:

@@ -54,6 +54,14 @@ def test_fit_writes_a_complete_run_folder_then_validate_test_predict(tmp_path, m
     assert batch_lines == [f"{command}: batch {n}/2" for command in ("validate", "test", "predict")
                            for n in (1, 2)]
 
+    again = tmp_path / "runs" / "again"  # the run's recorded config, reused for another run
+    assert main(["fit", "--config", str(logs / "config.yaml"), "--trainer.default_root_dir", str(again),
+                 "--trainer.max_steps", "1"]) == 0
+    assert "Run history" not in "".join(capsys.readouterr()), "W&B as quiet as from the bundled config"
+    assert (again / "logs" / "version_0" / "config.yaml").is_file()
+    assert list((again / "wandb").glob("offline-run-*"))
+    assert [p.name for p in (run / "logs").iterdir()] == ["version_0"], "the first run's folder as it was"
+
 
 def test_output_to_a_file_gets_lines_in_place_of_a_bar(tmp_path, monkeypatch, capsys):
     # capsys stands for `train fit ... > log`: a bar would draw there only when the run ends
