@@ -34,30 +34,32 @@ def announce_resume(checkpoints: Path, max_epochs: int | None, max_steps: int | 
     newest = max(candidates, key=lambda p: p.stat().st_mtime)
     _check_whole(newest, "last")
     checkpoint = torch.load(newest, map_location="cpu", weights_only=True, mmap=True)
-    _refuse_a_finished_run(newest, checkpoint, max_epochs, max_steps)
+    refuse_a_finished_run(newest, max_epochs, max_steps, "last", checkpoint)
     print(f"resuming from {newest} {_where_it_stopped(checkpoint)}", file=sys.stderr)
 
 
-def _refuse_a_finished_run(path: Path, checkpoint: dict, max_epochs: int | None,
-                           max_steps: int | None) -> None:
-    # Lightning's own test of a finished fit: steps done against max_steps, epochs processed
-    # against max_epochs
+def refuse_a_finished_run(path: Path, max_epochs: int | None, max_steps: int | None,
+                          given: str | None = None, checkpoint: dict | None = None) -> None:
+    """A fit from a checkpoint that already reached the trainer's length would load the model,
+    train nothing and say only that it stopped (Lightning's own test of a finished fit: steps done
+    against max_steps, epochs processed against max_epochs)."""
+    if checkpoint is None:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     steps = checkpoint.get("global_step", 0)
     try:
         epochs = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
     except (KeyError, TypeError):
         epochs = 0
+    name = f"--ckpt_path {given}: {path}" if given else f"--ckpt_path {path}"
     more = ("raise --trainer.{setting} to train on from it (the learning-rate schedule then spans the "
-            "new length), or start a new run from its weights with --model.init_from "
-            f"{path.parent.parent} and another --trainer.default_root_dir")
+            f"new length), or start a new run from its weights with --model.init_from {path} and another "
+            "--trainer.default_root_dir")
     if max_steps is not None and 0 < max_steps <= steps:
-        raise ConfigError(f"--ckpt_path last: {path} already trained {steps} steps, "
-                          f"--trainer.max_steps {max_steps}: nothing is left to train; "
-                          + more.format(setting="max_steps"))
+        raise ConfigError(f"{name} already trained {steps} steps, --trainer.max_steps {max_steps}: nothing "
+                          "is left to train; " + more.format(setting="max_steps"))
     if max_epochs is not None and 0 < max_epochs <= epochs:
-        raise ConfigError(f"--ckpt_path last: {path} already trained {counted(epochs, 'epoch')}, "
-                          f"--trainer.max_epochs {max_epochs}: nothing is left to train; "
-                          + more.format(setting="max_epochs"))
+        raise ConfigError(f"{name} already trained {counted(epochs, 'epoch')}, --trainer.max_epochs "
+                          f"{max_epochs}: nothing is left to train; " + more.format(setting="max_epochs"))
 
 
 def _where_it_stopped(checkpoint: dict) -> str:

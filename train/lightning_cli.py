@@ -39,6 +39,7 @@ from siamkit.train.checkpoint_paths import (
     check_checkpoint_file,
     check_model_as_built,
     checkpoint_dir,
+    refuse_a_finished_run,
     refuse_to_overwrite,
 )
 from siamkit.train.config_files import PATH_SETTINGS, check_paths_from_here, read_config
@@ -192,6 +193,8 @@ class SiamkitCLI(LightningCLI):
                                                Path(checkpoint_dir(trainer.default_root_dir)))
         if self.subcommand == "fit" and config.ckpt_path is None:
             refuse_to_overwrite(Path(checkpoint_dir(trainer.default_root_dir)))
+        if self.subcommand == "fit" and config.ckpt_path not in CKPT_KEYWORDS:
+            refuse_a_finished_run(Path(config.ckpt_path), trainer.max_epochs, trainer.max_steps)
         if self.subcommand == "fit" and config.ckpt_path == "last":
             announce_resume(Path(checkpoint_dir(trainer.default_root_dir)), trainer.max_epochs,
                             trainer.max_steps)

@@ -297,6 +297,11 @@ CASES = {
          "--trainer.max_epochs", "1"],
         "--ckpt_path last: {zoo}/finished_run/checkpoints/last.ckpt already trained 1 epoch, "
         "--trainer.max_epochs 1: nothing is left to train; raise --trainer.max_epochs to train on"),
+    "fit: continuing a checkpoint file that reached max_epochs": (
+        [*DIGITS, "--trainer.default_root_dir", "{zoo}/out", "--ckpt_path",
+         "{zoo}/finished_run/checkpoints/last.ckpt", "--trainer.max_epochs", "1"],
+        "--ckpt_path {zoo}/finished_run/checkpoints/last.ckpt already trained 1 epoch, "
+        "--trainer.max_epochs 1: nothing is left to train"),
     "fit: resuming a run that reached max_steps": (
         [*DIGITS, "--trainer.default_root_dir", "{zoo}/finished_run", "--ckpt_path", "last",
          "--trainer.max_steps", "3"],
