@@ -20,7 +20,6 @@ from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.source_kind import source_kind
 from siamkit.data.sources import ClassSet, DataSet, PairSet, check_source_exists
 from siamkit.data.splits import SplitRecord, has_split_column, split_source
-from siamkit.data.tables import same_path
 from siamkit.errors import SiamkitError
 from siamkit.wording import counted
 
@@ -126,7 +125,7 @@ def _without_self_pairs(pairs: PairSet, split: str, source: str) -> PairSet:
     augments apart)."""
     names, side = np.unique(np.concatenate([pairs.a, pairs.b]), return_inverse=True)
     first = first_with_same_bytes([str(pairs.root / name) for name in names])[side]
-    itself = same_path(pairs.a, pairs.b) | (first[:len(pairs)] == first[len(pairs):])
+    itself = first[:len(pairs)] == first[len(pairs):]  # a.png | ./a.png too: one file, the same bytes
     if itself.any():
         print(f"note: left out of the {split} split of {source}: {counted(int(itself.sum()), 'pair')} of an "
               "image with itself (every method scores them as matches)", file=sys.stderr)
