@@ -25,7 +25,7 @@ from siamkit.cli.arguments import (
     positive_int,
 )
 from siamkit.errors import SiamkitError
-from siamkit.runtimes import START_SUFFIX
+from siamkit.runtimes import START_SUFFIX, encoder_location, names_a_network
 from siamkit.wording import counted
 
 HASHES = ("phash", "pdq", "pdq:dihedral")
@@ -133,7 +133,8 @@ def add_comparison_arguments(parser: ArgumentParser, default_method: str | None 
 
     parser.add_argument("--encoder",
                         help="encoder folder (its calibrated threshold is the default), run folder or .ckpt; "
-                             "FOLDER@start for the network it was fine-tuned from")
+                             "FOLDER@start for the network it was fine-tuned from; timm:MODEL[:WEIGHTS] or "
+                             "open_clip:MODEL:TAG for a pretrained network as it came")
     parser.add_argument("--method", choices=HASHES,
                         help="a perceptual hash instead of an encoder (no model; default thresholds: "
                              "phash 0.844, pdq 0.879)"
@@ -178,7 +179,7 @@ def method_from(args: argparse.Namespace, compared: list[str]):
         return Method(args.method, threshold, scorer=scorer)
     encoder = load_encoder_for(args, args.encoder)
     threshold = args.threshold if args.threshold is not None else encoder.threshold
-    if threshold is None and args.encoder.endswith(START_SUFFIX):
+    if threshold is None and (args.encoder.endswith(START_SUFFIX) or names_a_network(args.encoder)):
         raise SiamkitError(f"{args.encoder} has no calibrated threshold (no folder of its own to hold one): "
                            "pass --threshold")
     if threshold is None:
@@ -200,7 +201,7 @@ def method_from(args: argparse.Namespace, compared: list[str]):
 
         background = encoder.embed(background_images(args.background, background_k, compared),
                                    progress="embedding the background")
-    return Method(str(Path(args.encoder).resolve()), threshold, encoder=encoder, background=background,
+    return Method(encoder_location(args.encoder), threshold, encoder=encoder, background=background,
                   background_k=background_k)
 
 

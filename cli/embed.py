@@ -13,6 +13,7 @@ from siamkit.cli.arguments import (
     output_folder,
     positive_int,
 )
+from siamkit.runtimes import encoder_location
 from siamkit.wording import counted
 
 
@@ -27,7 +28,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("images", help="folder of images (searched recursively)")
     parser.add_argument("--encoder", required=True,
                         help="encoder folder (train export), run folder or .ckpt; FOLDER@start for the "
-                             "pretrained network it was fine-tuned from")
+                             "pretrained network it was fine-tuned from; timm:MODEL[:WEIGHTS] or "
+                             "open_clip:MODEL:TAG for a pretrained network as it came")
     parser.add_argument("--out", required=True, type=output_folder, help="index folder to write")
     parser.add_argument("--batch-size", type=positive_int, default=64,
                         help="images the model embeds at a time")
@@ -42,7 +44,7 @@ def main(argv: list[str]) -> int:
     check_index_destination(args.out)
     listing = list_images(args.images)
     encoder = load_encoder_for(args, args.encoder)
-    meta, embedded = embed_collection(listing, encoder, args.out, str(Path(args.encoder).resolve()),
+    meta, embedded = embed_collection(listing, encoder, args.out, encoder_location(args.encoder),
                                       args.batch_size, args.num_workers, args.on_bad_image)
     skipped = meta["skipped"]
     held = "" if embedded == meta["count"] else f", which holds {meta['count']} in all"

@@ -168,8 +168,8 @@ def _starting_points(scorers: list, methods: list[str], options: dict[str, Any])
     the pretrained backbone as it came, so the report says whether fine-tuning paid off; and each
     trained model's start by name (None for one trained from scratch, or whose start is missing)."""
     from siamkit.errors import WeightsNotFoundError
-    from siamkit.runtimes import START_SUFFIX
-    from siamkit.scoring.registry import OPEN_CLIP_PREFIX, TIMM_PREFIX, get_scorer, is_classical
+    from siamkit.runtimes import START_SUFFIX, names_a_network
+    from siamkit.scoring.registry import get_scorer, is_classical
 
     def start_key(scorer) -> str | None:
         """What a start row embeds: fine-tuned variants of one start, embedding alike, share it."""
@@ -184,7 +184,7 @@ def _starting_points(scorers: list, methods: list[str], options: dict[str, Any])
     seen = {key: method for method, scorer in zip(methods, scorers)
             if method.endswith(START_SUFFIX) and (key := start_key(scorer)) is not None}
     for method, scorer in zip(methods, scorers):
-        as_it_came = method.startswith((OPEN_CLIP_PREFIX, TIMM_PREFIX)) or method.endswith(START_SUFFIX)
+        as_it_came = names_a_network(method) or method.endswith(START_SUFFIX)
         if is_classical(method) or as_it_came:
             continue
         start, same_start = f"{method}{START_SUFFIX}", start_key(scorer)

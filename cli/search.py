@@ -17,7 +17,7 @@ from siamkit.cli.arguments import (
     positive_int,
 )
 from siamkit.retrieval.index import Backend
-from siamkit.runtimes import START_SUFFIX
+from siamkit.runtimes import START_SUFFIX, names_a_network
 from siamkit.wording import none_could_be
 
 #: with --background, results are re-ranked from this many times k cosine neighbours
@@ -83,7 +83,7 @@ def _index_encoder(index, folder: str) -> str:
     if not encoder:
         raise SiamkitError(f"the index {folder} does not record its encoder: pass --encoder (its fingerprint "
                            "is checked)")
-    if not Path(encoder.removesuffix(START_SUFFIX)).exists():
+    if not names_a_network(encoder) and not Path(encoder.removesuffix(START_SUFFIX)).exists():
         raise SiamkitError(f"the index {folder} was embedded with the encoder {encoder}, which is not there "
                            "any more: pass --encoder with where it is now (its fingerprint is checked)")
     return encoder

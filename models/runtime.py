@@ -26,9 +26,17 @@ import numpy as np
 import torch
 
 from siamkit.data.preprocess import Preprocess
+from siamkit.errors import ConfigError
 from siamkit.models.card import CONFIG_FILE, PREPROCESSING_MARK, EncoderCard, EncoderFolderError
 from siamkit.models.embedder import Embedder
-from siamkit.runtimes import RUNTIMES, START_SUFFIX, Runtime
+from siamkit.runtimes import (
+    OPEN_CLIP_PREFIX,
+    RUNTIMES,
+    START_SUFFIX,
+    TIMM_PREFIX,
+    Runtime,
+    names_a_network,
+)
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -121,6 +129,8 @@ def load_encoder(source: str | Path, runtime: Runtime = "auto", device: str = "c
         torch.set_num_threads(threads)
     if str(source).endswith(START_SUFFIX):
         return _starting_point(str(source), runtime, device)
+    if names_a_network(str(source)):
+        return _pretrained_network(str(source), runtime, device)
     folder = Path(source)
     is_folder = (folder / CONFIG_FILE).is_file()
     if runtime in ONNX_FILES:
@@ -137,6 +147,33 @@ def load_encoder(source: str | Path, runtime: Runtime = "auto", device: str = "c
         except EncoderFolderError as problem:
             print(f"note: {problem}; using PyTorch meanwhile", file=sys.stderr)
     return Encoder.load(source, device=device)
+
+
+def _pretrained_network(name: str, runtime: Runtime, device: str) -> Embedder:
+    """``open_clip:MODEL:TAG`` or ``timm:MODEL[:WEIGHTS]``: the network as it came (its pooled
+    features, or CLIP's image embedding), in PyTorch: it has no ONNX file."""
+    from siamkit.models.encoder import Encoder
+
+    if runtime in ONNX_FILES:
+        raise EncoderFolderError(f"--runtime {runtime}: {name} is a pretrained network as it came, with no "
+                                 "ONNX file; use --runtime auto or torch")
+    if name.startswith(OPEN_CLIP_PREFIX):
+        model_name, _, tag = name[len(OPEN_CLIP_PREFIX):].partition(":")
+        if not tag:
+            import open_clip
+
+            from siamkit.models.backbones import check_open_clip_model
+
+            check_open_clip_model(model_name)
+            tags = ", ".join(open_clip.list_pretrained_tags_by_model(model_name)) or "none"
+            raise ConfigError(f"{name} names no pretrained weights, and an untrained CLIP scores nothing: "
+                              f"write open_clip:{model_name}:TAG with one of its tags ({tags}) or a local "
+                              "weights file")
+        return Encoder.from_open_clip(model_name, tag).to(device)
+    from siamkit.models.timm_backbone import TimmBackbone
+
+    model_name, _, weights = name[len(TIMM_PREFIX):].partition(":")
+    return Encoder(TimmBackbone(model_name, pretrained=weights or True), None).to(device)
 
 
 def _starting_point(source: str, runtime: Runtime, device: str) -> Embedder:

@@ -25,6 +25,7 @@ from siamkit.data.bad_images import BadImage
 from siamkit.errors import SiamkitError
 from siamkit.retrieval.index_paths import reached, stored
 from siamkit.retrieval.journal import JOURNAL_DIR
+from siamkit.runtimes import names_a_network
 from siamkit.wording import counted
 
 EMBEDDINGS, FILES, META = "embeddings.npy", "files.txt", "index.json"
@@ -78,7 +79,7 @@ class EmbeddingIndex:
                                    f"over; {rebuild}")
         if meta["format"] == FORMAT:
             files = [reached(f, folder) for f in files]
-            if meta.get("encoder"):
+            if meta.get("encoder") and not names_a_network(meta["encoder"]):
                 meta["encoder"] = reached(meta["encoder"], folder)
         return cls(folder, embeddings, files, meta)
 
@@ -241,7 +242,7 @@ def write_meta(folder: Path, meta: dict[str, Any], count: int) -> None:
     skipped = [{**entry, "file": stored(entry["file"], folder)} for entry in meta.get("skipped", [])]
     on_disk = {key: value for key, value in meta.items() if key not in ("format", "count")}
     on_disk["skipped"] = skipped
-    if meta.get("encoder"):
+    if meta.get("encoder") and not names_a_network(meta["encoder"]):
         on_disk["encoder"] = stored(meta["encoder"], folder)
     document = json.dumps({"format": FORMAT, "count": count, **on_disk}, indent=2) + "\n"
     (folder / f".{META}").write_text(document)

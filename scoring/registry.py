@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from siamkit.devices import check_device
 from siamkit.errors import ConfigError
-from siamkit.runtimes import START_SUFFIX
+from siamkit.runtimes import OPEN_CLIP_PREFIX, START_SUFFIX, TIMM_PREFIX, names_a_network
 from siamkit.scoring.base import Scorer
 from siamkit.wording import number
 
@@ -26,8 +26,6 @@ CLASSICAL_MODULES = ("siamkit.scoring.histogram", "siamkit.scoring.ssim", "siamk
                      "siamkit.scoring.phash", "siamkit.scoring.pdq")
 #: what `train score` and `train evaluate` run when no method is named: every classical method
 DEFAULT_METHODS = ("histogram", "ssim", "sift", "orb", "phash", "pdq")
-OPEN_CLIP_PREFIX = "open_clip:"
-TIMM_PREFIX = "timm:"
 #: every form a method may take, for the commands' help
 METHOD_FORMS = (f"classical methods ({', '.join(DEFAULT_METHODS)}; some with :PRESET, e.g. histogram:seed, "
                 "sift:ransac, pdq:dihedral), encoder folders, run folders, .ckpt files, FOLDER@start (the "
@@ -80,7 +78,7 @@ def get_scorer(method: str, **options: Any) -> Scorer:
     name, _, preset = method.partition(":")
     if name in _registry():
         return _classical(name, preset or None, options)
-    if method.startswith((OPEN_CLIP_PREFIX, TIMM_PREFIX)) or _names_a_location(method):
+    if names_a_network(method) or _names_a_location(method):
         return _embedding(method, options)
     raise ConfigError(f"unknown scoring method {method!r}; valid: {_valid_methods()}{_did_you_mean(name)}")
 
@@ -123,34 +121,13 @@ def _classical(name: str, preset: str | None, options: dict[str, Any]) -> Scorer
 
 
 def _embedding(method: str, options: dict[str, Any]) -> Scorer:
-    from siamkit.models.encoder import Encoder
     from siamkit.models.runtime import load_encoder
     from siamkit.scoring.embedding import EmbeddingScorer, NormalizedEmbeddingScorer
 
     device = check_device(str(options.pop("device", "cpu")))
     runtime, threads = options.pop("runtime", "auto"), options.pop("threads", None)
     background, k = options.pop("background", None), options.pop("background_k", 1)
-    if method.startswith(OPEN_CLIP_PREFIX):
-        model_name, _, tag = method[len(OPEN_CLIP_PREFIX):].partition(":")
-        pretrained = options.pop("pretrained", None) or tag or None
-        if pretrained is None:
-            import open_clip
-
-            from siamkit.models.backbones import check_open_clip_model
-
-            check_open_clip_model(model_name)
-            tags = ", ".join(open_clip.list_pretrained_tags_by_model(model_name)) or "none"
-            raise ConfigError(f"{method} names no pretrained weights, and an untrained CLIP scores nothing: "
-                              f"write open_clip:{model_name}:TAG with one of its tags ({tags}) or a local "
-                              "weights file")
-        encoder = Encoder.from_open_clip(model_name, pretrained).to(device)
-    elif method.startswith(TIMM_PREFIX):
-        from siamkit.models.timm_backbone import TimmBackbone
-
-        model_name, _, pretrained = method[len(TIMM_PREFIX):].partition(":")
-        encoder = Encoder(TimmBackbone(model_name, pretrained=pretrained or True), None).to(device)
-    else:
-        encoder = load_encoder(method, runtime, device, threads)
+    encoder = load_encoder(method, runtime, device, threads)
     options.setdefault("name", method)
     if background is None:
         return EmbeddingScorer(encoder, **options)

@@ -136,16 +136,35 @@ def test_the_start_embeds_and_searches_as_any_encoder_does(fine_tuned, tmp_path,
     assert found[0]["score"] == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.parametrize("named", [False, True], ids=["FOLDER@start", "timm:MODEL:WEIGHTS"])
 @pytest.mark.parametrize("command, message", [
     (["embed", "{photos}", "--encoder", "{start}", "--out", "{photos}/index", "--runtime", "int8"],
      "is a pretrained network as it came, with no ONNX file"),
     (["duplicates", "{photos}", "--encoder", "{start}", "--out", "{photos}/found"],
      "has no calibrated threshold (no folder of its own to hold one): pass --threshold"),
 ])
-def test_what_the_start_cannot_do_is_said(command, message, fine_tuned, tmp_path, capsys):
+def test_what_the_start_cannot_do_is_said(command, message, named, fine_tuned, tmp_path, capsys):
     Image.fromarray(data.coffee()).save(tmp_path / "coffee.png")
-    assert main([arg.format(photos=tmp_path, start=f"{fine_tuned}@start") for arg in command]) == 2
+    start = "timm:tf_efficientnet_lite0:efficientnet-lite0" if named else f"{fine_tuned}@start"
+    assert main([arg.format(photos=tmp_path, start=start) for arg in command]) == 2
     assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_pretrained_network_by_name_embeds_and_searches_as_an_encoder_folder_does(tmp_path, capsys):
+    """As the article embeds a collection with CLIP as it came: the name is the encoder, recorded
+    as a name in the index (not a path), so `train search` loads it again by itself."""
+    photos = tmp_path / "project" / "photos"
+    photos.mkdir(parents=True)
+    for name in ("astronaut", "coffee", "rocket"):
+        Image.fromarray(getattr(data, name)()[:160, :160]).save(photos / f"{name}.png")
+    named = "timm:tf_efficientnet_lite0:efficientnet-lite0"
+    index = tmp_path / "project" / "index"
+    assert main(["embed", str(photos), "--encoder", named, "--out", str(index), "--num-workers", "0"]) == 0
+    assert json.loads((index / "index.json").read_text())["encoder"] == named
+    capsys.readouterr()
+    assert main(["search", str(photos / "rocket.png"), "--index", str(index), "-k", "1", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["neighbours"]
+    assert [Path(hit["file"]).name for hit in found] == ["rocket.png"]
 
 
 def test_with_a_background_the_start_is_normalised_as_the_model_is(fine_tuned, tmp_path, monkeypatch):
