@@ -154,7 +154,7 @@ class OpenClipBackbone(Backbone):
                         f"(not in the hub cache, and {not_downloaded(error, online)}). Give a local weights "
                         f"file in place of the tag (e.g. open_clip_pytorch_model.bin for {model_name}/"
                         f"{pretrained}): in a config `pretrained: FILE` (or null to train from scratch), "
-                        f"as a scoring method open_clip:{model_name}:FILE{OFFLINE_WEIGHTS}"
+                        f"by name open_clip:{model_name}:FILE{OFFLINE_WEIGHTS}"
                     ) from None
             source = f"{model_name}/{pretrained}"
         state = load_state_dict_file(path)

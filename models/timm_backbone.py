@@ -143,7 +143,7 @@ def _create_net(name: str, from_hub: bool, pooling: str) -> nn.Module:
             raise WeightsNotFoundError(
                 f"cannot get timm's pretrained weights for {name} (not in the hub cache, and "
                 f"{not_downloaded(error, online)}). Give a local weights file: in a config "
-                f"`pretrained: FILE` (or false to train from scratch), as a scoring method timm:{name}:FILE"
+                f"`pretrained: FILE` (or false to train from scratch), by name timm:{name}:FILE"
                 f"{OFFLINE_WEIGHTS}"
             ) from None
 
