@@ -21,5 +21,11 @@ def names_a_network(source: str) -> bool:
 
 def encoder_location(source: str) -> str:
     """How an index or a report records an encoder: a location as an absolute path, so it holds
-    from any folder; a pretrained network by its name."""
-    return str(source) if names_a_network(source) else str(Path(source).resolve())
+    from any folder; a pretrained network by its name, with a local weights file's path made
+    absolute the same way (a tag or a packaged short name stays as it is)."""
+    source = str(source)
+    if not names_a_network(source):
+        return str(Path(source).resolve())
+    prefix = OPEN_CLIP_PREFIX if source.startswith(OPEN_CLIP_PREFIX) else TIMM_PREFIX
+    model, _, weights = source[len(prefix):].partition(":")
+    return f"{prefix}{model}:{Path(weights).resolve()}" if weights and Path(weights).is_file() else source

@@ -18,6 +18,7 @@ from siamkit.cli.program import main
 from siamkit.errors import SiamkitError
 from siamkit.models import Encoder, EncoderSpec, ModuleSpec, TimmBackbone
 from siamkit.models.export_variants import at_scales, with_mid_level
+from siamkit.runtimes import encoder_location
 from siamkit.scoring.registry import get_scorer
 
 LITE0 = {"class_path": "siamkit.models.timm_backbone.TimmBackbone",
@@ -237,3 +238,13 @@ def test_a_start_listed_under_another_models_name_is_its_row(tmp_path):
     assert set(document["methods"]) == {f"{variant}@start", str(fine_tuned)}
     compared = [(c["method"], c["against"]) for c in document["comparisons"]]
     assert compared == [(str(fine_tuned), f"{variant}@start")]
+
+
+def test_a_named_networks_weights_file_is_recorded_so_it_holds_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w.pth").write_bytes(b"weights")
+    here = tmp_path.resolve()
+    assert encoder_location("timm:resnet18:w.pth") == f"timm:resnet18:{here / 'w.pth'}"
+    for name in ("timm:tf_efficientnet_lite0:efficientnet-lite0", "open_clip:RN50:openai", "timm:resnet18"):
+        assert encoder_location(name) == name, "a packaged short name or a tag is no file"
+    assert encoder_location("encoders/mine") == str(here / "encoders" / "mine")
