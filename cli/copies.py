@@ -113,7 +113,8 @@ def _images_to_copy(record, regions: int, on_bad_image: str) -> tuple[dict[str, 
     images = {split: images_in(data, (split,)) for split in ("val", "test")}
     bad = scan_images([path for paths in images.values() for path in paths], on_bad_image,
                       "pass --on-bad-image skip")
-    images = {split: [path for path in paths if path not in bad] for split, paths in images.items()}
+    images = {split: _one_of_each_file([path for path in paths if path not in bad], split)
+              for split, paths in images.items()}
     too_few = {split: len(paths) for split, paths in images.items() if len(paths) * max(regions, 1) < 2}
     if len(too_few) == len(images):
         counts = " and ".join(f"{count} {split}" for split, count in too_few.items())
@@ -124,6 +125,21 @@ def _images_to_copy(record, regions: int, on_bad_image: str) -> tuple[dict[str, 
         print(f"note: the {split} split has {counted(count, 'image')}, too few for non-matches: "
               f"no {split} pairs")
     return {split: paths for split, paths in images.items() if split not in too_few}, record
+
+
+def _one_of_each_file(paths: list[str], split: str) -> list[str]:
+    """A split's images, copies of one file (the same bytes under two names) once: the copy of one
+    would be the other's non-match."""
+    import numpy as np
+
+    from siamkit.data.same_bytes import first_with_same_bytes
+    from siamkit.wording import counted
+
+    first = first_with_same_bytes(paths)
+    if repeated := int((first != np.arange(len(paths))).sum()):
+        print(f"note: the {split} split repeats {counted(repeated, 'file')} under other names (the same "
+              "bytes): each is copied once")
+    return [path for k, path in enumerate(paths) if first[k] == k]
 
 
 def _say_what_was_written(args: argparse.Namespace, source: str, images: dict[str, list[str]],

@@ -155,3 +155,19 @@ def test_regions_are_paired_with_another_region_of_their_photograph_and_one_of_a
         assert [photograph(other) == photograph(original) for other in others] == [True, False]
     with Image.open(out / originals[0]) as region:
         assert region.size == (32, 32)
+
+
+def test_copies_of_one_file_under_two_names_are_copied_once(tmp_path, capsys):
+    """Kept in one split, the two would each be the other's non-match."""
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "twice"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    (folder / "0 again.png").write_bytes((folder / "0.png").read_bytes())
+    out = tmp_path / "copies"
+    assert main(["copies", "--data", str(folder), "--split-fractions", "0", "0", "1", "--size", "32",
+                 "--out", str(out)]) == 0
+    assert "the test split repeats 1 file under other names" in capsys.readouterr().out
+    originals = {Path(row["a"]).name.split("_", 1)[1] for row in _rows(out)}
+    assert len(originals) == 3 and len(originals & {"0.png", "0 again.png"}) == 1
