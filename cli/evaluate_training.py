@@ -39,7 +39,8 @@ def splits_asked(args: argparse.Namespace, trained: list[tuple[str, SplitRecord]
     base = trained[0][1] if trained else SplitRecord(args.data)
     return SplitRecord(args.data, args.root or base.root, base.kind,
                        tuple(args.split_fractions) if args.split_fractions else base.fractions,
-                       base.seed if args.split_seed is None else args.split_seed)
+                       base.seed if args.split_seed is None else args.split_seed,
+                       copies_together=base.copies_together)
 
 
 def check_training_splits(args: argparse.Namespace, trained: list[tuple[str, SplitRecord]],

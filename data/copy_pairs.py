@@ -97,7 +97,11 @@ def check_made_from(source: str, now: SplitRecord, what: str, training: bool = F
         same = (made.fractions, made.seed) == (now.fractions, now.seed)
     if same:
         return
-    if training:
+    if training and not made.copies_together and (made.fractions, made.seed) == (now.fractions, now.seed):
+        fix = ("They were made from a split that put copies of one file (the same bytes under two names) "
+               "apart, as siamkit no longer does: make them again (`train copies --config` with this run's "
+               "config and options)")
+    elif training:
         fix = (f"Train on the split they were made from (--data.split_fractions '{list(made.fractions)}' "
                f"--data.split_seed {made.seed}), or make them again with this run's settings (`train "
                "copies --config` with its config and options)")

@@ -113,10 +113,12 @@ def read_source(
     kind: SourceKind = "auto",
     fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
     seed: int = 0,
+    copies_together: bool = True,
 ) -> DataSet:
     """A folder or table -> a split ``PairSet`` / ``ClassSet`` / ``ImageSet``.
 
-    Image paths in a table are relative to ``root`` (default: the table's folder).
+    Image paths in a table are relative to ``root`` (default: the table's folder). With
+    ``copies_together``, files with the same bytes under two names are one image to the split.
     """
     location = Path(location)
     check_source_exists(location)
@@ -128,7 +130,7 @@ def read_source(
     if location.is_dir():
         data = _read_folder(location, kind)
     else:
-        data = _read_table(location, Path(root) if root else location.parent, kind)
+        data = _read_table(location, Path(root) if root else location.parent, kind, copies_together)
     if not len(data):
         raise SiamkitError(f"no images found in {location}")
     if not (data.split == "").all():
@@ -137,7 +139,7 @@ def read_source(
     rng = np.random.default_rng(seed)
     if isinstance(data, PairSet):
         return _split_pairs(data, fractions, rng)
-    data.split = _split_images(data, fractions, rng)
+    data.split = _split_images(data, fractions, rng, copies_together)
     return data
 
 
@@ -194,7 +196,7 @@ def _label_word_as_number(value: object) -> object:
     return {"true": 1, "false": 0}.get(value.strip().lower(), value) if isinstance(value, str) else value
 
 
-def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
+def _read_table(path: Path, root: Path, kind: SourceKind, copies_together: bool) -> DataSet:
     table = read_table(path)
     columns = set(table.columns)
     if kind == "auto":
@@ -219,7 +221,8 @@ def _read_table(path: Path, root: Path, kind: SourceKind) -> DataSet:
     if kind == "pairs":
         pairs = PairSet(root, table["a"].astype(str).to_numpy(), table["b"].astype(str).to_numpy(),
                         labels.to_numpy(np.int64), split)
-        pairs.group_a, pairs.group_b = match_groups(pairs.a, pairs.b, pairs.label, root)
+        pairs.group_a, pairs.group_b = match_groups(pairs.a, pairs.b, pairs.label,
+                                                    root if copies_together else None)
         return pairs
     if kind == "classes":
         names = sorted(table["label"].astype(str).unique())
@@ -269,7 +272,7 @@ def _split_pairs(pairs: PairSet, fractions: tuple[float, float, float], rng: np.
 
 
 def _split_images(data: ClassSet | ImageSet, fractions: tuple[float, float, float],
-                  rng: np.random.Generator) -> np.ndarray:
+                  rng: np.random.Generator, copies_together: bool) -> np.ndarray:
     """Class-labelled: images split within each class; unlabelled: images split directly. Files
     with the same bytes under two names go to one split, as one image."""
     split = np.empty(len(data), dtype=object)
@@ -278,7 +281,8 @@ def _split_images(data: ClassSet | ImageSet, fractions: tuple[float, float, floa
     else:
         strata = [np.arange(len(data))]
     for members in strata:
-        first = members[first_with_same_bytes([str(data.root / p) for p in data.path[members]])]
+        paths = [str(data.root / p) for p in data.path[members]]
+        first = members[first_with_same_bytes(paths) if copies_together else np.arange(len(members))]
         for unit, s in _split_units(np.unique(first), fractions, rng).items():
             split[members[first == unit]] = s
     return split

@@ -53,6 +53,9 @@ class SplitRecord:
     seed: int = 0
     digest: Optional[str] = None
     counts: Optional[dict[str, int]] = None
+    #: files with the same bytes under two names go to one split; records written before siamkit
+    #: kept them so read False, and reproduce their splits as they were
+    copies_together: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -65,6 +68,7 @@ class SplitRecord:
         fractions = values.pop("split_fractions", None) or values.pop("fractions", None)
         seed = values.pop("split_seed", None)
         seed = values.pop("seed", 0) if seed is None else seed
+        values.setdefault("copies_together", False)
         return cls(**values, fractions=tuple(fractions or DEFAULT_SPLIT_FRACTIONS), seed=int(seed or 0))
 
     def write(self, folder: Path) -> Path:
@@ -90,7 +94,7 @@ def split_source(record: SplitRecord) -> tuple[DataSet, SplitRecord]:
     Raises ``SplitMismatch`` when ``record`` carries a digest that the assignment no longer has.
     """
     data = read_source(resolve_source(record.source), root=record.root, kind=record.kind,  # type: ignore[arg-type]
-                       fractions=record.fractions, seed=record.seed)
+                       fractions=record.fractions, seed=record.seed, copies_together=record.copies_together)
     made = dataclasses.replace(record, source=recorded_location(record.source),
                                root=record.root and str(Path(record.root).expanduser().resolve()),
                                kind=_kind_of(data), fractions=check_split_fractions(record.fractions),

@@ -1,4 +1,5 @@
-"""Regions for `train copies --regions`: a grid's cells, never under the smallest side it allows."""
+"""Regions for `train copies --regions`: a grid's cells, never under the smallest side it allows;
+and copies made from a split of another rule."""
 
 import pytest
 from PIL import Image
@@ -21,3 +22,21 @@ def test_an_image_whose_grid_would_have_cells_under_the_minimum_is_refused(tmp_p
 
 def test_no_grid_fits_more_cells_than_pixels():
     assert grid_side(3, 3, 100) == 0
+
+
+def test_copies_made_when_copies_of_one_file_were_split_apart_are_made_again(tmp_path):
+    """The settings match, so naming the copies' own settings would not help: the rule changed."""
+    import json
+
+    from siamkit.data.copy_pairs import MADE_FROM_FILE, PAIRS_FILE, check_made_from
+    from siamkit.data.splits import SplitMismatch, SplitRecord
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "copies").mkdir()
+    (tmp_path / "copies" / PAIRS_FILE).write_text("a,b,label,split\n")
+    then = {"source": str(tmp_path / "photos"), "fractions": [0.8, 0.1, 0.1], "seed": 0, "digest": "a" * 64}
+    (tmp_path / "copies" / MADE_FROM_FILE).write_text(json.dumps(then))  # written before the rule
+    now = SplitRecord(str(tmp_path / "photos"), digest="b" * 64)
+    with pytest.raises(SplitMismatch, match="put copies of one file .* apart, as siamkit no longer does: "
+                                            "make them again"):
+        check_made_from(str(tmp_path / "copies" / PAIRS_FILE), now, "this run", training=True)

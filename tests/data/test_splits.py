@@ -44,7 +44,7 @@ def test_other_settings_on_the_same_source_are_refused_and_another_source_is_no_
 def test_cards_written_before_digests_still_read():
     old = {"source": "demo:digits", "root": None, "split_fractions": [0.7, 0.15, 0.15], "split_seed": 0}
     record = SplitRecord.from_dict(old)
-    assert record == SplitRecord("demo:digits", None, "auto", (0.7, 0.15, 0.15), 0, None, None)
+    assert record == SplitRecord("demo:digits", None, "auto", (0.7, 0.15, 0.15), 0, None, None, False)
     assert SplitRecord.from_dict({"source": "x", "split_fractions": None, "split_seed": None}).fractions == (
         0.8, 0.1, 0.1)
 
@@ -60,3 +60,25 @@ def test_sources_are_recorded_as_absolute_paths_and_bundled_sets_by_name(class_f
     data = SiameseDataModule(class_folder.name, val_data=class_folder.name, num_workers=0, check_leaks="off")
     data.setup("fit")
     assert data.hparams.val_data == str(class_folder.resolve()), "as checkpoints record what validation used"
+
+
+def test_a_record_from_before_copies_went_together_reproduces_its_split(class_folder):
+    """Runs recorded before siamkit kept copies of one file in one split still split as they did,
+    so their val and test splits are known, not refused as data changed since."""
+    import shutil
+
+    folder = class_folder / "class0"
+    shutil.copy(folder / "0.png", folder / "0 copy.png")
+    for seed in range(20):
+        new_data, new = split_source(SplitRecord(str(folder), fractions=(0.5, 0.25, 0.25), seed=seed))
+        written_before = {key: value for key, value in new.to_dict().items()
+                          if key not in ("copies_together", "digest")}
+        old_data, old = split_source(SplitRecord.from_dict(written_before))
+        split = dict(zip(old_data.path, old_data.split))
+        if split["0.png"] != split["0 copy.png"]:  # a seed that, without the rule, set the copy apart
+            break
+    else:
+        pytest.fail("no seed split the copy apart without the rule")
+    assert not old.copies_together and split_source(old)[1].digest == old.digest, "reproduced as it was"
+    split = dict(zip(new_data.path, new_data.split))
+    assert new.copies_together and split["0.png"] == split["0 copy.png"]
