@@ -186,12 +186,13 @@ class SiameseDataModule(pl.LightningDataModule):
             check_val_pairs(self._split("val"), self.hparams.val_data or self.hparams.source,
                             self._loaded() if self.val_data is None else None)
 
-    def _read(self) -> None:
+    def _read(self, copies_together: bool = True) -> None:
         if self.data is not None:
             return
         hp = self.hparams
-        data, self.split_record = split_source(SplitRecord(hp.source, hp.root, hp.kind,
-                                                           tuple(hp.split_fractions), hp.split_seed))
+        asked = SplitRecord(hp.source, hp.root, hp.kind, tuple(hp.split_fractions), hp.split_seed,
+                            copies_together=copies_together)
+        data, self.split_record = split_source(asked)
         self.data, self.skipped = without_bad_images(data, hp.on_bad_image)
         if self.device_augmentation is not None and not self._train_augmentations():
             self.device_augmentation = DeviceAugmentation([], self.image_config.size)
@@ -208,9 +209,12 @@ class SiameseDataModule(pl.LightningDataModule):
         # checkpoints written before splits were recorded have none; predict embeds every image,
         # split or not, so data that changed since is no leak there
         if "splits" in state_dict and not self._predicting():
+            recorded = SplitRecord.from_dict(state_dict["splits"])
+            if not recorded.copies_together:  # recorded before copies of a file went together: its
+                self.data = None  # split as it was, which a resumed run goes on with
+                self._read(copies_together=False)
             self._loaded()
-            check_same_splits(SplitRecord.from_dict(state_dict["splits"]), self.split_record,
-                              "the checkpoint's model")
+            check_same_splits(recorded, self.split_record, "the checkpoint's model")
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Augments training batches on their device (``augment_on: device``), then mixes batches

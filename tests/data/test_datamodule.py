@@ -329,3 +329,21 @@ def test_a_val_split_that_gives_one_kind_of_pair_is_refused_before_training(clas
     one_class = SiameseDataModule(str(class_folder / "class0"), num_workers=0, val_data=str(class_folder))
     with pytest.raises(ConfigError, match="can give no non-matches: it holds one class"):
         one_class.check_fit_splits(validates=True)
+
+
+def test_a_checkpoint_recorded_before_copies_went_together_goes_on_with_its_split(class_folder):
+    """A run on a folder with copies of one file, resumed or tested, splits as it did then."""
+    import shutil
+
+    from siamkit.data.splits import SplitRecord, split_source
+
+    folder = class_folder / "class0"
+    shutil.copy(folder / "0.png", folder / "0 copy.png")
+    then = split_source(SplitRecord(str(folder), fractions=(0.5, 0.25, 0.25), copies_together=False))[1]
+    checkpoint = {"splits": {k: v for k, v in then.to_dict().items() if k != "copies_together"}}
+    data = SiameseDataModule(str(folder), image_config=SMALL, num_workers=0,
+                             split_fractions=(0.5, 0.25, 0.25))
+    data.setup("fit")
+    assert data.split_record.digest != then.digest, "split with copies together, the folder splits otherwise"
+    data.load_state_dict(checkpoint)
+    assert data.split_record.digest == then.digest
