@@ -281,8 +281,9 @@ def _split_images(data: ClassSet | ImageSet, fractions: tuple[float, float, floa
     else:
         strata = [np.arange(len(data))]
     for members in strata:
-        paths = [str(data.root / p) for p in data.path[members]]
-        first = members[first_with_same_bytes(paths) if copies_together else np.arange(len(members))]
+        same = (first_with_same_bytes([str(data.root / p) for p in data.path[members]]) if copies_together
+                else np.arange(len(members)))
+        first = members[same]
         for unit, s in _split_units(np.unique(first), fractions, rng).items():
             split[members[first == unit]] = s
     return split
