@@ -130,16 +130,14 @@ def _images_to_copy(record, regions: int, on_bad_image: str) -> tuple[dict[str, 
 def _one_of_each_file(paths: list[str], split: str) -> list[str]:
     """A split's images, copies of one file (the same bytes under two names) once: the copy of one
     would be the other's non-match."""
-    import numpy as np
-
-    from siamkit.data.same_bytes import first_with_same_bytes
+    from siamkit.data.same_bytes import later_copies
     from siamkit.wording import counted
 
-    first = first_with_same_bytes(paths)
-    if repeated := int((first != np.arange(len(paths))).sum()):
-        print(f"note: the {split} split repeats {counted(repeated, 'file')} under other names (the same "
-              "bytes): each is copied once")
-    return [path for k, path in enumerate(paths) if first[k] == k]
+    copies = later_copies(paths)
+    if copies.any():
+        print(f"note: the {split} split repeats {counted(int(copies.sum()), 'file')} under other names (the "
+              "same bytes): each is copied once")
+    return [path for path, copy in zip(paths, copies) if not copy]
 
 
 def _say_what_was_written(args: argparse.Namespace, source: str, images: dict[str, list[str]],

@@ -37,6 +37,12 @@ def first_with_same_bytes(paths: Sequence[str]) -> np.ndarray:
     return first
 
 
+def later_copies(paths: Sequence[str]) -> np.ndarray:
+    """Per path, whether an earlier one of ``paths`` has its bytes: keeping the others keeps one of
+    each file."""
+    return first_with_same_bytes(paths) != np.arange(len(paths))
+
+
 def same_files(paths: list[str], others: list[str]) -> list[tuple[str, str]]:
     """(path, other) for each of ``paths`` with the same bytes as one of ``others``; only files of
     equal size are read."""

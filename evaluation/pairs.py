@@ -15,7 +15,7 @@ import numpy as np
 
 from siamkit.data.bad_images import BadImage
 from siamkit.data.demo import resolve_source
-from siamkit.data.same_bytes import first_with_same_bytes
+from siamkit.data.same_bytes import first_with_same_bytes, later_copies
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.source_kind import source_kind
 from siamkit.data.sources import ClassSet, DataSet, PairSet, check_source_exists
@@ -135,7 +135,7 @@ def _without_self_pairs(pairs: PairSet, split: str, source: str) -> PairSet:
 def _without_copies(images: ClassSet, split: str, source: str) -> ClassSet:
     """A second file with an image's bytes would be its nearest match for every method: each
     image is evaluated once."""
-    copies = first_with_same_bytes([str(images.root / p) for p in images.path]) != np.arange(len(images))
+    copies = later_copies([str(images.root / p) for p in images.path])
     if copies.any():
         print(f"note: left out of the {split} split of {source}: {counted(int(copies.sum()), 'image')} with "
               "the same bytes as another of it (every method finds such a copy)", file=sys.stderr)
