@@ -4,7 +4,7 @@ through the encoder's ``Preprocess``, a progress bar, every finished batch kept 
 flight, and bad images stopping the run or skipped per the data policy.
 
 A rerun continues where the last one stopped; a complete index made by the same encoder is
-reused, and only images it lacks are embedded.
+reused, and only images it lacks, or that changed since (``file_stamps``), are embedded.
 """
 
 from __future__ import annotations
@@ -29,7 +29,16 @@ from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.folders import holding
 from siamkit.models.embedder import Embedder
 from siamkit.progress import progress_bar
-from siamkit.retrieval.index import FORMAT, META, EmbeddingIndex, IndexFolderError, write_index, write_meta
+from siamkit.retrieval.file_stamps import Stamp, file_stamp
+from siamkit.retrieval.index import (
+    FORMAT,
+    META,
+    EmbeddingIndex,
+    IndexFolderError,
+    skipped_record,
+    write_index,
+    write_meta,
+)
 from siamkit.retrieval.index_paths import same_file
 from siamkit.retrieval.journal import JOURNAL_DIR, EmbeddingJournal
 from siamkit.wording import counted, none_could_be
@@ -105,40 +114,75 @@ def _embed_into(out: Path, listing: Listing, encoder: Embedder, encoder_source: 
     if complete is None and (out / META).is_file():
         print(f"note: {out} holds an index of another encoder (or one that cannot be read); it is replaced "
               "once this one is complete, and kept if you stop before (Ctrl-C)", file=sys.stderr)
-    wanted = {same_file(path) for path in listing.images}
-    if (complete is not None and {same_file(f) for f in complete.files} == wanted
-            and not (out / JOURNAL_DIR).exists()):
+    stamps = {same_file(path): file_stamp(path) for path in listing.images}
+    if complete is not None and not (out / JOURNAL_DIR).exists() and _unchanged(complete, stamps):
         return _with_encoder_at(complete, encoder_source), 0
     journal = EmbeddingJournal.open(out, encoder.fingerprint, encoder.embedding_dim)
-    if complete is not None and not journal.done:  # new images for an existing index: keep its rows
-        for start in range(0, len(complete.files), 100_000):
-            journal.append(complete.files[start:start + 100_000], complete.embeddings[start:start + 100_000])
-        journal.append([], np.zeros((0, encoder.embedding_dim), np.float32), complete.skipped)
-    done = {same_file(path) for path in journal.done}
-    todo = [path for path in listing.images if same_file(path) not in done]
+    if complete is not None and not journal.latest:  # an existing index to extend or bring up to date
+        _take_into(journal, complete)
+    _note_unstamped(out, journal, stamps)
+    todo = [path for path in listing.images if not journal.holds(path, stamps[same_file(path)])]
     before = len(journal.files)
     try:
-        _embed(todo, encoder, journal, batch_size, num_workers, on_bad_image, len(listing.images))
+        _embed(todo, encoder, journal, batch_size, num_workers, on_bad_image, len(listing.images), stamps)
     except KeyboardInterrupt:
         print(f"\ninterrupted: {counted(len(journal.files), 'embedded image')} kept in {journal.folder}; "
               "run the same command again to continue", file=sys.stderr)
         raise
-    rows = np.array([i for i, f in enumerate(journal.files) if same_file(f) in wanted], dtype=np.int64)
-    if left_out := len(journal.files) - len(rows):
-        print(f"note: {counted(left_out, 'image')} in {out} {'is' if left_out == 1 else 'are'} not among the "
-              "images listed now (removed since, or the index was made from another folder) and left out: "
-              "an index holds the images of the folder it is made from", file=sys.stderr)
+    _note_left_out(out, journal, stamps)
+    rows = np.array(sorted(entry.row for key, entry in journal.latest.items()
+                           if key in stamps and entry.row is not None), dtype=np.int64)
+    bad = [(entry.bad, entry.stamp or stamps[key]) for key, entry in journal.latest.items()
+           if key in stamps and entry.bad is not None]
     if not len(rows):
-        first = journal.skipped[0].reason if journal.skipped else "?"
+        first = bad[0][0].reason if bad else "?"
         raise SiamkitError(f"{none_could_be(len(listing.images), 'image', 'read')} ({first}); nothing to "
                            "index")
-    skipped = listing.skipped + [bad for bad in journal.skipped if same_file(bad.file) in wanted]
     meta = {"encoder": encoder_source, "fingerprint": encoder.fingerprint, "runtime": encoder.runtime,
-            "dim": encoder.embedding_dim, "skipped": [bad.to_dict() for bad in skipped]}
-    write_index(out, journal.vectors(), journal.files, meta, rows)
+            "dim": encoder.embedding_dim,
+            "skipped": [skipped_record(b, None) for b in listing.skipped] + [skipped_record(*b) for b in bad]}
+    row_stamps = [stamp or stamps.get(same_file(file))  # a row from before stamps: taken as unchanged
+                  for file, stamp in zip(journal.files, journal.row_stamps)]
+    write_index(out, journal.vectors(), journal.files, row_stamps, meta, rows)
     embedded = len(journal.files) - before
     journal.remove()
     return json.loads((out / META).read_text()), embedded
+
+
+def _unchanged(index: EmbeddingIndex, stamps: dict[str, Stamp | None]) -> bool:
+    """Whether ``index`` holds, or passed over, exactly the listed images, each as stamped now."""
+    held = list(zip(index.files, index.stamps())) + [(bad.file, stamp) for bad, stamp in index.skipped_stamped
+                                                      if stamp]  # the others were passed over when listed
+    return len(held) == len(stamps) and all(stamp is not None and stamps.get(same_file(file), ()) == stamp
+                                            for file, stamp in held)
+
+
+def _take_into(journal: EmbeddingJournal, index: EmbeddingIndex) -> None:
+    """The index's rows and passed-over images, with their stamps, as the journal's first lines."""
+    for start in range(0, len(index.files), 100_000):
+        files = index.files[start:start + 100_000]
+        journal.append(files, index.embeddings[start:start + 100_000],
+                       stamps=dict(zip(map(same_file, files), index.stamps(start, start + 100_000))))
+    skipped = index.skipped_stamped
+    journal.append([], np.zeros((0, journal.dim), np.float32), [bad for bad, _ in skipped],
+                   {same_file(bad.file): stamp for bad, stamp in skipped})
+
+
+def _note_unstamped(out: Path, journal: EmbeddingJournal, stamps: dict[str, Stamp | None]) -> None:
+    count = sum(entry.stamp is None for key, entry in journal.latest.items() if key in stamps)
+    if count:
+        were, are = ("was", "is") if count == 1 else ("were", "are")
+        print(f"note: {counted(count, 'image')} in {out} {were} embedded by a siamkit that did not record "
+              f"file sizes and times, and {are} taken as unchanged since; from now on a file changed in "
+              f"place is embedded again (remove {out} to embed them all again now)", file=sys.stderr)
+
+
+def _note_left_out(out: Path, journal: EmbeddingJournal, stamps: dict[str, Stamp | None]) -> None:
+    count = sum(entry.row is not None for key, entry in journal.latest.items() if key not in stamps)
+    if count:
+        print(f"note: {counted(count, 'image')} in {out} {'is' if count == 1 else 'are'} not among the "
+              "images listed now (removed since, or the index was made from another folder) and left out: "
+              "an index holds the images of the folder it is made from", file=sys.stderr)
 
 
 def _with_encoder_at(index: EmbeddingIndex, encoder_source: str) -> dict[str, Any]:
@@ -147,7 +191,8 @@ def _with_encoder_at(index: EmbeddingIndex, encoder_source: str) -> dict[str, An
     unchanged = not index.meta.get("encoder") or same_file(index.meta["encoder"]) == same_file(encoder_source)
     if unchanged or index.meta.get("format") != FORMAT:  # an older index's files.txt is another format
         return index.meta
-    meta = {**index.meta, "encoder": encoder_source, "skipped": [bad.to_dict() for bad in index.skipped]}
+    meta = {**index.meta, "encoder": encoder_source,
+            "skipped": [skipped_record(*entry) for entry in index.skipped_stamped]}
     write_meta(index.folder, meta, len(index.files))
     return json.loads((index.folder / META).read_text())
 
@@ -164,7 +209,7 @@ def _complete_index(out: Path, encoder: Embedder) -> EmbeddingIndex | None:
 
 
 def _embed(paths: list[str], encoder: Embedder, journal: EmbeddingJournal, batch_size: int, num_workers: int,
-           on_bad_image: BadImagePolicy, total: int) -> None:
+           on_bad_image: BadImagePolicy, total: int, stamps: dict[str, Stamp | None]) -> None:
     loader = DataLoader(_Images(paths, encoder.preprocess), batch_size=batch_size,
                         num_workers=fewer_workers(num_workers, "--num-workers"))
     offset = 0
@@ -177,7 +222,7 @@ def _embed(paths: list[str], encoder: Embedder, journal: EmbeddingJournal, batch
             bad = [BadImage(names[i], error) for i, error in enumerate(batch["error"]) if error]
             vectors = (encoder.embed_batch(batch["image"][good]) if good
                        else np.zeros((0, encoder.embedding_dim), np.float32))
-            journal.append([names[i] for i in good], vectors, bad if on_bad_image == "skip" else ())
+            journal.append([names[i] for i in good], vectors, bad if on_bad_image == "skip" else (), stamps)
             bar.update(len(names))
             if bad and on_bad_image == "error":
                 raise ImageLoadError(f"{bad[0].reason} ({counted(len(journal.files), 'image')} embedded "

@@ -1,8 +1,10 @@
 """Embeddings of an image collection on disk, and nearest-neighbour search over them.
 
 An index folder holds ``embeddings.npy`` (N, E) float32 unit vectors, ``files.txt`` (one
-image path per row) and ``index.json`` (the encoder's folder and fingerprint, so queries
-embedded by another encoder are refused); ``index_paths`` says how the paths are stored.
+image path per row), ``stamps.npy`` (N, 2) int64, each row's ``file_stamps`` stamp (-1 where
+unknown; absent in indexes written before siamkit kept stamps) and ``index.json`` (the encoder's
+folder and fingerprint, so queries embedded by another encoder are refused; the images passed
+over, each with its stamp); ``index_paths`` says how the paths are stored.
 ``collection.embed_collection`` writes it in parts, so an interrupted run resumes where it
 stopped.
 
@@ -23,12 +25,13 @@ import numpy as np
 
 from siamkit.data.bad_images import BadImage
 from siamkit.errors import SiamkitError
+from siamkit.retrieval.file_stamps import Stamp, stamp_from
 from siamkit.retrieval.index_paths import reached, stored
 from siamkit.retrieval.journal import JOURNAL_DIR
 from siamkit.runtimes import names_a_network
 from siamkit.wording import counted
 
-EMBEDDINGS, FILES, META = "embeddings.npy", "files.txt", "index.json"
+EMBEDDINGS, FILES, STAMPS, META = "embeddings.npy", "files.txt", "stamps.npy", "index.json"
 FORMAT = "siamkit-index/2"
 #: the format before paths were stored as ``index_paths`` says: they were as given to `train embed`
 PATHS_AS_GIVEN = "siamkit-index/1"
@@ -83,14 +86,32 @@ class EmbeddingIndex:
                 meta["encoder"] = reached(meta["encoder"], folder)
         return cls(folder, embeddings, files, meta)
 
+    def stamps(self, start: int = 0, stop: int | None = None) -> list[Stamp | None]:
+        """The stamps of rows ``start:stop``, None where unknown (all of them in an index written
+        before siamkit kept stamps, or with a damaged ``stamps.npy``)."""
+        rows = range(len(self.files))[start:stop]
+        try:
+            stamps = np.load(self.folder / STAMPS, mmap_mode="r")
+        except (OSError, ValueError):
+            return [None] * len(rows)
+        if stamps.shape != (len(self.files), 2) or stamps.dtype != np.int64:
+            return [None] * len(rows)
+        return [(size, time) if size >= 0 else None for size, time in stamps[rows.start:rows.stop].tolist()]
+
     @property
     def skipped(self) -> list[BadImage]:
         """The images the index was asked for and could not hold (an index written by an older
         siamkit may list plain strings: those are left out)."""
-        entries = [BadImage.from_dict(e) for e in self.meta.get("skipped", []) if isinstance(e, dict)]
+        return [bad for bad, _ in self.skipped_stamped]
+
+    @property
+    def skipped_stamped(self) -> list[tuple[BadImage, Stamp | None]]:
+        """``skipped``, each with its stamp when it was listed (None where unknown)."""
+        entries = [(BadImage.from_dict(e), stamp_from(e.get("stamp")))
+                   for e in self.meta.get("skipped", []) if isinstance(e, dict)]
         if self.meta.get("format") != FORMAT:
             return entries
-        return [BadImage(reached(bad.file, self.folder), bad.reason) for bad in entries]
+        return [(BadImage(reached(bad.file, self.folder), bad.reason), stamp) for bad, stamp in entries]
 
     def check_encoder(self, fingerprint: str | None, dim: int) -> None:
         """Queries must come from the encoder (and runtime, for int8) that made the index."""
@@ -217,13 +238,15 @@ def _build_index(embeddings: np.ndarray, backend: str, hnsw_m: int, nlist: int |
     return index
 
 
-def write_index(folder: Path, vectors: np.ndarray, files: list[str], meta: dict[str, Any],
-                rows: np.ndarray | None = None) -> None:
-    """Writes the index files from ``vectors`` (or only its ``rows``), copying a chunk at a
-    time (bounded memory). ``index.json`` goes last, and an earlier one is removed first, so a
-    folder that has it is complete."""
+def write_index(folder: Path, vectors: np.ndarray, files: list[str], stamps: list[Stamp | None],
+                meta: dict[str, Any], rows: np.ndarray | None = None) -> None:
+    """Writes the index files from ``vectors``, ``files`` and their ``stamps`` (or only their
+    ``rows``), copying a chunk at a time (bounded memory). ``index.json`` goes last, and an
+    earlier one is removed first, so a folder that has it is complete."""
     rows = np.arange(len(files)) if rows is None else rows
     (folder / META).unlink(missing_ok=True)
+    np.save(folder / f".{STAMPS}", np.array([stamps[i] or (-1, -1) for i in rows], np.int64).reshape(-1, 2))
+    os.replace(folder / f".{STAMPS}", folder / STAMPS)
     target = np.lib.format.open_memmap(folder / f".{EMBEDDINGS}", mode="w+", dtype=np.float32,
                                        shape=(len(rows), meta["dim"]))
     for start in range(0, len(rows), 100_000):
@@ -247,6 +270,12 @@ def write_meta(folder: Path, meta: dict[str, Any], count: int) -> None:
     document = json.dumps({"format": FORMAT, "count": count, **on_disk}, indent=2) + "\n"
     (folder / f".{META}").write_text(document)
     os.replace(folder / f".{META}", folder / META)
+
+
+def skipped_record(bad: BadImage, stamp: Stamp | None) -> dict[str, Any]:
+    """A passed-over image as ``index.json`` lists it: with its stamp where it was read and failed
+    (a file of another type, passed over while listing, has none)."""
+    return {**bad.to_dict(), "stamp": stamp} if stamp else bad.to_dict()
 
 
 def _non_finite_rows(embeddings: np.ndarray, block: int = 65_536) -> np.ndarray:

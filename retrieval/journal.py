@@ -1,10 +1,11 @@
 """``EmbeddingJournal``: what an embedding run has finished, on disk, batch by batch.
 
 It lives in ``INDEX/partial/`` while a run is under way: ``vectors.f32`` (raw float32 rows,
-appended as each batch finishes), ``log.jsonl`` (one line per image, in order: its file and
-either that it has a row or why it was skipped; paths relative to the index folder, as
-``index_paths`` says) and ``journal.json`` (the encoder's
-fingerprint and the embedding size). A batch's rows are written and flushed before its log
+appended as each batch finishes), ``log.jsonl`` (one line per image, in order: its file, its
+``file_stamps`` stamp, and either that it has a row or why it was skipped; paths relative to the
+index folder, as ``index_paths`` says) and ``journal.json`` (the encoder's fingerprint and the
+embedding size). A file changed since its line was written is embedded again, and its later line
+is the one that counts. A batch's rows are written and flushed before its log
 lines, so the log says what is done: a crash, a bad file or Ctrl-C loses at most the batch
 in flight, whose surplus bytes the next run cuts off.
 """
@@ -16,23 +17,35 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
-from siamkit.retrieval.index_paths import reached, stored
+from siamkit.retrieval.file_stamps import Stamp, stamp_from
+from siamkit.retrieval.index_paths import reached, same_file, stored
 
 JOURNAL_DIR = "partial"
 _VECTORS, _LOG, _META = "vectors.f32", "log.jsonl", "journal.json"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file's latest line: its row, or why it was passed over; and its stamp when it was listed
+    (None in a line written before siamkit kept stamps)."""
+
+    stamp: Stamp | None
+    row: int | None = None
+    bad: BadImage | None = None
 
 
 @dataclass
 class EmbeddingJournal:
     folder: Path
     dim: int
-    files: list[str] = field(default_factory=list)  # images with a row, in row order
-    skipped: list[BadImage] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the file of each row, in row order
+    row_stamps: list[Stamp | None] = field(default_factory=list)
+    latest: dict[str, Entry] = field(default_factory=dict)  # by ``same_file``
 
     @classmethod
     def open(cls, index_folder: Path, fingerprint: str, dim: int) -> "EmbeddingJournal":
@@ -59,12 +72,14 @@ class EmbeddingJournal:
         with open(folder / _LOG, "rb") as log:
             for line in log:
                 entry = _log_entry(line)
-                if entry is None or (isinstance(entry, str) and len(journal.files) == rows):
+                if entry is None or (entry[2] is None and len(journal.files) == rows):
                     break
-                if isinstance(entry, str):
-                    journal.files.append(reached(entry, folder.parent))
+                file, stamp, reason = entry
+                file = reached(file, folder.parent)
+                if reason is None:
+                    journal._add_row(file, stamp)
                 else:
-                    journal.skipped.append(BadImage(reached(entry.file, folder.parent), entry.reason))
+                    journal.latest[same_file(file)] = Entry(stamp, bad=BadImage(file, reason))
                 kept += len(line)
         with open(folder / _LOG, "r+b") as log:
             log.truncate(kept)
@@ -72,26 +87,38 @@ class EmbeddingJournal:
             vectors.truncate(len(journal.files) * dim * 4)  # rows of a batch whose log was never written
         return journal
 
-    @property
-    def done(self) -> set[str]:
-        return set(self.files) | {bad.file for bad in self.skipped}
+    def holds(self, path: str, stamp: Stamp | None) -> bool:
+        """Whether the file at ``path``, as stamped now, needs no embedding: it was embedded or
+        passed over unchanged since (a line without a stamp is taken as unchanged)."""
+        entry = self.latest.get(same_file(path))
+        return entry is not None and entry.stamp in (None, stamp)
 
-    def append(self, files: list[str], vectors: np.ndarray, skipped: Iterable[BadImage] = ()) -> None:
-        """Records one finished batch: its rows first, then the log lines that make them count."""
-        skipped = list(skipped)
+    def append(self, files: list[str], vectors: np.ndarray, skipped: Iterable[BadImage] = (),
+               stamps: Mapping[str, Stamp | None] | None = None) -> None:
+        """Records one finished batch: its rows first, then the log lines that make them count.
+        ``stamps`` are the files' stamps when they were listed, by ``same_file``."""
+        skipped, stamps = list(skipped), stamps or {}
         with open(self.folder / _VECTORS, "ab") as out:
             out.write(np.ascontiguousarray(vectors, np.float32).tobytes())
             out.flush()
             os.fsync(out.fileno())
         index = self.folder.parent
-        lines = ([json.dumps({"file": stored(f, index)}) for f in files]
-                 + [json.dumps({**bad.to_dict(), "file": stored(bad.file, index)}) for bad in skipped])
+        lines = ([{"file": stored(f, index), "stamp": stamps.get(same_file(f))} for f in files]
+                 + [{**bad.to_dict(), "file": stored(bad.file, index),
+                     "stamp": stamps.get(same_file(bad.file))} for bad in skipped])
         with open(self.folder / _LOG, "a") as log:
-            log.write("".join(line + "\n" for line in lines))
+            log.write("".join(json.dumps(line) + "\n" for line in lines))
             log.flush()
             os.fsync(log.fileno())
-        self.files += files
-        self.skipped += skipped
+        for file in files:
+            self._add_row(file, stamps.get(same_file(file)))
+        for bad in skipped:
+            self.latest[same_file(bad.file)] = Entry(stamps.get(same_file(bad.file)), bad=bad)
+
+    def _add_row(self, file: str, stamp: Stamp | None) -> None:
+        self.latest[same_file(file)] = Entry(stamp, row=len(self.files))
+        self.files.append(file)
+        self.row_stamps.append(stamp)
 
     def vectors(self) -> np.ndarray:
         """(rows, dim) float32, memory-mapped."""
@@ -103,9 +130,9 @@ class EmbeddingJournal:
         shutil.rmtree(self.folder)
 
 
-def _log_entry(line: bytes) -> str | BadImage | None:
-    """A whole log line's file with a row (``{"file"}``), or its ``BadImage`` (``{"file", "reason"}``,
-    ``"error"`` before); None for a cut-off or damaged line."""
+def _log_entry(line: bytes) -> tuple[str, Stamp | None, str | None] | None:
+    """A whole log line's file, stamp, and why it was passed over (``"reason"``, ``"error"`` before;
+    None for a file with a row); None for a cut-off or damaged line."""
     try:
         entry = json.loads(line) if line.endswith(b"\n") else None
     except ValueError:
@@ -113,9 +140,9 @@ def _log_entry(line: bytes) -> str | BadImage | None:
     if not (isinstance(entry, dict) and isinstance(entry.get("file"), str)):
         return None
     why = entry.get("reason", entry.get("error"))
-    if why is None:
-        return entry["file"]
-    return BadImage(entry["file"], why) if isinstance(why, str) else None
+    if why is not None and not isinstance(why, str):
+        return None
+    return entry["file"], stamp_from(entry.get("stamp")), why
 
 
 def _read_json(path: Path) -> dict | None:

@@ -203,6 +203,7 @@ class EmbeddingWriter(BasePredictionWriter):
                            predictions: Sequence[Any],
                            batch_indices: Optional[Sequence[Any]]) -> None:
         from siamkit.models.folder_checks import fingerprint
+        from siamkit.retrieval.file_stamps import file_stamp
         from siamkit.retrieval.index import write_index
 
         self.dirpath.mkdir(parents=True, exist_ok=True)
@@ -223,7 +224,7 @@ class EmbeddingWriter(BasePredictionWriter):
             paths = trainer.datamodule.predict_paths()
             root = trainer.datamodule.data.root
             files = [str(root / paths[i]) for i in order[first]]
-            write_index(self.dirpath, everything[first], files,
+            write_index(self.dirpath, everything[first], files, [file_stamp(f) for f in files],
                         {"encoder": str(Path(trainer.ckpt_path).resolve()) if trainer.ckpt_path else None,
                          "fingerprint": fingerprint(pl_module.encoder),
                          "dim": everything.shape[1],

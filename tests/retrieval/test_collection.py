@@ -227,3 +227,51 @@ def test_more_workers_than_usable_cpus_embed_with_one_a_cpu_and_say_so(counted, 
     assert embedded == 3
     assert ("note: --num-workers 4 is more than the 1 CPU this process may use: loading with 1 worker"
             in capsys.readouterr().err)
+
+
+def _replace(path: Path, seed: int) -> None:
+    """Other pixels under the same name, a minute later (file systems keep times coarsely)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (12, 12, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 60 * 10**9))
+
+
+def test_images_changed_in_place_are_embedded_again_and_a_fixed_bad_one_is_read(counted, tmp_path):
+    encoder, seen = counted
+    folder, out = _folder(tmp_path, 4), tmp_path / "index"
+    (folder / "zz_empty.png").write_bytes(b"")
+    embed = lambda policy="skip": collection.embed_collection(  # noqa: E731
+        collection.list_images(folder), encoder, out, "tiny", batch_size=4, num_workers=0,
+        on_bad_image=policy)
+    embed()
+    seen.clear()
+    assert embed()[1] == 0 and not seen, "nothing changed: nothing embedded"
+    _replace(folder / "0001.png", 7)
+    _replace(folder / "zz_empty.png", 8)
+    meta, embedded = embed()
+    assert embedded == sum(seen) == 2 and meta["count"] == 5 and meta["skipped"] == []
+    index = EmbeddingIndex.load(out)
+    np.testing.assert_allclose(index.embeddings, encoder.embed(index.files), atol=1e-6)
+    (folder / "0002.png").write_bytes(b"")
+    with pytest.raises(ImageLoadError, match="0002.png: empty file"):
+        embed("error")
+    meta, _ = embed()
+    assert meta["count"] == 4 and [Path(bad["file"]).name for bad in meta["skipped"]] == ["0002.png"]
+    assert "0002.png" not in {Path(f).name for f in EmbeddingIndex.load(out).files}, "its old row left"
+
+
+def test_an_index_from_before_stamps_is_taken_as_unchanged_once_with_a_note(counted, tmp_path, capsys):
+    encoder, seen = counted
+    folder, out = _folder(tmp_path, 3), tmp_path / "index"
+    _embed_again(encoder, folder, out)
+    (out / "stamps.npy").unlink()
+    seen.clear()
+    _embed_again(encoder, folder, out)
+    assert not seen and (out / "stamps.npy").is_file()
+    assert (f"note: 3 images in {out} were embedded by a siamkit that did not record file sizes and times, "
+            "and are taken as unchanged since") in capsys.readouterr().err
+    _replace(folder / "0000.png", 9)
+    _embed_again(encoder, folder, out)
+    assert sum(seen) == 1 and "note" not in capsys.readouterr().err
+    index = EmbeddingIndex.load(out)
+    np.testing.assert_allclose(index.embeddings, encoder.embed(index.files), atol=1e-6)

@@ -42,8 +42,8 @@ def test_queries_of_another_shape_are_refused_with_what_the_index_holds(tmp_path
     from siamkit.retrieval.index import EmbeddingIndex, write_index
 
     vectors = np.eye(4, dtype=np.float32)
-    write_index(tmp_path, vectors, ["a", "b", "c", "d"], {"encoder": "encoders/mine", "fingerprint": "x",
-                                                          "dim": 4})
+    write_index(tmp_path, vectors, ["a", "b", "c", "d"], [None] * 4,
+                {"encoder": "encoders/mine", "fingerprint": "x", "dim": 4})
     index = EmbeddingIndex.load(tmp_path)
     assert index.search(vectors[:1], k=1)[1].tolist() == [[0]]
     for queries in (np.ones((1, 7), np.float32), np.ones(4, np.float32)):
