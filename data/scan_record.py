@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from siamkit.data.cache import cache_dir
-
-Stamp = tuple[int, int]  # size in bytes, modification time in ns
+from siamkit.data.file_stamps import Stamp, file_stamp
 
 
 class ScanRecord:
@@ -29,12 +28,8 @@ class ScanRecord:
         self.passed = self._read()
 
     def stamp(self, path: str) -> Stamp | None:
-        """``path``'s size and modification time now (None when it cannot be read)."""
-        try:
-            status = os.stat(os.path.join(self.root, path))
-        except OSError:
-            return None
-        return status.st_size, status.st_mtime_ns
+        """``path``'s stamp now (None when it cannot be reached)."""
+        return file_stamp(os.path.join(self.root, path))
 
     def unchanged(self, path: str, stamp: Stamp | None) -> bool:
         """Whether ``path`` decoded before, and has not changed since."""

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from siamkit.data.bad_images import BadImage
 from siamkit.data.datasets import fewer_workers
+from siamkit.data.file_stamps import Stamp, file_stamp
 from siamkit.data.images import url_hint
 from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files
 from siamkit.data.preprocess import Preprocess
@@ -29,7 +30,6 @@ from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.folders import holding
 from siamkit.models.embedder import Embedder
 from siamkit.progress import progress_bar
-from siamkit.retrieval.file_stamps import Stamp, file_stamp
 from siamkit.retrieval.index import (
     FORMAT,
     META,

@@ -24,8 +24,8 @@ from typing import Any, Literal
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
+from siamkit.data.file_stamps import Stamp, stamp_from
 from siamkit.errors import SiamkitError
-from siamkit.retrieval.file_stamps import Stamp, stamp_from
 from siamkit.retrieval.index_paths import reached, stored
 from siamkit.retrieval.journal import JOURNAL_DIR
 from siamkit.runtimes import names_a_network

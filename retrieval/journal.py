@@ -22,7 +22,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from siamkit.data.bad_images import BadImage
-from siamkit.retrieval.file_stamps import Stamp, stamp_from
+from siamkit.data.file_stamps import Stamp, stamp_from
 from siamkit.retrieval.index_paths import reached, same_file, stored
 
 JOURNAL_DIR = "partial"

@@ -202,8 +202,8 @@ class EmbeddingWriter(BasePredictionWriter):
     def write_on_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            predictions: Sequence[Any],
                            batch_indices: Optional[Sequence[Any]]) -> None:
+        from siamkit.data.file_stamps import file_stamp
         from siamkit.models.folder_checks import fingerprint
-        from siamkit.retrieval.file_stamps import file_stamp
         from siamkit.retrieval.index import write_index
 
         self.dirpath.mkdir(parents=True, exist_ok=True)

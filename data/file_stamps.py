@@ -1,8 +1,9 @@
-"""What an index remembers of each image it holds or passed over: the file's size and time of last
-change, as rsync compares files, so that an image edited or replaced in place (or a broken one
-fixed) is embedded again by the next `train embed` or `train duplicates` into that index. A
-file's stamp is taken when the images are listed, before any is read: a file that changes while
-it is embedded keeps the older stamp and is embedded again next time."""
+"""A file's stamp: its size and time of last change, as rsync compares files. What an index
+remembers of each image it holds or passed over, so that an image edited or replaced in place
+(or a broken one fixed) is embedded again by the next `train embed` or `train duplicates` into
+that index; and what the scan record (``scan_record``) remembers of each image that decoded. A
+stamp is taken before the file is read: a file that changes while it is read keeps the older
+stamp and is read again next time."""
 
 from __future__ import annotations
 
