@@ -165,9 +165,19 @@ def is_tensor(source: Any) -> bool:
     return torch is not None and isinstance(source, torch.Tensor)
 
 
+def is_one_image(images: Any) -> bool:
+    """Whether ``images``, given where many are taken, is one path, file's bytes or PIL image:
+    iterating it would take its characters or bytes for images."""
+    return isinstance(images, (str, os.PathLike, bytes, Image.Image))
+
+
 def refuse_one_image(images: Any, taker: str) -> None:
-    """Raises ValueError where ``images``, given to ``taker`` as many images, is one array or tensor
-    that is not a batch: iterating it would take its rows (or channels) for images of their own."""
+    """Raises ValueError where ``images``, given to ``taker`` as many images, is one image: one
+    path, bytes or PIL image, or an array or tensor that is not a batch (iterating it would take
+    its rows, or channels, for images of their own)."""
+    if is_one_image(images):
+        raise ValueError(f"{taker} takes a sequence of images; got one, {_describe(images)}: pass "
+                         "[image, ...]")
     if (isinstance(images, np.ndarray) or is_tensor(images)) and images.ndim != 4:
         kind = "array" if isinstance(images, np.ndarray) else "tensor"
         raise ValueError(f"{taker} takes a sequence of images; got one {kind} of shape "

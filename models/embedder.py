@@ -9,9 +9,10 @@ from typing import Iterable, Optional
 
 import numpy as np
 import torch
+from PIL import Image
 
 from siamkit.data.image_config import ImageConfig
-from siamkit.data.images import ImageInput, refuse_one_image
+from siamkit.data.images import ImageInput, is_one_image, refuse_one_image
 from siamkit.data.preprocess import Preprocess
 from siamkit.progress import progress_bar
 
@@ -45,14 +46,15 @@ class Embedder(ABC):
         """The calibrated same / different decision threshold on cosine similarity, if set."""
         return self.card.calibration.threshold if self.card.calibration else None
 
-    def embed(self, images: Iterable[ImageInput] | str | os.PathLike, batch_size: int = 64,
-              progress: Optional[str] = None) -> np.ndarray:
+    def embed(self, images: Iterable[ImageInput] | str | os.PathLike | bytes | Image.Image,
+              batch_size: int = 64, progress: Optional[str] = None) -> np.ndarray:
         """Images (paths, bytes, PIL images, (H, W, C) arrays, (C, H, W) tensors) -> (N, E) float32
-        unit vectors; also an (N, H, W, C) array or (N, C, H, W) tensor; one path -> (1, E).
+        unit vectors; also an (N, H, W, C) array or (N, C, H, W) tensor; one path, bytes or PIL
+        image -> (1, E).
         ``progress``: a progress bar's label (none without one)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be a whole number >= 1, not {batch_size}")
-        if isinstance(images, (str, os.PathLike)):  # not its characters, each read as a file name
+        if is_one_image(images):  # not its characters, each read as a file name
             images = [images]
         refuse_one_image(images, "embed")
         rows, batch = [], []

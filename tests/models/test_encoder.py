@@ -122,8 +122,8 @@ def test_a_device_this_machine_lacks_is_named_before_anything_loads(python_encod
         get_scorer(str(python_encoder), device=device)
 
 
-def test_embed_takes_one_path_as_one_image_and_refuses_a_batch_size_below_one(python_encoder: Path,
-                                                                               tmp_path: Path, photos):
+def test_embed_takes_one_path_bytes_or_pil_image_as_one_image_and_refuses_a_batch_size_below_one(
+        python_encoder: Path, tmp_path: Path, photos):
     from PIL import Image
 
     Image.fromarray(photos["coffee"]).save(tmp_path / "coffee.png")
@@ -131,6 +131,9 @@ def test_embed_takes_one_path_as_one_image_and_refuses_a_batch_size_below_one(py
     one = encoder.embed(str(tmp_path / "coffee.png"))  # was read character by character
     np.testing.assert_array_equal(one, encoder.embed([tmp_path / "coffee.png"]))
     assert one.shape == (1, 16) and encoder.embed(tmp_path / "coffee.png").shape == (1, 16)
+    as_bytes = (tmp_path / "coffee.png").read_bytes()
+    np.testing.assert_array_equal(encoder.embed(as_bytes), one)  # was read byte by byte
+    np.testing.assert_array_equal(encoder.embed(Image.open(tmp_path / "coffee.png")), one)  # was a TypeError
     with pytest.raises(ValueError, match="batch_size must be a whole number >= 1, not 0"):
         encoder.embed([photos["coffee"]], batch_size=0)  # was one batch of everything
 

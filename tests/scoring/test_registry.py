@@ -134,3 +134,5 @@ def test_score_matrix_takes_a_batch_of_images_and_refuses_one_image(photos):
     with pytest.raises(ValueError, match=r"score_matrix takes a sequence of images; got one array of shape "
                                          r"\(40, 40, 3\)"):
         scorer.score_matrix(images[0])  # was a 40 x 40 matrix of its rows, each read as an image
+    with pytest.raises(ValueError, match=r"score_matrix takes a sequence of images; got one, a.jpg: pass "):
+        scorer.score_matrix("a.jpg")  # was a 5 x 5 matrix of its characters, each read as a file
