@@ -20,6 +20,9 @@ import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 FMR_TARGETS = (0.01, 0.001)
+#: Below this many matches or non-matches a bootstrap interval shows less uncertainty than there
+#: is (the percentile bootstrap's known small-sample fault; 30 is the usual rule of thumb)
+FEW_PAIRS = 30
 #: A gap in cosine between the val pairs' scores around the chosen threshold wide enough to say
 LOOSE_THRESHOLD = 0.05
 
@@ -50,6 +53,22 @@ def measurable_fmr_targets(labels: np.ndarray) -> tuple[float, ...]:
     a false-match rate of 0, whatever the target: a column that repeated it under another name
     would claim a precision the pairs do not have."""
     return tuple(t for t in FMR_TARGETS if _measures(_non_matches(labels), t))
+
+
+def pair_count_notes(labels: np.ndarray) -> list[str]:
+    """What the number of pairs leaves unsaid, a sentence each: too few for the intervals, and
+    the TPR@FPR targets too few non-matches cannot measure."""
+    return [note for note in (few_pairs_note(labels), unmeasured_fmr_note(labels)) if note]
+
+
+def few_pairs_note(labels: np.ndarray) -> str | None:
+    matches, non_matches = int(np.sum(np.asarray(labels) == 1)), _non_matches(labels)
+    if min(matches, non_matches) >= FEW_PAIRS:
+        return None
+    return (f"Only {matches:,} matches and {non_matches:,} non-matches: with fewer than {FEW_PAIRS} of "
+            "either, a bootstrap interval shows less uncertainty than there is (scores that tell every "
+            "pair apart give 1.000-1.000), and so do the verdicts built on them; evaluate on more pairs "
+            "(`train copies` makes some)")
 
 
 def unmeasured_fmr_note(labels: np.ndarray) -> str | None:

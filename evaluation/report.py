@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
 from siamkit.evaluation.comparisons import Comparison  # noqa: E402
-from siamkit.evaluation.metrics import unmeasured_fmr_note  # noqa: E402
+from siamkit.evaluation.metrics import pair_count_notes  # noqa: E402
 from siamkit.evaluation.pairs import EvaluationData  # noqa: E402
 from siamkit.evaluation.runner import MethodResult  # noqa: E402
 from siamkit.pages import write_page  # noqa: E402
@@ -77,10 +77,10 @@ def _against(c: Comparison) -> str:
 
 def markdown_summary(results: Sequence[MethodResult], comparisons: Sequence[Comparison],
                      labels: np.ndarray) -> str:
-    """The summary table (and which of its rates the pairs of ``labels`` cannot measure) and,
-    when a trained model was evaluated, whether its training paid off."""
+    """The summary table (and what the number of pairs of ``labels`` leaves unsaid) and, when a
+    trained model was evaluated, whether its training paid off."""
     text = _markdown("method", summary_table(results))
-    if note := unmeasured_fmr_note(labels):
+    for note in pair_count_notes(labels):
         text += f"\n\n{note}."
     if comparisons:
         table = _markdown("trained model", comparison_table(comparisons), words=("against", "verdict"))
@@ -192,6 +192,6 @@ def write_html(path: Path, data: EvaluationData, results: Sequence[MethodResult]
     write_page(path, "evaluation.html", heading=heading,
                split=data.split, seed=data.splits.seed, info=data.describe(), skipped=data.skipped,
                best=best_method(results).name, table=summary_table(results),
-               fmr_note=unmeasured_fmr_note(pairs.label),
+               notes=pair_count_notes(pairs.label),
                comparisons=comparison_table(comparisons) if comparisons else None, paid_off=paid_off,
                plots=plots, errors=errors)

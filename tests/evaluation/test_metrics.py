@@ -54,6 +54,20 @@ def test_a_false_match_rate_is_reported_only_where_the_non_matches_can_measure_i
         assert f"these pairs hold {non_matches} non-matches" in note
 
 
+def test_too_few_pairs_for_the_intervals_are_said_in_the_summary():
+    from siamkit.evaluation.report import markdown_summary
+    from siamkit.evaluation.runner import MethodResult
+
+    labels = np.array([1, 1, 0, 0])
+    result = metrics.verification(labels, np.array([0.9, 0.8, 0.2, 0.1]), bootstrap=50)
+    assert result["roc_auc"] == {"value": 1.0, "ci95": [1.0, 1.0]}, "the interval the note warns of"
+    summary = markdown_summary([MethodResult("histogram", result, np.zeros(4), None)], [], labels)
+    assert "Only 2 matches and 2 non-matches: with fewer than 30 of either, a bootstrap interval" in summary
+    assert metrics.few_pairs_note(np.array([1] * 30 + [0] * 30)) is None
+    assert metrics.pair_count_notes(np.array([1] * 29 + [0] * 1000)) == [metrics.few_pairs_note(
+        np.array([1] * 29 + [0] * 1000))]
+
+
 def test_an_fmr_rule_the_val_pairs_cannot_measure_is_said():
     labels = np.array([0] * 99 + [1] * 10)
     assert metrics.unmeasured_rule_note(labels, "best_f1") is None
