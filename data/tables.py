@@ -33,6 +33,10 @@ def read_table(path: Path, rows: int | None = None) -> pd.DataFrame:
                 return pyarrow.parquet.read_schema(path).empty_table().to_pandas()
             return pd.read_parquet(path)
         table = pd.read_json(path, lines=True, dtype=False, nrows=rows)
+    except UnicodeDecodeError as error:  # a spreadsheet's "Unicode text" (UTF-16), or a Windows code page
+        byte = error.object[error.start]
+        raise SiamkitError(f"cannot read table {path}: it is not UTF-8 text (byte {byte:#04x} at position "
+                           f"{error.start}); save it as UTF-8 (a spreadsheet's \"CSV UTF-8\")") from None
     except (ValueError, OSError, pd.errors.ParserError) as error:
         raise SiamkitError(f"cannot read table {path}: {error}") from None
     if not all(isinstance(column, str) for column in table.columns):  # e.g. one JSON array

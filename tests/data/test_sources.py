@@ -117,6 +117,15 @@ def test_bad_tables_name_the_problem(tmp_path, content, message):
         read_source(tmp_path / "t.csv", kind="pairs" if content.startswith("a,b\n") else "auto")
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "cp1252"])
+def test_a_table_that_is_not_utf8_says_how_to_save_it(tmp_path, encoding):
+    """A spreadsheet's "Unicode text" and Windows' own code page: was the codec's message."""
+    (tmp_path / "t.csv").write_bytes("a,b,label\ncafé.png,y.png,1\n".encode(encoding))
+    with pytest.raises(SiamkitError, match=r"t.csv: it is not UTF-8 text \(byte 0x.. at position \d+\); "
+                                           r"save it as UTF-8 \(a spreadsheet's \"CSV UTF-8\"\)"):
+        read_source(tmp_path / "t.csv")
+
+
 def test_missing_data_names_the_path_and_the_options(tmp_path):
     with pytest.raises(SiamkitError, match="data not found: .*nowhere.*demo:digits"):
         read_source(tmp_path / "nowhere")
