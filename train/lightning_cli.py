@@ -45,7 +45,7 @@ from siamkit.train.checkpoint_paths import (
 from siamkit.train.config_files import PATH_SETTINGS, check_paths_from_here, read_config
 from siamkit.train.loggers import end_wandb_runs, recorded_run_loggers, run_loggers
 from siamkit.train.module import SiameseModule
-from siamkit.train.parser_errors import brief_error
+from siamkit.train.parser_errors import brief_error, not_made
 from siamkit.train.precision import native_precision
 from siamkit.train.run_lock import hold_run_folder
 from siamkit.train.run_record import RunRecord, workers_terminated
@@ -121,6 +121,14 @@ class SiamkitCLI(LightningCLI):
         if isinstance(seed, int) and not min_seed_value <= seed <= max_seed_value:  # true / false pass
             raise ConfigError(f"seed_everything must be a whole number from {min_seed_value} to "
                               f"{max_seed_value}, true (a random one) or false, not {seed}")
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except ValueError as error:  # jsonargparse's, for a class that raised as it was made
+            if brief := not_made(str(error)):
+                raise ConfigError(brief) from None
+            raise
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         """A config without ``trainer.precision`` gets the machine's fastest for this backbone, also

@@ -104,6 +104,25 @@ def brief_error(message: str, known_keys: Iterable[str] = ()) -> str:
     return f"{match['key']}: {match['value'].strip()!r} is not {' or '.join(wanted)}"
 
 
+_NOT_MADE = re.compile(r"Does not validate against any of the Union subtypes\s+"
+                       r"Subtypes: \[(?P<types>.*?)\]\s*\nErrors:\n"
+                       r"\s*- (?P<first>.+?)(?=\n\s*- |\nGiven value|\Z)", re.S)
+_KIND = re.compile(r"([A-Z]\w*)(?:'>|\])")
+
+
+def not_made(message: str) -> str | None:
+    """One line for a class of the config that could not be made, as its instance was asked for: a
+    logger whose package is not installed (``--trainer.logger MLFlowLogger``), a callback that
+    refuses a value. The kind of class the option takes, and the first of the reasons; None for
+    another message."""
+    match = _NOT_MADE.search(message)
+    if not match:
+        return None
+    kind = _KIND.search(match["types"])
+    reason = re.sub(r"^Problem with given class_path '([\w.]+)':", r"\1:", " ".join(match["first"].split()))
+    return f"the {kind[1] if kind else 'class'} given cannot be made: {reason}"
+
+
 def _unknown_class_option(message: str, option: str) -> str:
     key, path = _KEY.search(message), _CLASS_PATH.search(message)
     if not (key and path):

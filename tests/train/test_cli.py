@@ -1,5 +1,6 @@
 """The program's surface: help, config resolution, and one clear message (exit 2) per user error."""
 
+import importlib.util
 import typing
 from importlib.metadata import version
 
@@ -114,6 +115,23 @@ def test_a_value_that_names_no_class_of_the_kind_is_one_line(option, value, expe
     monkeypatch.chdir(tmp_path)
     err = _error(capsys, ["fit", *TINY, f"{option}={value}"])
     assert expected in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["--trainer.logger", "MLFlowLogger"],  # its package is not installed here: was "a bug in siamkit"
+     "the Logger given cannot be made: pytorch_lightning.loggers.MLFlowLogger: Requirement 'mlflow"),
+    (["--trainer.callbacks", "EarlyStopping", "--trainer.callbacks.monitor", "val/roc_auc",
+      "--trainer.callbacks.mode", "nope"],
+     "the Callback given cannot be made: `mode` can be min, max, got nope"),
+])
+def test_a_class_that_cannot_be_made_is_one_line_and_writes_nothing(options, expected, tmp_path, monkeypatch,
+                                                                    capsys):
+    if "MLFlowLogger" in options and importlib.util.find_spec("mlflow"):
+        pytest.skip("mlflow is installed here")
+    monkeypatch.chdir(tmp_path)
+    err = _error(capsys, ["fit", *TINY, *options, "--trainer.default_root_dir", "run"])
+    assert err.startswith(f"error: {expected}") and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("option, expected", [
