@@ -1,6 +1,6 @@
-"""The checkpoints every run gets beside ``last.ckpt`` (Lightning's ModelCheckpoint, configured in
-``lightning_cli``): the best by a validation metric, and one on an exception, and what keeps
-that one whole."""
+"""The checkpoints every run gets (Lightning's ModelCheckpoint, configured in ``lightning_cli``):
+``last.ckpt``, the best by a validation metric, and one on an exception, and what keeps that
+one whole."""
 
 from __future__ import annotations
 
@@ -15,7 +15,26 @@ from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 from pytorch_lightning.utilities.rank_zero import rank_zero_info
 
 
-class BestCheckpoint(ModelCheckpoint):
+class _SiamkitCheckpoint(ModelCheckpoint):
+    @property
+    def state_key(self) -> str:  # ModelCheckpoint's, so that runs from before these classes resume theirs
+        return "ModelCheckpoint" + super().state_key.removeprefix(type(self).__qualname__)
+
+
+class LastCheckpoint(_SiamkitCheckpoint):
+    """``last.ckpt``: Lightning's checkpoint without a monitor, written at each validation (or
+    epoch end), and also as training ends when neither came after the last steps. Lightning
+    then writes none, and the steps were lost: with validation every second epoch
+    (``check_val_every_n_epoch: 2``) the odd last epoch; with validation within epochs, a run
+    that stops (``max_steps``) between two."""
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        if not self._should_skip_saving_checkpoint(trainer):  # skipped where the last step is saved
+            self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+class BestCheckpoint(_SiamkitCheckpoint):
     """Lightning's best-by-a-metric checkpoint, which keeps none for an undefined (NaN) value.
 
     Lightning ranks NaN below every number but still keeps the first such epoch while fewer
@@ -38,10 +57,6 @@ class BestCheckpoint(ModelCheckpoint):
         if current is not None and torch.isnan(current):
             return False
         return super().check_monitor_top_k(trainer, current)
-
-    @property
-    def state_key(self) -> str:  # ModelCheckpoint's, so that runs from before this class resume their best
-        return "ModelCheckpoint" + super().state_key.removeprefix(type(self).__qualname__)
 
 
 class InterruptionCheckpoint(OnExceptionCheckpoint):

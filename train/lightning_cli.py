@@ -2,12 +2,13 @@
 
 Every run gets, whatever its config says: ``speed`` (TrainingSpeed: images/s and peak GPU
 memory, logged and printed at the end); a ``checkpoint`` (BestCheckpoint: best by
-``val/roc_auc``, none while it is undefined), a ``last_checkpoint`` (``last.ckpt``, the
-weights at each validation) and an ``on_exception`` checkpoint (written when the run is
-interrupted by Ctrl-C or SIGTERM, or fails), all in ``DEFAULT_ROOT_DIR/checkpoints``, so
-``--ckpt_path last`` resumes from whichever is newer; the fastest precision the hardware runs
-the backbone in natively when the config sets none (``precision.native_precision``); and a copy
-of the resolved config plus the package versions in the run's log folder.
+``val/roc_auc``, none while it is undefined), a ``last_checkpoint`` (LastCheckpoint:
+``last.ckpt``, the weights at each validation and as training ends) and an ``on_exception``
+checkpoint (written when the run is interrupted by Ctrl-C or SIGTERM, or fails), all in
+``DEFAULT_ROOT_DIR/checkpoints``, so ``--ckpt_path last`` resumes from whichever is newer; the
+fastest precision the hardware runs the backbone in natively when the config sets none
+(``precision.native_precision``); and a copy of the resolved config plus the package versions
+in the run's log folder.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any, NoReturn
 
 from lightning_fabric.utilities.seed import max_seed_value, min_seed_value
 from pytorch_lightning import Trainer
-from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.trainer.states import TrainerStatus
 from pytorch_lightning.utilities.exceptions import SIGTERMException
@@ -30,7 +30,12 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
 from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
-from siamkit.train.checkpoint_callbacks import BestCheckpoint, InterruptionCheckpoint, QuietWorkerDeaths
+from siamkit.train.checkpoint_callbacks import (
+    BestCheckpoint,
+    InterruptionCheckpoint,
+    LastCheckpoint,
+    QuietWorkerDeaths,
+)
 from siamkit.train.checkpoint_io import stream_local_checkpoints
 from siamkit.train.checkpoint_paths import (
     CKPT_KEYWORDS,
@@ -100,8 +105,8 @@ class SiamkitCLI(LightningCLI):
         parser.set_defaults({"checkpoint.monitor": "val/roc_auc", "checkpoint.mode": "max",
                              "checkpoint.filename": "best-{epoch}-{step}"})
         # Lightning 2.6's save_last copies only a new best (a resume from it loses the epochs since):
-        # last.ckpt comes from a second ModelCheckpoint, with no monitor, at each validation
-        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
+        # last.ckpt comes from a second ModelCheckpoint, with no monitor, at each validation and at the end
+        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
         parser.set_defaults({"last_checkpoint.filename": "last",
                              "last_checkpoint.enable_version_counter": False})
         parser.add_lightning_class_args(InterruptionCheckpoint, "on_exception")

@@ -106,6 +106,19 @@ def test_last_checkpoint_holds_the_latest_weights_when_the_best_came_earlier(tmp
     assert checkpoint_step(checkpoints / "last.ckpt") == 4
 
 
+@pytest.mark.parametrize("schedule", [["--trainer.max_steps", "3", "--trainer.val_check_interval", "2"],
+                                      ["--trainer.max_epochs", "3", "--trainer.limit_train_batches", "1",
+                                       "--trainer.check_val_every_n_epoch", "2"]])
+def test_last_checkpoint_holds_the_steps_after_the_last_validation(schedule, tmp_path, monkeypatch):
+    """Lightning saves last.ckpt at a validation only, where validation is not at every epoch's
+    end: the third step was lost (last.ckpt at step 2)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY, *schedule, "--trainer.limit_val_batches", "1"]) == 0
+    checkpoints = tmp_path / "runs" / "demo_digits" / "checkpoints"
+    assert [checkpoint_step(best) for best in checkpoints.glob("best-*.ckpt")] == [2], "the one validation"
+    assert checkpoint_step(checkpoints / "last.ckpt") == 3
+
+
 def test_fit_refuses_to_overwrite_an_earlier_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["fit", *TINY, "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1"]) == 0
