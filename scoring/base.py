@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from siamkit.data.images import ImageInput, load_image, refuse_one_image
+from siamkit.data.images import ImageInput, is_one_image, load_image, refuse_one_image
 
 
 class Scorer(ABC):
@@ -69,12 +69,16 @@ class Scorer(ABC):
 
     def score_pairs(self, pairs: Iterable[tuple[ImageInput, ImageInput]]) -> np.ndarray:
         """(P,) similarities; an image in several pairs is decoded and featurised once."""
-        pairs = list(pairs)
+        pairs = [pairs] if is_one_image(pairs) else list(pairs)
         keys: dict[Any, int] = {}
         images: list[ImageInput] = []
         index_pairs = []
-        for a, b in pairs:
-            index_pairs.append(tuple(_index(image, keys, images) for image in (a, b)))
+        for number, pair in enumerate(pairs):
+            if is_one_image(pair) or not hasattr(pair, "__len__") or len(pair) != 2:
+                raise ValueError(f"score_pairs takes a sequence of (a, b) pairs; item {number} is "
+                                 f"{str(pair)[:80]!r}: pass [(a, b), ...], or score one pair with "
+                                 "score(a, b)")
+            index_pairs.append(tuple(_index(image, keys, images) for image in pair))
         features = self.features_many(images)
         return self.compare_many([features[i] for i, _ in index_pairs], [features[j] for _, j in index_pairs])
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,11 @@ def test_score_matrix_takes_a_batch_of_images_and_refuses_one_image(photos):
         scorer.score_matrix(images[0])  # was a 40 x 40 matrix of its rows, each read as an image
     with pytest.raises(ValueError, match=r"score_matrix takes a sequence of images; got one, a.jpg: pass "):
         scorer.score_matrix("a.jpg")  # was a 5 x 5 matrix of its characters, each read as a file
+
+
+@pytest.mark.parametrize("pairs, item", [(("a.jpg", "b.jpg"), "'a.jpg'"), ([("a.jpg",)], "\"('a.jpg',)\"")])
+def test_score_pairs_refuses_one_pair_or_a_pair_of_one_in_a_line_that_says_how(pairs, item):
+    """Was Python's "too many values to unpack (expected 2)" (the characters of a.jpg)."""
+    message = f"score_pairs takes a sequence of (a, b) pairs; item 0 is {item}: pass [(a, b), ...], or"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        get_scorer("histogram").score_pairs(pairs)
