@@ -86,6 +86,23 @@ def labelled_val_data(source: str, policy: BadImagePolicy,
     return data, skipped
 
 
+def without_copies_labelled_different(data: DataSet, source: str) -> DataSet:
+    """Pairs labelled 0 (different) whose sides are two files with the same bytes (one file under
+    two spellings is refused as the table is read): no model can tell them apart, and training
+    on them pushes two views of one picture apart. Left out with a warning, as `train evaluate`
+    leaves out every pair of an image with itself."""
+    if not isinstance(data, PairSet):
+        return data
+    copies = data.same_image() & (data.label == 0)
+    if count := int(copies.sum()):
+        first = np.flatnonzero(copies)[0]
+        are = "is" if count == 1 else "are"
+        log.warning(f"{source}: {counted(count, 'pair')} labelled 0 (different) {are} "
+                    f"two files with the same bytes (first: {data.a[first]} | {data.b[first]}); no model can "
+                    "tell such a pair apart, so training and validation leave them out")
+    return data.subset(~copies)
+
+
 def check_unlabelled_settings(data: DataSet, source: str, crops_per_image: int, mixes_views: bool) -> None:
     unlabelled = isinstance(data, ImageSet)
     if crops_per_image > 1 and not unlabelled:

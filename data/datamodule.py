@@ -21,6 +21,7 @@ from siamkit.data.data_checks import (
     empty_split,
     labelled_val_data,
     without_bad_images,
+    without_copies_labelled_different,
 )
 from siamkit.data.datasets import (
     ClassImageDataset,
@@ -193,12 +194,14 @@ class SiameseDataModule(pl.LightningDataModule):
         asked = SplitRecord(hp.source, hp.root, hp.kind, tuple(hp.split_fractions), hp.split_seed,
                             copies_together=copies_together)
         data, self.split_record = split_source(asked)
-        self.data, self.skipped = without_bad_images(data, hp.on_bad_image)
+        data, self.skipped = without_bad_images(data, hp.on_bad_image)
+        self.data = without_copies_labelled_different(data, hp.source)
         if self.device_augmentation is not None and not self._train_augmentations():
             self.device_augmentation = DeviceAugmentation([], self.image_config.size)
         check_unlabelled_settings(self.data, hp.source, hp.crops_per_image, self.mix is not None)
         if hp.val_data:
-            self.val_data, skipped = labelled_val_data(hp.val_data, hp.on_bad_image, self.split_record)
+            val_data, skipped = labelled_val_data(hp.val_data, hp.on_bad_image, self.split_record)
+            self.val_data = without_copies_labelled_different(val_data, hp.val_data)
             self.skipped += skipped
             hp.val_data = recorded_location(hp.val_data)  # as checkpoints name it: found from any folder
 

@@ -54,6 +54,13 @@ class PairSet:
     def paths(self) -> np.ndarray:
         return np.unique(np.concatenate([self.a, self.b]))
 
+    def same_image(self) -> np.ndarray:
+        """Per pair, whether its two sides are one image: one file however spelled (``a.png``,
+        ``./a.png``), or two files with the same bytes."""
+        names, side = np.unique(np.concatenate([self.a, self.b]), return_inverse=True)
+        first = first_with_same_bytes([str(self.root / name) for name in names])[side]
+        return first[:len(self)] == first[len(self):]
+
 
 @dataclass
 class ClassSet:

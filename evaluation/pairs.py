@@ -15,7 +15,7 @@ import numpy as np
 
 from siamkit.data.bad_images import BadImage
 from siamkit.data.demo import resolve_source
-from siamkit.data.same_bytes import first_with_same_bytes, later_copies
+from siamkit.data.same_bytes import later_copies
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.source_kind import source_kind
 from siamkit.data.sources import ClassSet, DataSet, PairSet, check_source_exists
@@ -123,9 +123,7 @@ def _without_self_pairs(pairs: PairSet, split: str, source: str) -> PairSet:
     """A pair of an image with itself (one file, or the same bytes under two names) is a match to
     every method: it would only flatter them all (training may keep such pairs, whose two sides it
     augments apart)."""
-    names, side = np.unique(np.concatenate([pairs.a, pairs.b]), return_inverse=True)
-    first = first_with_same_bytes([str(pairs.root / name) for name in names])[side]
-    itself = first[:len(pairs)] == first[len(pairs):]  # a.png | ./a.png too: one file, the same bytes
+    itself = pairs.same_image()
     if itself.any():
         print(f"note: left out of the {split} split of {source}: {counted(int(itself.sum()), 'pair')} of an "
               "image with itself (every method scores them as matches)", file=sys.stderr)

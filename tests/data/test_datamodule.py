@@ -347,3 +347,17 @@ def test_a_checkpoint_recorded_before_copies_went_together_goes_on_with_its_spli
     assert data.split_record.digest != then.digest, "split with copies together, the folder splits otherwise"
     data.load_state_dict(checkpoint)
     assert data.split_record.digest == then.digest
+
+
+def test_a_pair_of_two_files_with_the_same_bytes_labelled_different_is_left_out_with_a_warning(pairs_table,
+                                                                                                caplog):
+    """No model can tell them apart; training on one pushed two views of a picture apart."""
+    root = pairs_table.parent
+    (root / "copy0.png").write_bytes((root / "img0.png").read_bytes())
+    with open(pairs_table, "a") as table:
+        table.write("img0.png,copy0.png,0\n")
+    data = SiameseDataModule(str(pairs_table), image_config=SMALL, num_workers=0, split_fractions=(1, 0, 0))
+    data.setup("fit")
+    assert len(data.data) == 12, "the 12 pairs, not the 13th"
+    assert "1 pair labelled 0 (different) is two files with the same bytes (first: img0.png | copy0.png)" in (
+        caplog.text)
