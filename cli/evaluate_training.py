@@ -13,13 +13,10 @@ from typing import Any
 from siamkit.cli.arguments import check_split_options_apply
 from siamkit.data.demo import DEMO_PREFIX
 from siamkit.data.same_bytes import same_files
-from siamkit.data.split_images import images_in, seen_images
+from siamkit.data.split_images import SEEN_SPLITS, images_in, seen_images
 from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits
 from siamkit.errors import SiamkitError
 from siamkit.wording import counted
-
-#: the splits of a model's source that chose its weights
-SEEN_SPLITS = ("train", "val")
 
 
 def trained_here(args: argparse.Namespace, scorers: list) -> list[tuple[str, SplitRecord]]:

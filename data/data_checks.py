@@ -13,7 +13,7 @@ from siamkit.data.demo import DEMO_PREFIX
 from siamkit.data.same_bytes import first_with_same_bytes
 from siamkit.data.scan import BadImagePolicy, scan_images
 from siamkit.data.sources import ClassSet, DataSet, ImageSet, PairSet, check_split_fractions
-from siamkit.data.splits import SplitRecord, has_split_column, split_source
+from siamkit.data.splits import SplitMismatch, SplitRecord, check_same_splits, has_split_column, split_source
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.wording import counted
 
@@ -186,6 +186,40 @@ def _fractions_for_two_val_images(data: ClassSet) -> str:
                     "of them in val)")
     return ("other data to validate on (--data.val_data: the largest class here has "
             f"{counted(largest, 'image')})")
+
+
+def check_earlier_training(record: SplitRecord, name: str, data: DataSet, now: SplitRecord,
+                           val_data: DataSet | None) -> None:
+    """Refuses a run from ``model.init_from``'s weights (``name``, trained and validated on
+    ``record``) whose val or test split would hold images those weights were chosen on: its own
+    source split otherwise (other settings, or data added since), or, from another source, the
+    very files. Its val figures, and `train evaluate`'s on its test split, would flatter it."""
+    from siamkit.data.same_bytes import same_files
+    from siamkit.data.split_images import SEEN_SPLITS, image_splits_with_val_data, seen_images
+
+    where = f"model.init_from {name}"
+    if record.same_source(now):
+        try:
+            check_same_splits(record, now, where)
+            return
+        except SplitMismatch as mismatch:
+            problem = str(mismatch)
+    else:
+        try:
+            seen = seen_images(record, SEEN_SPLITS)
+        except SiamkitError as error:  # not here, or changed since: its splits are not known
+            log.warning(f"whether this run's val and test images include those {where} was trained on is "
+                        f"not known: {error}")
+            return
+        paths, splits = image_splits_with_val_data(data, val_data)
+        shared = same_files([path for path, split in zip(paths, splits) if split != "train"], seen)
+        if not shared:
+            return
+        problem = (f"this run's val and test splits hold {counted(len(shared), 'image')} that {where} was "
+                   f"trained or validated on (the same bytes as in {record.source}), e.g. "
+                   f"{shared[0][0]} = {shared[0][1]}")
+    raise ConfigError(f"{problem}. This run's val figures, and `train evaluate`'s on its test split, would "
+                      "flatter it; data.check_leaks: off trains anyway")
 
 
 def check_leaks(data: DataSet, source: str, mode: str, val_data: DataSet | None = None,

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from siamkit.data.bad_images import BadImage
 from siamkit.data.batches import Batch, ClassBatch, PairBatch, TwoViewBatch
 from siamkit.data.data_checks import (
+    check_earlier_training,
     check_leaks,
     check_settings,
     check_train_classes,
@@ -178,6 +179,12 @@ class SiameseDataModule(pl.LightningDataModule):
         if not self._leaks_checked and self.leak_check != "off" and not self._predicting():
             check_leaks(self.data, self.hparams.source, self.leak_check, self.val_data, self.hparams.val_data)
         self._leaks_checked = True
+
+    def check_earlier_training(self, record: SplitRecord, name: str) -> None:
+        """``model.init_from``'s training data against this run's val and test splits, unless
+        ``data.check_leaks`` is off."""
+        if self.leak_check != "off":
+            check_earlier_training(record, name, self._loaded(), self.split_record, self.val_data)
 
     def check_fit_splits(self, validates: bool) -> None:
         """Training needs images in train (and in val when it validates), said before it starts."""

@@ -11,6 +11,9 @@ from siamkit.data.sources import DataSet, PairSet
 from siamkit.data.splits import SplitRecord, split_source
 from siamkit.errors import SiamkitError
 
+#: the splits of a model's source that chose its weights
+SEEN_SPLITS = ("train", "val")
+
 
 def image_splits(data: DataSet) -> tuple[list[str], np.ndarray]:
     """Every image of ``data`` once (full paths), and the split it is in."""

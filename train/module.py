@@ -13,6 +13,7 @@ from torch import nn
 
 from siamkit.data.batches import Batch, ClassBatch, ImageBatch, PairBatch
 from siamkit.data.sources import PairSet
+from siamkit.data.splits import SplitRecord
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.internals import is_compile_error
 from siamkit.models.backbones import Backbone
@@ -98,6 +99,7 @@ class SiameseModule(pl.LightningModule):
         self.loss = loss
         self.optimizer = optimizer
         self._earlier_start: Optional[dict[str, Any]] = None  # START_KEY's record, for a checkpoint
+        self._init_trained_on: Optional[tuple[str, SplitRecord]] = None  # init_from's name and its data
         if init_from:
             self._initialise_from(init_from)
         self.metrics = nn.ModuleDict({stage: PairMetrics(stage) for stage in STAGES})
@@ -157,6 +159,7 @@ class SiameseModule(pl.LightningModule):
             raise ConfigError(f"model.init_from: {error} ({fix})") from None
         spec = start.card.initialised_from
         self._take_start({"spec": spec.to_dict() if spec else None}, f"model.init_from {source}")
+        self._init_trained_on = (source, start.card.trained_on) if start.card.trained_on else None
 
     def _take_start(self, record: dict[str, Any], where: str) -> None:
         """An earlier model's start is this run's too, whatever this config's backbone names: its
@@ -175,6 +178,8 @@ class SiameseModule(pl.LightningModule):
             datamodule.check_fit_splits(validates=self.trainer.limit_val_batches != 0)
             if isinstance(data := datamodule.data, PairSet):
                 self.loss.check_pair_labels(data.label[data.split == "train"], datamodule.hparams.source)
+            if self._init_trained_on and hasattr(datamodule, "check_earlier_training"):
+                datamodule.check_earlier_training(self._init_trained_on[1], self._init_trained_on[0])
         if hasattr(datamodule, "check_leaks_once"):  # the slowest check, last
             datamodule.check_leaks_once()
 

@@ -366,6 +366,11 @@ CASES = {
     "fit: init_from another architecture": (["fit", *TINY, "--model.init_from", "{zoo}/encoder",
                                              "--model.head.init_args.out_dim", "32"],
                                             "(head.out_dim: 32 in the config, 64 in the file): init_from"),
+    "fit: init_from a model trained on other splits of the source": (
+        ["fit", *TINY, "--data.check_leaks", "warn", "--model.init_from", "{zoo}/encoder",
+         "--data.split_seed", "5"],
+        "model.init_from {zoo}/encoder was trained on demo:digits split [0.7, 0.15, 0.15] with seed 0, but "
+        "this splits it [0.7, 0.15, 0.15] with seed 5"),
     "fit: a negative entropy weight": ([*PHOTOS, "--model.loss.init_args.entropy_weight", "-1"],
                                        "entropy_weight must be >= 0"),
     "fit: a region overlap beyond 1": ([*PHOTOS, "--model.loss.init_args.region_overlap", "1.5"],

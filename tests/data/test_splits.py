@@ -82,3 +82,29 @@ def test_a_record_from_before_copies_went_together_reproduces_its_split(class_fo
     assert not old.copies_together and split_source(old)[1].digest == old.digest, "reproduced as it was"
     split = dict(zip(new_data.path, new_data.split))
     assert new.copies_together and split["0.png"] == split["0 copy.png"]
+
+
+def test_a_run_whose_val_or_test_holds_what_its_init_from_model_chose_its_weights_on_is_refused(class_folder,
+                                                                                             tmp_path):
+    """model.init_from a model trained on class folders, for a run on pairs of copies of those
+    files: its test split would score the model on its own training images."""
+    import shutil
+
+    from siamkit.data.data_checks import check_earlier_training
+    from siamkit.errors import ConfigError
+
+    trained_on = split_source(SplitRecord(str(class_folder)))[1]
+    copies = tmp_path / "copies"
+    shutil.copytree(class_folder, copies)
+    rows = ["a,b,label,split"] + [f"class{c}/{i}.png,class{c}/{i + 1}.png,1,{split}"
+                                  for c in range(4) for i, split in ((0, "train"), (2, "test"))]
+    (copies / "pairs.csv").write_text("\n".join(rows) + "\n")
+    data, now = split_source(SplitRecord(str(copies / "pairs.csv")))
+    with pytest.raises(ConfigError, match=r"this run's val and test splits hold \d+ images? that "
+                                          r"model.init_from old.ckpt was trained or validated on "):
+        check_earlier_training(trained_on, "old.ckpt", data, now, None)
+    other_seed = split_source(SplitRecord(str(class_folder), seed=1))
+    with pytest.raises(ConfigError, match=r"model.init_from old.ckpt was trained on .* with seed 0, but "
+                                          r"this splits it .* with seed 1: .* data.check_leaks: off trains"):
+        check_earlier_training(trained_on, "old.ckpt", *other_seed, None)
+    check_earlier_training(trained_on, "old.ckpt", *split_source(SplitRecord(str(class_folder))), None)
