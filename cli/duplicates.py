@@ -44,8 +44,8 @@ def build_parser() -> ArgumentParser:
         description=(
             "Find near-duplicates in stages, cheapest first: identical files and identical pixels, then "
             "every pair at or above the threshold by an encoder (embeddings kept in OUT/index, so a rerun "
-            "embeds only new images) or a perceptual hash, found by nearest-neighbour range search; "
-            "optionally re-checked with SIFT. Groups do not chain: every member is within the "
+            "embeds only new and changed images) or a perceptual hash, found by nearest-neighbour range "
+            "search; optionally re-checked with SIFT. Groups do not chain: every member is within the "
             "threshold of its group's representative. Writes duplicates.csv and duplicates.html (with "
             "--against: matches.csv and matches.html). Nothing is deleted."))
     parser.add_argument("images", nargs="?", help="folder of images")

@@ -23,8 +23,9 @@ def main(argv: list[str]) -> int:
         description="Embed every image below IMAGES_DIR (float32, L2-normalised) into an index "
                     "folder for `train search`. Every finished batch is kept in INDEX_DIR/partial/: "
                     "after a crash, a bad image or Ctrl-C, the same command continues where it "
-                    "stopped, and on an existing index it embeds only the images the index lacks, "
-                    "and leaves out, with a note, those no longer below IMAGES_DIR.")
+                    "stopped, and on an existing index it embeds only the images the index lacks or "
+                    "that changed since (file size or time), and leaves out, with a note, those no "
+                    "longer below IMAGES_DIR.")
     parser.add_argument("images", help="folder of images (searched recursively)")
     parser.add_argument("--encoder", required=True,
                         help="encoder folder (train export), run folder or .ckpt; FOLDER@start for the "

@@ -3,8 +3,8 @@
 1. exact duplicates: the same file bytes or the same decoded pixels (``exact``), before any
    model runs; only one image of each such set goes on;
 2. candidates: every pair at or above the threshold by an encoder's embeddings (kept in an
-   index folder, so a rerun embeds only new images) or by a bit hash, found by range search
-   (``candidates``), never by comparing all pairs;
+   index folder, so a rerun embeds only new and changed images) or by a bit hash, found by range
+   search (``candidates``), never by comparing all pairs;
 3. optionally, each candidate re-checked with SIFT (``verification``);
 
 then groups that do not chain (``grouping``), with their exact copies put back in.
