@@ -205,7 +205,9 @@ def verification(labels: np.ndarray, scores: np.ndarray, bootstrap: int = 200, s
 def retrieval(row_scores: Callable[[slice], np.ndarray], labels: np.ndarray, ks: Sequence[int] = (1, 5, 10),
               chunk: int = 1024) -> dict[str, float]:
     """recall@k, precision@1 and mAP@R. ``row_scores(rows)`` gives the (len(rows), N)
-    similarities of those images to all N; each image is left out of its own neighbours."""
+    similarities of those images to all N; each image is left out of its own neighbours. An
+    image alone in its class has nothing to find and is no query (as mAP@R and
+    pytorch-metric-learning's AccuracyCalculator leave such "lone" queries out)."""
     labels = np.asarray(labels)
     n = len(labels)
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
@@ -225,14 +227,15 @@ def retrieval(row_scores: Callable[[slice], np.ndarray], labels: np.ndarray, ks:
         pooled_scores.append(np.take_along_axis(scores, order, 1).ravel())
         pooled_relevant.append(relevant.ravel())
         for k in ks:
-            hits_at[k] += int(relevant[:, :k].any(1).sum())
+            hits_at[k] += int(relevant[:, :k].any(1).sum())  # a lone image has no relevant one to hit
         for i, r in enumerate(same_class[rows]):
             if r == 0:
                 continue
             hits = relevant[i, :r]
             precision = np.cumsum(hits) / np.arange(1, r + 1)
             average_precisions.append(float((precision * hits).sum() / r))
-    result = {f"recall@{k}": hits_at[k] / n for k in ks}
+    queries = int((same_class > 0).sum())
+    result = {f"recall@{k}": hits_at[k] / queries if queries else float("nan") for k in ks}
     result["precision@1"] = result.get("recall@1", float("nan"))
     result["map@r"] = float(np.mean(average_precisions)) if average_precisions else float("nan")
     result["micro_ap"] = micro_average_precision(np.concatenate(pooled_scores),

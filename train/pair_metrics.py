@@ -58,11 +58,15 @@ class PairMetrics(nn.Module):
 
 
 def recall_at_1(embeddings: torch.Tensor, labels: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """Share of images whose nearest other image (cosine) has the same label. (N, E), (N,) -> ()."""
+    """Share of images whose nearest other image (cosine) has the same label, among those not alone
+    in their class (as ``evaluation.metrics.retrieval``); NaN where all are. (N, E), (N,) -> ()."""
+    _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+    queries = counts[inverse] > 1
     hits = torch.zeros((), device=embeddings.device)
     for start in range(0, len(embeddings), chunk):
         similarity = embeddings[start:start + chunk] @ embeddings.T
         rows = torch.arange(len(similarity), device=embeddings.device)
         similarity[rows, start + rows] = float("-inf")
-        hits += (labels[similarity.argmax(1)] == labels[start:start + chunk]).sum()
-    return hits / len(embeddings)
+        found = labels[similarity.argmax(1)] == labels[start:start + chunk]
+        hits += (found & queries[start:start + chunk]).sum()
+    return hits / queries.sum()  # 0 / 0: NaN

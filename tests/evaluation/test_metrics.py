@@ -106,6 +106,16 @@ def test_retrieval_by_hand():
     assert result["map@r"] == pytest.approx((0 + 0 + 0.25 + 1 + 1) / 5)
 
 
+def test_an_image_alone_in_its_class_is_no_retrieval_query():
+    """It has nothing to find: counted as a miss, it took recall@1 to 4/5 for a perfect ranking,
+    where mAP@R left it out."""
+    labels = np.array([0, 0, 1, 1, 2])
+    same = (labels[:, None] == labels[None, :]).astype(float)
+    result = metrics.retrieval(lambda rows: same[rows], labels, ks=(1,))
+    assert result["recall@1"] == result["precision@1"] == result["map@r"] == 1.0
+    assert np.isnan(metrics.retrieval(lambda rows: np.eye(2)[rows], np.array([0, 1]), ks=(1,))["recall@1"])
+
+
 def test_recall_at_90_percent_precision():
     # by descending score: match, match, non-match (0.7), match -> precision 1, 1, 2/3, 3/4
     assert metrics.recall_at_precision(LABELS, SCORES, 0.9) == pytest.approx(2 / 3)

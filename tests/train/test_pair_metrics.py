@@ -25,6 +25,16 @@ def test_the_metrics_of_pairs_of_both_kinds_then_of_one_kind_after_a_reset():
     assert all(math.isnan(value) for value in metrics.compute().values())
 
 
+def test_val_recall_at_1_leaves_out_an_image_alone_in_its_class():
+    """As `train evaluate`'s recall@1: counted as a miss, it took a perfect ranking to 0.8."""
+    from siamkit.train.pair_metrics import recall_at_1
+
+    points = torch.tensor([[1.0, 0], [1, 0.01], [0, 1], [0.01, 1], [-1, 0]])
+    embeddings = torch.nn.functional.normalize(points, dim=1)
+    assert float(recall_at_1(embeddings, torch.tensor([0, 0, 1, 1, 2]))) == 1.0
+    assert math.isnan(float(recall_at_1(embeddings[:1], torch.tensor([0]))))
+
+
 MATCHES = ["img6.png,img7.png,1,val", "img8.png,img9.png,1,val"]
 #: val pairs of both kinds, matches first: a batch of 2 holds matches alone
 VAL_ROWS = [*MATCHES, "img6.png,img8.png,0,val", "img7.png,img9.png,0,val"]
