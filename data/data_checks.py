@@ -45,7 +45,7 @@ def check_settings(counts: dict[str, int], split_fractions: tuple[float, float, 
 def without_bad_images(data: DataSet, policy: BadImagePolicy) -> tuple[DataSet, list[BadImage]]:
     """Decodes every image once, up front, so no worker ever meets a bad file mid-epoch; with
     ``policy`` skip, the data without them and which they were (``error`` stops, naming them)."""
-    bad = scan_images(data.paths(), policy, "set `data.on_bad_image: skip`", data.root)
+    bad = scan_images(data.paths(), policy, "set `data.on_bad_image: skip`", data.root, "--data.root")
     if not bad:
         return data, []
     if isinstance(data, PairSet):

@@ -23,11 +23,13 @@ SCAN_SIZE = 64
 
 
 def scan_images(paths: Sequence[str], on_bad_image: BadImagePolicy, skip_hint: str,
-                root: Path = Path()) -> dict[str, BadImage]:
+                root: Path = Path(), root_option: str = "") -> dict[str, BadImage]:
     """The unreadable images among ``paths`` (below ``root``), each with why. Under ``error`` any
     unreadable image raises one message listing them, ending with ``skip_hint`` (how to set
-    the policy to skip); under ``skip`` they are logged and returned. Images that decoded in an
-    earlier scan and have not changed since are not decoded again (``ScanRecord``)."""
+    the policy to skip), and with ``root_option`` (the option that sets ``root``) where the paths
+    were written relative to the working folder instead; under ``skip`` they are logged and
+    returned. Images that decoded in an earlier scan and have not changed since are not decoded
+    again (``ScanRecord``)."""
 
     def check(path: str) -> ImageLoadError | None:
         try:
@@ -51,6 +53,20 @@ def scan_images(paths: Sequence[str], on_bad_image: BadImagePolicy, skip_hint: s
     more = f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""
     if on_bad_image == "error":
         raise SiamkitError(f"{len(bad)} of {len(paths)} images cannot be read:\n{listing}{more}\n"
-                           f"Fix or remove them, or {skip_hint} to go on without them.")
+                           f"Fix or remove them, or {skip_hint} to go on without them."
+                           + _paths_from_here(list(bad), root, root_option))
     log.warning("skipping %s of %d:\n%s%s", counted(len(bad), "unreadable image"), len(paths), listing, more)
     return bad
+
+
+def _paths_from_here(bad: list[str], root: Path, root_option: str) -> str:
+    """Where the unreadable images are all missing below ``root`` (a table's folder) and most are
+    found from the working folder: the table's paths were written relative to the working folder."""
+    if not root_option or Path(root).resolve() == Path.cwd().resolve():
+        return ""
+    missing = [path for path in bad if not (root / path).exists()]
+    found = sum(Path(path).is_file() for path in missing)
+    if len(missing) < len(bad) or found * 2 <= len(missing):
+        return ""
+    return (f" A table's paths are read relative to its folder, {root}; {found} of these are found "
+            f"relative to the working folder instead: `{root_option} .` reads them from here.")

@@ -73,7 +73,7 @@ def evaluation_data(data: DataSet, splits: SplitRecord, split: str = "test", max
     source, seed = splits.source, splits.seed
     if not isinstance(data, (PairSet, ClassSet)):
         raise _unlabelled(source)
-    bad = scan_images(data.paths(), on_bad_image, "pass --on-bad-image skip", data.root)
+    bad = scan_images(data.paths(), on_bad_image, "pass --on-bad-image skip", data.root, "--root")
     rng = np.random.default_rng(seed)
     pairs, images, labels = {}, None, None
     for part in dict.fromkeys(("val", split)):  # once when split is "val"

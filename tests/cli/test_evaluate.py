@@ -140,6 +140,30 @@ def test_bad_input(pairs_table, tmp_path, capsys):
     assert "--on-bad-image skip" in err
 
 
+@pytest.mark.parametrize("command", ["evaluate", "fit"])
+def test_a_table_whose_paths_start_from_the_working_folder_says_which_root_reads_them(command, pairs_table,
+                                                                                      tmp_path, monkeypatch,
+                                                                                      capsys):
+    """data/pairs.csv naming data/img0.png, from the folder above: every image was "file not
+    found", with nothing said of where the paths are read from."""
+    from tests.helpers import TINY
+
+    monkeypatch.chdir(pairs_table.parent.parent)
+    table = Path(pairs_table.parent.name) / "pairs.csv"
+    rows = [row.split(",") for row in table.read_text().splitlines()]
+    rows[1:] = [[f"{table.parent}/{a}", f"{table.parent}/{b}", label] for a, b, label in rows[1:]]
+    table.write_text("".join(",".join(row) + "\n" for row in rows))
+    args = (["evaluate", "--data", str(table), "--methods", "histogram", "--out", str(tmp_path / "out")]
+            if command == "evaluate" else ["fit", *TINY, "--data.source", str(table)])
+    assert main(args) == 2
+    option = "--root" if command == "evaluate" else "--data.root"
+    assert (f"A table's paths are read relative to its folder, {table.parent}; 12 of these are found "
+            f"relative to the working folder instead: `{option} .` reads them from here."
+            ) in capsys.readouterr().err
+    if command == "evaluate":
+        assert main([*args, "--root", ".", "--split-fractions", "0", "0", "1"]) == 0
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None,
                     reason="Debian's chromium is not installed (scripts/test.sh "
                                                               "installs it when run as root)")
