@@ -12,6 +12,9 @@ from siamkit.pages import write_page
 from siamkit.retrieval.grouping import Group
 from siamkit.wording import counted
 
+#: what a page shows at most; its CSV lists everything
+GROUPS, GROUP_IMAGES, QUERIES, MATCHES_A_QUERY, LEAKS = 200, 50, 500, 20, 500
+
 
 def write_groups(out: Path, files: list[str], groups: list[Group], kept: list[tuple[int, str]], title: str,
                  skipped: list[BadImage] = ()) -> None:
@@ -28,10 +31,14 @@ def write_groups(out: Path, files: list[str], groups: list[Group], kept: list[tu
                                  "yes" if k == keep else "no", why])
     shown = [{"number": number, "size": len(group.members), "reason": group.reason, "keep_why": keep_why,
               "figures": [(files[m], ("representative, " if k == 0 else "") + f"{s:.3f}", k == keep)
-                          for k, (m, s) in enumerate(zip(group.members[:50], group.similarity))]}
-             for number, (group, (keep, keep_why)) in enumerate(zip(groups[:200], kept))]
+                          for k, (m, s) in enumerate(zip(group.members[:GROUP_IMAGES], group.similarity))]}
+             for number, (group, (keep, keep_why)) in enumerate(zip(groups[:GROUPS], kept))]
+    larger = any(len(group.members) > GROUP_IMAGES for group in groups[:GROUPS])
     write_page(out / "duplicates.html", "duplicates.html", groups=shown, skipped=list(skipped),
-               heading=f"{counted(len(groups), 'group')} of near-duplicates ({title})")
+               heading=f"{counted(len(groups), 'group')} of near-duplicates ({title})",
+               shown=_shown(len(groups), GROUPS, "groups", "duplicates.csv",
+                            f"A group of more than {GROUP_IMAGES} images shows its first {GROUP_IMAGES}."
+                            if larger else ""))
 
 
 def write_matches(out: Path, files: list[str], rows: list[tuple], title: str,
@@ -47,9 +54,14 @@ def write_matches(out: Path, files: list[str], rows: list[tuple], title: str,
     for query, reference, score, stage in rows:
         by_query.setdefault(query, []).append((reference, score, stage))
     queries = [(files[query], [(files[r], score, stage) for r, score, stage in found])
-               for query, found in list(by_query.items())[:500]]
-    write_page(out / "matches.html", "matches.html", queries=queries, skipped=list(skipped),
-               heading=f"{len(by_query)} query images with copies in the reference set ({title})")
+               for query, found in list(by_query.items())[:QUERIES]]
+    more = any(len(found) > MATCHES_A_QUERY for _, found in queries)
+    write_page(out / "matches.html", "matches.html", queries=queries, matches_a_query=MATCHES_A_QUERY,
+               skipped=list(skipped),
+               heading=f"{len(by_query)} query images with copies in the reference set ({title})",
+               shown=_shown(len(by_query), QUERIES, "query images", "matches.csv",
+                            f"A query with more than {MATCHES_A_QUERY} copies shows its first "
+                            f"{MATCHES_A_QUERY}." if more else ""))
 
 
 def write_leaks(out: Path, leaks: list, title: str, skipped: list[BadImage] = ()) -> None:
@@ -60,5 +72,13 @@ def write_leaks(out: Path, leaks: list, title: str, skipped: list[BadImage] = ()
         writer.writerow(["a", "split_a", "b", "split_b", "similarity"])
         for leak in leaks:
             writer.writerow([leak.a, leak.split_a, leak.b, leak.split_b, f"{leak.similarity:.4f}"])
-    write_page(out / "leaks.html", "leaks.html", leaks=leaks[:500], skipped=list(skipped),
-               heading=f"{counted(len(leaks), 'near-duplicate pair')} across splits ({title})")
+    write_page(out / "leaks.html", "leaks.html", leaks=leaks[:LEAKS], skipped=list(skipped),
+               heading=f"{counted(len(leaks), 'near-duplicate pair')} across splits ({title})",
+               shown=_shown(len(leaks), LEAKS, "pairs", "leaks.csv"))
+
+
+def _shown(total: int, limit: int, what: str, table: str, capped: str = "") -> str:
+    """What a page leaves to its CSV, in a sentence; empty where it shows everything."""
+    parts = ([f"This page shows the first {limit:,} of {total:,} {what}."] if total > limit else []) + (
+        [capped] if capped else [])
+    return " ".join([*parts, f"{table} lists everything."]) if parts else ""

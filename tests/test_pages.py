@@ -32,3 +32,22 @@ def test_every_page_shares_the_skeleton(tmp_path: Path):
         page = (tmp_path / template).read_text()
         assert page.startswith("<!DOCTYPE html>") and "<title>siamkit: H</title>" in page
         assert "<h1>H</h1>" in page and "<li>x.png: gone</li>" in page
+
+
+def test_a_page_that_shows_part_of_its_csv_says_so(tmp_path: Path):
+    """duplicates.html showed its first 200 groups (50 images each) under a heading that counted
+    them all, with no word that duplicates.csv held the rest."""
+    from siamkit.retrieval.duplicate_pages import write_groups
+    from siamkit.retrieval.grouping import Group
+
+    image = tmp_path / "a.png"
+    Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(image)
+    groups = [Group([0, 0], [1.0, 1.0], "same bytes") for _ in range(200)] + [Group([0] * 51, [1.0] * 51, "")]
+    write_groups(tmp_path / "many", [str(image)], groups, [(0, "")] * 201, "t")
+    assert ("This page shows the first 200 of 201 groups. duplicates.csv lists everything."
+            in (tmp_path / "many" / "duplicates.html").read_text())
+    write_groups(tmp_path / "large", [str(image)], groups[-1:], [(0, "")], "t")
+    assert ("A group of more than 50 images shows its first 50. duplicates.csv lists everything."
+            in (tmp_path / "large" / "duplicates.html").read_text())
+    write_groups(tmp_path / "few", [str(image)], groups[:2], [(0, "")] * 2, "t")
+    assert "This page shows" not in (tmp_path / "few" / "duplicates.html").read_text()
