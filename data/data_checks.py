@@ -42,10 +42,12 @@ def check_settings(counts: dict[str, int], split_fractions: tuple[float, float, 
         raise ConfigError(f"data.augment_on must be workers or device, not {augment_on!r}")
 
 
-def without_bad_images(data: DataSet, policy: BadImagePolicy) -> tuple[DataSet, list[BadImage]]:
+def without_bad_images(data: DataSet, policy: BadImagePolicy,
+                       root_option: str = "--data.root") -> tuple[DataSet, list[BadImage]]:
     """Decodes every image once, up front, so no worker ever meets a bad file mid-epoch; with
-    ``policy`` skip, the data without them and which they were (``error`` stops, naming them)."""
-    bad = scan_images(data.paths(), policy, "set `data.on_bad_image: skip`", data.root, "--data.root")
+    ``policy`` skip, the data without them and which they were (``error`` stops, naming them).
+    ``root_option`` sets the folder a table's paths are read from (none for ``data.val_data``)."""
+    bad = scan_images(data.paths(), policy, "set `data.on_bad_image: skip`", data.root, root_option)
     if not bad:
         return data, []
     if isinstance(data, PairSet):
@@ -73,7 +75,7 @@ def labelled_val_data(source: str, policy: BadImagePolicy,
                           "class-labelled images whose val split validates the run (e.g. demo:photos, or "
                           "the pairs `train copies --data SOURCE --out DIR` makes of a source's val and test "
                           "images)")
-    data, skipped = without_bad_images(data.subset(data.split != "train"), policy)
+    data, skipped = without_bad_images(data.subset(data.split != "train"), policy, root_option="")
     if not (data.split == "val").any():
         raise ConfigError(f"data.val_data: {source} has no val split to validate with; give it rows with "
                           "split=val, or leave data.val_data out to validate on the source's own val split")

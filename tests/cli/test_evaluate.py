@@ -162,6 +162,9 @@ def test_a_table_whose_paths_start_from_the_working_folder_says_which_root_reads
             ) in capsys.readouterr().err
     if command == "evaluate":
         assert main([*args, "--root", ".", "--split-fractions", "0", "0", "1"]) == 0
+    else:  # data.root is not where data.val_data's paths are read from: no hint to set it
+        assert main(["fit", *TINY, "--data.val_data", str(table)]) == 2
+        assert "file not found" in (err := capsys.readouterr().err) and "data.root" not in err
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None,
