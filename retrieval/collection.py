@@ -33,6 +33,7 @@ from siamkit.progress import progress_bar
 from siamkit.retrieval.index import (
     FORMAT,
     META,
+    STAMPS,
     EmbeddingIndex,
     IndexFolderError,
     skipped_record,
@@ -172,9 +173,10 @@ def _note_unstamped(out: Path, journal: EmbeddingJournal, stamps: dict[str, Stam
     count = sum(entry.stamp is None for key, entry in journal.latest.items() if key in stamps)
     if count:
         were, are = ("was", "is") if count == 1 else ("were", "are")
-        print(f"note: {counted(count, 'image')} in {out} {were} embedded by a siamkit that did not record "
-              f"file sizes and times, and {are} taken as unchanged since; from now on a file changed in "
-              f"place is embedded again (remove {out} to embed them all again now)", file=sys.stderr)
+        print(f"note: {counted(count, 'image')} in {out} {were} embedded with no readable record of file "
+              f"sizes and times (an index from an older siamkit, or a damaged {STAMPS}), and {are} taken as "
+              f"unchanged since; from now on a file changed in place is embedded again (remove {out} to "
+              "embed them all again now)", file=sys.stderr)
 
 
 def _note_left_out(out: Path, journal: EmbeddingJournal, stamps: dict[str, Stamp | None]) -> None:

@@ -268,8 +268,9 @@ def test_an_index_from_before_stamps_is_taken_as_unchanged_once_with_a_note(coun
     seen.clear()
     _embed_again(encoder, folder, out)
     assert not seen and (out / "stamps.npy").is_file()
-    assert (f"note: 3 images in {out} were embedded by a siamkit that did not record file sizes and times, "
-            "and are taken as unchanged since") in capsys.readouterr().err
+    assert (f"note: 3 images in {out} were embedded with no readable record of file sizes and times (an "
+            "index from an older siamkit, or a damaged stamps.npy), and are taken as unchanged since"
+            ) in capsys.readouterr().err
     _replace(folder / "0000.png", 9)
     _embed_again(encoder, folder, out)
     assert sum(seen) == 1 and "note" not in capsys.readouterr().err
