@@ -247,8 +247,9 @@ def _choose(encoder, args: argparse.Namespace, pairs: tuple):
     best = max(variant.roc_auc for variant in variants)
     if (tied := sum(variant.roc_auc == best for variant in variants)) > 1:
         print(f"note: {tied} of the {len(variants)} variants tie for the best val ROC-AUC ({best:.4f}); the "
-              "val pairs cannot tell them apart, so the first of them in the list is kept. More or harder "
-              "val pairs (--check-data) would choose", file=sys.stderr)
+              "val pairs cannot tell them apart, so the tie goes to the first of them in the list, and its "
+              "output to the later one that transfers better. More or harder val pairs (--check-data) would "
+              "tell them apart", file=sys.stderr)
     if note:
         print(f"note: {note}", file=sys.stderr)
     if len(variants) > 1:

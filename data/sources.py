@@ -179,7 +179,8 @@ def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
             f"{folder} mixes {counted(len(loose), 'image')} at its top level (e.g. {loose[0].name}) with "
             f"{counted(len(subfolders), 'sub-folder')} (e.g. {subfolders[0].name}/), so it is neither class "
             "folders nor one folder of unlabelled images. Move every image into a folder per class, or read "
-            "all of them as unlabelled images with data.kind: images (`train leaks --kind images`)")
+            "all of them as unlabelled images with kind images (`--data.kind images` for train fit, `--kind "
+            "images` for train copies and train leaks)")
     if subfolders and kind in ("auto", "classes"):
         paths, labels = [], []
         for index, sub in enumerate(subfolders):

@@ -62,6 +62,8 @@ CASES = {
                                          "data.crop_scale must be"),
     "leaks: images beside a sub-folder": (["leaks", "--data", "{zoo}/mixed", "--out", OUT],
                                           "at its top level (e.g. loose0.png) with 1 sub-folder (e.g."),
+    "copies: images beside a sub-folder, the option named as copies spells it": (
+        ["copies", "--data", "{zoo}/mixed", "--out", OUT], "`--kind images` for train copies"),
     "search: a --background that holds the index's images": (
         ["search", "{zoo}/photos/0.png", "--index", "{zoo}/index", "--background", "{zoo}/photos"], APART),
     "duplicates: a --background that holds the images": (
@@ -138,7 +140,8 @@ CASES = {
     "fit: an empty validation split": ([*FIT, "--data.split_fractions", "[0.9, 0.0, 0.1]"],
                                        "the val split of demo:digits is empty; give it a share in "
                                        "`data.split_fractions` (now [0.9, 0.0, 0.1])"),
-    "fit: images beside a sub-folder": ([*FIT, "--data.source", "{zoo}/mixed"], "data.kind: images"),
+    "fit: images beside a sub-folder": ([*FIT, "--data.source", "{zoo}/mixed"],
+                                         "`--data.kind images` for train fit"),
 }
 
 

@@ -150,7 +150,9 @@ def test_variants_the_val_pairs_cannot_tell_apart_are_named(tiny_checkpoint, tmp
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "out"),
                  "--choose-on-val", "--check-data", "demo:photos"]) == 0
     assert "note: 2 of the 2 variants tie for the best val ROC-AUC (1.0000); the val pairs cannot tell " \
-           "them apart" in capsys.readouterr().err
+           "them apart, so the tie goes to the first of them in the list, and its output to the later one " \
+           "that transfers better. More or harder val pairs (--check-data) would tell them apart\n" \
+           in capsys.readouterr().err
 
 
 def test_an_export_that_keeps_none_of_the_fine_tuning_says_so(tiny_checkpoint, tmp_path, monkeypatch, capsys):
