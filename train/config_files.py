@@ -13,6 +13,8 @@ from siamkit.errors import ConfigError
 
 def config_path(name: str) -> str:
     """A config file the user names, or else a bundled one of that name."""
+    if Path(name).is_dir():
+        raise ConfigError(f"config {name} is a folder, not a config file{_recorded_config_hint(Path(name))}")
     if Path(name).exists():
         return name
     candidate = resources.files("siamkit.configs") / name
@@ -20,6 +22,16 @@ def config_path(name: str) -> str:
         return str(candidate)
     raise ConfigError(f"config file {name} not found here, and it is not a bundled config "
                       f"(bundled: {', '.join(bundled_configs())})")
+
+
+def _recorded_config_hint(folder: Path) -> str:
+    """For a run folder (or its log folder) given as a config: the config.yaml its latest fit recorded."""
+    recorded = [folder / "config.yaml", *folder.glob("logs/version_*/config.yaml")]
+    recorded = [path for path in recorded if path.is_file()]
+    if not recorded:
+        return ""
+    latest = max(recorded, key=lambda path: path.stat().st_mtime)
+    return f"; its run recorded the settings it was trained with in {latest}: pass `--config {latest}`"
 
 
 def bundled_configs() -> list[str]:

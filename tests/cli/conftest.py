@@ -94,6 +94,8 @@ def _write_model_cases(root: Path, encoder_folder: Path, tiny_checkpoint: Path) 
     os.utime(root / "cut_run" / "checkpoints" / "best-epoch=0-step=1.ckpt", (1e9, 1e9))
     (root / "finished_run" / "checkpoints").mkdir(parents=True)  # one epoch of three steps, done
     shutil.copy(tiny_checkpoint, root / "finished_run" / "checkpoints" / "last.ckpt")
+    (root / "finished_run" / "logs" / "version_0").mkdir(parents=True)
+    (root / "finished_run" / "logs" / "version_0" / "config.yaml").write_text("seed_everything: 0\n")
     (root / "cut_best_run" / "checkpoints").mkdir(parents=True)  # its best checkpoint cut off
     shutil.copy(root / "truncated.ckpt", root / "cut_best_run" / "checkpoints" / "best-epoch=0-step=1.ckpt")
     shutil.copy(tiny_checkpoint, root / "cut_best_run" / "checkpoints" / "last.ckpt")

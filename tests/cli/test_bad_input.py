@@ -208,6 +208,11 @@ CASES = {
         "val_data_gone.yaml's data.val_data: data not found"),
     "leaks: missing config": (["leaks", "--config", "{zoo}/nope.yaml", "--out", OUT],
                               "not found here, and it is not a bundled config"),
+    "leaks: a folder as the config": (["leaks", "--config", "{zoo}/photos", "--out", OUT],
+                                      "config {zoo}/photos is a folder, not a config file"),
+    "fit: a run folder as the config": (["fit", "--config", "{zoo}/finished_run"],
+                                        "its run recorded the settings it was trained with in "
+                                        "{zoo}/finished_run/logs/version_0/config.yaml: pass `--config "),
     "leaks: config without data.source": (["leaks", "--config", "{zoo}/no_data.yaml", "--out", OUT],
                                           "has no data.source: pass --data SOURCE"),
     "leaks: --splits-of nowhere": (["leaks", "--splits-of", "{zoo}/nowhere", "--out", OUT],
