@@ -31,3 +31,14 @@ def test_every_option_has_a_help_with_its_default(command, monkeypatch, capsys):
     monkeypatch.undo()
     assert main([command, "--help"]) == 0
     assert "(default " in capsys.readouterr().out
+
+
+def test_python_dash_m_siamkit_is_the_program(tmp_path):
+    import subprocess
+    import sys
+
+    from siamkit import __version__
+
+    done = subprocess.run([sys.executable, "-m", "siamkit", "--version"], capture_output=True, text=True,
+                          cwd=tmp_path)  # away from the repository's own siamkit/ folder
+    assert (done.returncode, done.stdout) == (0, f"siamkit {__version__}\n"), done.stderr
