@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 from pathlib import Path
 from typing import Callable, ContextManager, get_args
 
 from siamkit.data.scan import BadImagePolicy
 from siamkit.errors import SiamkitError
 from siamkit.folders import why_unwritable
-from siamkit.runtimes import RUNTIMES
+from siamkit.runtimes import RUNTIMES, START_SUFFIX
 
 
 class _DefaultsShown(argparse.HelpFormatter):
@@ -159,14 +160,24 @@ def holding_report(out: Path) -> ContextManager[None]:
 
 
 def method_names(values: list[str], option: str, example: list[str]) -> list[str]:
-    """The methods of comma-separated ``values`` (one or many of them), each once, in order."""
+    """The methods of comma-separated ``values`` (one or many of them), each once, in order; a
+    folder or file as written from here in its plainest form (``enc/`` and ``./enc`` are ``enc``)."""
     from siamkit.errors import SiamkitError
 
-    methods = list(dict.fromkeys(m.strip() for value in values for m in value.split(",") if m.strip()))
+    methods = list(dict.fromkeys(_plain_path(m.strip()) for value in values for m in value.split(",")
+                                 if m.strip()))
     if not methods:
         raise SiamkitError(f"{option} {' '.join(map(repr, values))} names no method; give a comma-separated "
                            f"list (e.g. {','.join(example)})")
     return methods
+
+
+def _plain_path(method: str) -> str:
+    start = method.endswith(START_SUFFIX)
+    location = method.removesuffix(START_SUFFIX) if start else method
+    if not os.path.exists(location):
+        return method
+    return os.path.normpath(location) + (START_SUFFIX if start else "")
 
 
 def threshold_rule(text: str) -> str:

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from siamkit.cli.arguments import method_names
 from siamkit.cli.program import main
 from siamkit.scoring.registry import get_scorer
 
@@ -47,6 +48,15 @@ def test_methods_may_be_comma_separated_as_evaluate_takes_them(two_images, capsy
     assert main(["score", *two_images, "-m", "phash, histogram", "-m", "ssim,phash", "--json"]) == 0
     methods = [json.loads(line)["method"] for line in capsys.readouterr().out.splitlines()]
     assert methods == ["phash", "histogram", "ssim"]
+
+
+def test_a_folder_spelled_two_ways_is_one_method(two_images, encoder_folder, monkeypatch, capsys):
+    monkeypatch.chdir(encoder_folder.parent)
+    name = encoder_folder.name
+    assert main(["score", *two_images, "-m", f"{name}/,./{name},histogram", "--json"]) == 0
+    methods = [json.loads(line)["method"] for line in capsys.readouterr().out.splitlines()]
+    assert methods == [name, "histogram"]  # enc/ as shell completion writes it
+    assert method_names([f"./{name}/@start,{name}@start,timm:a:b"], "-m", []) == [f"{name}@start", "timm:a:b"]
 
 
 def test_bad_input_is_one_message_and_exit_2(two_images, capsys):
