@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Optional
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.trainer.states import TrainerFn
+from pytorch_lightning.utilities import rank_zero_info
 from torch import nn
 
 from siamkit.data.batches import Batch, ClassBatch, ImageBatch, PairBatch
@@ -145,18 +147,31 @@ class SiameseModule(pl.LightningModule):
         return embeddings
 
     def _initialise_from(self, source: str) -> None:
-        fix = ("init_from needs a model of this backbone and head: a run folder, a .ckpt, or an encoder "
-               "exported with its head (an export of the backbone's features has none)")
+        fix = "init_from needs a model of this backbone: a run folder, a .ckpt, or an encoder folder"
         try:
             start = Encoder.load(source)
         except SiamkitError as error:
             raise ConfigError(f"model.init_from: {error} ({fix})") from None
+        # an export of the backbone's features has no head: its backbone starts this run, and the
+        # config's head starts anew, as it does on pretrained weights (and a head this config has
+        # none of is left out)
+        whole = (start.head is None) == (self.head is None)
         try:
-            load_matching(self.encoder, start.state_dict(), source)
+            if whole:
+                load_matching(self.encoder, start.state_dict(), source)
+            else:
+                load_matching(self.backbone, start.backbone.state_dict(), source)
         except ConfigError as error:
-            refuse_another_architecture(self.encoder, start.card.architecture.to_dict(),
-                                        f"model.init_from {source}", fix)
+            # which output was exported, and at which sizes, is no part of the weights
+            theirs = {**start.card.architecture.to_dict(), "scales": [1.0], "mid_level": False}
+            compared = self.encoder if whole else SimpleNamespace(backbone=self.backbone, head=start.head)
+            refuse_another_architecture(compared, theirs, f"model.init_from {source}", fix)
             raise ConfigError(f"model.init_from: {error} ({fix})") from None
+        if not whole:
+            rank_zero_info(f"note: model.init_from {source}: its backbone's weights start this run; "
+                     + ("it has no projection head (an export of the backbone's features), so the config's "
+                        "head starts anew" if start.head is None else "its head is left out: this config "
+                        "has none"))
         spec = start.card.initialised_from
         self._take_start({"spec": spec.to_dict() if spec else None}, f"model.init_from {source}")
         self._init_trained_on = (source, start.card.trained_on) if start.card.trained_on else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -165,6 +166,38 @@ def test_init_from_an_exported_encoder_gives_the_same_embeddings(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(started(images), trained(images))
         assert not torch.allclose(build().eval()(images), trained(images))  # not the same by chance
+
+
+def test_init_from_an_encoder_exported_without_its_head_takes_its_backbone(tmp_path, caplog):
+    """An export of the backbone's features (``--choose-on-val`` often keeps them): its backbone, and a
+    new head; a config without a head leaves out a trained one."""
+    import functools
+
+    from siamkit.models import Encoder, ProjectionHead
+    from siamkit.models.export_variants import with_mid_level
+
+    def build(head=True, **options) -> SiameseModule:
+        backbone = TimmBackbone("test_resnet", image_size=32)
+        return SiameseModule(backbone, InfoNCELoss(), head=functools.partial(ProjectionHead, out_dim=8)
+                             if head else None, **options)
+
+    torch.manual_seed(0)
+    trained = build()
+    with_mid_level(Encoder(trained.backbone, None)).save(tmp_path / "features")
+    Encoder(trained.backbone, trained.head).save(tmp_path / "whole")
+    torch.manual_seed(1)
+    fresh_head = build().head.state_dict()
+    for source, head in (("features", True), ("whole", False)):
+        torch.manual_seed(1)
+        with caplog.at_level(logging.INFO):
+            started = build(head, init_from=str(tmp_path / source))
+        for key, value in trained.backbone.state_dict().items():
+            torch.testing.assert_close(started.backbone.state_dict()[key], value)
+        if head:
+            for key, value in fresh_head.items():
+                torch.testing.assert_close(started.head.state_dict()[key], value)
+    assert "it has no projection head (an export of the backbone's features), so the config's head starts " \
+           "anew" in caplog.text and "its head is left out: this config has none" in caplog.text
 
 
 def test_a_run_started_from_an_earlier_model_records_that_models_start(tmp_path):
