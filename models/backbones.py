@@ -75,6 +75,21 @@ class Backbone(nn.Module):
         return [parameter for block in blocks for parameter in block.parameters()]
 
 
+def check_backbone(backbone: object) -> None:
+    """Refuses, in one TypeError, a module without what every backbone states: a user's own
+    network passed as it is, where an AttributeError deep in the encoder would say nothing useful."""
+    missing = [name for name, kind in (("feature_dim", int), ("image_config", ImageConfig))
+               if not isinstance(getattr(backbone, name, None), kind)]
+    if isinstance(backbone, nn.Module) and not missing:
+        return
+    lacks = " and ".join(missing) if isinstance(backbone, nn.Module) else "nn.Module as its base"
+    raise TypeError(f"{type(backbone).__name__} is no siamkit backbone: it lacks {lacks}. A backbone of "
+                    "your own subclasses siamkit.models.Backbone (or nn.Module) and sets feature_dim (the "
+                    "size D of forward's (B, D) output) and image_config (siamkit.models.ImageConfig: its "
+                    "input size, mean and std); TimmBackbone and TorchvisionBackbone wrap timm's and "
+                    "torchvision's networks")
+
+
 def check_open_clip_model(model_name: str) -> None:
     import open_clip
 

@@ -22,6 +22,7 @@ from siamkit.data.image_config import ImageConfig
 from siamkit.data.preprocess import Preprocess
 from siamkit.devices import check_device
 from siamkit.errors import ConfigError, WeightsNotFoundError
+from siamkit.models.backbones import check_backbone
 from siamkit.models.card import CONFIG_FILE, PREPROCESSING_MARK, EncoderCard, EncoderFolderError
 from siamkit.models.checkpoints import (
     read_checkpoint,
@@ -59,6 +60,7 @@ class Encoder(nn.Module, Embedder):
     def __init__(self, backbone: nn.Module, head: Optional[nn.Module], spec: Optional[EncoderSpec] = None,
                  card: Optional[EncoderCard] = None):
         super().__init__()
+        check_backbone(backbone)
         self.backbone = backbone
         self.normalize = InputNormalization(backbone.image_config)
         self.head = head

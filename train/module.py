@@ -18,7 +18,7 @@ from siamkit.data.sources import PairSet
 from siamkit.data.splits import SplitRecord
 from siamkit.errors import ConfigError, SiamkitError
 from siamkit.internals import is_compile_error
-from siamkit.models.backbones import Backbone
+from siamkit.models.backbones import Backbone, check_backbone
 from siamkit.models.checkpoints import (
     ENCODER_SPEC_KEY,
     START_KEY,
@@ -97,6 +97,7 @@ class SiameseModule(pl.LightningModule):
         # encoder's architecture in the checkpoint's EncoderSpec, and a checkpoint stays loadable
         # with torch's restricted unpickler however they were built
         self.save_hyperparameters(ignore=["backbone", "loss", "head", "optimizer"], logger=False)
+        check_backbone(backbone)  # before the head is built on its feature_dim
         self.encoder = Encoder(backbone, head(backbone.feature_dim) if head is not None else None).train()
         self.loss = loss
         self.optimizer = optimizer

@@ -18,11 +18,13 @@ def test_the_models_never_import_lightning_and_the_public_names_import_from_the_
 
 
 def test_no_library_package_imports_the_command_line():
-    """Dependency direction: cli -> everything; the library packages never import siamkit.cli."""
+    """Dependency direction: cli -> everything; the library packages never import siamkit.cli
+    (``python -m siamkit``'s ``__main__.py`` is the program's entry point, as the console scripts)."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
     library = ("data", "models", "train", "scoring", "evaluation", "retrieval", "siamkit")
     offenders = [str(path.relative_to(root)) for package in library
-                 for path in (root / package).glob("*.py") if "siamkit.cli" in path.read_text()]
+                 for path in (root / package).glob("*.py")
+                 if path.name != "__main__.py" and "siamkit.cli" in path.read_text()]
     assert offenders == []

@@ -101,6 +101,20 @@ def test_a_registered_class_of_ones_own_saves_and_loads(tmp_path, monkeypatch):
     assert torch.equal(Encoder.load(folder)(images), encoder(images))
 
 
+def test_a_network_without_what_a_backbone_states_is_one_type_error():
+    from siamkit.models import InfoNCELoss
+    from siamkit.train.module import SiameseModule
+
+    plain = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    for build in (lambda: Encoder(plain, None), lambda: SiameseModule(plain, InfoNCELoss())):
+        with pytest.raises(TypeError, match=r"^Sequential is no siamkit backbone: it lacks feature_dim and "
+                                            r"image_config\. A backbone of your own subclasses"):
+            build()
+    with pytest.raises(TypeError, match="it lacks nn.Module as its base"):
+        Encoder(lambda images: images, None)
+    assert Encoder(_Flat(), None).embedding_dim == 3  # an nn.Module that states both is one
+
+
 def test_every_shipped_class_is_where_its_path_says():
     import importlib
 
