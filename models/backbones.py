@@ -50,8 +50,9 @@ class Backbone(nn.Module):
                           "or the head's or the backbone's output alone")
 
     def blocks(self) -> list[nn.Module]:
-        """Layer groups, input side first (stem, stages / transformer blocks, final norm)."""
-        raise NotImplementedError
+        """Layer groups, input side first (stem, stages / transformer blocks, final norm); by
+        default one, the whole network (``trainable_blocks`` and ``layer_decay`` then take it whole)."""
+        return [self]
 
     def set_trainable_blocks(self, count: Optional[int]) -> None:
         """Unlock only the last ``count`` layer groups (0 locks the whole tower; None unlocks all)."""
@@ -75,19 +76,21 @@ class Backbone(nn.Module):
         return [parameter for block in blocks for parameter in block.parameters()]
 
 
-def check_backbone(backbone: object) -> None:
+def check_backbone(backbone: object, training: bool = False) -> None:
     """Refuses, in one TypeError, a module without what every backbone states: a user's own
-    network passed as it is, where an AttributeError deep in the encoder would say nothing useful."""
+    network passed as it is, where an AttributeError deep in the encoder would say nothing useful.
+    ``training`` also needs a ``Backbone``, whose layer groups freezing and layer-wise rates take."""
+    base = Backbone if training else nn.Module
     missing = [name for name, kind in (("feature_dim", int), ("image_config", ImageConfig))
                if not isinstance(getattr(backbone, name, None), kind)]
-    if isinstance(backbone, nn.Module) and not missing:
-        return
-    lacks = " and ".join(missing) if isinstance(backbone, nn.Module) else "nn.Module as its base"
-    raise TypeError(f"{type(backbone).__name__} is no siamkit backbone: it lacks {lacks}. A backbone of "
-                    "your own subclasses siamkit.models.Backbone (or nn.Module) and sets feature_dim (the "
-                    "size D of forward's (B, D) output) and image_config (siamkit.models.ImageConfig: its "
-                    "input size, mean and std); TimmBackbone and TorchvisionBackbone wrap timm's and "
-                    "torchvision's networks")
+    if not isinstance(backbone, base):
+        missing.append(f"{'siamkit.models.Backbone' if training else 'nn.Module'} as its base")
+    if missing:
+        raise TypeError(
+            f"{type(backbone).__name__} is no siamkit backbone: it lacks {' and '.join(missing)}. A backbone "
+            "of your own subclasses siamkit.models.Backbone and sets feature_dim (the size D of forward's "
+            "(B, D) output) and image_config (siamkit.models.ImageConfig: its input size, mean and std); "
+            "TimmBackbone and TorchvisionBackbone wrap timm's and torchvision's networks")
 
 
 def check_open_clip_model(model_name: str) -> None:

@@ -97,7 +97,7 @@ class SiameseModule(pl.LightningModule):
         # encoder's architecture in the checkpoint's EncoderSpec, and a checkpoint stays loadable
         # with torch's restricted unpickler however they were built
         self.save_hyperparameters(ignore=["backbone", "loss", "head", "optimizer"], logger=False)
-        check_backbone(backbone)  # before the head is built on its feature_dim
+        check_backbone(backbone, training=True)  # before the head is built on its feature_dim
         self.encoder = Encoder(backbone, head(backbone.feature_dim) if head is not None else None).train()
         self.loss = loss
         self.optimizer = optimizer

@@ -102,17 +102,33 @@ def test_a_registered_class_of_ones_own_saves_and_loads(tmp_path, monkeypatch):
 
 
 def test_a_network_without_what_a_backbone_states_is_one_type_error():
-    from siamkit.models import InfoNCELoss
+    from siamkit.models import Backbone, InfoNCELoss
     from siamkit.train.module import SiameseModule
 
     plain = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    for build in (lambda: Encoder(plain, None), lambda: SiameseModule(plain, InfoNCELoss())):
-        with pytest.raises(TypeError, match=r"^Sequential is no siamkit backbone: it lacks feature_dim and "
-                                            r"image_config\. A backbone of your own subclasses"):
-            build()
-    with pytest.raises(TypeError, match="it lacks nn.Module as its base"):
+    with pytest.raises(TypeError, match=r"^Sequential is no siamkit backbone: it lacks feature_dim and "
+                                        r"image_config\. A backbone of your own subclasses"):
+        Encoder(plain, None)
+    with pytest.raises(TypeError, match="and nn.Module as its base"):
         Encoder(lambda images: images, None)
-    assert Encoder(_Flat(), None).embedding_dim == 3  # an nn.Module that states both is one
+    assert Encoder(_Flat(), None).embedding_dim == 3  # an nn.Module that states both embeds
+    # training takes a Backbone: freezing and layer-wise rates work on its layer groups
+    with pytest.raises(TypeError, match="it lacks siamkit.models.Backbone as its base\\."):
+        SiameseModule(_Flat(), InfoNCELoss())
+
+    class Minimal(Backbone):  # no blocks(): one layer group, the whole network
+        feature_dim = 4
+
+        def __init__(self):
+            super().__init__()
+            self.image_config, self.net = ImageConfig(size=8), plain
+
+        def forward(self, images):
+            return self.net(images)
+
+    model = SiameseModule(Minimal(), InfoNCELoss(), layer_decay=0.5)
+    groups = model.parameter_groups()
+    assert sum(len(group["params"]) for group in groups) == len(list(model.parameters()))
 
 
 def test_every_shipped_class_is_where_its_path_says():
