@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -71,18 +72,37 @@ def _path_of(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+#: class paths the user trusts for the commands they run (``train export``, ``evaluate`` ...),
+#: comma-separated: the command line's ``register_module``
+TRUSTED_CLASSES_VARIABLE = "SIAMKIT_TRUSTED_CLASSES"
+
+
 def _trusted_class(class_path: Any, field: str) -> type[nn.Module]:
-    """The class ``class_path`` names, if siamkit ships it or it was registered; refused before
-    any import otherwise."""
+    """The class ``class_path`` names, if siamkit ships it, it was registered, or the user named it
+    in $SIAMKIT_TRUSTED_CLASSES; refused before any import otherwise."""
     if isinstance(class_path, str) and class_path in _registered:
         return _registered[class_path]
-    if not isinstance(class_path, str) or class_path not in SHIPPED_MODULES:
+    trusted = SHIPPED_MODULES | set(_registered) | _trusted_by_environment()
+    if not isinstance(class_path, str) or class_path not in trusted:
         raise ConfigError(f"{field}: class {class_path!r} is not one siamkit builds from a file (it builds "
-                          f"only {', '.join(sorted(SHIPPED_MODULES | set(_registered)))}); nothing was "
-                          "imported. If it is your own class, call siamkit.models.register_module on it "
-                          "before loading")
+                          f"only {', '.join(sorted(trusted))}); nothing was imported. If it is your own "
+                          f"class, run the command with {TRUSTED_CLASSES_VARIABLE}={class_path} (its module "
+                          "importable, e.g. on PYTHONPATH), or in Python call siamkit.models.register_module "
+                          "on it before loading")
     module_name, _, class_name = class_path.rpartition(".")
-    return getattr(importlib.import_module(module_name), class_name)
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:  # only a class the user trusts gets this far
+        raise ConfigError(f"{field}: class {class_path}, trusted by {TRUSTED_CLASSES_VARIABLE}, cannot be "
+                          f"imported ({error}): put its module on PYTHONPATH") from None
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise ConfigError(f"{field}: {class_path} is not an nn.Module subclass")
+    return cls
+
+
+def _trusted_by_environment() -> set[str]:
+    text = os.environ.get(TRUSTED_CLASSES_VARIABLE, "")
+    return {name.strip() for name in text.split(",") if name.strip()}
 
 
 def _check_init_args(cls: type, init_args: Any, field: str) -> None:

@@ -101,3 +101,24 @@ def test_the_start_a_checkpoint_records_is_checked_before_anything_is_built(tiny
         err = capsys.readouterr().err
         assert code == 2 and "class 'subprocess.Popen' is not one siamkit builds from a file" in err, err
     assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_the_classes_a_user_trusts_are_the_only_others_built(crafted, encoder_folder, tmp_path, monkeypatch,
+                                                             capsys):
+    """$SIAMKIT_TRUSTED_CLASSES names the user's own classes; a file's other class is still refused,
+    and a trusted class that cannot be imported is one line, exit 2."""
+    folder, _, marker = crafted
+    monkeypatch.setenv("SIAMKIT_TRUSTED_CLASSES", "nowhere.Net")
+    assert main(["score", _image(tmp_path), _image(tmp_path), "-m", str(folder)]) == 2
+    assert "class 'subprocess.Popen' is not one siamkit builds" in capsys.readouterr().err
+    assert not marker.exists()
+
+    own = shutil.copytree(encoder_folder, tmp_path / "own")
+    card = json.loads((own / "config.json").read_text())
+    card["architecture"]["backbone"]["class_path"] = "nowhere.Net"
+    (own / "config.json").write_text(json.dumps(card))
+    assert main(["score", _image(tmp_path), _image(tmp_path), "-m", str(own)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "class nowhere.Net, trusted by SIAMKIT_TRUSTED_CLASSES, cannot be imported (No module named " \
+           "'nowhere'): put its module on PYTHONPATH" in err

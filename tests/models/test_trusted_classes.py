@@ -131,6 +131,26 @@ def test_a_network_without_what_a_backbone_states_is_one_type_error():
     assert sum(len(group["params"]) for group in groups) == len(list(model.parameters()))
 
 
+def test_the_command_lines_trust_is_an_environment_variable_naming_the_class(tmp_path, monkeypatch):
+    monkeypatch.setattr(spec, "_registered", {})
+    folder = Encoder(_Flat(), None).save(tmp_path / "own")
+    own = "tests.models.test_trusted_classes._Flat"
+    with pytest.raises(SiamkitError, match=f"run the command with SIAMKIT_TRUSTED_CLASSES={own} "):
+        Encoder.load(folder)
+    monkeypatch.setenv("SIAMKIT_TRUSTED_CLASSES", f"elsewhere.Other, {own}")
+    assert Encoder.load(folder).embedding_dim == 3
+
+    card = json.loads((folder / "config.json").read_text())
+    for class_path, message in (("elsewhere.Other", "trusted by SIAMKIT_TRUSTED_CLASSES, cannot be imported "
+                                                    r"\(No module named 'elsewhere'\): put its module on "),
+                                ("os.system", "os.system is not an nn.Module subclass")):
+        card["architecture"]["backbone"]["class_path"] = class_path
+        (folder / "config.json").write_text(json.dumps(card))
+        monkeypatch.setenv("SIAMKIT_TRUSTED_CLASSES", class_path)
+        with pytest.raises(SiamkitError, match=message):
+            Encoder.load(folder)
+
+
 def test_every_shipped_class_is_where_its_path_says():
     import importlib
 
