@@ -84,6 +84,7 @@ def main(argv: list[str]) -> int:
     rows = write_copy_pairs(images, args.out, args.edits, args.copies, args.size, args.seed, args.regions)
     (args.out / MADE_FROM_FILE).write_text(json.dumps(record.to_dict(), indent=2) + "\n")
     _say_what_was_written(args, record.source, images, rows)
+    _note_few_pairs(rows)
     return 0
 
 
@@ -154,3 +155,14 @@ def _say_what_was_written(args: argparse.Namespace, source: str, images: dict[st
     print(f"wrote {table}: {counted(len(rows), 'pair')} ({counts}; half of each matches) of "
           f"{counted(sum(map(len, images.values())), 'image')}{regions} of {source} with {args.edits} "
           "edits. " + ". ".join(filter(None, uses)))
+
+
+def _note_few_pairs(rows: list[tuple[str, str, int, str]]) -> None:
+    """Splits with too few pairs for a figure to mean much are said before anything is chosen on them."""
+    from siamkit.evaluation.metrics import FEW_PAIRS
+
+    matches = {split: sum(row[2] == 1 for row in rows if row[3] == split) for split in ("val", "test")}
+    if few := [f"{count} {split}" for split, count in matches.items() if 0 < count < FEW_PAIRS]:
+        print(f"note: {' and '.join(few)} matches, fewer than {FEW_PAIRS} a split: a ROC-AUC and its "
+              "interval on so few say little, and what is chosen on them can tie; more images in a split "
+              "(other --split-fractions), --regions N or --copies N make more pairs")

@@ -41,6 +41,8 @@ def test_copies_of_the_val_and_test_images_as_fit_splits_them(tmp_path, capsys, 
     assert main([*copies, "--out", str(tmp_path / "a")]) == 0
     said = capsys.readouterr().out
     assert f"Validate a run on {folder} with --data.val_data {tmp_path / 'a' / 'pairs.csv'}" in said
+    assert "note: 6 val and 6 test matches, fewer than 30 a split: a ROC-AUC and its interval on so few " \
+           "say little" in said
 
     data, _ = split_source(SplitRecord(str(folder), None, "auto", (0.4, 0.3, 0.3), 0))
     expected = _bytes_by_split({split: images_in(data, (split,)) for split in ("train", "val", "test")})
