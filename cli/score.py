@@ -34,13 +34,15 @@ def main(argv: list[str]) -> int:
 
     methods = method_names(args.methods, "--method", DEFAULT_METHODS) if args.methods else DEFAULT_METHODS
     check_model_options_apply(args, not all(map(is_classical, methods)), "add an encoder to --method")
-    a, b = load_image(args.a), load_image(args.b)  # before any model loads
+    a, b = load_image(args.a), load_image(args.b)  # each readable, before any model loads
     options = {"device": args.device, "runtime": args.runtime, "threads": args.threads}
     scorers = [get_scorer(method, **({} if is_classical(method) else options)) for method in methods]
     results = []
     for scorer in scorers:
         start = time.perf_counter()
-        value = scorer.score(a, b)
+        # the files, as `train evaluate` and `embed` read them: an encoder decodes a JPEG at its own
+        # reduction, which a decoded array would skip
+        value = scorer.score(args.a, args.b)
         threshold = getattr(scorer, "threshold", None)
         results.append({"method": scorer.name, "score": value, "seconds": time.perf_counter() - start,
                         **({"same": bool(value >= threshold),

@@ -59,6 +59,18 @@ def test_a_folder_spelled_two_ways_is_one_method(two_images, encoder_folder, mon
     assert method_names([f"./{name}/@start,{name}@start,timm:a:b"], "-m", []) == [f"{name}@start", "timm:a:b"]
 
 
+def test_an_encoder_scores_files_as_evaluate_and_embed_read_them(encoder_folder, tmp_path, capsys):
+    """A JPEG decodes at the reduction the encoder's size allows; a decoded array would skip it."""
+    rng = np.random.default_rng(0)
+    files = []
+    for name in ("a.jpg", "b.jpg"):
+        Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)).save(tmp_path / name, quality=90)
+        files.append(str(tmp_path / name))
+    assert main(["score", *files, "-m", str(encoder_folder), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)["score"]
+    assert scored == pytest.approx(get_scorer(str(encoder_folder)).score(*files), abs=1e-6)
+
+
 def test_bad_input_is_one_message_and_exit_2(two_images, capsys):
     assert main(["score", two_images[0], "missing.png"]) == 2
     assert "cannot read image missing.png: file not found" in capsys.readouterr().err
