@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import get_args
 
@@ -56,6 +57,11 @@ def main(argv: list[str]) -> int:
         args.runtime = "int8"  # the queries must be embedded as the index was
     encoder = load_encoder_for(args, args.encoder or _index_encoder(index, args.index))
     index.check_encoder(encoder.fingerprint, encoder.embedding_dim)
+    if not index.resized_as_today:
+        print(f"note: {args.index} was embedded before siamkit shrank images by area, and its images larger "
+              "than the encoder's input embedded aliased, unlike these queries: the same picture can score "
+              f"well below 1; `train embed IMAGES --encoder ... --out {args.index}` embeds them again",
+              file=sys.stderr)
     embeddings = encoder.embed(queries, progress="embedding the queries")
     if background is None:
         scores, ids = index.search(embeddings, args.k, args.backend)

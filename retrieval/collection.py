@@ -112,7 +112,12 @@ def embed_collection(listing: Listing, encoder: Embedder, out: str | Path, encod
 def _embed_into(out: Path, listing: Listing, encoder: Embedder, encoder_source: str, batch_size: int,
                 num_workers: int, on_bad_image: BadImagePolicy) -> tuple[dict[str, Any], int]:
     complete = _complete_index(out, encoder)
-    if complete is None and (out / META).is_file():
+    if complete is not None and not complete.resized_as_today:
+        print(f"note: {out} was embedded before siamkit shrank images by area, and its images larger than "
+              "the encoder's input embedded aliased: all are embedded again; the old index is kept if you "
+              "stop before (Ctrl-C)", file=sys.stderr)
+        complete = None
+    elif complete is None and (out / META).is_file():
         print(f"note: {out} holds an index of another encoder (or one that cannot be read); it is replaced "
               "once this one is complete, and kept if you stop before (Ctrl-C)", file=sys.stderr)
     stamps = {same_file(path): file_stamp(path) for path in listing.images}

@@ -38,6 +38,9 @@ PATHS_AS_GIVEN = "siamkit-index/1"
 Backend = Literal["auto", "exact", "hnsw", "ivf"]
 #: collections at least this large use an approximate index with ``auto``
 APPROXIMATE_FROM = 200_000
+#: how ``data.image_config.resize_steps`` shrinks images, as each index records it: embeddings of
+#: images shrunk before (by the config's interpolation, aliased) differ from today's
+SHRINK = "area"
 
 
 class IndexFolderError(SiamkitError):
@@ -112,6 +115,12 @@ class EmbeddingIndex:
         if self.meta.get("format") != FORMAT:
             return entries
         return [(BadImage(reached(bad.file, self.folder), bad.reason), stamp) for bad, stamp in entries]
+
+    @property
+    def resized_as_today(self) -> bool:
+        """Whether its images were shrunk as ``resize_steps`` shrinks them now (by area); an index
+        written before holds the aliased embeddings of every image larger than the encoder's input."""
+        return self.meta.get("shrink") == SHRINK
 
     def check_encoder(self, fingerprint: str | None, dim: int) -> None:
         """Queries must come from the encoder (and runtime, for int8) that made the index."""
@@ -244,6 +253,7 @@ def write_index(folder: Path, vectors: np.ndarray, files: list[str], stamps: lis
     ``rows``), copying a chunk at a time (bounded memory). ``index.json`` goes last, and an
     earlier one is removed first, so a folder that has it is complete."""
     rows = np.arange(len(files)) if rows is None else rows
+    meta = {**meta, "shrink": SHRINK}  # every row embedded as siamkit resizes today
     (folder / META).unlink(missing_ok=True)
     np.save(folder / f".{STAMPS}", np.array([stamps[i] or (-1, -1) for i in rows], np.int64).reshape(-1, 2))
     os.replace(folder / f".{STAMPS}", folder / STAMPS)

@@ -276,3 +276,26 @@ def test_an_index_from_before_stamps_is_taken_as_unchanged_once_with_a_note(coun
     assert sum(seen) == 1 and "note" not in capsys.readouterr().err
     index = EmbeddingIndex.load(out)
     np.testing.assert_allclose(index.embeddings, encoder.embed(index.files), atol=1e-6)
+
+
+def test_an_index_from_before_shrinking_by_area_is_embedded_again_and_search_says_so(counted, encoder_folder,
+                                                                                     tmp_path, capsys):
+    import json
+
+    from siamkit.cli.program import main
+
+    encoder, seen = counted
+    folder, out = _folder(tmp_path, 3), tmp_path / "index"
+    _embed_again(encoder, folder, out)
+    assert json.loads((out / "index.json").read_text())["shrink"] == "area"
+    meta = json.loads((out / "index.json").read_text())
+    del meta["shrink"]  # as siamkit wrote it before
+    (out / "index.json").write_text(json.dumps(meta))
+    assert main(["search", str(folder / "0000.png"), "--index", str(out), "--encoder", str(encoder_folder),
+                 "-k", "1"]) == 0
+    assert (f"note: {out} was embedded before siamkit shrank images by area, and its images larger than the "
+            "encoder's input embedded aliased, unlike these queries") in capsys.readouterr().err
+    seen.clear()
+    _embed_again(encoder, folder, out)
+    assert sum(seen) == 3 and EmbeddingIndex.load(out).resized_as_today
+    assert f"note: {out} was embedded before siamkit shrank images by area" in capsys.readouterr().err
