@@ -38,11 +38,11 @@ def main(argv: list[str]) -> int:
     options = {"device": args.device, "runtime": args.runtime, "threads": args.threads}
     scorers = [get_scorer(method, **({} if is_classical(method) else options)) for method in methods]
     results = []
-    for scorer in scorers:
+    for method, scorer in zip(methods, scorers):
         start = time.perf_counter()
-        # the files, as `train evaluate` and `embed` read them: an encoder decodes a JPEG at its own
-        # reduction, which a decoded array would skip
-        value = scorer.score(args.a, args.b)
+        # an encoder gets the files, as `train evaluate` and `embed` give them: it decodes a JPEG at its
+        # own reduction, which the decoded arrays would skip; a classical method reads them in full
+        value = scorer.score(*((a, b) if is_classical(method) else (args.a, args.b)))
         threshold = getattr(scorer, "threshold", None)
         results.append({"method": scorer.name, "score": value, "seconds": time.perf_counter() - start,
                         **({"same": bool(value >= threshold),

@@ -169,10 +169,9 @@ class SiameseModule(pl.LightningModule):
             refuse_another_architecture(compared, theirs, f"model.init_from {source}", fix)
             raise ConfigError(f"model.init_from: {error} ({fix})") from None
         if not whole:
-            rank_zero_info(f"note: model.init_from {source}: its backbone's weights start this run; "
-                     + ("it has no projection head (an export of the backbone's features), so the config's "
-                        "head starts anew" if start.head is None else "its head is left out: this config "
-                        "has none"))
+            head = ("it has no projection head (an export of the backbone's features), so the config's head "
+                    "starts anew" if start.head is None else "its head is left out: this config has none")
+            rank_zero_info(f"note: model.init_from {source}: its backbone's weights start this run; {head}")
         spec = start.card.initialised_from
         self._take_start({"spec": spec.to_dict() if spec else None}, f"model.init_from {source}")
         self._init_trained_on = (source, start.card.trained_on) if start.card.trained_on else None
