@@ -88,6 +88,11 @@ embeddings = model.encode(["a.jpg", "b.jpg"])  # paths, PIL images or arrays
 print(util.cos_sim(embeddings[0], embeddings[1]))
 ```
 
+sentence-transformers reads a string as an image path only when it names a file that exists and
+ends in .jpg, .jpeg, .png, .gif, .bmp, .tiff or .webp; any other string is text, which this model
+refuses ("Modality 'text' is not supported"). Pass other images (.tif, .jfif, .avif) as
+`pathlib.Path` or PIL images.
+
 With siamkit alone: `train score a.jpg b.jpg -m {path}`, or
 `siamkit.load_encoder("{path}").embed(["a.jpg", "b.jpg"])`.
 """

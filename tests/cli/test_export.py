@@ -88,6 +88,9 @@ def test_every_inference_route_sees_the_same_pixels(tiny_checkpoint, jpeg_folder
     assert f'SentenceTransformer("{out}", trust_remote_code=True)' in card and "-d embeddings, 16 px" in card
     np.testing.assert_allclose(model.encode(paths), expected, atol=1e-5)
     np.testing.assert_allclose(model.encode([Image.open(p) for p in paths]), expected, atol=1e-5)
+    tif = tmp_path / "astronaut.tif"  # a string would be text to sentence-transformers: a Path
+    Image.open(paths[0]).save(tif)
+    assert ".tif" in card and float(model.encode([tif])[0] @ encoder.embed([str(tif)])[0]) > 0.9999
     hits = util.semantic_search(model.encode(paths[:2]), expected, top_k=1)
     assert [h[0]["corpus_id"] for h in hits] == [0, 1]
     written = (out / "model.safetensors").stat().st_mtime_ns
