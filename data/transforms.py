@@ -80,6 +80,10 @@ def build_augmentations(entries: list[dict[str, Any]], size: int) -> list[A.Basi
     the entry leaves it out. Names resolve to siamkit's own transforms first, then
     albumentations'.
     """
+    if all(isinstance(entry, A.BasicTransform) for entry in entries) and entries:  # also an A.Compose
+        raise ConfigError("augmentation takes entries {TransformName: {arg: value}}, which a run records "
+                          "as text, not albumentations objects: write "
+                          f"{[_entry_of(transform) for transform in entries]}")
     transforms = []
     for entry in entries:
         if not isinstance(entry, dict) or len(entry) != 1:
@@ -114,6 +118,15 @@ def _transform_class(name: str) -> type:
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise ConfigError(f"unknown augmentation {name!r}: not an albumentations transform.{hint} Each entry "
                       "is {TransformName: {arg: value}}, e.g. {HorizontalFlip: {p: 0.5}}")
+
+
+def _entry_of(transform: A.BasicTransform) -> dict[str, dict[str, Any]]:
+    """The entry that builds ``transform`` again: its arguments that differ from their defaults."""
+    defaults = {name: p.default for name, p in inspect.signature(type(transform).__init__).parameters.items()}
+    arguments = transform.get_transform_init_args()
+    arguments = {name: list(value) if isinstance(value, tuple) else value
+                 for name, value in arguments.items() if defaults.get(name) != value}
+    return {type(transform).__name__: arguments}
 
 
 def _parameters(cls: type) -> set[str]:

@@ -1,3 +1,5 @@
+import ast
+
 import numpy as np
 import pytest
 import torch
@@ -178,6 +180,20 @@ def test_augmentation_entries_are_checked_at_start_up():
         build_augmentations([{"CLAHE": 0.5}], 16)
     crop = build_augmentations([{"RandomResizedCrop": {"scale": [0.5, 1.0]}}], 24)[0]
     assert tuple(crop.size) == (24, 24), "size defaults to the backbone's"
+
+
+def test_albumentations_objects_are_refused_with_the_entries_that_build_them():
+    import albumentations as A
+
+    compose = A.Compose([A.RandomResizedCrop(size=(24, 24), scale=(0.3, 1.0)), A.HorizontalFlip(),
+                         A.ImageCompression(quality_range=(20, 60), p=0.3)])
+    with pytest.raises(ConfigError, match="not albumentations objects: write") as refused:
+        SiameseDataModule("demo:digits", augment=compose)
+    entries = ast.literal_eval(str(refused.value).split("write ", 1)[1])
+    assert entries == [{"RandomResizedCrop": {"scale": [0.3, 1.0], "size": [24, 24]}}, {"HorizontalFlip": {}},
+                       {"ImageCompression": {"p": 0.3, "quality_range": [20, 60]}}]
+    rebuilt = build_augmentations(entries, 16)
+    assert [t.get_transform_init_args() for t in rebuilt] == [t.get_transform_init_args() for t in compose]
 
 
 def test_demo_digits_is_a_class_folder_with_labels_table():
