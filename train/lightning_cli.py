@@ -25,6 +25,7 @@ from lightning_fabric.utilities.seed import max_seed_value, min_seed_value
 from pytorch_lightning import Trainer
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.trainer.states import TrainerStatus
+from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from siamkit.data.datamodule import SiameseDataModule
@@ -160,6 +161,8 @@ class SiamkitCLI(LightningCLI):
         try:
             super()._run_subcommand(subcommand)
             succeeded = True
+            if subcommand in ("validate", "test"):  # after Lightning's table of figures
+                rank_zero_info(self.model.scored_as("val" if subcommand == "validate" else "test"))
         except SystemExit as exit:
             if exit.code == 1 and self.trainer.state.status == TrainerStatus.INTERRUPTED:
                 raise KeyboardInterrupt from None

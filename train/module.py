@@ -287,6 +287,15 @@ class SiameseModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch_metrics("test")
 
+    def scored_as(self, stage: str) -> str:
+        """What ``train validate`` / ``test`` figures score, which need not be what ``train export``
+        writes."""
+        output = "its projection head's output" if self.encoder.head else "its backbone's features"
+        size = self.encoder.image_config.size
+        return (f"{stage}/ figures score the model as it trained: {output} at {size} px. An export "
+                "can keep another output, WiSE-FT weight or sizes (--choose-on-val): `train evaluate "
+                "--methods ENCODER` scores the exported encoder, beside the classical methods and its start")
+
     def _log_epoch_metrics(self, stage: str) -> None:
         if self._class_embeddings:
             embeddings = torch.cat([e for e, _ in self._class_embeddings])

@@ -272,6 +272,18 @@ def test_the_module_holds_one_encoder_whose_weights_its_checkpoints_carry(tiny_c
                  str(tmp_path / "legacy.ckpt"), "--trainer.default_root_dir", str(tmp_path / "run")]) == 0
 
 
+def test_validate_and_test_say_their_figures_are_the_model_as_trained(tiny_checkpoint, tmp_path, caplog):
+    """Not what an export chose: `train test` gave 0.854 where the photo demo's export scored 0.911."""
+    for command in ("validate", "test"):
+        caplog.clear()
+        assert main([command, *TINY, f"--trainer.limit_{'val' if command == 'validate' else 'test'}_batches",
+                     "1", "--ckpt_path", str(tiny_checkpoint), "--trainer.default_root_dir",
+                     str(tmp_path / command)]) == 0
+        stage = "val" if command == "validate" else "test"
+        assert (f"{stage}/ figures score the model as it trained: its projection head's output at 16 px"
+                in caplog.text and "`train evaluate --methods ENCODER`" in caplog.text)
+
+
 def test_no_head_means_the_backbones_features_in_training_and_in_the_encoder():
     model = module(head=None).eval()
     assert model.encoder.head is None and model.encoder.embedding_dim == 512
