@@ -27,7 +27,7 @@ from siamkit.internals import open_clip_vision_tower
 from siamkit.models.hub import NO_NETWORK, OFFLINE_WEIGHTS, hub_downloads, not_downloaded, torch_hub_can_get
 from siamkit.models.pooling import GeM, check_pooling
 from siamkit.models.spec import records_init_args
-from siamkit.models.weights import is_weights_file, load_matching, load_state_dict_file
+from siamkit.models.weights import is_weights_file, load_matching, read_weights
 
 
 class Backbone(nn.Module):
@@ -175,7 +175,7 @@ class OpenClipBackbone(Backbone):
                         f"by name open_clip:{model_name}:FILE{OFFLINE_WEIGHTS}"
                     ) from None
             source = f"{model_name}/{pretrained}"
-        state = load_state_dict_file(path)
+        state = read_weights(path)
         if any(k.startswith("visual.") for k in state):
             state = {k[len("visual."):]: v for k, v in state.items() if k.startswith("visual.")}
         load_matching(self.visual, state, source)
@@ -269,7 +269,7 @@ class TorchvisionBackbone(Backbone):
         if weights is not None and hub_weights is None:
             if not Path(weights).exists():
                 raise WeightsNotFoundError(f"weights file {weights} for {name} does not exist")
-            state = {k: v for k, v in load_state_dict_file(weights).items() if not k.startswith("fc.")}
+            state = {k: v for k, v in read_weights(weights).items() if not k.startswith("fc.")}
             load_matching(net, state, weights)
         if pooling == "gem":
             net.avgpool = GeM()

@@ -12,6 +12,8 @@ from torch import nn
 
 from siamkit.errors import ConfigError
 
+WEIGHTS_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
+
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     """Weights from a ``.safetensors`` or a torch file (tensors only, never arbitrary pickles)."""
@@ -30,6 +32,10 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """``load_state_dict_file``, with a truncated or foreign file said in one line."""
+    if Path(path).is_dir():  # a model's folder, as a hub download leaves it
+        inside = sorted(f"{path}/{f.name}" for f in Path(path).iterdir() if f.suffix in WEIGHTS_SUFFIXES)
+        listed = f" ({', '.join(inside)})" if inside else ", which holds none (.safetensors, .bin, .pth, .pt)"
+        raise ConfigError(f"weights {path} is a folder: name the weights file in it{listed}")
     try:
         state = load_state_dict_file(path)
     except Exception as error:  # torch's and safetensors' many ways to say "not a weights file"

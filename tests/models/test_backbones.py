@@ -47,6 +47,15 @@ def test_weights_that_do_not_fit_name_the_differing_keys(tmp_path):
         TorchvisionBackbone("resnet18", weights=str(tmp_path / "r34.pt"))
 
 
+@pytest.mark.parametrize("make", [lambda path: TorchvisionBackbone("resnet18", weights=path),
+                                  lambda path: OpenClipBackbone(TINY_VIT, pretrained=path)])
+def test_every_backbone_says_a_cut_weights_file_in_one_line(tmp_path, make):
+    torch.save(TorchvisionBackbone("resnet18").net.state_dict(), tmp_path / "whole.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "whole.pt").read_bytes()[:5000])
+    with pytest.raises(ConfigError, match="cannot read weights file .*cut.pt .*: it is truncated"):
+        make(str(tmp_path / "cut.pt"))
+
+
 def test_missing_weights_file():
     with pytest.raises(WeightsNotFoundError, match="does not exist"):
         TorchvisionBackbone("resnet18", weights="/nowhere/r18.pt")
