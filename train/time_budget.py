@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Optional
+from typing import Any, Optional
 
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_info
@@ -22,7 +22,10 @@ class TimeBudget(pl.Callback):
     (Lightning's ``max_time``) leaves the rate high at the end, which costs accuracy at a fixed
     budget (Li et al. 2020, "Budgeted Training"). So a demo takes about as long on a slow machine
     as on a fast one, doing fewer steps there; the line it prints says how many, to rerun with
-    ``--trainer.max_epochs``. Each fit, a resumed one too, gets the whole budget.
+    ``--trainer.max_epochs``. The budget spans the run: a checkpoint keeps the time used and
+    the epochs planned, so a fit resumed from it (after Ctrl-C, or a cluster's pre-emption) gets
+    the time left and goes on with the same plan and the same learning-rate schedule, where it
+    would otherwise start the whole budget again, on a schedule of ``trainer.max_epochs``.
 
     Args:
         minutes: the budget, from the start of fitting (left out: train for trainer.max_epochs).
@@ -36,6 +39,8 @@ class TimeBudget(pl.Callback):
         self._fit_start = self._train_start = 0.0
         self._epoch_ends: list[float] = []
         self._max_epochs = -1
+        self._planned_epochs: Optional[int] = None
+        self._resumed: dict[str, Any] = {}
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._fit_start = time.perf_counter()
@@ -44,6 +49,28 @@ class TimeBudget(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._train_start = time.perf_counter()
+        if self.minutes is not None and self._resumed:  # restored with the checkpoint, by now
+            self._go_on_from(trainer, pl_module, **self._resumed)
+        self._resumed = {}
+
+    def _go_on_from(self, trainer: pl.Trainer, pl_module: pl.LightningModule, seconds: float,
+                    epochs: Optional[int]) -> None:
+        self._fit_start -= seconds
+        plan = ""
+        if epochs is not None and epochs < trainer.max_epochs:
+            trainer.fit_loop.max_epochs = self._planned_epochs = epochs
+            plan = (f"; it goes on with its plan of {counted(epochs, 'epoch')}, the learning rate reaching "
+                    f"zero at step {pl_module.refit_schedule()}")
+        used = f"{seconds / 60:.1f} min used before this fit"
+        rank_zero_info(f"time budget of {self.minutes:g} min: {used}{plan}")
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.minutes is None:
+            return {}
+        return {"seconds": time.perf_counter() - self._fit_start, "epochs": self._planned_epochs}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._resumed = dict(state_dict)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.minutes is None:
@@ -54,7 +81,7 @@ class TimeBudget(pl.Callback):
         if trainer.max_epochs <= epochs <= trainer.max_epochs + 1:
             return  # one epoch more is not worth a new schedule: the estimate flickers by one from
             # epoch to epoch, and each change would reshape the learning rate and print a line
-        trainer.fit_loop.max_epochs = epochs  # every process stops at the same epoch: rank 0's
+        trainer.fit_loop.max_epochs = self._planned_epochs = epochs  # every process stops at rank 0's
         last_step = pl_module.refit_schedule()
         rank_zero_info(f"time budget of {self.minutes:g} min: room for {counted(epochs, 'epoch')} at "
                        f"{self._per_epoch():.1f} s each; the learning rate now reaches zero at step "

@@ -57,3 +57,26 @@ def test_the_plan_changes_for_an_epoch_less_but_not_for_one_more(monkeypatch):
         monkeypatch.setattr(budget, "_epochs_that_fit", lambda done, now, estimate=estimate: estimate)
         budget.on_train_epoch_end(trainer, module)
     assert replans == [46, 45, 44, 46]
+
+
+def test_a_resumed_fit_gets_the_time_left_and_goes_on_with_the_same_plan(tmp_path, monkeypatch, caplog):
+    """A cluster's pre-emption, then `--ckpt_path last`: the budget spans the run. Before, the
+    resumed fit got the whole budget again, on a schedule of trainer.max_epochs (20 here)."""
+    import re
+
+    monkeypatch.setattr(time_budget, "time", _Clock())
+    monkeypatch.chdir(tmp_path)
+    args = [*SHORT, "--trainer.max_epochs", "20", "--trainer.limit_train_batches", "1",
+            "--time_budget.minutes", "2", "--model.warmup_steps", "0"]
+    # stopped after 2 steps, as if pre-empted; its last.ckpt was written at the second epoch's end
+    assert run_trainer_command("fit", [*args, "--trainer.max_steps", "2"]).trainer.global_step == 2
+    planned = int(re.findall(r"room for (\d+) epochs", caplog.text)[-1])
+    assert 2 < planned < 20
+    caplog.clear()
+    resumed = run_trainer_command("fit", [*args, "--ckpt_path", "last"]).trainer
+    assert (f"min used before this fit; it goes on with its plan of {planned} epochs, the learning rate "
+            f"reaching zero at step {planned}") in caplog.text
+    budget = next(c for c in resumed.callbacks if isinstance(c, TimeBudget))
+    assert budget.state_dict()["seconds"] > 60  # both fits' time: the first one's minute too
+    assert 2 < resumed.current_epoch < 20  # 1 step an epoch, and the schedule ends with the run
+    assert resumed.lr_scheduler_configs[0].scheduler.lr_lambdas[0](resumed.current_epoch) == 0.0
