@@ -41,6 +41,7 @@ class TimeBudget(pl.Callback):
         self._max_epochs = -1
         self._planned_epochs: Optional[int] = None
         self._resumed: dict[str, Any] = {}
+        self._per_epoch_before: Optional[float] = None
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._fit_start = time.perf_counter()
@@ -54,8 +55,9 @@ class TimeBudget(pl.Callback):
         self._resumed = {}
 
     def _go_on_from(self, trainer: pl.Trainer, pl_module: pl.LightningModule, seconds: float,
-                    epochs: Optional[int]) -> None:
+                    epochs: Optional[int], per_epoch: Optional[float] = None) -> None:
         self._fit_start -= seconds
+        self._per_epoch_before = per_epoch  # this fit's first epoch may be the rest of one
         plan = ""
         if epochs is not None and epochs < trainer.max_epochs:
             trainer.fit_loop.max_epochs = self._planned_epochs = epochs
@@ -67,7 +69,8 @@ class TimeBudget(pl.Callback):
     def state_dict(self) -> dict[str, Any]:
         if self.minutes is None:
             return {}
-        return {"seconds": time.perf_counter() - self._fit_start, "epochs": self._planned_epochs}
+        return {"seconds": time.perf_counter() - self._fit_start, "epochs": self._planned_epochs,
+                "per_epoch": self._per_epoch() if self._epoch_ends else self._per_epoch_before}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._resumed = dict(state_dict)
@@ -94,8 +97,9 @@ class TimeBudget(pl.Callback):
 
     def _per_epoch(self) -> float:
         """Seconds an epoch takes, validation at its end included. The first one also starts the
-        workers and picks kernels, so it is left out once there are others."""
+        workers and picks kernels, so it is left out once there are others; a resumed fit takes
+        the interrupted one's figure until then."""
         ends = self._epoch_ends
         if len(ends) == 1:
-            return ends[0] - self._train_start
+            return self._per_epoch_before or ends[0] - self._train_start
         return (ends[-1] - ends[0]) / (len(ends) - 1)
