@@ -57,6 +57,10 @@ class LinearProbeThenFinetune(BaseFinetuning):
             self.freeze(pl_module.backbone, train_bn=self.train_bn)
             self.frozen = True
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # a fit resumed mid-epoch gets no on_train_epoch_start, where the backbone is unfrozen
+        self.finetune_function(pl_module, trainer.current_epoch, trainer.optimizers[0])
+
     def finetune_function(self, pl_module: pl.LightningModule, epoch: int, optimizer: Optimizer) -> None:
         if self.frozen and epoch >= self.unfreeze_at_epoch:
             self.make_trainable(pl_module.backbone)  # batch norm statistics back on

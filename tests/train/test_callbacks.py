@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -51,6 +52,45 @@ def test_backbone_frozen_for_the_probe_epochs_then_trained(class_folder):
     assert not torch.equal(snapshots.head[0], snapshots.head[1])  # the head learned all along
     bn = model.backbone.net.bn1
     assert bn.track_running_stats and bn.weight.requires_grad
+
+
+class BackboneTrains(pl.Callback):
+    """Whether the backbone trains in each training batch, (epoch, batch index, requires_grad);
+    Ctrl-C before batch ``interrupt_at`` of the fit."""
+
+    def __init__(self, interrupt_at=None):
+        self.batches, self.interrupt_at = [], interrupt_at
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.interrupt_at:
+            raise KeyboardInterrupt
+        trains = pl_module.backbone.net.conv1.weight.requires_grad
+        self.batches.append((trainer.current_epoch, batch_idx, trains))
+
+
+@pytest.mark.filterwarnings("ignore:.*called without a model", "ignore:.*there is no last checkpoint",
+                            "ignore:You're resuming from a checkpoint that ended before the epoch ended")
+def test_a_fit_resumed_in_the_middle_of_a_fine_tuning_epoch_trains_the_backbone(class_folder, tmp_path):
+    """Resumed mid-epoch from on_exception.ckpt, Lightning calls no on_train_epoch_start, where the
+    backbone is unfrozen: it stayed frozen for the rest of that epoch."""
+    def fit(ckpt_path=None, interrupt_at=None):
+        watch = BackboneTrains(interrupt_at)
+        trainer = pl.Trainer(accelerator="cpu", max_epochs=2, limit_train_batches=2, limit_val_batches=0,
+                             logger=False, enable_progress_bar=False, enable_model_summary=False,
+                             default_root_dir=tmp_path,
+                             callbacks=[LinearProbeThenFinetune(unfreeze_at_epoch=1), watch,
+                                        pl.callbacks.OnExceptionCheckpoint(tmp_path)])
+        backbone = TorchvisionBackbone("resnet18", image_size=16, small_input=True)
+        data = SiameseDataModule(str(class_folder), batch_size=8, m_per_class=2, num_workers=0,
+                                 image_config=backbone.image_config)
+        with contextlib.suppress(SystemExit):  # how Lightning ends a Ctrl-C
+            trainer.fit(SiameseModule(backbone, ContrastiveLoss()), data, ckpt_path=ckpt_path,
+                        weights_only=True)
+        return watch.batches
+
+    # 2 batches an epoch: Ctrl-C one batch into epoch 1, the first that trains the backbone
+    assert fit(interrupt_at=3) == [(0, 0, False), (0, 1, False), (1, 0, True)]
+    assert fit(tmp_path / "on_exception.ckpt") == [(1, 1, True)], "the rest of epoch 1 trains the backbone"
 
 
 def test_unfreezing_restores_the_configured_depth(class_folder):
