@@ -58,13 +58,21 @@ class TimeBudget(pl.Callback):
                     epochs: Optional[int], per_epoch: Optional[float] = None) -> None:
         self._fit_start -= seconds
         self._per_epoch_before = per_epoch  # this fit's first epoch may be the rest of one
-        plan = ""
-        if epochs is not None and epochs < trainer.max_epochs:
-            trainer.fit_loop.max_epochs = self._planned_epochs = epochs
-            plan = (f"; it goes on with its plan of {counted(epochs, 'epoch')}, the learning rate reaching "
-                    f"zero at step {pl_module.refit_schedule()}")
-        used = f"{seconds / 60:.1f} min used before this fit"
-        rank_zero_info(f"time budget of {self.minutes:g} min: {used}{plan}")
+        done, note = trainer.current_epoch, f"{seconds / 60:.1f} min used before this fit"
+        if epochs is not None and done >= epochs and per_epoch:  # its plan was done: plan anew
+            more = max(0, math.floor((self.minutes * 60 - seconds) / per_epoch))
+            epochs = min(trainer.max_epochs, done + more)
+            if epochs == done:
+                note += (f", and its {counted(done, 'epoch')} trained: no time is left for another (raise "
+                         "--time_budget.minutes to train on)")
+        if epochs is None or epochs >= trainer.max_epochs:  # no plan, or the trainer's own length
+            rank_zero_info(f"time budget of {self.minutes:g} min: {note}")
+            return
+        trainer.fit_loop.max_epochs = self._planned_epochs = epochs
+        if epochs > done:
+            note += (f"; it goes on with a plan of {counted(epochs, 'epoch')}, the learning rate reaching "
+                     f"zero at step {pl_module.refit_schedule()}")
+        rank_zero_info(f"time budget of {self.minutes:g} min: {note}")
 
     def state_dict(self) -> dict[str, Any]:
         if self.minutes is None:

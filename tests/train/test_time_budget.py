@@ -74,10 +74,17 @@ def test_a_resumed_fit_gets_the_time_left_and_goes_on_with_the_same_plan(tmp_pat
     assert 2 < planned < 20
     caplog.clear()
     resumed = run_trainer_command("fit", [*args, "--ckpt_path", "last"]).trainer
-    assert (f"min used before this fit; it goes on with its plan of {planned} epochs, the learning rate "
+    assert (f"min used before this fit; it goes on with a plan of {planned} epochs, the learning rate "
             f"reaching zero at step {planned}") in caplog.text
     # its first epoch is timed by the interrupted fit's seconds per epoch, so the plan holds
     assert "room for" not in caplog.text and resumed.current_epoch == planned  # 1 step an epoch
     assert resumed.lr_scheduler_configs[0].scheduler.lr_lambdas[0](planned) == 0.0
     budget = next(c for c in resumed.callbacks if isinstance(c, TimeBudget))
     assert budget.state_dict()["seconds"] > 60  # both fits' time: the first one's minute too
+    caplog.clear()  # resumed once more: its plan is done, and its time spent
+    again = run_trainer_command("fit", [*args, "--ckpt_path", "last"]).trainer
+    assert again.global_step == planned and (f"and its {planned} epochs trained: no time is left for another "
+                                             "(raise --time_budget.minutes to train on)") in caplog.text
+    longer = [*args[:-4], "--time_budget.minutes", "10", "--model.warmup_steps", "0",
+              "--trainer.max_epochs", "8"]  # a larger budget trains on
+    assert run_trainer_command("fit", [*longer, "--ckpt_path", "last"]).trainer.global_step == 8
