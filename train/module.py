@@ -290,7 +290,8 @@ class SiameseModule(pl.LightningModule):
     def scored_as(self, stage: str) -> str:
         """What ``train validate`` / ``test`` figures score, which need not be what ``train export``
         writes."""
-        output = "its projection head's output" if self.encoder.head else "its backbone's features"
+        head = self.encoder.head is not None
+        output = "its projection head's output" if head else "its backbone's features"
         size = self.encoder.image_config.size
         return (f"{stage}/ figures score the model as it trained: {output} at {size} px. An export "
                 "can keep another output, WiSE-FT weight or sizes (--choose-on-val): `train evaluate "
