@@ -12,7 +12,7 @@ from torch import nn
 
 from siamkit.errors import ConfigError
 
-WEIGHTS_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
+WEIGHTS_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
@@ -34,7 +34,8 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """``load_state_dict_file``, with a truncated or foreign file said in one line."""
     if Path(path).is_dir():  # a model's folder, as a hub download leaves it
         inside = sorted(f"{path}/{f.name}" for f in Path(path).iterdir() if f.suffix in WEIGHTS_SUFFIXES)
-        listed = f" ({', '.join(inside)})" if inside else ", which holds none (.safetensors, .bin, .pth, .pt)"
+        suffixes = ", ".join(WEIGHTS_SUFFIXES)
+        listed = f" ({', '.join(inside)})" if inside else f", which holds none ({suffixes})"
         raise ConfigError(f"weights {path} is a folder: name the weights file in it{listed}")
     try:
         state = load_state_dict_file(path)
@@ -68,5 +69,4 @@ def check_weights_fit(module: nn.Module, state: dict[str, torch.Tensor], source:
 
 
 def is_weights_file(pretrained: Optional[str]) -> bool:
-    return bool(pretrained) and (Path(pretrained).suffix in (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
-                                 or Path(pretrained).exists())
+    return bool(pretrained) and (Path(pretrained).suffix in WEIGHTS_SUFFIXES or Path(pretrained).exists())
