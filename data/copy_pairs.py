@@ -97,10 +97,19 @@ def check_made_from(source: str, now: SplitRecord, what: str, training: bool = F
         same = (made.fractions, made.seed) == (now.fractions, now.seed)
     if same:
         return
-    if training and not made.copies_together and (made.fractions, made.seed) == (now.fractions, now.seed):
+    same_settings = (made.fractions, made.seed) == (now.fractions, now.seed)
+    if training and not made.copies_together and same_settings:
         fix = ("They were made from a split that put copies of one file (the same bytes under two names) "
                "apart, as siamkit no longer does: make them again (`train copies --config` with this run's "
                "config and options)")
+    elif training and same_settings:  # the same settings, another assignment: the images changed
+        fix = (f"The same settings split other images: {made.source} changed since the copies were made "
+               f"({made.sizes()} then, {now.sizes()} now). Make them again from it as it is (`train copies "
+               "--config` with this run's config and options)")
+    elif same_settings:
+        fix = (f"The same settings split other images: {made.source} held {made.sizes()} when the copies "
+               f"were made, {now.sizes()} when {what} was trained on it. Make them again with its split "
+               f"(`train copies --splits-of {what}`, from the images as {what} trained on them)")
     elif training:
         fix = (f"Train on the split they were made from (--data.split_fractions '{list(made.fractions)}' "
                f"--data.split_seed {made.seed}), or make them again with this run's settings (`train "

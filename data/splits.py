@@ -84,6 +84,10 @@ class SplitRecord:
             raise SiamkitError(f"{path} is not a siamkit split record ({type(error).__name__}: {error})"
                                ) from None
 
+    def sizes(self) -> str:
+        """Items per split, as "80/10/10 train/val/test" ("?" where not recorded)."""
+        return "/".join(str(self.counts[s]) for s in SPLITS) + " train/val/test" if self.counts else "?"
+
     def same_source(self, other: "SplitRecord") -> bool:
         return _location(self.source) == _location(other.source)
 
@@ -125,7 +129,7 @@ def check_same_splits(recorded: SplitRecord, now: SplitRecord, what: str = "the 
     if recorded.digest and now.digest and recorded.digest != now.digest:
         raise SplitMismatch(
             f"{recorded.source} no longer splits as when {what} was trained on it (then "
-            f"{_counts(recorded)}, digest {recorded.digest[:12]}; now {_counts(now)}, digest "
+            f"{recorded.sizes()}, digest {recorded.digest[:12]}; now {now.sizes()}, digest "
             f"{now.digest[:12]}): images were added, removed or relabelled since, so val and test may "
             "hold training images. Restore the data as it was, or train again on it as it is")
 
@@ -145,10 +149,6 @@ def assignment_digest(data: DataSet) -> str:
 
 def _kind_of(data: DataSet) -> SourceKind:
     return "pairs" if isinstance(data, PairSet) else "classes" if isinstance(data, ClassSet) else "images"
-
-
-def _counts(record: SplitRecord) -> str:
-    return "/".join(str(record.counts[s]) for s in SPLITS) + " train/val/test" if record.counts else "?"
 
 
 def _location(source: str) -> Path:

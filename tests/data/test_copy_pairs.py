@@ -40,3 +40,29 @@ def test_copies_made_when_copies_of_one_file_were_split_apart_are_made_again(tmp
     with pytest.raises(SplitMismatch, match="put copies of one file .* apart, as siamkit no longer does: "
                                             "make them again"):
         check_made_from(str(tmp_path / "copies" / PAIRS_FILE), now, "this run", training=True)
+
+
+def test_copies_of_images_that_changed_since_say_so_not_to_take_the_same_settings(tmp_path):
+    """The same fractions and seed with another assignment: the folder's images changed, which
+    naming those settings would not mend."""
+    import json
+
+    from siamkit.data.copy_pairs import MADE_FROM_FILE, PAIRS_FILE, check_made_from
+    from siamkit.data.splits import SplitMismatch, SplitRecord
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "copies").mkdir()
+    (tmp_path / "copies" / PAIRS_FILE).write_text("a,b,label,split\n")
+    then = SplitRecord(str(tmp_path / "photos"), digest="a" * 64, counts={"train": 10, "val": 1, "test": 1})
+    (tmp_path / "copies" / MADE_FROM_FILE).write_text(json.dumps(then.to_dict()))
+    now = SplitRecord(str(tmp_path / "photos"), digest="b" * 64, counts={"train": 9, "val": 1, "test": 1})
+    table = str(tmp_path / "copies" / PAIRS_FILE)
+    with pytest.raises(SplitMismatch) as refused:
+        check_made_from(table, now, "this run", training=True)
+    assert (f"{tmp_path / 'photos'} changed since the copies were made (10/1/1 train/val/test then, "
+            "9/1/1 train/val/test now). Make them again from it as it is") in str(refused.value)
+    assert "--data.split_fractions" not in str(refused.value)
+    with pytest.raises(SplitMismatch, match=r"held 10/1/1 train/val/test when the copies were made, "
+                                            r"9/1/1 train/val/test when enc was trained on it. Make them "
+                                            r"again with its split \(`train copies --splits-of enc`"):
+        check_made_from(table, now, "enc")
