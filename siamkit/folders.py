@@ -34,35 +34,63 @@ def why_unwritable(folder: Path) -> str | None:
     return None
 
 
-def hold_path(path: Path, kind: str, refusal: str) -> int | None:
+class HeldPath:
+    """A path held through its lock file; ``release`` removes the file, then lets the lock go, so
+    the locks folder keeps no file for each place a command ever wrote."""
+
+    def __init__(self, file: Path, descriptor: int):
+        self.file = file
+        self.descriptor = descriptor
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            self.file.unlink()  # while held: a command that opened it before sees another file after
+        os.close(self.descriptor)
+
+
+def hold_path(path: Path, kind: str, refusal: str) -> HeldPath | None:
     """Holds ``path`` for this process through a lock file in siamkit's cache named for its
     absolute path (``path`` itself may not exist yet, and a command refused before it starts
-    leaves nothing there); returns the descriptor whose closing releases it, or raises a
-    SiamkitError saying ``refusal`` where another process holds it. A second command writing to
-    the same place would resume, cut off or delete the first one's unfinished files. The lock is
-    the kernel's (``flock``), so it goes with the process however that ends. Where the cache
-    cannot be written (a read-only home) the lock file goes in this user's folder of the system's
-    temporary one, and where neither can, the command goes on unguarded (None)."""
+    leaves nothing there), or raises a SiamkitError saying ``refusal`` where another process holds
+    it. A second command writing to the same place would resume, cut off or delete the first one's
+    unfinished files. The lock is the kernel's (``flock``), so it goes with the process however that
+    ends (a file left by a killed one is taken over). Where the cache cannot be written (a
+    read-only home) the lock file goes in this user's folder of the system's temporary one, and
+    where neither can, the command goes on unguarded (None)."""
     name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
     for folder in (cache_dir() / "locks", Path(tempfile.gettempdir()) / f"siamkit-locks-{os.getuid()}"):
+        file = folder / f"{kind}-{name}.lock"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(folder / f"{kind}-{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            return _lock_file(file, refusal)
         except OSError:
             continue
-        return lock(descriptor, refusal)
     return None
 
 
 @contextlib.contextmanager
 def holding(path: Path, kind: str, refusal: str) -> Iterator[None]:
     """``hold_path`` for the block."""
-    descriptor = hold_path(path, kind, refusal)
+    held = hold_path(path, kind, refusal)
     try:
         yield
     finally:
-        if descriptor is not None:
-            os.close(descriptor)
+        if held is not None:
+            held.release()
+
+
+def _lock_file(file: Path, refusal: str) -> HeldPath:
+    """Locks ``file``, made if absent. A lock taken on a file that its holder removed on release
+    holds nothing, so the file is opened again until the one locked is the one at ``file``."""
+    while True:
+        descriptor = lock(os.open(file, os.O_RDWR | os.O_CREAT, 0o644), refusal)
+        try:
+            current = os.stat(file).st_ino == os.fstat(descriptor).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            return HeldPath(file, descriptor)
+        os.close(descriptor)
 
 
 def lock(descriptor: int, refusal: str) -> int:

@@ -14,7 +14,6 @@ in the run's log folder.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import warnings
@@ -30,6 +29,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from siamkit.data.datamodule import SiameseDataModule
 from siamkit.errors import ConfigError
+from siamkit.folders import HeldPath
 from siamkit.train.callbacks import EmbeddingWriter, EpochLines, TrainingSpeed
 from siamkit.train.checkpoint_callbacks import (
     BestCheckpoint,
@@ -88,9 +88,9 @@ def _keys(parser: LightningArgumentParser) -> list[str]:
 
 
 class SiamkitCLI(LightningCLI):
-    def __init__(self, *args, command: str | None = None, held: list[int] | None = None, **kwargs):
+    def __init__(self, *args, command: str | None = None, held: list[HeldPath] | None = None, **kwargs):
         self._command = command  # the one subcommand to parse: parsers for all four took 0.6 s more
-        # the locked descriptor of a fit's run folder, which the caller closes; a plain list, as the
+        # the lock on a fit's run folder, which the caller releases; a plain list, as the
         # model's optimizer callable reaches this object and an EMA of the weights deep-copies it
         self._held = held if held is not None else []
         self.startup_notes = StartupNotes()
@@ -285,7 +285,7 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
     # Python's documented setting for production: errors inside logging are dropped (the loader
     # itself still notices a worker that died).
     raise_logging_errors, logging.raiseExceptions = logging.raiseExceptions, False
-    held: list[int] = []
+    held: list[HeldPath] = []
     try:
         with warnings.catch_warnings():
             for note in MISLEADING_NOTES + UNACTIONABLE_NOTES:
@@ -304,8 +304,8 @@ def run_trainer_command(command: str, args: list[str]) -> LightningCLI:
     except SIGTERMException:
         raise SystemExit(128 + signal.SIGTERM) from None  # Lightning's own exit code would be 0
     finally:
-        for descriptor in held:
-            os.close(descriptor)  # releases the run folder
+        for run_folder in held:
+            run_folder.release()
         sys.argv = given
         lightning_notes.removeFilter(_worth_showing)
         logging.raiseExceptions = raise_logging_errors
