@@ -4,15 +4,18 @@
 argparse programs in their own modules, imported only when asked for (so that scoring
 with the classical methods never imports torch). User errors print one message and
 exit with code 2; anything else is a bug, reported in one line with exit code 1; Ctrl-C exits
-with 130. ``--debug`` shows the traceback instead.
+with 130, SIGTERM with 143. ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import os
+import signal
 import sys
+import threading
 from typing import Callable, Sequence
 
 TRAINER_COMMANDS = {
@@ -76,17 +79,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_trainer_command(command, rest)
             return 0
         if command in TOOL_COMMANDS:
-            return _tool(command)(rest)
+            with _sigterm_as_interruption():
+                return _tool(command)(rest)
         print(f"error: unknown command {command!r}{_did_you_mean(command)}; `train --help` lists them",
               file=sys.stderr)
         return 2
     except SystemExit as exit:  # argparse and jsonargparse end --help and bad options this way
         return exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interruption:
         if debug:
             raise
-        print("interrupted", file=sys.stderr)
-        return 130
+        terminated = isinstance(interruption, Terminated)
+        print("terminated (SIGTERM)" if terminated else "interrupted", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except Exception as error:
         if debug:
             raise
@@ -97,6 +102,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unexpected {type(error).__name__}: {first_line} -- this is a bug in "
               "siamkit; run the same command with --debug for the traceback, and report it", file=sys.stderr)
         return BUG_EXIT_CODES.get(command, 1)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler taking the machine back, `timeout`, `kill`) stops a command as Ctrl-C
+    does, so that what it wrote part-way is kept or cleared as after Ctrl-C. Python's default for
+    SIGTERM ends the process at once: an export's staging folder, a demo set half built, stayed."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interruption():
+    """For a tool command; the trainer commands have Lightning's own SIGTERM handling."""
+    if threading.current_thread() is not threading.main_thread():  # only there can Python set one
+        yield
+        return
+    command = os.getpid()
+
+    def terminate(signum: int, frame: object) -> None:
+        if os.getpid() != command:  # a worker forked from it, which SIGTERM ends as by default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        # the signal also ends torch's DataLoader workers (the group's, or as their parent goes), and
+        # torch's SIGCHLD handler would raise "worker killed" over this interruption
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        raise Terminated
+
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGCHLD)
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGCHLD, previous[1])
 
 
 def _did_you_mean(command: str) -> str:
