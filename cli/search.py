@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import get_args
@@ -19,7 +20,7 @@ from siamkit.cli.arguments import (
 )
 from siamkit.retrieval.index import Backend
 from siamkit.runtimes import START_SUFFIX, names_a_network
-from siamkit.wording import none_could_be
+from siamkit.wording import counted, none_could_be
 
 #: with --background, results are re-ranked from this many times k cosine neighbours
 RERANK_DEPTH = 4
@@ -78,7 +79,18 @@ def main(argv: list[str]) -> int:
         print(query)
         for rank, hit in enumerate(hits, 1):
             print(f"  {rank:3d}  {hit['score']:.4f}  {hit['file']}")
+    _note_files_gone({int(i) for row in ids for i in row if i >= 0}, index, args.index)
     return 0
+
+
+def _note_files_gone(found: set[int], index, folder: str) -> None:
+    """An index is a snapshot of its folder: say where what it found has since been moved or deleted."""
+    gone = sorted(index.files[i] for i in found if not os.path.exists(index.files[i]))
+    if gone:
+        print(f"note: {counted(len(gone), 'image')} found {'is' if len(gone) == 1 else 'are'} no longer "
+              f"where {folder} has {'it' if len(gone) == 1 else 'them'} (e.g. {gone[0]}): the index is "
+              f"older than its folder; `train embed IMAGES --encoder ... --out {folder}` brings it up to "
+              "date, embedding only what changed", file=sys.stderr)
 
 
 def _index_encoder(index, folder: str) -> str:

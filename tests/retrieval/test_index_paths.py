@@ -38,6 +38,23 @@ def test_search_from_another_folder_prints_paths_that_resolve_there(encoder_fold
     assert hits[0] == "../classes/class1/0.png" and all(Path(hit).is_file() for hit in hits)
 
 
+def test_search_says_when_an_image_it_found_is_gone_since_the_index_was_made(encoder_folder, class_folder,
+                                                                            tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(class_folder, "mine")
+    assert _embed("mine", "index", encoder_folder) == 0
+    capsys.readouterr()
+    assert main(["search", "mine/class1/0.png", "--index", "index", "-k", "2"]) == 0
+    said = capsys.readouterr()
+    assert "no longer" not in said.err
+    second = said.out.splitlines()[2].split()[-1]
+    Path(second).unlink()
+    assert main(["search", "mine/class1/0.png", "--index", "index", "-k", "2", "--json"]) == 0
+    assert (f"note: 1 image found is no longer where index has it (e.g. {second}): the index is older than "
+            "its folder; `train embed IMAGES --encoder ... --out index` brings it up to date"
+            ) in capsys.readouterr().err
+
+
 def test_an_index_moved_with_its_images_and_encoder_still_finds_them(encoder_folder, class_folder, tmp_path,
                                                                      monkeypatch):
     monkeypatch.chdir(tmp_path)
