@@ -195,6 +195,7 @@ def method_from(args: argparse.Namespace, compared: list[str]):
               f"{calibration.pairs:,} {calibration.split} pairs of {calibration.data}); --threshold sets "
               "another", file=sys.stderr)
         _note_a_class_threshold(encoder, args.encoder)
+        _note_false_matches(calibration, len(compared))
     background, background_k = None, args.background_k or BACKGROUND_K
     if args.background:
         from siamkit.retrieval.score_normalization import background_images
@@ -203,6 +204,19 @@ def method_from(args: argparse.Namespace, compared: list[str]):
                                    progress="embedding the background")
     return Method(encoder_location(args.encoder), threshold, encoder=encoder, background=background,
                   background_k=background_k)
+
+
+def _note_false_matches(calibration, images: int) -> None:
+    """best_f1 chooses a threshold for val pairs half of which match; among the pairs of a folder,
+    nearly all non-matches, the share of non-matches it lets through can be many pairs."""
+    rate, pairs = calibration.false_match_rate, images * (images - 1) // 2
+    if calibration.rule != "best_f1" or rate is None or rate * pairs < 1:
+        return
+    print(f"note: that threshold lets through {rate:.1%} of the {calibration.split} pairs' non-matches "
+          f"(best_f1 chooses it for pairs half of which match); the {images:,} images here make up to "
+          f"{pairs:,} pairs, nearly all non-matches, where even a far smaller share is many false pairs. For "
+          "near-duplicates only, pass a --threshold nearer 1, or calibrate on a false-match rate "
+          "(`--calibrate --threshold fmr=X`)", file=sys.stderr)
 
 
 def _note_a_class_threshold(encoder, name: str) -> None:

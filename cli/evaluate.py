@@ -290,7 +290,8 @@ def _calibrate(scorers: list, results: list, data: Any, rule: str) -> None:
         if not hasattr(scorer, "encoder") or not (folder / CONFIG_FILE).is_file():
             continue
         card = scorer.encoder.card
-        card.calibration = Calibration(result.threshold, rule, data.source, "val", len(data.pairs["val"]))
+        card.calibration = Calibration(result.threshold, rule, data.source, "val", len(data.pairs["val"]),
+                                       result.metrics["threshold"]["val_false_match_rate"])
         card.write(folder)
         print(f"calibrated {folder}: threshold {result.threshold:.4f} "
               f"({rule} on {len(data.pairs['val']):,} val pairs)")

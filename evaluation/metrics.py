@@ -159,6 +159,12 @@ def loose_threshold_note(rule: str, threshold: float, below: float | None, pairs
             "on more val pairs, or on a false-match rate (--threshold fmr=X)")
 
 
+def false_match_rate(labels: np.ndarray, scores: np.ndarray, threshold: float) -> float | None:
+    """The share of the non-matches scored at or above ``threshold``; None where there are none."""
+    different = scores[labels == 0]
+    return float(np.mean(different >= threshold)) if len(different) else None
+
+
 def _f1(labels: np.ndarray, predicted: np.ndarray) -> float:
     true_positive = np.sum(predicted & (labels == 1))
     denominator = predicted.sum() + (labels == 1).sum()

@@ -54,7 +54,9 @@ def evaluate_method(scorer: Scorer, data: EvaluationData, threshold_rule: str = 
                                                                               f"{scorer.name} (val)")
         threshold = metrics.choose_threshold(val.label, val_scores, threshold_rule)
         result["threshold"] = {"value": threshold, "rule": threshold_rule, "chosen_on": "val",
-                               "same_decisions_above": metrics.score_below(val_scores, threshold)}
+                               "same_decisions_above": metrics.score_below(val_scores, threshold),
+                               "val_false_match_rate": metrics.false_match_rate(val.label, val_scores,
+                                                                                threshold)}
         result["val_roc_auc"] = float(roc_auc_score(val.label, val_scores))  # what picks between methods
         result.update(metrics.at_threshold(test.label, scores, threshold))
     if data.images is not None:

@@ -44,6 +44,9 @@ class Calibration:
     data: str
     split: str
     pairs: int
+    #: the share of those pairs' non-matches at or above the threshold (None on cards from before
+    #: siamkit recorded it)
+    false_match_rate: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -286,6 +286,29 @@ def test_a_calibrated_threshold_is_said_with_its_source_and_on_classes_to_mean_o
     assert "trained on classes" not in said and "calibrated one" not in said
 
 
+def test_a_best_f1_threshold_says_what_share_of_non_matches_it_lets_through_among_a_folders_pairs(
+        encoder_folder, photo_folder, tmp_path, capsys):
+    """The photo demo's calibrated threshold let through a quarter of its val non-matches; on leaks it
+    marked 195 pairs of patches of different photographs."""
+    from siamkit.retrieval.collection import list_images
+
+    folder = shutil.copytree(encoder_folder, tmp_path / "encoder")
+    card = json.loads((folder / "config.json").read_text())
+    calibration = {"threshold": 0.9, "rule": "best_f1", "data": "demo:photos", "split": "val", "pairs": 288,
+                   "false_match_rate": 0.25}
+    command = ["duplicates", str(photo_folder), "--encoder", str(folder), "--num-workers", "0"]
+    images = len(list_images(photo_folder).images)
+    pairs = images * (images - 1) // 2
+    for rule, out in (("best_f1", "loose"), ("fmr=0.25", "chosen")):
+        calibrated = {**card, "calibration": {**calibration, "rule": rule}}
+        (folder / "config.json").write_text(json.dumps(calibrated))
+        assert main([*command, "--out", str(tmp_path / out)]) == 0
+        noted = (f"note: that threshold lets through 25.0% of the val pairs' non-matches (best_f1 chooses it "
+                 f"for pairs half of which match); the {images:,} images here make up to {pairs:,} pairs"
+                 ) in capsys.readouterr().err
+        assert noted == (rule == "best_f1")
+
+
 def test_undoing_one_move_says_it_in_the_singular(tmp_path, capsys):
     from siamkit.retrieval import moves
 

@@ -48,6 +48,8 @@ def test_export_calibrates_the_threshold_evaluate_would(tiny_checkpoint, tmp_pat
     evaluated = calibration()
     assert exported["pairs"] == evaluated["pairs"] > 1000
     assert exported["threshold"] == pytest.approx(evaluated["threshold"], abs=1e-6)
+    assert exported["false_match_rate"] == pytest.approx(evaluated["false_match_rate"], abs=1e-3)
+    assert exported["false_match_rate"] > 0, "a best_f1 threshold lets some non-matches through"
     assert main(["export", "--ckpt", str(tiny_checkpoint), "--out", str(folder), "--force", "--calibrate",
                  "--threshold", "fmr=0.001"]) == 0
     assert calibration()["rule"] == "fmr=0.001" and calibration()["threshold"] > exported["threshold"]
