@@ -15,15 +15,33 @@ IMAGE_SUFFIXES = ({".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".tif", ".
                   | ({".avif"} if features.check("avif") else set()))  # where this Pillow reads AVIF
 
 
+#: the files by which a folder is one siamkit wrote, whose images are its plots or edited copies,
+#: not the collection's (`train evaluate --out photos/report` had put the ROC curve among the photos)
+WRITTEN_BY_SIAMKIT = {("metrics.json", "report.html"): "a `train evaluate` report",
+                      ("made_from.json", "pairs.csv"): "pairs from `train copies`",
+                      ("duplicates.csv", "duplicates.html"): "a `train duplicates` report",
+                      ("matches.csv", "matches.html"): "a `train duplicates --against` report",
+                      ("leaks.csv", "leaks.html"): "a `train leaks` report",
+                      ("index.json", "files.txt"): "an index from `train embed`",
+                      ("config.json", "model.safetensors"): "an encoder folder from `train export`"}
+
+
 def find_image_files(folder: Path) -> tuple[list[str], list[BadImage]]:
     """The image files below ``folder``, sorted, and the other files passed over, each
     ``BadImage`` (links to folders are not followed, so a link loop cannot trap it). Hidden files
-    and folders are passed over too: macOS's ``._NAME.jpg`` companions, ``.ipynb_checkpoints``."""
+    and folders are passed over too: macOS's ``._NAME.jpg`` companions, ``.ipynb_checkpoints``;
+    and so are folders below ``folder`` that siamkit wrote (``WRITTEN_BY_SIAMKIT``)."""
     images, skipped = [], []
     for root, folders, names in os.walk(folder):
-        skipped += [BadImage(_printable(os.path.join(root, name)), "a hidden folder, passed over with all "
-                             "it holds") for name in folders if is_hidden(name)]
-        folders[:] = [name for name in folders if not is_hidden(name)]
+        kept = []
+        for name in folders:
+            why = "a hidden folder" if is_hidden(name) else written_by_siamkit(os.path.join(root, name))
+            if why:
+                skipped.append(BadImage(_printable(os.path.join(root, name)), f"{why}, passed over with all "
+                                        "it holds"))
+            else:
+                kept.append(name)
+        folders[:] = kept
         for name in names:
             path = os.path.join(root, name)
             problem = _not_an_image_file(path)
@@ -33,6 +51,14 @@ def find_image_files(folder: Path) -> tuple[list[str], list[BadImage]]:
 
 def is_hidden(name: str) -> bool:
     return name.startswith(".")
+
+
+def written_by_siamkit(folder: str | Path) -> str | None:
+    """What siamkit wrote ``folder`` as, by ``WRITTEN_BY_SIAMKIT``; None for any other folder."""
+    for names, what in WRITTEN_BY_SIAMKIT.items():
+        if all(os.path.isfile(os.path.join(folder, name)) for name in names):
+            return what
+    return None
 
 
 def _printable(path: str) -> str:

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files, is_hidden
+from siamkit.data.listing import IMAGE_SUFFIXES, find_image_files, is_hidden, written_by_siamkit
 from siamkit.data.same_bytes import first_with_same_bytes
 from siamkit.data.tables import check_image_cells, kind_of_columns, read_table, without_repeated_pairs
 from siamkit.errors import ConfigError, SiamkitError
@@ -171,7 +171,7 @@ def _check_root(root: str | Path | None, location: Path) -> None:
 
 
 def _read_folder(folder: Path, kind: SourceKind) -> DataSet:
-    visible = [p for p in folder.iterdir() if not is_hidden(p.name)]
+    visible = [p for p in folder.iterdir() if not is_hidden(p.name) and not written_by_siamkit(p)]
     subfolders = sorted(p for p in visible if p.is_dir())
     loose = [p for p in visible if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if subfolders and loose and kind in ("auto", "classes"):

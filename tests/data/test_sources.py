@@ -203,3 +203,46 @@ def test_a_json_array_saved_as_jsonl_is_named_as_not_json_lines(tmp_path):
     (tmp_path / "pairs.jsonl").write_text('[{"a": "x.png", "b": "y.png", "label": 1}]\n')
     with pytest.raises(SiamkitError, match="is not JSON Lines: write one JSON object per line"):
         read_source(tmp_path / "pairs.jsonl")
+
+
+def test_folders_siamkit_wrote_inside_a_source_are_not_its_images(class_folder, tmp_path):
+    """`train evaluate --out photos/report` had put its ROC curve and score plots among the photos:
+    as images to embed, and, beside class folders, as a class of its own to train on."""
+    import shutil
+
+    from siamkit.cli.program import main
+    from siamkit.retrieval.collection import list_images
+
+    photos = shutil.copytree(class_folder, tmp_path / "photos")
+    (tmp_path / "pairs.csv").write_text("a,b,label,split\n" + "".join(
+        f"class0/{i}.png,class0/{i + 1}.png,1,{split}\nclass0/{i}.png,class1/{i}.png,0,{split}\n"
+        for i, split in ((0, "val"), (2, "val"), (4, "test"), (6, "test"))))
+    assert main(["evaluate", "--data", str(tmp_path / "pairs.csv"), "--root", str(photos), "--methods",
+                 "histogram", "--bootstrap", "0", "--out", str(photos / "report")]) == 0
+    assert list((photos / "report").glob("*.png"))
+    data = read_source(photos)
+    assert isinstance(data, ClassSet) and data.class_names == ["class0", "class1", "class2", "class3"]
+    assert not any("report" in path for path in data.path)
+    listing = list_images(photos / "class0")
+    shutil.move(photos / "report", photos / "class0" / "report")
+    moved = list_images(photos / "class0")
+    assert moved.images == listing.images
+    assert {(bad.file, bad.reason) for bad in moved.skipped} == {
+        (str(photos / "class0" / "report"), "a `train evaluate` report, passed over with all it holds")}
+
+
+def test_the_files_that_mark_a_folder_siamkit_wrote_are_the_names_it_writes():
+    from siamkit.cli.duplicates import OWN_FILES as DUPLICATES_FILES
+    from siamkit.cli.evaluate import REPORT_FILES
+    from siamkit.cli.leaks import OWN_FILES as LEAKS_FILES
+    from siamkit.data.copy_pairs import MADE_FROM_FILE, PAIRS_FILE
+    from siamkit.data.listing import WRITTEN_BY_SIAMKIT
+    from siamkit.models.card import CONFIG_FILE
+    from siamkit.models.folder_checks import WEIGHTS_FILE
+    from siamkit.retrieval.index import FILES, META
+
+    written = [REPORT_FILES, (MADE_FROM_FILE, PAIRS_FILE), DUPLICATES_FILES, DUPLICATES_FILES, LEAKS_FILES,
+               (META, FILES), (CONFIG_FILE, WEIGHTS_FILE)]
+    assert len(written) == len(WRITTEN_BY_SIAMKIT)
+    for markers, names in zip(WRITTEN_BY_SIAMKIT, written):
+        assert set(markers) <= set(names), markers
