@@ -37,6 +37,8 @@ mkdir -p "$LOGS"
 repo=$PWD
 
 package=$(mktemp -d)
+demo=
+trap 'rm -rf "$package" "${testroot:-}" "$demo"' EXIT  # copies and runs: what matters is in $LOGS
 mkdir "$package/siamkit"
 cp -r siamkit/* "$package/siamkit/"
 for folder in cli configs data evaluation models retrieval scoring train; do cp -r "$folder" "$package/siamkit/$folder"; done

@@ -27,8 +27,10 @@ done
 """
 
 
-def run_script(args: list[str], out: Path, python: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHON": python or shutil.which("true"), "ACCELERATOR": "cpu", "OUT": str(out)}
+def run_script(args: list[str], out: Path, python: str | None = None,
+               temporary: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": python or shutil.which("true"), "ACCELERATOR": "cpu", "OUT": str(out),
+           **({"TMPDIR": str(temporary)} if temporary else {})}
     return subprocess.run(["bash", "scripts/gpu_check.sh", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120)
 
@@ -36,7 +38,10 @@ def run_script(args: list[str], out: Path, python: str | None = None) -> subproc
 @pytest.mark.parametrize("mode", [[], ["checks"], ["recipes"], ["demo"]],
                          ids=["plain", "checks", "recipes", "demo"])
 def test_every_mode_runs_each_step_and_ends_in_its_table(mode, tmp_path):
-    result = run_script(mode, tmp_path)
+    """...and leaves no folder of its own behind (its copies of the package and the tests, its runs)."""
+    (tmp_path / "tmp").mkdir()
+    result = run_script(mode, tmp_path / "out", temporary=tmp_path / "tmp")
+    assert not list((tmp_path / "tmp").iterdir())
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if re.match(r"\| (?!check )\S", line)]
     steps = [line[3:] for line in result.stderr.splitlines() if line.startswith("== ")]
