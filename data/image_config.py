@@ -59,6 +59,15 @@ class ImageConfig:
         return cls(**{**values, "mean": tuple(values["mean"]), "std": tuple(values["std"])})
 
 
+def input_description(config: ImageConfig) -> str:
+    """``resize_steps`` in words, for those who feed an exported model without siamkit."""
+    size = config.size
+    how = f"shrunk by area (OpenCV's INTER_AREA) or enlarged by {config.interpolation} interpolation"
+    resize = (f"resized straight to {size} x {size} px, {how}" if config.resize == "squash" else
+              f"the shorter side resized to {size} px, {how}, then the centre {size} x {size} cropped")
+    return f"uint8 RGB images, (batch, 3, {size}, {size}): {resize}; the model normalises them itself"
+
+
 def resize_steps(config: ImageConfig) -> list[A.BasicTransform]:
     """The deterministic resize / crop steps, (H, W, 3) uint8 -> (3, S, S) uint8 tensor.
 

@@ -2,8 +2,8 @@
 
 The graph takes ``images`` (B, 3, S, S) uint8, RGB, resized and centre-cropped as the
 folder's config.json says (by ``Encoder.preprocess``, as ``Encoder.embed`` does; the mean / std normalisation
-is inside the graph), and returns ``embeddings`` (B, E), L2-normalised; the batch size is
-dynamic.
+is inside the graph; the file's ``siamkit_input`` says how in words), and returns ``embeddings``
+(B, E), L2-normalised; the batch size is dynamic.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from siamkit.data.image_config import ImageConfig
+from siamkit.data.image_config import ImageConfig, input_description
 from siamkit.data.images import ImageInput
 from siamkit.errors import SiamkitError
 from siamkit.models.card import PREPROCESSING_MARK
@@ -24,6 +24,7 @@ from siamkit.models.runtime import FINGERPRINT_KEY, ONNX_FILES
 
 ONNX_FILE = ONNX_FILES["onnx"]
 MAX_COSINE_DIFFERENCE = 1e-4
+INPUT_KEY = "siamkit_input"
 
 
 class ExportParityError(SiamkitError):
@@ -58,13 +59,15 @@ def export_onnx(encoder: Encoder, folder: str | Path, images: Sequence[ImageInpu
 
 def mark_onnx(path: Path, fingerprint: str, preprocessing: ImageConfig) -> None:
     """Records in the ONNX file which weights it computes and how its input images were resized
-    (``OnnxEncoder`` checks both against the folder's config.json)."""
+    (``OnnxEncoder`` checks both against the folder's config.json), and that resize in words
+    (``siamkit_input``) for those who run the file without siamkit."""
     import onnx
 
     model = onnx.load(str(path))
     del model.metadata_props[:]
     model.metadata_props.add(key=FINGERPRINT_KEY, value=fingerprint)
     model.metadata_props.add(key=PREPROCESSING_MARK, value=preprocessing.to_json())
+    model.metadata_props.add(key=INPUT_KEY, value=input_description(preprocessing))
     onnx.save(model, str(path))
 
 

@@ -51,6 +51,33 @@ def test_auto_runs_onnx_and_agrees_with_pytorch_on_jpeg_files(quantized_folder, 
     assert _cosines(np.asarray(index.embeddings), reference).min() > 1 - 1e-4
 
 
+def test_the_onnx_file_says_how_to_resize_its_input_well_enough_to_run_it_without_siamkit(quantized_folder,
+                                                                                          jpegs):
+    """What a deployment without siamkit reads: the file's own note, followed with OpenCV alone,
+    gives siamkit's embedding. Shrinking as config.json's `interpolation` alone suggests does not."""
+    import cv2
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(quantized_folder / "model.onnx"))
+    said = session.get_modelmeta().custom_metadata_map["siamkit_input"]
+    preprocessing = EncoderCard.read(quantized_folder).preprocessing
+    size = preprocessing.size
+    assert preprocessing.interpolation == "bilinear"
+    assert said == (f"uint8 RGB images, (batch, 3, {size}, {size}): the shorter side resized to {size} px, "
+                    "shrunk by area (OpenCV's INTER_AREA) or enlarged by bilinear interpolation, then the "
+                    f"centre {size} x {size} cropped; the model normalises them itself")
+    path = str(jpegs / "astronaut.jpg")
+    image = np.asarray(Image.open(path).convert("RGB"))  # 512 x 512: shrunk
+
+    def embedded(interpolation: int) -> np.ndarray:
+        resized = cv2.resize(image, (size, size), interpolation=interpolation)  # square: no crop
+        return session.run(["embeddings"], {"images": resized.transpose(2, 0, 1)[None]})[0]
+
+    reference = Encoder.load(quantized_folder).embed([path])
+    assert _cosines(embedded(cv2.INTER_AREA), reference)[0] > 1 - 1e-4
+    assert _cosines(embedded(cv2.INTER_LINEAR), reference)[0] < 1 - 1e-3
+
+
 def test_int8_is_recorded_close_to_float_and_kept_apart_in_indexes(quantized_folder, jpegs, tmp_path, capsys):
     record = json.loads((quantized_folder / "config.json").read_text())["quantization"]
     assert record["file"] == "model.int8.onnx" and record["calibration_images"] == 32
