@@ -79,13 +79,27 @@ def main(argv: list[str]) -> int:
 
     record = split_record(args)
     _check_out(args.out, record.source)
-    images, record = _images_to_copy(record, args.regions, args.on_bad_image)
+    more = _how_to_split_more(args, record.source)
+    images, record = _images_to_copy(record, args.regions, args.on_bad_image, more)
     check_regions_fit([path for paths in images.values() for path in paths], args.regions)
     rows = write_copy_pairs(images, args.out, args.edits, args.copies, args.size, args.seed, args.regions)
     (args.out / MADE_FROM_FILE).write_text(json.dumps(record.to_dict(), indent=2) + "\n")
     _say_what_was_written(args, record.source, images, rows)
-    _note_few_pairs(rows)
+    _note_few_pairs(rows, more)
     return 0
+
+
+def _how_to_split_more(args: argparse.Namespace, source: str) -> str:
+    """What puts more images in the val and test splits, where the splits can change: not those a
+    run recorded (--splits-of), nor a table's own split column."""
+    from siamkit.data.splits import has_split_column
+
+    if args.splits_of:
+        return f"the splits themselves are those {args.splits_of} trained with"
+    if has_split_column(source):
+        return f"or give {source}'s split column more val and test rows"
+    return ("or put more images in each split (more images, or other split settings such as "
+            "--split-fractions 0.6 0.2 0.2)")
 
 
 def _check_out(out: Path, source: str) -> None:
@@ -101,9 +115,10 @@ def _check_out(out: Path, source: str) -> None:
                            "copy: choose a folder outside it")
 
 
-def _images_to_copy(record, regions: int, on_bad_image: str) -> tuple[dict[str, list[str]], Any]:
+def _images_to_copy(record, regions: int, on_bad_image: str, more: str) -> tuple[dict[str, list[str]], Any]:
     """The readable images of the val and test splits that give two originals or more, with a note
-    for a split that does not (refused where neither does); and the record of the split read."""
+    for a split that does not (refused where neither does, saying ``more``); and the record of the
+    split read."""
     from siamkit.data.scan import scan_images
     from siamkit.data.split_images import images_in
     from siamkit.data.splits import split_source
@@ -120,8 +135,8 @@ def _images_to_copy(record, regions: int, on_bad_image: str) -> tuple[dict[str, 
     if len(too_few) == len(images):
         counts = " and ".join(f"{count} {split}" for split, count in too_few.items())
         raise SiamkitError(f"{record.source} has {counts} images: a split needs two for its non-matches "
-                           "(copies of another image). Give more images, other split settings "
-                           "(e.g. --split-fractions 0.6 0.2 0.2) or --regions 6")
+                           f"(copies of another image). --regions 6 pairs regions of each image instead; "
+                           f"{more}")
     for split, count in too_few.items():
         print(f"note: the {split} split has {counted(count, 'image')}, too few for non-matches: "
               f"no {split} pairs")
@@ -157,12 +172,12 @@ def _say_what_was_written(args: argparse.Namespace, source: str, images: dict[st
           "edits. " + ". ".join(filter(None, uses)))
 
 
-def _note_few_pairs(rows: list[tuple[str, str, int, str]]) -> None:
+def _note_few_pairs(rows: list[tuple[str, str, int, str]], more: str) -> None:
     """Splits with too few pairs for a figure to mean much are said before anything is chosen on them."""
     from siamkit.evaluation.metrics import FEW_PAIRS
 
     matches = {split: sum(row[2] == 1 for row in rows if row[3] == split) for split in ("val", "test")}
     if few := [f"{count} {split}" for split, count in matches.items() if 0 < count < FEW_PAIRS]:
         print(f"note: {' and '.join(few)} matches, fewer than {FEW_PAIRS} a split: a ROC-AUC and its "
-              "interval on so few say little, and what is chosen on them can tie; more images in a split "
-              "(other --split-fractions), --regions N or --copies N make more pairs")
+              f"interval on so few say little, and what is chosen on them can tie; --regions N or --copies N "
+              f"make more pairs; {more}")

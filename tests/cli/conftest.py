@@ -32,6 +32,8 @@ def _write_data_cases(root: Path, rng: np.random.Generator) -> None:
     (root / "photos").mkdir()
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "photos" / f"{i}.png")
+    (root / "photos_splits.json").write_text(json.dumps({"source": str(root / "photos"), "seed": 0,
+                                                         "fractions": [0.8, 0.1, 0.1]}))  # as a run records
     (root / "empty").mkdir()
     with zipfile.ZipFile(root / "not_a_checkpoint.zip", "w") as archive:
         archive.writestr("notes.txt", "a zip, but not torch's")

@@ -29,6 +29,10 @@ CASES = {
     "copies: unknown edits": ([*PHOTOS, "--edits", "wild"], "invalid choice: 'wild'"),
     "copies: too few val and test images": (PHOTOS,
                                             "{zoo}/photos has 0 val and 0 test images: a split needs two"),
+    "copies: too few val and test images in the splits a run recorded, which cannot change": (
+        ["copies", "--splits-of", "{zoo}/photos_splits.json", "--out", OUT],
+        "--regions 6 pairs regions of each image instead; the splits themselves are those "
+        "{zoo}/photos_splits.json trained with"),
     "copies: no source": (["copies", "--out", OUT], "give the training source"),
     "copies: --splits-of with --data": (["copies", "--splits-of", "{zoo}/tiny.ckpt", "--data", "{zoo}/photos",
                                          "--out", OUT], "--splits-of reads the source and split settings"),
