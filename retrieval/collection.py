@@ -118,8 +118,8 @@ def _embed_into(out: Path, listing: Listing, encoder: Embedder, encoder_source: 
               "stop before (Ctrl-C)", file=sys.stderr)
         complete = None
     elif complete is None and (out / META).is_file():
-        print(f"note: {out} holds an index of another encoder (or one that cannot be read); it is replaced "
-              "once this one is complete, and kept if you stop before (Ctrl-C)", file=sys.stderr)
+        print(f"note: {out} holds {_other_index(out, encoder)}; it is replaced once this one is complete, "
+              "and kept if you stop before (Ctrl-C)", file=sys.stderr)
     stamps = {same_file(path): file_stamp(path) for path in listing.images}
     if complete is not None and not (out / JOURNAL_DIR).exists() and _unchanged(complete, stamps):
         return _with_encoder_at(complete, encoder_source), 0
@@ -202,6 +202,18 @@ def _with_encoder_at(index: EmbeddingIndex, encoder_source: str) -> dict[str, An
             "skipped": [skipped_record(*entry) for entry in index.skipped_stamped]}
     write_meta(index.folder, meta, len(index.files))
     return json.loads((index.folder / META).read_text())
+
+
+def _other_index(out: Path, encoder: Embedder) -> str:
+    """What the index in ``out`` that this encoder cannot extend was embedded with, in words."""
+    try:
+        meta = json.loads((out / META).read_text())
+        weights, runtime = str(meta["fingerprint"]).split("+")[0], meta["runtime"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return "an index that cannot be read"
+    if weights == encoder.fingerprint.split("+")[0]:  # int8's fingerprint is the weights' + "+int8"
+        return f"this encoder's embeddings by runtime {runtime}, which int8 and float embeddings cannot share"
+    return "an index of another encoder"
 
 
 def _complete_index(out: Path, encoder: Embedder) -> EmbeddingIndex | None:

@@ -185,6 +185,24 @@ def test_an_index_of_another_encoder_is_replaced_with_a_note(encoder_folder, tmp
     assert EmbeddingIndex.load(out).meta["fingerprint"] == "another encoder's"
 
 
+def test_an_index_of_the_same_weights_by_another_runtime_is_named_so(quantized_folder, tmp_path, capsys):
+    """int8 embeddings are not float ones, so an index holds one kind: "another encoder" said it wrong."""
+    from siamkit.cli.program import main
+
+    folder, out = _folder(tmp_path, 3), tmp_path / "index"
+    command = ["embed", str(folder), "--encoder", str(quantized_folder), "--out", str(out),
+               "--num-workers", "0"]
+    assert main([*command, "--runtime", "torch"]) == 0
+    capsys.readouterr()
+    assert main([*command, "--runtime", "int8"]) == 0
+    assert (f"note: {out} holds this encoder's embeddings by runtime torch, which int8 and float embeddings "
+            "cannot share; it is replaced once this one is complete") in capsys.readouterr().err
+    assert EmbeddingIndex.load(out).meta["runtime"] == "int8"
+    (out / "index.json").write_text("{")
+    assert main([*command, "--runtime", "int8"]) == 0
+    assert f"note: {out} holds an index that cannot be read; it is replaced" in capsys.readouterr().err
+
+
 def test_photographs_of_every_format_pillow_reads_are_listed_and_heic_is_named(tmp_path):
     from PIL import features
 
