@@ -114,7 +114,7 @@ def _unhashable(pictures: Pictures, files: list[str], page: str) -> list[BadImag
 def _report_skipped(skipped: list[BadImage], page: str) -> None:
     if not skipped:
         return
-    print(f"skipped {counted(len(skipped), 'file')} (listed in {page}):")
+    print(f"passed over {len(skipped):,} (listed in {page}):")
     for bad in skipped[:10]:
         print(f"  {bad.file}: {bad.reason}")
     if len(skipped) > 10:

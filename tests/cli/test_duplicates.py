@@ -43,7 +43,7 @@ def test_exact_copies_are_grouped_before_the_model_and_skipped_files_named(encod
                  "--threshold", "0.99999", "--num-workers", "0", "--on-bad-image", "skip"]) == 0
     printed = capsys.readouterr().out
     assert "9 images: 2 exact copies, 6 distinct pictures go on to encoder" in printed
-    assert "skipped 2 files" in printed and "notes.txt: not an image file type (.txt)" in printed
+    assert "passed over 2 (listed in" in printed and "notes.txt: not an image file type (.txt)" in printed
     rows = _rows(out / "duplicates.csv")
     groups = {}
     for row in rows:
