@@ -282,7 +282,7 @@ def _check_calibration_folders(methods: list[str]) -> None:
 
 def _calibrate(scorers: list, results: list, data: Any, rule: str) -> None:
     """Writes each evaluated encoder folder's chosen threshold into its config.json."""
-    from siamkit.evaluation.metrics import loose_threshold_note
+    from siamkit.evaluation.metrics import let_through, loose_threshold_note
     from siamkit.models.card import CONFIG_FILE, Calibration
 
     for scorer, result in zip(scorers, results):
@@ -293,8 +293,8 @@ def _calibrate(scorers: list, results: list, data: Any, rule: str) -> None:
         card.calibration = Calibration(result.threshold, rule, data.source, "val", len(data.pairs["val"]),
                                        result.metrics["threshold"]["val_false_match_rate"])
         card.write(folder)
-        print(f"calibrated {folder}: threshold {result.threshold:.4f} "
-              f"({rule} on {len(data.pairs['val']):,} val pairs)")
+        print(f"calibrated {folder}: threshold {result.threshold:.4f} ({rule} on {len(data.pairs['val']):,} "
+              f"val pairs{let_through(card.calibration.false_match_rate)})")
         below = result.metrics["threshold"]["same_decisions_above"]
         if note := loose_threshold_note(rule, result.threshold, below, len(data.pairs["val"])):
             print(f"note: {folder}: {note}", file=sys.stderr)

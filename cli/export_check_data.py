@@ -63,6 +63,7 @@ def calibrate(encoder, pairs: tuple[list[str], list[str], object], source: str, 
     from siamkit.evaluation.metrics import (
         choose_threshold,
         false_match_rate,
+        let_through,
         loose_threshold_note,
         score_below,
         unmeasured_rule_note,
@@ -75,9 +76,11 @@ def calibrate(encoder, pairs: tuple[list[str], list[str], object], source: str, 
     val = Pairs(*map(np.asarray, pairs))
     scores = score_pairs_in_chunks(EmbeddingScorer(encoder), val, CHUNK, "scoring val pairs for a threshold")
     threshold = choose_threshold(val.label, scores, rule)
-    encoder.card.calibration = Calibration(threshold, rule, source, "val", len(val),
-                                           false_match_rate(val.label, scores, threshold))
-    print(f"calibrated: threshold {threshold:.4f} ({rule} on {len(val):,} val pairs of {source})")
+    calibration = Calibration(threshold, rule, source, "val", len(val), false_match_rate(val.label, scores,
+                                                                                         threshold))
+    encoder.card.calibration = calibration
+    print(f"calibrated: threshold {threshold:.4f} ({rule} on {len(val):,} val pairs of {source}"
+          f"{let_through(calibration.false_match_rate)})")
     loose = loose_threshold_note(rule, threshold, score_below(scores, threshold), len(val))
     for note in (unmeasured_rule_note(val.label, rule), loose):
         if note:

@@ -165,6 +165,11 @@ def false_match_rate(labels: np.ndarray, scores: np.ndarray, threshold: float) -
     return float(np.mean(different >= threshold)) if len(different) else None
 
 
+def let_through(rate: float | None) -> str:
+    """``false_match_rate`` as a calibration's message says it ("" where there were no non-matches)."""
+    return "" if rate is None else f"; {rate:.1%} of their non-matches at or above it"
+
+
 def _f1(labels: np.ndarray, predicted: np.ndarray) -> float:
     true_positive = np.sum(predicted & (labels == 1))
     denominator = predicted.sum() + (labels == 1).sum()

@@ -90,8 +90,11 @@ def test_calibrate_writes_the_chosen_threshold_into_the_encoder_folder(photos_re
         str(encoder)]["threshold"]
     assert config["calibration"]["threshold"] == threshold["value"]
     assert config["calibration"]["split"] == "val"
+    said = capsys.readouterr()
+    assert (f"calibrated {encoder}: threshold {threshold['value']:.4f} (best_f1 on 288 val pairs; "
+            f"{threshold['val_false_match_rate']:.1%} of their non-matches at or above it)") in said.out
     assert threshold["value"] - threshold["same_decisions_above"] < LOOSE_THRESHOLD  # 288 val pairs
-    assert "decides these" not in capsys.readouterr().err
+    assert "decides these" not in said.err
     image = next(resolve_source("demo:photos").parent.glob("*/p0.jpg"))
     assert main(["score", str(image), str(image), "-m", str(photos_report / "encoder")]) == 0
     assert "same (threshold" in capsys.readouterr().out

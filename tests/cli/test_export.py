@@ -43,6 +43,7 @@ def test_export_calibrates_the_threshold_evaluate_would(tiny_checkpoint, tmp_pat
     said = capsys.readouterr()
     assert "calibrated: threshold" in said.out and "decides these" not in said.err, "over 1,000 pairs pin it"
     exported = calibration()
+    assert f"; {exported['false_match_rate']:.1%} of their non-matches at or above it)" in said.out
     assert main(["evaluate", "--data", "demo:digits", "--methods", str(folder),
                  "--out", str(tmp_path / "report"), "--calibrate", "--bootstrap", "0"]) == 0
     evaluated = calibration()
