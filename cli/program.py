@@ -98,6 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _is_user_error(error):
             print(f"error: {_message(error)}", file=sys.stderr)
             return 2
+        from siamkit.errors import unwritable_disk
+
+        if disk := unwritable_disk(error):
+            print(f"error: {disk}", file=sys.stderr)
+            return 2
         first_line = (str(error).strip().splitlines() or [""])[0]
         print(f"error: unexpected {type(error).__name__}: {first_line} -- this is a bug in "
               "siamkit; run the same command with --debug for the traceback, and report it", file=sys.stderr)

@@ -141,13 +141,15 @@ class Encoder(nn.Module, Embedder):
 
     def save(self, folder: str | Path) -> Path:
         """Writes ``model.safetensors`` and ``config.json`` (with the weights' fingerprint)."""
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, folder / WEIGHTS_FILE,
-                  metadata={"format": self.card.format, PREPROCESSING_MARK: self.image_config.to_json()})
+        # written by Python, whose OSError says a full disk is one; safetensors' save_file says
+        # "Error while serializing" in a SafetensorError
+        metadata = {"format": self.card.format, PREPROCESSING_MARK: self.image_config.to_json()}
+        (folder / WEIGHTS_FILE).write_bytes(save(state, metadata=metadata))
         _readable_as_other_files(folder / WEIGHTS_FILE)
         self.card.fingerprint = fingerprint(self)
         self.card.write(folder)

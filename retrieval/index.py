@@ -26,6 +26,7 @@ import numpy as np
 from siamkit.data.bad_images import BadImage
 from siamkit.data.file_stamps import Stamp, stamp_from
 from siamkit.errors import SiamkitError
+from siamkit.npy_files import save_npy, write_npy
 from siamkit.retrieval.index_paths import reached, stored
 from siamkit.retrieval.journal import JOURNAL_DIR
 from siamkit.runtimes import names_a_network
@@ -255,14 +256,10 @@ def write_index(folder: Path, vectors: np.ndarray, files: list[str], stamps: lis
     rows = np.arange(len(files)) if rows is None else rows
     meta = {**meta, "shrink": SHRINK}  # every row embedded as siamkit resizes today
     (folder / META).unlink(missing_ok=True)
-    np.save(folder / f".{STAMPS}", np.array([stamps[i] or (-1, -1) for i in rows], np.int64).reshape(-1, 2))
+    save_npy(folder / f".{STAMPS}", np.array([stamps[i] or (-1, -1) for i in rows], np.int64).reshape(-1, 2))
     os.replace(folder / f".{STAMPS}", folder / STAMPS)
-    target = np.lib.format.open_memmap(folder / f".{EMBEDDINGS}", mode="w+", dtype=np.float32,
-                                       shape=(len(rows), meta["dim"]))
-    for start in range(0, len(rows), 100_000):
-        target[start:start + 100_000] = vectors[rows[start:start + 100_000]]
-    target.flush()
-    del target
+    write_npy(folder / f".{EMBEDDINGS}", (len(rows), meta["dim"]), np.float32,
+              (vectors[rows[start:start + 100_000]] for start in range(0, len(rows), 100_000)))
     os.replace(folder / f".{EMBEDDINGS}", folder / EMBEDDINGS)
     (folder / f".{FILES}").write_text("".join(f"{stored(files[i], folder)}\n" for i in rows))
     os.replace(folder / f".{FILES}", folder / FILES)

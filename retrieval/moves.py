@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from siamkit.errors import SiamkitError
@@ -58,8 +59,18 @@ def move_files(files: list[str], root: Path, to: Path) -> Path:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(partial, manifest)
-    for source, target, _ in progress_bar(moves, desc="moving", unit="file", leave=False):
-        _move(source, target)
+    moved = 0
+    try:
+        for source, target, _ in progress_bar(moves, desc="moving", unit="file", leave=False):
+            _move(source, target)
+            moved += 1
+    except (OSError, KeyboardInterrupt) as error:
+        so_far = (f"{moved} of {counted(len(moves), 'file')} had moved before it, and "
+                  f"`train duplicates --undo {manifest}` moves them back")
+        if isinstance(error, KeyboardInterrupt):
+            print(f"\ninterrupted: {so_far}", file=sys.stderr)
+            raise
+        raise SiamkitError(f"cannot move {source} to {target.parent}: {error.strerror}; {so_far}") from error
     return manifest
 
 
@@ -142,6 +153,9 @@ def _move(source: Path, target: Path) -> None:
         if error.errno != errno.EXDEV:
             raise
         partial = target.with_name(f".{target.name}.partial")
-        shutil.copy2(source, partial, follow_symlinks=False)
-        os.replace(partial, target)
+        try:
+            shutil.copy2(source, partial, follow_symlinks=False)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
         source.unlink()

@@ -1,7 +1,20 @@
 """User-facing errors: each names the file, field or value at fault and the fix.
 
-The command line prints a ``SiamkitError`` without a traceback and exits with code 2.
+The command line prints a ``SiamkitError`` without a traceback and exits with code 2, as it does
+an error of writing to a full or read-only disk (``unwritable_disk``).
 """
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+#: errno -> (what is wrong with the disk, what to do)
+_UNWRITABLE = {
+    errno.ENOSPC: ("no space is left on the disk", "free some space, or write to another disk"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space, or write to another disk"),
+    errno.EROFS: ("the file system is read-only", "write to another disk"),
+}
 
 
 class SiamkitError(Exception):
@@ -27,3 +40,20 @@ class ConfigError(SiamkitError):
 
 class WeightsNotFoundError(SiamkitError):
     """Pretrained weights that cannot be had (offline, wrong tag or path)."""
+
+
+def unwritable_disk(error: BaseException) -> str | None:
+    """The message for ``error`` where a full or read-only disk caused it, else None.
+
+    The ``OSError`` is searched for down the chain of causes: torch's serialisation, for one,
+    re-raises its writer's ``OSError`` as a ``RuntimeError`` that says only "unexpected pos"."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _UNWRITABLE:
+            wrong, fix = _UNWRITABLE[error.errno]
+            written = error.filename2 or error.filename  # a copy's source is filename, its target filename2
+            where = f" in {Path(written).parent}" if written else ""
+            return f"cannot write{where}: {wrong} ({error.strerror}); {fix}, then run the same command again"
+        error = error.__cause__ or error.__context__
+    return None

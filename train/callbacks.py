@@ -208,14 +208,15 @@ class EmbeddingWriter(BasePredictionWriter):
                            batch_indices: Optional[Sequence[Any]]) -> None:
         from siamkit.data.file_stamps import file_stamp
         from siamkit.models.folder_checks import fingerprint
+        from siamkit.npy_files import save_npy
         from siamkit.retrieval.index import write_index
 
         self.dirpath.mkdir(parents=True, exist_ok=True)
         rank = trainer.global_rank
         embeddings = torch.cat([p.image for p in predictions]).float().cpu().numpy()
         indices = torch.cat([p.index for p in predictions]).cpu().numpy()
-        np.save(self.dirpath / f".embeddings-rank{rank}.npy", embeddings)
-        np.save(self.dirpath / f".indices-rank{rank}.npy", indices)
+        save_npy(self.dirpath / f".embeddings-rank{rank}.npy", embeddings)
+        save_npy(self.dirpath / f".indices-rank{rank}.npy", indices)
         trainer.strategy.barrier()
         if rank == 0:
             shares = [(np.load(self.dirpath / f".embeddings-rank{r}.npy"),

@@ -32,7 +32,10 @@ class StreamingCheckpointIO(TorchCheckpointIO):
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.partial")
         try:
-            torch.save(checkpoint, partial)
+            # through a Python file, whose OSError (a full disk) torch keeps as the cause of its own
+            # error; given a path, torch writes in C++ and says only "unexpected pos"
+            with open(partial, "wb") as file:
+                torch.save(checkpoint, file)
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)

@@ -1,0 +1,31 @@
+"""``.npy`` files written so that a full disk says so.
+
+numpy's own writer (``np.save``, ``ndarray.tofile``) reports a short write as an ``OSError``
+without an errno ("22272 requested and 15328 written"), which cannot be told from a bug; a
+memory map filled on a full disk ends the process with SIGBUS. Python's file writes raise
+``OSError(ENOSPC)``, which the command line turns into one line saying the disk is full.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+
+def write_npy(path: Path, shape: tuple[int, ...], dtype: np.dtype | type,
+              chunks: Iterable[np.ndarray]) -> None:
+    """Writes an ``.npy`` file of ``shape`` and ``dtype`` from ``chunks``: consecutive row blocks
+    (a whole array is one), so an array larger than memory can be written a block at a time."""
+    dtype = np.dtype(dtype)
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)}
+    with open(path, "wb") as file:
+        np.lib.format.write_array_header_1_0(file, header)
+        for chunk in chunks:
+            file.write(np.ascontiguousarray(chunk, dtype).data)
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save`` of one array, through ``write_npy``."""
+    write_npy(path, array.shape, array.dtype, [array])

@@ -1,0 +1,128 @@
+"""A disk that fills while a command writes: one line saying so, exit 2, and what was finished kept.
+
+Linux's /dev/full fails every write with ENOSPC, as a full disk does; a hidden file that a command
+writes before renaming it into place is made a link to it."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from siamkit.cli.program import main
+from siamkit.errors import SiamkitError, unwritable_disk
+from siamkit.models import Encoder
+from siamkit.npy_files import save_npy
+from siamkit.retrieval import moves
+from siamkit.train.checkpoint_io import StreamingCheckpointIO
+from tests.helpers import TINY
+
+FULL = Path("/dev/full")
+pytestmark = pytest.mark.skipif(not FULL.exists(), reason="needs Linux's /dev/full")
+NO_SPACE = "no space is left on the disk (No space left on device); free some space"
+
+
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "Traceback" not in err and "bug in siamkit" not in err, err
+    return errors[0]
+
+
+def test_an_index_written_onto_a_full_disk_is_one_line_and_the_same_command_then_completes(zoo, tmp_path,
+                                                                                           capsys):
+    out = tmp_path / "index"
+    command = ["embed", str(zoo / "photos"), "--encoder", str(zoo / "encoder"), "--out", str(out)]
+    assert main(command) == 0
+    (zoo / "photos" / "0.png").touch()  # changed since: embedded again, and the index rewritten
+    (out / ".embeddings.npy").symlink_to(FULL)
+    capsys.readouterr()
+    assert main(command) == 2
+    assert NO_SPACE in _one_error(capsys)
+    assert not (out / "index.json").exists()  # a folder without it is an index not yet complete
+    (out / ".embeddings.npy").unlink()
+    assert main(command) == 0
+    assert "embedded 0 images" in capsys.readouterr().out  # the image embedded before the failure was kept
+
+
+def test_a_checkpoint_written_onto_a_full_disk_says_so_and_leaves_nothing_half_written(tmp_path):
+    target = tmp_path / "last.ckpt"
+    (tmp_path / ".last.ckpt.partial").symlink_to(FULL)
+    with pytest.raises((RuntimeError, OSError)) as raised:  # torch's error holds the OSError as its context
+        StreamingCheckpointIO().save_checkpoint({"weights": torch.zeros(1000)}, target)
+    assert NO_SPACE in unwritable_disk(raised.value)
+    assert not target.exists() and not (tmp_path / ".last.ckpt.partial").is_symlink()
+
+
+def test_an_encoder_saved_onto_a_full_disk_says_so(encoder_folder, tmp_path):
+    (tmp_path / "model.safetensors").symlink_to(FULL)
+    with pytest.raises(OSError) as raised:
+        Encoder.load(encoder_folder).save(tmp_path)
+    assert NO_SPACE in unwritable_disk(raised.value)
+
+
+def test_a_fit_whose_checkpoint_meets_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoints" / ".last.ckpt.partial").symlink_to(FULL)
+    code = main(["fit", *TINY, "--trainer.default_root_dir", "run", "--trainer.max_epochs", "1",
+                 "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1"])
+    assert code == 2
+    assert NO_SPACE in _one_error(capsys)
+
+
+def test_moving_onto_a_full_disk_stops_with_how_many_moved_and_the_undo(tmp_path, monkeypatch):
+    images, to = tmp_path / "images", tmp_path / "to"
+    images.mkdir()
+    files = [images / f"{name}.png" for name in "abc"]
+    for file in files:
+        file.write_bytes(file.name.encode())
+    to.mkdir()
+    (to / ".b.png.partial").symlink_to(FULL)
+    real_rename = os.rename
+
+    def across_disks(source, target):  # as between two file systems: copied, then the source removed
+        if Path(source).parent == images:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_rename(source, target)
+
+    monkeypatch.setattr(moves.os, "rename", across_disks)
+    stopped = (r"cannot move .*b.png to .*: No space left on device; 1 of 3 files had moved before it, and "
+               r"`train duplicates --undo .*` moves them back")
+    with pytest.raises(SiamkitError, match=stopped):
+        moves.move_files([str(f) for f in files], images, to)
+    assert [f.exists() for f in files] == [False, True, True]
+    assert sorted(p.name for p in to.iterdir()) == ["a.png", moves.MANIFEST]  # no half-copied file
+    assert moves.undo_moves(to / moves.MANIFEST) == 1 and all(f.exists() for f in files)
+
+
+def test_the_cause_is_found_down_the_chain_and_other_errors_are_not_taken_for_it():
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device", "/data/out/model.onnx")
+        except OSError:
+            raise RuntimeError("unexpected pos 64 vs 0")
+    except RuntimeError as wrapped:
+        assert unwritable_disk(wrapped).startswith(f"cannot write in /data/out: {NO_SPACE}")
+    read_only = OSError(errno.EROFS, "Read-only file system", "/mnt/cd/x")
+    assert unwritable_disk(read_only).startswith("cannot write in /mnt/cd: the file system is read-only")
+    assert unwritable_disk(FileNotFoundError(errno.ENOENT, "No such file or directory", "x")) is None
+    looped = RuntimeError("a")
+    looped.__context__ = RuntimeError("b")
+    looped.__context__.__context__ = looped
+    assert unwritable_disk(looped) is None
+
+
+def test_an_npy_file_is_what_numpy_writes_and_a_full_disk_raises_enospc(tmp_path):
+    for array in (np.arange(12, dtype=np.int64).reshape(-1, 2), np.zeros((0, 5), np.float32),
+                  np.random.default_rng(0).random((3, 4), np.float32)[:, ::2]):
+        save_npy(tmp_path / "ours.npy", array)
+        np.save(tmp_path / "numpy.npy", array)
+        assert (tmp_path / "ours.npy").read_bytes() == (tmp_path / "numpy.npy").read_bytes()
+    with pytest.raises(OSError) as raised:
+        save_npy(FULL, np.zeros(100_000, np.float32))
+    assert raised.value.errno == errno.ENOSPC
