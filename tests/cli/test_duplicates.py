@@ -159,7 +159,7 @@ def test_against_reports_copies_and_moves_them_undoably(collection, tmp_path, ca
     assert "moved 2 files back to where they were" in capsys.readouterr().out
 
 
-def test_an_interrupted_move_is_undone_exactly(tmp_path, monkeypatch):
+def test_an_interrupted_move_says_how_many_moved_and_is_undone_exactly(tmp_path, monkeypatch, capsys):
     from siamkit.retrieval import moves
 
     source = tmp_path / "images"
@@ -178,6 +178,8 @@ def test_an_interrupted_move_is_undone_exactly(tmp_path, monkeypatch):
     monkeypatch.setattr(moves, "_move", move_then_fail)
     with pytest.raises(KeyboardInterrupt):
         moves.move_files([str(f) for f in files], source, tmp_path / "to")
+    said = capsys.readouterr().err
+    assert "interrupted: 2 of 3 files had moved before it, and `train duplicates --undo" in said
     monkeypatch.setattr(moves, "_move", real_move)
     assert [f.exists() for f in files] == [False, False, True]
     assert moves.undo_moves(tmp_path / "to" / moves.MANIFEST) == 2
