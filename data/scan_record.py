@@ -10,6 +10,7 @@ decodes everything, as it would without it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -47,8 +48,9 @@ class ScanRecord:
             self.file.parent.mkdir(parents=True, exist_ok=True)
             part.write_text(content)
             os.replace(part, self.file)  # whole or not at all, whatever other process writes it too
-        except OSError:
-            pass  # a read-only cache: the next scan decodes these again
+        except OSError:  # a full or read-only cache: the next scan decodes these again
+            with contextlib.suppress(OSError):
+                part.unlink(missing_ok=True)
 
     def _read(self) -> dict[str, Stamp]:
         try:
