@@ -22,6 +22,7 @@ from siamkit.data.images import load_image
 from siamkit.data.same_bytes import first_with_same_bytes
 from siamkit.data.sources import ClassSet, ImageSet, PairSet
 from siamkit.data.transforms import ImagePipeline, ImageTransform
+from siamkit.internals import workers_share_the_temp_folder
 from siamkit.wording import counted
 
 
@@ -204,6 +205,8 @@ def seeded_loader(dataset: Dataset, workers: int, **kwargs: Any) -> DataLoader:
     workers = fewer_workers(workers)
     if not workers:
         _seed_augmentation(dataset, int(torch.randint(2**31, ())))
+    else:
+        workers_share_the_temp_folder()
     return DataLoader(dataset, num_workers=workers, persistent_workers=workers > 0,
                       worker_init_fn=init_worker, collate_fn=dataset.batch_type.collate,
                       pin_memory=torch.cuda.is_available(), **kwargs)

@@ -28,6 +28,7 @@ from siamkit.data.preprocess import Preprocess
 from siamkit.data.scan import BadImagePolicy
 from siamkit.errors import ImageLoadError, SiamkitError
 from siamkit.folders import holding
+from siamkit.internals import workers_share_the_temp_folder
 from siamkit.models.embedder import Embedder
 from siamkit.progress import progress_bar
 from siamkit.retrieval.index import (
@@ -229,8 +230,10 @@ def _complete_index(out: Path, encoder: Embedder) -> EmbeddingIndex | None:
 
 def _embed(paths: list[str], encoder: Embedder, journal: EmbeddingJournal, batch_size: int, num_workers: int,
            on_bad_image: BadImagePolicy, total: int, stamps: dict[str, Stamp | None]) -> None:
-    loader = DataLoader(_Images(paths, encoder.preprocess), batch_size=batch_size,
-                        num_workers=fewer_workers(num_workers, "--num-workers"))
+    num_workers = fewer_workers(num_workers, "--num-workers")
+    if num_workers:
+        workers_share_the_temp_folder()
+    loader = DataLoader(_Images(paths, encoder.preprocess), batch_size=batch_size, num_workers=num_workers)
     offset = 0
     progress = progress_bar(total=total, initial=total - len(paths), desc="embedding", unit="img")
     with progress as bar:

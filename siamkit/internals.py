@@ -36,3 +36,14 @@ def open_clip_vision_tower(embed_dim: int, vision_config: dict[str, Any], quick_
     import open_clip
 
     return open_clip.model._build_vision_tower(embed_dim, vision_config, quick_gelu)
+
+
+def workers_share_the_temp_folder() -> None:
+    """Makes this process's multiprocessing temporary folder now, so that worker processes forked
+    after it inherit and use it rather than each making its own. A worker ended by a signal (SIGTERM
+    to the process group, which ``timeout`` sends) cannot remove its own: torch's DataLoader workers
+    left a ``/tmp/pymp-*`` folder each, every time. This process removes the shared one when it
+    exits. ``multiprocessing.util.get_temp_dir`` is undocumented, and the only way to do this."""
+    import multiprocessing.util
+
+    multiprocessing.util.get_temp_dir()

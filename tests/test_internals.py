@@ -8,7 +8,12 @@ import inspect
 
 import torch
 
-from siamkit.internals import cpu_has_native_bf16, is_compile_error, open_clip_vision_tower
+from siamkit.internals import (
+    cpu_has_native_bf16,
+    is_compile_error,
+    open_clip_vision_tower,
+    workers_share_the_temp_folder,
+)
 from tests.conftest import TINY_VIT
 
 
@@ -102,3 +107,21 @@ def test_torch_compile_failures_still_come_from_dynamo_and_inductor():
     for kind in (BackendCompilerFailed, Unsupported):
         assert is_compile_error(kind.__new__(kind)), kind
     assert not is_compile_error(RuntimeError("a bug of our own"))
+
+
+class _TempFolder(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, i: int) -> str:
+        import multiprocessing.util
+
+        return multiprocessing.util.get_temp_dir()
+
+
+def test_dataloader_workers_still_take_the_temp_folder_made_before_them():
+    import multiprocessing.util
+
+    workers_share_the_temp_folder()
+    loader = torch.utils.data.DataLoader(_TempFolder(), num_workers=1, collate_fn=lambda items: items[0])
+    assert next(iter(loader)) == multiprocessing.util.get_temp_dir()

@@ -48,8 +48,11 @@ def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path, m
     args = ["fit", *TINY, "--trainer.max_steps", "400", "--trainer.limit_val_batches", "1",
             "--last_checkpoint.every_n_train_steps", "4",
             "--data.num_workers", "1"]
+    temporary = tmp_path / "tmp"  # the process's $TMPDIR, to see what it leaves there
+    temporary.mkdir()
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(temporary)}
     process = subprocess.Popen([TRAIN, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+                               text=True, env=environment, start_new_session=True)
     last = tmp_path / "runs" / "demo_digits" / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120
     while not last.exists() and time.time() < deadline and process.poll() is None:
@@ -66,6 +69,7 @@ def test_sigterm_to_the_group_keeps_the_work_and_resume_continues_it(tmp_path, m
     stopped_at = checkpoint_step(interrupted)
     assert 4 <= stopped_at < 78, "stopped mid-epoch, after the periodic checkpoint"
     assert stopped_at >= checkpoint_step(last), "nothing since the last checkpoint was lost"
+    assert list(temporary.iterdir()) == [], "the workers' temporary folder is the run's, removed as it ends"
 
     target = (stopped_at // 4 + 2) * 4  # a few steps more, ending on a periodic checkpoint
     resume = [a if a != "400" else str(target) for a in args] + ["--ckpt_path", "last"]
