@@ -65,6 +65,7 @@ def test_an_encoder_saved_onto_a_full_disk_says_so(encoder_folder, tmp_path):
     assert NO_SPACE in unwritable_disk(raised.value)
 
 
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")  # the planted link
 def test_a_fit_whose_checkpoint_meets_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "run" / "checkpoints").mkdir(parents=True)
