@@ -34,6 +34,8 @@ IMAGES_FOLDER = "images"
 MADE_FROM_FILE = "made_from.json"
 #: the smallest side of a region, in the image's own pixels
 MIN_REGION = 32
+#: the bytes of an image's name kept in its copies' names ("00012_NAME_r3_copy1.jpg")
+NAME_BYTES = 120
 
 
 class Original(NamedTuple):
@@ -60,7 +62,9 @@ def write_copy_pairs(images: dict[str, list[str]], out: Path, edits: str = "phot
     jobs = [(split, k, path) for split, paths in images.items() for k, path in enumerate(paths)]
     for split, k, path in progress_bar(jobs, desc="making copies", unit="image"):
         (out / IMAGES_FOLDER / split).mkdir(parents=True, exist_ok=True)
-        stem = f"{IMAGES_FOLDER}/{split}/{k:05d}_{Path(path).stem}"  # numbered: names repeat across folders
+        # numbered, as names repeat across folders; shortened, as a file name holds at most 255 bytes
+        short = Path(path).stem.encode()[:NAME_BYTES].decode(errors="ignore")
+        stem = f"{IMAGES_FOLDER}/{split}/{k:05d}_{short}"
         edit = edit_of[split]
         edit.set_random_seed(int(rng.integers(1 << 31)))
         for name, picture in _originals(path, stem, out, regions, size, rng):

@@ -152,7 +152,8 @@ def _move(source: Path, target: Path) -> None:
     except OSError as error:
         if error.errno != errno.EXDEV:
             raise
-        partial = target.with_name(f".{target.name}.partial")
+        # a file name holds at most 255 bytes: a long one is cut short here (one move at a time)
+        partial = target.with_name(f".{target.name.encode()[:200].decode(errors='ignore')}.partial")
         try:
             shutil.copy2(source, partial, follow_symlinks=False)
             os.replace(partial, target)

@@ -66,3 +66,20 @@ def test_copies_of_images_that_changed_since_say_so_not_to_take_the_same_setting
                                             r"9/1/1 train/val/test when enc was trained on it. Make them "
                                             r"again with its split \(`train copies --splits-of enc`"):
         check_made_from(table, now, "enc")
+
+
+@pytest.mark.parametrize("regions", [0, 2])
+def test_copies_of_an_image_with_a_name_near_the_longest_a_file_system_holds_are_written(tmp_path, regions):
+    import numpy as np
+
+    from siamkit.data.copy_pairs import write_copy_pairs
+
+    rng = np.random.default_rng(0)
+    names = ["ä" * 120 + ".png", "b.png"]  # 240 bytes of name; its copies' would add 20 more
+    for name in names:
+        Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(tmp_path / name)
+    write_copy_pairs({"test": [str(tmp_path / name) for name in names]}, tmp_path / "copies", regions=regions,
+                     size=64)
+    written = [path.name for path in (tmp_path / "copies" / "images" / "test").iterdir()]
+    assert len(written) == 2 * (1 + 2) * max(regions, 1)  # each original (or region) with its 2 copies
+    assert max(len(name.encode()) for name in written) <= 255

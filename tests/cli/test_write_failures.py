@@ -1,4 +1,5 @@
-"""A disk that fills while a command writes: one line saying so, exit 2, and what was finished kept.
+"""A disk that fills while a command writes: one line saying so, exit 2, and what was finished kept;
+and names near the longest a file system holds.
 
 Linux's /dev/full fails every write with ENOSPC, as a full disk does; a hidden file that a command
 writes before renaming it into place is made a link to it."""
@@ -23,6 +24,7 @@ from tests.helpers import TINY
 
 FULL = Path("/dev/full")
 pytestmark = pytest.mark.skipif(not FULL.exists(), reason="needs Linux's /dev/full")
+_RENAME = os.rename
 NO_SPACE = "no space is left on the disk (No space left on device); free some space"
 
 
@@ -84,14 +86,7 @@ def test_moving_onto_a_full_disk_stops_with_how_many_moved_and_the_undo(tmp_path
         file.write_bytes(file.name.encode())
     to.mkdir()
     (to / ".b.png.partial").symlink_to(FULL)
-    real_rename = os.rename
-
-    def across_disks(source, target):  # as between two file systems: copied, then the source removed
-        if Path(source).parent == images:
-            raise OSError(errno.EXDEV, "Invalid cross-device link")
-        real_rename(source, target)
-
-    monkeypatch.setattr(moves.os, "rename", across_disks)
+    monkeypatch.setattr(moves.os, "rename", _across_disks)
     stopped = (r"cannot move .*b.png to .*: No space left on device; 1 of 3 files had moved before it, and "
                r"`train duplicates --undo .*` moves them back")
     with pytest.raises(SiamkitError, match=stopped):
@@ -99,6 +94,24 @@ def test_moving_onto_a_full_disk_stops_with_how_many_moved_and_the_undo(tmp_path
     assert [f.exists() for f in files] == [False, True, True]
     assert sorted(p.name for p in to.iterdir()) == ["a.png", moves.MANIFEST]  # no half-copied file
     assert moves.undo_moves(to / moves.MANIFEST) == 1 and all(f.exists() for f in files)
+
+
+def test_a_file_whose_name_is_near_the_longest_moves_to_another_disk_and_back(tmp_path, monkeypatch):
+    images, to = tmp_path / "images", tmp_path / "to"
+    images.mkdir()
+    long = images / ("ä" * 125 + ".png")  # 254 bytes: its partial copy's name is cut short
+    long.write_bytes(b"long")
+    monkeypatch.setattr(moves.os, "rename", _across_disks)
+    manifest = moves.move_files([str(long)], images, to)
+    assert not long.exists() and (to / long.name).read_bytes() == b"long"
+    assert moves.undo_moves(manifest) == 1 and long.read_bytes() == b"long"
+
+
+def _across_disks(source, target) -> None:
+    """``os.rename`` as if each folder were a disk of its own: a move copies, then removes the source."""
+    if Path(source).parent != Path(target).parent:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+    _RENAME(source, target)
 
 
 def test_the_cause_is_found_down_the_chain_and_other_errors_are_not_taken_for_it():
@@ -111,6 +124,8 @@ def test_the_cause_is_found_down_the_chain_and_other_errors_are_not_taken_for_it
         assert unwritable_disk(wrapped).startswith(f"cannot write in /data/out: {NO_SPACE}")
     read_only = OSError(errno.EROFS, "Read-only file system", "/mnt/cd/x")
     assert unwritable_disk(read_only).startswith("cannot write in /mnt/cd: the file system is read-only")
+    too_long = OSError(errno.ENAMETOOLONG, "File name too long", "/data/" + "x" * 300)
+    assert unwritable_disk(too_long).startswith(f"cannot write /data/{'x' * 300}: the name is too long")
     assert unwritable_disk(FileNotFoundError(errno.ENOENT, "No such file or directory", "x")) is None
     looped = RuntimeError("a")
     looped.__context__ = RuntimeError("b")
