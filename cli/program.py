@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib
+import io
 import os
+import select
 import signal
 import sys
 import threading
@@ -93,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("terminated (SIGTERM)" if terminated else "interrupted", file=sys.stderr)
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except Exception as error:
+        if isinstance(error, BrokenPipeError) and _reader_gone():
+            return 128 + signal.SIGPIPE  # `train search ... | head`: as a shell's tools end, quietly
         if debug:
             raise
         if _is_user_error(error):
@@ -140,6 +144,20 @@ def _sigterm_as_interruption():
     finally:
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGCHLD, previous[1])
+
+
+def _reader_gone() -> bool:
+    """Whether what reads standard output has closed it (``train search ... | head``); if so,
+    standard output is pointed at /dev/null, so that Python's own flush as it exits stays quiet."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        gone = any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, io.UnsupportedOperation):  # no file behind it (a test's capture)
+        return False
+    if gone:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return gone
 
 
 def _did_you_mean(command: str) -> str:

@@ -90,3 +90,17 @@ def test_a_hash_of_an_image_with_too_little_detail_is_called_unreliable(two_imag
     assert "unreliable" not in rows["histogram"]
     assert main(["score", *two_images, "-m", "pdq"]) == 0
     assert "unreliable" not in capsys.readouterr().out
+
+
+def test_output_read_by_a_reader_that_stops_early_ends_quietly_as_a_shells_tools_do(two_images):
+    """`train score a b | head -1`: the reader has gone before the command writes."""
+    import signal
+    import subprocess
+
+    from tests.helpers import TRAIN
+
+    process = subprocess.Popen([TRAIN, "score", *two_images, "-m", "histogram"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdout.close()
+    err = process.communicate(timeout=60)[1].decode()
+    assert process.returncode == 128 + signal.SIGPIPE and err == "", err
