@@ -31,6 +31,7 @@ from siamkit.data.sources import (
 )
 from siamkit.data.tables import TABLE_SUFFIXES, read_table
 from siamkit.errors import SiamkitError
+from siamkit.file_writes import write_whole
 
 #: the run folder's record of its splits
 SPLITS_FILE = "splits.json"
@@ -73,7 +74,7 @@ class SplitRecord:
 
     def write(self, folder: Path) -> Path:
         path = folder / SPLITS_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        write_whole(path, json.dumps(self.to_dict(), indent=2) + "\n")
         return path
 
     @classmethod

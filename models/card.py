@@ -18,6 +18,7 @@ from typing import Any, Optional
 from siamkit.data.image_config import ImageConfig
 from siamkit.data.splits import SplitRecord
 from siamkit.errors import SiamkitError
+from siamkit.file_writes import write_whole
 from siamkit.models.spec import EncoderSpec, ModuleSpec
 from siamkit.wording import number
 
@@ -147,7 +148,7 @@ class EncoderCard:
         return cls.from_dict(values, str(path))
 
     def write(self, folder: Path) -> None:
-        (folder / CONFIG_FILE).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        write_whole(folder / CONFIG_FILE, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def _upgrade_version_1(values: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import numpy as np
 from siamkit.data.bad_images import BadImage
 from siamkit.data.file_stamps import Stamp, stamp_from
 from siamkit.errors import SiamkitError
-from siamkit.npy_files import save_npy, write_npy
+from siamkit.file_writes import save_npy, write_npy, write_whole
 from siamkit.retrieval.index_paths import reached, stored
 from siamkit.retrieval.journal import JOURNAL_DIR
 from siamkit.runtimes import names_a_network
@@ -275,8 +275,7 @@ def write_meta(folder: Path, meta: dict[str, Any], count: int) -> None:
     if meta.get("encoder") and not names_a_network(meta["encoder"]):
         on_disk["encoder"] = stored(meta["encoder"], folder)
     document = json.dumps({"format": FORMAT, "count": count, **on_disk}, indent=2) + "\n"
-    (folder / f".{META}").write_text(document)
-    os.replace(folder / f".{META}", folder / META)
+    write_whole(folder / META, document)
 
 
 def skipped_record(bad: BadImage, stamp: Stamp | None) -> dict[str, Any]:

@@ -207,8 +207,8 @@ class EmbeddingWriter(BasePredictionWriter):
                            predictions: Sequence[Any],
                            batch_indices: Optional[Sequence[Any]]) -> None:
         from siamkit.data.file_stamps import file_stamp
+        from siamkit.file_writes import save_npy
         from siamkit.models.folder_checks import fingerprint
-        from siamkit.npy_files import save_npy
         from siamkit.retrieval.index import write_index
 
         self.dirpath.mkdir(parents=True, exist_ok=True)

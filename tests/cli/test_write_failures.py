@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,8 @@ import torch
 
 from siamkit.cli.program import main
 from siamkit.errors import SiamkitError, unwritable_disk
+from siamkit.file_writes import save_npy
 from siamkit.models import Encoder
-from siamkit.npy_files import save_npy
 from siamkit.retrieval import moves
 from siamkit.train.checkpoint_io import StreamingCheckpointIO
 from tests.helpers import TINY
@@ -49,6 +50,18 @@ def test_an_index_written_onto_a_full_disk_is_one_line_and_the_same_command_then
     (out / ".embeddings.npy").unlink()
     assert main(command) == 0
     assert "embedded 0 images" in capsys.readouterr().out  # the image embedded before the failure was kept
+
+
+def test_calibrating_an_encoder_folder_on_a_full_disk_leaves_its_card_as_it_was(encoder_folder, tmp_path,
+                                                                                capsys):
+    folder = tmp_path / "encoder"
+    shutil.copytree(encoder_folder, folder)
+    card = (folder / "config.json").read_bytes()
+    (folder / ".config.json.partial").symlink_to(FULL)
+    code = main(["evaluate", "--data", "demo:photos", "--methods", str(folder), "--calibrate",
+                 "--out", str(tmp_path / "report")])
+    assert code == 2 and NO_SPACE in _one_error(capsys)
+    assert (folder / "config.json").read_bytes() == card  # opened for writing, it would be empty now
 
 
 def test_a_checkpoint_written_onto_a_full_disk_says_so_and_leaves_nothing_half_written(tmp_path):

@@ -1,13 +1,18 @@
-"""``.npy`` files written so that a full disk says so.
+"""Files written so that a failure part-way (a full disk, Ctrl-C) leaves what was there before,
+and so that a full disk says so.
 
-numpy's own writer (``np.save``, ``ndarray.tofile``) reports a short write as an ``OSError``
-without an errno ("22272 requested and 15328 written"), which cannot be told from a bug; a
-memory map filled on a full disk ends the process with SIGBUS. Python's file writes raise
+``write_whole``: a file that replaces an earlier one (an encoder folder's card, an index's
+record) is written aside and moved into place, as opening it for writing empties it at once.
+
+``write_npy``: numpy's own writer (``np.save``, ``ndarray.tofile``) reports a short write as an
+``OSError`` without an errno ("22272 requested and 15328 written"), which cannot be told from a
+bug; a memory map filled on a full disk ends the process with SIGBUS. Python's file writes raise
 ``OSError(ENOSPC)``, which the command line turns into one line saying the disk is full.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -29,3 +34,13 @@ def write_npy(path: Path, shape: tuple[int, ...], dtype: np.dtype | type,
 def save_npy(path: Path, array: np.ndarray) -> None:
     """``np.save`` of one array, through ``write_npy``."""
     write_npy(path, array.shape, array.dtype, [array])
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` whole, or leaves ``path`` as it was."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
