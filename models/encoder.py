@@ -9,7 +9,6 @@ metrics, calibrated threshold).
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -146,11 +145,11 @@ class Encoder(nn.Module, Embedder):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        # written by Python, whose OSError says a full disk is one; safetensors' save_file says
-        # "Error while serializing" in a SafetensorError
+        # written by Python: its OSError says a full disk is one (safetensors' save_file raises
+        # "Error while serializing"), and the file gets the mode the umask gives every other file
+        # (save_file's temporary file is readable by its writer alone: safetensors issue #782)
         metadata = {"format": self.card.format, PREPROCESSING_MARK: self.image_config.to_json()}
         (folder / WEIGHTS_FILE).write_bytes(save(state, metadata=metadata))
-        _readable_as_other_files(folder / WEIGHTS_FILE)
         self.card.fingerprint = fingerprint(self)
         self.card.write(folder)
         return folder
@@ -245,16 +244,6 @@ class Encoder(nn.Module, Embedder):
         encoder = cls(OpenClipBackbone(model_name, pretrained), None)
         encoder.card.source = f"open_clip:{model_name}:{pretrained}"
         return encoder
-
-
-def _readable_as_other_files(path: Path) -> None:
-    """safetensors >= 0.8 writes through a temporary file made readable by its writer alone
-    (safetensors issue #782), so a folder shared with others or copied into a container would
-    hold weights nobody else can read beside a config.json they can: give the weights the mode
-    the umask gives every other file."""
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
 
 
 def _start_weights_in(folder: Path, start: ModuleSpec) -> ModuleSpec:
