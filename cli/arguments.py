@@ -142,8 +142,9 @@ def check_own_files(out: Path, names: tuple[str, ...]) -> None:
     folder of other things that holds none of the report's names; a folder of other things that
     does (a user's metrics.json in `--out .`) would lose those files."""
     from siamkit.errors import SiamkitError
+    from siamkit.file_writes import STAGING
 
-    present = {path.name for path in out.iterdir()} if out.is_dir() else set()
+    present = {path.name for path in out.iterdir()} - {STAGING} if out.is_dir() else set()
     overwritten = sorted(present & set(names))
     if overwritten and present - set(names):
         raise SiamkitError(f"--out {out} holds {', '.join(overwritten)} among other files, which this "

@@ -30,6 +30,7 @@ from siamkit.cli.arguments import (
 )
 from siamkit.errors import SiamkitError
 from siamkit.evaluation import CHUNK
+from siamkit.file_writes import written_together
 from siamkit.folders import why_unwritable
 from siamkit.scoring.registry import DEFAULT_METHODS, METHOD_FORMS
 from siamkit.wording import counted
@@ -244,21 +245,20 @@ def _write_report(out: Path, data: Any, results: list, comparisons: list) -> Non
         write_metrics_json,
     )
 
-    out.mkdir(parents=True, exist_ok=True)
     labels = data.pairs[data.split].label
-    plots = [out / "roc.png", out / "score_distributions.png"]
-    plot_roc(plots[0], labels, results)
-    plot_distributions(plots[1], labels, results)
-    paid_off = out / "paid_off.png"
-    if comparisons:
-        plot_paid_off(paid_off, comparisons)
-    else:
-        paid_off.unlink(missing_ok=True)  # an earlier report's, which this one's page does not show
-        paid_off = None
-    write_metrics_json(out / "metrics.json", data, results, comparisons)
     summary = markdown_summary(results, comparisons, labels)
-    (out / "summary.md").write_text(summary + "\n")
-    write_html(out / "report.html", data, results, comparisons, plots, paid_off)
+    with written_together(out) as report:
+        plots = [report / "roc.png", report / "score_distributions.png"]
+        plot_roc(plots[0], labels, results)
+        plot_distributions(plots[1], labels, results)
+        paid_off = report / "paid_off.png" if comparisons else None
+        if paid_off:
+            plot_paid_off(paid_off, comparisons)
+        write_metrics_json(report / "metrics.json", data, results, comparisons)
+        (report / "summary.md").write_text(summary + "\n")
+        write_html(report / "report.html", data, results, comparisons, plots, paid_off)
+    if not paid_off:
+        (out / "paid_off.png").unlink(missing_ok=True)  # an earlier report's, not on this one's page
     print(summary)
     written = ", ".join(p.name for p in [*plots, paid_off] if p)
     print(f"report: {out / 'report.html'} (also metrics.json, summary.md, {written})")

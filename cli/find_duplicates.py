@@ -10,6 +10,7 @@ from pathlib import Path
 from siamkit.cli.duplicates import GROUPINGS, KEEPS, recheck_matches
 from siamkit.data.bad_images import BadImage
 from siamkit.errors import ImageLoadError, SiamkitError
+from siamkit.file_writes import written_together
 from siamkit.retrieval import verification
 from siamkit.retrieval.collection import Listing
 from siamkit.retrieval.duplicate_pages import write_groups, write_matches
@@ -50,7 +51,8 @@ def find_groups(args: argparse.Namespace, method: Method, listing: Listing) -> i
     grouping = args.grouping or GROUPINGS[0]
     groups = expand_groups(group_pairs(pairs, scores, len(pictures), grouping), pictures, exact)
     kept = [choose_kept([files[m] for m in group.members], args.keep or KEEPS[0]) for group in groups]
-    write_groups(args.out, files, groups, kept, f"{_title(method)}, {grouping} grouping", skipped)
+    with written_together(args.out) as report:
+        write_groups(report, files, groups, kept, f"{_title(method)}, {grouping} grouping", skipped)
     print(f"{counted(len(groups), 'group')} ({counted(sum(len(g.members) for g in groups), 'image')}): "
           f"{args.out / 'duplicates.csv'}, {args.out / 'duplicates.html'}")
     if args.action == "move":
@@ -83,7 +85,8 @@ def find_copies(args: argparse.Namespace, method: Method, queries: Listing, refe
         pairs, scores = pairs[confirmed], scores[confirmed]
     rows = copies_in_reference(pairs, scores, query_pictures, reference_pictures, exact,
                                Path(method.name).name)
-    write_matches(args.out, files, rows, _title(method), skipped)
+    with written_together(args.out) as report:
+        write_matches(report, files, rows, _title(method), skipped)
     copied = sorted({query for query, *_ in rows})
     print(f"{len(copied)} of {count} query images have copies among {len(references.images)} reference "
           f"images ({counted(len(rows), 'match', 'matches')}): "

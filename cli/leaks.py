@@ -48,6 +48,7 @@ def _find_leaks(args: argparse.Namespace) -> int:
     from siamkit.data.split_images import image_splits_with_val_data
     from siamkit.data.splits import split_source
     from siamkit.errors import SiamkitError
+    from siamkit.file_writes import written_together
     from siamkit.retrieval.duplicate_pages import write_leaks
     from siamkit.retrieval.leaks import find_leaks, leak_summary
 
@@ -67,8 +68,9 @@ def _find_leaks(args: argparse.Namespace) -> int:
     if unhashable:
         print(f"compared with none: {counted(len(unhashable), 'image')} with too little detail to hash "
               f"(listed in leaks.html), e.g. {unhashable[0].file}", file=sys.stderr)
-    write_leaks(args.out, leaks, f"{checked}, {method.name} at similarity >= {method.threshold:.4f}",
-                list(bad.values()) + unhashable)
+    with written_together(args.out) as report:
+        write_leaks(report, leaks, f"{checked}, {method.name} at similarity >= {method.threshold:.4f}",
+                    list(bad.values()) + unhashable)
     if not leaks:
         print(f"no near-duplicates across the splits of {checked} ({counted(len(keep), 'image')}, "
               f"{method.name})")

@@ -3,6 +3,8 @@ and so that a full disk says so.
 
 ``write_whole``: a file that replaces an earlier one (an encoder folder's card, an index's
 record) is written aside and moved into place, as opening it for writing empties it at once.
+``written_together``: so are a report's files, together, so that an earlier report is never
+left mixed with part of a new one.
 
 ``write_npy``: numpy's own writer (``np.save``, ``ndarray.tofile``) reports a short write as an
 ``OSError`` without an errno ("22272 requested and 15328 written"), which cannot be told from a
@@ -12,11 +14,16 @@ bug; a memory map filled on a full disk ends the process with SIGBUS. Python's f
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
+
+#: the folder inside a report's folder where ``written_together`` writes
+STAGING = ".siamkit-writing"
 
 
 def write_npy(path: Path, shape: tuple[int, ...], dtype: np.dtype | type,
@@ -44,3 +51,19 @@ def write_whole(path: Path, text: str) -> None:
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def written_together(folder: Path) -> Iterator[Path]:
+    """A folder to write files into, which replace their namesakes in ``folder`` only once all of
+    them are written; a failure part-way leaves ``folder`` as it was. It lies inside ``folder``,
+    where this process can write and a rename moves nothing."""
+    staging = folder / STAGING
+    shutil.rmtree(staging, ignore_errors=True)  # left by a process that was killed
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        for file in staging.iterdir():
+            os.replace(file, folder / file.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

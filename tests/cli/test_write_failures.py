@@ -17,7 +17,7 @@ import torch
 
 from siamkit.cli.program import main
 from siamkit.errors import SiamkitError, unwritable_disk
-from siamkit.file_writes import save_npy
+from siamkit.file_writes import STAGING, save_npy
 from siamkit.models import Encoder
 from siamkit.retrieval import moves
 from siamkit.train.checkpoint_io import StreamingCheckpointIO
@@ -62,6 +62,28 @@ def test_calibrating_an_encoder_folder_on_a_full_disk_leaves_its_card_as_it_was(
                  "--out", str(tmp_path / "report")])
     assert code == 2 and NO_SPACE in _one_error(capsys)
     assert (folder / "config.json").read_bytes() == card  # opened for writing, it would be empty now
+
+
+def test_a_report_that_fails_part_way_leaves_the_earlier_one_whole(tmp_path, monkeypatch, capsys):
+    from siamkit.evaluation import report
+
+    out = tmp_path / "report"
+    command = ["evaluate", "--data", "demo:photos", "--methods", "histogram", "--out", str(out)]
+    assert main(command) == 0
+    earlier = {path.name: path.read_bytes() for path in out.iterdir()}
+
+    def disk_full(*args, **kwargs):  # the last file, after the plots and metrics.json
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report, "write_html", disk_full)
+    assert main([*command[:-3], "histogram,ssim", *command[-2:]]) == 2
+    assert NO_SPACE in _one_error(capsys)
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == earlier
+
+    (out / STAGING).mkdir()  # as a killed command leaves it: no file of the user's, so not refused
+    (out / STAGING / "roc.png").write_bytes(b"half")
+    monkeypatch.undo()
+    assert main(command) == 0 and not (out / STAGING).exists()
 
 
 def test_a_checkpoint_written_onto_a_full_disk_says_so_and_leaves_nothing_half_written(tmp_path):
