@@ -15,6 +15,7 @@ from pytorch_lightning.cli import SaveConfigCallback
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from siamkit.data.bad_images import write_csv
+from siamkit.errors import unwritable_disk
 from siamkit.train.checkpoint_paths import checkpoint_dir
 
 RECORDED_PACKAGES = ("siamkit", "torch", "torchvision", "pytorch-lightning", "torchmetrics",
@@ -69,6 +70,10 @@ class RunRecord(SaveConfigCallback):
             print(f"\ninterrupted at step {trainer.global_step}: its state "
                   f"is saved in {checkpoint_dir(trainer.default_root_dir)}; "
                   "continue with the same command plus `--ckpt_path last`", file=sys.stderr)
+        last = Path(checkpoint_dir(trainer.default_root_dir)) / "last.ckpt"
+        if unwritable_disk(exception) and trainer.is_global_zero and self.stage == "fit" and last.exists():
+            print(f"\nthe checkpoints written whole before the disk filled are kept in {last.parent}: "
+                  "once it has room, continue with the same command plus `--ckpt_path last`", file=sys.stderr)
 
 
 def workers_terminated(error: BaseException) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from siamkit.cli.program import main
@@ -21,7 +22,7 @@ from siamkit.file_writes import STAGING, save_npy
 from siamkit.models import Encoder
 from siamkit.retrieval import moves
 from siamkit.train.checkpoint_io import StreamingCheckpointIO
-from tests.helpers import TINY
+from tests.helpers import TINY, checkpoint_step
 
 FULL = Path("/dev/full")
 pytestmark = pytest.mark.skipif(not FULL.exists(), reason="needs Linux's /dev/full")
@@ -102,15 +103,31 @@ def test_an_encoder_saved_onto_a_full_disk_says_so(encoder_folder, tmp_path):
     assert NO_SPACE in unwritable_disk(raised.value)
 
 
-@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")  # the planted link
-def test_a_fit_whose_checkpoint_meets_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
+class DiskFillsInTheSecondEpoch(pl.Callback):
+    """From the second epoch on, the run's checkpoints are written onto a full disk."""
+
+    def on_train_epoch_start(self, trainer, *args) -> None:
+        if trainer.current_epoch == 1:
+            for name in ("last.ckpt", "on_exception.ckpt"):
+                (Path(trainer.default_root_dir) / "checkpoints" / f".{name}.partial").symlink_to(FULL)
+
+
+def test_a_fit_whose_checkpoint_meets_a_full_disk_is_one_line_and_it_resumes_once_there_is_room(
+        tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
-    (tmp_path / "run" / "checkpoints" / ".last.ckpt.partial").symlink_to(FULL)
-    code = main(["fit", *TINY, "--trainer.default_root_dir", "run", "--trainer.max_epochs", "1",
-                 "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1"])
-    assert code == 2
-    assert NO_SPACE in _one_error(capsys)
+    command = ["fit", *TINY, "--trainer.default_root_dir", "run", "--trainer.max_epochs", "3",
+               "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1"]
+    filling = "--trainer.callbacks+=tests.cli.test_write_failures.DiskFillsInTheSecondEpoch"
+    assert main([*command, filling]) == 2
+    err = capsys.readouterr().err
+    assert f"the checkpoints written whole before the disk filled are kept in run{os.sep}checkpoints" in err
+    assert NO_SPACE in err and "bug" not in err and "Traceback" not in err, err
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert checkpoint_step(checkpoints / "last.ckpt") == 1  # the first epoch's
+    for link in checkpoints.glob(".*.partial"):
+        link.unlink()  # room again
+    assert main([*command, "--ckpt_path", "last"]) == 0
+    assert checkpoint_step(checkpoints / "last.ckpt") == 3
 
 
 def test_moving_onto_a_full_disk_stops_with_how_many_moved_and_the_undo(tmp_path, monkeypatch):
