@@ -44,8 +44,9 @@ def save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def write_whole(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` whole, or leaves ``path`` as it was."""
-    partial = path.with_name(f".{path.name}.partial")
+    """Writes ``text`` to ``path`` whole, or leaves ``path`` as it was (another process writing
+    it at the same time writes a partial file of its own: the last to finish wins, whole)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         partial.write_text(text)
         os.replace(partial, path)

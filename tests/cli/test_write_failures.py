@@ -58,7 +58,7 @@ def test_calibrating_an_encoder_folder_on_a_full_disk_leaves_its_card_as_it_was(
     folder = tmp_path / "encoder"
     shutil.copytree(encoder_folder, folder)
     card = (folder / "config.json").read_bytes()
-    (folder / ".config.json.partial").symlink_to(FULL)
+    (folder / f".config.json.{os.getpid()}.partial").symlink_to(FULL)
     code = main(["evaluate", "--data", "demo:photos", "--methods", str(folder), "--calibrate",
                  "--out", str(tmp_path / "report")])
     assert code == 2 and NO_SPACE in _one_error(capsys)
