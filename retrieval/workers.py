@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from typing import Callable, Sequence, TypeVar
 
 from siamkit.progress import progress_bar
@@ -18,5 +19,13 @@ def map_files(function: Callable[[str], T], files: Sequence[str], workers: int, 
     bar = {"total": len(files), "desc": what, "unit": "img", "leave": False, "disable": None}
     if workers < 2 or len(files) < MIN_FILES:
         return list(progress_bar(map(function, files), **bar))
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_ends_on_sigterm) as pool:
         return list(progress_bar(pool.imap(function, files, chunksize=32), **bar))
+
+
+def _ends_on_sigterm() -> None:
+    """A pool's worker ends on SIGTERM, which is how the pool stops it as it closes: a SIGTERM
+    handler of the parent's, forked with it, that only takes note (Lightning's, set while a fit
+    runs; any a program embedding siamkit sets) would leave the worker waiting for work, and the
+    pool's close waiting for the worker, for ever."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

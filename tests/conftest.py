@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -29,6 +30,20 @@ def _quiet_offline_environment(tmp_path_factory):
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     # the commands are given their arguments; pytest's own are not theirs (LightningCLI warns of both)
     sys.argv[1:] = []
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_left_as_found():
+    """A test that leaves a signal handler of its own (Lightning's, when a fit's tear-down was
+    skipped) changes every later test in the process: processes they fork inherit it. One such
+    SIGTERM handler once left a process pool unable to close, and the suite waiting for ever."""
+    watched = (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)
+    before = [signal.getsignal(s) for s in watched]
+    yield
+    changed = [s.name for s, handler in zip(watched, before) if signal.getsignal(s) != handler]
+    for s, handler in zip(watched, before):
+        signal.signal(s, handler)
+    assert not changed, f"the test left handlers of its own for {', '.join(changed)}"
 
 
 #: A two-layer, 32 px ViT that open_clip knows by this name once ``tiny_open_clip_model`` ran.

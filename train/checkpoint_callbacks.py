@@ -14,6 +14,8 @@ from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 from pytorch_lightning.utilities.rank_zero import rank_zero_info
 
+from siamkit.errors import unwritable_disk
+
 
 class _SiamkitCheckpoint(ModelCheckpoint):
     @property
@@ -68,7 +70,14 @@ class InterruptionCheckpoint(OnExceptionCheckpoint):
         if trainer.global_step > 0:
             # The whole state, to resume from; said outright, as Lightning otherwise logs that
             # `weights_only` defaulted to False, which reads like a checkpoint loaded unsafely.
-            trainer.save_checkpoint(self.ckpt_path, weights_only=False)
+            try:
+                trainer.save_checkpoint(self.ckpt_path, weights_only=False)
+            except Exception as error:
+                # a full disk that failed the run fails this too: the run's own error says so, and
+                # an error raised here would skip Lightning's tear-down (the process's SIGTERM
+                # handler stayed Lightning's, and a pool forked later never closed)
+                if not unwritable_disk(error):
+                    raise
 
 
 class QuietWorkerDeaths(Callback):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +119,9 @@ def test_a_fit_whose_checkpoint_meets_a_full_disk_is_one_line_and_it_resumes_onc
     command = ["fit", *TINY, "--trainer.default_root_dir", "run", "--trainer.max_epochs", "3",
                "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1"]
     filling = "--trainer.callbacks+=tests.cli.test_write_failures.DiskFillsInTheSecondEpoch"
+    handler = signal.getsignal(signal.SIGTERM)
     assert main([*command, filling]) == 2
+    assert signal.getsignal(signal.SIGTERM) == handler, "Lightning's tear-down ran"
     err = capsys.readouterr().err
     assert f"the checkpoints written whole before the disk filled are kept in run{os.sep}checkpoints" in err
     assert NO_SPACE in err and "bug" not in err and "Traceback" not in err, err
