@@ -16,6 +16,8 @@ from siamkit.cli.arguments import (
     positive_int,
 )
 from siamkit.cli.split_arguments import add_split_arguments, split_record
+from siamkit.file_writes import made_whole
+from siamkit.folders import holding
 
 EDIT_HELP = {
     "photos": "demo:photos' (crops of 0.4-0.8 of the area, rotations up to 25 degrees, colour, blur, "
@@ -74,7 +76,13 @@ def copy_size(text: str) -> int:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    # two commands into one --out would share its staging folder
+    with holding(args.out, "copies", f"--out {args.out} is being written by another `train copies` still "
+                                     "running: wait for it to end, or give another --out"):
+        return _copies(args)
 
+
+def _copies(args: argparse.Namespace) -> int:
     from siamkit.data.copy_pairs import MADE_FROM_FILE, check_regions_fit, write_copy_pairs
 
     record = split_record(args)
@@ -82,8 +90,9 @@ def main(argv: list[str]) -> int:
     more = _how_to_split_more(args, record.source)
     images, record = _images_to_copy(record, args.regions, args.on_bad_image, more)
     check_regions_fit([path for paths in images.values() for path in paths], args.regions)
-    rows = write_copy_pairs(images, args.out, args.edits, args.copies, args.size, args.seed, args.regions)
-    (args.out / MADE_FROM_FILE).write_text(json.dumps(record.to_dict(), indent=2) + "\n")
+    with made_whole(args.out) as staging:  # an interrupted run leaves no half-made --out to refuse
+        rows = write_copy_pairs(images, staging, args.edits, args.copies, args.size, args.seed, args.regions)
+        (staging / MADE_FROM_FILE).write_text(json.dumps(record.to_dict(), indent=2) + "\n")
     _say_what_was_written(args, record.source, images, rows)
     _note_few_pairs(rows, more)
     return 0

@@ -4,7 +4,6 @@ a training checkpoint -> a self-describing encoder folder."""
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from siamkit.cli.arguments import (
     threshold_rule,
 )
 from siamkit.errors import SiamkitError
+from siamkit.file_writes import made_whole
 from siamkit.folders import holding
 from siamkit.wording import counted
 
@@ -123,17 +123,10 @@ def _export(args: argparse.Namespace) -> int:
             encoder = with_mid_level(encoder)
     if args.calibrate:
         calibrate(encoder, pairs, check.source, args.threshold or "best_f1")
-    staging = out.parent / f".{out.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with made_whole(out) as staging:
         written = _write(encoder, staging, out, args.onnx or bool(args.quantize), args.sentence_transformers)
         if calibration:
             written += _write_int8(staging, *calibration, pairs, check.source)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
     print(f"encoder: {_summary(encoder)}")
     print(f"wrote {out}/: " + "; ".join(written))
     return 0

@@ -4,7 +4,8 @@ and so that a full disk says so.
 ``write_whole``: a file that replaces an earlier one (an encoder folder's card, an index's
 record) is written aside and moved into place, as opening it for writing empties it at once.
 ``written_together``: so are a report's files, together, so that an earlier report is never
-left mixed with part of a new one.
+left mixed with part of a new one. ``made_whole``: a folder made from nothing (an encoder folder,
+`train copies` pairs) appears only once complete.
 
 ``write_npy``: numpy's own writer (``np.save``, ``ndarray.tofile``) reports a short write as an
 ``OSError`` without an errno ("22272 requested and 15328 written"), which cannot be told from a
@@ -68,3 +69,19 @@ def written_together(folder: Path) -> Iterator[Path]:
             os.replace(file, folder / file.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def made_whole(folder: Path) -> Iterator[Path]:
+    """A folder to make ``folder`` in, which takes its place (replacing any there) only once it is
+    complete: a failure or Ctrl-C part-way leaves neither a half-made ``folder`` nor the staging."""
+    staging = folder.parent / f".{folder.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)  # left by a process that was killed
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)

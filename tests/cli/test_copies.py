@@ -173,3 +173,30 @@ def test_copies_of_one_file_under_two_names_are_copied_once(tmp_path, capsys):
     assert "the test split repeats 1 file under other names" in capsys.readouterr().out
     originals = {Path(row["a"]).name.split("_", 1)[1] for row in _rows(out)}
     assert len(originals) == 3 and len(originals & {"0.png", "0 again.png"}) == 1
+
+
+def test_copies_interrupted_part_way_leave_no_half_made_folder_and_the_same_command_then_runs(
+        tmp_path, capsys, monkeypatch):
+    from siamkit.data import copy_pairs
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    out = tmp_path / "copies"
+    command = ["copies", "--data", str(folder), "--split-fractions", "0", "0", "1", "--size", "32",
+               "--out", str(out)]
+    real_originals, made = copy_pairs._originals, []
+
+    def interrupted_at_the_third(*args, **kwargs):
+        if len(made) == 2:
+            raise KeyboardInterrupt
+        made.append(args[0])
+        return real_originals(*args, **kwargs)
+
+    monkeypatch.setattr(copy_pairs, "_originals", interrupted_at_the_third)
+    assert main(command) == 130
+    assert not out.exists() and list(tmp_path.iterdir()) == [folder]  # nor its staging folder
+    monkeypatch.undo()
+    assert main(command) == 0 and len(_rows(out)) == 24
