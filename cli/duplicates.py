@@ -25,6 +25,7 @@ from siamkit.cli.arguments import (
     positive_int,
 )
 from siamkit.errors import SiamkitError
+from siamkit.folders import why_unwritable
 from siamkit.runtimes import START_SUFFIX, encoder_location, names_a_network
 from siamkit.wording import counted
 
@@ -88,6 +89,9 @@ def _find_duplicates(args: argparse.Namespace) -> int:
     folders = [Path(args.images)] + ([Path(args.against)] if args.against else [])
     if args.action == "move":
         check_destination(args.to, folders)
+        if reason := why_unwritable(Path(args.images)):
+            raise SiamkitError(f"--action move: {reason}, so no file can be moved out of {args.images}; "
+                               "leave --action out to report only")
     listings = [list_images(folder) for folder in folders]
     method = method_from(args, [image for listing in listings for image in listing.images])
     from siamkit.cli.find_duplicates import find_copies, find_groups

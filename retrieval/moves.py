@@ -159,4 +159,8 @@ def _move(source: Path, target: Path) -> None:
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
-        source.unlink()
+        try:
+            source.unlink()
+        except BaseException:
+            target.unlink()  # not moved after all: a copy left behind would stop the manifest's undo
+            raise

@@ -71,3 +71,17 @@ def test_a_report_folder_another_command_still_writes_is_one_line(command, zoo, 
         expected = f"--out {out} is being written by another command still running: wait for it to end"
         assert_one_error_line((args, expected), zoo, tmp_path, monkeypatch, capsys)
     assert not out.exists()
+
+
+def test_moving_out_of_a_folder_that_cannot_be_written_is_refused_before_any_work(zoo, tmp_path, monkeypatch,
+                                                                                  capsys):
+    from siamkit.cli import duplicates
+
+    photos = zoo / "photos"
+    read_only = f"nothing can be written in {photos} (Read-only file system)"
+    monkeypatch.setattr(duplicates, "why_unwritable", lambda folder: read_only if folder == photos else None)
+    code = main(["duplicates", str(photos), "--method", "pdq", "--out", str(tmp_path / "report"),
+                 "--action", "move", "--to", str(tmp_path / "moved")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--action move: {read_only}, so no file can be moved out of" in err, err
+    assert not (tmp_path / "report").exists() and not (tmp_path / "moved").exists()

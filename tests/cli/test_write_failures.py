@@ -162,6 +162,27 @@ def test_a_file_whose_name_is_near_the_longest_moves_to_another_disk_and_back(tm
     assert moves.undo_moves(manifest) == 1 and long.read_bytes() == b"long"
 
 
+def test_a_file_that_cannot_leave_its_folder_is_not_left_copied_on_the_other_disk(tmp_path, monkeypatch):
+    images, to = tmp_path / "images", tmp_path / "to"
+    images.mkdir()
+    files = [images / f"{name}.png" for name in "ab"]
+    for file in files:
+        file.write_bytes(file.name.encode())
+    monkeypatch.setattr(moves.os, "rename", _across_disks)
+    real_unlink = Path.unlink
+
+    def read_only_source(path, *args, **kwargs):  # as a folder on a read-only disk: copied, never removed
+        if path == files[1]:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", read_only_source)
+    with pytest.raises(SiamkitError, match="1 of 2 files had moved before it"):
+        moves.move_files([str(f) for f in files], images, to)
+    assert not (to / "b.png").exists()  # else undo would find b.png in both places, and refuse
+    assert moves.undo_moves(to / moves.MANIFEST) == 1 and all(f.exists() for f in files)
+
+
 def _across_disks(source, target) -> None:
     """``os.rename`` as if each folder were a disk of its own: a move copies, then removes the source."""
     if Path(source).parent != Path(target).parent:
