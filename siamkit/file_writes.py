@@ -74,14 +74,16 @@ def written_together(folder: Path) -> Iterator[Path]:
 @contextlib.contextmanager
 def made_whole(folder: Path) -> Iterator[Path]:
     """A folder to make ``folder`` in, which takes its place (replacing any there) only once it is
-    complete: a failure or Ctrl-C part-way leaves neither a half-made ``folder`` nor the staging."""
-    staging = folder.parent / f".{folder.name}.partial"
+    complete: a failure or Ctrl-C part-way leaves neither a half-made ``folder`` nor the staging.
+    Where ``folder`` is a link, the folder it leads to is made anew and the link stays."""
+    target = folder.resolve()
+    staging = target.parent / f".{target.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)  # left by a process that was killed
     staging.mkdir(parents=True)
     try:
         yield staging
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)
