@@ -26,16 +26,21 @@ def _rows(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(table))
 
 
+def _noise_images(folder: Path, count: int, shape: tuple[int, int], seed: int) -> Path:
+    """``folder`` made, with ``count`` PNGs of random pixels named 0.png, 1.png, ..."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
 def _bytes_by_split(paths_by_split: dict[str, list[str]]) -> dict[str, set[bytes]]:
     return {split: {Path(path).read_bytes() for path in paths} for split, paths in paths_by_split.items()}
 
 
 def test_copies_of_the_val_and_test_images_as_fit_splits_them(tmp_path, capsys, monkeypatch):
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "mine"
-    folder.mkdir()
-    for i in range(10):
-        Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    folder = _noise_images(tmp_path / "mine", 10, (48, 40), seed=0)
     assert main(["copies", "--help"]) == 0 and "demo:photos-hard's" in capsys.readouterr().out
     copies = ["copies", "--data", str(folder), "--split-fractions", *FRACTIONS, "--size", "32"]
     assert main([*copies, "--out", str(tmp_path / "a")]) == 0
@@ -135,11 +140,7 @@ def test_a_runs_own_copies_evaluate_it(encoder_folder, tiny_checkpoint, tmp_path
 
 
 def test_regions_are_paired_with_another_region_of_their_photograph_and_one_of_another(tmp_path):
-    rng = np.random.default_rng(1)
-    folder = tmp_path / "few"
-    folder.mkdir()
-    for i in range(4):
-        Image.fromarray(rng.integers(0, 256, (96, 80, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    folder = _noise_images(tmp_path / "few", 4, (96, 80), seed=1)
     out = tmp_path / "regions"
     assert main(["copies", "--data", str(folder), "--split-fractions", "0", "0", "1", "--regions", "3",
                  "--size", "32", "--out", str(out)]) == 0
@@ -161,11 +162,7 @@ def test_regions_are_paired_with_another_region_of_their_photograph_and_one_of_a
 
 def test_copies_of_one_file_under_two_names_are_copied_once(tmp_path, capsys):
     """Kept in one split, the two would each be the other's non-match."""
-    rng = np.random.default_rng(2)
-    folder = tmp_path / "twice"
-    folder.mkdir()
-    for i in range(3):
-        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    folder = _noise_images(tmp_path / "twice", 3, (40, 40), seed=2)
     (folder / "0 again.png").write_bytes((folder / "0.png").read_bytes())
     out = tmp_path / "copies"
     assert main(["copies", "--data", str(folder), "--split-fractions", "0", "0", "1", "--size", "32",
@@ -179,11 +176,7 @@ def test_copies_interrupted_part_way_leave_no_half_made_folder_and_the_same_comm
         tmp_path, capsys, monkeypatch):
     from siamkit.data import copy_pairs
 
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "mine"
-    folder.mkdir()
-    for i in range(6):
-        Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    folder = _noise_images(tmp_path / "mine", 6, (48, 40), seed=0)
     out = tmp_path / "copies"
     command = ["copies", "--data", str(folder), "--split-fractions", "0", "0", "1", "--size", "32",
                "--out", str(out)]

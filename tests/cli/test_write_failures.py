@@ -134,11 +134,7 @@ def test_a_fit_whose_checkpoint_meets_a_full_disk_is_one_line_and_it_resumes_onc
 
 
 def test_moving_onto_a_full_disk_stops_with_how_many_moved_and_the_undo(tmp_path, monkeypatch):
-    images, to = tmp_path / "images", tmp_path / "to"
-    images.mkdir()
-    files = [images / f"{name}.png" for name in "abc"]
-    for file in files:
-        file.write_bytes(file.name.encode())
+    images, to, files = _files_to_move(tmp_path, "abc")
     to.mkdir()
     (to / ".b.png.partial").symlink_to(FULL)
     monkeypatch.setattr(moves.os, "rename", _across_disks)
@@ -163,11 +159,7 @@ def test_a_file_whose_name_is_near_the_longest_moves_to_another_disk_and_back(tm
 
 
 def test_a_file_that_cannot_leave_its_folder_is_not_left_copied_on_the_other_disk(tmp_path, monkeypatch):
-    images, to = tmp_path / "images", tmp_path / "to"
-    images.mkdir()
-    files = [images / f"{name}.png" for name in "ab"]
-    for file in files:
-        file.write_bytes(file.name.encode())
+    images, to, files = _files_to_move(tmp_path, "ab")
     monkeypatch.setattr(moves.os, "rename", _across_disks)
     real_unlink = Path.unlink
 
@@ -181,6 +173,16 @@ def test_a_file_that_cannot_leave_its_folder_is_not_left_copied_on_the_other_dis
         moves.move_files([str(f) for f in files], images, to)
     assert not (to / "b.png").exists()  # else undo would find b.png in both places, and refuse
     assert moves.undo_moves(to / moves.MANIFEST) == 1 and all(f.exists() for f in files)
+
+
+def _files_to_move(tmp_path: Path, names: str) -> tuple[Path, Path, list[Path]]:
+    """tmp_path/images with a file for each letter of ``names``, and where to move them."""
+    images = tmp_path / "images"
+    images.mkdir()
+    files = [images / f"{name}.png" for name in names]
+    for file in files:
+        file.write_bytes(file.name.encode())
+    return images, tmp_path / "to", files
 
 
 def _across_disks(source, target) -> None:
