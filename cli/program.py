@@ -102,10 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _is_user_error(error):
             print(f"error: {_message(error)}", file=sys.stderr)
             return 2
-        from siamkit.errors import unwritable_disk
+        from siamkit.errors import exhausted, unwritable_disk
 
-        if disk := unwritable_disk(error):
-            print(f"error: {disk}", file=sys.stderr)
+        if limit := unwritable_disk(error) or exhausted(error):
+            print(f"error: {limit}", file=sys.stderr)
             return 2
         first_line = (str(error).strip().splitlines() or [""])[0]
         print(f"error: unexpected {type(error).__name__}: {first_line} -- this is a bug in "

@@ -2,13 +2,14 @@
 
 The command line prints a ``SiamkitError`` without a traceback and exits with code 2, as it does
 an error of writing to a full or read-only disk, or a name the file system cannot hold
-(``unwritable_disk``).
+(``unwritable_disk``), and running out of memory or of files the process may open (``exhausted``).
 """
 
 from __future__ import annotations
 
 import errno
 from pathlib import Path
+from typing import Iterator
 
 #: errno -> (what is wrong with the disk, what to do)
 _UNWRITABLE = {
@@ -46,22 +47,42 @@ class WeightsNotFoundError(SiamkitError):
 
 def unwritable_disk(error: BaseException) -> str | None:
     """The message for ``error`` where a full or read-only disk caused it, or a name too long for
-    the file system, else None.
-
-    The ``OSError`` is searched for down the chain of causes: torch's serialisation, for one,
-    re-raises its writer's ``OSError`` as a ``RuntimeError`` that says only "unexpected pos"."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, OSError) and error.errno in _UNWRITABLE:
-            wrong, fix = _UNWRITABLE[error.errno]
-            written = error.filename2 or error.filename  # a copy's source is filename, its target filename2
+    the file system, else None."""
+    for cause in _chain(error):
+        if isinstance(cause, OSError) and cause.errno in _UNWRITABLE:
+            wrong, fix = _UNWRITABLE[cause.errno]
+            written = cause.filename2 or cause.filename  # a copy's source is filename, its target filename2
             if not written:
                 where = ""
-            elif error.errno == errno.ENAMETOOLONG:
+            elif cause.errno == errno.ENAMETOOLONG:
                 where = f" {written}"
             else:
                 where = f" in {Path(written).parent}"
-            return f"cannot write{where}: {wrong} ({error.strerror}); {fix}, then run the same command again"
-        error = error.__cause__ or error.__context__
+            return f"cannot write{where}: {wrong} ({cause.strerror}); {fix}, then run the same command again"
     return None
+
+
+def exhausted(error: BaseException) -> str | None:
+    """The message for ``error`` where the process ran out of memory or of files it may open, else
+    None."""
+    for cause in _chain(error):
+        if isinstance(cause, MemoryError):
+            return ("out of memory; free some, or use smaller batches or fewer workers, then run the same "
+                    "command again")
+        if isinstance(cause, OSError) and cause.errno in (errno.EMFILE, errno.ENFILE):
+            import resource
+
+            limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            return (f"too many open files ({cause.strerror}; this process may open {limit}): raise the limit "
+                    "(`ulimit -n 4096`) or use fewer workers, then run the same command again")
+    return None
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and its causes: torch's serialisation, for one, re-raises its writer's ``OSError``
+    as a ``RuntimeError`` that says only "unexpected pos"."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__

@@ -1,5 +1,5 @@
 """A disk that fills while a command writes: one line saying so, exit 2, and what was finished kept;
-and names near the longest a file system holds.
+names near the longest a file system holds; and the process's own limits (memory, open files).
 
 Linux's /dev/full fails every write with ENOSPC, as a full disk does; a hidden file that a command
 writes before renaming it into place is made a link to it."""
@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 import torch
 
 from siamkit.cli.program import main
-from siamkit.errors import SiamkitError, unwritable_disk
+from siamkit.errors import SiamkitError, exhausted, unwritable_disk
 from siamkit.file_writes import STAGING, save_npy
 from siamkit.models import Encoder
 from siamkit.retrieval import moves
@@ -209,6 +209,22 @@ def test_the_cause_is_found_down_the_chain_and_other_errors_are_not_taken_for_it
     looped.__context__ = RuntimeError("b")
     looped.__context__.__context__ = looped
     assert unwritable_disk(looped) is None
+
+
+def test_running_out_of_memory_or_of_open_files_is_named_down_the_chain():
+    import resource
+
+    try:
+        try:
+            raise OSError(errno.EMFILE, "Too many open files")
+        except OSError:
+            raise RuntimeError("DataLoader worker could not start")
+    except RuntimeError as wrapped:
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        said = f"too many open files (Too many open files; this process may open {limit}): raise the limit"
+        assert exhausted(wrapped).startswith(said)
+    assert exhausted(MemoryError()).startswith("out of memory; free some, or use smaller batches")
+    assert exhausted(OSError(errno.ENOSPC, "No space left on device")) is None
 
 
 def test_an_npy_file_is_what_numpy_writes_and_a_full_disk_raises_enospc(tmp_path):
