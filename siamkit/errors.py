@@ -18,6 +18,8 @@ _UNWRITABLE = {
     errno.EROFS: ("the file system is read-only", "write to another disk"),
     errno.ENAMETOOLONG: ("the name is too long for the file system", "choose a shorter one"),
 }
+#: how torch says a DataLoader worker ended by SIGKILL
+_KILLED_WORKER = "is killed by signal: Killed"
 
 
 class SiamkitError(Exception):
@@ -63,12 +65,16 @@ def unwritable_disk(error: BaseException) -> str | None:
 
 
 def exhausted(error: BaseException) -> str | None:
-    """The message for ``error`` where the process ran out of memory or of files it may open, else
+    """The message for ``error`` where the process ran out of memory (a DataLoader worker killed
+    with SIGKILL, as the kernel's out-of-memory killer does, included) or of files it may open, else
     None."""
     for cause in _chain(error):
         if isinstance(cause, MemoryError):
             return ("out of memory; free some, or use smaller batches or fewer workers, then run the same "
                     "command again")
+        if isinstance(cause, RuntimeError) and _KILLED_WORKER in str(cause):  # torch's words
+            return (f"{str(cause).strip().rstrip('.')}, most often by the kernel for want of memory: use "
+                    "fewer workers or smaller batches, then run the same command again")
         if isinstance(cause, OSError) and cause.errno in (errno.EMFILE, errno.ENFILE):
             import resource
 

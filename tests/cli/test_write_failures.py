@@ -224,6 +224,10 @@ def test_running_out_of_memory_or_of_open_files_is_named_down_the_chain():
         said = f"too many open files (Too many open files; this process may open {limit}): raise the limit"
         assert exhausted(wrapped).startswith(said)
     assert exhausted(MemoryError()).startswith("out of memory; free some, or use smaller batches")
+    killed = RuntimeError("DataLoader worker (pid 16711) is killed by signal: Killed. ")
+    said = ("DataLoader worker (pid 16711) is killed by signal: Killed, most often by the kernel for want of "
+            "memory: use fewer workers or smaller batches")
+    assert exhausted(killed).startswith(said)
     assert exhausted(OSError(errno.ENOSPC, "No space left on device")) is None
 
 
