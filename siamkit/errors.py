@@ -8,6 +8,7 @@ an error of writing to a full or read-only disk, or a name the file system canno
 from __future__ import annotations
 
 import errno
+import resource
 from pathlib import Path
 from typing import Iterator
 
@@ -76,8 +77,6 @@ def exhausted(error: BaseException) -> str | None:
             return (f"{str(cause).strip().rstrip('.')}, most often by the kernel for want of memory: use "
                     "fewer workers or smaller batches, then run the same command again")
         if isinstance(cause, OSError) and cause.errno in (errno.EMFILE, errno.ENFILE):
-            import resource
-
             limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
             return (f"too many open files ({cause.strerror}; this process may open {limit}): raise the limit "
                     "(`ulimit -n 4096`) or use fewer workers, then run the same command again")
