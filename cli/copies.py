@@ -16,7 +16,7 @@ from siamkit.cli.arguments import (
     positive_int,
 )
 from siamkit.cli.split_arguments import add_split_arguments, split_record
-from siamkit.file_writes import made_whole
+from siamkit.file_writes import STAGING, written_together
 from siamkit.folders import holding
 
 EDIT_HELP = {
@@ -90,7 +90,9 @@ def _copies(args: argparse.Namespace) -> int:
     more = _how_to_split_more(args, record.source)
     images, record = _images_to_copy(record, args.regions, args.on_bad_image, more)
     check_regions_fit([path for paths in images.values() for path in paths], args.regions)
-    with made_whole(args.out) as staging:  # an interrupted run leaves no half-made --out to refuse
+    # written aside inside --out (which may be `.`, or a mount in a folder this user cannot write),
+    # so that an interrupted run leaves it empty, not half made and refused
+    with written_together(args.out) as staging:
         rows = write_copy_pairs(images, staging, args.edits, args.copies, args.size, args.seed, args.regions)
         (staging / MADE_FROM_FILE).write_text(json.dumps(record.to_dict(), indent=2) + "\n")
     _say_what_was_written(args, record.source, images, rows)
@@ -116,7 +118,7 @@ def _check_out(out: Path, source: str) -> None:
     from siamkit.data.demo import resolve_source
     from siamkit.errors import SiamkitError
 
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and any(path.name != STAGING for path in out.iterdir()):
         raise SiamkitError(f"--out {out} is not empty: choose a new or empty folder")
     location = resolve_source(source)
     if location.is_dir() and out.resolve().is_relative_to(location.resolve()):

@@ -4,8 +4,9 @@ and so that a full disk says so.
 ``write_whole``: a file that replaces an earlier one (an encoder folder's card, an index's
 record) is written aside and moved into place, as opening it for writing empties it at once.
 ``written_together``: so are a report's files, together, so that an earlier report is never
-left mixed with part of a new one. ``made_whole``: a folder made from nothing (an encoder folder,
-`train copies` pairs) appears only once complete.
+left mixed with part of a new one (and `train copies`' table and images, so that an interrupted
+run leaves its folder empty). ``made_whole``: an encoder folder appears, or replaces an earlier
+one, only once complete.
 
 ``write_npy``: numpy's own writer (``np.save``, ``ndarray.tofile``) reports a short write as an
 ``OSError`` without an errno ("22272 requested and 15328 written"), which cannot be told from a

@@ -190,6 +190,6 @@ def test_copies_interrupted_part_way_leave_no_half_made_folder_and_the_same_comm
 
     monkeypatch.setattr(copy_pairs, "_originals", interrupted_at_the_third)
     assert main(command) == 130
-    assert not out.exists() and list(tmp_path.iterdir()) == [folder]  # nor its staging folder
+    assert list(out.iterdir()) == []  # empty, with no staging folder: the same command may write there
     monkeypatch.undo()
     assert main(command) == 0 and len(_rows(out)) == 24
