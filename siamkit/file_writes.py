@@ -78,6 +78,10 @@ def made_whole(folder: Path) -> Iterator[Path]:
     complete: a failure or Ctrl-C part-way leaves neither a half-made ``folder`` nor the staging.
     Where ``folder`` is a link, the folder it leads to is made anew and the link stays."""
     target = folder.resolve()
+    if target.is_dir() and (target.is_mount() or not os.access(target.parent, os.W_OK)):
+        with _made_inside(target) as staging:
+            yield staging
+        return
     staging = target.parent / f".{target.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)  # left by a process that was killed
     staging.mkdir(parents=True)
@@ -88,3 +92,15 @@ def made_whole(folder: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def _made_inside(target: Path) -> Iterator[Path]:
+    """``made_whole`` for a folder that cannot be renamed over (a mount point: a container's volume)
+    or made beside (its parent cannot be written): made inside it, then its files moved up in place
+    of the earlier ones."""
+    with written_together(target) as staging:
+        yield staging
+        for earlier in target.iterdir():
+            if earlier != staging:
+                shutil.rmtree(earlier) if earlier.is_dir() and not earlier.is_symlink() else earlier.unlink()

@@ -1,9 +1,13 @@
-"""Folders made whole: in place only once complete, through a link too."""
+"""Folders made whole: in place only once complete, through a link too, and where one cannot be made
+beside them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from siamkit import file_writes
 from siamkit.file_writes import made_whole
 
 
@@ -24,3 +28,31 @@ def test_a_folder_that_fails_part_way_leaves_the_earlier_one_and_no_staging(tmp_
         (staging / "new.txt").write_text("new")
         raise KeyboardInterrupt
     assert [p.name for p in tmp_path.iterdir()] == ["out"] and (tmp_path / "out" / "old.txt").exists()
+
+
+def _parent_unwritable(monkeypatch, parent: Path) -> None:
+    """As a folder this user may write in a folder it may not (or a mount point: a container's volume)."""
+    monkeypatch.setattr(file_writes.os, "access", lambda path, mode: Path(path) != parent)
+
+
+def test_a_folder_that_cannot_be_made_beside_is_made_inside_in_place_of_the_earlier_files(
+        tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    (out / "old_folder").mkdir(parents=True)
+    (out / "model.onnx").write_text("an earlier export's")
+    _parent_unwritable(monkeypatch, tmp_path)
+    with made_whole(out) as staging:
+        assert staging.parent == out
+        (staging / "new.txt").write_text("new")
+    assert [p.name for p in out.iterdir()] == ["new.txt"] and list(tmp_path.iterdir()) == [out]
+
+
+def test_made_inside_and_interrupted_it_leaves_the_earlier_files(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.onnx").write_text("an earlier export's")
+    _parent_unwritable(monkeypatch, tmp_path)
+    with pytest.raises(KeyboardInterrupt), made_whole(out) as staging:
+        (staging / "new.txt").write_text("new")
+        raise KeyboardInterrupt
+    assert [p.name for p in out.iterdir()] == ["model.onnx"]
