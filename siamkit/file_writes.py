@@ -102,5 +102,9 @@ def _made_inside(target: Path) -> Iterator[Path]:
     with written_together(target) as staging:
         yield staging
         for earlier in target.iterdir():
-            if earlier != staging:
-                shutil.rmtree(earlier) if earlier.is_dir() and not earlier.is_symlink() else earlier.unlink()
+            if earlier == staging:
+                continue
+            if earlier.is_dir() and not earlier.is_symlink():
+                shutil.rmtree(earlier)
+            else:
+                earlier.unlink()
