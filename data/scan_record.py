@@ -10,7 +10,6 @@ decodes everything, as it would without it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +18,7 @@ from typing import Iterable
 
 from siamkit.data.cache import cache_dir
 from siamkit.data.file_stamps import Stamp, file_stamp
+from siamkit.file_writes import write_whole
 
 
 class ScanRecord:
@@ -42,15 +42,12 @@ class ScanRecord:
         if not new:
             return
         self.passed.update(new)
-        content = json.dumps({"root": self.root, "passed": self.passed})
-        part = self.file.with_name(f"{self.file.name}.{os.getpid()}.part")
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            part.write_text(content)
-            os.replace(part, self.file)  # whole or not at all, whatever other process writes it too
+            # whole or not at all, whatever other process writes it too
+            write_whole(self.file, json.dumps({"root": self.root, "passed": self.passed}))
         except OSError:  # a full or read-only cache: the next scan decodes these again
-            with contextlib.suppress(OSError):
-                part.unlink(missing_ok=True)
+            pass
 
     def _read(self) -> dict[str, Stamp]:
         try:

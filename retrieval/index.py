@@ -261,8 +261,7 @@ def write_index(folder: Path, vectors: np.ndarray, files: list[str], stamps: lis
     write_npy(folder / f".{EMBEDDINGS}", (len(rows), meta["dim"]), np.float32,
               (vectors[rows[start:start + 100_000]] for start in range(0, len(rows), 100_000)))
     os.replace(folder / f".{EMBEDDINGS}", folder / EMBEDDINGS)
-    (folder / f".{FILES}").write_text("".join(f"{stored(files[i], folder)}\n" for i in rows))
-    os.replace(folder / f".{FILES}", folder / FILES)
+    write_whole(folder / FILES, "".join(f"{stored(files[i], folder)}\n" for i in rows))
     write_meta(folder, meta, len(rows))
 
 

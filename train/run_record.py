@@ -70,9 +70,10 @@ class RunRecord(SaveConfigCallback):
             print(f"\ninterrupted at step {trainer.global_step}: its state "
                   f"is saved in {checkpoint_dir(trainer.default_root_dir)}; "
                   "continue with the same command plus `--ckpt_path last`", file=sys.stderr)
-        last = Path(checkpoint_dir(trainer.default_root_dir)) / "last.ckpt"
-        if unwritable_disk(exception) and trainer.is_global_zero and self.stage == "fit" and last.exists():
-            print(f"\nthe checkpoints written whole before the disk filled are kept in {last.parent}: "
+        kept = Path(checkpoint_dir(trainer.default_root_dir))
+        if (unwritable_disk(exception) and trainer.is_global_zero and self.stage == "fit"
+                and (kept / "last.ckpt").exists()):
+            print(f"\nthe checkpoints written whole before the disk filled are kept in {kept}: "
                   "once it has room, continue with the same command plus `--ckpt_path last`", file=sys.stderr)
 
 

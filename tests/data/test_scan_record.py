@@ -87,7 +87,7 @@ def test_a_cache_that_cannot_be_written_costs_only_the_decoding(folder, decoded,
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
 def test_a_full_cache_disk_costs_only_the_decoding_and_leaves_no_part_file(folder, decoded):
     record = ScanRecord(folder)
-    part = record.file.with_name(f"{record.file.name}.{os.getpid()}.part")
+    part = record.file.with_name(f".{record.file.name}.{os.getpid()}.partial")
     part.parent.mkdir(parents=True)
     part.symlink_to("/dev/full")  # every write fails as on a full disk
     assert _scan(folder, NAMES, decoded) == (NAMES, [])
